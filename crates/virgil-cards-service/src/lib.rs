@@ -1,0 +1,9 @@
+//! The self-hosted cards service ("Virgil Services" that you run yourself).
+//!
+//! It verifies card requests (self and application signatures), countersigns them with
+//! the service key, stores them in SQLite (default) or PostgreSQL, and serves lookups by
+//! id and by identity, plus revocation. Operators run its binary; tests embed the library.
+//!
+//! Status: lands with the "cards service and client" issue; this crate is empty until then.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

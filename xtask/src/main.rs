@@ -1,0 +1,334 @@
+//! Maintainer tasks for the workspace (matklad's xtask convention).
+//!
+//! `cargo xtask ci` runs every check CI runs, in order; `cargo xtask fuzz` runs the
+//! cargo-fuzz targets; `cargo xtask bench` runs the criterion benchmarks. This crate has
+//! no dependencies so that it builds in seconds on a clean machine.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+cargo xtask <task> [options]
+
+Tasks:
+  ci [--keep-going]               run every check CI runs, in order:
+                                  fmt, clippy, no_std build, tests, docs, fuzz check
+  fuzz [TARGET] [--seconds N]     run one cargo-fuzz target (or all of them) for N
+                                  seconds each (default 60); installs cargo-fuzz if missing
+  bench [ARGS...]                 run the criterion benchmarks (ARGS go to `cargo bench`)
+  help                            print this message
+
+Examples:
+  cargo xtask ci --keep-going
+  cargo xtask fuzz envelope_decrypt --seconds 600
+  cargo xtask bench -p virgil-crypto -- envelope";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match task {
+        "ci" => ci(rest),
+        "fuzz" => fuzz(rest),
+        "bench" => bench(rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+/// One CI step: a name, the commands it runs and what to do when it fails.
+struct Step {
+    name: &'static str,
+    commands: Vec<Command>,
+    fix: &'static str,
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args).current_dir(root());
+    command
+}
+
+/// `cargo +nightly …`, run through rustup so the toolchain override is honoured even
+/// when `CARGO` points at a specific toolchain's cargo.
+fn cargo_nightly(args: &[&str]) -> Command {
+    let mut command = Command::new("rustup");
+    command
+        .args(["run", "nightly", "cargo"])
+        .args(args)
+        .current_dir(root());
+    // `CARGO`/`RUSTC` from the outer stable cargo would otherwise leak into the nightly one.
+    for var in ["CARGO", "RUSTC", "RUSTDOC", "RUSTC_WRAPPER"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn succeeds(command: &mut Command) -> bool {
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false)
+}
+
+fn has_nextest() -> bool {
+    succeeds(&mut cargo(&["nextest", "--version"]))
+}
+
+fn has_nightly() -> bool {
+    succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"]))
+}
+
+fn ci(args: &[String]) -> Result<(), String> {
+    let mut keep_going = false;
+    for arg in args {
+        match arg.as_str() {
+            "--keep-going" | "-k" => keep_going = true,
+            other => return Err(format!("`ci` does not take `{other}`\n\n{USAGE}")),
+        }
+    }
+
+    let fuzz_manifest = root().join("fuzz").join("Cargo.toml");
+    let fuzz_manifest = fuzz_manifest.to_string_lossy().into_owned();
+
+    let mut tests = Vec::new();
+    if has_nextest() {
+        tests.push(cargo(&[
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ]));
+        // nextest does not run doc tests.
+        tests.push(cargo(&["test", "--workspace", "--all-features", "--doc"]));
+    } else {
+        println!(
+            "note: cargo-nextest not found; using `cargo test` (install: cargo install --locked cargo-nextest)"
+        );
+        tests.push(cargo(&[
+            "test",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ]));
+    }
+
+    let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--all-features"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+
+    let mut steps = vec![
+        Step {
+            name: "fmt",
+            commands: vec![
+                cargo(&["fmt", "--all", "--", "--check"]),
+                cargo(&[
+                    "fmt",
+                    "--manifest-path",
+                    &fuzz_manifest,
+                    "--all",
+                    "--",
+                    "--check",
+                ]),
+            ],
+            fix: "run `cargo fmt --all` and `cargo fmt --manifest-path fuzz/Cargo.toml --all`",
+        },
+        Step {
+            name: "clippy",
+            commands: vec![cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ])],
+            fix: "fix the warnings above; `cargo clippy --fix` handles many of them",
+        },
+        Step {
+            name: "no_std",
+            commands: vec![cargo(&[
+                "build",
+                "--package",
+                "virgil-crypto",
+                "--no-default-features",
+            ])],
+            fix: "virgil-crypto must build without `std`: use `core`/`alloc` and gate std-only code behind `#[cfg(feature = \"std\")]`",
+        },
+        Step {
+            name: "test",
+            commands: tests,
+            fix: "a test failed: rerun it alone with `cargo test -p <crate> <name>` and read its message",
+        },
+        Step {
+            name: "doc",
+            commands: vec![doc],
+            fix: "fix the rustdoc warnings above (broken intra-doc links, missing docs, bad code blocks)",
+        },
+    ];
+    if has_nightly() {
+        steps.push(Step {
+            name: "fuzz-check",
+            commands: vec![cargo_nightly(&["check", "--manifest-path", &fuzz_manifest, "--bins"])],
+            fix: "the fuzz targets must compile against the current API: `cargo +nightly check --manifest-path fuzz/Cargo.toml`",
+        });
+    } else {
+        println!(
+            "note: no nightly toolchain; skipping the fuzz-check step (install: rustup toolchain install nightly)"
+        );
+    }
+
+    let mut results: Vec<(&str, Duration, bool)> = Vec::new();
+    let mut failures = Vec::new();
+    for step in steps {
+        println!("\n==> xtask ci: {}", step.name);
+        let started = Instant::now();
+        let mut ok = true;
+        for mut command in step.commands {
+            println!("    $ {}", describe(&command));
+            let status = command.status();
+            if !matches!(status, Ok(status) if status.success()) {
+                ok = false;
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        results.push((step.name, elapsed, ok));
+        if !ok {
+            println!(
+                "\n*** step `{}` failed. How to fix: {}",
+                step.name, step.fix
+            );
+            failures.push(step.name);
+            if !keep_going {
+                break;
+            }
+        }
+    }
+
+    println!("\n==> xtask ci summary");
+    for (name, elapsed, ok) in &results {
+        let verdict = if *ok { "ok" } else { "FAILED" };
+        println!(
+            "    {name:<12} {verdict:<7} {:>7.1}s",
+            elapsed.as_secs_f64()
+        );
+    }
+    if failures.is_empty() {
+        println!("    all {} steps passed", results.len());
+        Ok(())
+    } else {
+        Err(format!(
+            "failed step(s): {} (run with --keep-going to see every failure)",
+            failures.join(", ")
+        ))
+    }
+}
+
+fn describe(command: &Command) -> String {
+    let mut text = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let mut target = None;
+    let mut seconds: u64 = 60;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                let value = iter.next().ok_or("`--seconds` needs a number")?;
+                seconds = value
+                    .parse()
+                    .map_err(|_| format!("`--seconds {value}`: not a whole number of seconds"))?;
+            }
+            flag if flag.starts_with('-') => {
+                return Err(format!("`fuzz` does not take `{flag}`\n\n{USAGE}"));
+            }
+            name => target = Some(name.to_owned()),
+        }
+    }
+    if !has_nightly() {
+        return Err(
+            "cargo fuzz needs a nightly toolchain: rustup toolchain install nightly".into(),
+        );
+    }
+    if !succeeds(&mut cargo_nightly(&["fuzz", "--version"])) {
+        println!("==> installing cargo-fuzz (cargo install --locked cargo-fuzz)");
+        run(&mut cargo(&["install", "--locked", "cargo-fuzz"]))?;
+    }
+    let targets = match target {
+        Some(target) => vec![target],
+        None => list_fuzz_targets()?,
+    };
+    let max_time = format!("-max_total_time={seconds}");
+    for target in targets {
+        println!("\n==> fuzzing `{target}` for {seconds}s");
+        let mut command = cargo_nightly(&["fuzz", "run", &target, "--", &max_time]);
+        command.current_dir(root().join("fuzz"));
+        run(&mut command)?;
+    }
+    Ok(())
+}
+
+fn list_fuzz_targets() -> Result<Vec<String>, String> {
+    let dir = root().join("fuzz").join("fuzz_targets");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut targets: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    targets.sort();
+    Ok(targets)
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut command = cargo(&["bench"]);
+    if !args
+        .iter()
+        .any(|arg| arg == "-p" || arg.starts_with("--package"))
+    {
+        command.arg("--workspace");
+    }
+    command.args(args);
+    run(&mut command)
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    println!("    $ {}", describe(command));
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("`{}` failed ({status})", describe(command))),
+        Err(e) => Err(format!("could not start `{}`: {e}", describe(command))),
+    }
+}
