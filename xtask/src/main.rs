@@ -170,12 +170,23 @@ fn ci(args: &[String]) -> Result<(), String> {
         },
         Step {
             name: "no_std",
-            commands: vec![cargo(&[
-                "build",
-                "--package",
-                "virgil-crypto",
-                "--no-default-features",
-            ])],
+            commands: vec![
+                cargo(&[
+                    "clippy",
+                    "--package",
+                    "virgil-crypto",
+                    "--no-default-features",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+                cargo(&[
+                    "build",
+                    "--package",
+                    "virgil-crypto",
+                    "--no-default-features",
+                ]),
+            ],
             fix: "virgil-crypto must build without `std`: use `core`/`alloc` and gate std-only code behind `#[cfg(feature = \"std\")]`",
         },
         Step {

@@ -1,0 +1,364 @@
+//! The multi-recipient, signed envelope: the ciphertext of `sign_then_encrypt`.
+//!
+//! Layout (every byte is specified in `docs/format.md`, "Envelope"):
+//!
+//! ```text
+//! envelope = header ‖ mac[32] ‖ payload
+//! payload  = STREAM(AES-256-GCM, payload_key, inner), 64 KiB chunks, each ‖ tag[16]
+//! inner    = 0x00 ‖ plaintext                                   (unsigned)
+//!          | 0x01 ‖ sender_key_id[32] ‖ plaintext ‖ signature[64] (signed)
+//! signature = Ed25519 over context "virgil/message", SHA-256(header) ‖ digest(plaintext)
+//! ```
+//!
+//! A fresh random content key is sealed to each recipient with HPKE; the recipient's key
+//! id is in the clear next to its stanza, so opening costs one HPKE open whatever the
+//! number of recipients. The sender's identity and signature are inside the encrypted
+//! payload. The signature covers the header, hence the recipient list, so a recipient
+//! cannot forward the signed message to a third party as if it had been addressed to them.
+//!
+//! One-shot functions live here; streaming types are in [`stream`] (feature `std`).
+
+mod digest;
+pub(crate) mod header;
+#[cfg(feature = "std")]
+pub mod stream;
+
+use crate::key::{KEY_ID_LEN, KeyId, PrivateKey, PublicKey};
+use crate::rng::{RandomSource, SystemRandom};
+use crate::sign::{self, Context, SIGNATURE_LEN, Signature};
+use crate::{Error, Misuse};
+use alloc::vec;
+use alloc::vec::Vec;
+use ring::aead::{Aad, LessSafeKey, NONCE_LEN, Nonce, Tag};
+
+/// Bytes of `inner` per payload chunk (fixed by format version 1).
+pub const CHUNK_SIZE: usize = 64 * 1024;
+/// The most recipients one envelope may have.
+pub const MAX_RECIPIENTS: usize = 10_000;
+
+const TAG_LEN: usize = 16;
+const ENCRYPTED_CHUNK_SIZE: usize = CHUNK_SIZE + TAG_LEN;
+const KIND_UNSIGNED: u8 = 0x00;
+const KIND_SIGNED: u8 = 0x01;
+const SIGNED_PREFIX_LEN: usize = 1 + KEY_ID_LEN;
+
+/// The STREAM nonce of chunk `counter`: 11-byte big-endian counter ‖ last-chunk flag.
+fn chunk_nonce(counter: u64, last: bool) -> Nonce {
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce[3..11].copy_from_slice(&counter.to_be_bytes());
+    nonce[11] = u8::from(last);
+    Nonce::assume_unique_for_key(nonce)
+}
+
+fn seal_chunk(key: &LessSafeKey, counter: u64, last: bool, data: &mut [u8]) -> Result<Tag, Error> {
+    key.seal_in_place_separate_tag(chunk_nonce(counter, last), Aad::empty(), data)
+        .map_err(|_| Error::Misuse(Misuse::MessageTooLong))
+}
+
+fn open_chunk(
+    key: &LessSafeKey,
+    counter: u64,
+    last: bool,
+    data: &mut [u8],
+    tag: &[u8],
+) -> Result<(), Error> {
+    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Corrupted)?;
+    key.open_in_place_separate_tag(
+        chunk_nonce(counter, last),
+        Aad::empty(),
+        Tag::from(tag),
+        data,
+        0..,
+    )
+    .map(|_| ())
+    .map_err(|_| Error::Corrupted)
+}
+
+/// The bytes the sender signs: SHA-256(header) ‖ digest(plaintext).
+fn signed_message(header_hash: &[u8; 32], plaintext_digest: &[u8; 32]) -> [u8; 64] {
+    let mut message = [0u8; 64];
+    message[..32].copy_from_slice(header_hash);
+    message[32..].copy_from_slice(plaintext_digest);
+    message
+}
+
+/// A decrypted message whose signature has been verified.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The key id of the sender, one of the candidate senders given.
+    pub sender: KeyId,
+}
+
+impl core::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Verified")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("sender", &self.sender)
+            .finish()
+    }
+}
+
+/// `inner` as three pieces, copied into chunks without building it in memory.
+struct Inner<'a> {
+    pieces: [&'a [u8]; 3],
+}
+
+impl Inner<'_> {
+    fn len(&self) -> usize {
+        self.pieces.iter().map(|piece| piece.len()).sum()
+    }
+
+    /// Copies `inner[offset .. offset + out.len()]` into `out`.
+    fn copy_to(&self, mut offset: usize, mut out: &mut [u8]) {
+        for piece in self.pieces {
+            if out.is_empty() {
+                return;
+            }
+            if offset >= piece.len() {
+                offset -= piece.len();
+                continue;
+            }
+            let available = piece.get(offset..).unwrap_or_default();
+            let take = available.len().min(out.len());
+            let (now, rest) = core::mem::take(&mut out).split_at_mut(take);
+            now.copy_from_slice(available.get(..take).unwrap_or_default());
+            out = rest;
+            offset = 0;
+        }
+    }
+}
+
+/// Signs `plaintext` with `signer` and encrypts it for every recipient.
+///
+/// Include the sender's own public key among the recipients if the sender must be able
+/// to read the message later. Recipients with the same key id are deduplicated.
+///
+/// ```
+/// use virgil_crypto::{PrivateKey, envelope};
+/// let alice = PrivateKey::generate()?;
+/// let bob = PrivateKey::generate()?;
+/// let ciphertext = envelope::sign_then_encrypt(b"Hey Bob", &alice, &[bob.public_key()])?;
+/// let message = envelope::decrypt_then_verify(&ciphertext, &bob, &[alice.public_key()])?;
+/// assert_eq!(message.plaintext, b"Hey Bob");
+/// assert_eq!(&message.sender, alice.key_id());
+/// # Ok::<(), virgil_crypto::Error>(())
+/// ```
+pub fn sign_then_encrypt(
+    plaintext: &[u8],
+    signer: &PrivateKey,
+    recipients: &[&PublicKey],
+) -> Result<Vec<u8>, Error> {
+    seal(
+        plaintext,
+        Some(signer),
+        recipients,
+        &mut SystemRandom::new(),
+    )
+}
+
+/// Encrypts `plaintext` for every recipient without signing it: recipients learn nothing
+/// about who sent it. Prefer [`sign_then_encrypt`] whenever the sender has a key.
+pub fn encrypt(plaintext: &[u8], recipients: &[&PublicKey]) -> Result<Vec<u8>, Error> {
+    seal(plaintext, None, recipients, &mut SystemRandom::new())
+}
+
+/// Decrypts an envelope with `key` and verifies that one of `senders` signed it.
+///
+/// Errors: [`Error::NotARecipient`] (not encrypted for `key`), [`Error::Corrupted`]
+/// (modified or truncated), [`Error::NotSigned`], [`Error::UnknownSender`] (signed by a
+/// key not in `senders`), [`Error::BadSignature`], [`Error::Malformed`],
+/// [`Error::UnsupportedVersion`]. No plaintext is returned unless everything checks out.
+pub fn decrypt_then_verify(
+    ciphertext: &[u8],
+    key: &PrivateKey,
+    senders: &[&PublicKey],
+) -> Result<Verified, Error> {
+    let opened = open(ciphertext, key)?;
+    let (sender_id, signature) = opened.signature.ok_or(Error::NotSigned)?;
+    let sender = senders
+        .iter()
+        .find(|candidate| candidate.key_id() == &sender_id)
+        .ok_or(Error::UnknownSender)?;
+    let digest = digest::digest(&opened.plaintext);
+    sign::verify(
+        sender,
+        Context::MESSAGE,
+        &signed_message(&opened.header_hash, &digest),
+        &signature,
+    )?;
+    Ok(Verified {
+        plaintext: opened.plaintext,
+        sender: sender_id,
+    })
+}
+
+/// Decrypts an envelope with `key` without checking who sent it. A signature, if the
+/// message has one, is ignored: use [`decrypt_then_verify`] to check it.
+pub fn decrypt(ciphertext: &[u8], key: &PrivateKey) -> Result<Vec<u8>, Error> {
+    open(ciphertext, key).map(|opened| opened.plaintext)
+}
+
+/// Like [`sign_then_encrypt`]/[`encrypt`] with a caller-chosen generator (test vectors).
+pub(crate) fn seal(
+    plaintext: &[u8],
+    signer: Option<&PrivateKey>,
+    recipients: &[&PublicKey],
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
+    let header = header::seal(recipients, rng)?;
+    let mut prefix = [0u8; SIGNED_PREFIX_LEN];
+    let signature;
+    let inner = match signer {
+        Some(signer) => {
+            prefix[0] = KIND_SIGNED;
+            prefix[1..].copy_from_slice(signer.key_id().as_bytes());
+            let digest = digest::digest(plaintext);
+            signature = sign::sign(
+                signer,
+                Context::MESSAGE,
+                &signed_message(&header.opened.header_hash, &digest),
+            );
+            Inner {
+                pieces: [&prefix, plaintext, signature.as_bytes()],
+            }
+        }
+        None => {
+            prefix[0] = KIND_UNSIGNED;
+            Inner {
+                pieces: [&prefix[..1], plaintext, &[]],
+            }
+        }
+    };
+
+    let inner_len = inner.len();
+    let chunks = inner_len.div_ceil(CHUNK_SIZE);
+    let payload_len = inner_len
+        .checked_add(chunks * TAG_LEN)
+        .ok_or(Misuse::MessageTooLong)?;
+    let header_len = header.bytes.len();
+    let mut out = vec![0u8; header_len + payload_len];
+    let (head, payload) = out.split_at_mut(header_len);
+    head.copy_from_slice(&header.bytes);
+    let key = &header.opened.payload_key;
+    let last_index = chunks - 1;
+    let seal_one = |(index, chunk): (usize, &mut [u8])| -> Result<(), Error> {
+        let data_len = chunk.len() - TAG_LEN;
+        let (data, tag) = chunk.split_at_mut(data_len);
+        inner.copy_to(index * CHUNK_SIZE, data);
+        let sealed = seal_chunk(key, index as u64, index == last_index, data)?;
+        tag.copy_from_slice(sealed.as_ref());
+        Ok(())
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        payload
+            .par_chunks_mut(ENCRYPTED_CHUNK_SIZE)
+            .enumerate()
+            .try_for_each(seal_one)?;
+    }
+    #[cfg(not(feature = "parallel"))]
+    payload
+        .chunks_mut(ENCRYPTED_CHUNK_SIZE)
+        .enumerate()
+        .try_for_each(seal_one)?;
+    Ok(out)
+}
+
+/// A decrypted payload before any signature check.
+struct Opened {
+    plaintext: Vec<u8>,
+    signature: Option<(KeyId, Signature)>,
+    header_hash: [u8; 32],
+}
+
+fn open(ciphertext: &[u8], key: &PrivateKey) -> Result<Opened, Error> {
+    let fixed: &[u8; header::FIXED_LEN] = ciphertext
+        .get(..header::FIXED_LEN)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(Error::Malformed)?;
+    let count = header::parse_fixed(fixed)?;
+    let header_len = header::FIXED_LEN + count * header::STANZA_LEN;
+    let header_bytes = ciphertext.get(..header_len).ok_or(Error::Malformed)?;
+    let mac = ciphertext
+        .get(header_len..header_len + header::MAC_LEN)
+        .ok_or(Error::Malformed)?;
+    let opened = header::open(header_bytes, mac, key)?;
+    let payload = ciphertext
+        .get(header_len + header::MAC_LEN..)
+        .ok_or(Error::Malformed)?;
+
+    // Every chunk but the last is full; the last holds 1..=CHUNK_SIZE bytes of inner.
+    let chunks = payload.len().div_ceil(ENCRYPTED_CHUNK_SIZE);
+    let last_len = payload.len() - chunks.saturating_sub(1) * ENCRYPTED_CHUNK_SIZE;
+    if chunks == 0 || last_len <= TAG_LEN {
+        return Err(Error::Corrupted);
+    }
+    let inner_len = payload.len() - chunks * TAG_LEN;
+    let key = &opened.payload_key;
+
+    // The first chunk says which kind of payload this is, hence where plaintext starts.
+    let first = payload
+        .get(..ENCRYPTED_CHUNK_SIZE.min(payload.len()))
+        .ok_or(Error::Corrupted)?;
+    let (first_data, first_tag) = first.split_at(first.len() - TAG_LEN);
+    let mut first_plain = first_data.to_vec();
+    open_chunk(key, 0, chunks == 1, &mut first_plain, first_tag)?;
+    let (prefix_len, suffix_len) = match first_plain.first() {
+        Some(&KIND_UNSIGNED) => (1, 0),
+        Some(&KIND_SIGNED) => (SIGNED_PREFIX_LEN, SIGNATURE_LEN),
+        _ => return Err(Error::Malformed),
+    };
+    let body_len = inner_len
+        .checked_sub(prefix_len + suffix_len)
+        .ok_or(Error::Malformed)?;
+    let sender = first_plain
+        .get(1..SIGNED_PREFIX_LEN)
+        .and_then(|id| <[u8; KEY_ID_LEN]>::try_from(id).ok())
+        .map(KeyId::from_bytes);
+
+    // `out` receives inner without its prefix: chunk 0's tail, then chunks 1.. in place.
+    let mut out = vec![0u8; inner_len - prefix_len];
+    let first_tail = first_plain.get(prefix_len..).ok_or(Error::Malformed)?;
+    let (head, rest) = out.split_at_mut(first_tail.len());
+    head.copy_from_slice(first_tail);
+    let encrypted_rest = payload.get(ENCRYPTED_CHUNK_SIZE..).unwrap_or_default();
+    let open_one = |(index, (data, encrypted)): (usize, (&mut [u8], &[u8]))| {
+        let (ciphertext, tag) = encrypted.split_at(encrypted.len() - TAG_LEN);
+        data.copy_from_slice(ciphertext);
+        let counter = index + 1;
+        open_chunk(key, counter as u64, counter == chunks - 1, data, tag)
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        rest.par_chunks_mut(CHUNK_SIZE)
+            .zip(encrypted_rest.par_chunks(ENCRYPTED_CHUNK_SIZE))
+            .enumerate()
+            .try_for_each(open_one)?;
+    }
+    #[cfg(not(feature = "parallel"))]
+    rest.chunks_mut(CHUNK_SIZE)
+        .zip(encrypted_rest.chunks(ENCRYPTED_CHUNK_SIZE))
+        .enumerate()
+        .try_for_each(open_one)?;
+
+    let signature = if suffix_len > 0 {
+        let signature = Signature::from_slice(out.get(body_len..).ok_or(Error::Malformed)?)?;
+        out.truncate(body_len);
+        Some((sender.ok_or(Error::Malformed)?, signature))
+    } else {
+        None
+    };
+    Ok(Opened {
+        plaintext: out,
+        signature,
+        header_hash: opened.header_hash,
+    })
+}
+
+#[cfg(test)]
+mod tests;

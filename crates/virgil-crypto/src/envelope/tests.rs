@@ -1,0 +1,368 @@
+//! Envelope tests: round trips at chunk boundaries, every tamper fails, streaming and
+//! one-shot interoperate, surreptitious forwarding is caught.
+
+use super::stream::{DecryptingReader, EncryptingWriter};
+use super::*;
+use crate::testing::{DeterministicRng, seal_deterministic};
+use proptest::prelude::*;
+use std::io::{Read as _, Write as _};
+
+/// Plaintext lengths whose signed `inner` (97 bytes of framing) lands on chunk edges.
+const SIGNED_OVERHEAD: usize = SIGNED_PREFIX_LEN + SIGNATURE_LEN;
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+fn text(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+fn stream_encrypt(
+    plaintext: &[u8],
+    signer: Option<&PrivateKey>,
+    to: &[&PublicKey],
+    piece: usize,
+) -> Vec<u8> {
+    let mut writer = match signer {
+        Some(signer) => EncryptingWriter::signed(Vec::new(), signer, to).unwrap(),
+        None => EncryptingWriter::unsigned(Vec::new(), to).unwrap(),
+    };
+    for part in plaintext.chunks(piece.max(1)) {
+        writer.write_all(part).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+fn stream_decrypt(
+    ciphertext: &[u8],
+    key: &PrivateKey,
+    senders: &[&PublicKey],
+) -> Result<Vec<u8>, Error> {
+    let mut reader = DecryptingReader::verified(ciphertext, key, senders).map_err(io_to_error)?;
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).map_err(io_to_error)?;
+    assert!(reader.sender().is_some());
+    Ok(out)
+}
+
+fn io_to_error(error: std::io::Error) -> Error {
+    *error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Error>())
+        .unwrap_or_else(|| panic!("not a crypto error: {error}"))
+}
+
+#[test]
+fn round_trip_at_chunk_boundaries() {
+    let (alice, bob) = (key(1), key(2));
+    for len in [
+        0,
+        1,
+        CHUNK_SIZE - SIGNED_OVERHEAD - 1,
+        CHUNK_SIZE - SIGNED_OVERHEAD,
+        CHUNK_SIZE - SIGNED_OVERHEAD + 1,
+        CHUNK_SIZE - SIGNED_OVERHEAD + SIGNATURE_LEN,
+        2 * CHUNK_SIZE - SIGNED_OVERHEAD,
+        3 * CHUNK_SIZE + 12_345,
+    ] {
+        let plaintext = text(len);
+        let ciphertext = sign_then_encrypt(&plaintext, &alice, &[bob.public_key()]).unwrap();
+        let message = decrypt_then_verify(&ciphertext, &bob, &[alice.public_key()]).unwrap();
+        assert_eq!(message.plaintext, plaintext, "len {len}");
+        assert_eq!(&message.sender, alice.key_id());
+        assert_eq!(
+            stream_decrypt(&ciphertext, &bob, &[alice.public_key()]).unwrap(),
+            plaintext
+        );
+        assert_eq!(decrypt(&ciphertext, &bob).unwrap(), plaintext);
+    }
+}
+
+#[test]
+fn unsigned_round_trip_and_not_signed_error() {
+    let bob = key(2);
+    for len in [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1] {
+        let plaintext = text(len);
+        let ciphertext = encrypt(&plaintext, &[bob.public_key()]).unwrap();
+        assert_eq!(decrypt(&ciphertext, &bob).unwrap(), plaintext, "len {len}");
+        assert_eq!(
+            decrypt_then_verify(&ciphertext, &bob, &[bob.public_key()]),
+            Err(Error::NotSigned)
+        );
+        assert_eq!(
+            stream_decrypt(&ciphertext, &bob, &[bob.public_key()]),
+            Err(Error::NotSigned)
+        );
+    }
+}
+
+#[test]
+fn every_recipient_decrypts_and_others_cannot() {
+    let alice = key(1);
+    let recipients: Vec<PrivateKey> = (10..15).map(key).collect();
+    let public: Vec<&PublicKey> = recipients.iter().map(PrivateKey::public_key).collect();
+    let ciphertext = sign_then_encrypt(b"to all", &alice, &public).unwrap();
+    for recipient in &recipients {
+        let message = decrypt_then_verify(&ciphertext, recipient, &[alice.public_key()]).unwrap();
+        assert_eq!(message.plaintext, b"to all");
+    }
+    assert_eq!(decrypt(&ciphertext, &key(99)), Err(Error::NotARecipient));
+    assert_eq!(
+        decrypt_then_verify(&ciphertext, &alice, &[alice.public_key()]),
+        Err(Error::NotARecipient)
+    );
+}
+
+#[test]
+fn duplicate_recipients_are_merged_and_limits_enforced() {
+    let (alice, bob) = (key(1), key(2));
+    let once = sign_then_encrypt(b"x", &alice, &[bob.public_key()]).unwrap();
+    let twice = sign_then_encrypt(b"x", &alice, &[bob.public_key(), bob.public_key()]).unwrap();
+    assert_eq!(once.len(), twice.len());
+    assert_eq!(encrypt(b"x", &[]), Err(Error::Misuse(Misuse::NoRecipients)));
+}
+
+#[test]
+fn wrong_sender_is_unknown_and_forged_signature_is_bad() {
+    let (alice, bob, mallory) = (key(1), key(2), key(3));
+    let ciphertext = sign_then_encrypt(b"hi", &alice, &[bob.public_key()]).unwrap();
+    assert_eq!(
+        decrypt_then_verify(&ciphertext, &bob, &[mallory.public_key()]),
+        Err(Error::UnknownSender)
+    );
+    assert_eq!(
+        stream_decrypt(&ciphertext, &bob, &[mallory.public_key()]),
+        Err(Error::UnknownSender)
+    );
+    assert_eq!(
+        decrypt_then_verify(&ciphertext, &bob, &[]),
+        Err(Error::UnknownSender)
+    );
+}
+
+/// Bob decrypts Alice's signed message and re-encrypts her inner signed payload for
+/// Carol. Carol must not accept it as a message from Alice.
+#[test]
+fn surreptitious_forwarding_is_detected() {
+    let (alice, bob, carol) = (key(1), key(2), key(3));
+    let plaintext = b"I owe you 100 coins";
+    let to_bob = sign_then_encrypt(plaintext, &alice, &[bob.public_key()]).unwrap();
+    let opened = open(&to_bob, &bob).unwrap();
+    let (sender, signature) = opened.signature.unwrap();
+    assert_eq!(&sender, alice.key_id());
+
+    // Bob builds an envelope for Carol whose payload is exactly Alice's signed inner.
+    let header = header::seal(&[carol.public_key()], &mut SystemRandom::new()).unwrap();
+    let mut inner = Vec::new();
+    inner.push(KIND_SIGNED);
+    inner.extend_from_slice(sender.as_bytes());
+    inner.extend_from_slice(plaintext);
+    inner.extend_from_slice(signature.as_bytes());
+    let tag = seal_chunk(&header.opened.payload_key, 0, true, &mut inner).unwrap();
+    let mut forged = header.bytes.clone();
+    forged.extend_from_slice(&inner);
+    forged.extend_from_slice(tag.as_ref());
+
+    // The framing is right (plain decryption works) but the signature is bound to the
+    // header Alice made, whose recipient list was Bob.
+    assert_eq!(decrypt(&forged, &carol).unwrap(), plaintext);
+    assert_eq!(
+        decrypt_then_verify(&forged, &carol, &[alice.public_key()]),
+        Err(Error::BadSignature)
+    );
+    assert_eq!(
+        stream_decrypt(&forged, &carol, &[alice.public_key()]),
+        Err(Error::BadSignature)
+    );
+}
+
+#[test]
+fn truncation_and_extension_fail() {
+    let (alice, bob) = (key(1), key(2));
+    let plaintext = text(2 * CHUNK_SIZE + 100);
+    let signed = sign_then_encrypt(&plaintext, &alice, &[bob.public_key()]).unwrap();
+    let unsigned = encrypt(&plaintext, &[bob.public_key()]).unwrap();
+    let payload_start = header::FIXED_LEN + header::STANZA_LEN + header::MAC_LEN;
+    for ciphertext in [&signed, &unsigned] {
+        // Cuts inside the header are format errors; cuts in the payload, including
+        // exactly at chunk boundaries, are corruption (the last-chunk flag is missing).
+        for cut in [0, 10, payload_start - 1] {
+            assert_eq!(
+                decrypt(&ciphertext[..cut], &bob),
+                Err(Error::Malformed),
+                "cut {cut}"
+            );
+        }
+        let mut cuts = vec![payload_start, payload_start + 1];
+        for chunk in 1..=3 {
+            let edge = payload_start + chunk * ENCRYPTED_CHUNK_SIZE;
+            cuts.extend([edge - 17, edge - 16, edge - 1, edge, edge + 1]);
+        }
+        cuts.push(ciphertext.len() - 1);
+        for cut in cuts.into_iter().filter(|&cut| cut < ciphertext.len()) {
+            let truncated = &ciphertext[..cut];
+            assert_eq!(decrypt(truncated, &bob), Err(Error::Corrupted), "cut {cut}");
+            let mut reader = DecryptingReader::unverified(truncated, &bob).unwrap();
+            let error = reader.read_to_end(&mut Vec::new()).unwrap_err();
+            assert_eq!(io_to_error(error), Error::Corrupted, "stream cut {cut}");
+        }
+        for extra in [&[0u8][..], &[0; 16], &[0; 17], &text(ENCRYPTED_CHUNK_SIZE)] {
+            let mut extended = ciphertext.clone();
+            extended.extend_from_slice(extra);
+            assert_eq!(decrypt(&extended, &bob), Err(Error::Corrupted));
+            let mut reader = DecryptingReader::unverified(&extended[..], &bob).unwrap();
+            assert!(reader.read_to_end(&mut Vec::new()).is_err());
+        }
+    }
+}
+
+#[test]
+fn swapped_and_dropped_chunks_fail() {
+    let (alice, bob) = (key(1), key(2));
+    let plaintext = text(3 * CHUNK_SIZE);
+    let ciphertext = sign_then_encrypt(&plaintext, &alice, &[bob.public_key()]).unwrap();
+    let start = header::FIXED_LEN + header::STANZA_LEN + header::MAC_LEN;
+    let chunk = |i: usize| start + i * ENCRYPTED_CHUNK_SIZE..start + (i + 1) * ENCRYPTED_CHUNK_SIZE;
+    let mut swapped = ciphertext.clone();
+    let (first, second) = (ciphertext[chunk(0)].to_vec(), ciphertext[chunk(1)].to_vec());
+    swapped[chunk(0)].copy_from_slice(&second);
+    swapped[chunk(1)].copy_from_slice(&first);
+    assert_eq!(
+        decrypt_then_verify(&swapped, &bob, &[alice.public_key()]),
+        Err(Error::Corrupted)
+    );
+    assert_eq!(
+        stream_decrypt(&swapped, &bob, &[alice.public_key()]),
+        Err(Error::Corrupted)
+    );
+    let mut dropped = ciphertext[..chunk(1).start].to_vec();
+    dropped.extend_from_slice(&ciphertext[chunk(1).end..]);
+    assert_eq!(
+        decrypt_then_verify(&dropped, &bob, &[alice.public_key()]),
+        Err(Error::Corrupted)
+    );
+}
+
+#[test]
+fn header_fields_are_checked() {
+    let (alice, bob) = (key(1), key(2));
+    let ciphertext = sign_then_encrypt(b"x", &alice, &[bob.public_key()]).unwrap();
+    let with = |index: usize, value: u8| {
+        let mut bad = ciphertext.clone();
+        bad[index] = value;
+        decrypt(&bad, &bob)
+    };
+    assert_eq!(with(0, b'X'), Err(Error::Malformed));
+    assert_eq!(with(4, 2), Err(Error::UnsupportedVersion));
+    assert_eq!(with(5, 2), Err(Error::UnsupportedVersion));
+    let count = |n: u32| {
+        let mut bad = ciphertext.clone();
+        bad[22..26].copy_from_slice(&n.to_be_bytes());
+        decrypt(&bad, &bob)
+    };
+    assert_eq!(count(0), Err(Error::Malformed));
+    assert_eq!(count(MAX_RECIPIENTS as u32 + 1), Err(Error::Malformed));
+    assert_eq!(count(u32::MAX), Err(Error::Malformed));
+    assert_eq!(decrypt(&[], &bob), Err(Error::Malformed));
+}
+
+#[test]
+fn stream_reader_never_ends_cleanly_after_a_failure() {
+    let (alice, bob) = (key(1), key(2));
+    let plaintext = text(3 * CHUNK_SIZE);
+    let mut ciphertext = sign_then_encrypt(&plaintext, &alice, &[bob.public_key()]).unwrap();
+    let last = ciphertext.len() - 5;
+    ciphertext[last] ^= 1;
+    let mut reader =
+        DecryptingReader::verified(&ciphertext[..], &bob, &[alice.public_key()]).unwrap();
+    let mut out = Vec::new();
+    assert!(reader.read_to_end(&mut out).is_err());
+    // Only whole authenticated chunks were released, and not the held-back last one.
+    assert!(out.len() < plaintext.len());
+    assert_eq!(out[..], plaintext[..out.len()]);
+    let mut byte = [0u8; 1];
+    assert!(
+        reader.read(&mut byte).is_err(),
+        "a failed reader must keep failing"
+    );
+    assert_eq!(reader.sender(), None);
+}
+
+#[test]
+fn deterministic_sealing_is_reproducible() {
+    let (alice, bob) = (key(1), key(2));
+    let seal = || {
+        let mut rng = DeterministicRng::new([5; 32]);
+        seal_deterministic(b"same", Some(&alice), &[bob.public_key()], &mut rng).unwrap()
+    };
+    let (first, second) = (seal(), seal());
+    assert_eq!(first, second);
+    assert_eq!(
+        decrypt_then_verify(&first, &bob, &[alice.public_key()])
+            .unwrap()
+            .plaintext,
+        b"same"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn prop_round_trip_streaming_and_one_shot_interoperate(
+        len in prop_oneof![
+            0usize..300,
+            (CHUNK_SIZE - SIGNED_OVERHEAD - 2)..(CHUNK_SIZE - SIGNED_OVERHEAD + 66),
+            (2 * CHUNK_SIZE - 100)..(2 * CHUNK_SIZE + 100),
+        ],
+        recipients in 1usize..=5,
+        piece in 1usize..100_000,
+        signed in any::<bool>(),
+    ) {
+        let alice = key(1);
+        let keys: Vec<PrivateKey> = (0..recipients).map(|i| key(20 + i as u8)).collect();
+        let public: Vec<&PublicKey> = keys.iter().map(PrivateKey::public_key).collect();
+        let plaintext = text(len);
+        let signer = signed.then_some(&alice);
+        let one_shot = match signer {
+            Some(signer) => sign_then_encrypt(&plaintext, signer, &public).unwrap(),
+            None => encrypt(&plaintext, &public).unwrap(),
+        };
+        let streamed = stream_encrypt(&plaintext, signer, &public, piece);
+        prop_assert_eq!(one_shot.len(), streamed.len());
+        for recipient in &keys {
+            for ciphertext in [&one_shot, &streamed] {
+                if signed {
+                    let message = decrypt_then_verify(ciphertext, recipient, &[alice.public_key()]).unwrap();
+                    prop_assert_eq!(&message.plaintext, &plaintext);
+                    prop_assert_eq!(stream_decrypt(ciphertext, recipient, &[alice.public_key()]).unwrap(), plaintext.clone());
+                }
+                prop_assert_eq!(decrypt(ciphertext, recipient).unwrap(), plaintext.clone());
+            }
+        }
+        prop_assert_eq!(decrypt(&one_shot, &key(200)), Err(Error::NotARecipient));
+    }
+
+    #[test]
+    fn prop_any_byte_flip_fails(
+        len in prop_oneof![0usize..200, (CHUNK_SIZE - 200)..(CHUNK_SIZE + 200)],
+        position in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let (alice, bob, carol) = (key(1), key(2), key(3));
+        let plaintext = text(len);
+        let mut ciphertext = sign_then_encrypt(&plaintext, &alice, &[carol.public_key(), bob.public_key()]).unwrap();
+        let index = position.index(ciphertext.len());
+        ciphertext[index] ^= flip;
+        prop_assert!(decrypt_then_verify(&ciphertext, &bob, &[alice.public_key()]).is_err(), "flip at {}", index);
+        prop_assert!(stream_decrypt(&ciphertext, &bob, &[alice.public_key()]).is_err(), "stream flip at {}", index);
+    }
+
+    #[test]
+    fn prop_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let bob = key(2);
+        prop_assert!(decrypt(&bytes, &bob).is_err());
+        prop_assert!(stream_decrypt(&bytes, &bob, &[bob.public_key()]).is_err());
+    }
+}
