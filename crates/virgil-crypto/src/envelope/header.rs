@@ -3,7 +3,7 @@
 //! ```text
 //! header  = "VGLE" ‖ version 0x01 ‖ suite 0x01 ‖ nonce[16] ‖ u32be(n) ‖ stanza × n
 //! stanza  = key_id[32] ‖ enc[65] ‖ sealed_content_key[48]
-//! mac     = HMAC-SHA256(mac_key, SHA-256(header))
+//! mac     = HMAC-SHA256(mac_key, header_hash)   header_hash = BLAKE3 (see digest.rs)
 //! ```
 
 use super::{CHUNK_SIZE, MAX_RECIPIENTS};
@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac as _};
 use ring::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 pub(crate) const MAGIC: [u8; 4] = *b"VGLE";
@@ -104,21 +104,11 @@ pub(crate) fn seal(
     bytes.push(SUITE);
     bytes.extend_from_slice(&nonce);
     bytes.extend_from_slice(&count.to_be_bytes());
-    for recipient in unique {
-        let key_id = recipient.key_id().as_bytes();
-        let sealed = hpke::seal(
-            recipient.p256_point(),
-            HPKE_INFO,
-            key_id,
-            content_key.as_ref(),
-            rng,
-        )?;
-        bytes.extend_from_slice(key_id);
-        bytes.extend_from_slice(&sealed.enc);
-        bytes.extend_from_slice(&sealed.ciphertext);
+    for stanza in seal_stanzas(&unique, &content_key, rng)? {
+        bytes.extend_from_slice(&stanza);
     }
 
-    let header_hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let header_hash = super::digest::header_hash(&bytes);
     let (mac_key, payload_key) = derive_keys(&content_key, &nonce)?;
     let mut mac = header_mac(&mac_key)?;
     mac.update(&header_hash);
@@ -130,6 +120,53 @@ pub(crate) fn seal(
             header_hash,
         },
     })
+}
+
+/// Seals the content key to one recipient: `key_id ‖ enc ‖ sealed_key`.
+fn seal_stanza(
+    recipient: &PublicKey,
+    content_key: &[u8; CONTENT_KEY_LEN],
+    rng: &mut dyn RandomSource,
+) -> Result<[u8; STANZA_LEN], Error> {
+    let key_id = recipient.key_id().as_bytes();
+    let sealed = hpke::seal(recipient.p256_point(), HPKE_INFO, key_id, content_key, rng)?;
+    let mut stanza = [0u8; STANZA_LEN];
+    let (id_part, rest) = stanza.split_at_mut(KEY_ID_LEN);
+    let (enc_part, sealed_part) = rest.split_at_mut(POINT_LEN);
+    id_part.copy_from_slice(key_id);
+    enc_part.copy_from_slice(&sealed.enc);
+    if sealed.ciphertext.len() != sealed_part.len() {
+        return Err(Error::Malformed);
+    }
+    sealed_part.copy_from_slice(&sealed.ciphertext);
+    Ok(stanza)
+}
+
+/// Below this many recipients, sealing on one thread is as fast.
+#[cfg(feature = "parallel")]
+const PARALLEL_RECIPIENTS: usize = 8;
+
+fn seal_stanzas(
+    recipients: &[&PublicKey],
+    content_key: &[u8; CONTENT_KEY_LEN],
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<[u8; STANZA_LEN]>, Error> {
+    // Each stanza has its own ephemeral key, so with the system generator they are
+    // independent; a deterministic generator must be drawn from in order.
+    #[cfg(feature = "parallel")]
+    if recipients.len() >= PARALLEL_RECIPIENTS && rng.system().is_some() {
+        use rayon::prelude::*;
+        return recipients
+            .par_iter()
+            .map(|recipient| {
+                seal_stanza(recipient, content_key, &mut crate::rng::SystemRandom::new())
+            })
+            .collect();
+    }
+    recipients
+        .iter()
+        .map(|recipient| seal_stanza(recipient, content_key, rng))
+        .collect()
 }
 
 /// Checks the fixed part of a header and returns the number of stanzas that follow.
@@ -178,7 +215,7 @@ pub(crate) fn open(header: &[u8], mac: &[u8], key: &PrivateKey) -> Result<Opened
         .try_into()
         .map_err(|_| Error::Corrupted)?;
 
-    let header_hash: [u8; 32] = Sha256::digest(header).into();
+    let header_hash = super::digest::header_hash(header);
     let (mac_key, payload_key) = derive_keys(content_key, nonce)?;
     let mut expected = header_mac(&mac_key)?;
     expected.update(&header_hash);

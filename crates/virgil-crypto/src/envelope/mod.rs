@@ -7,7 +7,7 @@
 //! payload  = STREAM(AES-256-GCM, payload_key, inner), 64 KiB chunks, each ‖ tag[16]
 //! inner    = 0x00 ‖ plaintext                                   (unsigned)
 //!          | 0x01 ‖ sender_key_id[32] ‖ plaintext ‖ signature[64] (signed)
-//! signature = Ed25519 over context "virgil/message", SHA-256(header) ‖ digest(plaintext)
+//! signature = Ed25519 over context "virgil/message", header_hash ‖ digest(plaintext)
 //! ```
 //!
 //! A fresh random content key is sealed to each recipient with HPKE; the recipient's key
@@ -74,7 +74,7 @@ fn open_chunk(
     .map_err(|_| Error::Corrupted)
 }
 
-/// The bytes the sender signs: SHA-256(header) ‖ digest(plaintext).
+/// The bytes the sender signs: header_hash ‖ digest(plaintext).
 fn signed_message(header_hash: &[u8; 32], plaintext_digest: &[u8; 32]) -> [u8; 64] {
     let mut message = [0u8; 64];
     message[..32].copy_from_slice(header_hash);
@@ -107,10 +107,6 @@ struct Inner<'a> {
 }
 
 impl Inner<'_> {
-    fn len(&self) -> usize {
-        self.pieces.iter().map(|piece| piece.len()).sum()
-    }
-
     /// Copies `inner[offset .. offset + out.len()]` into `out`.
     fn copy_to(&self, mut offset: usize, mut out: &mut [u8]) {
         for piece in self.pieces {
@@ -176,13 +172,13 @@ pub fn decrypt_then_verify(
     key: &PrivateKey,
     senders: &[&PublicKey],
 ) -> Result<Verified, Error> {
-    let opened = open(ciphertext, key)?;
+    let opened = open(ciphertext, key, true)?;
     let (sender_id, signature) = opened.signature.ok_or(Error::NotSigned)?;
     let sender = senders
         .iter()
         .find(|candidate| candidate.key_id() == &sender_id)
         .ok_or(Error::UnknownSender)?;
-    let digest = digest::digest(&opened.plaintext);
+    let digest = opened.digest.ok_or(Error::Malformed)?;
     sign::verify(
         sender,
         Context::MESSAGE,
@@ -198,7 +194,7 @@ pub fn decrypt_then_verify(
 /// Decrypts an envelope with `key` without checking who sent it. A signature, if the
 /// message has one, is ignored: use [`decrypt_then_verify`] to check it.
 pub fn decrypt(ciphertext: &[u8], key: &PrivateKey) -> Result<Vec<u8>, Error> {
-    open(ciphertext, key).map(|opened| opened.plaintext)
+    open(ciphertext, key, false).map(|opened| opened.plaintext)
 }
 
 /// Like [`sign_then_encrypt`]/[`encrypt`] with a caller-chosen generator (test vectors).
@@ -210,30 +206,16 @@ pub(crate) fn seal(
 ) -> Result<Vec<u8>, Error> {
     let header = header::seal(recipients, rng)?;
     let mut prefix = [0u8; SIGNED_PREFIX_LEN];
-    let signature;
-    let inner = match signer {
+    let prefix: &[u8] = match signer {
         Some(signer) => {
             prefix[0] = KIND_SIGNED;
             prefix[1..].copy_from_slice(signer.key_id().as_bytes());
-            let digest = digest::digest(plaintext);
-            signature = sign::sign(
-                signer,
-                Context::MESSAGE,
-                &signed_message(&header.opened.header_hash, &digest),
-            );
-            Inner {
-                pieces: [&prefix, plaintext, signature.as_bytes()],
-            }
+            &prefix
         }
-        None => {
-            prefix[0] = KIND_UNSIGNED;
-            Inner {
-                pieces: [&prefix[..1], plaintext, &[]],
-            }
-        }
+        None => &prefix[..1],
     };
-
-    let inner_len = inner.len();
+    let suffix_len = if signer.is_some() { SIGNATURE_LEN } else { 0 };
+    let inner_len = prefix.len() + plaintext.len() + suffix_len;
     let chunks = inner_len.div_ceil(CHUNK_SIZE);
     let payload_len = inner_len
         .checked_add(chunks * TAG_LEN)
@@ -242,30 +224,96 @@ pub(crate) fn seal(
     let mut out = vec![0u8; header_len + payload_len];
     let (head, payload) = out.split_at_mut(header_len);
     head.copy_from_slice(&header.bytes);
-    let key = &header.opened.payload_key;
-    let last_index = chunks - 1;
-    let seal_one = |(index, chunk): (usize, &mut [u8])| -> Result<(), Error> {
+    let writer = PayloadWriter {
+        key: &header.opened.payload_key,
+        header_hash: &header.opened.header_hash,
+        prefix,
+        plaintext,
+        signer,
+        chunks,
+    };
+    writer.write(payload)?;
+    Ok(out)
+}
+
+/// Fills a payload buffer: copies `inner` chunk by chunk and seals each in place.
+struct PayloadWriter<'a> {
+    key: &'a LessSafeKey,
+    header_hash: &'a [u8; 32],
+    prefix: &'a [u8],
+    plaintext: &'a [u8],
+    signer: Option<&'a PrivateKey>,
+    chunks: usize,
+}
+
+impl PayloadWriter<'_> {
+    fn sign(&self, signer: &PrivateKey, digest: &[u8; 32]) -> Signature {
+        sign::sign(
+            signer,
+            Context::MESSAGE,
+            &signed_message(self.header_hash, digest),
+        )
+    }
+
+    /// Copies `inner[offset ..]` into `data` and seals it as chunk `index`.
+    fn seal_one(&self, index: usize, chunk: &mut [u8], signature: &[u8]) -> Result<(), Error> {
         let data_len = chunk.len() - TAG_LEN;
         let (data, tag) = chunk.split_at_mut(data_len);
-        inner.copy_to(index * CHUNK_SIZE, data);
-        let sealed = seal_chunk(key, index as u64, index == last_index, data)?;
+        Inner {
+            pieces: [self.prefix, self.plaintext, signature],
+        }
+        .copy_to(index * CHUNK_SIZE, data);
+        let sealed = seal_chunk(self.key, index as u64, index + 1 == self.chunks, data)?;
         tag.copy_from_slice(sealed.as_ref());
         Ok(())
-    };
+    }
+
+    /// All cores: hash the plaintext (BLAKE3 over rayon), sign, then seal chunks in
+    /// parallel.
     #[cfg(feature = "parallel")]
-    {
+    fn write(&self, payload: &mut [u8]) -> Result<(), Error> {
         use rayon::prelude::*;
+        let signature = self
+            .signer
+            .map(|signer| self.sign(signer, &digest::digest(self.plaintext)));
+        let signature: &[u8] = signature.as_ref().map_or(&[], |s| s.as_bytes());
         payload
             .par_chunks_mut(ENCRYPTED_CHUNK_SIZE)
             .enumerate()
-            .try_for_each(seal_one)?;
+            .try_for_each(|(index, chunk)| self.seal_one(index, chunk, signature))
     }
+
+    /// One core, one pass: each chunk's plaintext is hashed right after it is copied,
+    /// while it is still in cache, and sealed right after. The signature is made when
+    /// the first chunk that holds signature bytes is reached, by which point all the
+    /// plaintext has been hashed (the signature comes last in `inner`).
     #[cfg(not(feature = "parallel"))]
-    payload
-        .chunks_mut(ENCRYPTED_CHUNK_SIZE)
-        .enumerate()
-        .try_for_each(seal_one)?;
-    Ok(out)
+    fn write(&self, payload: &mut [u8]) -> Result<(), Error> {
+        let body_start = self.prefix.len();
+        let body_end = body_start + self.plaintext.len();
+        let mut digest = Some(digest::IncrementalDigest::new());
+        let mut signature: Option<Signature> = None;
+        for (index, chunk) in payload.chunks_mut(ENCRYPTED_CHUNK_SIZE).enumerate() {
+            let start = index * CHUNK_SIZE;
+            let end = start + chunk.len() - TAG_LEN;
+            if let Some(signer) = self.signer {
+                if let Some(digest) = digest.as_mut() {
+                    let body = self
+                        .plaintext
+                        .get(start.saturating_sub(body_start)..end.min(body_end) - body_start)
+                        .unwrap_or_default();
+                    digest.update(body);
+                }
+                if end > body_end && signature.is_none() {
+                    let digest = digest.take().ok_or(Error::Malformed)?.finalize();
+                    signature = Some(self.sign(signer, &digest));
+                }
+            }
+            let suffix: &[u8] = signature.as_ref().map_or(&[], |s| s.as_bytes());
+            self.seal_one(index, chunk, suffix)?;
+        }
+        Ok(())
+    }
 }
 
 /// A decrypted payload before any signature check.
@@ -273,9 +321,14 @@ struct Opened {
     plaintext: Vec<u8>,
     signature: Option<(KeyId, Signature)>,
     header_hash: [u8; 32],
+    /// The plaintext digest, for signed messages when asked for.
+    digest: Option<[u8; 32]>,
 }
 
-fn open(ciphertext: &[u8], key: &PrivateKey) -> Result<Opened, Error> {
+/// Decrypts and authenticates a whole envelope; with `want_digest`, also computes the
+/// plaintext digest of a signed message (on one core, in the same pass, chunk by chunk
+/// while each chunk is in cache).
+fn open(ciphertext: &[u8], key: &PrivateKey, want_digest: bool) -> Result<Opened, Error> {
     let fixed: &[u8; header::FIXED_LEN] = ciphertext
         .get(..header::FIXED_LEN)
         .and_then(|bytes| bytes.try_into().ok())
@@ -332,6 +385,7 @@ fn open(ciphertext: &[u8], key: &PrivateKey) -> Result<Opened, Error> {
         let counter = index + 1;
         open_chunk(key, counter as u64, counter == chunks - 1, data, tag)
     };
+    let mut digest = (want_digest && suffix_len > 0).then(digest::IncrementalDigest::new);
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
@@ -341,10 +395,31 @@ fn open(ciphertext: &[u8], key: &PrivateKey) -> Result<Opened, Error> {
             .try_for_each(open_one)?;
     }
     #[cfg(not(feature = "parallel"))]
-    rest.chunks_mut(CHUNK_SIZE)
-        .zip(encrypted_rest.chunks(ENCRYPTED_CHUNK_SIZE))
-        .enumerate()
-        .try_for_each(open_one)?;
+    if let Some(digest) = digest.as_mut() {
+        // Hash the body part of each chunk right after it opens; the parallel build
+        // hashes the whole body afterwards instead.
+        let first_len = head.len();
+        digest.update(head.get(..body_len.min(first_len)).unwrap_or_default());
+        for (index, pair) in rest
+            .chunks_mut(CHUNK_SIZE)
+            .zip(encrypted_rest.chunks(ENCRYPTED_CHUNK_SIZE))
+            .enumerate()
+        {
+            let offset = first_len + index * CHUNK_SIZE;
+            let body_here = body_len.saturating_sub(offset).min(pair.0.len());
+            open_one((index, (&mut *pair.0, pair.1)))?;
+            digest.update(pair.0.get(..body_here).unwrap_or_default());
+        }
+    } else {
+        rest.chunks_mut(CHUNK_SIZE)
+            .zip(encrypted_rest.chunks(ENCRYPTED_CHUNK_SIZE))
+            .enumerate()
+            .try_for_each(open_one)?;
+    }
+    #[cfg(feature = "parallel")]
+    if let Some(digest) = digest.as_mut() {
+        digest.update_large(out.get(..body_len).unwrap_or_default());
+    }
 
     let signature = if suffix_len > 0 {
         let signature = Signature::from_slice(out.get(body_len..).ok_or(Error::Malformed)?)?;
@@ -357,6 +432,7 @@ fn open(ciphertext: &[u8], key: &PrivateKey) -> Result<Opened, Error> {
         plaintext: out,
         signature,
         header_hash: opened.header_hash,
+        digest: digest.map(digest::IncrementalDigest::finalize),
     })
 }
 

@@ -115,6 +115,23 @@ fn every_recipient_decrypts_and_others_cannot() {
 }
 
 #[test]
+fn many_recipients_all_decrypt() {
+    // Enough recipients for the parallel build to seal stanzas on several threads.
+    let alice = key(1);
+    let recipients: Vec<PrivateKey> = (100..120).map(key).collect();
+    let public: Vec<&PublicKey> = recipients.iter().map(PrivateKey::public_key).collect();
+    let ciphertext = sign_then_encrypt(b"to many", &alice, &public).unwrap();
+    assert_eq!(
+        ciphertext.len(),
+        header::FIXED_LEN + 20 * header::STANZA_LEN + header::MAC_LEN + 1 + 32 + 7 + 64 + 16
+    );
+    for recipient in &recipients {
+        let message = decrypt_then_verify(&ciphertext, recipient, &[alice.public_key()]).unwrap();
+        assert_eq!(message.plaintext, b"to many");
+    }
+}
+
+#[test]
 fn duplicate_recipients_are_merged_and_limits_enforced() {
     let (alice, bob) = (key(1), key(2));
     let once = sign_then_encrypt(b"x", &alice, &[bob.public_key()]).unwrap();
@@ -148,7 +165,7 @@ fn surreptitious_forwarding_is_detected() {
     let (alice, bob, carol) = (key(1), key(2), key(3));
     let plaintext = b"I owe you 100 coins";
     let to_bob = sign_then_encrypt(plaintext, &alice, &[bob.public_key()]).unwrap();
-    let opened = open(&to_bob, &bob).unwrap();
+    let opened = open(&to_bob, &bob, false).unwrap();
     let (sender, signature) = opened.signature.unwrap();
     assert_eq!(&sender, alice.key_id());
 

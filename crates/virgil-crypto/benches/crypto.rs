@@ -1,0 +1,221 @@
+//! Criterion benches for the crypto core. Each group carries its own baseline measured in
+//! the same run, so results read as ratios (see docs/performance.md).
+//!
+//! `cargo xtask bench -p virgil-crypto` (one core for one-shot calls) and
+//! `cargo xtask bench -p virgil-crypto --features parallel` (all cores).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use sha2::{Digest as _, Sha256};
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::time::Duration;
+use virgil_crypto::{PrivateKey, PublicKey, envelope, keyblob};
+
+const MODE: &str = if cfg!(feature = "parallel") {
+    "parallel"
+} else {
+    "one-core"
+};
+const CHUNK: usize = 64 * 1024;
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+/// The floor for sign_then_encrypt: AES-256-GCM over 64 KiB chunks plus one BLAKE3
+/// pass over the plaintext (the envelope's plaintext hash), single-threaded, in place,
+/// with no framing, copy or allocation.
+fn raw_aead_plus_hash(key: &LessSafeKey, data: &mut [u8]) -> [u8; 32] {
+    let digest: [u8; 32] = blake3::hash(data).into();
+    for (i, chunk) in data.chunks_mut(CHUNK).enumerate() {
+        let mut nonce = [0u8; 12];
+        nonce[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        let tag = key
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), chunk)
+            .unwrap();
+        let _ = black_box(tag);
+    }
+    digest
+}
+
+fn throughput(c: &mut Criterion) {
+    let size = 64 * 1024 * 1024;
+    let plaintext = vec![0x5au8; size];
+    let (alice, bob) = (key(1), key(2));
+    let ciphertext = envelope::sign_then_encrypt(&plaintext, &alice, &[bob.public_key()]).unwrap();
+    let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7; 32]).unwrap());
+
+    let mut group = c.benchmark_group(format!("throughput-64MiB/{MODE}"));
+    group.throughput(Throughput::Bytes(size as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    let mut scratch = plaintext.clone();
+    group.bench_function("baseline: raw aes-256-gcm + blake3", |b| {
+        b.iter(|| raw_aead_plus_hash(&aead, black_box(&mut scratch)))
+    });
+    group.bench_function("baseline: sha-256 (sha2)", |b| {
+        b.iter(|| Sha256::digest(black_box(&plaintext)))
+    });
+    group.bench_function("baseline: sha-256 (ring)", |b| {
+        b.iter(|| ring::digest::digest(&ring::digest::SHA256, black_box(&plaintext)))
+    });
+    group.bench_function("baseline: blake3 (one core)", |b| {
+        b.iter(|| blake3::hash(black_box(&plaintext)))
+    });
+    group.bench_function("baseline: fresh 64 MiB Vec, copied into", |b| {
+        b.iter(|| {
+            let mut out = vec![0u8; size + 1024];
+            out[..size].copy_from_slice(black_box(&plaintext));
+            out
+        })
+    });
+    group.bench_function("sign_then_encrypt", |b| {
+        b.iter(|| {
+            envelope::sign_then_encrypt(black_box(&plaintext), &alice, &[bob.public_key()]).unwrap()
+        })
+    });
+    group.bench_function("decrypt_then_verify", |b| {
+        b.iter(|| {
+            envelope::decrypt_then_verify(black_box(&ciphertext), &bob, &[alice.public_key()])
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn recipients(c: &mut Criterion) {
+    let plaintext = vec![0x5au8; 1024];
+    let alice = key(1);
+    let keys: Vec<PrivateKey> = (0..1000)
+        .map(|i| {
+            PrivateKey::from_seed(&[
+                (i % 251) as u8,
+                (i / 251) as u8,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+                9,
+            ])
+            .unwrap()
+        })
+        .collect();
+    let public: Vec<&PublicKey> = keys.iter().map(PrivateKey::public_key).collect();
+
+    let mut group = c.benchmark_group(format!("sign_then_encrypt-1KiB/{MODE}"));
+    group.sample_size(10);
+    let rng = ring::rand::SystemRandom::new();
+    let peer = keys[0].public_key().as_bytes()[35..].to_vec();
+    group.bench_function(
+        "baseline: ring P-256 ephemeral keygen + ECDH (per recipient)",
+        |b| {
+            b.iter(|| {
+                let ephemeral = ring::agreement::EphemeralPrivateKey::generate(
+                    &ring::agreement::ECDH_P256,
+                    &rng,
+                )
+                .unwrap();
+                let _public = ephemeral.compute_public_key().unwrap();
+                let peer =
+                    ring::agreement::UnparsedPublicKey::new(&ring::agreement::ECDH_P256, &peer);
+                ring::agreement::agree_ephemeral(ephemeral, &peer, |z| z[0]).unwrap()
+            })
+        },
+    );
+    for n in [1usize, 10, 100, 1000] {
+        group.bench_with_input(BenchmarkId::new("recipients", n), &n, |b, &n| {
+            b.iter(|| {
+                envelope::sign_then_encrypt(black_box(&plaintext), &alice, &public[..n]).unwrap()
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group(format!("decrypt_then_verify-1KiB/{MODE}"));
+    let one = envelope::sign_then_encrypt(&plaintext, &alice, &public[..1]).unwrap();
+    let thousand = envelope::sign_then_encrypt(&plaintext, &alice, &public).unwrap();
+    group.bench_function("baseline: only recipient of 1", |b| {
+        b.iter(|| {
+            envelope::decrypt_then_verify(black_box(&one), &keys[0], &[alice.public_key()]).unwrap()
+        })
+    });
+    group.bench_function("last recipient of 1000", |b| {
+        b.iter(|| {
+            envelope::decrypt_then_verify(black_box(&thousand), &keys[999], &[alice.public_key()])
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn unlock(c: &mut Criterion) {
+    let alice = key(1);
+    let blob = keyblob::lock(&alice, b"password", keyblob::Params::default()).unwrap();
+    let iterations = keyblob::DEFAULT_ITERATIONS;
+    let mut group = c.benchmark_group("unlock-600k");
+    group.sample_size(10);
+    group.bench_function("baseline: ring pbkdf2", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            ring::pbkdf2::derive(
+                ring::pbkdf2::PBKDF2_HMAC_SHA256,
+                NonZeroU32::new(iterations).unwrap(),
+                b"saltsaltsaltsalt",
+                black_box(b"password"),
+                &mut out,
+            );
+            out
+        })
+    });
+    group.bench_function("baseline: pbkdf2 crate", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<Sha256>(
+                black_box(b"password"),
+                b"saltsaltsaltsalt",
+                iterations,
+                &mut out,
+            );
+            out
+        })
+    });
+    group.bench_function("keyblob::unlock", |b| {
+        b.iter(|| keyblob::unlock(black_box(&blob), Some(b"password")).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, throughput, recipients, unlock);
+criterion_main!(benches);
