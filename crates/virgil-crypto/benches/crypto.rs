@@ -14,8 +14,10 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::{Digest as _, Sha256};
 use std::hint::black_box;
+use std::io::Write as _;
 use std::num::NonZeroU32;
 use std::time::Duration;
+use virgil_crypto::envelope::stream::{DecryptingReader, EncryptingWriter};
 use virgil_crypto::{PrivateKey, PublicKey, envelope, keyblob};
 
 const MODE: &str = if cfg!(feature = "parallel") {
@@ -79,6 +81,22 @@ fn throughput(c: &mut Criterion) {
     group.bench_function("sign_then_encrypt", |b| {
         b.iter(|| {
             envelope::sign_then_encrypt(black_box(&plaintext), &alice, &[bob.public_key()]).unwrap()
+        })
+    });
+    group.bench_function("stream: EncryptingWriter::signed -> io::sink", |b| {
+        b.iter(|| {
+            let mut writer =
+                EncryptingWriter::signed(std::io::sink(), &alice, &[bob.public_key()]).unwrap();
+            writer.write_all(black_box(&plaintext)).unwrap();
+            writer.finish().unwrap()
+        })
+    });
+    group.bench_function("stream: DecryptingReader::verified -> io::sink", |b| {
+        b.iter(|| {
+            let mut reader =
+                DecryptingReader::verified(black_box(&ciphertext[..]), &bob, &[alice.public_key()])
+                    .unwrap();
+            std::io::copy(&mut reader, &mut std::io::sink()).unwrap()
         })
     });
     group.bench_function("decrypt_then_verify", |b| {

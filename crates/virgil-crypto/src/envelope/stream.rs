@@ -158,6 +158,10 @@ enum SenderCheck {
 
 /// Decrypts an envelope read from `R`; see the module docs for when plaintext is
 /// released.
+///
+/// Each chunk is read into one buffer and decrypted in place; plaintext is served from
+/// there. Of a signed message, the last 64 bytes seen so far may be the signature, so
+/// they are held back and carried over (copied) to be served before the next chunk.
 pub struct DecryptingReader<R: Read> {
     input: R,
     key: LessSafeKey,
@@ -166,12 +170,17 @@ pub struct DecryptingReader<R: Read> {
     counter: u64,
     /// A byte read ahead to learn whether the previous chunk was the last.
     lookahead: Option<u8>,
-    encrypted: Vec<u8>,
-    /// Plaintext ready to be read, from `position` on.
-    ready: Vec<u8>,
-    position: usize,
-    /// Signed messages: the last bytes seen, which may be the signature.
-    held: Vec<u8>,
+    /// One encrypted chunk (always `ENCRYPTED_CHUNK_SIZE` long); decrypted in place.
+    chunk: Vec<u8>,
+    /// Plaintext in `chunk` to serve: `serve..serve_end`; `held..plain_end` is held back.
+    serve: usize,
+    serve_end: usize,
+    held: usize,
+    plain_end: usize,
+    /// Held-back bytes of the previous chunk, served before `chunk`: `carry[carry_pos..carry_len]`.
+    carry: [u8; SIGNATURE_LEN],
+    carry_pos: usize,
+    carry_len: usize,
     /// `Some` once the first chunk has said whether the payload is signed.
     sender: Option<Option<KeyId>>,
     digest: IncrementalDigest,
@@ -217,10 +226,14 @@ impl<R: Read> DecryptingReader<R> {
             check,
             counter: 0,
             lookahead: None,
-            encrypted: Vec::with_capacity(ENCRYPTED_CHUNK_SIZE),
-            ready: Vec::new(),
-            position: 0,
-            held: Vec::new(),
+            chunk: std::vec![0; ENCRYPTED_CHUNK_SIZE],
+            serve: 0,
+            serve_end: 0,
+            held: 0,
+            plain_end: 0,
+            carry: [0; SIGNATURE_LEN],
+            carry_pos: 0,
+            carry_len: 0,
             sender: None,
             digest: IncrementalDigest::new(),
             state: ReaderState::Reading,
@@ -236,52 +249,62 @@ impl<R: Read> DecryptingReader<R> {
         }
     }
 
-    /// Reads the next encrypted chunk into `self.encrypted`; returns whether it is last.
-    fn read_chunk(&mut self) -> io::Result<bool> {
-        self.encrypted.clear();
+    /// Reads the next encrypted chunk into `self.chunk`; returns its length and whether
+    /// it is the last one.
+    fn read_chunk(&mut self) -> io::Result<(usize, bool)> {
+        let mut filled = 0;
         if let Some(byte) = self.lookahead.take() {
-            self.encrypted.push(byte);
+            if let Some(first) = self.chunk.first_mut() {
+                *first = byte;
+                filled = 1;
+            }
         }
-        let mut buffer = [0u8; 8192];
-        while self.encrypted.len() < ENCRYPTED_CHUNK_SIZE {
-            let want = (ENCRYPTED_CHUNK_SIZE - self.encrypted.len()).min(buffer.len());
-            let (window, _) = buffer.split_at_mut(want);
+        while let Some(window) = self.chunk.get_mut(filled..).filter(|w| !w.is_empty()) {
             let n = read_some(&mut self.input, window)?;
             if n == 0 {
-                break;
+                return Ok((filled, true));
             }
-            self.encrypted
-                .extend_from_slice(window.get(..n).ok_or(Error::Corrupted)?);
-        }
-        if self.encrypted.len() < ENCRYPTED_CHUNK_SIZE {
-            return Ok(true);
+            filled += n;
         }
         let mut byte = [0u8; 1];
         if read_some(&mut self.input, &mut byte)? == 0 {
-            Ok(true)
+            Ok((filled, true))
         } else {
             self.lookahead = Some(byte[0]);
-            Ok(false)
+            Ok((filled, false))
         }
     }
 
-    /// Decrypts the next chunk and makes its plaintext ready (or holds it back).
+    /// Decrypts the next chunk and sets up what to serve (and what to hold back).
     fn next_chunk(&mut self) -> io::Result<()> {
-        let last = self.read_chunk()?;
-        self.open_chunk(last)?;
+        // The bytes held back from the previous chunk are released with this one.
+        let held = self
+            .chunk
+            .get(self.held..self.plain_end)
+            .unwrap_or_default();
+        let carry = self.carry.get_mut(..held.len()).ok_or(Error::Malformed)?;
+        carry.copy_from_slice(held);
+        self.carry_len = held.len();
+        self.carry_pos = 0;
+        (self.serve, self.serve_end, self.held, self.plain_end) = (0, 0, 0, 0);
+
+        let (len, last) = self.read_chunk()?;
+        self.open_chunk(len, last)?;
         Ok(())
     }
 
-    fn open_chunk(&mut self, last: bool) -> Result<(), Error> {
-        if self.encrypted.len() <= TAG_LEN {
-            return Err(Error::Corrupted);
-        }
-        let data_len = self.encrypted.len() - TAG_LEN;
-        let (data, tag) = self.encrypted.split_at_mut(data_len);
+    fn open_chunk(&mut self, len: usize, last: bool) -> Result<(), Error> {
+        let data_len = len
+            .checked_sub(TAG_LEN)
+            .filter(|&n| n > 0)
+            .ok_or(Error::Corrupted)?;
+        let encrypted = self.chunk.get_mut(..len).ok_or(Error::Corrupted)?;
+        let (data, tag) = encrypted.split_at_mut(data_len);
         open_chunk(&self.key, self.counter, last, data, tag)?;
         self.counter = self.counter.checked_add(1).ok_or(Error::Corrupted)?;
+        let plain: &[u8] = data;
 
-        let mut plain: &[u8] = self.encrypted.get(..data_len).ok_or(Error::Corrupted)?;
+        let mut start = 0;
         if self.sender.is_none() {
             let (sender, prefix_len) = match plain.first() {
                 Some(&KIND_UNSIGNED) => (None, 1),
@@ -304,37 +327,53 @@ impl<R: Read> DecryptingReader<R> {
                 }
             }
             self.sender = Some(sender);
-            plain = plain.get(prefix_len..).ok_or(Error::Malformed)?;
+            start = prefix_len;
+        }
+        if start > data_len {
+            return Err(Error::Malformed);
         }
 
-        self.ready.clear();
-        self.position = 0;
         let signed = matches!(self.sender, Some(Some(_)));
         if !signed {
-            self.ready.extend_from_slice(plain);
+            (self.serve, self.serve_end, self.held, self.plain_end) =
+                (start, data_len, data_len, data_len);
+        } else if !last {
+            // Hold back the last 64 bytes (a non-last chunk is 64 KiB, so they exist).
+            let held = data_len.saturating_sub(SIGNATURE_LEN).max(start);
+            (self.serve, self.serve_end, self.held, self.plain_end) = (start, held, held, data_len);
+            let carry = self.carry.get(..self.carry_len).unwrap_or_default();
+            self.digest.update(carry);
+            self.digest
+                .update(plain.get(start..held).unwrap_or_default());
         } else {
-            // Keep the last SIGNATURE_LEN bytes seen: they may be the signature.
-            self.held.extend_from_slice(plain);
-            let keep_from = self.held.len().saturating_sub(SIGNATURE_LEN);
-            if last {
-                if self.held.len() < SIGNATURE_LEN {
-                    return Err(Error::Malformed);
-                }
-                let (_, tail) = self.held.split_at(keep_from);
-                let signature = Signature::from_slice(tail)?;
-                self.held.truncate(keep_from);
-                self.digest.update(&self.held);
-                self.verify(&signature)?;
-            } else {
-                let (release, _) = self.held.split_at(keep_from);
-                self.ready.extend_from_slice(release);
-                self.held.drain(..keep_from);
-                self.digest.update(&self.ready);
+            // The signature is the last 64 bytes of carry ‖ plain[start..].
+            let body = plain.get(start..).unwrap_or_default();
+            let mut signature = [0u8; SIGNATURE_LEN];
+            let from_body = body.len().min(SIGNATURE_LEN);
+            let from_carry = SIGNATURE_LEN - from_body;
+            if from_carry > self.carry_len {
+                return Err(Error::Malformed);
             }
+            let carry_keep = self.carry_len - from_carry;
+            let (sig_carry, sig_body) = signature.split_at_mut(from_carry);
+            sig_carry.copy_from_slice(
+                self.carry
+                    .get(carry_keep..self.carry_len)
+                    .unwrap_or_default(),
+            );
+            sig_body.copy_from_slice(body.get(body.len() - from_body..).unwrap_or_default());
+            self.carry_len = carry_keep;
+            let body_end = data_len - from_body;
+            self.digest
+                .update(self.carry.get(..carry_keep).unwrap_or_default());
+            self.digest
+                .update(plain.get(start..body_end).unwrap_or_default());
+            // Nothing of the last chunk is served before the signature verifies.
+            self.verify(&Signature::from_bytes(signature))?;
+            (self.serve, self.serve_end, self.held, self.plain_end) =
+                (start, body_end, body_end, body_end);
         }
         if last {
-            // Release the held-back tail only now that everything has verified.
-            self.ready.append(&mut self.held);
             self.state = ReaderState::Done;
         }
         Ok(())
@@ -357,19 +396,43 @@ impl<R: Read> DecryptingReader<R> {
             signature,
         )
     }
+
+    /// Copies ready plaintext into `out`: first the carried-over bytes, then the chunk's.
+    fn serve_into(&mut self, out: &mut [u8]) -> usize {
+        let source = if self.carry_pos < self.carry_len {
+            let source = self
+                .carry
+                .get(self.carry_pos..self.carry_len)
+                .unwrap_or_default();
+            let n = source.len().min(out.len());
+            self.carry_pos += n;
+            source.get(..n).unwrap_or_default()
+        } else {
+            let source = self
+                .chunk
+                .get(self.serve..self.serve_end)
+                .unwrap_or_default();
+            let n = source.len().min(out.len());
+            self.serve += n;
+            source.get(..n).unwrap_or_default()
+        };
+        let n = source.len();
+        if let Some(target) = out.get_mut(..n) {
+            target.copy_from_slice(source);
+        }
+        n
+    }
 }
 
 impl<R: Read> Read for DecryptingReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
         loop {
-            if self.position < self.ready.len() {
-                let (_, available) = self.ready.split_at(self.position);
-                let n = available.len().min(out.len());
-                let (target, _) = out.split_at_mut(n);
-                let (source, _) = available.split_at(n);
-                target.copy_from_slice(source);
-                self.position += n;
-                return Ok(n);
+            let served = self.serve_into(out);
+            if served > 0 {
+                return Ok(served);
             }
             match self.state {
                 ReaderState::Done => return Ok(0),
@@ -378,8 +441,7 @@ impl<R: Read> Read for DecryptingReader<R> {
                 ReaderState::Reading => {
                     if let Err(error) = self.next_chunk() {
                         // Failures are sticky: a reader never resumes after one.
-                        self.ready.clear();
-                        self.held.clear();
+                        (self.serve, self.serve_end, self.carry_len) = (0, 0, 0);
                         self.state = match error.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
                             Some(crypto) => ReaderState::Failed(*crypto),
                             None => ReaderState::FailedIo(error.kind()),

@@ -362,6 +362,26 @@ proptest! {
     }
 
     #[test]
+    fn prop_small_reads_see_the_same_plaintext(
+        len in prop_oneof![0usize..300, (CHUNK_SIZE - SIGNED_OVERHEAD - 70)..(CHUNK_SIZE - SIGNED_OVERHEAD + 70), (2 * CHUNK_SIZE - 70)..(2 * CHUNK_SIZE + 70)],
+        read_size in 1usize..200,
+    ) {
+        let (alice, bob) = (key(1), key(2));
+        let plaintext = text(len);
+        let ciphertext = sign_then_encrypt(&plaintext, &alice, &[bob.public_key()]).unwrap();
+        let mut reader = DecryptingReader::verified(&ciphertext[..], &bob, &[alice.public_key()]).unwrap();
+        let mut out = Vec::new();
+        let mut buffer = vec![0u8; read_size];
+        loop {
+            let n = reader.read(&mut buffer).unwrap();
+            if n == 0 { break; }
+            out.extend_from_slice(&buffer[..n]);
+        }
+        prop_assert_eq!(out, plaintext);
+        prop_assert_eq!(reader.sender(), Some(alice.key_id()));
+    }
+
+    #[test]
     fn prop_any_byte_flip_fails(
         len in prop_oneof![0usize..200, (CHUNK_SIZE - 200)..(CHUNK_SIZE + 200)],
         position in any::<prop::sample::Index>(),

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""An independent implementation of docs/format.md, used to check docs/vectors/crypto.json.
+
+Written from format.md alone (not from the Rust code), in Python with the `cryptography`
+and `blake3` packages: `pip install cryptography blake3`, then
+`python3 docs/reference/check_vectors.py`. It derives every key from its seed, decrypts
+and verifies every envelope, checks that every negative vector fails with the recorded
+error, and unlocks every key blob. Exit status 0 means the spec and the vectors agree.
+"""
+import base64, hashlib, hmac, json, struct, sys
+from pathlib import Path
+
+import blake3
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives import serialization
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+class Fail(Exception):
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
+
+
+# --- HKDF (RFC 5869) and RFC 9180 labeled variants -------------------------------------
+def extract(salt, ikm):
+    return hmac.new(salt, ikm, hashlib.sha256).digest()
+
+
+def expand(prk, info, length):
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+        counter += 1
+    return out[:length]
+
+
+KEM_ID = b"KEM\x00\x10"
+HPKE_ID = b"HPKE\x00\x10\x00\x01\x00\x02"
+
+
+def labeled_extract(suite, salt, label, ikm):
+    return extract(salt, b"HPKE-v1" + suite + label + ikm)
+
+
+def labeled_expand(suite, prk, label, info, length):
+    return expand(prk, struct.pack(">H", length) + b"HPKE-v1" + suite + label + info, length)
+
+
+def derive_key_pair(ikm):
+    dkp_prk = labeled_extract(KEM_ID, b"", b"dkp_prk", ikm)
+    for counter in range(256):
+        candidate = int.from_bytes(labeled_expand(KEM_ID, dkp_prk, b"candidate", bytes([counter]), 32), "big")
+        if 0 < candidate < P256_ORDER:
+            return ec.derive_private_key(candidate, ec.SECP256R1())
+    raise Fail("derive_key_pair")
+
+
+def point(public):
+    return public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+
+# --- §1, §2: keys ----------------------------------------------------------------------
+class Key:
+    def __init__(self, seed):
+        prk = extract(b"virgil-key-v1", seed)
+        self.signing = ed25519.Ed25519PrivateKey.from_private_bytes(expand(prk, b"ed25519 signing seed", 32))
+        self.decryption = derive_key_pair(expand(prk, b"p256 hpke ikm", 32))
+        ed_public = self.signing.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.p256 = point(self.decryption.public_key())
+        self.public_key = b"VK\x01" + ed_public + self.p256
+        self.key_id = hashlib.sha256(self.public_key).digest()
+
+    def verify(self, context, message, signature):
+        signed = b"virgil-sig-v1\x00" + bytes([len(context)]) + context + message
+        try:
+            self.signing.public_key().verify(signature, signed)
+        except InvalidSignature:
+            raise Fail("bad_signature")
+
+
+# --- §4: envelope ----------------------------------------------------------------------
+def hpke_open(key, enc, info, aad, ct):
+    try:
+        pk_e = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), enc)
+    except ValueError:
+        raise Fail("corrupted")
+    dh = key.decryption.exchange(ec.ECDH(), pk_e)
+    eae_prk = labeled_extract(KEM_ID, b"", b"eae_prk", dh)
+    shared = labeled_expand(KEM_ID, eae_prk, b"shared_secret", enc + key.p256, 32)
+    psk_id_hash = labeled_extract(HPKE_ID, b"", b"psk_id_hash", b"")
+    info_hash = labeled_extract(HPKE_ID, b"", b"info_hash", info)
+    context = b"\x00" + psk_id_hash + info_hash
+    secret = labeled_extract(HPKE_ID, shared, b"secret", b"")
+    aead_key = labeled_expand(HPKE_ID, secret, b"key", context, 32)
+    nonce = labeled_expand(HPKE_ID, secret, b"base_nonce", context, 12)
+    try:
+        return AESGCM(aead_key).decrypt(nonce, ct, aad)
+    except InvalidTag:
+        raise Fail("corrupted")
+
+
+def decrypt_then_verify(data, key, senders):
+    if len(data) < 26 or data[:4] != b"VGLE":
+        raise Fail("malformed")
+    if data[4] != 1 or data[5] != 1:
+        raise Fail("unsupported_version")
+    nonce = data[6:22]
+    (n,) = struct.unpack(">I", data[22:26])
+    if n == 0 or n > 10_000 or len(data) < 26 + 145 * n + 32:
+        raise Fail("malformed")
+    header = data[: 26 + 145 * n]
+    mac = data[len(header) : len(header) + 32]
+    payload = data[len(header) + 32 :]
+    stanzas = [header[26 + 145 * i : 26 + 145 * (i + 1)] for i in range(n)]
+    mine = [s for s in stanzas if s[:32] == key.key_id]
+    if not mine:
+        raise Fail("not_a_recipient")
+    stanza = mine[0]
+    content_key = hpke_open(key, stanza[32:97], b"virgil-envelope-v1 content key", stanza[:32], stanza[97:])
+    prk = extract(nonce, content_key)
+    mac_key = expand(prk, b"virgil-envelope-v1 header mac", 32)
+    payload_key = expand(prk, b"virgil-envelope-v1 payload", 32)
+    header_hash = blake3.blake3(header, derive_key_context="virgil-envelope-v1 header hash").digest()
+    if not hmac.compare_digest(hmac.new(mac_key, header_hash, hashlib.sha256).digest(), mac):
+        raise Fail("corrupted")
+    # §4.4 STREAM
+    k = -(-len(payload) // 65552)
+    if k == 0 or len(payload) - (k - 1) * 65552 <= 16:
+        raise Fail("corrupted")
+    aead, inner = AESGCM(payload_key), b""
+    for i in range(k):
+        chunk = payload[i * 65552 : (i + 1) * 65552]
+        chunk_nonce = b"\x00" * 3 + struct.pack(">Q", i) + (b"\x01" if i == k - 1 else b"\x00")
+        try:
+            inner += aead.decrypt(chunk_nonce, chunk, b"")
+        except InvalidTag:
+            raise Fail("corrupted")
+    # §4.5, §4.6
+    if inner[:1] == b"\x00":
+        if senders is not None:
+            raise Fail("not_signed")
+        return inner[1:]
+    if inner[:1] != b"\x01" or len(inner) < 97:
+        raise Fail("malformed")
+    sender_id, plaintext, signature = inner[1:33], inner[33:-64], inner[-64:]
+    if senders is None:
+        return plaintext
+    sender = next((s for s in senders if s.key_id == sender_id), None)
+    if sender is None:
+        raise Fail("unknown_sender")
+    digest = blake3.blake3(plaintext, derive_key_context="virgil-envelope-v1 plaintext digest").digest()
+    sender.verify(b"virgil/message", header_hash + digest, signature)
+    return plaintext
+
+
+# --- §5: key blob ----------------------------------------------------------------------
+def unlock(blob, password):
+    if blob[:4] != b"VGLK":
+        raise Fail("malformed")
+    if blob[4] != 1:
+        raise Fail("unsupported_version")
+    if len(blob) != 102:
+        raise Fail("malformed")
+    kdf, (iterations,) = blob[5], struct.unpack(">I", blob[6:10])
+    salt, check, nonce, sealed = blob[10:26], blob[26:42], blob[42:54], blob[54:]
+    if kdf == 1 and 1000 <= iterations <= 10_000_000:
+        master = hashlib.pbkdf2_hmac("sha256", password, salt, iterations, 32)
+    elif kdf == 0 and iterations == 0:
+        master = bytes(32)
+    else:
+        raise Fail("malformed")
+    if not hmac.compare_digest(expand(master, b"virgil-keyblob-v1 check", 16), check):
+        raise Fail("wrong_password")
+    try:
+        return AESGCM(expand(master, b"virgil-keyblob-v1 key", 32)).decrypt(nonce, sealed, blob[:54])
+    except InvalidTag:
+        raise Fail("corrupted")
+
+
+def main():
+    path = Path(__file__).resolve().parent.parent / "vectors" / "crypto.json"
+    vectors = json.loads(path.read_text())
+    checked = 0
+    for v in vectors["keys"]:
+        key = Key(bytes.fromhex(v["seed"]))
+        assert key.public_key.hex() == v["public_key"], "public key"
+        assert key.key_id.hex() == v["key_id"], "key id"
+        checked += 1
+    for v in vectors["signatures"]:
+        Key(bytes.fromhex(v["seed"])).verify(v["context"].encode(), bytes.fromhex(v["message"]), bytes.fromhex(v["signature"]))
+        checked += 1
+    for v in vectors["envelopes"]:
+        data = base64.b64decode(v["ciphertext"], validate=True)
+        expected = bytes(i % 251 for i in range(v["plaintext_len"]))
+        senders = [Key(bytes.fromhex(v["sender_seed"]))] if v["sender_seed"] else None
+        for seed in v["recipient_seeds"]:
+            assert decrypt_then_verify(data, Key(bytes.fromhex(seed)), senders) == expected, v["name"]
+            checked += 1
+    for v in vectors["negative_envelopes"]:
+        data = base64.b64decode(v["ciphertext"], validate=True)
+        try:
+            decrypt_then_verify(data, Key(bytes.fromhex(v["recipient_seed"])), [Key(bytes.fromhex(v["sender_seed"]))])
+            raise AssertionError(f"{v['name']}: decrypted")
+        except Fail as failure:
+            assert failure.name == v["error"], f"{v['name']}: {failure.name} != {v['error']}"
+        checked += 1
+    for v in vectors["key_blobs"]:
+        password = (v["password"] or "").encode()
+        seed = unlock(bytes.fromhex(v["blob"]), password)
+        assert seed.hex() == v["seed"], "key blob seed"
+        checked += 1
+    print(f"{checked} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (AssertionError, Fail) as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        sys.exit(1)
