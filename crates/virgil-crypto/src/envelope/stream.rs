@@ -253,11 +253,9 @@ impl<R: Read> DecryptingReader<R> {
     /// it is the last one.
     fn read_chunk(&mut self) -> io::Result<(usize, bool)> {
         let mut filled = 0;
-        if let Some(byte) = self.lookahead.take() {
-            if let Some(first) = self.chunk.first_mut() {
-                *first = byte;
-                filled = 1;
-            }
+        if let (Some(byte), Some(first)) = (self.lookahead.take(), self.chunk.first_mut()) {
+            *first = byte;
+            filled = 1;
         }
         while let Some(window) = self.chunk.get_mut(filled..).filter(|w| !w.is_empty()) {
             let n = read_some(&mut self.input, window)?;
