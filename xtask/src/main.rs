@@ -13,8 +13,9 @@ const USAGE: &str = "\
 cargo xtask <task> [options]
 
 Tasks:
-  ci [--keep-going]               run every check CI runs, in order:
-                                  fmt, clippy, no_std build, tests, docs, fuzz check
+  ci [--keep-going]               run every check CI runs, in order: fmt, clippy,
+                                  no_std build, tests, docs, spec check (an independent
+                                  Python reader of docs/format.md), fuzz check
   fuzz [TARGET] [--seconds N]     run one cargo-fuzz target (or all of them) for N
                                   seconds each (default 60); installs cargo-fuzz if missing
   bench [ARGS...]                 run the criterion benchmarks (ARGS go to `cargo bench`)
@@ -99,6 +100,11 @@ fn has_nextest() -> bool {
 
 fn has_nightly() -> bool {
     succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"]))
+}
+
+/// Whether `python3` can run the independent format check (docs/reference/).
+fn python_can_check_spec() -> bool {
+    succeeds(Command::new("python3").args(["-c", "import cryptography, blake3"]))
 }
 
 fn ci(args: &[String]) -> Result<(), String> {
@@ -200,6 +206,26 @@ fn ci(args: &[String]) -> Result<(), String> {
             fix: "fix the rustdoc warnings above (broken intra-doc links, missing docs, bad code blocks)",
         },
     ];
+    if python_can_check_spec() {
+        let mut check = Command::new("python3");
+        check
+            .arg(
+                root()
+                    .join("docs")
+                    .join("reference")
+                    .join("check_vectors.py"),
+            )
+            .current_dir(root());
+        steps.push(Step {
+            name: "spec-check",
+            commands: vec![check],
+            fix: "docs/vectors/crypto.json, docs/format.md and the independent Python reader in docs/reference/ disagree: fix whichever is wrong",
+        });
+    } else {
+        println!(
+            "note: python3 with `cryptography` and `blake3` not found; skipping the spec-check step (install: pip install cryptography blake3)"
+        );
+    }
     if has_nightly() {
         steps.push(Step {
             name: "fuzz-check",

@@ -1,16 +1,61 @@
 //! Cards: the binding of an identity to a public key.
 //!
-//! A card's content (identity, identity type, public key, application id, data, info,
-//! created-at, previous card id) is encoded once into a *snapshot* that is stored and sent
-//! verbatim; the card id is the SHA-256 of that snapshot. The owner, the application and
-//! the cards service each sign it. This crate holds that model, the verification policy
-//! every client applies before using a card, export/import, and the JSON shapes of the
-//! cards service's HTTP API, so that servers and clients share one definition.
+//! A card's content (identity, identity type, public key, application id, data, device
+//! info, created-at, previous card id) is encoded once into a *snapshot* that is stored
+//! and sent verbatim; the card id is the SHA-256 of that snapshot. The owner (`self`),
+//! the application (`app:<app id>`) and the cards service (`service`) each sign it. This
+//! crate holds that model, the [`Verifier`] every client applies before using a card,
+//! export/import, revocation requests and the JSON shapes of the cards service's HTTP
+//! API, so servers and clients share one definition. Formats: `docs/format.md`.
 //!
-//! Depend on it if you handle cards without talking to a server (e.g. an application
-//! backend that approves card requests). It depends on `virgil-crypto` only.
+//! Depend on it if you handle cards without talking to a server (an application backend
+//! approving card requests, a tool inspecting cards). It depends on `virgil-crypto` only.
 //!
-//! Status: the model lands with the "cards and key storage" issue; this crate is empty
-//! until then.
+//! # The life of a card
+//!
+//! ```
+//! use virgil_card::{Card, CardRequest, Signer, Verifier};
+//! use virgil_crypto::PrivateKey;
+//!
+//! // On the device: a key and a self-signed card request, exported as a string.
+//! let alice_key = PrivateKey::generate()?;
+//! let exported = CardRequest::new("alice", "chat").sign(&alice_key)?.export();
+//!
+//! // On the application server: import, check the self-signature (and that the
+//! // identity is the logged-in user), approve.
+//! let app_key = PrivateKey::generate()?;
+//! let mut card = Card::import(&exported)?;
+//! card.verify_self_signature()?;
+//! assert_eq!(card.identity(), "alice");
+//! card.sign_as(Signer::App("chat".into()), &app_key)?;
+//!
+//! // At the cards service: countersign and publish.
+//! let service_key = PrivateKey::generate()?;
+//! card.sign_as(Signer::Service, &service_key)?;
+//!
+//! // On every client: verify against pinned keys before use.
+//! let verifier = Verifier::new()
+//!     .trust_service(service_key.public_key().clone())
+//!     .trust_app("chat", app_key.public_key().clone());
+//! verifier.verify(&card)?;
+//! assert_eq!(card.public_key(), alice_key.public_key());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod card;
+pub mod content;
+mod error;
+mod export;
+mod id;
+mod revocation;
+mod verify;
+
+pub use card::{Card, CardRequest, CardSignature, Signer};
+pub use content::{CardContent, DeviceInfo};
+pub use error::{CardError, VerifyError};
+pub use export::{CardJson, MAX_EXPORT_LEN, MAX_SIGNATURES, SignatureJson};
+pub use id::CardId;
+pub use revocation::{REVOCATION_LEN, RevocationReason, RevocationRequest};
+pub use verify::Verifier;

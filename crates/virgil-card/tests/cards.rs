@@ -1,0 +1,406 @@
+//! Card model, verification policy, export/import and JSON: behaviour and tamper tests.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use proptest::prelude::*;
+use virgil_card::{
+    Card, CardContent, CardError, CardId, CardJson, CardRequest, Signer, Verifier, VerifyError,
+};
+use virgil_crypto::PrivateKey;
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+struct World {
+    user: PrivateKey,
+    app: PrivateKey,
+    service: PrivateKey,
+}
+
+fn world() -> World {
+    World {
+        user: key(1),
+        app: key(2),
+        service: key(3),
+    }
+}
+
+fn published(world: &World) -> Card {
+    let mut card = CardRequest::new("alice", "chat")
+        .data("team", "blue")
+        .device("iPhone", "Alice's phone")
+        .created_at(1_700_000_000)
+        .sign(&world.user)
+        .unwrap();
+    card.sign_as(Signer::App("chat".into()), &world.app)
+        .unwrap();
+    card.sign_as(Signer::Service, &world.service).unwrap();
+    card
+}
+
+fn verifier(world: &World) -> Verifier {
+    Verifier::new()
+        .trust_service(world.service.public_key().clone())
+        .trust_app("chat", world.app.public_key().clone())
+}
+
+#[test]
+fn a_published_card_verifies_and_keeps_its_id() {
+    let world = world();
+    let request = CardRequest::new("alice", "chat")
+        .created_at(5)
+        .sign(&world.user)
+        .unwrap();
+    let id = *request.id();
+    let mut card = request.clone();
+    card.sign_as(Signer::App("chat".into()), &world.app)
+        .unwrap();
+    card.sign_as(Signer::Service, &world.service).unwrap();
+    assert_eq!(card.id(), &id, "adding signatures must not change the id");
+    assert_eq!(card.id(), &CardId::of_snapshot(card.snapshot()));
+    verifier(&world).verify(&card).unwrap();
+    // A request (self-signed only) passes a verifier without service keys once approved.
+    let mut approved = request;
+    approved
+        .sign_as(Signer::App("chat".into()), &world.app)
+        .unwrap();
+    Verifier::new()
+        .trust_app("chat", world.app.public_key().clone())
+        .verify(&approved)
+        .unwrap();
+}
+
+#[test]
+fn policy_failures_name_the_check() {
+    let world = world();
+    let card = published(&world);
+    let id = *card.id();
+
+    // Missing app signature.
+    let mut no_app =
+        Card::from_parts(card.snapshot().to_vec(), vec![card.signatures()[0].clone()]).unwrap();
+    no_app.sign_as(Signer::Service, &world.service).unwrap();
+    assert_eq!(
+        verifier(&world).verify(&no_app),
+        Err(VerifyError::MissingAppSignature {
+            card: id,
+            app_id: "chat".into()
+        })
+    );
+    // Wrong service key.
+    let wrong_service = Verifier::new()
+        .trust_service(key(9).public_key().clone())
+        .trust_app("chat", world.app.public_key().clone());
+    assert_eq!(
+        wrong_service.verify(&card),
+        Err(VerifyError::BadServiceSignature { card: id })
+    );
+    // Wrong app key; untrusted app.
+    let wrong_app = Verifier::new()
+        .trust_service(world.service.public_key().clone())
+        .trust_app("chat", key(9).public_key().clone());
+    assert_eq!(
+        wrong_app.verify(&card),
+        Err(VerifyError::BadAppSignature {
+            card: id,
+            app_id: "chat".into()
+        })
+    );
+    let other_app = Verifier::new()
+        .trust_service(world.service.public_key().clone())
+        .trust_app("mail", world.app.public_key().clone());
+    assert!(matches!(
+        other_app.verify(&card),
+        Err(VerifyError::UntrustedApplication { .. })
+    ));
+    // Missing service signature.
+    let mut unpublished = CardRequest::new("alice", "chat").sign(&world.user).unwrap();
+    unpublished
+        .sign_as(Signer::App("chat".into()), &world.app)
+        .unwrap();
+    assert!(matches!(
+        verifier(&world).verify(&unpublished),
+        Err(VerifyError::MissingServiceSignature { .. })
+    ));
+    // Self-signature by another key.
+    let mut forged = Card::from_parts(card.snapshot().to_vec(), vec![]).unwrap();
+    forged.sign_as(Signer::SelfSigned, &key(9)).unwrap();
+    forged
+        .sign_as(Signer::App("chat".into()), &world.app)
+        .unwrap();
+    forged.sign_as(Signer::Service, &world.service).unwrap();
+    assert_eq!(
+        verifier(&world).verify(&forged),
+        Err(VerifyError::BadSelfSignature { card: id })
+    );
+}
+
+#[test]
+fn a_signature_in_one_role_never_counts_in_another() {
+    let world = world();
+    // The service key also trusted as the app key: a service signature must still not
+    // stand in for the app signature, because the signer name is signed.
+    let mut card = CardRequest::new("alice", "chat").sign(&world.user).unwrap();
+    card.sign_as(Signer::Service, &world.service).unwrap();
+    let service_sig = *card.signature_by(&Signer::Service).unwrap();
+    card.push_signature(virgil_card::CardSignature {
+        signer: Signer::App("chat".into()),
+        signature: service_sig,
+    })
+    .unwrap();
+    let verifier = Verifier::new()
+        .trust_service(world.service.public_key().clone())
+        .trust_app("chat", world.service.public_key().clone());
+    assert!(matches!(
+        verifier.verify(&card),
+        Err(VerifyError::BadAppSignature { .. })
+    ));
+}
+
+#[test]
+fn extra_signers_are_rejected_unless_allowed() {
+    let world = world();
+    let mut card = published(&world);
+    card.sign_as(Signer::App("other".into()), &key(9)).unwrap();
+    assert!(matches!(
+        verifier(&world).verify(&card),
+        Err(VerifyError::UnexpectedSigner { signer: Signer::App(ref id), .. }) if id == "other"
+    ));
+    verifier(&world)
+        .allow_extra_signers(true)
+        .verify(&card)
+        .unwrap();
+}
+
+#[test]
+fn duplicate_signers_are_rejected() {
+    let world = world();
+    let mut card = published(&world);
+    assert_eq!(
+        card.sign_as(Signer::Service, &world.service),
+        Err(CardError::DuplicateSigner(Signer::Service))
+    );
+    let mut signatures = card.signatures().to_vec();
+    signatures.push(signatures[0].clone());
+    assert!(matches!(
+        Card::from_parts(card.snapshot().to_vec(), signatures),
+        Err(CardError::DuplicateSigner(Signer::SelfSigned))
+    ));
+}
+
+#[test]
+fn validation_names_the_field_and_limit() {
+    let user = key(1);
+    let check = |request: CardRequest| request.sign(&user).unwrap_err();
+    assert_eq!(
+        check(CardRequest::new("", "chat")),
+        CardError::Empty { field: "identity" }
+    );
+    assert_eq!(
+        check(CardRequest::new(&"a".repeat(257), "chat")),
+        CardError::TooLong {
+            field: "identity",
+            max: 256
+        }
+    );
+    CardRequest::new(&"é".repeat(256), "chat")
+        .sign(&user)
+        .unwrap();
+    assert!(matches!(
+        check(CardRequest::new("a\nb", "chat")),
+        CardError::InvalidCharacters {
+            field: "identity",
+            ..
+        }
+    ));
+    assert!(matches!(
+        check(CardRequest::new("a", "ch at")),
+        CardError::InvalidCharacters {
+            field: "app_id",
+            ..
+        }
+    ));
+    assert_eq!(
+        check(CardRequest::new("a", "")),
+        CardError::Empty { field: "app_id" }
+    );
+    assert!(matches!(
+        check(CardRequest::new("a", "c").identity_type("x/y")),
+        CardError::InvalidCharacters {
+            field: "identity_type",
+            ..
+        }
+    ));
+    assert_eq!(
+        check(CardRequest::new("a", "c").data(&"k".repeat(65), "v")),
+        CardError::TooLong {
+            field: "data key",
+            max: 64
+        }
+    );
+    assert_eq!(
+        check(CardRequest::new("a", "c").data("k", &"v".repeat(257))),
+        CardError::TooLong {
+            field: "data value",
+            max: 256
+        }
+    );
+    let mut many = CardRequest::new("a", "c");
+    for i in 0..17 {
+        many = many.data(&format!("k{i}"), "v");
+    }
+    assert_eq!(check(many), CardError::TooManyDataEntries { max: 16 });
+    assert_eq!(
+        check(CardRequest::new("a", "c").device(&"d".repeat(257), "")),
+        CardError::TooLong {
+            field: "info.device",
+            max: 256
+        }
+    );
+}
+
+#[test]
+fn snapshot_decoding_rejects_non_canonical_and_invalid_keys() {
+    let world = world();
+    let card = published(&world);
+    let snapshot = card.snapshot().to_vec();
+    assert_eq!(
+        CardContent::from_snapshot(&snapshot).unwrap(),
+        *card.content()
+    );
+    let mut trailing = snapshot.clone();
+    trailing.push(0);
+    assert!(matches!(
+        CardContent::from_snapshot(&trailing),
+        Err(CardError::Malformed { .. })
+    ));
+    let mut version = snapshot.clone();
+    version[4] = 2;
+    assert!(matches!(
+        CardContent::from_snapshot(&version),
+        Err(CardError::UnsupportedVersion { version: 2, .. })
+    ));
+    // Corrupt the P-256 point inside the public key (last byte of the 100-byte key).
+    let key_bytes = world.user.public_key().as_bytes();
+    let at = snapshot
+        .windows(key_bytes.len())
+        .position(|w| w == key_bytes)
+        .unwrap();
+    let mut bad_key = snapshot.clone();
+    bad_key[at + 99] ^= 1;
+    assert!(matches!(
+        CardContent::from_snapshot(&bad_key),
+        Err(CardError::InvalidPublicKey(_))
+    ));
+}
+
+#[test]
+fn export_import_and_json_round_trip() {
+    let world = world();
+    let card = published(&world);
+    let imported = Card::import(&card.export()).unwrap();
+    assert_eq!(imported, card);
+    verifier(&world).verify(&imported).unwrap();
+
+    let json = serde_json::to_string(&card.to_json()).unwrap();
+    let parsed: CardJson = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed.clone().into_card().unwrap(), card);
+
+    // An id that does not match the snapshot.
+    let mut wrong = parsed;
+    wrong.id = CardId::of_snapshot(b"other");
+    assert_eq!(
+        wrong.into_card(),
+        Err(CardError::IdMismatch {
+            expected: *card.id()
+        })
+    );
+    for bad in ["", "!!!", "VkdMWA==", &"A".repeat(100_000)] {
+        assert!(Card::import(bad).is_err(), "{bad:.20}");
+    }
+}
+
+#[test]
+fn rotation_links_to_the_previous_card() {
+    let world = world();
+    let old = published(&world);
+    let new = CardRequest::new("alice", "chat")
+        .replaces(*old.id())
+        .sign(&key(7))
+        .unwrap();
+    assert_eq!(new.content().previous_card_id, Some(*old.id()));
+    assert_ne!(new.id(), old.id());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn prop_content_round_trips(
+        identity in "[^\\p{Cc}]{1,40}",
+        identity_type in "[A-Za-z0-9_.-]{1,20}",
+        data in proptest::collection::btree_map("[A-Za-z0-9_.-]{1,10}", "[^\\p{Cc}]{0,30}", 0..16),
+        device in proptest::option::of(("[^\\p{Cc}]{0,20}", "[^\\p{Cc}]{0,20}")),
+        created_at in any::<u64>(),
+        previous in proptest::option::of(any::<[u8; 32]>()),
+    ) {
+        let mut request = CardRequest::new(&identity, "app").identity_type(&identity_type).created_at(created_at);
+        for (k, v) in &data {
+            request = request.data(k, v);
+        }
+        if let Some((d, n)) = &device {
+            request = request.device(d, n);
+        }
+        if let Some(previous) = previous {
+            request = request.replaces(CardId::from_bytes(previous));
+        }
+        let card = request.sign(&key(1)).unwrap();
+        let decoded = CardContent::from_snapshot(card.snapshot()).unwrap();
+        prop_assert_eq!(&decoded, card.content());
+        prop_assert_eq!(decoded.to_snapshot().unwrap(), card.snapshot().to_vec());
+        prop_assert_eq!(Card::import(&card.export()).unwrap(), card);
+    }
+
+    /// Any single-byte change to the snapshot or to a signature makes the card fail
+    /// to decode or fail verification.
+    #[test]
+    fn prop_any_tamper_fails(position in any::<prop::sample::Index>(), flip in 1u8..=255, target in 0usize..4) {
+        let world = world();
+        let card = published(&world);
+        let mut snapshot = card.snapshot().to_vec();
+        let mut signatures = card.signatures().to_vec();
+        if target == 0 {
+            let i = position.index(snapshot.len());
+            snapshot[i] ^= flip;
+        } else {
+            let entry = &mut signatures[target - 1];
+            let mut bytes = *entry.signature.as_bytes();
+            bytes[position.index(64)] ^= flip;
+            entry.signature = virgil_crypto::sign::Signature::from_bytes(bytes);
+        }
+        if let Ok(tampered) = Card::from_parts(snapshot, signatures) {
+            prop_assert!(verifier(&world).verify(&tampered).is_err());
+        }
+    }
+
+    #[test]
+    fn prop_import_never_panics(text in "\\PC{0,300}") {
+        let _ = Card::import(&text);
+    }
+
+    #[test]
+    fn prop_import_of_mutated_exports_never_panics(position in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let world = world();
+        let mut bytes = virgil_crypto::encoding::from_base64(&published(&world).export()).unwrap();
+        let i = position.index(bytes.len());
+        bytes[i] = byte;
+        let _ = Card::import(&virgil_crypto::encoding::to_base64(&bytes));
+        let _ = CardContent::from_snapshot(&bytes);
+    }
+}

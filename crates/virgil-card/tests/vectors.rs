@@ -1,0 +1,147 @@
+//! The card vectors in `docs/vectors/cards.json`, regenerated and compared byte for byte
+//! (`VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-card --test vectors` after an
+//! intentional format change), and checked on their own.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use serde_json::{Value, json};
+use virgil_card::{
+    Card, CardContent, CardId, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier,
+};
+use virgil_crypto::PrivateKey;
+use virgil_crypto::encoding::{from_hex, to_hex};
+use virgil_crypto::sign::Signature;
+
+const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/cards.json");
+
+fn seed(n: u8) -> [u8; 32] {
+    let mut seed = [n; 32];
+    seed[0] = 0xa0;
+    seed
+}
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&seed(n)).unwrap()
+}
+
+fn generate() -> Value {
+    let (user, app, service) = (key(1), key(5), key(6));
+    let minimal = CardRequest::new("alice", "chat")
+        .created_at(1_700_000_000)
+        .sign(&user)
+        .unwrap();
+    let mut full = CardRequest::new("bob@example.com", "chat")
+        .identity_type("email")
+        .data("team", "blue")
+        .data("avatar", "https://example.com/b.png")
+        .device("iPhone", "Bob's phone")
+        .created_at(1_700_000_001)
+        .replaces(*minimal.id())
+        .sign(&key(2))
+        .unwrap();
+    full.sign_as(Signer::App("chat".into()), &app).unwrap();
+    full.sign_as(Signer::Service, &service).unwrap();
+    let cards: Vec<Value> = [(&minimal, 1u8), (&full, 2u8)]
+        .into_iter()
+        .map(|(card, owner)| {
+            json!({
+                "owner_seed": to_hex(&seed(owner)),
+                "identity": card.identity(),
+                "snapshot": to_hex(card.snapshot()),
+                "id": card.id().to_string(),
+                "signatures": card.signatures().iter().map(|s| json!({
+                    "signer": s.signer.to_string(),
+                    "signature": to_hex(s.signature.as_bytes()),
+                })).collect::<Vec<_>>(),
+                "export": card.export(),
+            })
+        })
+        .collect();
+    let revocation = RevocationRequest {
+        card_id: *full.id(),
+        reason: RevocationReason::Compromised,
+        created_at: 1_700_000_002,
+    };
+    json!({
+        "about": "virgil-card format vectors; see docs/format.md. Keys: seed(n) = a0 ‖ n × 31; app key seed(5), service key seed(6), app id \"chat\".",
+        "app_seed": to_hex(&seed(5)),
+        "service_seed": to_hex(&seed(6)),
+        "cards": cards,
+        "revocation": {
+            "request": to_hex(&revocation.to_bytes()),
+            "signature": to_hex(revocation.sign(&app).as_bytes()),
+        },
+    })
+}
+
+#[test]
+fn vectors_file_matches_the_code() {
+    let generated = generate();
+    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
+        std::fs::write(
+            PATH,
+            serde_json::to_string_pretty(&generated).unwrap() + "\n",
+        )
+        .unwrap();
+        return;
+    }
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    assert!(
+        stored == generated,
+        "docs/vectors/cards.json differs from what the code produces; if the format changed on purpose, \
+         update docs/format.md and run VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-card --test vectors"
+    );
+}
+
+#[test]
+fn stored_vectors_check_out() {
+    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
+        return;
+    }
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let (app, service) = (key(5), key(6));
+    for vector in stored["cards"].as_array().unwrap() {
+        let snapshot = from_hex(vector["snapshot"].as_str().unwrap()).unwrap();
+        let content = CardContent::from_snapshot(&snapshot).unwrap();
+        assert_eq!(content.identity, vector["identity"].as_str().unwrap());
+        assert_eq!(
+            CardId::of_snapshot(&snapshot).to_string(),
+            vector["id"].as_str().unwrap()
+        );
+        let card = Card::import(vector["export"].as_str().unwrap()).unwrap();
+        assert_eq!(card.snapshot(), &snapshot[..]);
+        card.verify_self_signature().unwrap();
+        for signature in vector["signatures"].as_array().unwrap() {
+            let signer: Signer = signature["signer"].as_str().unwrap().parse().unwrap();
+            let bytes: [u8; 64] = from_hex(signature["signature"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap();
+            assert_eq!(
+                card.signature_by(&signer),
+                Some(&Signature::from_bytes(bytes))
+            );
+        }
+        if card.signatures().len() == 3 {
+            Verifier::new()
+                .trust_app("chat", app.public_key().clone())
+                .trust_service(service.public_key().clone())
+                .verify(&card)
+                .unwrap();
+        }
+    }
+    let request = RevocationRequest::from_bytes(
+        &from_hex(stored["revocation"]["request"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let signature: [u8; 64] = from_hex(stored["revocation"]["signature"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert!(request.verify(app.public_key(), &Signature::from_bytes(signature)));
+}
