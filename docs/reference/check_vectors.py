@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent implementation of docs/format.md, used to check docs/vectors/crypto.json.
+"""An independent implementation of docs/format.md, used to check docs/vectors/*.json.
 
 Written from format.md alone (not from the Rust code), in Python with the `cryptography`
 and `blake3` packages: `pip install cryptography blake3`, then
@@ -182,9 +182,107 @@ def unlock(blob, password):
         raise Fail("corrupted")
 
 
+# --- §6–§9: cards ----------------------------------------------------------------------
+class Reader:
+    """The bincode framing of §6: big-endian fixed-width integers, u64 length prefixes."""
+
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def take(self, n):
+        if self.at + n > len(self.data):
+            raise Fail("malformed")
+        out = self.data[self.at : self.at + n]
+        self.at += n
+        return out
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u64(self):
+        return struct.unpack(">Q", self.take(8))[0]
+
+    def bytes_(self):
+        return self.take(self.u64())
+
+    def string(self):
+        return self.bytes_().decode("utf-8")
+
+    def option(self, read):
+        flag = self.u8()
+        if flag not in (0, 1):
+            raise Fail("malformed")
+        return read() if flag else None
+
+
+def decode_snapshot(snapshot):
+    r = Reader(snapshot)
+    if r.take(4) != b"VGLC" or r.u8() != 1:
+        raise Fail("malformed")
+    content = {
+        "identity": r.string(),
+        "identity_type": r.string(),
+        "public_key": r.take(100),
+        "app_id": r.string(),
+        "data": [(r.string(), r.string()) for _ in range(r.u64())],
+        "info": r.option(lambda: (r.string(), r.string())),
+        "created_at": r.u64(),
+        "previous_card_id": r.option(lambda: r.take(32)),
+    }
+    if r.at != len(snapshot):
+        raise Fail("malformed")
+    keys = [k for k, _ in content["data"]]
+    assert keys == sorted(set(keys), key=str.encode), "data keys strictly ascending"
+    return content
+
+
+def decode_export(text):
+    r = Reader(base64.b64decode(text, validate=True))
+    if r.take(4) != b"VGLX" or r.u8() != 1:
+        raise Fail("malformed")
+    snapshot = r.bytes_()
+    signatures = [(r.string(), r.take(64)) for _ in range(r.u64())]
+    if r.at != len(r.data):
+        raise Fail("malformed")
+    return snapshot, signatures
+
+
+def verify_with_public_key(public_key, context, message, signature):
+    ed = ed25519.Ed25519PublicKey.from_public_bytes(public_key[3:35])
+    signed = b"virgil-sig-v1\x00" + bytes([len(context)]) + context + message
+    try:
+        ed.verify(signature, signed)
+    except InvalidSignature:
+        raise Fail("bad_signature")
+
+
+def check_cards(vectors):
+    checked = 0
+    app, service = Key(bytes.fromhex(vectors["app_seed"])), Key(bytes.fromhex(vectors["service_seed"]))
+    for v in vectors["cards"]:
+        snapshot = bytes.fromhex(v["snapshot"])
+        content = decode_snapshot(snapshot)
+        owner = Key(bytes.fromhex(v["owner_seed"]))
+        assert content["public_key"] == owner.public_key, "card public key"
+        assert content["identity"] == v["identity"]
+        card_id = hashlib.sha256(snapshot).digest()
+        assert card_id.hex() == v["id"], "card id"
+        exported_snapshot, signatures = decode_export(v["export"])
+        assert exported_snapshot == snapshot, "export holds the snapshot"
+        keys = {"self": owner.public_key, "service": service.public_key, "app:" + content["app_id"]: app.public_key}
+        for signer, signature in signatures:
+            verify_with_public_key(keys[signer], b"virgil/card", card_id + signer.encode(), signature)
+            checked += 1
+        checked += 1
+    request = bytes.fromhex(vectors["revocation"]["request"])
+    assert len(request) == 46 and request[:5] == b"VGLR\x01" and request[37] in (0, 1)
+    verify_with_public_key(app.public_key, b"virgil/card-revocation", request, bytes.fromhex(vectors["revocation"]["signature"]))
+    return checked + 1
+
+
 def main():
-    path = Path(__file__).resolve().parent.parent / "vectors" / "crypto.json"
-    vectors = json.loads(path.read_text())
+    folder = Path(__file__).resolve().parent.parent / "vectors"
+    vectors = json.loads((folder / "crypto.json").read_text())
     checked = 0
     for v in vectors["keys"]:
         key = Key(bytes.fromhex(v["seed"]))
@@ -214,6 +312,7 @@ def main():
         seed = unlock(bytes.fromhex(v["blob"]), password)
         assert seed.hex() == v["seed"], "key blob seed"
         checked += 1
+    checked += check_cards(json.loads((folder / "cards.json").read_text()))
     print(f"{checked} passed, 0 failed")
 
 
