@@ -4,6 +4,9 @@
 //! the service key, stores them in SQLite (default) or PostgreSQL, and serves lookups by
 //! id and by identity, plus revocation. Operators run its binary; tests embed the library.
 //!
-//! Status: lands with the "cards service and client" issue; this crate is empty until then.
+//! Status: the storage layer ([`store`]) is here, with one conformance suite run on both
+//! backends; the HTTP API, authentication and the binary land next.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod store;

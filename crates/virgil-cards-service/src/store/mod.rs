@@ -1,0 +1,381 @@
+//! Card storage: one implementation over sqlx's `Any` driver, so the same SQL runs on
+//! SQLite (the embedded default: one file, WAL) and PostgreSQL (scale-out). The URL
+//! picks the backend: `sqlite://path/to/cards.db` or `postgres://user@host/db`.
+//!
+//! Every write is one transaction. The service keeps no state in memory that matters,
+//! so several replicas can share one PostgreSQL database.
+
+mod schema;
+
+use crate::store::schema::SCHEMA_VERSION;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row as _};
+use virgil_card::{Card, CardId, CardJson, RevocationReason, SignatureJson};
+
+/// What happened to a card after publication.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardStatus {
+    /// Current: returned by search.
+    Active,
+    /// Replaced by a newer card of the same identity (key rotation); still returned by
+    /// get-by-id so old messages stay verifiable.
+    Superseded {
+        /// The card that replaced it.
+        by: CardId,
+    },
+    /// Withdrawn by its application.
+    Revoked {
+        /// Why.
+        reason: RevocationReason,
+        /// When, seconds since the Unix epoch.
+        at: u64,
+    },
+}
+
+/// A card as stored: the card, when it was published, and its status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCard {
+    /// The card with all its signatures (including the service's).
+    pub card: Card,
+    /// When the service published it, seconds since the Unix epoch.
+    pub published_at: u64,
+    /// Its status now.
+    pub status: CardStatus,
+}
+
+/// The result of [`CardStore::publish`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// The card was stored now.
+    Created(StoredCard),
+    /// A card with this id was already stored; it is returned unchanged (publishing is
+    /// idempotent).
+    Existing(StoredCard),
+}
+
+/// Storage failures. The HTTP layer maps each to a status and a stable code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The card's `previous_card_id` names no card of this application.
+    #[error("the card to replace ({0}) does not exist")]
+    PreviousNotFound(CardId),
+    /// The card to replace has another identity or identity type.
+    #[error("the card to replace ({0}) belongs to another identity")]
+    PreviousMismatch(CardId),
+    /// The card to replace was already replaced or revoked.
+    #[error("the card to replace ({0}) is no longer active (already replaced or revoked)")]
+    PreviousNotActive(CardId),
+    /// No card with this id in this application.
+    #[error("no card {0}")]
+    NotFound(CardId),
+    /// The card is already revoked.
+    #[error("card {0} is already revoked")]
+    AlreadyRevoked(CardId),
+    /// A stored row could not be read back as a card (the database was edited by hand?).
+    #[error("stored card {id} is damaged: {reason}")]
+    Damaged {
+        /// The row's id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+const COLUMNS: &str =
+    "id, snapshot, signatures, published_at, superseded_by, revoked_at, revocation_reason";
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn reason_text(reason: RevocationReason) -> &'static str {
+    match reason {
+        RevocationReason::Unspecified => "unspecified",
+        RevocationReason::Compromised => "compromised",
+    }
+}
+
+/// The card store.
+#[derive(Clone, Debug)]
+pub struct CardStore {
+    pool: AnyPool,
+}
+
+impl CardStore {
+    /// Connects to `url` (`sqlite://…?mode=rwc` creates the file; `postgres://…`) and
+    /// creates the schema if it is missing.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            // SQLite allows one writer at a time; more connections only add lock waits.
+            .max_connections(if sqlite { 4 } else { 16 })
+            .connect(url)
+            .await?;
+        let store = Self { pool };
+        store.migrate(sqlite).await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self, sqlite: bool) -> Result<(), StoreError> {
+        if sqlite {
+            // WAL lets readers proceed during a write; it is stored in the file.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&self.pool)
+                .await?;
+        }
+        let mut tx = self.pool.begin().await?;
+        for statement in schema::statements(if sqlite { "BLOB" } else { "BYTEA" }) {
+            sqlx::query(&statement).execute(&mut *tx).await?;
+        }
+        let version: Option<i64> = sqlx::query("SELECT version FROM virgil_schema")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+        match version {
+            None => {
+                sqlx::query("INSERT INTO virgil_schema (version) VALUES ($1)")
+                    .bind(SCHEMA_VERSION)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(StoreError::Damaged {
+                    id: "virgil_schema".to_owned(),
+                    reason: format!(
+                        "schema version {other}, this build knows {SCHEMA_VERSION} (newer database?)"
+                    ),
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn decode(row: &AnyRow) -> Result<StoredCard, StoreError> {
+        let id: String = row.try_get("id")?;
+        let damaged = |reason: String| StoreError::Damaged {
+            id: id.clone(),
+            reason,
+        };
+        let snapshot: Vec<u8> = row.try_get("snapshot")?;
+        let signatures: String = row.try_get("signatures")?;
+        let signatures: Vec<SignatureJson> =
+            serde_json::from_str(&signatures).map_err(|e| damaged(format!("signatures: {e}")))?;
+        let card_id: CardId = id.parse().map_err(|e| damaged(format!("id: {e}")))?;
+        let card = CardJson {
+            id: card_id,
+            content_snapshot: virgil_crypto::encoding::to_base64(&snapshot),
+            signatures,
+        }
+        .into_card()
+        .map_err(|e| damaged(e.to_string()))?;
+        let published_at: i64 = row.try_get("published_at")?;
+        let superseded_by: Option<String> = row.try_get("superseded_by")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let reason: Option<String> = row.try_get("revocation_reason")?;
+        let status = match (revoked_at, reason.as_deref(), superseded_by) {
+            (Some(at), Some(reason), _) => CardStatus::Revoked {
+                reason: match reason {
+                    "compromised" => RevocationReason::Compromised,
+                    _ => RevocationReason::Unspecified,
+                },
+                at: u64::try_from(at).unwrap_or_default(),
+            },
+            (_, _, Some(by)) => CardStatus::Superseded {
+                by: by
+                    .parse()
+                    .map_err(|e| damaged(format!("superseded_by: {e}")))?,
+            },
+            _ => CardStatus::Active,
+        };
+        Ok(StoredCard {
+            card,
+            published_at: u64::try_from(published_at).unwrap_or_default(),
+            status,
+        })
+    }
+
+    /// Stores a card (already verified and countersigned by the caller). Publishing the
+    /// same card again returns the stored one. A card with `previous_card_id` replaces
+    /// that card, which must be an active card of the same application, identity and
+    /// identity type; both changes happen in one transaction.
+    pub async fn publish(&self, card: &Card, now: u64) -> Result<Published, StoreError> {
+        let content = card.content();
+        let id = card.id().to_string();
+        let signatures =
+            serde_json::to_string(&card.to_json().signatures).map_err(|e| StoreError::Damaged {
+                id: id.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut tx = self.pool.begin().await?;
+
+        if let Some(existing) = sqlx::query(&format!("SELECT {COLUMNS} FROM cards WHERE id = $1"))
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            return Ok(Published::Existing(Self::decode(&existing)?));
+        }
+
+        if let Some(previous) = content.previous_card_id {
+            let row = sqlx::query(
+                "SELECT identity, identity_type, superseded_by, revoked_at FROM cards WHERE id = $1 AND app_id = $2",
+            )
+            .bind(previous.to_string())
+            .bind(&content.app_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::PreviousNotFound(previous))?;
+            let identity: String = row.try_get("identity")?;
+            let identity_type: String = row.try_get("identity_type")?;
+            if identity != content.identity || identity_type != content.identity_type {
+                return Err(StoreError::PreviousMismatch(previous));
+            }
+            // Only an active card can be replaced, and only once: the update is
+            // conditional, so of two concurrent replacements one fails here.
+            let replaced = sqlx::query(
+                "UPDATE cards SET superseded_by = $1 WHERE id = $2 AND superseded_by IS NULL AND revoked_at IS NULL",
+            )
+            .bind(&id)
+            .bind(previous.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if replaced.rows_affected() != 1 {
+                return Err(StoreError::PreviousNotActive(previous));
+            }
+        }
+
+        let inserted = sqlx::query(
+            "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at, previous_card_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&content.app_id)
+        .bind(&content.identity)
+        .bind(&content.identity_type)
+        .bind(card.snapshot().to_vec())
+        .bind(&signatures)
+        .bind(to_i64(content.created_at))
+        .bind(to_i64(now))
+        .bind(content.previous_card_id.map(|previous| previous.to_string()))
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            // Another writer stored the same card in the meantime.
+            tx.rollback().await?;
+            let existing = self.get(&content.app_id, card.id()).await?;
+            return existing
+                .map(Published::Existing)
+                .ok_or(StoreError::NotFound(*card.id()));
+        }
+        tx.commit().await?;
+        Ok(Published::Created(StoredCard {
+            card: card.clone(),
+            published_at: now,
+            status: CardStatus::Active,
+        }))
+    }
+
+    /// Any card of application `app_id` by id, whatever its status.
+    pub async fn get(&self, app_id: &str, id: &CardId) -> Result<Option<StoredCard>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cards WHERE id = $1 AND app_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(app_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(Self::decode)
+        .transpose()
+    }
+
+    /// The active cards of application `app_id` for any of `identities` (and of
+    /// `identity_type`, if given), ordered by identity then publication time.
+    pub async fn search(
+        &self,
+        app_id: &str,
+        identities: &[String],
+        identity_type: Option<&str>,
+    ) -> Result<Vec<StoredCard>, StoreError> {
+        if identities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = if identity_type.is_some() { 3 } else { 2 };
+        let placeholders: Vec<String> = (0..identities.len())
+            .map(|i| format!("${}", first + i))
+            .collect();
+        let type_filter = if identity_type.is_some() {
+            " AND identity_type = $2"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM cards WHERE app_id = $1{type_filter} AND identity IN ({}) \
+             AND superseded_by IS NULL AND revoked_at IS NULL ORDER BY identity, published_at, id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(app_id);
+        if let Some(identity_type) = identity_type {
+            query = query.bind(identity_type);
+        }
+        for identity in identities {
+            query = query.bind(identity);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(Self::decode)
+            .collect()
+    }
+
+    /// Revokes a card of application `app_id` (the caller has checked the application's
+    /// signed revocation request).
+    pub async fn revoke(
+        &self,
+        app_id: &str,
+        id: &CardId,
+        reason: RevocationReason,
+        at: u64,
+    ) -> Result<StoredCard, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE cards SET revoked_at = $1, revocation_reason = $2 WHERE id = $3 AND app_id = $4 AND revoked_at IS NULL",
+        )
+        .bind(to_i64(at))
+        .bind(reason_text(reason))
+        .bind(id.to_string())
+        .bind(app_id)
+        .execute(&self.pool)
+        .await?;
+        let stored = self
+            .get(app_id, id)
+            .await?
+            .ok_or(StoreError::NotFound(*id))?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::AlreadyRevoked(*id));
+        }
+        Ok(stored)
+    }
+
+    /// How many cards are stored (for metrics).
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM cards")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,30 @@
+//! The database schema, created on first start. The two backends differ only in the
+//! name of the byte-string type.
+
+/// Schema version written to `virgil_schema`; bump with a migration when it changes.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
+    vec![
+        "CREATE TABLE IF NOT EXISTS virgil_schema (version BIGINT NOT NULL)".to_owned(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS cards (
+                id TEXT PRIMARY KEY,
+                app_id TEXT NOT NULL,
+                identity TEXT NOT NULL,
+                identity_type TEXT NOT NULL,
+                snapshot {bytes_type} NOT NULL,
+                signatures TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                published_at BIGINT NOT NULL,
+                previous_card_id TEXT NULL,
+                superseded_by TEXT NULL,
+                revoked_at BIGINT NULL,
+                revocation_reason TEXT NULL
+            )"
+        ),
+        // Search reads active cards by (app, identity[, type]).
+        "CREATE INDEX IF NOT EXISTS cards_by_identity ON cards (app_id, identity, identity_type)"
+            .to_owned(),
+    ]
+}

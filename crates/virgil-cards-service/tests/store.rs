@@ -1,0 +1,237 @@
+//! One conformance suite for the card store, run on SQLite (a temporary file) and on
+//! PostgreSQL (a fresh database on the server at `VIRGIL_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, dropped afterwards).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use virgil_card::{Card, CardRequest, RevocationReason, Signer};
+use virgil_cards_service::store::{CardStatus, CardStore, Published, StoreError};
+use virgil_crypto::PrivateKey;
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+/// A published-looking card: self, app and service signatures.
+fn card(
+    identity: &str,
+    app: &str,
+    owner: u8,
+    identity_type: &str,
+    replaces: Option<&Card>,
+) -> Card {
+    let mut request = CardRequest::new(identity, app)
+        .identity_type(identity_type)
+        .created_at(1_000 + u64::from(owner));
+    if let Some(previous) = replaces {
+        request = request.replaces(*previous.id());
+    }
+    let mut card = request.sign(&key(owner)).unwrap();
+    card.sign_as(Signer::App(app.into()), &key(200)).unwrap();
+    card.sign_as(Signer::Service, &key(201)).unwrap();
+    card
+}
+
+async fn conformance(url: &str) {
+    let store = CardStore::connect(url).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 0);
+
+    // Publish, idempotently.
+    let alice = card("alice", "chat", 1, "user", None);
+    let created = store.publish(&alice, 10).await.unwrap();
+    assert!(matches!(&created, Published::Created(stored) if stored.card == alice));
+    let again = store.publish(&alice, 11).await.unwrap();
+    match again {
+        Published::Existing(stored) => {
+            assert_eq!(stored.card, alice);
+            assert_eq!(stored.published_at, 10, "the first publication is kept");
+            assert_eq!(stored.status, CardStatus::Active);
+        }
+        other => panic!("second publish: {other:?}"),
+    }
+    assert_eq!(store.count().await.unwrap(), 1);
+
+    // Get, within the application only.
+    let got = store.get("chat", alice.id()).await.unwrap().unwrap();
+    assert_eq!(got.card, alice);
+    assert_eq!(
+        got.card.snapshot(),
+        alice.snapshot(),
+        "snapshot bytes are kept verbatim"
+    );
+    assert!(
+        store.get("mail", alice.id()).await.unwrap().is_none(),
+        "apps are tenants"
+    );
+
+    // Search: several identities, type filter, nothing found, other app.
+    let bob = card("bob", "chat", 2, "user", None);
+    let bob_email = card("bob", "chat", 3, "email", None);
+    let carol_mail = card("carol", "mail", 4, "user", None);
+    for c in [&bob, &bob_email, &carol_mail] {
+        store.publish(c, 20).await.unwrap();
+    }
+    let ids = |found: Vec<virgil_cards_service::store::StoredCard>| {
+        found.into_iter().map(|s| *s.card.id()).collect::<Vec<_>>()
+    };
+    let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .search("chat", &names(&["alice", "bob"]), Some("user"))
+            .await
+            .unwrap()),
+        [*alice.id(), *bob.id()]
+    );
+    let mut any_type = ids(store.search("chat", &names(&["bob"]), None).await.unwrap());
+    any_type.sort();
+    let mut expected = vec![*bob.id(), *bob_email.id()];
+    expected.sort();
+    assert_eq!(any_type, expected);
+    assert!(
+        store
+            .search("chat", &names(&["nobody"]), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .search("chat", &names(&["carol"]), None)
+            .await
+            .unwrap()
+            .is_empty(),
+        "apps are tenants"
+    );
+    assert!(store.search("chat", &[], None).await.unwrap().is_empty());
+
+    // Rotation: the new card supersedes the old; search returns the new; get keeps history.
+    let alice2 = card("alice", "chat", 5, "user", Some(&alice));
+    store.publish(&alice2, 30).await.unwrap();
+    let old = store.get("chat", alice.id()).await.unwrap().unwrap();
+    assert_eq!(old.status, CardStatus::Superseded { by: *alice2.id() });
+    assert_eq!(
+        ids(store
+            .search("chat", &names(&["alice"]), None)
+            .await
+            .unwrap()),
+        [*alice2.id()]
+    );
+    // Replacing a card that is no longer active, of another identity, or unknown.
+    let alice3 = card("alice", "chat", 6, "user", Some(&alice));
+    assert!(
+        matches!(store.publish(&alice3, 31).await, Err(StoreError::PreviousNotActive(id)) if id == *alice.id())
+    );
+    let mallory = card("mallory", "chat", 7, "user", Some(&bob));
+    assert!(matches!(
+        store.publish(&mallory, 31).await,
+        Err(StoreError::PreviousMismatch(_))
+    ));
+    let other_app = card("carol", "chat", 8, "user", Some(&carol_mail));
+    assert!(matches!(
+        store.publish(&other_app, 31).await,
+        Err(StoreError::PreviousNotFound(_))
+    ));
+    assert!(
+        store.get("chat", alice3.id()).await.unwrap().is_none(),
+        "a failed publish stores nothing"
+    );
+
+    // Revocation.
+    let revoked = store
+        .revoke("chat", bob.id(), RevocationReason::Compromised, 40)
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked.status,
+        CardStatus::Revoked {
+            reason: RevocationReason::Compromised,
+            at: 40
+        }
+    );
+    assert_eq!(
+        ids(store
+            .search("chat", &names(&["bob"]), Some("user"))
+            .await
+            .unwrap()),
+        Vec::new()
+    );
+    assert!(matches!(
+        store
+            .revoke("chat", bob.id(), RevocationReason::Unspecified, 41)
+            .await,
+        Err(StoreError::AlreadyRevoked(_))
+    ));
+    assert!(matches!(
+        store
+            .revoke("mail", alice2.id(), RevocationReason::Unspecified, 41)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A revoked card cannot be replaced.
+    let bob2 = card("bob", "chat", 9, "user", Some(&bob));
+    assert!(matches!(
+        store.publish(&bob2, 42).await,
+        Err(StoreError::PreviousNotActive(_))
+    ));
+
+    // Restart: a new connection to the same database sees everything.
+    let count = store.count().await.unwrap();
+    store.close().await;
+    let reopened = CardStore::connect(url).await.unwrap();
+    assert_eq!(reopened.count().await.unwrap(), count);
+    assert_eq!(
+        reopened
+            .get("chat", alice2.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .card,
+        alice2
+    );
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    conformance(&url).await;
+}
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    use sqlx::Connection as _;
+    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable at {base} ({e}); start it or set VIRGIL_TEST_POSTGRES_URL")
+    });
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("virgil_store_test_{}_{nanos}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = match base.rfind('/') {
+        Some(slash) if base[..slash].contains("://") && slash > base.find("://").unwrap() + 2 => {
+            format!("{}/{name}", &base[..slash])
+        }
+        _ => panic!("VIRGIL_TEST_POSTGRES_URL must end with /<database>: {base}"),
+    };
+    conformance(&url).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
