@@ -76,6 +76,32 @@ struct SnapshotWire {
     previous_card_id: Option<[u8; 32]>,
 }
 
+/// Checks the 4-byte magic and the version byte every card format starts with.
+pub(crate) fn check_magic_and_version(
+    bytes: &[u8],
+    magic: [u8; 4],
+    version: u8,
+    what: &'static str,
+) -> Result<(), CardError> {
+    if bytes.get(..4) != Some(magic.as_slice()) {
+        return Err(CardError::Malformed {
+            what,
+            reason: "wrong magic",
+        });
+    }
+    match bytes.get(4) {
+        Some(found) if *found == version => Ok(()),
+        Some(&found) => Err(CardError::UnsupportedVersion {
+            what,
+            version: found,
+        }),
+        None => Err(CardError::Malformed {
+            what,
+            reason: "truncated",
+        }),
+    }
+}
+
 pub(crate) fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard()
         .with_big_endian()
@@ -184,19 +210,7 @@ impl CardContent {
         if snapshot.len() > MAX_SNAPSHOT_LEN {
             return Err(malformed("larger than 32 KiB"));
         }
-        if snapshot.get(..4) != Some(MAGIC.as_slice()) {
-            return Err(malformed("wrong magic (expected \"VGLC\")"));
-        }
-        match snapshot.get(4) {
-            Some(&VERSION) => {}
-            Some(&version) => {
-                return Err(CardError::UnsupportedVersion {
-                    what: WHAT,
-                    version,
-                });
-            }
-            None => return Err(malformed("truncated")),
-        }
+        check_magic_and_version(snapshot, MAGIC, VERSION, WHAT)?;
         let (wire, used): (SnapshotWire, usize) =
             bincode::decode_from_slice(snapshot, bincode_config())
                 .map_err(|_| malformed("truncated or invalid field encoding"))?;

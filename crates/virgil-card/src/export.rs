@@ -62,19 +62,7 @@ impl Card {
             return Err(malformed("larger than 64 KiB"));
         }
         let bytes = from_base64(text.trim()).map_err(|_| malformed("not base64"))?;
-        if bytes.get(..4) != Some(MAGIC.as_slice()) {
-            return Err(malformed("wrong magic (expected \"VGLX\")"));
-        }
-        match bytes.get(4) {
-            Some(&VERSION) => {}
-            Some(&version) => {
-                return Err(CardError::UnsupportedVersion {
-                    what: WHAT,
-                    version,
-                });
-            }
-            None => return Err(malformed("truncated")),
-        }
+        crate::content::check_magic_and_version(&bytes, MAGIC, VERSION, WHAT)?;
         let (wire, used): (ExportWire, usize) = bincode::decode_from_slice(&bytes, config())
             .map_err(|_| malformed("truncated or invalid field encoding"))?;
         if used != bytes.len() {
