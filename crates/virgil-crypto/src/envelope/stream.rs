@@ -49,6 +49,8 @@ pub struct EncryptingWriter<'a, W: Write> {
     /// Pending bytes of `inner`, at most one chunk.
     chunk: Vec<u8>,
     signing: Option<(&'a PrivateKey, IncrementalDigest, [u8; 32])>,
+    /// Set when a write to `out` failed: the envelope is then incomplete for good.
+    failed: bool,
 }
 
 impl<'a, W: Write> EncryptingWriter<'a, W> {
@@ -88,7 +90,17 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
             counter: 0,
             chunk,
             signing,
+            failed: false,
         })
+    }
+
+    fn check_not_failed(&self) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "an earlier write of this envelope failed; start a new one",
+            ));
+        }
+        Ok(())
     }
 
     /// Seals the pending (full) chunk as a non-last chunk and writes it.
@@ -121,6 +133,7 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
 
     /// Signs (if signing), seals the last chunk and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
+        self.check_not_failed()?;
         if let Some((signer, digest, header_hash)) = self.signing.take() {
             let message = signed_message(&header_hash, &digest.finalize());
             let signature = sign::sign(signer, Context::MESSAGE, &message);
@@ -134,10 +147,13 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
 
 impl<W: Write> Write for EncryptingWriter<'_, W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.check_not_failed()?;
         if let Some((_, digest, _)) = self.signing.as_mut() {
             digest.update(data);
         }
-        self.push_inner(data)?;
+        // Once part of `data` is hashed and buffered, a failure cannot be retried
+        // cleanly, so the writer refuses all further use.
+        self.push_inner(data).inspect_err(|_| self.failed = true)?;
         Ok(data.len())
     }
 

@@ -306,6 +306,35 @@ fn stream_reader_never_ends_cleanly_after_a_failure() {
     assert_eq!(reader.sender(), None);
 }
 
+/// A sink that fails after `budget` bytes.
+struct FailingSink {
+    budget: usize,
+}
+
+impl std::io::Write for FailingSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if data.len() > self.budget {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.budget -= data.len();
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_writer_refuses_further_use_after_an_io_error() {
+    let (alice, bob) = (key(1), key(2));
+    let sink = FailingSink { budget: 1000 };
+    let mut writer = EncryptingWriter::signed(sink, &alice, &[bob.public_key()]).unwrap();
+    assert!(writer.write_all(&text(3 * CHUNK_SIZE)).is_err());
+    assert!(writer.write_all(b"more").is_err());
+    assert!(writer.finish().is_err());
+}
+
 #[test]
 fn deterministic_sealing_is_reproducible() {
     let (alice, bob) = (key(1), key(2));
