@@ -44,12 +44,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod api;
 mod card;
 pub mod content;
 mod error;
 mod export;
 mod id;
 mod revocation;
+pub mod token;
 mod verify;
 
 pub use card::{Card, CardRequest, CardSignature, Signer};

@@ -2,11 +2,17 @@
 //!
 //! It verifies card requests (self and application signatures), countersigns them with
 //! the service key, stores them in SQLite (default) or PostgreSQL, and serves lookups by
-//! id and by identity, plus revocation. Operators run its binary; tests embed the library.
+//! id and by identity, plus revocation. Applications are tenants: a token of application
+//! A sees, publishes and revokes only A's cards. Operators run its binary; tests embed
+//! the library ([`server::router`]).
 //!
-//! Status: the storage layer ([`store`]) is here, with one conformance suite run on both
-//! backends; the HTTP API, authentication and the binary land next.
+//! Status: storage ([`store`]), authentication ([`auth`]) and the HTTP API v1
+//! ([`server`]: publish, get, search, revoke, service key, health) are here; metrics,
+//! OpenAPI, configuration and the binary land next.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
+pub mod error;
+pub mod server;
 pub mod store;

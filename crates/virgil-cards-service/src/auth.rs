@@ -1,0 +1,137 @@
+//! Authentication: `Authorization: Bearer <JWT>`, verified with the `jsonwebtoken` crate
+//! against the registered application keys. `alg` must be EdDSA, `kid` must name a
+//! registered application key, `iss` must be that application, `exp` is enforced with a
+//! 60-second allowance for clock skew. No shared secrets.
+
+use crate::error::ApiError;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::collections::HashMap;
+use virgil_card::token::{AccessClaims, jwk_x};
+use virgil_crypto::PublicKey;
+
+/// Clock skew allowed on `exp`, in seconds.
+pub const LEEWAY_SECONDS: u64 = 60;
+
+struct RegisteredKey {
+    app_id: String,
+    public_key: PublicKey,
+    decoding: DecodingKey,
+}
+
+/// The applications this service serves, by app key id.
+#[derive(Default)]
+pub struct Applications {
+    by_kid: HashMap<String, RegisteredKey>,
+}
+
+impl std::fmt::Debug for Applications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let apps: Vec<&str> = self
+            .by_kid
+            .values()
+            .map(|key| key.app_id.as_str())
+            .collect();
+        f.debug_struct("Applications").field("apps", &apps).finish()
+    }
+}
+
+/// Who made a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The application whose key signed the token.
+    pub app_id: String,
+    /// The token's subject (a user's identity, or the app id).
+    pub subject: String,
+}
+
+impl Applications {
+    /// No applications yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `app_id` with one of its keys (an application may have several, for
+    /// rotation).
+    pub fn register(&mut self, app_id: &str, public_key: PublicKey) -> Result<(), ApiError> {
+        let decoding = DecodingKey::from_ed_components(&jwk_x(&public_key))
+            .map_err(|e| ApiError::internal(format!("cannot use the key of app {app_id}: {e}")))?;
+        self.by_kid.insert(
+            public_key.key_id().to_string(),
+            RegisteredKey {
+                app_id: app_id.to_owned(),
+                public_key,
+                decoding,
+            },
+        );
+        Ok(())
+    }
+
+    /// The keys registered for `app_id`.
+    pub fn keys_of(&self, app_id: &str) -> Vec<&PublicKey> {
+        self.by_kid
+            .values()
+            .filter(|key| key.app_id == app_id)
+            .map(|key| &key.public_key)
+            .collect()
+    }
+
+    /// Checks the `Authorization` header value.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
+        let token = authorization
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "send Authorization: Bearer <access token>")
+            })?
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "malformed_token",
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            ApiError::unauthorized("malformed_token", "the access token is not a JWT")
+        })?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(ApiError::unauthorized(
+                "malformed_token",
+                "the access token must be signed with EdDSA",
+            ));
+        }
+        let kid = header.kid.ok_or_else(|| {
+            ApiError::unauthorized("malformed_token", "the access token has no `kid`")
+        })?;
+        let key = self.by_kid.get(&kid).ok_or_else(|| {
+            ApiError::unauthorized(
+                "unknown_key",
+                "the access token is signed by a key that is not a registered application key",
+            )
+        })?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.set_issuer(&[key.app_id.as_str()]);
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => ApiError::unauthorized(
+                        "token_expired",
+                        "the access token has expired; get a new one",
+                    ),
+                    ErrorKind::InvalidSignature => ApiError::unauthorized(
+                        "bad_token_signature",
+                        "the access token's signature does not match its application key",
+                    ),
+                    ErrorKind::InvalidIssuer => ApiError::unauthorized(
+                        "wrong_issuer",
+                        "the access token's issuer is not the application of its key",
+                    ),
+                    _ => ApiError::unauthorized("malformed_token", "the access token is not valid"),
+                }
+            })?;
+        Ok(Caller {
+            app_id: key.app_id.clone(),
+            subject: data.claims.sub,
+        })
+    }
+}

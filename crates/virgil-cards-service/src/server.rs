@@ -1,0 +1,293 @@
+//! The HTTP API (v1): routes, request checks and the mapping from store results to
+//! responses. Limits are checked before any work: the body size (64 KiB, 413), the
+//! number of identities per search (50, 422), every field of a card (422).
+
+use crate::auth::{Applications, Caller};
+use crate::error::ApiError;
+use crate::store::{CardStatus, CardStore, Published, StoreError, StoredCard};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::sync::Arc;
+use virgil_card::api::{
+    CardResponse, CardStatusJson, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest,
+    SearchRequest, SearchResponse, ServiceKeyResponse,
+};
+use virgil_card::{CardId, CardJson, RevocationRequest, Signer, Verifier};
+use virgil_crypto::PrivateKey;
+use virgil_crypto::encoding::{from_base64, to_base64};
+use virgil_crypto::sign::Signature;
+
+/// Everything a request handler needs; shared by all requests.
+pub struct Service {
+    /// Where cards live.
+    pub store: CardStore,
+    /// The service key that countersigns published cards.
+    pub service_key: PrivateKey,
+    /// The registered applications and their keys.
+    pub applications: Applications,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+impl Service {
+    fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .map(|value| {
+                value.to_str().map_err(|_| {
+                    ApiError::unauthorized(
+                        "malformed_token",
+                        "the Authorization header is not text",
+                    )
+                })
+            })
+            .transpose()?;
+        self.applications.authenticate(value)
+    }
+}
+
+fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::PreviousNotFound(id) => ApiError::unprocessable(
+            "previous_card_not_found",
+            format!("the card to replace ({id}) does not exist in this application"),
+        ),
+        StoreError::PreviousMismatch(id) => ApiError::conflict(
+            "previous_card_mismatch",
+            format!("the card to replace ({id}) belongs to another identity or identity type"),
+        ),
+        StoreError::PreviousNotActive(id) => ApiError::conflict(
+            "previous_card_not_active",
+            format!("the card to replace ({id}) was already replaced or revoked"),
+        ),
+        StoreError::NotFound(id) => ApiError::not_found(
+            "card_not_found",
+            format!("no card {id} in this application"),
+        ),
+        StoreError::AlreadyRevoked(id) => ApiError::conflict(
+            "card_already_revoked",
+            format!("card {id} is already revoked"),
+        ),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+fn response(stored: StoredCard) -> CardResponse {
+    CardResponse {
+        card: stored.card.to_json(),
+        status: match stored.status {
+            CardStatus::Active => CardStatusJson::Active,
+            CardStatus::Superseded { by } => CardStatusJson::Superseded { by },
+            CardStatus::Revoked { reason, at } => CardStatusJson::Revoked { reason, at },
+        },
+        published_at: stored.published_at,
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not the expected JSON: {e}"),
+        )
+    })
+}
+
+async fn publish(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CardResponse>), ApiError> {
+    let caller = service.caller(&headers)?;
+    let mut card = parse_json::<CardJson>(&body)?
+        .into_card()
+        .map_err(|e| ApiError::unprocessable("invalid_card", e.to_string()))?;
+    let app_id = card.content().app_id.clone();
+    if app_id != caller.app_id {
+        return Err(ApiError::forbidden(
+            "wrong_application",
+            format!(
+                "the card belongs to application {app_id:?}; this token is for {:?}",
+                caller.app_id
+            ),
+        ));
+    }
+    let mut verifier = Verifier::new();
+    for key in service.applications.keys_of(&app_id) {
+        verifier = verifier.trust_app(&app_id, key.clone());
+    }
+    verifier
+        .verify(&card)
+        .map_err(|e| ApiError::unprocessable("card_verification_failed", e.to_string()))?;
+    card.sign_as(Signer::Service, &service.service_key)
+        .map_err(|e| ApiError::unprocessable("invalid_card", e.to_string()))?;
+    match service
+        .store
+        .publish(&card, now())
+        .await
+        .map_err(store_error)?
+    {
+        Published::Created(stored) => Ok((StatusCode::CREATED, Json(response(stored)))),
+        Published::Existing(stored) => Ok((StatusCode::OK, Json(response(stored)))),
+    }
+}
+
+fn parse_id(id: &str) -> Result<CardId, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::bad_request("invalid_card_id", "a card id is 64 lowercase hex digits")
+    })
+}
+
+async fn get_card(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<CardResponse>, ApiError> {
+    let caller = service.caller(&headers)?;
+    let id = parse_id(&id)?;
+    let stored = service
+        .store
+        .get(&caller.app_id, &id)
+        .await
+        .map_err(store_error)?;
+    stored.map(|stored| Json(response(stored))).ok_or_else(|| {
+        ApiError::not_found(
+            "card_not_found",
+            format!("no card {id} in this application"),
+        )
+    })
+}
+
+async fn search(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let caller = service.caller(&headers)?;
+    let request: SearchRequest = parse_json(&body)?;
+    if request.identities.is_empty() {
+        return Err(ApiError::unprocessable(
+            "no_identities",
+            "name at least one identity",
+        ));
+    }
+    if request.identities.len() > MAX_SEARCH_IDENTITIES {
+        return Err(ApiError::unprocessable(
+            "too_many_identities",
+            format!("at most {MAX_SEARCH_IDENTITIES} identities per search"),
+        ));
+    }
+    for identity in &request.identities {
+        virgil_card::content::validate_identity(identity)
+            .map_err(|e| ApiError::unprocessable("invalid_identity", e.to_string()))?;
+    }
+    let found = service
+        .store
+        .search(
+            &caller.app_id,
+            &request.identities,
+            request.identity_type.as_deref(),
+        )
+        .await
+        .map_err(store_error)?;
+    Ok(Json(SearchResponse {
+        cards: found.into_iter().map(response).collect(),
+    }))
+}
+
+async fn revoke(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<CardResponse>, ApiError> {
+    let caller = service.caller(&headers)?;
+    let id = parse_id(&id)?;
+    let body: RevokeRequest = parse_json(&body)?;
+    let bad = |what: &str| {
+        ApiError::unprocessable(
+            "invalid_revocation",
+            format!("{what} is not valid base64 of the right length"),
+        )
+    };
+    let request = from_base64(&body.request)
+        .ok()
+        .and_then(|bytes| RevocationRequest::from_bytes(&bytes).ok())
+        .ok_or_else(|| bad("request"))?;
+    let signature = from_base64(&body.signature)
+        .ok()
+        .and_then(|bytes| Signature::from_slice(&bytes).ok())
+        .ok_or_else(|| bad("signature"))?;
+    if request.card_id != id {
+        return Err(ApiError::unprocessable(
+            "invalid_revocation",
+            "the revocation request names another card",
+        ));
+    }
+    let signed_by_app = service
+        .applications
+        .keys_of(&caller.app_id)
+        .into_iter()
+        .any(|key| request.verify(key, &signature));
+    if !signed_by_app {
+        return Err(ApiError::forbidden(
+            "bad_revocation_signature",
+            "the revocation request is not signed by this application's key",
+        ));
+    }
+    let stored = service
+        .store
+        .revoke(&caller.app_id, &id, request.reason, now())
+        .await
+        .map_err(store_error)?;
+    Ok(Json(response(stored)))
+}
+
+async fn service_key(State(service): State<Arc<Service>>) -> Json<ServiceKeyResponse> {
+    let public = service.service_key.public_key();
+    Json(ServiceKeyResponse {
+        public_key: to_base64(public.as_bytes()),
+        key_id: public.key_id().to_string(),
+    })
+}
+
+async fn health(State(service): State<Arc<Service>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let cards = service.store.count().await.map_err(store_error)?;
+    Ok(Json(serde_json::json!({ "status": "ok", "cards": cards })))
+}
+
+async fn body_limit_error(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::too_large(format!(
+            "request bodies are limited to {MAX_BODY_BYTES} bytes"
+        ))
+        .into_response();
+    }
+    response
+}
+
+/// The router of the HTTP API.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/v1/cards", post(publish))
+        .route("/v1/cards/actions/search", post(search))
+        .route("/v1/cards/{id}", get(get_card))
+        .route("/v1/cards/{id}/actions/revoke", post(revoke))
+        .route("/v1/service-key", get(service_key))
+        .route("/v1/health", get(health))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body_limit_error))
+        .with_state(service)
+}
