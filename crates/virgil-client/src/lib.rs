@@ -1,10 +1,354 @@
-//! Blocking HTTP client for the cards service and the reference application server.
+//! Blocking HTTP client for the cards service.
 //!
-//! Every card the client returns has been verified (self, application and service
-//! signatures against pinned keys) before the caller sees it; the client never trusts the
-//! service blindly.
+//! Every card the client returns has been verified with the card crate's
+//! [`Verifier`] (self, application and service signatures against pinned keys) before
+//! the caller sees it: a card that fails is an error naming the failed check, never
+//! silently dropped. The client never trusts the service blindly: it also checks that a
+//! fetched card is the one asked for and that search results are active cards of the
+//! identities asked for.
 //!
-//! Depend on it if you talk to the servers without the `virgil` facade. Status: lands with
-//! the "cards service and client" issue; this crate is empty until then.
+//! Depend on it if you talk to the servers without the `virgil` facade.
+//!
+//! ```no_run
+//! use virgil_client::CardsClient;
+//! use virgil_card::Verifier;
+//! # fn pinned() -> (virgil_crypto::PublicKey, virgil_crypto::PublicKey) { unimplemented!() }
+//! let (service_key, app_key) = pinned(); // shipped with the application
+//! let verifier = Verifier::new().trust_service(service_key).trust_app("chat", app_key);
+//! let client = CardsClient::builder("http://127.0.0.1:8080", verifier)
+//!     .token_source(|| Ok("<access token from your app server>".to_owned()))
+//!     .build();
+//! let bob_cards = client.search(&["bob"], None)?;
+//! # Ok::<(), virgil_client::ClientError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use virgil_card::api::{
+    CardResponse, CardStatusJson, ErrorBody, RevokeRequest, SearchRequest, SearchResponse,
+};
+use virgil_card::{Card, CardError, CardId, RevocationRequest, Verifier, VerifyError};
+use virgil_crypto::encoding::to_base64;
+use virgil_crypto::sign::Signature;
+
+/// Everything a client call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The service could not be reached (after the configured retries).
+    #[error("cannot reach the cards service at {url}: {message}")]
+    Transport {
+        /// The URL called.
+        url: String,
+        /// The transport error.
+        message: String,
+    },
+    /// The service answered with an error.
+    #[error("the cards service refused the request: {message} ({status} {code})")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The stable error code (see docs/api.md).
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// The service's answer is not what the API promises.
+    #[error("unexpected answer from the cards service: {0}")]
+    InvalidResponse(String),
+    /// A card from the service failed verification; it was not returned.
+    #[error("a card from the cards service failed verification: {0}")]
+    Verification(#[from] VerifyError),
+    /// A card from the service does not decode.
+    #[error("a card from the cards service is malformed: {0}")]
+    Card(#[from] CardError),
+    /// The token source failed.
+    #[error("could not get an access token: {0}")]
+    Token(String),
+}
+
+/// A card as the service returned it, after verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedCard {
+    /// The verified card.
+    pub card: Card,
+    /// Its status at the service.
+    pub status: CardStatusJson,
+    /// When the service published it, seconds since the Unix epoch.
+    pub published_at: u64,
+}
+
+/// Where access tokens come from; called before every request, so it can refresh them.
+pub trait TokenSource: Send + Sync {
+    /// A current access token.
+    fn token(&self) -> Result<String, ClientError>;
+}
+
+impl<F: Fn() -> Result<String, ClientError> + Send + Sync> TokenSource for F {
+    fn token(&self) -> Result<String, ClientError> {
+        self()
+    }
+}
+
+/// Configures a [`CardsClient`].
+pub struct ClientBuilder {
+    base_url: String,
+    verifier: Verifier,
+    tokens: Option<Box<dyn TokenSource>>,
+    timeout: Duration,
+    retries: u32,
+    backoff: Duration,
+}
+
+impl ClientBuilder {
+    /// How to get access tokens (required for every `/v1/cards` call).
+    pub fn token_source(mut self, tokens: impl TokenSource + 'static) -> Self {
+        self.tokens = Some(Box::new(tokens));
+        self
+    }
+
+    /// The timeout of one HTTP call (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How often a call is retried on connection errors, 5xx and 429 (default 2), and
+    /// the first wait, doubled on each retry (default 200 ms).
+    pub fn retries(mut self, retries: u32, backoff: Duration) -> Self {
+        self.retries = retries;
+        self.backoff = backoff;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> CardsClient {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(self.timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        CardsClient {
+            base_url: self.base_url.trim_end_matches('/').to_owned(),
+            agent,
+            verifier: self.verifier,
+            tokens: self.tokens,
+            retries: self.retries,
+            backoff: self.backoff,
+        }
+    }
+}
+
+/// A blocking client of the cards service.
+pub struct CardsClient {
+    base_url: String,
+    agent: ureq::Agent,
+    verifier: Verifier,
+    tokens: Option<Box<dyn TokenSource>>,
+    retries: u32,
+    backoff: Duration,
+}
+
+impl std::fmt::Debug for CardsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardsClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Method {
+    Get,
+    Post(Vec<u8>),
+}
+
+impl CardsClient {
+    /// A client of the service at `base_url` that verifies every card with `verifier`.
+    pub fn builder(base_url: &str, verifier: Verifier) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.to_owned(),
+            verifier,
+            tokens: None,
+            timeout: Duration::from_secs(10),
+            retries: 2,
+            backoff: Duration::from_millis(200),
+        }
+    }
+
+    fn call<T: DeserializeOwned>(&self, path: &str, method: Method) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base_url);
+        let token = match &self.tokens {
+            Some(tokens) => Some(tokens.token()?),
+            None => None,
+        };
+        let mut wait = self.backoff;
+        let mut attempt = 0;
+        loop {
+            let result = self.send(&url, token.as_deref(), &method);
+            let retryable = match &result {
+                Err(ClientError::Transport { .. }) => true,
+                Err(ClientError::Api { status, .. }) => *status == 429 || *status >= 500,
+                _ => false,
+            };
+            if !retryable || attempt >= self.retries {
+                return result;
+            }
+            attempt += 1;
+            std::thread::sleep(wait);
+            wait = wait.saturating_mul(2);
+        }
+    }
+
+    fn send<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        method: &Method,
+    ) -> Result<T, ClientError> {
+        let transport = |e: ureq::Error| ClientError::Transport {
+            url: url.to_owned(),
+            message: e.to_string(),
+        };
+        let auth = token.map(|token| format!("Bearer {token}"));
+        let response = match method {
+            Method::Get => {
+                let mut request = self.agent.get(url);
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.call()
+            }
+            Method::Post(body) => {
+                let mut request = self
+                    .agent
+                    .post(url)
+                    .header("Content-Type", "application/json");
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.send(&body[..])
+            }
+        };
+        let mut response = response.map_err(transport)?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_string()
+            .map_err(transport)?;
+        if !(200..300).contains(&status) {
+            let error: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
+                code: "unknown".to_owned(),
+                message: text.chars().take(200).collect(),
+            });
+            return Err(ClientError::Api {
+                status,
+                code: error.code,
+                message: error.message,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::InvalidResponse(format!("{url}: {e}")))
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let body =
+            serde_json::to_vec(body).map_err(|e| ClientError::InvalidResponse(e.to_string()))?;
+        self.call(path, Method::Post(body))
+    }
+
+    fn verified(&self, response: CardResponse) -> Result<PublishedCard, ClientError> {
+        let card = response.card.into_card()?;
+        self.verifier.verify(&card)?;
+        Ok(PublishedCard {
+            card,
+            status: response.status,
+            published_at: response.published_at,
+        })
+    }
+
+    /// Publishes a card approved by its application (self + app signatures); returns
+    /// it countersigned by the service. Publishing the same card again returns it.
+    pub fn publish(&self, card: &Card) -> Result<PublishedCard, ClientError> {
+        let response: CardResponse = self.post("/v1/cards", &card.to_json())?;
+        let published = self.verified(response)?;
+        if published.card.id() != card.id() {
+            return Err(ClientError::InvalidResponse(
+                "the service returned another card".to_owned(),
+            ));
+        }
+        Ok(published)
+    }
+
+    /// A card by id, whatever its status (superseded cards stay available so old
+    /// messages remain verifiable).
+    pub fn get(&self, id: &CardId) -> Result<PublishedCard, ClientError> {
+        let response: CardResponse = self.call(&format!("/v1/cards/{id}"), Method::Get)?;
+        let published = self.verified(response)?;
+        if published.card.id() != id {
+            return Err(ClientError::InvalidResponse(format!(
+                "asked for card {id}, got {}",
+                published.card.id()
+            )));
+        }
+        Ok(published)
+    }
+
+    /// The active cards of `identities` (1–50), of `identity_type` if given.
+    pub fn search(
+        &self,
+        identities: &[&str],
+        identity_type: Option<&str>,
+    ) -> Result<Vec<PublishedCard>, ClientError> {
+        let request = SearchRequest {
+            identities: identities
+                .iter()
+                .map(|identity| (*identity).to_owned())
+                .collect(),
+            identity_type: identity_type.map(str::to_owned),
+        };
+        let response: SearchResponse = self.post("/v1/cards/actions/search", &request)?;
+        response
+            .cards
+            .into_iter()
+            .map(|card| {
+                let published = self.verified(card)?;
+                let content = published.card.content();
+                if !identities.contains(&content.identity.as_str())
+                    || identity_type.is_some_and(|wanted| wanted != content.identity_type)
+                    || published.status != CardStatusJson::Active
+                {
+                    return Err(ClientError::InvalidResponse(format!(
+                        "search returned card {} that does not match the query",
+                        published.card.id()
+                    )));
+                }
+                Ok(published)
+            })
+            .collect()
+    }
+
+    /// Revokes a card with a revocation request signed by its application's key.
+    pub fn revoke(
+        &self,
+        request: &RevocationRequest,
+        signature: &Signature,
+    ) -> Result<PublishedCard, ClientError> {
+        let body = RevokeRequest {
+            request: to_base64(&request.to_bytes()),
+            signature: to_base64(signature.as_bytes()),
+        };
+        let response: CardResponse = self.post(
+            &format!("/v1/cards/{}/actions/revoke", request.card_id),
+            &body,
+        )?;
+        self.verified(response)
+    }
+}

@@ -1,0 +1,176 @@
+//! The client against the real cards service on 127.0.0.1:0 (temporary SQLite file).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+use virgil_card::api::CardStatusJson;
+use virgil_card::{
+    Card, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier, VerifyError, token,
+};
+use virgil_cards_service::auth::Applications;
+use virgil_cards_service::server::{Service, router};
+use virgil_cards_service::store::CardStore;
+use virgil_client::{CardsClient, ClientError};
+use virgil_crypto::PrivateKey;
+
+const APP: u8 = 100;
+const SERVICE: u8 = 102;
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Starts the service on its own runtime thread; returns the base URL.
+fn start_service(dir: &std::path::Path) -> String {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let mut applications = Applications::new();
+            applications
+                .register("chat", key(APP).public_key().clone())
+                .unwrap();
+            let service = Arc::new(Service {
+                store: CardStore::connect(&url).await.unwrap(),
+                service_key: key(SERVICE),
+                applications,
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            sender
+                .send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, router(service)).await.unwrap();
+        });
+    });
+    receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+fn verifier(service: u8) -> Verifier {
+    Verifier::new()
+        .trust_service(key(service).public_key().clone())
+        .trust_app("chat", key(APP).public_key().clone())
+}
+
+fn client(base: &str, service: u8) -> CardsClient {
+    CardsClient::builder(base, verifier(service))
+        .token_source(|| Ok(token::issue(&key(APP), "chat", "alice", now(), 300)))
+        .retries(1, Duration::from_millis(10))
+        .build()
+}
+
+fn approved(identity: &str, owner: u8, replaces: Option<&Card>) -> Card {
+    let mut request = CardRequest::new(identity, "chat");
+    if let Some(previous) = replaces {
+        request = request.replaces(*previous.id());
+    }
+    let mut card = request.sign(&key(owner)).unwrap();
+    card.sign_as(Signer::App("chat".into()), &key(APP)).unwrap();
+    card
+}
+
+#[test]
+fn publish_get_search_rotate_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = start_service(dir.path());
+    let client = client(&base, SERVICE);
+
+    let alice = approved("alice", 1, None);
+    let published = client.publish(&alice).unwrap();
+    assert_eq!(published.card.id(), alice.id());
+    assert!(published.card.signature_by(&Signer::Service).is_some());
+    assert_eq!(
+        client.publish(&alice).unwrap().card,
+        published.card,
+        "idempotent"
+    );
+    assert_eq!(client.get(alice.id()).unwrap().card, published.card);
+
+    let bob = approved("bob", 2, None);
+    client.publish(&bob).unwrap();
+    let found = client.search(&["alice", "bob", "nobody"], None).unwrap();
+    assert_eq!(found.len(), 2);
+    assert!(client.search(&["alice"], Some("email")).unwrap().is_empty());
+
+    let alice2 = approved("alice", 3, Some(&alice));
+    client.publish(&alice2).unwrap();
+    let found = client.search(&["alice"], None).unwrap();
+    assert_eq!(
+        found.iter().map(|c| *c.card.id()).collect::<Vec<_>>(),
+        [*alice2.id()]
+    );
+    assert_eq!(
+        client.get(alice.id()).unwrap().status,
+        CardStatusJson::Superseded { by: *alice2.id() }
+    );
+
+    let request = RevocationRequest {
+        card_id: *bob.id(),
+        reason: RevocationReason::Unspecified,
+        created_at: now(),
+    };
+    let revoked = client.revoke(&request, &request.sign(&key(APP))).unwrap();
+    assert!(matches!(revoked.status, CardStatusJson::Revoked { .. }));
+
+    match client.get(&virgil_card::CardId::of_snapshot(b"none")) {
+        Err(ClientError::Api {
+            status: 404, code, ..
+        }) => assert_eq!(code, "card_not_found"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cards_that_fail_verification_are_errors_naming_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = start_service(dir.path());
+    let honest = client(&base, SERVICE);
+    let alice = approved("alice", 1, None);
+    honest.publish(&alice).unwrap();
+
+    // A client that pins another service key refuses every card from this service.
+    let pinned_elsewhere = client(&base, 99);
+    match pinned_elsewhere.get(alice.id()) {
+        Err(ClientError::Verification(VerifyError::BadServiceSignature { card })) => {
+            assert_eq!(card, *alice.id())
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        pinned_elsewhere.search(&["alice"], None),
+        Err(ClientError::Verification(_))
+    ));
+}
+
+#[test]
+fn unreachable_service_is_a_transport_error_after_retries() {
+    // Bind and drop a listener to get a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = client(&format!("http://127.0.0.1:{port}"), SERVICE);
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        client.search(&["alice"], None),
+        Err(ClientError::Transport { .. })
+    ));
+    assert!(
+        started.elapsed() >= Duration::from_millis(10),
+        "one retry with 10 ms backoff"
+    );
+}
