@@ -6,13 +6,14 @@
 //! A sees, publishes and revokes only A's cards. Operators run its binary; tests embed
 //! the library ([`server::router`]).
 //!
-//! Status: storage ([`store`]), authentication ([`auth`]) and the HTTP API v1
-//! ([`server`]: publish, get, search, revoke, service key, health) are here; metrics,
-//! OpenAPI, configuration and the binary land next.
+//! Status: storage ([`store`]), authentication ([`auth`]), the HTTP API v1 ([`server`]:
+//! publish, get, search, revoke, service key, health), configuration ([`config`]) and the
+//! `virgil-cards-service` binary are here; metrics and the OpenAPI document land next.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod server;
 pub mod store;

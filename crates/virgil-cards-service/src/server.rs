@@ -278,6 +278,44 @@ async fn body_limit_error(
     response
 }
 
+/// Logs one line per request: method, matched route, status, time. Never headers or
+/// bodies (tokens and cards stay out of logs).
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish and closes the database pool.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = service.store.clone();
+    axum::serve(listener, router(service))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
 /// The router of the HTTP API.
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
@@ -289,5 +327,6 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/health", get(health))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(body_limit_error))
+        .route_layer(axum::middleware::from_fn(log_request))
         .with_state(service)
 }

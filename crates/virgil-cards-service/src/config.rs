@@ -1,0 +1,108 @@
+//! Configuration: a TOML file, overridden by command-line options and environment
+//! variables (see `virgil-cards-service --help`).
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! database_url = "sqlite://cards.db?mode=rwc"      # or postgres://user@host/db
+//! service_key_file = "service.key"                 # made by `virgil-cards-service keygen`
+//!
+//! [[applications]]
+//! app_id = "chat"
+//! public_key = "VksB…"                             # base64 of the app's 100-byte public key
+//! ```
+//!
+//! The service key's password comes from `VIRGIL_SERVICE_KEY_PASSWORD` (never from the
+//! file or the command line, where it would be visible to other users).
+
+use crate::auth::Applications;
+use std::path::{Path, PathBuf};
+use virgil_crypto::encoding::from_base64;
+use virgil_crypto::{PrivateKey, PublicKey, keyblob};
+
+/// One registered application.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationConfig {
+    /// The application id cards carry.
+    pub app_id: String,
+    /// The application's public key (base64 of the 100-byte encoding).
+    pub public_key: String,
+}
+
+/// The service configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on, e.g. `127.0.0.1:8080` (`:0` picks a free port).
+    pub listen: Option<String>,
+    /// `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub database_url: Option<String>,
+    /// The service key file (a key blob).
+    pub service_key_file: Option<PathBuf>,
+    /// The applications this service serves.
+    #[serde(default)]
+    pub applications: Vec<ApplicationConfig>,
+}
+
+/// A configuration problem, said so that an operator can fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read the configuration file {}: {e}",
+                path.display()
+            ))
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// The registered applications, with their keys decoded and validated.
+    pub fn applications(&self) -> Result<Applications, ConfigError> {
+        let mut applications = Applications::new();
+        for app in &self.applications {
+            let bytes = from_base64(&app.public_key).map_err(|_| {
+                ConfigError(format!(
+                    "application {:?}: public_key is not base64",
+                    app.app_id
+                ))
+            })?;
+            let key = PublicKey::from_bytes(&bytes).map_err(|e| {
+                ConfigError(format!("application {:?}: public_key: {e}", app.app_id))
+            })?;
+            applications
+                .register(&app.app_id, key)
+                .map_err(|e| ConfigError(format!("application {:?}: {}", app.app_id, e.message)))?;
+        }
+        if self.applications.is_empty() {
+            return Err(ConfigError(
+                "no applications are registered: add [[applications]] with app_id and public_key to the configuration, or pass --app ID=KEY".to_owned(),
+            ));
+        }
+        Ok(applications)
+    }
+
+    /// Loads and unlocks the service key.
+    pub fn service_key(&self, password: Option<&[u8]>) -> Result<PrivateKey, ConfigError> {
+        let path = self.service_key_file.as_ref().ok_or_else(|| {
+            ConfigError("no service key: pass --service-key-file (create one with `virgil-cards-service keygen`)".to_owned())
+        })?;
+        let blob = std::fs::read(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read the service key {}: {e}",
+                path.display()
+            ))
+        })?;
+        keyblob::unlock(&blob, password).map_err(|e| match e {
+            virgil_crypto::Error::WrongPassword => ConfigError(format!(
+                "wrong or missing password for the service key {} (set VIRGIL_SERVICE_KEY_PASSWORD)",
+                path.display()
+            )),
+            other => ConfigError(format!("the service key {} is unusable: {other}", path.display())),
+        })
+    }
+}

@@ -1,0 +1,285 @@
+//! The `virgil-cards-service` binary: keygen, graceful shutdown and restart on the same
+//! SQLite file, and two replicas over one PostgreSQL database (publish through one,
+//! read and revoke through the other).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use serde_json::Value;
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use virgil_card::api::{CardResponse, CardStatusJson, SearchResponse};
+use virgil_card::{CardRequest, RevocationReason, RevocationRequest, Signer, token};
+use virgil_crypto::PrivateKey;
+use virgil_crypto::encoding::to_base64;
+
+const BIN: &str = env!("CARGO_BIN_EXE_virgil-cards-service");
+const PASSWORD: &str = "service key password";
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn keygen(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("service.key");
+    let output = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(&path)
+        .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("public key (pin this in clients): "));
+    path
+}
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+fn start(key_file: &Path, database_url: &str) -> Running {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--service-key-file",
+        ])
+        .arg(key_file)
+        .arg("--app")
+        .arg(format!(
+            "chat={}",
+            to_base64(key(100).public_key().as_bytes())
+        ))
+        .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Running { child, base }
+}
+
+impl Running {
+    /// SIGTERM, then the exit status must be success (graceful shutdown).
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(
+            self.child.wait().unwrap().success(),
+            "graceful shutdown exits 0"
+        );
+    }
+}
+
+fn call(method: &str, url: &str, body: Option<&impl serde::Serialize>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let auth = format!(
+        "Bearer {}",
+        token::issue(&key(100), "chat", "alice", now(), 300)
+    );
+    let response = if method == "GET" {
+        agent.get(url).header("Authorization", &auth).call()
+    } else {
+        agent
+            .post(url)
+            .header("Authorization", &auth)
+            .send_json(body.unwrap())
+    };
+    let mut response = response.unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_json().unwrap())
+}
+
+fn approved(identity: &str, owner: u8) -> virgil_card::Card {
+    let mut card = CardRequest::new(identity, "chat")
+        .sign(&key(owner))
+        .unwrap();
+    card.sign_as(Signer::App("chat".into()), &key(100)).unwrap();
+    card
+}
+
+#[test]
+fn keygen_needs_a_password_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k");
+    let no_password = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(&path)
+        .env_remove("VIRGIL_SERVICE_KEY_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!no_password.status.success());
+    assert!(String::from_utf8_lossy(&no_password.stderr).contains("VIRGIL_SERVICE_KEY_PASSWORD"));
+    let path = keygen(dir.path());
+    let before = std::fs::read(&path).unwrap();
+    let again = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(&path)
+        .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the existing key is untouched"
+    );
+    let help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--database-url"));
+}
+
+#[test]
+fn a_restarted_service_keeps_its_cards() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    let alice = approved("alice", 1);
+    let first = start(&key_file, &url);
+    let (status, _) = call(
+        "POST",
+        &format!("{}/v1/cards", first.base),
+        Some(&alice.to_json()),
+    );
+    assert_eq!(status, 201);
+    first.stop();
+    let second = start(&key_file, &url);
+    let (status, body) = call(
+        "GET",
+        &format!("{}/v1/cards/{}", second.base, alice.id()),
+        None::<&()>,
+    );
+    assert_eq!(status, 200, "{body}");
+    second.stop();
+}
+
+fn fresh_postgres_database() -> (String, String) {
+    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("virgil_replicas_{}_{}", std::process::id(), now());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL not reachable at {base}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    });
+    let slash = base.rfind('/').unwrap();
+    (format!("{}/{name}", &base[..slash]), name)
+}
+
+fn drop_postgres_database(name: &str) {
+    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn two_replicas_share_one_postgres_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let (url, name) = fresh_postgres_database();
+    let one = start(&key_file, &url);
+    let two = start(&key_file, &url);
+
+    let alice = approved("alice", 1);
+    let (status, body) = call(
+        "POST",
+        &format!("{}/v1/cards", one.base),
+        Some(&alice.to_json()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call(
+        "GET",
+        &format!("{}/v1/cards/{}", two.base, alice.id()),
+        None::<&()>,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = call(
+        "POST",
+        &format!("{}/v1/cards/actions/search", two.base),
+        Some(&serde_json::json!({"identities": ["alice"]})),
+    );
+    assert_eq!(
+        serde_json::from_value::<SearchResponse>(body)
+            .unwrap()
+            .cards
+            .len(),
+        1
+    );
+    let request = RevocationRequest {
+        card_id: *alice.id(),
+        reason: RevocationReason::Unspecified,
+        created_at: now(),
+    };
+    let revoke = serde_json::json!({"request": to_base64(&request.to_bytes()), "signature": to_base64(request.sign(&key(100)).as_bytes())});
+    let (status, body) = call(
+        "POST",
+        &format!("{}/v1/cards/{}/actions/revoke", two.base, alice.id()),
+        Some(&revoke),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = call(
+        "GET",
+        &format!("{}/v1/cards/{}", one.base, alice.id()),
+        None::<&()>,
+    );
+    assert!(matches!(
+        serde_json::from_value::<CardResponse>(body).unwrap().status,
+        CardStatusJson::Revoked { .. }
+    ));
+
+    one.stop();
+    two.stop();
+    drop_postgres_database(&name);
+}
