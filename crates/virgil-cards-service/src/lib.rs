@@ -8,12 +8,14 @@
 //!
 //! Status: storage ([`store`]), authentication ([`auth`]), the HTTP API v1 ([`server`]:
 //! publish, get, search, revoke, service key, health), configuration ([`config`]) and the
-//! `virgil-cards-service` binary are here; metrics and the OpenAPI document land next.
+//! `virgil-cards-service` binary are here, with Prometheus metrics at `/metrics`; the
+//! OpenAPI document lands next.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod server;
 pub mod store;

@@ -160,11 +160,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     // Scripts and tests read this line to find a port picked with :0.
     println!("listening on http://{address}");
     tracing::info!(%address, service_key_id = %service_key.key_id(), "cards service started");
-    let service = Arc::new(Service {
-        store,
-        service_key,
-        applications,
-    });
+    let service = Arc::new(Service::new(store, service_key, applications));
     serve(listener, service, shutdown_signal())
         .await
         .map_err(|e| e.to_string())

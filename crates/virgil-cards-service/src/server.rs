@@ -4,6 +4,7 @@
 
 use crate::auth::{Applications, Caller};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::store::{CardStatus, CardStore, Published, StoreError, StoredCard};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -22,12 +23,22 @@ use virgil_crypto::sign::Signature;
 
 /// Everything a request handler needs; shared by all requests.
 pub struct Service {
-    /// Where cards live.
-    pub store: CardStore,
-    /// The service key that countersigns published cards.
-    pub service_key: PrivateKey,
-    /// The registered applications and their keys.
-    pub applications: Applications,
+    store: CardStore,
+    service_key: PrivateKey,
+    applications: Applications,
+    metrics: Metrics,
+}
+
+impl Service {
+    /// A service over `store`, countersigning with `service_key`, serving `applications`.
+    pub fn new(store: CardStore, service_key: PrivateKey, applications: Applications) -> Self {
+        Self {
+            store,
+            service_key,
+            applications,
+            metrics: Metrics::default(),
+        }
+    }
 }
 
 fn now() -> u64 {
@@ -263,6 +274,16 @@ async fn health(State(service): State<Arc<Service>>) -> Result<Json<serde_json::
     Ok(Json(serde_json::json!({ "status": "ok", "cards": cards })))
 }
 
+async fn metrics(
+    State(service): State<Arc<Service>>,
+) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
+    let cards = service.store.count().await.map_err(store_error)?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        service.metrics.render(cards),
+    ))
+}
+
 async fn body_limit_error(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -281,6 +302,7 @@ async fn body_limit_error(
 /// Logs one line per request: method, matched route, status, time. Never headers or
 /// bodies (tokens and cards stay out of logs).
 async fn log_request(
+    State(service): State<Arc<Service>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -291,6 +313,9 @@ async fn log_request(
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
+    service
+        .metrics
+        .record(&route, response.status().as_u16(), started.elapsed());
     tracing::info!(
         %method,
         route,
@@ -325,8 +350,12 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/cards/{id}/actions/revoke", post(revoke))
         .route("/v1/service-key", get(service_key))
         .route("/v1/health", get(health))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(body_limit_error))
-        .route_layer(axum::middleware::from_fn(log_request))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&service),
+            log_request,
+        ))
         .with_state(service)
 }

@@ -54,11 +54,11 @@ async fn start() -> Server {
     applications
         .register("mail", key(MAIL).public_key().clone())
         .unwrap();
-    let service = Arc::new(Service {
-        store: CardStore::connect(&url).await.unwrap(),
-        service_key: key(SERVICE),
+    let service = Arc::new(Service::new(
+        CardStore::connect(&url).await.unwrap(),
+        key(SERVICE),
         applications,
-    });
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(service)).await.unwrap() });
@@ -279,6 +279,22 @@ async fn the_card_lifecycle_over_http() {
     assert_eq!(body["key_id"], key(SERVICE).key_id().to_string());
     let (status, body) = call("GET", format!("{}/v1/health", server.base), None, None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = call("GET", format!("{}/metrics", server.base), None, None).await;
+    assert_eq!(status, 200);
+    let text = body.as_str().unwrap();
+    assert!(
+        text.contains("virgil_http_requests_total{route=\"/v1/cards\",status=\"201\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("virgil_http_requests_total{route=\"/v1/cards\",status=\"409\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("virgil_http_request_duration_seconds_count{route=\"/v1/cards/{id}\"}"),
+        "{text}"
+    );
+    assert!(text.contains("virgil_cards_stored 3"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,11 +44,11 @@ fn start_service(dir: &std::path::Path) -> String {
             applications
                 .register("chat", key(APP).public_key().clone())
                 .unwrap();
-            let service = Arc::new(Service {
-                store: CardStore::connect(&url).await.unwrap(),
-                service_key: key(SERVICE),
+            let service = Arc::new(Service::new(
+                CardStore::connect(&url).await.unwrap(),
+                key(SERVICE),
                 applications,
-            });
+            ));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             sender
                 .send(format!("http://{}", listener.local_addr().unwrap()))
