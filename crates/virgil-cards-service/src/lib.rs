@@ -8,8 +8,8 @@
 //!
 //! Status: storage ([`store`]), authentication ([`auth`]), the HTTP API v1 ([`server`]:
 //! publish, get, search, revoke, service key, health), configuration ([`config`]) and the
-//! `virgil-cards-service` binary are here, with Prometheus metrics at `/metrics`; the
-//! OpenAPI document lands next.
+//! `virgil-cards-service` binary are here, with Prometheus metrics at `/metrics` and the
+//! OpenAPI document at `/v1/openapi.json`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -341,16 +341,46 @@ pub async fn serve(
     Ok(())
 }
 
+/// The OpenAPI 3 document of this API (`docs/api/cards-service.openapi.json`).
+pub const OPENAPI: &str = include_str!("../../../docs/api/cards-service.openapi.json");
+
+/// Every route, as written in the router and in the OpenAPI document.
+pub const ROUTES: [&str; 8] = [
+    "/v1/cards",
+    "/v1/cards/actions/search",
+    "/v1/cards/{id}",
+    "/v1/cards/{id}/actions/revoke",
+    "/v1/service-key",
+    "/v1/health",
+    "/v1/openapi.json",
+    "/metrics",
+];
+
+async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
 /// The router of the HTTP API.
 pub fn router(service: Arc<Service>) -> Router {
+    let [
+        publish_path,
+        search_path,
+        card_path,
+        revoke_path,
+        key_path,
+        health_path,
+        openapi_path,
+        metrics_path,
+    ] = ROUTES;
     Router::new()
-        .route("/v1/cards", post(publish))
-        .route("/v1/cards/actions/search", post(search))
-        .route("/v1/cards/{id}", get(get_card))
-        .route("/v1/cards/{id}/actions/revoke", post(revoke))
-        .route("/v1/service-key", get(service_key))
-        .route("/v1/health", get(health))
-        .route("/metrics", get(metrics))
+        .route(publish_path, post(publish))
+        .route(search_path, post(search))
+        .route(card_path, get(get_card))
+        .route(revoke_path, post(revoke))
+        .route(key_path, get(service_key))
+        .route(health_path, get(health))
+        .route(openapi_path, get(openapi))
+        .route(metrics_path, get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(body_limit_error))
         .route_layer(axum::middleware::from_fn_with_state(

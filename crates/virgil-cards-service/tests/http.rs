@@ -435,3 +435,41 @@ async fn bad_requests_get_clear_error_codes() {
     .await;
     assert_eq!((status, code(&b)), (422, "invalid_identity"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_and_covers_every_route() {
+    let server = start().await;
+    let (status, served) = call(
+        "GET",
+        format!("{}/v1/openapi.json", server.base),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/api/cards-service.openapi.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        served, committed,
+        "served /v1/openapi.json differs from docs/api/cards-service.openapi.json"
+    );
+    let mut documented: Vec<&str> = committed["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut routes = virgil_cards_service::server::ROUTES.to_vec();
+    documented.sort_unstable();
+    routes.sort_unstable();
+    assert_eq!(
+        documented, routes,
+        "every route is documented, and nothing else"
+    );
+}
