@@ -1,0 +1,249 @@
+//! Load benchmark of the cards service: real servers on 127.0.0.1, real HTTP (ureq), N
+//! client threads for a fixed time per scenario. Reports req/s, p50 and p99 for
+//! get-by-id and search, each next to `/v1/health` at the same concurrency as the
+//! baseline, on SQLite and PostgreSQL, with one and two replicas (PostgreSQL).
+//!
+//! `cargo bench -p virgil-cards-service --bench load` (needs PostgreSQL at
+//! `VIRGIL_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/test).
+//! `VIRGIL_LOAD_SECONDS` sets the time per scenario (default 2). Traffic stays on
+//! loopback and every loop is bounded by that time.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use virgil_card::{CardRequest, Signer, token};
+use virgil_cards_service::auth::Applications;
+use virgil_cards_service::server::{Service, router};
+use virgil_cards_service::store::CardStore;
+use virgil_crypto::PrivateKey;
+
+const CARDS: usize = 200;
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Starts one server over `url` on the shared runtime; returns its base URL.
+fn start(runtime: &tokio::runtime::Runtime, url: &str) -> String {
+    let url = url.to_owned();
+    runtime.block_on(async move {
+        let mut applications = Applications::new();
+        applications
+            .register("chat", key(100).public_key().clone())
+            .unwrap();
+        let service = Arc::new(Service::new(
+            CardStore::connect(&url).await.unwrap(),
+            key(101),
+            applications,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(service)).await.unwrap() });
+        base
+    })
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Publishes CARDS cards; returns their ids.
+fn seed(base: &str) -> Vec<String> {
+    let agent = agent();
+    let auth = format!(
+        "Bearer {}",
+        token::issue(&key(100), "chat", "loader", now(), 3600)
+    );
+    (0..CARDS)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            let mut card = CardRequest::new(&format!("user{i}"), "chat")
+                .sign(&PrivateKey::from_seed(&seed).unwrap())
+                .unwrap();
+            card.sign_as(Signer::App("chat".into()), &key(100)).unwrap();
+            let status = agent
+                .post(&format!("{base}/v1/cards"))
+                .header("Authorization", &auth)
+                .send_json(card.to_json())
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "seeding: {status}");
+            card.id().to_string()
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Health,
+    Get,
+    Search,
+}
+
+struct Result {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn run(
+    bases: &[String],
+    ids: &[String],
+    endpoint: Endpoint,
+    threads: usize,
+    seconds: f64,
+) -> Result {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let auth = Arc::new(format!(
+        "Bearer {}",
+        token::issue(&key(100), "chat", "loader", now(), 3600)
+    ));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let bases = bases.to_vec();
+            let ids = ids.to_vec();
+            let auth = Arc::clone(&auth);
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut latencies = Vec::new();
+                let mut i = t;
+                while Instant::now() < deadline {
+                    let base = &bases[i % bases.len()];
+                    let started = Instant::now();
+                    let status = match endpoint {
+                        Endpoint::Health => agent.get(&format!("{base}/v1/health")).call(),
+                        Endpoint::Get => agent
+                            .get(&format!("{base}/v1/cards/{}", ids[i % ids.len()]))
+                            .header("Authorization", auth.as_str())
+                            .call(),
+                        Endpoint::Search => {
+                            let names: Vec<String> = (0..5)
+                                .map(|k| format!("user{}", (i + k * 37) % CARDS))
+                                .collect();
+                            agent
+                                .post(&format!("{base}/v1/cards/actions/search"))
+                                .header("Authorization", auth.as_str())
+                                .send_json(serde_json::json!({ "identities": names }))
+                        }
+                    }
+                    .map(|mut response| {
+                        let _ = response.body_mut().read_to_vec();
+                        response.status()
+                    })
+                    .unwrap();
+                    assert!(status.is_success());
+                    latencies.push(started.elapsed());
+                    i += threads;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    latencies.sort_unstable();
+    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    Result {
+        rps: latencies.len() as f64 / seconds,
+        p50: pick(0.50),
+        p99: pick(0.99),
+    }
+}
+
+fn report(label: &str, bases: &[String], ids: &[String], seconds: f64) {
+    for threads in [1, 4, 16] {
+        let baseline = run(bases, ids, Endpoint::Health, threads, seconds);
+        println!(
+            "{label:<22} {:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  (baseline)",
+            "health",
+            baseline.rps,
+            baseline.p50.as_secs_f64() * 1e3,
+            baseline.p99.as_secs_f64() * 1e3
+        );
+        for (name, endpoint) in [("get", Endpoint::Get), ("search", Endpoint::Search)] {
+            let result = run(bases, ids, endpoint, threads, seconds);
+            println!(
+                "{label:<22} {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x baseline",
+                result.rps,
+                result.p50.as_secs_f64() * 1e3,
+                result.p99.as_secs_f64() * 1e3,
+                result.rps / baseline.rps
+            );
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing to run.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let seconds: f64 = std::env::var("VIRGIL_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "cards service load test: {seconds} s per row, loopback, ureq client threads, server on 2 tokio workers"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = start(
+        &runtime,
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("cards.db").display()
+        ),
+    );
+    let ids = seed(&sqlite);
+    report("sqlite, 1 replica", &[sqlite], &ids, seconds);
+
+    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("virgil_load_{}_{}", std::process::id(), now());
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    });
+    let pg_url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+    let pg_one = start(&runtime, &pg_url);
+    let ids = seed(&pg_one);
+    report("postgres, 1 replica", &[pg_one.clone()], &ids, seconds);
+    let pg_two = start(&runtime, &pg_url);
+    report("postgres, 2 replicas", &[pg_one, pg_two], &ids, seconds);
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    });
+}
