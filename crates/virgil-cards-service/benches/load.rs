@@ -235,7 +235,12 @@ fn main() {
     let pg_url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
     let pg_one = start(&runtime, &pg_url);
     let ids = seed(&pg_one);
-    report("postgres, 1 replica", std::slice::from_ref(&pg_one), &ids, seconds);
+    report(
+        "postgres, 1 replica",
+        std::slice::from_ref(&pg_one),
+        &ids,
+        seconds,
+    );
     let pg_two = start(&runtime, &pg_url);
     report("postgres, 2 replicas", &[pg_one, pg_two], &ids, seconds);
     runtime.block_on(async {
