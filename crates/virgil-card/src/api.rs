@@ -83,3 +83,167 @@ pub struct ErrorBody {
     /// What went wrong, for a person.
     pub message: String,
 }
+
+/// The stable error codes of the API (`docs/api.md`), so clients can match on them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `invalid_json`
+    InvalidJson,
+    /// `invalid_card_id`
+    InvalidCardId,
+    /// `missing_token`
+    MissingToken,
+    /// `malformed_token`
+    MalformedToken,
+    /// `unknown_key`
+    UnknownKey,
+    /// `token_expired`
+    TokenExpired,
+    /// `bad_token_signature`
+    BadTokenSignature,
+    /// `wrong_issuer`
+    WrongIssuer,
+    /// `wrong_application`
+    WrongApplication,
+    /// `bad_revocation_signature`
+    BadRevocationSignature,
+    /// `card_not_found`
+    CardNotFound,
+    /// `previous_card_not_active`
+    PreviousCardNotActive,
+    /// `previous_card_mismatch`
+    PreviousCardMismatch,
+    /// `card_already_revoked`
+    CardAlreadyRevoked,
+    /// `body_too_large`
+    BodyTooLarge,
+    /// `invalid_card`
+    InvalidCard,
+    /// `card_verification_failed`
+    CardVerificationFailed,
+    /// `previous_card_not_found`
+    PreviousCardNotFound,
+    /// `no_identities`
+    NoIdentities,
+    /// `too_many_identities`
+    TooManyIdentities,
+    /// `invalid_identity`
+    InvalidIdentity,
+    /// `invalid_revocation`
+    InvalidRevocation,
+    /// `internal_error`
+    InternalError,
+    /// A code this version does not know (a newer service).
+    Other(String),
+}
+
+impl ErrorCode {
+    /// The code for `text`.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "invalid_json" => ErrorCode::InvalidJson,
+            "invalid_card_id" => ErrorCode::InvalidCardId,
+            "missing_token" => ErrorCode::MissingToken,
+            "malformed_token" => ErrorCode::MalformedToken,
+            "unknown_key" => ErrorCode::UnknownKey,
+            "token_expired" => ErrorCode::TokenExpired,
+            "bad_token_signature" => ErrorCode::BadTokenSignature,
+            "wrong_issuer" => ErrorCode::WrongIssuer,
+            "wrong_application" => ErrorCode::WrongApplication,
+            "bad_revocation_signature" => ErrorCode::BadRevocationSignature,
+            "card_not_found" => ErrorCode::CardNotFound,
+            "previous_card_not_active" => ErrorCode::PreviousCardNotActive,
+            "previous_card_mismatch" => ErrorCode::PreviousCardMismatch,
+            "card_already_revoked" => ErrorCode::CardAlreadyRevoked,
+            "body_too_large" => ErrorCode::BodyTooLarge,
+            "invalid_card" => ErrorCode::InvalidCard,
+            "card_verification_failed" => ErrorCode::CardVerificationFailed,
+            "previous_card_not_found" => ErrorCode::PreviousCardNotFound,
+            "no_identities" => ErrorCode::NoIdentities,
+            "too_many_identities" => ErrorCode::TooManyIdentities,
+            "invalid_identity" => ErrorCode::InvalidIdentity,
+            "invalid_revocation" => ErrorCode::InvalidRevocation,
+            "internal_error" => ErrorCode::InternalError,
+            other => ErrorCode::Other(other.to_owned()),
+        }
+    }
+
+    /// The code as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidCardId => "invalid_card_id",
+            ErrorCode::MissingToken => "missing_token",
+            ErrorCode::MalformedToken => "malformed_token",
+            ErrorCode::UnknownKey => "unknown_key",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::BadTokenSignature => "bad_token_signature",
+            ErrorCode::WrongIssuer => "wrong_issuer",
+            ErrorCode::WrongApplication => "wrong_application",
+            ErrorCode::BadRevocationSignature => "bad_revocation_signature",
+            ErrorCode::CardNotFound => "card_not_found",
+            ErrorCode::PreviousCardNotActive => "previous_card_not_active",
+            ErrorCode::PreviousCardMismatch => "previous_card_mismatch",
+            ErrorCode::CardAlreadyRevoked => "card_already_revoked",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::InvalidCard => "invalid_card",
+            ErrorCode::CardVerificationFailed => "card_verification_failed",
+            ErrorCode::PreviousCardNotFound => "previous_card_not_found",
+            ErrorCode::NoIdentities => "no_identities",
+            ErrorCode::TooManyIdentities => "too_many_identities",
+            ErrorCode::InvalidIdentity => "invalid_identity",
+            ErrorCode::InvalidRevocation => "invalid_revocation",
+            ErrorCode::InternalError => "internal_error",
+            ErrorCode::Other(other) => other,
+        }
+    }
+}
+
+impl core::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_ones_are_kept() {
+        for code in [
+            "invalid_json",
+            "invalid_card_id",
+            "missing_token",
+            "malformed_token",
+            "unknown_key",
+            "token_expired",
+            "bad_token_signature",
+            "wrong_issuer",
+            "wrong_application",
+            "bad_revocation_signature",
+            "card_not_found",
+            "previous_card_not_active",
+            "previous_card_mismatch",
+            "card_already_revoked",
+            "body_too_large",
+            "invalid_card",
+            "card_verification_failed",
+            "previous_card_not_found",
+            "no_identities",
+            "too_many_identities",
+            "invalid_identity",
+            "invalid_revocation",
+            "internal_error",
+        ] {
+            let parsed = ErrorCode::parse(code);
+            assert!(!matches!(parsed, ErrorCode::Other(_)), "{code}");
+            assert_eq!(parsed.as_str(), code);
+        }
+        assert_eq!(
+            ErrorCode::parse("from_the_future"),
+            ErrorCode::Other("from_the_future".into())
+        );
+    }
+}

@@ -429,11 +429,62 @@ async fn bad_requests_get_clear_error_codes() {
     let (status, b) = call(
         "POST",
         format!("{cards}/actions/search"),
-        chat,
+        chat.clone(),
         json_body(&json!({"identities": [""]})),
     )
     .await;
     assert_eq!((status, code(&b)), (422, "invalid_identity"));
+
+    // Rotation errors: the card to replace is unknown, or belongs to another identity.
+    let ghost = approved("ghost", "chat", CHAT, 9, None); // never published
+    let orphan = approved("ghost", "chat", CHAT, 10, Some(&ghost));
+    let (status, b) = call(
+        "POST",
+        cards.clone(),
+        chat.clone(),
+        json_body(&orphan.to_json()),
+    )
+    .await;
+    assert_eq!((status, code(&b)), (422, "previous_card_not_found"));
+    assert_eq!(
+        call(
+            "POST",
+            cards.clone(),
+            chat.clone(),
+            json_body(&alice.to_json())
+        )
+        .await
+        .0,
+        201
+    );
+    let mallory = approved("mallory", "chat", CHAT, 11, Some(&alice));
+    let (status, b) = call(
+        "POST",
+        cards.clone(),
+        chat.clone(),
+        json_body(&mallory.to_json()),
+    )
+    .await;
+    assert_eq!((status, code(&b)), (409, "previous_card_mismatch"));
+
+    // Revocation requests that do not decode, or name another card.
+    let revoke_url = format!("{cards}/{}/actions/revoke", alice.id());
+    let (status, b) = call(
+        "POST",
+        revoke_url.clone(),
+        chat.clone(),
+        json_body(&json!({"request": "!!", "signature": ""})),
+    )
+    .await;
+    assert_eq!((status, code(&b)), (422, "invalid_revocation"));
+    let other = RevocationRequest {
+        card_id: *mallory.id(),
+        reason: RevocationReason::Unspecified,
+        created_at: now(),
+    };
+    let body = json!({"request": to_base64(&other.to_bytes()), "signature": to_base64(other.sign(&key(CHAT)).as_bytes())});
+    let (status, b) = call("POST", revoke_url, chat, json_body(&body)).await;
+    assert_eq!((status, code(&b)), (422, "invalid_revocation"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

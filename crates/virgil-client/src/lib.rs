@@ -28,7 +28,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_card::api::{
-    CardResponse, CardStatusJson, ErrorBody, RevokeRequest, SearchRequest, SearchResponse,
+    CardResponse, CardStatusJson, ErrorBody, ErrorCode, RevokeRequest, SearchRequest,
+    SearchResponse,
 };
 use virgil_card::{Card, CardError, CardId, RevocationRequest, Verifier, VerifyError};
 use virgil_crypto::encoding::to_base64;
@@ -52,7 +53,7 @@ pub enum ClientError {
         /// The HTTP status.
         status: u16,
         /// The stable error code (see docs/api.md).
-        code: String,
+        code: ErrorCode,
         /// The service's message.
         message: String,
     },
@@ -247,7 +248,7 @@ impl CardsClient {
             });
             return Err(ClientError::Api {
                 status,
-                code: error.code,
+                code: ErrorCode::parse(&error.code),
                 message: error.message,
             });
         }

@@ -128,7 +128,7 @@ fn publish_get_search_rotate_revoke() {
     match client.get(&virgil_card::CardId::of_snapshot(b"none")) {
         Err(ClientError::Api {
             status: 404, code, ..
-        }) => assert_eq!(code, "card_not_found"),
+        }) => assert_eq!(code, virgil_card::api::ErrorCode::CardNotFound),
         other => panic!("{other:?}"),
     }
 }
