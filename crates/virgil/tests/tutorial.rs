@@ -1,0 +1,163 @@
+//! The seed tutorial, step by step, against a real cards service on 127.0.0.1 (the test
+//! plays the application server: it approves and publishes the exported card requests).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+use virgil::{Buffer, Config, Encoding, Error, Virgil};
+use virgil_card::{Signer, Verifier, token};
+use virgil_cards_service::auth::Applications;
+use virgil_cards_service::server::{Service, router};
+use virgil_cards_service::store::CardStore;
+use virgil_client::CardsClient;
+use virgil_crypto::PrivateKey;
+
+fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).unwrap()
+}
+
+const APP: u8 = 100;
+const SERVICE: u8 = 101;
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn start_service(dir: &std::path::Path) -> String {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let mut applications = Applications::new();
+                applications
+                    .register("chat", key(APP).public_key().clone())
+                    .unwrap();
+                let service = Arc::new(Service::new(
+                    CardStore::connect(&url).await.unwrap(),
+                    key(SERVICE),
+                    applications,
+                ));
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                sender
+                    .send(format!("http://{}", listener.local_addr().unwrap()))
+                    .unwrap();
+                axum::serve(listener, router(service)).await.unwrap();
+            });
+    });
+    receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+/// A device of user `who`: its own key directory.
+fn device(base: &str, dir: &std::path::Path, who: &'static str) -> Virgil {
+    Virgil::new(Config {
+        cards_url: base.to_owned(),
+        service_key: key(SERVICE).public_key().clone(),
+        app_id: "chat".to_owned(),
+        app_key: key(APP).public_key().clone(),
+        key_dir: Some(dir.join(who)),
+        tokens: Box::new(move || Ok(token::issue(&key(APP), "chat", who, now(), 300))),
+    })
+    .unwrap()
+}
+
+/// The application server's part: approve an exported card request and publish it.
+fn approve_and_publish(base: &str, exported: &str) {
+    let mut card = virgil_card::Card::import(exported).unwrap();
+    card.verify_self_signature().unwrap();
+    card.sign_as(Signer::App("chat".into()), &key(APP)).unwrap();
+    let verifier = Verifier::new()
+        .trust_service(key(SERVICE).public_key().clone())
+        .trust_app("chat", key(APP).public_key().clone());
+    CardsClient::builder(base, verifier)
+        .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
+        .build()
+        .publish(&card)
+        .unwrap();
+}
+
+#[test]
+fn alice_sends_bob_a_signed_encrypted_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = start_service(dir.path());
+    let alice_device = device(&base, dir.path(), "alice");
+    let bob_device = device(&base, dir.path(), "bob");
+
+    // Register users: generate keys, save them, create cards, transmit to the server.
+    let mut card_ids = Vec::new();
+    for (virgil, name) in [(&alice_device, "alice"), (&bob_device, "bob")] {
+        let user_key = virgil.keys().generate().unwrap();
+        virgil
+            .keys()
+            .save(&user_key, name, Some("[KEY_PASSWORD]"))
+            .unwrap();
+        let identity = virgil.identities().create_user(name);
+        let card = virgil.cards().create(&identity, &user_key).unwrap();
+        let exported_card = card.export();
+        approve_and_publish(&base, &exported_card);
+        card_ids.push(*card.id());
+    }
+    let alice_card_id = card_ids[0];
+
+    // Sign & encrypt.
+    let alice_key = alice_device
+        .keys()
+        .load("alice", Some("[KEY_PASSWORD]"))
+        .unwrap();
+    let bob_cards = alice_device.cards().find(&["bob"]).unwrap();
+    assert_eq!(bob_cards.len(), 1);
+    let message = "Hey Bob, how's it going?";
+    let cipher_text = alice_key
+        .sign_then_encrypt(message, &bob_cards)
+        .unwrap()
+        .to_string(Encoding::Base64);
+
+    // Decrypt & verify.
+    let bob_key = bob_device
+        .keys()
+        .load("bob", Some("[KEY_PASSWORD]"))
+        .unwrap();
+    let alice_card = bob_device.cards().get(&alice_card_id).unwrap();
+    let cipher_buff = Buffer::from_string(&cipher_text, Encoding::Base64).unwrap();
+    let original_message = bob_key
+        .decrypt_then_verify(&cipher_buff, &alice_card)
+        .unwrap()
+        .to_string(Encoding::Utf8);
+    assert_eq!(original_message, message);
+
+    // Alice can read what she sent; Bob's own card is not Alice's: clear errors.
+    assert_eq!(
+        alice_key
+            .decrypt_then_verify(&cipher_buff, &alice_card)
+            .unwrap()
+            .to_string(Encoding::Utf8),
+        message
+    );
+    match bob_key.decrypt_then_verify(&cipher_buff, &bob_cards[0]) {
+        Err(error @ Error::WrongSender { .. }) => assert!(
+            error
+                .to_string()
+                .contains("signature does not match the sender's card")
+        ),
+        other => panic!("{other:?}"),
+    }
+    let stranger = alice_device.keys().generate().unwrap();
+    assert!(matches!(
+        stranger.decrypt_then_verify(&cipher_buff, &alice_card),
+        Err(Error::NotForThisKey { .. })
+    ));
+    assert!(matches!(
+        alice_device.keys().load("alice", Some("wrong")),
+        Err(Error::KeyStore(_))
+    ));
+}
