@@ -161,3 +161,31 @@ fn alice_sends_bob_a_signed_encrypted_message() {
         Err(Error::KeyStore(_))
     ));
 }
+
+/// Every Rust block of docs/guide.md appears, line for line, in this file.
+#[test]
+fn the_guide_is_this_test() {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/guide.md"))
+            .unwrap();
+    let this =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tutorial.rs")).unwrap();
+    let normalize = |text: &str| {
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let this = normalize(&this);
+    let mut blocks = 0;
+    for block in guide.split("```rust").skip(1) {
+        let code = block.split("```").next().unwrap();
+        assert!(
+            this.contains(&normalize(code)),
+            "docs/guide.md has code that is not in tests/tutorial.rs:\n{code}"
+        );
+        blocks += 1;
+    }
+    assert!(blocks >= 5, "only {blocks} code blocks found in the guide");
+}
