@@ -2,9 +2,13 @@
 //!
 //! It registers and logs in users, holds the application key, approves and publishes their
 //! cards through the cards service, issues short-lived access tokens (JWT, EdDSA) and
-//! relays encrypted messages, storing only ciphertext.
+//! relays encrypted messages, storing only ciphertext. SQLite or PostgreSQL, like the
+//! cards service.
 //!
-//! Status: lands with the "application server, facade, CLI and demo" issue; this crate is
-//! empty until then.
+//! Status: the store and the HTTP API ([`server`]) are here and tested end to end with the
+//! cards service; the binary, OpenAPI and metrics land with the CLI.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod server;
+pub mod store;

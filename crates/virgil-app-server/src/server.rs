@@ -1,0 +1,472 @@
+//! The application server's HTTP API (v1).
+//!
+//! `POST /v1/users` registers a user (password stored as a salted PBKDF2-HMAC-SHA256 hash);
+//! `POST /v1/sessions` logs in and returns a session token for this server plus a
+//! short-lived access token for the cards service (JWT signed with the app key);
+//! `POST /v1/cards` approves the logged-in user's exported card request and publishes it;
+//! `POST /v1/messages` and `GET /v1/messages` relay ciphertext between users.
+
+use crate::store::{AppStore, Message, UserRecord};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq as _;
+use virgil_card::api::{CardResponse, ErrorBody};
+use virgil_card::{Card, Signer, token};
+use virgil_client::CardsClient;
+use virgil_crypto::PrivateKey;
+
+/// Largest request body (a relayed message's ciphertext is most of it).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Lifetime of a session token (seconds).
+pub const SESSION_SECONDS: u64 = 24 * 60 * 60;
+/// Lifetime of an access token for the cards service (seconds).
+pub const ACCESS_TOKEN_SECONDS: u64 = 10 * 60;
+/// Failed logins per user allowed in [`LOGIN_WINDOW_SECONDS`] before 429.
+pub const MAX_FAILED_LOGINS: usize = 5;
+/// The window of the login rate limit (seconds).
+pub const LOGIN_WINDOW_SECONDS: u64 = 60;
+
+/// An error answer: status plus `{"code", "message"}`.
+#[derive(Debug)]
+pub struct AppError(StatusCode, &'static str, String);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let message = if self.0 == StatusCode::INTERNAL_SERVER_ERROR {
+            eprintln!("virgil-app-server: internal error: {}", self.2);
+            "the server failed to handle the request; try again later".to_owned()
+        } else {
+            self.2
+        };
+        (
+            self.0,
+            Json(ErrorBody {
+                code: self.1.to_owned(),
+                message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> AppError {
+    AppError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        error.to_string(),
+    )
+}
+
+/// Shared state.
+pub struct AppServer {
+    store: AppStore,
+    app_id: String,
+    app_key: PrivateKey,
+    cards: Arc<CardsClient>,
+    password_iterations: u32,
+    failed_logins: Mutex<HashMap<String, Vec<u64>>>,
+}
+
+impl AppServer {
+    /// A server for application `app_id` (key `app_key`) publishing through `cards`;
+    /// passwords are hashed with `password_iterations` PBKDF2 iterations (600 000 in
+    /// production).
+    pub fn new(
+        store: AppStore,
+        app_id: &str,
+        app_key: PrivateKey,
+        cards: CardsClient,
+        password_iterations: u32,
+    ) -> Self {
+        Self {
+            store,
+            app_id: app_id.to_owned(),
+            app_key,
+            cards: Arc::new(cards),
+            password_iterations,
+            failed_logins: Mutex::default(),
+        }
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|e| {
+        AppError(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the request body is not the expected JSON: {e}"),
+        )
+    })
+}
+
+fn hash_password(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out);
+    out
+}
+
+fn check_username(username: &str) -> Result<(), AppError> {
+    let ok = (1..=64).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_username",
+            "a username is 1–64 of letters, digits, '.', '_', '-', '@'".into(),
+        ))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+async fn register(
+    State(server): State<Arc<AppServer>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let credentials: Credentials = parse(&body)?;
+    check_username(&credentials.username)?;
+    if !(8..=1024).contains(&credentials.password.len()) {
+        return Err(AppError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_password",
+            "a password is 8 to 1024 bytes".into(),
+        ));
+    }
+    let mut salt = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| internal("random generator failed"))?;
+    let iterations = server.password_iterations;
+    let password = credentials.password.into_bytes();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
+        .await
+        .map_err(internal)?;
+    let record = UserRecord {
+        salt: salt.to_vec(),
+        hash: hash.to_vec(),
+        iterations,
+    };
+    if !server
+        .store
+        .create_user(&credentials.username, &record, now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(AppError(
+            StatusCode::CONFLICT,
+            "username_taken",
+            format!("the username {:?} is taken", credentials.username),
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "username": credentials.username })),
+    ))
+}
+
+/// The answer to a login.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SessionResponse {
+    /// For `Authorization: Bearer` on this server.
+    pub session_token: String,
+    /// For `Authorization: Bearer` on the cards service (JWT).
+    pub access_token: String,
+    /// When the access token expires, seconds since the Unix epoch.
+    pub access_token_expires_at: u64,
+}
+
+async fn login(
+    State(server): State<Arc<AppServer>>,
+    body: Bytes,
+) -> Result<Json<SessionResponse>, AppError> {
+    let credentials: Credentials = parse(&body)?;
+    let now = now();
+    {
+        let mut failed = server
+            .failed_logins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let attempts = failed.entry(credentials.username.clone()).or_default();
+        attempts.retain(|at| at + LOGIN_WINDOW_SECONDS > now);
+        if attempts.len() >= MAX_FAILED_LOGINS {
+            return Err(AppError(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins; wait {LOGIN_WINDOW_SECONDS} seconds"),
+            ));
+        }
+    }
+    let record = server
+        .store
+        .user(&credentials.username)
+        .await
+        .map_err(internal)?;
+    // Unknown users cost the same PBKDF2 work, so timing does not reveal who exists.
+    let (salt, expected, iterations) = match &record {
+        Some(record) => (record.salt.clone(), record.hash.clone(), record.iterations),
+        None => (vec![0; 16], vec![0xff; 32], server.password_iterations),
+    };
+    let password = credentials.password.into_bytes();
+    let computed = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
+        .await
+        .map_err(internal)?;
+    let matches = record.is_some() && bool::from(computed.ct_eq(expected.as_slice()));
+    if !matches {
+        server
+            .failed_logins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(credentials.username)
+            .or_default()
+            .push(now);
+        return Err(AppError(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong username or password".into(),
+        ));
+    }
+    let mut token = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut token)
+        .map_err(|_| internal("random generator failed"))?;
+    let session_token = virgil_crypto::encoding::to_hex(&token);
+    let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(session_token.as_bytes()));
+    server
+        .store
+        .create_session(&token_hash, &credentials.username, now + SESSION_SECONDS)
+        .await
+        .map_err(internal)?;
+    Ok(Json(SessionResponse {
+        session_token,
+        access_token: token::issue(
+            &server.app_key,
+            &server.app_id,
+            &credentials.username,
+            now,
+            ACCESS_TOKEN_SECONDS,
+        ),
+        access_token_expires_at: now + ACCESS_TOKEN_SECONDS,
+    }))
+}
+
+async fn session_user(server: &AppServer, headers: &HeaderMap) -> Result<String, AppError> {
+    let unauthorized =
+        |code, message: &str| AppError(StatusCode::UNAUTHORIZED, code, message.to_owned());
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            unauthorized(
+                "missing_session",
+                "log in and send Authorization: Bearer <session token>",
+            )
+        })?;
+    let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(token.as_bytes()));
+    server
+        .store
+        .session_user(&token_hash, now())
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| {
+            unauthorized(
+                "invalid_session",
+                "the session is unknown or expired; log in again",
+            )
+        })
+}
+
+#[derive(serde::Deserialize)]
+struct SubmitCard {
+    card: String,
+}
+
+async fn submit_card(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CardResponse>), AppError> {
+    let user = session_user(&server, &headers).await?;
+    let request: SubmitCard = parse(&body)?;
+    let mut card = Card::import(&request.card).map_err(|e| {
+        AppError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_card",
+            e.to_string(),
+        )
+    })?;
+    if card.identity() != user {
+        return Err(AppError(
+            StatusCode::FORBIDDEN,
+            "wrong_identity",
+            format!(
+                "you are logged in as {user:?}; this card is for {:?}",
+                card.identity()
+            ),
+        ));
+    }
+    if card.content().app_id != server.app_id {
+        return Err(AppError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_application",
+            format!(
+                "the card is for application {:?}, this server is {:?}",
+                card.content().app_id,
+                server.app_id
+            ),
+        ));
+    }
+    card.verify_self_signature().map_err(|e| {
+        AppError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "card_verification_failed",
+            e.to_string(),
+        )
+    })?;
+    card.sign_as(Signer::App(server.app_id.clone()), &server.app_key)
+        .map_err(|e| {
+            AppError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_card",
+                e.to_string(),
+            )
+        })?;
+    let cards = Arc::clone(&server.cards);
+    let published = tokio::task::spawn_blocking(move || cards.publish(&card))
+        .await
+        .map_err(internal)?;
+    let published = published.map_err(|e| match e {
+        virgil_client::ClientError::Api {
+            status,
+            code,
+            message,
+        } if status < 500 => AppError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cards_service_refused",
+            format!("{message} ({code})"),
+        ),
+        other => AppError(
+            StatusCode::BAD_GATEWAY,
+            "cards_service_unavailable",
+            other.to_string(),
+        ),
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CardResponse {
+            card: published.card.to_json(),
+            status: published.status,
+            published_at: published.published_at,
+        }),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct SendMessage {
+    to: String,
+    body: String,
+}
+
+async fn send_message(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let user = session_user(&server, &headers).await?;
+    let message: SendMessage = parse(&body)?;
+    if virgil_crypto::encoding::from_base64(&message.body).is_err() {
+        return Err(AppError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_message",
+            "the body must be the base64 ciphertext".into(),
+        ));
+    }
+    if !server
+        .store
+        .user_exists(&message.to)
+        .await
+        .map_err(internal)?
+    {
+        return Err(AppError(
+            StatusCode::NOT_FOUND,
+            "unknown_user",
+            format!("no user {:?}", message.to),
+        ));
+    }
+    let id = server
+        .store
+        .send(&user, &message.to, &message.body, now())
+        .await
+        .map_err(internal)?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+#[derive(serde::Deserialize)]
+struct InboxQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// A page of the inbox.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Inbox {
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Pass as `after` to get the next page.
+    pub next_cursor: i64,
+}
+
+async fn inbox(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+    Query(query): Query<InboxQuery>,
+) -> Result<Json<Inbox>, AppError> {
+    let user = session_user(&server, &headers).await?;
+    let after = query.after.unwrap_or(0);
+    let limit = query.limit.unwrap_or(50).clamp(1, 100);
+    let messages = server
+        .store
+        .inbox(&user, after, limit)
+        .await
+        .map_err(internal)?;
+    let next_cursor = messages.last().map_or(after, |message| message.id);
+    Ok(Json(Inbox {
+        messages,
+        next_cursor,
+    }))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The router.
+pub fn router(server: Arc<AppServer>) -> Router {
+    Router::new()
+        .route("/v1/users", post(register))
+        .route("/v1/sessions", post(login))
+        .route("/v1/cards", post(submit_card))
+        .route("/v1/messages", post(send_message).get(inbox))
+        .route("/v1/health", get(health))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(server)
+}

@@ -1,0 +1,191 @@
+//! The application server's database (SQLite or PostgreSQL through sqlx's `Any` driver,
+//! like the cards service): users, sessions and relayed messages (ciphertext only).
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row as _};
+
+/// A stored user's password hash.
+pub struct UserRecord {
+    /// PBKDF2 salt.
+    pub salt: Vec<u8>,
+    /// PBKDF2-HMAC-SHA256 output.
+    pub hash: Vec<u8>,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+}
+
+/// One relayed message.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Message {
+    /// Increasing id; the inbox cursor.
+    pub id: i64,
+    /// The sender's username.
+    pub from: String,
+    /// The ciphertext, base64, as sent.
+    pub body: String,
+    /// When it was received, seconds since the Unix epoch.
+    pub sent_at: i64,
+}
+
+/// The database.
+#[derive(Clone, Debug)]
+pub struct AppStore {
+    pool: AnyPool,
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl AppStore {
+    /// Connects and creates the schema if missing.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .connect(url)
+            .await?;
+        if sqlite {
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let (bytes, serial) = if sqlite {
+            ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT")
+        } else {
+            ("BYTEA", "BIGSERIAL PRIMARY KEY")
+        };
+        let mut tx = pool.begin().await?;
+        for statement in [
+            format!("CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, salt {bytes} NOT NULL, hash {bytes} NOT NULL, iterations BIGINT NOT NULL, created_at BIGINT NOT NULL)"),
+            "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at BIGINT NOT NULL)".to_owned(),
+            format!("CREATE TABLE IF NOT EXISTS messages (id {serial}, recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, sent_at BIGINT NOT NULL)"),
+            "CREATE INDEX IF NOT EXISTS messages_inbox ON messages (recipient, id)".to_owned(),
+        ] {
+            sqlx::query(&statement).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Self { pool })
+    }
+
+    /// Creates a user; `false` if the name is taken.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        record: &UserRecord,
+        now: u64,
+    ) -> Result<bool, sqlx::Error> {
+        let inserted = sqlx::query(
+            "INSERT INTO users (username, salt, hash, iterations, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(record.salt.clone())
+        .bind(record.hash.clone())
+        .bind(i64::from(record.iterations))
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// A user's password hash.
+    pub async fn user(&self, username: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+        let row = sqlx::query("SELECT salt, hash, iterations FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let iterations: i64 = row.try_get("iterations")?;
+            Ok(UserRecord {
+                salt: row.try_get("salt")?,
+                hash: row.try_get("hash")?,
+                iterations: u32::try_from(iterations).unwrap_or(u32::MAX),
+            })
+        })
+        .transpose()
+    }
+
+    /// Whether a user exists.
+    pub async fn user_exists(&self, username: &str) -> Result<bool, sqlx::Error> {
+        Ok(sqlx::query("SELECT 1 FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Stores a session (by the SHA-256 of its token).
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        username: &str,
+        expires_at: u64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO sessions (token_hash, username, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(username)
+            .bind(to_i64(expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The user of an unexpired session.
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT username FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash)
+                .bind(to_i64(now))
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| row.try_get("username")).transpose()
+    }
+
+    /// Stores a message; returns its id.
+    pub async fn send(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+        now: u64,
+    ) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("INSERT INTO messages (recipient, sender, body, sent_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(to)
+            .bind(from)
+            .bind(body)
+            .bind(to_i64(now))
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("id")
+    }
+
+    /// The inbox of `username`, oldest first, after the cursor `after`.
+    pub async fn inbox(
+        &self,
+        username: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>, sqlx::Error> {
+        let rows = sqlx::query("SELECT id, sender, body, sent_at FROM messages WHERE recipient = $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(username)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Message {
+                    id: row.try_get("id")?,
+                    from: row.try_get("sender")?,
+                    body: row.try_get("body")?,
+                    sent_at: row.try_get("sent_at")?,
+                })
+            })
+            .collect()
+    }
+}
