@@ -15,9 +15,7 @@ use virgil_app_server::server::{AppServer, SessionResponse, router as app_router
 use virgil_app_server::store::AppStore;
 use virgil_card::api::CardResponse;
 use virgil_card::{CardRequest, Signer, Verifier, token};
-use virgil_cards_service::auth::Applications;
-use virgil_cards_service::server::{Service, router as cards_router};
-use virgil_cards_service::store::CardStore;
+use virgil_cards_service::testing::spawn_service;
 use virgil_client::CardsClient;
 use virgil_crypto::{PrivateKey, envelope};
 
@@ -45,28 +43,18 @@ fn verifier() -> Verifier {
 fn start(dir: &std::path::Path) -> (String, String) {
     let cards_db = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
     let app_db = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
+    let cards_url = spawn_service(
+        &cards_db,
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    );
     let (sender, receiver) = std::sync::mpsc::channel();
+    let client_url = cards_url.clone();
     std::thread::spawn(move || {
         tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(async move {
-                let mut applications = Applications::new();
-                applications
-                    .register("chat", key(APP).public_key().clone())
-                    .unwrap();
-                let service = Arc::new(Service::new(
-                    CardStore::connect(&cards_db).await.unwrap(),
-                    key(SERVICE),
-                    applications,
-                ));
-                let cards_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let cards_url = format!("http://{}", cards_listener.local_addr().unwrap());
-                tokio::spawn(async move {
-                    axum::serve(cards_listener, cards_router(service))
-                        .await
-                        .unwrap()
-                });
-                let client = CardsClient::builder(&cards_url, verifier())
+                let client = CardsClient::builder(&client_url, verifier())
                     .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
                     .build();
                 let app = Arc::new(AppServer::new(
@@ -78,15 +66,15 @@ fn start(dir: &std::path::Path) -> (String, String) {
                 ));
                 let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 sender
-                    .send((
-                        cards_url,
-                        format!("http://{}", app_listener.local_addr().unwrap()),
-                    ))
+                    .send(format!("http://{}", app_listener.local_addr().unwrap()))
                     .unwrap();
                 axum::serve(app_listener, app_router(app)).await.unwrap();
             });
     });
-    receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+    (
+        cards_url,
+        receiver.recv_timeout(Duration::from_secs(10)).unwrap(),
+    )
 }
 
 fn call(method: &str, url: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {

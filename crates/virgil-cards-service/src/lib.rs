@@ -19,3 +19,5 @@ pub mod error;
 pub mod metrics;
 pub mod server;
 pub mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;

@@ -7,15 +7,12 @@
     clippy::panic
 )]
 
-use std::sync::Arc;
 use std::time::Duration;
 use virgil_card::api::CardStatusJson;
 use virgil_card::{
     Card, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier, VerifyError, token,
 };
-use virgil_cards_service::auth::Applications;
-use virgil_cards_service::server::{Service, router};
-use virgil_cards_service::store::CardStore;
+use virgil_cards_service::testing::spawn_service;
 use virgil_client::{CardsClient, ClientError};
 use virgil_crypto::PrivateKey;
 
@@ -33,30 +30,14 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// Starts the service on its own runtime thread; returns the base URL.
+/// Starts the service; returns the base URL.
 fn start_service(dir: &std::path::Path) -> String {
     let url = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async move {
-            let mut applications = Applications::new();
-            applications
-                .register("chat", key(APP).public_key().clone())
-                .unwrap();
-            let service = Arc::new(Service::new(
-                CardStore::connect(&url).await.unwrap(),
-                key(SERVICE),
-                applications,
-            ));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            sender
-                .send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, router(service)).await.unwrap();
-        });
-    });
-    receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+    spawn_service(
+        &url,
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    )
 }
 
 fn verifier(service: u8) -> Verifier {

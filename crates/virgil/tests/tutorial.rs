@@ -8,13 +8,9 @@
     clippy::panic
 )]
 
-use std::sync::Arc;
-use std::time::Duration;
 use virgil::{Buffer, Config, Encoding, Error, Virgil};
 use virgil_card::{Signer, Verifier, token};
-use virgil_cards_service::auth::Applications;
-use virgil_cards_service::server::{Service, router};
-use virgil_cards_service::store::CardStore;
+use virgil_cards_service::testing::spawn_service;
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
 
@@ -34,28 +30,11 @@ fn now() -> u64 {
 
 fn start_service(dir: &std::path::Path) -> String {
     let url = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async move {
-                let mut applications = Applications::new();
-                applications
-                    .register("chat", key(APP).public_key().clone())
-                    .unwrap();
-                let service = Arc::new(Service::new(
-                    CardStore::connect(&url).await.unwrap(),
-                    key(SERVICE),
-                    applications,
-                ));
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                sender
-                    .send(format!("http://{}", listener.local_addr().unwrap()))
-                    .unwrap();
-                axum::serve(listener, router(service)).await.unwrap();
-            });
-    });
-    receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+    spawn_service(
+        &url,
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    )
 }
 
 /// A device of user `who`: its own key directory.
