@@ -102,26 +102,30 @@ fn keygen(out: &PathBuf, unprotected: bool) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the SIGINT/SIGTERM handlers now (so a signal that arrives before the
+/// server's first poll is not lost to the default action) and returns the future that
+/// completes on the first of them.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    #[cfg(not(unix))]
+    {
+        Ok(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+    }
 }
 
 async fn run(args: ServeArgs) -> Result<(), String> {
@@ -152,6 +156,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let store = CardStore::connect(&database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
+    let shutdown = shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -161,7 +166,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     println!("listening on http://{address}");
     tracing::info!(%address, service_key_id = %service_key.key_id(), "cards service started");
     let service = Arc::new(Service::new(store, service_key, applications));
-    serve(listener, service, shutdown_signal())
+    serve(listener, service, shutdown)
         .await
         .map_err(|e| e.to_string())
 }

@@ -1,0 +1,32 @@
+//! `virgil demo` runs the whole tutorial and exits 0 only if everything verified.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+#[test]
+fn the_demo_runs_the_tutorial_end_to_end() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_virgil"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("bob reads: \"Hey Bob, how's it going?\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("temporary files removed"), "{stdout}");
+}
+
+#[test]
+fn help_explains_the_demo() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_virgil"))
+        .args(["demo", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("Exits 0 only if everything verified")
+    );
+}
