@@ -12,14 +12,15 @@
 //! ```no_run
 //! use virgil_client::CardsClient;
 //! use virgil_card::Verifier;
-//! # fn pinned() -> (virgil_crypto::PublicKey, virgil_crypto::PublicKey) { unimplemented!() }
-//! let (service_key, app_key) = pinned(); // shipped with the application
+//! # let service_key = virgil_crypto::PrivateKey::generate()?.public_key().clone();
+//! # let app_key = virgil_crypto::PrivateKey::generate()?.public_key().clone();
+//! // service_key and app_key: the pinned public keys shipped with the application.
 //! let verifier = Verifier::new().trust_service(service_key).trust_app("chat", app_key);
 //! let client = CardsClient::builder("http://127.0.0.1:8080", verifier)
 //!     .token_source(|| Ok("<access token from your app server>".to_owned()))
 //!     .build();
 //! let bob_cards = client.search(&["bob"], None)?;
-//! # Ok::<(), virgil_client::ClientError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

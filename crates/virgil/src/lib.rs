@@ -7,8 +7,10 @@
 //!
 //! ```no_run
 //! use virgil::{Buffer, Config, Encoding, Virgil};
-//! # fn config() -> Config { unimplemented!() }
-//! let virgil = Virgil::new(config())?;               // pinned keys, URL, key store, tokens
+//! # let pinned = virgil_crypto::PrivateKey::generate()?.public_key().clone();
+//! # let config = Config { cards_url: "http://127.0.0.1:8080".into(), service_key: pinned.clone(),
+//! #     app_id: "chat".into(), app_key: pinned, key_dir: None, tokens: Box::new(|| Ok(String::new())) };
+//! let virgil = Virgil::new(config)?;                  // pinned keys, URL, key store, tokens
 //!
 //! // Register: a key, saved under a name and a password, and a card request for the server.
 //! let alice_key = virgil.keys().generate()?;
@@ -27,7 +29,7 @@
 //! let alice_card = virgil.cards().get(&alice_card_id)?;
 //! let message = bob_key.decrypt_then_verify(&Buffer::from_string(&cipher_text, Encoding::Base64)?, &alice_card)?;
 //! println!("{}", message.to_string(Encoding::Utf8));
-//! # Ok::<(), virgil::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
