@@ -6,7 +6,7 @@
 //! `POST /v1/cards` approves the logged-in user's exported card request and publishes it;
 //! `POST /v1/messages` and `GET /v1/messages` relay ciphertext between users.
 
-use crate::store::{AppStore, Message, UserRecord};
+use crate::store::{AppStore, UserRecord};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -17,7 +17,10 @@ use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq as _;
-use virgil_card::api::{CardResponse, ErrorBody};
+use virgil_card::api::{
+    CardResponse, Credentials, ErrorBody, Inbox, SendMessageRequest, SentMessage, SessionResponse,
+    SubmitCardRequest,
+};
 use virgil_card::{Card, Signer, token};
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
@@ -134,12 +137,6 @@ fn check_username(username: &str) -> Result<(), AppError> {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Credentials {
-    username: String,
-    password: String,
-}
-
 async fn register(
     State(server): State<Arc<AppServer>>,
     body: Bytes,
@@ -182,17 +179,6 @@ async fn register(
         StatusCode::CREATED,
         Json(serde_json::json!({ "username": credentials.username })),
     ))
-}
-
-/// The answer to a login.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SessionResponse {
-    /// For `Authorization: Bearer` on this server.
-    pub session_token: String,
-    /// For `Authorization: Bearer` on the cards service (JWT).
-    pub access_token: String,
-    /// When the access token expires, seconds since the Unix epoch.
-    pub access_token_expires_at: u64,
 }
 
 async fn login(
@@ -295,18 +281,13 @@ async fn session_user(server: &AppServer, headers: &HeaderMap) -> Result<String,
         })
 }
 
-#[derive(serde::Deserialize)]
-struct SubmitCard {
-    card: String,
-}
-
 async fn submit_card(
     State(server): State<Arc<AppServer>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardResponse>), AppError> {
     let user = session_user(&server, &headers).await?;
-    let request: SubmitCard = parse(&body)?;
+    let request: SubmitCardRequest = parse(&body)?;
     let mut card = Card::import(&request.card).map_err(|e| {
         AppError(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -380,19 +361,13 @@ async fn submit_card(
     ))
 }
 
-#[derive(serde::Deserialize)]
-struct SendMessage {
-    to: String,
-    body: String,
-}
-
 async fn send_message(
     State(server): State<Arc<AppServer>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+) -> Result<(StatusCode, Json<SentMessage>), AppError> {
     let user = session_user(&server, &headers).await?;
-    let message: SendMessage = parse(&body)?;
+    let message: SendMessageRequest = parse(&body)?;
     if virgil_crypto::encoding::from_base64(&message.body).is_err() {
         return Err(AppError(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -417,22 +392,13 @@ async fn send_message(
         .send(&user, &message.to, &message.body, now())
         .await
         .map_err(internal)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(SentMessage { id })))
 }
 
 #[derive(serde::Deserialize)]
 struct InboxQuery {
     after: Option<i64>,
     limit: Option<i64>,
-}
-
-/// A page of the inbox.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Inbox {
-    /// Oldest first.
-    pub messages: Vec<Message>,
-    /// Pass as `after` to get the next page.
-    pub next_cursor: i64,
 }
 
 async fn inbox(

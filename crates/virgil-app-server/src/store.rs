@@ -3,6 +3,7 @@
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row as _};
+use virgil_card::api::RelayedMessage as Message;
 
 /// A stored user's password hash.
 pub struct UserRecord {
@@ -12,19 +13,6 @@ pub struct UserRecord {
     pub hash: Vec<u8>,
     /// PBKDF2 iterations.
     pub iterations: u32,
-}
-
-/// One relayed message.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Message {
-    /// Increasing id; the inbox cursor.
-    pub id: i64,
-    /// The sender's username.
-    pub from: String,
-    /// The ciphertext, base64, as sent.
-    pub body: String,
-    /// When it was received, seconds since the Unix epoch.
-    pub sent_at: i64,
 }
 
 /// The database.

@@ -8,15 +8,14 @@
     clippy::panic
 )]
 
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use virgil_app_server::server::{AppServer, SessionResponse, router as app_router};
+use virgil_app_server::server::{AppServer, router as app_router};
 use virgil_app_server::store::AppStore;
-use virgil_card::api::CardResponse;
+use virgil_card::api::ErrorCode;
 use virgil_card::{CardRequest, Signer, Verifier, token};
 use virgil_cards_service::testing::spawn_service;
-use virgil_client::CardsClient;
+use virgil_client::{AppClient, CardsClient, ClientError};
 use virgil_crypto::{PrivateKey, envelope};
 
 const APP: u8 = 100;
@@ -77,193 +76,97 @@ fn start(dir: &std::path::Path) -> (String, String) {
     )
 }
 
-fn call(method: &str, url: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let auth = bearer.map(|t| format!("Bearer {t}"));
-    let response = if method == "GET" {
-        let mut request = agent.get(url);
-        if let Some(auth) = &auth {
-            request = request.header("Authorization", auth);
-        }
-        request.call()
-    } else {
-        let mut request = agent.post(url);
-        if let Some(auth) = &auth {
-            request = request.header("Authorization", auth);
-        }
-        request.send_json(body.unwrap_or(Value::Null))
-    };
-    let mut response = response.unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_json().unwrap_or(Value::Null),
-    )
+fn app(url: &str) -> AppClient {
+    AppClient::new(url, verifier())
 }
 
-fn login(app: &str, user: &str, password: &str) -> SessionResponse {
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/sessions"),
-        None,
-        Some(json!({"username": user, "password": password})),
-    );
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_value(body).unwrap()
+/// The typed error code of a failed call.
+fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> (u16, ErrorCode) {
+    match result {
+        Err(ClientError::Api { status, code, .. }) => (status, code),
+        other => panic!("expected an API error, got {other:?}"),
+    }
 }
 
 #[test]
 fn register_login_publish_and_relay() {
     let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app) = start(dir.path());
+    let (cards_url, app_url) = start(dir.path());
+    let app = app(&app_url);
     for user in ["alice", "bob"] {
-        let (status, body) = call(
-            "POST",
-            &format!("{app}/v1/users"),
-            None,
-            Some(json!({"username": user, "password": "correct horse"})),
-        );
-        assert_eq!(status, 201, "{body}");
+        app.register(user, "correct horse").unwrap();
     }
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/users"),
-        None,
-        Some(json!({"username": "alice", "password": "another one"})),
+    assert_eq!(
+        code(app.register("alice", "another one")),
+        (409, ErrorCode::UsernameTaken)
     );
     assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("username_taken"))
+        code(app.login("alice", "wrong password")),
+        (401, ErrorCode::InvalidCredentials)
     );
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/sessions"),
-        None,
-        Some(json!({"username": "alice", "password": "wrong password"})),
-    );
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("invalid_credentials"))
-    );
-
-    let alice = login(&app, "alice", "correct horse");
-    let bob = login(&app, "bob", "correct horse");
+    let alice = app.login("alice", "correct horse").unwrap();
+    let bob = app.login("bob", "correct horse").unwrap();
 
     // Cards: each user's device makes a key and a request; the server approves and publishes.
     let (alice_key, bob_key) = (key(1), key(2));
     for (session, name, user_key) in [(&alice, "alice", &alice_key), (&bob, "bob", &bob_key)] {
         let request = CardRequest::new(name, "chat").sign(user_key).unwrap();
-        let (status, body) = call(
-            "POST",
-            &format!("{app}/v1/cards"),
-            Some(&session.session_token),
-            Some(json!({"card": request.export()})),
-        );
-        assert_eq!(status, 201, "{body}");
-        let published = serde_json::from_value::<CardResponse>(body)
-            .unwrap()
-            .card
-            .into_card()
-            .unwrap();
-        verifier().verify(&published).unwrap();
+        let published = app.submit_card(session, &request).unwrap();
         assert!(
             published
+                .card
                 .signature_by(&Signer::App("chat".into()))
                 .is_some()
         );
     }
     let forged = CardRequest::new("bob", "chat").sign(&key(3)).unwrap();
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/cards"),
-        Some(&alice.session_token),
-        Some(json!({"card": forged.export()})),
-    );
     assert_eq!(
-        (status, body["code"].as_str()),
-        (403, Some("wrong_identity"))
+        code(app.submit_card(&alice, &forged)),
+        (403, ErrorCode::WrongIdentity)
     );
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/cards"),
-        Some("not-a-session"),
-        Some(json!({"card": forged.export()})),
-    );
+    let mut stranger = alice.clone();
+    stranger.session_token = "not-a-session".into();
     assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("invalid_session"))
+        code(app.submit_card(&stranger, &forged)),
+        (401, ErrorCode::InvalidSession)
     );
 
     // Alice finds Bob's card with her access token, signs then encrypts, sends via the relay.
-    let alice_client = CardsClient::builder(&cards_url, verifier())
-        .token_source({
-            let token = alice.access_token.clone();
-            move || Ok(token.clone())
-        })
+    let alice_token = alice.access_token.clone();
+    let alice_cards = CardsClient::builder(&cards_url, verifier())
+        .token_source(move || Ok(alice_token.clone()))
         .build();
-    let bob_card = alice_client.search(&["bob"], None).unwrap().remove(0).card;
+    let bob_card = alice_cards.search(&["bob"], None).unwrap().remove(0).card;
+    let message = b"Hey Bob, how's it going?";
     let cipher = envelope::sign_then_encrypt(
-        b"Hey Bob, how's it going?",
+        message,
         &alice_key,
         &[bob_card.public_key(), alice_key.public_key()],
     )
     .unwrap();
-    let text = virgil_crypto::encoding::to_base64(&cipher);
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/messages"),
-        Some(&alice.session_token),
-        Some(json!({"to": "bob", "body": text})),
+    app.send_message(&alice, "bob", &cipher).unwrap();
+    assert_eq!(
+        code(app.send_message(&alice, "nobody", &cipher)),
+        (404, ErrorCode::UnknownUser)
     );
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/messages"),
-        Some(&alice.session_token),
-        Some(json!({"to": "nobody", "body": text})),
-    );
-    assert_eq!((status, body["code"].as_str()), (404, Some("unknown_user")));
 
     // Bob fetches his inbox, decrypts and verifies against Alice's card.
-    let (status, body) = call(
-        "GET",
-        &format!("{app}/v1/messages"),
-        Some(&bob.session_token),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    let messages = body["messages"].as_array().unwrap();
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0]["from"], "alice");
-    let alice_card = alice_client
-        .search(&["alice"], None)
-        .unwrap()
-        .remove(0)
-        .card;
-    let received =
-        virgil_crypto::encoding::from_base64(messages[0]["body"].as_str().unwrap()).unwrap();
-    let message =
+    let inbox = app.inbox(&bob, 0).unwrap();
+    assert_eq!(inbox.messages.len(), 1);
+    assert_eq!(inbox.messages[0].from, "alice");
+    let alice_card = alice_cards.search(&["alice"], None).unwrap().remove(0).card;
+    let received = virgil_crypto::encoding::from_base64(&inbox.messages[0].body).unwrap();
+    let opened =
         envelope::decrypt_then_verify(&received, &bob_key, &[alice_card.public_key()]).unwrap();
-    assert_eq!(message.plaintext, b"Hey Bob, how's it going?");
-    let cursor = body["next_cursor"].as_i64().unwrap();
-    let (_, body) = call(
-        "GET",
-        &format!("{app}/v1/messages?after={cursor}"),
-        Some(&bob.session_token),
-        None,
-    );
-    assert!(body["messages"].as_array().unwrap().is_empty());
-    let (_, body) = call(
-        "GET",
-        &format!("{app}/v1/messages"),
-        Some(&alice.session_token),
-        None,
+    assert_eq!(opened.plaintext, message);
+    assert!(
+        app.inbox(&bob, inbox.next_cursor)
+            .unwrap()
+            .messages
+            .is_empty()
     );
     assert!(
-        body["messages"].as_array().unwrap().is_empty(),
+        app.inbox(&alice, 0).unwrap().messages.is_empty(),
         "alice's inbox is hers alone"
     );
 }
@@ -271,40 +174,21 @@ fn register_login_publish_and_relay() {
 #[test]
 fn failed_logins_are_rate_limited_per_user() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, app) = start(dir.path());
-    call(
-        "POST",
-        &format!("{app}/v1/users"),
-        None,
-        Some(json!({"username": "carol", "password": "correct horse"})),
-    );
+    let (_, app_url) = start(dir.path());
+    let app = app(&app_url);
+    app.register("carol", "correct horse").unwrap();
     for _ in 0..5 {
-        let (status, _) = call(
-            "POST",
-            &format!("{app}/v1/sessions"),
-            None,
-            Some(json!({"username": "carol", "password": "guess guess"})),
+        assert_eq!(
+            code(app.login("carol", "guess guess")),
+            (401, ErrorCode::InvalidCredentials)
         );
-        assert_eq!(status, 401);
     }
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/sessions"),
-        None,
-        Some(json!({"username": "carol", "password": "correct horse"})),
+    assert_eq!(
+        code(app.login("carol", "correct horse")),
+        (429, ErrorCode::TooManyAttempts)
     );
     assert_eq!(
-        (status, body["code"].as_str()),
-        (429, Some("too_many_attempts"))
-    );
-    let (status, body) = call(
-        "POST",
-        &format!("{app}/v1/users"),
-        None,
-        Some(json!({"username": "a/b", "password": "correct horse"})),
-    );
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (422, Some("invalid_username"))
+        code(app.register("a/b", "correct horse")),
+        (422, ErrorCode::InvalidUsername)
     );
 }

@@ -84,7 +84,90 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// The stable error codes of the API (`docs/api.md`), so clients can match on them.
+// --- The application server's API (the reference "your server"). ---
+
+/// `POST /v1/users` (register) and `POST /v1/sessions` (log in).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Credentials {
+    /// 1–64 of letters, digits, `.`, `_`, `-`, `@`.
+    pub username: String,
+    /// 8–1024 bytes.
+    pub password: String,
+}
+
+impl core::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a login.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionResponse {
+    /// For `Authorization: Bearer` on the application server.
+    pub session_token: String,
+    /// For `Authorization: Bearer` on the cards service (JWT).
+    pub access_token: String,
+    /// When the access token expires, seconds since the Unix epoch.
+    pub access_token_expires_at: u64,
+}
+
+impl core::fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SessionResponse")
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/cards` on the application server: an exported card request to approve.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SubmitCardRequest {
+    /// `Card::export()` of the logged-in user's card request.
+    pub card: String,
+}
+
+/// `POST /v1/messages`: ciphertext for another user.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SendMessageRequest {
+    /// The recipient's username.
+    pub to: String,
+    /// The base64 ciphertext.
+    pub body: String,
+}
+
+/// The answer to `POST /v1/messages`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentMessage {
+    /// The message id (inbox cursor).
+    pub id: i64,
+}
+
+/// One relayed message.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RelayedMessage {
+    /// Increasing id; the inbox cursor.
+    pub id: i64,
+    /// The sender's username.
+    pub from: String,
+    /// The base64 ciphertext, as sent.
+    pub body: String,
+    /// When the server received it, seconds since the Unix epoch.
+    pub sent_at: i64,
+}
+
+/// A page of `GET /v1/messages?after=<cursor>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Inbox {
+    /// Oldest first.
+    pub messages: Vec<RelayedMessage>,
+    /// Pass as `after` to get the next page.
+    pub next_cursor: i64,
+}
+
+/// The stable error codes of both servers' APIs (`docs/api.md`), so clients can match on them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -134,6 +217,30 @@ pub enum ErrorCode {
     InvalidRevocation,
     /// `internal_error`
     InternalError,
+    /// `invalid_username` (application server)
+    InvalidUsername,
+    /// `invalid_password` (application server)
+    InvalidPassword,
+    /// `username_taken` (application server)
+    UsernameTaken,
+    /// `invalid_credentials` (application server)
+    InvalidCredentials,
+    /// `too_many_attempts` (application server)
+    TooManyAttempts,
+    /// `missing_session` (application server)
+    MissingSession,
+    /// `invalid_session` (application server)
+    InvalidSession,
+    /// `wrong_identity` (application server)
+    WrongIdentity,
+    /// `cards_service_refused` (application server)
+    CardsServiceRefused,
+    /// `cards_service_unavailable` (application server)
+    CardsServiceUnavailable,
+    /// `invalid_message` (application server)
+    InvalidMessage,
+    /// `unknown_user` (application server)
+    UnknownUser,
     /// A code this version does not know (a newer service).
     Other(String),
 }
@@ -165,6 +272,18 @@ impl ErrorCode {
             "invalid_identity" => ErrorCode::InvalidIdentity,
             "invalid_revocation" => ErrorCode::InvalidRevocation,
             "internal_error" => ErrorCode::InternalError,
+            "invalid_username" => ErrorCode::InvalidUsername,
+            "invalid_password" => ErrorCode::InvalidPassword,
+            "username_taken" => ErrorCode::UsernameTaken,
+            "invalid_credentials" => ErrorCode::InvalidCredentials,
+            "too_many_attempts" => ErrorCode::TooManyAttempts,
+            "missing_session" => ErrorCode::MissingSession,
+            "invalid_session" => ErrorCode::InvalidSession,
+            "wrong_identity" => ErrorCode::WrongIdentity,
+            "cards_service_refused" => ErrorCode::CardsServiceRefused,
+            "cards_service_unavailable" => ErrorCode::CardsServiceUnavailable,
+            "invalid_message" => ErrorCode::InvalidMessage,
+            "unknown_user" => ErrorCode::UnknownUser,
             other => ErrorCode::Other(other.to_owned()),
         }
     }
@@ -195,6 +314,18 @@ impl ErrorCode {
             ErrorCode::InvalidIdentity => "invalid_identity",
             ErrorCode::InvalidRevocation => "invalid_revocation",
             ErrorCode::InternalError => "internal_error",
+            ErrorCode::InvalidUsername => "invalid_username",
+            ErrorCode::InvalidPassword => "invalid_password",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::MissingSession => "missing_session",
+            ErrorCode::InvalidSession => "invalid_session",
+            ErrorCode::WrongIdentity => "wrong_identity",
+            ErrorCode::CardsServiceRefused => "cards_service_refused",
+            ErrorCode::CardsServiceUnavailable => "cards_service_unavailable",
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::UnknownUser => "unknown_user",
             ErrorCode::Other(other) => other,
         }
     }
@@ -236,6 +367,18 @@ mod tests {
             "invalid_identity",
             "invalid_revocation",
             "internal_error",
+            "invalid_username",
+            "invalid_password",
+            "username_taken",
+            "invalid_credentials",
+            "too_many_attempts",
+            "missing_session",
+            "invalid_session",
+            "wrong_identity",
+            "cards_service_refused",
+            "cards_service_unavailable",
+            "invalid_message",
+            "unknown_user",
         ] {
             let parsed = ErrorCode::parse(code);
             assert!(!matches!(parsed, ErrorCode::Other(_)), "{code}");

@@ -1,15 +1,14 @@
 //! `virgil demo`: the seed tutorial, end to end, against real servers on loopback.
 
-use serde_json::{Value, json};
 use std::sync::Arc;
 use virgil::{Buffer, Config, Encoding, Virgil};
-use virgil_app_server::server::{AppServer, SessionResponse};
+use virgil_app_server::server::AppServer;
 use virgil_app_server::store::AppStore;
 use virgil_card::{CardId, Verifier, token};
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::Service;
 use virgil_cards_service::store::CardStore;
-use virgil_client::CardsClient;
+use virgil_client::{AppClient, CardsClient};
 use virgil_crypto::PrivateKey;
 
 const APP_ID: &str = "demo-chat";
@@ -26,45 +25,8 @@ fn now() -> u64 {
         .map_or(0, |t| t.as_secs())
 }
 
-fn err(context: &str) -> impl FnOnce(String) -> String + '_ {
+fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{context}: {e}")
-}
-
-/// One JSON call to the app server; an error status is an error naming the code.
-fn call(
-    method: &str,
-    url: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> Result<Value, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let auth = bearer.map(|t| format!("Bearer {t}"));
-    let response = if method == "GET" {
-        let mut request = agent.get(url);
-        if let Some(auth) = &auth {
-            request = request.header("Authorization", auth);
-        }
-        request.call()
-    } else {
-        let mut request = agent.post(url);
-        if let Some(auth) = &auth {
-            request = request.header("Authorization", auth);
-        }
-        request.send_json(body.unwrap_or(Value::Null))
-    };
-    let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;
-    let status = response.status();
-    let value: Value = response
-        .body_mut()
-        .read_json()
-        .map_err(|e| format!("{method} {url}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("{method} {url}: {status} {value}"));
-    }
-    Ok(value)
 }
 
 /// Starts both servers on the runtime; returns their URLs.
@@ -154,25 +116,17 @@ pub(crate) fn run() -> Result<(), String> {
     step(format!("application server listening on {app_url}"));
 
     // Register users, log in, set up each device.
+    let verifier = Verifier::new()
+        .trust_service(service_public.clone())
+        .trust_app(APP_ID, app_public.clone());
+    let app = AppClient::new(&app_url, verifier);
     let mut sessions = Vec::new();
     for user in ["alice", "bob"] {
-        call(
-            "POST",
-            &format!("{app_url}/v1/users"),
-            None,
-            Some(json!({"username": user, "password": PASSWORD})),
-        )?;
-        let session: SessionResponse = serde_json::from_value(call(
-            "POST",
-            &format!("{app_url}/v1/sessions"),
-            None,
-            Some(json!({"username": user, "password": PASSWORD})),
-        )?)
-        .map_err(|e| e.to_string())?;
+        app.register(user, PASSWORD).map_err(err(user))?;
+        sessions.push(app.login(user, PASSWORD).map_err(err(user))?);
         step(format!(
             "{user} registered and logged in (session + cards-service access token)"
         ));
-        sessions.push(session);
     }
     let device = |user: usize| -> Result<Virgil, String> {
         let access_token = sessions
@@ -191,36 +145,24 @@ pub(crate) fn run() -> Result<(), String> {
     };
     let (alice_device, bob_device) = (device(0)?, device(1)?);
 
-    // Keys and cards.
+    // Keys and cards: made on each device, approved and published by the app server.
     let mut card_ids: Vec<CardId> = Vec::new();
-    for (index, (virgil, user)) in [(&alice_device, "alice"), (&bob_device, "bob")]
-        .into_iter()
-        .enumerate()
+    for (session, (virgil, user)) in sessions
+        .iter()
+        .zip([(&alice_device, "alice"), (&bob_device, "bob")])
     {
-        let key = virgil.keys().generate().map_err(|e| e.to_string())?;
+        let key = virgil.keys().generate().map_err(err(user))?;
         virgil
             .keys()
             .save(&key, user, Some(PASSWORD))
-            .map_err(|e| e.to_string())?;
+            .map_err(err(user))?;
         let identity = virgil.identities().create_user(user);
-        let request = virgil
-            .cards()
-            .create(&identity, &key)
-            .map_err(|e| e.to_string())?;
-        let session = sessions.get(index).ok_or("no session")?;
-        let published = call(
-            "POST",
-            &format!("{app_url}/v1/cards"),
-            Some(&session.session_token),
-            Some(json!({"card": request.export()})),
-        )
-        .map_err(err("publishing the card"))?;
-        let id: CardId = published
-            .pointer("/card/id")
-            .and_then(Value::as_str)
-            .ok_or("no card id")?
-            .parse()
-            .map_err(|e| format!("{e}"))?;
+        let request = virgil.cards().create(&identity, &key).map_err(err(user))?;
+        let id = *app
+            .submit_card(session, &request)
+            .map_err(err("publishing the card"))?
+            .card
+            .id();
         step(format!(
             "{user}: key generated and saved (password-locked), card {id} approved and published"
         ));
@@ -232,57 +174,47 @@ pub(crate) fn run() -> Result<(), String> {
     let alice_key = alice_device
         .keys()
         .load("alice", Some(PASSWORD))
-        .map_err(|e| e.to_string())?;
+        .map_err(err("alice"))?;
     let bob_cards = alice_device
         .cards()
         .find(&["bob"])
-        .map_err(|e| e.to_string())?;
+        .map_err(err("finding bob"))?;
     step(format!(
         "alice found and verified bob's card ({} card)",
         bob_cards.len()
     ));
-    let cipher_text = alice_key
+    let cipher = alice_key
         .sign_then_encrypt(MESSAGE, &bob_cards)
-        .map_err(|e| e.to_string())?
-        .to_string(Encoding::Base64);
-    let alice_session = sessions.first().ok_or("no session")?;
-    call(
-        "POST",
-        &format!("{app_url}/v1/messages"),
-        Some(&alice_session.session_token),
-        Some(json!({"to": "bob", "body": cipher_text})),
-    )?;
+        .map_err(err("encrypting"))?;
+    let (alice_session, bob_session) = (
+        sessions.first().ok_or("no session")?,
+        sessions.get(1).ok_or("no session")?,
+    );
+    app.send_message(alice_session, "bob", cipher.as_bytes())
+        .map_err(err("sending"))?;
     step(format!(
         "alice signed, encrypted and sent {} bytes of ciphertext through the relay",
-        cipher_text.len()
+        cipher.as_bytes().len()
     ));
 
     // Decrypt & verify.
-    let bob_session = sessions.get(1).ok_or("no session")?;
-    let inbox = call(
-        "GET",
-        &format!("{app_url}/v1/messages"),
-        Some(&bob_session.session_token),
-        None,
-    )?;
-    let received = inbox
-        .pointer("/messages/0/body")
-        .and_then(Value::as_str)
-        .ok_or("bob's inbox is empty")?;
+    let inbox = app
+        .inbox(bob_session, 0)
+        .map_err(err("fetching the inbox"))?;
+    let received = &inbox.messages.first().ok_or("bob's inbox is empty")?.body;
     let bob_key = bob_device
         .keys()
         .load("bob", Some(PASSWORD))
-        .map_err(|e| e.to_string())?;
+        .map_err(err("bob"))?;
     let alice_card = bob_device
         .cards()
         .get(&alice_card_id)
-        .map_err(|e| e.to_string())?;
+        .map_err(err("getting alice's card"))?;
+    let cipher =
+        Buffer::from_string(received, Encoding::Base64).map_err(err("the relayed message"))?;
     let message = bob_key
-        .decrypt_then_verify(
-            &Buffer::from_string(received, Encoding::Base64).map_err(|e| e.to_string())?,
-            &alice_card,
-        )
-        .map_err(|e| e.to_string())?
+        .decrypt_then_verify(&cipher, &alice_card)
+        .map_err(err("decrypting"))?
         .to_string(Encoding::Utf8);
     step("bob fetched the message, decrypted it and verified alice's signature against her card");
     if message != MESSAGE {

@@ -1,4 +1,5 @@
-//! Blocking HTTP client for the cards service.
+//! Blocking HTTP clients for the cards service ([`CardsClient`]) and the reference
+//! application server ([`AppClient`]).
 //!
 //! Every card the client returns has been verified with the card crate's
 //! [`Verifier`] (self, application and service signatures against pinned keys) before
@@ -29,8 +30,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_card::api::{
-    CardResponse, CardStatusJson, ErrorBody, ErrorCode, RevokeRequest, SearchRequest,
-    SearchResponse,
+    CardResponse, CardStatusJson, Credentials, ErrorBody, ErrorCode, Inbox, RevokeRequest,
+    SearchRequest, SearchResponse, SendMessageRequest, SentMessage, SessionResponse,
+    SubmitCardRequest,
 };
 use virgil_card::{Card, CardError, CardId, RevocationRequest, Verifier, VerifyError};
 use virgil_crypto::encoding::to_base64;
@@ -128,18 +130,11 @@ impl ClientBuilder {
 
     /// The client.
     pub fn build(self) -> CardsClient {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
         CardsClient {
             base_url: self.base_url.trim_end_matches('/').to_owned(),
-            agent,
+            http: Http::new(self.timeout, self.retries, self.backoff),
             verifier: self.verifier,
             tokens: self.tokens,
-            retries: self.retries,
-            backoff: self.backoff,
         }
     }
 }
@@ -147,11 +142,9 @@ impl ClientBuilder {
 /// A blocking client of the cards service.
 pub struct CardsClient {
     base_url: String,
-    agent: ureq::Agent,
+    http: Http,
     verifier: Verifier,
     tokens: Option<Box<dyn TokenSource>>,
-    retries: u32,
-    backoff: Duration,
 }
 
 impl std::fmt::Debug for CardsClient {
@@ -167,29 +160,45 @@ enum Method {
     Post(Vec<u8>),
 }
 
-impl CardsClient {
-    /// A client of the service at `base_url` that verifies every card with `verifier`.
-    pub fn builder(base_url: &str, verifier: Verifier) -> ClientBuilder {
-        ClientBuilder {
-            base_url: base_url.to_owned(),
-            verifier,
-            tokens: None,
-            timeout: Duration::from_secs(10),
-            retries: 2,
-            backoff: Duration::from_millis(200),
+impl Method {
+    fn json(body: &impl Serialize) -> Result<Self, ClientError> {
+        serde_json::to_vec(body)
+            .map(Method::Post)
+            .map_err(|e| ClientError::InvalidResponse(e.to_string()))
+    }
+}
+
+/// HTTP with JSON bodies, typed API errors and retries: shared by both clients.
+struct Http {
+    agent: ureq::Agent,
+    retries: u32,
+    backoff: Duration,
+}
+
+impl Http {
+    fn new(timeout: Duration, retries: u32, backoff: Duration) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            agent,
+            retries,
+            backoff,
         }
     }
 
-    fn call<T: DeserializeOwned>(&self, path: &str, method: Method) -> Result<T, ClientError> {
-        let url = format!("{}{path}", self.base_url);
-        let token = match &self.tokens {
-            Some(tokens) => Some(tokens.token()?),
-            None => None,
-        };
+    fn request<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        method: &Method,
+    ) -> Result<T, ClientError> {
         let mut wait = self.backoff;
         let mut attempt = 0;
         loop {
-            let result = self.send(&url, token.as_deref(), &method);
+            let result = self.send(url, token, method);
             let retryable = match &result {
                 Err(ClientError::Transport { .. }) => true,
                 Err(ClientError::Api { status, .. }) => *status == 429 || *status >= 500,
@@ -255,32 +264,46 @@ impl CardsClient {
         }
         serde_json::from_str(&text).map_err(|e| ClientError::InvalidResponse(format!("{url}: {e}")))
     }
+}
+
+impl CardsClient {
+    /// A client of the service at `base_url` that verifies every card with `verifier`.
+    pub fn builder(base_url: &str, verifier: Verifier) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.to_owned(),
+            verifier,
+            tokens: None,
+            timeout: Duration::from_secs(10),
+            retries: 2,
+            backoff: Duration::from_millis(200),
+        }
+    }
+
+    fn call<T: DeserializeOwned>(&self, path: &str, method: Method) -> Result<T, ClientError> {
+        let token = match &self.tokens {
+            Some(tokens) => Some(tokens.token()?),
+            None => None,
+        };
+        self.http.request(
+            &format!("{}{path}", self.base_url),
+            token.as_deref(),
+            &method,
+        )
+    }
 
     fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        let body =
-            serde_json::to_vec(body).map_err(|e| ClientError::InvalidResponse(e.to_string()))?;
-        self.call(path, Method::Post(body))
-    }
-
-    fn verified(&self, response: CardResponse) -> Result<PublishedCard, ClientError> {
-        let card = response.card.into_card()?;
-        self.verifier.verify(&card)?;
-        Ok(PublishedCard {
-            card,
-            status: response.status,
-            published_at: response.published_at,
-        })
+        self.call(path, Method::json(body)?)
     }
 
     /// Publishes a card approved by its application (self + app signatures); returns
     /// it countersigned by the service. Publishing the same card again returns it.
     pub fn publish(&self, card: &Card) -> Result<PublishedCard, ClientError> {
         let response: CardResponse = self.post("/v1/cards", &card.to_json())?;
-        let published = self.verified(response)?;
+        let published = verified(&self.verifier, response)?;
         if published.card.id() != card.id() {
             return Err(ClientError::InvalidResponse(
                 "the service returned another card".to_owned(),
@@ -293,7 +316,7 @@ impl CardsClient {
     /// messages remain verifiable).
     pub fn get(&self, id: &CardId) -> Result<PublishedCard, ClientError> {
         let response: CardResponse = self.call(&format!("/v1/cards/{id}"), Method::Get)?;
-        let published = self.verified(response)?;
+        let published = verified(&self.verifier, response)?;
         if published.card.id() != id {
             return Err(ClientError::InvalidResponse(format!(
                 "asked for card {id}, got {}",
@@ -321,7 +344,7 @@ impl CardsClient {
             .cards
             .into_iter()
             .map(|card| {
-                let published = self.verified(card)?;
+                let published = verified(&self.verifier, card)?;
                 let content = published.card.content();
                 if !identities.contains(&content.identity.as_str())
                     || identity_type.is_some_and(|wanted| wanted != content.identity_type)
@@ -351,6 +374,119 @@ impl CardsClient {
             &format!("/v1/cards/{}/actions/revoke", request.card_id),
             &body,
         )?;
-        self.verified(response)
+        verified(&self.verifier, response)
     }
+}
+
+/// A blocking client of the reference application server: register, log in, submit a
+/// card request for approval, relay messages. Cards it returns are verified like the
+/// cards client's. Calls are not retried: registering or sending twice is not harmless.
+pub struct AppClient {
+    base_url: String,
+    http: Http,
+    verifier: Verifier,
+}
+
+impl std::fmt::Debug for AppClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppClient {
+    /// A client of the application server at `base_url`; returned cards are checked
+    /// with `verifier`.
+    pub fn new(base_url: &str, verifier: Verifier) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            http: Http::new(Duration::from_secs(30), 0, Duration::ZERO),
+            verifier,
+        }
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        session: Option<&SessionResponse>,
+        method: Method,
+    ) -> Result<T, ClientError> {
+        let token = session.map(|session| session.session_token.as_str());
+        self.http
+            .request(&format!("{}{path}", self.base_url), token, &method)
+    }
+
+    /// Registers a user.
+    pub fn register(&self, username: &str, password: &str) -> Result<(), ClientError> {
+        let credentials = Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        self.call::<serde::de::IgnoredAny>("/v1/users", None, Method::json(&credentials)?)?;
+        Ok(())
+    }
+
+    /// Logs in: a session for this server and an access token for the cards service.
+    pub fn login(&self, username: &str, password: &str) -> Result<SessionResponse, ClientError> {
+        let credentials = Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        self.call("/v1/sessions", None, Method::json(&credentials)?)
+    }
+
+    /// Submits the logged-in user's card request; returns the published, verified card.
+    pub fn submit_card(
+        &self,
+        session: &SessionResponse,
+        request: &Card,
+    ) -> Result<PublishedCard, ClientError> {
+        let body = SubmitCardRequest {
+            card: request.export(),
+        };
+        let response: CardResponse = self.call("/v1/cards", Some(session), Method::json(&body)?)?;
+        let published = verified(&self.verifier, response)?;
+        if published.card.id() != request.id() {
+            return Err(ClientError::InvalidResponse(
+                "the server published another card".to_owned(),
+            ));
+        }
+        Ok(published)
+    }
+
+    /// Relays `ciphertext` to user `to`; returns the message id.
+    pub fn send_message(
+        &self,
+        session: &SessionResponse,
+        to: &str,
+        ciphertext: &[u8],
+    ) -> Result<i64, ClientError> {
+        let body = SendMessageRequest {
+            to: to.to_owned(),
+            body: to_base64(ciphertext),
+        };
+        let sent: SentMessage = self.call("/v1/messages", Some(session), Method::json(&body)?)?;
+        Ok(sent.id)
+    }
+
+    /// The logged-in user's messages after the cursor `after` (0: from the start).
+    pub fn inbox(&self, session: &SessionResponse, after: i64) -> Result<Inbox, ClientError> {
+        self.call(
+            &format!("/v1/messages?after={after}"),
+            Some(session),
+            Method::Get,
+        )
+    }
+}
+
+/// Decodes a card from a server and verifies it before anyone sees it.
+fn verified(verifier: &Verifier, response: CardResponse) -> Result<PublishedCard, ClientError> {
+    let card = response.card.into_card()?;
+    verifier.verify(&card)?;
+    Ok(PublishedCard {
+        card,
+        status: response.status,
+        published_at: response.published_at,
+    })
 }
