@@ -5,10 +5,13 @@
 //! relays encrypted messages, storing only ciphertext. SQLite or PostgreSQL, like the
 //! cards service.
 //!
-//! Status: the store and the HTTP API ([`server`]) are here and tested end to end with the
-//! cards service; the binary, OpenAPI and metrics land with the CLI.
+//! Operators run its binary (`virgil-app-server serve`, or `virgil serve app`), configured
+//! as in [`config`]; tests embed the library ([`server::router`]). Prometheus metrics are
+//! at `/metrics`, the OpenAPI document at `/v1/openapi.json`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod command;
+pub mod config;
 pub mod server;
 pub mod store;

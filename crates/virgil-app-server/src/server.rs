@@ -22,6 +22,7 @@ use virgil_card::api::{
     SubmitCardRequest,
 };
 use virgil_card::{Card, Signer, token};
+use virgil_cards_service::metrics::{Gauge, Metrics};
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
 
@@ -43,7 +44,7 @@ pub struct AppError(StatusCode, &'static str, String);
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let message = if self.0 == StatusCode::INTERNAL_SERVER_ERROR {
-            eprintln!("virgil-app-server: internal error: {}", self.2);
+            tracing::error!(error = %self.2, "internal error");
             "the server failed to handle the request; try again later".to_owned()
         } else {
             self.2
@@ -75,6 +76,7 @@ pub struct AppServer {
     cards: Arc<CardsClient>,
     password_iterations: u32,
     failed_logins: Mutex<HashMap<String, Vec<u64>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppServer {
@@ -95,6 +97,7 @@ impl AppServer {
             cards: Arc::new(cards),
             password_iterations,
             failed_logins: Mutex::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -425,14 +428,101 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+async fn metrics(
+    State(server): State<Arc<AppServer>>,
+) -> Result<([(header::HeaderName, &'static str); 1], String), AppError> {
+    let (users, messages) = server.store.counts().await.map_err(internal)?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        server.metrics.render(&[
+            Gauge {
+                name: "virgil_app_users",
+                help: "Registered users.",
+                value: users,
+            },
+            Gauge {
+                name: "virgil_app_messages",
+                help: "Messages held by the relay.",
+                value: messages,
+            },
+        ]),
+    ))
+}
+
+/// The OpenAPI 3 document of this API (`docs/api/app-server.openapi.json`).
+pub const OPENAPI: &str = include_str!("../../../docs/api/app-server.openapi.json");
+
+/// Every route, as written in the router and in the OpenAPI document.
+pub const ROUTES: [&str; 7] = [
+    "/v1/users",
+    "/v1/sessions",
+    "/v1/cards",
+    "/v1/messages",
+    "/v1/health",
+    "/v1/openapi.json",
+    "/metrics",
+];
+
+async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// Turns axum's plain-text 413 into this API's JSON error.
+async fn body_limit_error(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return AppError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    response
+}
+
 /// The router.
 pub fn router(server: Arc<AppServer>) -> Router {
+    let [
+        users_path,
+        sessions_path,
+        cards_path,
+        messages_path,
+        health_path,
+        openapi_path,
+        metrics_path,
+    ] = ROUTES;
     Router::new()
-        .route("/v1/users", post(register))
-        .route("/v1/sessions", post(login))
-        .route("/v1/cards", post(submit_card))
-        .route("/v1/messages", post(send_message).get(inbox))
-        .route("/v1/health", get(health))
+        .route(users_path, post(register))
+        .route(sessions_path, post(login))
+        .route(cards_path, post(submit_card))
+        .route(messages_path, post(send_message).get(inbox))
+        .route(health_path, get(health))
+        .route(openapi_path, get(openapi))
+        .route(metrics_path, get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body_limit_error))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&server.metrics),
+            virgil_cards_service::ops::track_request,
+        ))
         .with_state(server)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish and closes the database pool.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    server: Arc<AppServer>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = server.store.clone();
+    axum::serve(listener, router(server))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    Ok(())
 }

@@ -176,4 +176,25 @@ impl AppStore {
             })
             .collect()
     }
+
+    /// How many users and messages are stored (for metrics).
+    pub async fn counts(&self) -> Result<(u64, u64), sqlx::Error> {
+        let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let messages: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((
+            u64::try_from(users).unwrap_or(0),
+            u64::try_from(messages).unwrap_or(0),
+        ))
+    }
+
+    /// Closes the connection pool (on shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }

@@ -38,10 +38,19 @@ fn verifier() -> Verifier {
         .trust_app("chat", key(APP).public_key().clone())
 }
 
-/// Starts both servers; returns (cards service URL, app server URL).
+fn sqlite(dir: &std::path::Path, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join(name).display())
+}
+
+/// Starts both servers (the app server on SQLite); returns (cards URL, app URL).
 fn start(dir: &std::path::Path) -> (String, String) {
-    let cards_db = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
-    let app_db = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
+    start_on(dir, &sqlite(dir, "app.db"))
+}
+
+/// Starts both servers, the app server's database at `app_db`.
+fn start_on(dir: &std::path::Path, app_db: &str) -> (String, String) {
+    let cards_db = sqlite(dir, "cards.db");
+    let app_db = app_db.to_owned();
     let cards_url = spawn_service(
         &cards_db,
         key(SERVICE),
@@ -89,9 +98,19 @@ fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> (u16, ErrorCode) 
 }
 
 #[test]
-fn register_login_publish_and_relay() {
+fn register_login_publish_and_relay_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = start(dir.path());
+    register_login_publish_and_relay(start(dir.path()));
+}
+
+#[test]
+fn register_login_publish_and_relay_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = virgil_cards_service::testing::TempPostgres::new("virgil_app_test");
+    register_login_publish_and_relay(start_on(dir.path(), database.url()));
+}
+
+fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
     let app = app(&app_url);
     for user in ["alice", "bob"] {
         app.register(user, "correct horse").unwrap();
@@ -191,4 +210,83 @@ fn failed_logins_are_rate_limited_per_user() {
         code(app.register("a/b", "correct horse")),
         (422, ErrorCode::InvalidUsername)
     );
+}
+
+fn http_get(url: &str) -> (u16, String) {
+    let response = ureq::get(url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.into_body().read_to_string().unwrap())
+}
+
+#[test]
+fn openapi_document_is_served_and_covers_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, app_url) = start(dir.path());
+    let (status, served) = http_get(&format!("{app_url}/v1/openapi.json"));
+    assert_eq!(status, 200);
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/api/app-server.openapi.json"
+    ))
+    .unwrap();
+    assert_eq!(
+        served, committed,
+        "served /v1/openapi.json differs from docs/api/app-server.openapi.json"
+    );
+    let document: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    let mut documented: Vec<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut routes = virgil_app_server::server::ROUTES.to_vec();
+    documented.sort_unstable();
+    routes.sort_unstable();
+    assert_eq!(
+        documented, routes,
+        "every route is documented, and nothing else"
+    );
+}
+
+#[test]
+fn metrics_count_requests_users_and_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, app_url) = start(dir.path());
+    let app = app(&app_url);
+    app.register("dave", "correct horse").unwrap();
+    let _ = app.login("dave", "wrong password");
+    let (status, text) = http_get(&format!("{app_url}/metrics"));
+    assert_eq!(status, 200);
+    for expected in [
+        "virgil_http_requests_total{route=\"/v1/users\",status=\"201\"} 1",
+        "virgil_http_requests_total{route=\"/v1/sessions\",status=\"401\"} 1",
+        "virgil_app_users 1",
+        "virgil_app_messages 0",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn oversized_bodies_get_a_json_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, app_url) = start(dir.path());
+    let body = vec![b'a'; virgil_app_server::server::MAX_BODY_BYTES + 1];
+    let response = ureq::post(format!("{app_url}/v1/users"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("content-type", "application/json")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let error: serde_json::Value =
+        serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
+    assert_eq!(error["code"], "body_too_large");
 }

@@ -17,7 +17,7 @@
 use crate::auth::Applications;
 use std::path::{Path, PathBuf};
 use virgil_crypto::encoding::from_base64;
-use virgil_crypto::{PrivateKey, PublicKey, keyblob};
+use virgil_crypto::{PrivateKey, PublicKey};
 
 /// One registered application.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -91,18 +91,6 @@ impl Config {
         let path = self.service_key_file.as_ref().ok_or_else(|| {
             ConfigError("no service key: pass --service-key-file (create one with `virgil-cards-service keygen`)".to_owned())
         })?;
-        let blob = std::fs::read(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read the service key {}: {e}",
-                path.display()
-            ))
-        })?;
-        keyblob::unlock(&blob, password).map_err(|e| match e {
-            virgil_crypto::Error::WrongPassword => ConfigError(format!(
-                "wrong or missing password for the service key {} (set VIRGIL_SERVICE_KEY_PASSWORD)",
-                path.display()
-            )),
-            other => ConfigError(format!("the service key {} is unusable: {other}", path.display())),
-        })
+        crate::ops::load_key_file(path, password, crate::command::PASSWORD_VAR)
     }
 }

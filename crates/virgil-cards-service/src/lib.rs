@@ -14,9 +14,11 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod command;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod ops;
 pub mod server;
 pub mod store;
 #[cfg(feature = "test-util")]

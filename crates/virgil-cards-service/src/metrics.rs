@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by route and status, a latency histogram by route, and
-//! the number of cards stored (read from the database at scrape time).
+//! gauges read at scrape time (cards stored; the app server's users and messages).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +22,17 @@ struct Histogram {
 struct Inner {
     requests: BTreeMap<(String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
+}
+
+/// A value read at scrape time, e.g. the number of cards stored.
+#[derive(Clone, Copy, Debug)]
+pub struct Gauge<'a> {
+    /// Metric name, e.g. `virgil_cards_stored`.
+    pub name: &'a str,
+    /// One line of help text.
+    pub help: &'a str,
+    /// The value.
+    pub value: u64,
 }
 
 /// Request counters, shared by all requests.
@@ -59,8 +70,8 @@ impl Metrics {
         histogram.sum += seconds;
     }
 
-    /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self, cards_stored: u64) -> String {
+    /// The Prometheus text exposition (format 0.0.4), with `gauges` appended.
+    pub fn render(&self, gauges: &[Gauge<'_>]) -> String {
         let inner = self
             .inner
             .lock()
@@ -101,9 +112,11 @@ impl Metrics {
                 histogram.count
             );
         }
-        out.push_str("# HELP virgil_cards_stored Cards in the database.\n");
-        out.push_str("# TYPE virgil_cards_stored gauge\n");
-        let _ = writeln!(out, "virgil_cards_stored {cards_stored}");
+        for gauge in gauges {
+            let _ = writeln!(out, "# HELP {} {}", gauge.name, gauge.help);
+            let _ = writeln!(out, "# TYPE {} gauge", gauge.name);
+            let _ = writeln!(out, "{} {}", gauge.name, gauge.value);
+        }
         out
     }
 }
@@ -117,7 +130,11 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record("/v1/health", 200, Duration::from_micros(700));
         metrics.record("/v1/health", 200, Duration::from_millis(30));
-        let text = metrics.render(7);
+        let text = metrics.render(&[Gauge {
+            name: "virgil_cards_stored",
+            help: "Cards in the database.",
+            value: 7,
+        }]);
         assert!(
             text.contains("virgil_http_requests_total{route=\"/v1/health\",status=\"200\"} 2"),
             "{text}"

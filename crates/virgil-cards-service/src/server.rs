@@ -4,7 +4,7 @@
 
 use crate::auth::{Applications, Caller};
 use crate::error::ApiError;
-use crate::metrics::Metrics;
+use crate::metrics::{Gauge, Metrics};
 use crate::store::{CardStatus, CardStore, Published, StoreError, StoredCard};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -26,7 +26,7 @@ pub struct Service {
     store: CardStore,
     service_key: PrivateKey,
     applications: Applications,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 impl Service {
@@ -36,7 +36,7 @@ impl Service {
             store,
             service_key,
             applications,
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -280,7 +280,11 @@ async fn metrics(
     let cards = service.store.count().await.map_err(store_error)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        service.metrics.render(cards),
+        service.metrics.render(&[Gauge {
+            name: "virgil_cards_stored",
+            help: "Cards in the database.",
+            value: cards,
+        }]),
     ))
 }
 
@@ -296,33 +300,6 @@ async fn body_limit_error(
         ))
         .into_response();
     }
-    response
-}
-
-/// Logs one line per request: method, matched route, status, time. Never headers or
-/// bodies (tokens and cards stay out of logs).
-async fn log_request(
-    State(service): State<Arc<Service>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    service
-        .metrics
-        .record(&route, response.status().as_u16(), started.elapsed());
-    tracing::info!(
-        %method,
-        route,
-        status = response.status().as_u16(),
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "request"
-    );
     response
 }
 
@@ -384,8 +361,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(body_limit_error))
         .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&service),
-            log_request,
+            Arc::clone(&service.metrics),
+            crate::ops::track_request,
         ))
         .with_state(service)
 }

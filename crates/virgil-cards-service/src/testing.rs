@@ -47,3 +47,77 @@ pub fn spawn_service(
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("the cards service did not start: {e}"))
 }
+
+/// A fresh PostgreSQL database on the server at `VIRGIL_TEST_POSTGRES_URL` (default
+/// `postgres://postgres@127.0.0.1:5432/test`), dropped when this is dropped.
+pub struct TempPostgres {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TempPostgres {
+    /// Creates the database; panics with a how-to if PostgreSQL is not reachable.
+    pub fn new(prefix: &str) -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let admin_url = std::env::var("VIRGIL_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.subsec_nanos());
+        let name = format!(
+            "{prefix}_{}_{nanos}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let base = admin_url
+            .rsplit_once('/')
+            .filter(|(base, _)| base.contains("://"))
+            .map(|(base, _)| base.to_owned())
+            .unwrap_or_else(|| {
+                panic!("VIRGIL_TEST_POSTGRES_URL must end with /<database>: {admin_url}")
+            });
+        let url = format!("{base}/{name}");
+        Self::admin(&admin_url, &format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("{e}; start PostgreSQL or set VIRGIL_TEST_POSTGRES_URL"));
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn admin(admin_url: &str, statement: &str) -> Result<(), String> {
+        use sqlx::Connection as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut admin = sqlx::PgConnection::connect(admin_url)
+                .await
+                .map_err(|e| format!("PostgreSQL is not reachable at {admin_url} ({e})"))?;
+            sqlx::query(statement)
+                .execute(&mut admin)
+                .await
+                .map_err(|e| format!("{statement}: {e}"))?;
+            Ok(())
+        })
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        // Never panic in drop: a leftover test database is harmless.
+        let _ = Self::admin(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! The command line of the application server, shared by the `virgil-app-server`
+//! binary and `virgil serve app`: [`ServeArgs`] + [`serve`].
+
+use crate::config::Config;
+use crate::server::{AppServer, serve as serve_listener};
+use crate::store::AppStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use virgil_card::{Verifier, token};
+use virgil_cards_service::ops;
+use virgil_client::CardsClient;
+use virgil_crypto::PrivateKey;
+
+/// The environment variable the application key's password is read from.
+pub const PASSWORD_VAR: &str = "VIRGIL_APP_KEY_PASSWORD";
+
+/// Options of `serve`. Each can also be set in the TOML file (`--config`) and as an
+/// environment variable; the command line wins over the environment, which wins over
+/// the file.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// A TOML configuration file (listen, database_url, app_id, app_key_file, cards_url,
+    /// cards_service_key, password_iterations).
+    #[arg(long, env = "VIRGIL_APP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port (printed at start)
+    /// [default: 127.0.0.1:8081].
+    #[arg(long, env = "VIRGIL_APP_LISTEN")]
+    pub listen: Option<String>,
+    /// sqlite://PATH?mode=rwc or postgres://USER@HOST/DB [default: sqlite://app.db?mode=rwc].
+    #[arg(long, env = "VIRGIL_APP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The application id its cards carry.
+    #[arg(long, env = "VIRGIL_APP_ID")]
+    pub app_id: Option<String>,
+    /// The application key file made by `keygen`; its password comes from
+    /// VIRGIL_APP_KEY_PASSWORD.
+    #[arg(long, env = "VIRGIL_APP_KEY_FILE")]
+    pub app_key_file: Option<PathBuf>,
+    /// The cards service's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "VIRGIL_APP_CARDS_URL")]
+    pub cards_url: Option<String>,
+    /// The cards service's public key (base64), as printed by its keygen.
+    #[arg(long, env = "VIRGIL_APP_CARDS_SERVICE_KEY")]
+    pub cards_service_key: Option<String>,
+    /// PBKDF2 iterations for user passwords [default: 600000].
+    #[arg(long, env = "VIRGIL_APP_PASSWORD_ITERATIONS")]
+    pub password_iterations: Option<u32>,
+}
+
+/// Applies the command line over the file's configuration.
+pub fn resolve(args: ServeArgs) -> Result<Config, String> {
+    let file = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    Ok(Config {
+        listen: args.listen.or(file.listen),
+        database_url: args.database_url.or(file.database_url),
+        app_id: args.app_id.or(file.app_id),
+        app_key_file: args.app_key_file.or(file.app_key_file),
+        cards_url: args.cards_url.or(file.cards_url),
+        cards_service_key: args.cards_service_key.or(file.cards_service_key),
+        password_iterations: args.password_iterations.or(file.password_iterations),
+    })
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs())
+}
+
+/// A cards-service client for application `app_id`: it trusts the pinned service key
+/// and the app's own key, and authenticates with short tokens signed by the app key.
+pub fn cards_client(
+    cards_url: &str,
+    service_key: virgil_crypto::PublicKey,
+    app_id: &str,
+    app_key: &PrivateKey,
+) -> Result<CardsClient, String> {
+    let verifier = Verifier::new()
+        .trust_service(service_key)
+        .trust_app(app_id, app_key.public_key().clone());
+    let signing_key = PrivateKey::from_seed(&app_key.to_seed()).map_err(|e| e.to_string())?;
+    let issuer = app_id.to_owned();
+    Ok(CardsClient::builder(cards_url, verifier)
+        .token_source(move || Ok(token::issue(&signing_key, &issuer, &issuer, now(), 300)))
+        .build())
+}
+
+/// `serve`: runs the server until SIGINT/SIGTERM, then finishes in-flight requests.
+/// Prints `listening on http://ADDRESS` on stdout once it accepts connections.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = resolve(args)?;
+    let app_id = config.app_id().map_err(|e| e.to_string())?.to_owned();
+    let cards_url = config.cards_url().map_err(|e| e.to_string())?.to_owned();
+    let service_key = config.cards_service_key().map_err(|e| e.to_string())?;
+    let iterations = config.password_iterations().map_err(|e| e.to_string())?;
+    let password = std::env::var(PASSWORD_VAR).ok();
+    let app_key = ops::load_key_file(
+        config.app_key_file().map_err(|e| e.to_string())?,
+        password.as_deref().map(str::as_bytes),
+        PASSWORD_VAR,
+    )
+    .map_err(|e| e.to_string())?;
+    let client = cards_client(&cards_url, service_key, &app_id, &app_key)?;
+    let database_url = config
+        .database_url
+        .unwrap_or_else(|| "sqlite://app.db?mode=rwc".to_owned());
+    let store = AppStore::connect(&database_url)
+        .await
+        .map_err(|e| format!("cannot open the database {database_url}: {e}"))?;
+    let shutdown =
+        ops::shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8081".to_owned());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    // Scripts and tests read this line to find a port picked with :0.
+    println!("listening on http://{address}");
+    tracing::info!(%address, app_id, cards_url, app_key_id = %app_key.key_id(), "application server started");
+    let server = Arc::new(AppServer::new(store, &app_id, app_key, client, iterations));
+    serve_listener(listener, server, shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}

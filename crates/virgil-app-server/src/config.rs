@@ -1,0 +1,105 @@
+//! Configuration: a TOML file, overridden by environment variables and command-line
+//! options (see `virgil-app-server serve --help`).
+//!
+//! ```toml
+//! listen = "127.0.0.1:8081"
+//! database_url = "sqlite://app.db?mode=rwc"       # or postgres://user@host/db
+//! app_id = "chat"
+//! app_key_file = "app.key"                        # made by `virgil-app-server keygen`
+//! cards_url = "http://127.0.0.1:8080"
+//! cards_service_key = "VksB…"                     # the cards service's public key (pinned)
+//! password_iterations = 600000                    # PBKDF2 work per user password
+//! ```
+//!
+//! The application key's password comes from `VIRGIL_APP_KEY_PASSWORD` (never from the
+//! file or the command line, where it would be visible to other users).
+
+use std::path::{Path, PathBuf};
+use virgil_cards_service::config::ConfigError;
+use virgil_crypto::PublicKey;
+use virgil_crypto::encoding::from_base64;
+
+/// PBKDF2 iterations for user passwords unless configured (OWASP 2023 for SHA-256).
+pub const DEFAULT_PASSWORD_ITERATIONS: u32 = 600_000;
+
+/// The application server's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on, e.g. `127.0.0.1:8081` (`:0` picks a free port).
+    pub listen: Option<String>,
+    /// `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub database_url: Option<String>,
+    /// The application id its cards carry.
+    pub app_id: Option<String>,
+    /// The application key file (a key blob).
+    pub app_key_file: Option<PathBuf>,
+    /// The cards service's base URL.
+    pub cards_url: Option<String>,
+    /// The cards service's public key (base64), pinned.
+    pub cards_service_key: Option<String>,
+    /// PBKDF2 iterations for newly registered passwords.
+    pub password_iterations: Option<u32>,
+}
+
+fn required<'a, T>(value: &'a Option<T>, what: &str, option: &str) -> Result<&'a T, ConfigError> {
+    value.as_ref().ok_or_else(|| {
+        ConfigError(format!(
+            "no {what}: pass {option} or set it in the configuration file"
+        ))
+    })
+}
+
+impl Config {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read the configuration file {}: {e}",
+                path.display()
+            ))
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// The application id.
+    pub fn app_id(&self) -> Result<&str, ConfigError> {
+        required(&self.app_id, "application id", "--app-id").map(String::as_str)
+    }
+
+    /// The application key file.
+    pub fn app_key_file(&self) -> Result<&Path, ConfigError> {
+        required(&self.app_key_file, "application key", "--app-key-file").map(PathBuf::as_path)
+    }
+
+    /// The cards service URL.
+    pub fn cards_url(&self) -> Result<&str, ConfigError> {
+        required(&self.cards_url, "cards service URL", "--cards-url").map(String::as_str)
+    }
+
+    /// The pinned cards service key, decoded and validated.
+    pub fn cards_service_key(&self) -> Result<PublicKey, ConfigError> {
+        let text = required(
+            &self.cards_service_key,
+            "cards service key",
+            "--cards-service-key",
+        )?;
+        let bytes = from_base64(text)
+            .map_err(|_| ConfigError("cards_service_key is not base64".to_owned()))?;
+        PublicKey::from_bytes(&bytes).map_err(|e| ConfigError(format!("cards_service_key: {e}")))
+    }
+
+    /// PBKDF2 iterations for user passwords (checked: 1 000 to 10 000 000).
+    pub fn password_iterations(&self) -> Result<u32, ConfigError> {
+        let iterations = self
+            .password_iterations
+            .unwrap_or(DEFAULT_PASSWORD_ITERATIONS);
+        if (1_000..=10_000_000).contains(&iterations) {
+            Ok(iterations)
+        } else {
+            Err(ConfigError(format!(
+                "password_iterations = {iterations}: use 1000 to 10000000 (default {DEFAULT_PASSWORD_ITERATIONS})"
+            )))
+        }
+    }
+}

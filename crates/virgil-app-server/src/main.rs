@@ -1,0 +1,56 @@
+//! `virgil-app-server`: the reference application server.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use virgil_app_server::command::{self, PASSWORD_VAR, ServeArgs};
+use virgil_cards_service::command::{KeygenArgs, keygen};
+use virgil_cards_service::ops;
+
+/// The reference application server: users, logins, card approval, access tokens for
+/// the cards service, and a relay for encrypted messages.
+///
+/// Options can also be given in a TOML file (--config) and as environment variables;
+/// the command line wins over the environment, which wins over the file. The
+/// application key's password is read from VIRGIL_APP_KEY_PASSWORD.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "Examples:\n  \
+    virgil-app-server keygen --out app.key      # register its public key with the cards service\n  \
+    VIRGIL_APP_KEY_PASSWORD=… virgil-app-server serve --app-id chat --app-key-file app.key \\\n      \
+    --cards-url http://127.0.0.1:8080 --cards-service-key VksB… --database-url 'sqlite://app.db?mode=rwc'\n  \
+    virgil-app-server serve --config app.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the HTTP API (see docs/api.md).
+    Serve(ServeArgs),
+    /// Create an application key, locked with VIRGIL_APP_KEY_PASSWORD, and print its
+    /// public key (register it with the cards service: --app APP_ID=KEY).
+    Keygen(KeygenArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ops::init_logging();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen(&args, PASSWORD_VAR, "application key"),
+        Command::Serve(args) => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(command::serve(args)),
+            Err(e) => Err(format!("cannot start the runtime: {e}")),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("virgil-app-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The `virgil-app-server` binary: keygen, serve from a TOML file against a real cards
+//! service, graceful shutdown on SIGTERM, and restart on the same database.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use virgil_card::Verifier;
+use virgil_cards_service::testing::spawn_service;
+use virgil_client::AppClient;
+use virgil_crypto::PublicKey;
+use virgil_crypto::encoding::{from_base64, to_base64};
+
+const BIN: &str = env!("CARGO_BIN_EXE_virgil-app-server");
+const PASSWORD: &str = "app key password";
+
+/// Runs keygen; returns the printed public key.
+fn keygen(path: &Path) -> PublicKey {
+    let output = Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(path)
+        .env("VIRGIL_APP_KEY_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("public key (pin this in clients): "))
+        .unwrap_or_else(|| panic!("no public key in {stdout}"));
+    PublicKey::from_bytes(&from_base64(line).unwrap()).unwrap()
+}
+
+fn start(config: &Path, password: &str) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("VIRGIL_APP_KEY_PASSWORD", password)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().strip_prefix("listening on ").map(str::to_owned);
+    match base {
+        Some(base) => (child, base),
+        None => {
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "did not start: {line:?} {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        }
+    }
+}
+
+fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success(), "graceful shutdown exits 0");
+}
+
+#[test]
+fn serves_from_a_config_file_and_restarts_on_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("app.key");
+    let app_public = keygen(&key_file);
+    assert!(
+        !Command::new(BIN)
+            .args(["keygen", "--out"])
+            .arg(&key_file)
+            .env("VIRGIL_APP_KEY_PASSWORD", PASSWORD)
+            .status()
+            .unwrap()
+            .success(),
+        "keygen never overwrites"
+    );
+    let service_key = virgil_crypto::PrivateKey::generate().unwrap();
+    let service_public = service_key.public_key().clone();
+    let cards_url = spawn_service(
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("cards.db").display()
+        ),
+        service_key,
+        &[("chat", app_public.clone())],
+    );
+    let config = dir.path().join("app.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\n\
+             database_url = \"sqlite://{}?mode=rwc\"\n\
+             app_id = \"chat\"\n\
+             app_key_file = \"{}\"\n\
+             cards_url = \"{cards_url}\"\n\
+             cards_service_key = \"{}\"\n\
+             password_iterations = 1000\n",
+            dir.path().join("app.db").display(),
+            key_file.display(),
+            to_base64(service_public.as_bytes()),
+        ),
+    )
+    .unwrap();
+
+    // A wrong password is refused at start, with the variable to set.
+    let output = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("VIRGIL_APP_KEY_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("VIRGIL_APP_KEY_PASSWORD"), "{stderr}");
+
+    let verifier = || {
+        Verifier::new()
+            .trust_service(service_public.clone())
+            .trust_app("chat", app_public.clone())
+    };
+    let (child, base) = start(&config, PASSWORD);
+    let app = AppClient::new(&base, verifier());
+    app.register("alice", "correct horse").unwrap();
+    let session = app.login("alice", "correct horse").unwrap();
+    let request = virgil_card::CardRequest::new("alice", "chat")
+        .sign(&virgil_crypto::PrivateKey::generate().unwrap())
+        .unwrap();
+    app.submit_card(&session, &request).unwrap();
+    stop(child);
+
+    let (child, base) = start(&config, PASSWORD);
+    let app = AppClient::new(&base, verifier());
+    app.login("alice", "correct horse")
+        .expect("the user survived the restart");
+    stop(child);
+}
