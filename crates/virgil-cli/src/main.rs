@@ -1,21 +1,45 @@
-//! The `virgil` command-line tool.
-//!
-//! Today it runs the end-to-end demo (`virgil demo`); key, card and encryption commands
-//! and `virgil serve …` come next.
+//! The `virgil` command-line tool: keys, cards, encryption, an account on the app
+//! server and its relay, the servers themselves, and the end-to-end demo.
+//! docs/cli.md is the manual.
 #![forbid(unsafe_code)]
 
+mod armor;
+mod cards;
+mod config;
+mod crypt;
 mod demo;
+mod error;
+mod keys;
+mod password;
+mod relay;
+mod serve;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// End-to-end encryption in the style of Virgil Security, self-hosted.
+/// End-to-end encryption in the style of Virgil Security, self-hosted: keys on your
+/// device, cards (identity + public key) approved by your app and published by a cards
+/// service, messages signed then encrypted for many recipients.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Example:\n  virgil demo        # Alice sends Bob a signed, encrypted message through real servers"
+    after_help = "Examples:\n  \
+    virgil demo                                  # Alice and Bob, real servers, one command\n\n\
+    A local deployment:\n  \
+    virgil init --dir ./local --unprotected      # keys + configuration\n  \
+    virgil serve cards --config ./local/cards.toml &\n  \
+    virgil serve app --config ./local/app.toml &\n  \
+    export VIRGIL_CONFIG=./local/client.toml\n  \
+    virgil key generate alice && virgil register alice && virgil login alice\n  \
+    virgil card publish\n  \
+    echo 'Hey Bob' | virgil send bob\n\n\
+    Exit codes: 0 ok, 1 error, 2 usage, 3 decryption or verification failed,\n\
+    4 password/login/token problem, 5 server unreachable. Manual: docs/cli.md"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: config::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,16 +52,156 @@ enum Command {
     /// going?" signed and encrypted through the relay, and decrypt and verify it as Bob.
     /// Exits 0 only if everything verified; leaves nothing behind.
     Demo,
+    /// Create server keys and configuration files for a local deployment.
+    Init(serve::InitArgs),
+    /// Run a server: `cards` (the cards service) or `app` (the application server).
+    #[command(subcommand)]
+    Serve(serve::ServeCommand),
+    /// Manage private keys (generate, list, show, export-public, delete, passwd).
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Manage cards (create, inspect, publish, find, get, revoke).
+    #[command(subcommand)]
+    Card(cards::CardCommand),
+    /// Create an account on the application server.
+    #[command(
+        after_help = "Example:\n  virgil register alice     # asks for the account password twice"
+    )]
+    Register {
+        /// The username (1–64 of letters, digits, '.', '_', '-', '@').
+        username: String,
+        #[command(flatten)]
+        password: relay::AccountPasswordArgs,
+    },
+    /// Log in to the application server (saves a session in the home directory).
+    #[command(after_help = "Example:\n  VIRGIL_ACCOUNT_PASSWORD=… virgil login alice")]
+    Login {
+        /// The username.
+        username: String,
+        #[command(flatten)]
+        password: relay::AccountPasswordArgs,
+    },
+    /// Forget the saved login.
+    Logout,
+    /// Sign and encrypt a short message (a file, or standard input) for a user and send
+    /// it through the app server's relay.
+    #[command(
+        after_help = "Examples:\n  echo 'Hey Bob, how is it going?' | virgil send bob\n  virgil send bob note.txt"
+    )]
+    Send {
+        /// The recipient's username.
+        to: String,
+        /// The message file, or - for standard input [default: -].
+        file: Option<PathBuf>,
+        /// Sign with this key [default: the logged-in user's name].
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        password: password::PasswordArgs,
+    },
+    /// Fetch new messages from the relay, decrypt them and verify each against its
+    /// sender's card.
+    #[command(
+        after_help = "Example:\n  virgil inbox          # new messages since the last time\n  virgil inbox --all"
+    )]
+    Inbox {
+        /// Show every message, not only new ones.
+        #[arg(long)]
+        all: bool,
+        /// Decrypt with this key [default: the logged-in user's name].
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        password: password::PasswordArgs,
+    },
+    /// Encrypt (and optionally sign) a file or stream for cards or identities.
+    Encrypt(crypt::EncryptArgs),
+    /// Decrypt (and verify) a file or stream.
+    Decrypt(crypt::DecryptArgs),
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs())
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the Unix epoch.
+pub(crate) fn format_time(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+fn run(cli: Cli) -> Result<(), error::CliError> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Demo => {
+            demo::run().map_err(|message| error::CliError::new(format!("demo FAILED: {message}")))
+        }
+        Command::Init(args) => serve::init(args),
+        Command::Serve(command) => serve::serve(command),
+        Command::Key(command) => keys::run(global, command),
+        Command::Card(command) => cards::run(global, command),
+        Command::Register { username, password } => relay::register(global, &username, &password),
+        Command::Login { username, password } => relay::login(global, &username, &password),
+        Command::Logout => relay::logout(global),
+        Command::Send {
+            to,
+            file,
+            key,
+            password,
+        } => relay::send(global, &to, file, key, &password),
+        Command::Inbox { all, key, password } => relay::inbox(global, all, key, &password),
+        Command::Encrypt(args) => crypt::encrypt(global, args),
+        Command::Decrypt(args) => crypt::decrypt(global, args),
+    }
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Demo => match demo::run() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("virgil demo: FAILED: {message}");
-                ExitCode::FAILURE
-            }
-        },
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("virgil: {}", error.message);
+            ExitCode::from(error.exit as u8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_formatted_in_utc() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(
+            format_time(1_795_478_400 + 3_723),
+            "2026-11-24 01:02:03 UTC"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
     }
 }

@@ -42,8 +42,8 @@ use virgil_crypto::sign::Signature;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The service could not be reached (after the configured retries).
-    #[error("cannot reach the cards service at {url}: {message}")]
+    /// The server could not be reached (after the configured retries).
+    #[error("cannot reach {url}: {message}")]
     Transport {
         /// The URL called.
         url: String,
@@ -51,7 +51,7 @@ pub enum ClientError {
         message: String,
     },
     /// The service answered with an error.
-    #[error("the cards service refused the request: {message} ({status} {code})")]
+    #[error("the server refused the request: {message} ({status} {code})")]
     Api {
         /// The HTTP status.
         status: u16,
@@ -61,7 +61,7 @@ pub enum ClientError {
         message: String,
     },
     /// The service's answer is not what the API promises.
-    #[error("unexpected answer from the cards service: {0}")]
+    #[error("unexpected answer from the server: {0}")]
     InvalidResponse(String),
     /// A card from the service failed verification; it was not returned.
     #[error("a card from the cards service failed verification: {0}")]

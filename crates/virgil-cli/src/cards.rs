@@ -1,0 +1,386 @@
+//! `virgil card …`: create card requests, inspect cards, publish through the app server,
+//! look cards up and revoke them.
+
+use crate::config::{ClientConfig, Global};
+use crate::error::{CliError, Exit, context};
+use crate::keys;
+use crate::password::PasswordArgs;
+use clap::Subcommand;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use virgil_card::api::CardStatusJson;
+use virgil_card::{Card, CardId, CardRequest, RevocationReason, RevocationRequest};
+use virgil_crypto::encoding::to_base64;
+
+/// `virgil card` subcommands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum CardCommand {
+    /// Create a self-signed card request for a key (print it, or write it with -o); the
+    /// app server approves and publishes it (`virgil card publish`).
+    #[command(after_help = "Example:\n  virgil card create --key alice -o alice.card")]
+    Create {
+        /// The key (from `virgil key list`).
+        #[arg(long)]
+        key: String,
+        /// The identity on the card [default: the key's name].
+        #[arg(long)]
+        identity: Option<String>,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Write the card request to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Show a card (an exported card string, a file holding one, or - for standard
+    /// input) as readable text, or as JSON; says which signatures verify against the
+    /// configured keys.
+    #[command(
+        after_help = "Examples:\n  virgil card inspect alice.card\n  virgil card inspect --json alice.card"
+    )]
+    Inspect {
+        /// A card string, a file, or -.
+        card: String,
+        /// Print the JSON form (as the cards service serves it).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit a card request to the app server (logged in as its identity), which
+    /// approves and publishes it. Without CARD, creates one for --key first.
+    #[command(
+        after_help = "Examples:\n  virgil card publish --key alice\n  virgil card publish alice.card"
+    )]
+    Publish {
+        /// A card request (string, file or -) from `virgil card create`.
+        card: Option<String>,
+        /// Create the request for this key [default: the logged-in user's name].
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Find the active cards of identities (needs a login for the access token).
+    #[command(after_help = "Example:\n  virgil card find bob carol")]
+    Find {
+        /// Identities to look up (1 to 50).
+        #[arg(required = true)]
+        identities: Vec<String>,
+        /// Print the exported card strings instead of a summary.
+        #[arg(long)]
+        export: bool,
+    },
+    /// Get a card by id, with its status (active, superseded, revoked).
+    Get {
+        /// The card id (64 hex digits).
+        id: String,
+        /// Print the JSON form.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a card: an operator action, signed with the application key.
+    #[command(
+        after_help = "Example:\n  VIRGIL_APP_KEY_PASSWORD=… virgil card revoke 3f5c… --app-key-file local/app.key --reason compromised"
+    )]
+    Revoke {
+        /// The card id.
+        id: String,
+        /// The application key file (password from VIRGIL_APP_KEY_PASSWORD).
+        #[arg(long, value_name = "FILE")]
+        app_key_file: PathBuf,
+        /// Why: unspecified or compromised.
+        #[arg(long, default_value = "unspecified", value_parser = ["unspecified", "compromised"])]
+        reason: String,
+    },
+}
+
+/// Reads a card given as a string, a file or `-`.
+pub(crate) fn read_card(argument: &str) -> Result<Card, CliError> {
+    let text = if argument == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(1024 * 1024)
+            .read_to_string(&mut text)
+            .map_err(context("cannot read the card from standard input"))?;
+        text
+    } else if Path::new(argument).is_file() {
+        std::fs::read_to_string(argument).map_err(context(format!("cannot read {argument}")))?
+    } else {
+        argument.to_owned()
+    };
+    Card::import(text.trim()).map_err(|e| {
+        CliError::new(format!(
+            "{} is not a card ({e})",
+            if argument.len() > 40 {
+                "the argument"
+            } else {
+                argument
+            }
+        ))
+    })
+}
+
+fn status_text(status: &CardStatusJson) -> String {
+    match status {
+        CardStatusJson::Active => "active".to_owned(),
+        CardStatusJson::Superseded { by } => format!("superseded by {by}"),
+        CardStatusJson::Revoked { reason, at } => {
+            format!(
+                "revoked ({reason:?}) at {}",
+                crate::format_time(i64::try_from(*at).unwrap_or(i64::MAX))
+            )
+        }
+    }
+}
+
+/// Prints a card as readable text.
+fn print_card(card: &Card, verifier: Option<&virgil_card::Verifier>) {
+    let content = card.content();
+    println!("card id:       {}", card.id());
+    println!(
+        "identity:      {} ({})",
+        content.identity, content.identity_type
+    );
+    println!("application:   {}", content.app_id);
+    println!(
+        "created:       {}",
+        crate::format_time(i64::try_from(content.created_at).unwrap_or(i64::MAX))
+    );
+    println!("key id:        {}", card.public_key().key_id());
+    println!("public key:    {}", to_base64(card.public_key().as_bytes()));
+    if let Some(previous) = &content.previous_card_id {
+        println!("replaces:      {previous}");
+    }
+    for (key, value) in &content.data {
+        println!("data:          {key} = {value}");
+    }
+    if let Some(info) = &content.info {
+        println!("device:        {} ({})", info.device_name, info.device);
+    }
+    for signature in card.signatures() {
+        println!("signed by:     {}", signature.signer);
+    }
+    match verifier.map(|verifier| verifier.verify(card)) {
+        Some(Ok(())) => println!(
+            "verification:  OK (self, application and service signatures match the configured keys)"
+        ),
+        Some(Err(e)) => println!("verification:  FAILED: {e}"),
+        None => println!("verification:  not checked (no client configuration)"),
+    }
+}
+
+fn print_json(card: &Card) -> Result<(), CliError> {
+    let json = serde_json::to_string_pretty(&card.to_json()).map_err(context("cannot encode"))?;
+    println!("{json}");
+    Ok(())
+}
+
+/// Card arguments of `encrypt --to` / `decrypt --from` / `send`: a card (string or
+/// file) is verified against the configuration; anything else is an identity, looked
+/// up with the logged-in user's access token. Returns every card found.
+pub(crate) fn resolve(
+    global: &Global,
+    config: &ClientConfig,
+    arguments: &[String],
+) -> Result<Vec<Card>, CliError> {
+    let verifier = config.verifier()?;
+    let mut cards = Vec::new();
+    let mut identities = Vec::new();
+    for argument in arguments {
+        let card = if Path::new(argument).is_file() {
+            Some(read_card(argument)?)
+        } else {
+            Card::import(argument.trim()).ok()
+        };
+        match card {
+            Some(card) => {
+                verifier.verify(&card).map_err(|e| {
+                    CliError::with(
+                        Exit::Rejected,
+                        format!("the card of {} does not verify: {e}", card.identity()),
+                    )
+                })?;
+                cards.push(card);
+            }
+            None => identities.push(argument.as_str()),
+        }
+    }
+    if !identities.is_empty() {
+        let session = global.session()?;
+        let client = config.cards_client(&session)?;
+        let found = client
+            .search(&identities, None)
+            .map_err(|e| CliError::client("the cards service", e))?;
+        for identity in &identities {
+            if !found
+                .iter()
+                .any(|published| published.card.identity() == *identity)
+            {
+                return Err(CliError::new(format!(
+                    "{identity:?} has no card (not registered, or the card was revoked)"
+                )));
+            }
+        }
+        cards.extend(found.into_iter().map(|published| published.card));
+    }
+    Ok(cards)
+}
+
+/// Runs a `virgil card` command.
+pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError> {
+    match command {
+        CardCommand::Create {
+            key,
+            identity,
+            password,
+            output,
+        } => {
+            let config = global.client_config()?;
+            let private = keys::load(global, &key, &password)?;
+            let identity = identity.unwrap_or_else(|| key.clone());
+            let card = CardRequest::new(&identity, &config.app_id)
+                .sign(&private)
+                .map_err(context("cannot create the card"))?;
+            let text = format!("{}\n", card.export());
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .map_err(context(format!("cannot write {}", path.display())))?;
+                    eprintln!(
+                        "card request for {identity:?} written to {} (card id {})",
+                        path.display(),
+                        card.id()
+                    );
+                }
+                None => print!("{text}"),
+            }
+        }
+        CardCommand::Inspect { card, json } => {
+            let card = read_card(&card)?;
+            if json {
+                print_json(&card)?;
+            } else {
+                let verifier = global
+                    .client_config()
+                    .ok()
+                    .and_then(|config| config.verifier().ok());
+                print_card(&card, verifier.as_ref());
+            }
+        }
+        CardCommand::Publish {
+            card,
+            key,
+            password,
+        } => {
+            let config = global.client_config()?;
+            let session = global.session()?;
+            let request = match card {
+                Some(card) => read_card(&card)?,
+                None => {
+                    let key = key.unwrap_or_else(|| session.username.clone());
+                    let private = keys::load(global, &key, &password)?;
+                    CardRequest::new(&session.username, &config.app_id)
+                        .sign(&private)
+                        .map_err(context("cannot create the card"))?
+                }
+            };
+            let published = config
+                .app_client()?
+                .submit_card(&session.response, &request)
+                .map_err(|e| CliError::client("the app server", e))?;
+            println!(
+                "card {} for {:?} approved and published",
+                published.card.id(),
+                published.card.identity()
+            );
+        }
+        CardCommand::Find { identities, export } => {
+            let config = global.client_config()?;
+            let session = global.session()?;
+            let references: Vec<&str> = identities.iter().map(String::as_str).collect();
+            let found = config
+                .cards_client(&session)?
+                .search(&references, None)
+                .map_err(|e| CliError::client("the cards service", e))?;
+            if found.is_empty() {
+                return Err(CliError::new("no cards found"));
+            }
+            for published in found {
+                let card = &published.card;
+                if export {
+                    println!("{}", card.export());
+                } else {
+                    println!(
+                        "{}  {:<20} key {}  published {}",
+                        card.id(),
+                        card.identity(),
+                        card.public_key().key_id(),
+                        crate::format_time(
+                            i64::try_from(published.published_at).unwrap_or(i64::MAX)
+                        )
+                    );
+                }
+            }
+        }
+        CardCommand::Get { id, json } => {
+            let config = global.client_config()?;
+            let session = global.session()?;
+            let id: CardId = id
+                .parse()
+                .map_err(|_| CliError::new(format!("{id:?} is not a card id (64 hex digits)")))?;
+            let published = config
+                .cards_client(&session)?
+                .get(&id)
+                .map_err(|e| CliError::client("the cards service", e))?;
+            if json {
+                print_json(&published.card)?;
+            } else {
+                print_card(&published.card, Some(&config.verifier()?));
+                println!("status:        {}", status_text(&published.status));
+            }
+        }
+        CardCommand::Revoke {
+            id,
+            app_key_file,
+            reason,
+        } => {
+            let config = global.client_config()?;
+            let card_id: CardId = id
+                .parse()
+                .map_err(|_| CliError::new(format!("{id:?} is not a card id (64 hex digits)")))?;
+            let password = std::env::var(virgil_app_server::command::PASSWORD_VAR).ok();
+            let app_key = virgil_cards_service::ops::load_key_file(
+                &app_key_file,
+                password.as_deref().map(str::as_bytes),
+                virgil_app_server::command::PASSWORD_VAR,
+            )
+            .map_err(|e| CliError::with(Exit::Auth, e.to_string()))?;
+            let client = virgil_app_server::command::cards_client(
+                &config.cards_url,
+                keys::parse_public_key(&config.cards_service_key).ok_or_else(|| {
+                    CliError::new("cards_service_key in the configuration is not a public key")
+                })?,
+                &config.app_id,
+                &app_key,
+            )
+            .map_err(CliError::new)?;
+            let request = RevocationRequest {
+                card_id,
+                reason: if reason == "compromised" {
+                    RevocationReason::Compromised
+                } else {
+                    RevocationReason::Unspecified
+                },
+                created_at: crate::now(),
+            };
+            let signature = request.sign(&app_key);
+            let revoked = client
+                .revoke(&request, &signature)
+                .map_err(|e| CliError::client("the cards service", e))?;
+            println!(
+                "card {} {}",
+                revoked.card.id(),
+                status_text(&revoked.status)
+            );
+        }
+    }
+    Ok(())
+}

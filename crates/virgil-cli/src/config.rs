@@ -1,0 +1,201 @@
+//! Where the CLI keeps things: its home (keys, session), the client configuration
+//! (which servers, which pinned keys) and the login session.
+
+use crate::error::{CliError, Exit, context};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use virgil_card::Verifier;
+use virgil_card::api::SessionResponse;
+use virgil_client::{AppClient, CardsClient, ClientError};
+use virgil_crypto::PublicKey;
+use virgil_crypto::encoding::from_base64;
+use virgil_keystore::DirKeyStore;
+
+/// Options every command takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct Global {
+    /// The CLI's home: keys/, session.json and (by default) config.toml
+    /// [default: $XDG_DATA_HOME/virgil or ~/.local/share/virgil].
+    #[arg(long, global = true, env = "VIRGIL_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// The client configuration (servers and pinned keys; `virgil init` writes one)
+    /// [default: HOME/config.toml].
+    #[arg(long, global = true, env = "VIRGIL_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl Global {
+    /// The home directory.
+    pub(crate) fn home(&self) -> Result<PathBuf, CliError> {
+        if let Some(home) = &self.home {
+            return Ok(home.clone());
+        }
+        DirKeyStore::default_dir()
+            .and_then(|keys| keys.parent().map(Path::to_path_buf))
+            .ok_or_else(|| CliError::new("no home directory: set VIRGIL_HOME or pass --home"))
+    }
+
+    /// The key store in the home directory.
+    pub(crate) fn keys(&self) -> Result<DirKeyStore, CliError> {
+        Ok(DirKeyStore::open(self.home()?.join("keys"))?)
+    }
+
+    /// The client configuration.
+    pub(crate) fn client_config(&self) -> Result<ClientConfig, CliError> {
+        let path = match &self.config {
+            Some(path) => path.clone(),
+            None => self.home()?.join("config.toml"),
+        };
+        ClientConfig::load(&path)
+    }
+
+    fn session_path(&self) -> Result<PathBuf, CliError> {
+        Ok(self.home()?.join("session.json"))
+    }
+
+    /// The saved login, or an error telling the user to log in.
+    pub(crate) fn session(&self) -> Result<Session, CliError> {
+        let path = self.session_path()?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CliError::with(
+                    Exit::Auth,
+                    "not logged in: run `virgil login <username>` first",
+                ));
+            }
+            Err(e) => return Err(context(format!("cannot read {}", path.display()))(e)),
+        };
+        serde_json::from_str(&text).map_err(|e| {
+            CliError::with(
+                Exit::Auth,
+                format!(
+                    "the session file {} is damaged ({e}); run `virgil login <username>` again",
+                    path.display()
+                ),
+            )
+        })
+    }
+
+    /// Saves the login (atomically, mode 0600).
+    pub(crate) fn save_session(&self, session: &Session) -> Result<(), CliError> {
+        let path = self.session_path()?;
+        let json =
+            serde_json::to_vec_pretty(session).map_err(context("cannot encode the session"))?;
+        write_private_file(&path, &json)
+    }
+
+    /// Forgets the login; `false` if there was none.
+    pub(crate) fn delete_session(&self) -> Result<bool, CliError> {
+        let path = self.session_path()?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(context(format!("cannot delete {}", path.display()))(e)),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, mode 0600.
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(context(format!("cannot create {}", dir.display())))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .map_err(context(format!("cannot write in {}", dir.display())))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(context(format!("cannot write {}", path.display())))?;
+    file.persist(path)
+        .map_err(|e| CliError::new(format!("cannot write {}: {}", path.display(), e.error)))?;
+    Ok(())
+}
+
+/// Which servers the CLI talks to and the keys it pins (TOML).
+///
+/// ```toml
+/// cards_url = "http://127.0.0.1:8080"
+/// cards_service_key = "VksB…"   # the cards service's public key
+/// app_url = "http://127.0.0.1:8081"
+/// app_id = "chat"
+/// app_key = "VksB…"             # the application's public key
+/// ```
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClientConfig {
+    /// The cards service.
+    pub(crate) cards_url: String,
+    /// The cards service's public key, base64.
+    pub(crate) cards_service_key: String,
+    /// The application server.
+    pub(crate) app_url: String,
+    /// The application id.
+    pub(crate) app_id: String,
+    /// The application's public key, base64.
+    pub(crate) app_key: String,
+}
+
+fn public_key(text: &str, what: &str) -> Result<PublicKey, CliError> {
+    from_base64(text)
+        .ok()
+        .and_then(|bytes| PublicKey::from_bytes(&bytes).ok())
+        .ok_or_else(|| CliError::new(format!("{what} in the configuration is not a public key")))
+}
+
+impl ClientConfig {
+    /// Reads the file.
+    pub(crate) fn load(path: &Path) -> Result<Self, CliError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::new(format!(
+                "cannot read the client configuration {} ({e}); create one with `virgil init` or pass --config",
+                path.display()
+            ))
+        })?;
+        toml::from_str(&text).map_err(context(path.display()))
+    }
+
+    /// The verifier of every card the CLI uses: self, this app and the pinned service.
+    pub(crate) fn verifier(&self) -> Result<Verifier, CliError> {
+        Ok(Verifier::new()
+            .trust_service(public_key(&self.cards_service_key, "cards_service_key")?)
+            .trust_app(&self.app_id, public_key(&self.app_key, "app_key")?))
+    }
+
+    /// A client of the application server.
+    pub(crate) fn app_client(&self) -> Result<AppClient, CliError> {
+        Ok(AppClient::new(&self.app_url, self.verifier()?))
+    }
+
+    /// A cards-service client using the session's access token.
+    pub(crate) fn cards_client(&self, session: &Session) -> Result<CardsClient, CliError> {
+        let token = session.response.access_token.clone();
+        let expires_at = session.response.access_token_expires_at;
+        let username = session.username.clone();
+        Ok(CardsClient::builder(&self.cards_url, self.verifier()?)
+            .retries(1, std::time::Duration::from_millis(200))
+            .token_source(move || {
+                if expires_at <= crate::now() {
+                    Err(ClientError::Token(format!(
+                        "your access token for the cards service has expired; run `virgil login {username}` again"
+                    )))
+                } else {
+                    Ok(token.clone())
+                }
+            })
+            .build())
+    }
+}
+
+/// A saved login (`HOME/session.json`).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Session {
+    /// Who is logged in.
+    pub(crate) username: String,
+    /// The app server's answer: session and access tokens.
+    pub(crate) response: SessionResponse,
+    /// The last inbox message shown.
+    #[serde(default)]
+    pub(crate) inbox_cursor: i64,
+}

@@ -1,0 +1,302 @@
+//! `virgil encrypt` and `virgil decrypt`: streaming, so any size works in bounded
+//! memory; output files are written to a temporary file and renamed into place only
+//! when everything (including the signature) checked out.
+
+use crate::armor::{self, ArmorReader, ArmorWriter};
+use crate::cards;
+use crate::config::Global;
+use crate::error::{CliError, Exit, context, crypto_error};
+use crate::keys;
+use crate::password::PasswordArgs;
+use std::io::{self, BufRead as _, BufReader, IsTerminal as _, Read, Write};
+use std::path::{Path, PathBuf};
+use virgil_crypto::envelope::stream::{DecryptingReader, EncryptingWriter};
+use virgil_crypto::{Error as CryptoError, PublicKey};
+
+/// Files at least this large get a progress bar (on a terminal).
+const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;
+
+/// `virgil encrypt` options.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    virgil encrypt --to bob --sign-with alice -i report.pdf -o report.pdf.virgil\n  \
+    echo hi | virgil encrypt --to bob.card --to alice --armor > hi.txt.asc\n\n\
+    --to takes an identity (looked up on the cards service; needs `virgil login`), a file\n\
+    holding an exported card, or the card string itself. Every card is verified against the\n\
+    configured service and application keys. Add yourself with --to if you want to read it later.")]
+pub(crate) struct EncryptArgs {
+    /// A recipient: an identity, a card file or a card string (repeatable).
+    #[arg(long = "to", required = true, value_name = "CARD_OR_IDENTITY")]
+    to: Vec<String>,
+    /// Sign with this key (the recipients verify it against your card). Without it the
+    /// message is encrypted but not signed.
+    #[arg(long, value_name = "KEY")]
+    sign_with: Option<String>,
+    #[command(flatten)]
+    password: PasswordArgs,
+    /// Read from FILE [default: standard input].
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Write to FILE [default: standard output].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write ASCII armor (base64 lines between BEGIN/END lines) instead of binary.
+    #[arg(short, long)]
+    armor: bool,
+}
+
+/// `virgil decrypt` options.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    virgil decrypt --key bob --from alice -i report.pdf.virgil -o report.pdf\n  \
+    virgil decrypt --key bob --from alice.card < hi.txt.asc\n\n\
+    Armored input is recognised. With --from, the message must be signed by one of those\n\
+    cards or nothing is written to -o. Without --from, the signature is not checked (a\n\
+    warning says so). On failure the output file is not created and the exit code is 3.\n\
+    To standard output, plaintext is written as it is verified chunk by chunk: on failure\n\
+    some of it may have been written already; use -o to get all or nothing.")]
+pub(crate) struct DecryptArgs {
+    /// The recipient's key (from `virgil key list`).
+    #[arg(long, value_name = "KEY")]
+    key: String,
+    /// Require a signature by one of these: identities, card files or card strings.
+    #[arg(long = "from", value_name = "CARD_OR_IDENTITY")]
+    from: Vec<String>,
+    #[command(flatten)]
+    password: PasswordArgs,
+    /// Read from FILE [default: standard input].
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Write to FILE [default: standard output].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Where output goes: standard output, or a temporary file renamed on success.
+enum Output {
+    Stdout(io::Stdout),
+    File {
+        temp: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+impl Output {
+    fn open(path: Option<&Path>) -> Result<Self, CliError> {
+        let Some(path) = path else {
+            return Ok(Output::Stdout(io::stdout()));
+        };
+        let dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let temp = tempfile::Builder::new()
+            .prefix(".virgil-partial-")
+            .tempfile_in(dir)
+            .map_err(context(format!("cannot write in {}", dir.display())))?;
+        Ok(Output::File {
+            temp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Makes the output final (for a file: fsync, then rename over `path`).
+    fn commit(self) -> Result<(), CliError> {
+        match self {
+            Output::Stdout(mut out) => out.flush().map_err(context("cannot write the output")),
+            Output::File { temp, path } => {
+                temp.as_file()
+                    .sync_all()
+                    .map_err(context(format!("cannot write {}", path.display())))?;
+                temp.persist(&path).map_err(|e| {
+                    CliError::new(format!("cannot write {}: {}", path.display(), e.error))
+                })?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(out) => out.write(data),
+            Output::File { temp, .. } => temp.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(out) => out.flush(),
+            Output::File { temp, .. } => temp.flush(),
+        }
+    }
+}
+
+/// The input and, for a large file on a terminal, a progress bar over it.
+fn open_input(
+    path: Option<&Path>,
+) -> Result<(Box<dyn Read>, Option<indicatif::ProgressBar>), CliError> {
+    let Some(path) = path else {
+        return Ok((Box::new(io::stdin().lock()), None));
+    };
+    let file =
+        std::fs::File::open(path).map_err(context(format!("cannot open {}", path.display())))?;
+    let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if length >= PROGRESS_THRESHOLD && io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(length);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        return Ok((Box::new(bar.wrap_read(file)), Some(bar)));
+    }
+    Ok((Box::new(file), None))
+}
+
+/// `virgil encrypt`.
+pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError> {
+    let config = global.client_config()?;
+    let recipients = cards::resolve(global, &config, &args.to)?;
+    let keys: Vec<&PublicKey> = recipients.iter().map(|card| card.public_key()).collect();
+    let signer = match &args.sign_with {
+        Some(name) => Some(keys::load(global, name, &args.password)?),
+        None => None,
+    };
+    let (mut input, bar) = open_input(args.input.as_deref())?;
+    let mut output = Output::open(args.output.as_deref())?;
+    let write_error = |e: io::Error| CliError::new(format!("cannot encrypt: {e}"));
+    if args.armor {
+        let armored = ArmorWriter::new(&mut output).map_err(write_error)?;
+        let armored = seal(&mut input, armored, signer.as_ref(), &keys)?;
+        armored.finish().map_err(write_error)?;
+    } else {
+        seal(&mut input, &mut output, signer.as_ref(), &keys)?;
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    output.commit()?;
+    let names: Vec<&str> = recipients.iter().map(|card| card.identity()).collect();
+    eprintln!(
+        "encrypted for {}{}",
+        names.join(", "),
+        if signer.is_some() {
+            ", signed"
+        } else {
+            " (not signed)"
+        }
+    );
+    Ok(())
+}
+
+fn seal<W: Write>(
+    input: &mut dyn Read,
+    out: W,
+    signer: Option<&virgil_crypto::PrivateKey>,
+    recipients: &[&PublicKey],
+) -> Result<W, CliError> {
+    let failed = |e: io::Error| match crypto_error(&e) {
+        Some(error) => CliError::new(format!("cannot encrypt: {error}")),
+        None => CliError::new(format!("cannot encrypt: {e}")),
+    };
+    let mut writer = match signer {
+        Some(key) => EncryptingWriter::signed(out, key, recipients),
+        None => EncryptingWriter::unsigned(out, recipients),
+    }
+    .map_err(failed)?;
+    io::copy(input, &mut writer).map_err(failed)?;
+    writer.finish().map_err(failed)
+}
+
+/// `virgil decrypt`.
+pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError> {
+    let senders = if args.from.is_empty() {
+        Vec::new()
+    } else {
+        let config = global.client_config()?;
+        cards::resolve(global, &config, &args.from)?
+    };
+    let key = keys::load(global, &args.key, &args.password)?;
+    let (input, bar) = open_input(args.input.as_deref())?;
+    let mut input = BufReader::new(input);
+    let armored = input
+        .fill_buf()
+        .map_err(context("cannot read the input"))?
+        .starts_with(armor::BEGIN.as_bytes());
+    let source: Box<dyn Read> = if armored {
+        Box::new(ArmorReader::new(input).map_err(|e| rejected(&e, &args, &senders))?)
+    } else {
+        Box::new(input)
+    };
+    let sender_keys: Vec<&PublicKey> = senders.iter().map(|card| card.public_key()).collect();
+    let opened = if senders.is_empty() {
+        DecryptingReader::unverified(source, &key)
+    } else {
+        DecryptingReader::verified(source, &key, &sender_keys)
+    };
+    let mut reader = opened.map_err(|e| rejected(&e, &args, &senders))?;
+    let mut output = Output::open(args.output.as_deref())?;
+    io::copy(&mut reader, &mut output).map_err(|e| rejected(&e, &args, &senders))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let sender = reader.sender().copied();
+    output.commit()?;
+    match sender {
+        Some(key_id) => {
+            let who = senders
+                .iter()
+                .find(|card| *card.public_key().key_id() == key_id)
+                .map_or_else(
+                    || key_id.to_string(),
+                    |card| format!("{} (card {})", card.identity(), card.id()),
+                );
+            eprintln!("decrypted; signature verified: from {who}");
+        }
+        None => eprintln!(
+            "decrypted; WARNING: the sender was not verified (pass --from to require a signature)"
+        ),
+    }
+    Ok(())
+}
+
+/// The message for a failed decryption: clear to the user, nothing for an attacker.
+fn rejected(error: &io::Error, args: &DecryptArgs, senders: &[virgil_card::Card]) -> CliError {
+    let expected = || {
+        let mut names: Vec<&str> = senders.iter().map(|card| card.identity()).collect();
+        names.dedup();
+        names.join(", ")
+    };
+    let message = match crypto_error(error) {
+        Some(CryptoError::NotARecipient) => format!("not encrypted for key {:?}", args.key),
+        Some(CryptoError::UnknownSender | CryptoError::BadSignature) => {
+            format!(
+                "signature does not match the sender's card ({})",
+                expected()
+            )
+        }
+        Some(CryptoError::NotSigned) => format!(
+            "the message is not signed, but --from {} requires a signature",
+            expected()
+        ),
+        Some(CryptoError::Corrupted) => "the message was modified or cut short".to_owned(),
+        Some(CryptoError::Malformed) => "not a virgil message, or its header is damaged".to_owned(),
+        Some(CryptoError::UnsupportedVersion) => {
+            "the message was made by a newer version of virgil".to_owned()
+        }
+        Some(other) => other.to_string(),
+        None if error.kind() == io::ErrorKind::InvalidData => error.to_string(),
+        None => return CliError::new(format!("cannot decrypt: {error}")),
+    };
+    let nothing_written = if args.output.is_some() {
+        "; nothing was written"
+    } else {
+        ""
+    };
+    CliError::with(
+        Exit::Rejected,
+        format!("cannot decrypt: {message}{nothing_written}"),
+    )
+}

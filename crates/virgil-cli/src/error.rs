@@ -1,0 +1,113 @@
+//! One error type for every command: a one-line message a user can act on and the exit
+//! code (docs/cli.md lists them).
+
+use std::fmt;
+use virgil_client::ClientError;
+
+/// Exit codes (docs/cli.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Anything else: bad input, a file that cannot be read, a refused request.
+    Failure = 1,
+    /// A message or card failed decryption or verification.
+    Rejected = 3,
+    /// A password, login or token problem.
+    Auth = 4,
+    /// A server could not be reached.
+    Unavailable = 5,
+}
+
+/// A failed command.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    /// The exit code.
+    pub(crate) exit: Exit,
+    /// One line, without the program name.
+    pub(crate) message: String,
+}
+
+impl CliError {
+    /// A general failure.
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self::with(Exit::Failure, message)
+    }
+
+    /// A failure with a specific exit code.
+    pub(crate) fn with(exit: Exit, message: impl Into<String>) -> Self {
+        Self {
+            exit,
+            message: message.into(),
+        }
+    }
+
+    /// Maps a client error of a call to `server` ("the cards service", "the app server").
+    pub(crate) fn client(server: &str, error: ClientError) -> Self {
+        match error {
+            ClientError::Transport { url, message } => Self::with(
+                Exit::Unavailable,
+                format!(
+                    "cannot reach {server} at {url} ({message}); is it running? Check the URL in your config"
+                ),
+            ),
+            ClientError::Api {
+                status: 401,
+                code,
+                message,
+            } => Self::with(
+                Exit::Auth,
+                format!(
+                    "{server} refused: {message} ({code}); log in again with `virgil login <username>`"
+                ),
+            ),
+            ClientError::Api {
+                status: 429,
+                code,
+                message,
+            } => Self::with(Exit::Auth, format!("{server} refused: {message} ({code})")),
+            ClientError::Api { code, message, .. } => {
+                Self::new(format!("{server} refused: {message} ({code})"))
+            }
+            ClientError::Verification(e) => Self::with(
+                Exit::Rejected,
+                format!("a card from {server} failed verification, it was not used: {e}"),
+            ),
+            ClientError::Token(message) => Self::with(Exit::Auth, message),
+            other => Self::new(format!("{server}: {other}")),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<virgil_keystore::KeyStoreError> for CliError {
+    fn from(error: virgil_keystore::KeyStoreError) -> Self {
+        use virgil_keystore::KeyStoreError as E;
+        match error {
+            E::WrongPassword { .. } => Self::with(
+                Exit::Auth,
+                format!(
+                    "{error} (the password comes from --password-file, VIRGIL_PASSWORD or the prompt)"
+                ),
+            ),
+            E::NotFound { .. } => Self::new(format!("{error}; `virgil key list` shows your keys")),
+            other => Self::new(other.to_string()),
+        }
+    }
+}
+
+/// `map_err` helper: "context: error".
+pub(crate) fn context<E: fmt::Display>(what: impl fmt::Display) -> impl FnOnce(E) -> CliError {
+    move |e| CliError::new(format!("{what}: {e}"))
+}
+
+/// The crypto error inside an I/O error from the streaming envelope, if any.
+pub(crate) fn crypto_error(error: &std::io::Error) -> Option<virgil_crypto::Error> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<virgil_crypto::Error>())
+        .copied()
+}

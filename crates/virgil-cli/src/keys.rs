@@ -1,0 +1,241 @@
+//! `virgil key …`: private keys in the home's key store, locked with a password.
+
+use crate::config::Global;
+use crate::error::{CliError, context};
+use crate::password::{self, NEW_PASSWORD_VAR, PasswordArgs};
+use clap::Subcommand;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use virgil_crypto::encoding::to_base64;
+use virgil_crypto::{PrivateKey, PublicKey};
+use virgil_keystore::KeyStore as _;
+
+/// `virgil key` subcommands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum KeyCommand {
+    /// Generate a key and save it under NAME, locked with a password.
+    #[command(after_help = "Examples:\n  \
+        virgil key generate alice                 # asks for the password twice\n  \
+        VIRGIL_PASSWORD=… virgil key generate alice\n  \
+        virgil key generate bot --password-file bot.pass")]
+    Generate {
+        /// The key's name (letters, digits, '.', '_', '-').
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Store the key without a password (anyone who can read the file has it).
+        #[arg(long)]
+        unprotected: bool,
+    },
+    /// List the keys (no password needed).
+    List,
+    /// Show one key's name, key id, creation time and file (no password needed).
+    Show {
+        /// The key's name.
+        name: String,
+    },
+    /// Print the public key (base64) of a key; needs its password.
+    #[command(after_help = "Example:\n  virgil key export-public alice -o alice.pub")]
+    ExportPublic {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Write to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Delete a key. Messages encrypted for it can no longer be read.
+    Delete {
+        /// The key's name.
+        name: String,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Change a key's password (the old one from --password-file, VIRGIL_PASSWORD or a
+    /// prompt; the new one from --new-password-file, VIRGIL_NEW_PASSWORD or a prompt).
+    #[command(after_help = "Example:\n  virgil key passwd alice")]
+    Passwd {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Read the new password from the first line of this file.
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+    },
+}
+
+fn time(seconds: u64) -> String {
+    crate::format_time(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+/// The password of key `name` if it has one (asked only then).
+fn password_of(
+    store: &virgil_keystore::DirKeyStore,
+    name: &str,
+    password: &PasswordArgs,
+) -> Result<Option<zeroize::Zeroizing<String>>, CliError> {
+    if !store.exists(name)? {
+        return Err(virgil_keystore::KeyStoreError::NotFound {
+            name: name.to_owned(),
+        }
+        .into());
+    }
+    let protected = store
+        .list()?
+        .into_iter()
+        .find(|entry| entry.name.as_str() == name)
+        .is_none_or(|entry| entry.password_protected);
+    if protected {
+        Ok(Some(password::key_password(password, name, false)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Loads and unlocks key `name`.
+pub(crate) fn load(
+    global: &Global,
+    name: &str,
+    password: &PasswordArgs,
+) -> Result<PrivateKey, CliError> {
+    let store = global.keys()?;
+    let secret = password_of(&store, name, password)?;
+    Ok(store.load(name, secret.as_ref().map(|p| p.as_bytes()))?)
+}
+
+/// Runs a `virgil key` command.
+pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> {
+    let store = global.keys()?;
+    match command {
+        KeyCommand::Generate {
+            name,
+            password,
+            unprotected,
+        } => {
+            if store.exists(&name)? {
+                return Err(virgil_keystore::KeyStoreError::AlreadyExists { name }.into());
+            }
+            let secret = if unprotected {
+                None
+            } else {
+                Some(password::key_password(&password, &name, true)?)
+            };
+            let key = PrivateKey::generate().map_err(context("cannot generate a key"))?;
+            let entry = store.save(&name, &key, secret.as_ref().map(|p| p.as_bytes()))?;
+            println!("key {name:?} created, key id {}", entry.key_id);
+            println!("saved in {}", store.path_of(&entry.name).display());
+        }
+        KeyCommand::List => {
+            let entries = store.list()?;
+            if entries.is_empty() {
+                println!(
+                    "no keys in {} (create one: virgil key generate NAME)",
+                    store.dir().display()
+                );
+            }
+            for entry in entries {
+                println!(
+                    "{:<24} {}  {}{}",
+                    entry.name.as_str(),
+                    entry.key_id,
+                    time(entry.created_at),
+                    if entry.password_protected {
+                        ""
+                    } else {
+                        "  (no password)"
+                    }
+                );
+            }
+        }
+        KeyCommand::Show { name } => {
+            let entry = store
+                .list()?
+                .into_iter()
+                .find(|entry| entry.name.as_str() == name)
+                .ok_or_else(|| {
+                    CliError::from(virgil_keystore::KeyStoreError::NotFound { name: name.clone() })
+                })?;
+            println!("name:      {}", entry.name.as_str());
+            println!("key id:    {}", entry.key_id);
+            println!("created:   {}", time(entry.created_at));
+            println!(
+                "password:  {}",
+                if entry.password_protected {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+            println!("file:      {}", store.path_of(&entry.name).display());
+        }
+        KeyCommand::ExportPublic {
+            name,
+            password,
+            output,
+        } => {
+            let key = load(global, &name, &password)?;
+            let text = format!("{}\n", to_base64(key.public_key().as_bytes()));
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(context(format!("cannot write {}", path.display())))?,
+                None => print!("{text}"),
+            }
+        }
+        KeyCommand::Delete { name, yes } => {
+            if !store.exists(&name)? {
+                return Err(virgil_keystore::KeyStoreError::NotFound { name }.into());
+            }
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(CliError::new(format!(
+                        "deleting key {name:?} cannot be undone; pass --yes to confirm"
+                    )));
+                }
+                eprint!(
+                    "Delete key {name:?}? Messages encrypted for it can no longer be read. Type the name to confirm: "
+                );
+                let mut answer = String::new();
+                std::io::stdin()
+                    .read_line(&mut answer)
+                    .map_err(context("cannot read the answer"))?;
+                if answer.trim() != name {
+                    return Err(CliError::new("not deleted"));
+                }
+            }
+            store.delete(&name)?;
+            println!("key {name:?} deleted");
+        }
+        KeyCommand::Passwd {
+            name,
+            password,
+            new_password_file,
+        } => {
+            // Checks the old password first, so a typo is reported before asking twice.
+            let old = password_of(&store, &name, &password)?;
+            store.load(&name, old.as_ref().map(|p| p.as_bytes()))?;
+            let new = password::read(
+                new_password_file.as_deref(),
+                NEW_PASSWORD_VAR,
+                &format!("New password for key {name:?}: "),
+                true,
+            )?;
+            store.change_password(
+                &name,
+                old.as_ref().map(|p| p.as_bytes()),
+                Some(new.as_bytes()),
+            )?;
+            println!("password of key {name:?} changed");
+        }
+    }
+    Ok(())
+}
+
+/// Parses a base64 public key.
+pub(crate) fn parse_public_key(text: &str) -> Option<PublicKey> {
+    virgil_crypto::encoding::from_base64(text.trim())
+        .ok()
+        .and_then(|bytes| PublicKey::from_bytes(&bytes).ok())
+}

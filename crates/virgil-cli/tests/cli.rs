@@ -1,0 +1,623 @@
+//! The `virgil` CLI as a user runs it: `virgil init`, both servers started with
+//! `virgil serve …` as subprocesses on 127.0.0.1, and every step of the tutorial as its
+//! own `virgil` process, each user with their own home directory (their "device"). Then
+//! the failure paths: wrong passwords, tampered ciphertext, an unknown user, a card for
+//! another identity, expired access tokens, revocation.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_virgil");
+const KEY_PASSWORD: &str = "key password 1";
+const ACCOUNT_PASSWORD: &str = "account password 1";
+
+/// A server started with `virgil serve …`, stopped with SIGTERM (must exit 0).
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env_remove("VIRGIL_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("`virgil {}` printed {line:?}", args.join(" ")))
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        if !std::thread::panicking() {
+            assert!(status.success(), "graceful shutdown exits 0");
+        }
+    }
+}
+
+/// A deployment made by `virgil init` and run by `virgil serve`.
+struct Deployment {
+    dir: tempfile::TempDir,
+    client_config: PathBuf,
+    _cards: Server,
+    _app: Server,
+}
+
+impl Deployment {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("local");
+        let init = Command::new(BIN)
+            .args(["init", "--unprotected", "--app-id", "chat", "--dir"])
+            .arg(&local)
+            .output()
+            .unwrap();
+        assert!(init.status.success(), "{}", text(&init.stderr));
+        assert!(text(&init.stdout).contains("virgil serve cards --config"));
+        let again = Command::new(BIN)
+            .args(["init", "--unprotected", "--dir"])
+            .arg(&local)
+            .output()
+            .unwrap();
+        assert!(!again.status.success(), "init never overwrites");
+
+        let cards_toml = local.join("cards.toml");
+        let cards = Server::start(&[
+            "serve",
+            "cards",
+            "--config",
+            cards_toml.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        let app_toml = local.join("app.toml");
+        let app = Server::start(&[
+            "serve",
+            "app",
+            "--config",
+            app_toml.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--cards-url",
+            &cards.url,
+            "--password-iterations",
+            "1000",
+        ]);
+        // The ports were picked at start; point the CLI's configuration at them.
+        let client_config = local.join("client.toml");
+        let mut config: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&client_config).unwrap()).unwrap();
+        config.insert("cards_url".into(), cards.url.clone().into());
+        config.insert("app_url".into(), app.url.clone().into());
+        std::fs::write(&client_config, toml::to_string(&config).unwrap()).unwrap();
+        Self {
+            dir,
+            client_config,
+            _cards: cards,
+            _app: app,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `virgil ARGS` as `user` (home `<dir>/<user>`), with `stdin` as input.
+    fn run_as(&self, user: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("VIRGIL_HOME", self.path(user))
+            .env("VIRGIL_CONFIG", &self.client_config)
+            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
+            .env("VIRGIL_ACCOUNT_PASSWORD", ACCOUNT_PASSWORD)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        {
+            use std::io::Write as _;
+            let mut input = child.stdin.take().unwrap();
+            input.write_all(stdin.unwrap_or_default()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, user: &str, args: &[&str]) -> String {
+        self.ok_with(user, args, None)
+    }
+
+    fn ok_with(&self, user: &str, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let output = self.run_as(user, args, stdin);
+        assert!(
+            output.status.success(),
+            "`virgil {}` as {user} failed ({:?}):\n{}",
+            args.join(" "),
+            output.status.code(),
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+    }
+
+    /// Runs and expects exit code `code`; returns stderr (one line, `virgil: …`).
+    fn fails(&self, user: &str, args: &[&str], code: i32) -> String {
+        self.fails_with(user, args, None, code)
+    }
+
+    fn fails_with(&self, user: &str, args: &[&str], stdin: Option<&[u8]>, code: i32) -> String {
+        let output = self.run_as(user, args, stdin);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "`virgil {}` as {user}: stdout {} stderr {stderr}",
+            args.join(" "),
+            text(&output.stdout)
+        );
+        assert!(stderr.starts_with("virgil: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    /// Creates the user's key, account, login and published card.
+    fn onboard(&self, user: &str) {
+        assert!(
+            self.ok(user, &["key", "generate", user])
+                .contains("created")
+        );
+        self.ok(user, &["register", user]);
+        self.ok(user, &["login", user]);
+        assert!(
+            self.ok(user, &["card", "publish"])
+                .contains("approved and published")
+        );
+    }
+
+    fn session(&self, user: &str) -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.path(user).join("session.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn set_session(&self, user: &str, session: &serde_json::Value) {
+        std::fs::write(
+            self.path(user).join("session.json"),
+            serde_json::to_vec(session).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn the_tutorial_through_the_cli() {
+    let deployment = Deployment::start();
+    deployment.onboard("alice");
+    deployment.onboard("bob");
+
+    // The relay: Alice sends, Bob reads and verifies; a second `inbox` has nothing new.
+    let sent = deployment.ok_with(
+        "alice",
+        &["send", "bob"],
+        Some(b"Hey Bob, how's it going?\n"),
+    );
+    assert!(sent.contains("sent to bob"), "{sent}");
+    let inbox = deployment.ok("bob", &["inbox"]);
+    assert!(inbox.contains("from alice"), "{inbox}");
+    assert!(inbox.contains("(signature verified)"), "{inbox}");
+    assert!(inbox.contains("Hey Bob, how's it going?"), "{inbox}");
+    assert!(deployment.ok("bob", &["inbox"]).contains("no new messages"));
+    assert!(
+        deployment
+            .ok("bob", &["inbox", "--all"])
+            .contains("Hey Bob")
+    );
+
+    // Cards: find, get, inspect (text and JSON), export for offline use.
+    let found = deployment.ok("alice", &["card", "find", "bob"]);
+    let bob_card_id = found.split_whitespace().next().unwrap().to_owned();
+    let got = deployment.ok("alice", &["card", "get", &bob_card_id]);
+    assert!(got.contains("identity:      bob (user)"), "{got}");
+    assert!(got.contains("status:        active"), "{got}");
+    assert!(got.contains("verification:  OK"), "{got}");
+    let exported = deployment.ok("alice", &["card", "find", "--export", "bob"]);
+    std::fs::write(deployment.path("bob.card"), &exported).unwrap();
+    let inspected = deployment.ok("alice", &["card", "inspect", "bob.card"]);
+    assert!(inspected.contains(&bob_card_id), "{inspected}");
+    assert!(inspected.contains("signed by:     service"), "{inspected}");
+    let json: serde_json::Value =
+        serde_json::from_str(&deployment.ok("alice", &["card", "inspect", "--json", "bob.card"]))
+            .unwrap();
+    assert_eq!(json["id"], bob_card_id.as_str());
+
+    // Files: signed and encrypted for Bob (by identity) and for a card file, binary and armored.
+    let plaintext: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(deployment.path("report.bin"), &plaintext).unwrap();
+    deployment.ok(
+        "alice",
+        &[
+            "encrypt",
+            "--to",
+            "bob",
+            "--sign-with",
+            "alice",
+            "-i",
+            "report.bin",
+            "-o",
+            "report.virgil",
+        ],
+    );
+    deployment.ok(
+        "alice",
+        &[
+            "encrypt",
+            "--to",
+            "bob.card",
+            "--to",
+            "alice",
+            "--sign-with",
+            "alice",
+            "--armor",
+            "-i",
+            "report.bin",
+            "-o",
+            "report.asc",
+        ],
+    );
+    let armored = std::fs::read_to_string(deployment.path("report.asc")).unwrap();
+    assert!(armored.starts_with("-----BEGIN VIRGIL MESSAGE-----\n"));
+    for input in ["report.virgil", "report.asc"] {
+        let out = format!("{input}.out");
+        let output = deployment.run_as(
+            "bob",
+            &[
+                "decrypt", "--key", "bob", "--from", "alice", "-i", input, "-o", &out,
+            ],
+            None,
+        );
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(text(&output.stderr).contains("signature verified: from alice"));
+        assert_eq!(std::fs::read(deployment.path(&out)).unwrap(), plaintext);
+    }
+    // Standard input to standard output.
+    let cipher = std::fs::read(deployment.path("report.virgil")).unwrap();
+    let output = deployment.run_as(
+        "bob",
+        &["decrypt", "--key", "bob", "--from", "alice"],
+        Some(&cipher),
+    );
+    assert!(output.status.success());
+    assert_eq!(output.stdout, plaintext);
+}
+
+#[test]
+fn failures_are_one_line_with_the_documented_exit_codes() {
+    let deployment = Deployment::start();
+    deployment.onboard("alice");
+    deployment.onboard("bob");
+    std::fs::write(deployment.path("note.txt"), b"for bob only").unwrap();
+    deployment.ok(
+        "alice",
+        &[
+            "encrypt",
+            "--to",
+            "bob",
+            "--sign-with",
+            "alice",
+            "-i",
+            "note.txt",
+            "-o",
+            "note.virgil",
+        ],
+    );
+
+    // Wrong key password (exit 4), wrong account password (4), unknown login (4).
+    let wrong = deployment.run_as(
+        "bob",
+        &[
+            "decrypt",
+            "--key",
+            "bob",
+            "-i",
+            "note.virgil",
+            "--password-file",
+            "/dev/null",
+        ],
+        None,
+    );
+    assert_eq!(wrong.status.code(), Some(4), "{}", text(&wrong.stderr));
+    assert!(text(&wrong.stderr).contains("wrong password for key \"bob\""));
+    std::fs::write(deployment.path("wrong.pass"), "not the password\n").unwrap();
+    let stderr = deployment.fails(
+        "bob",
+        &["login", "bob", "--account-password-file", "wrong.pass"],
+        4,
+    );
+    assert!(stderr.contains("invalid_credentials"), "{stderr}");
+    deployment.fails("bob", &["login", "nobody"], 4);
+
+    // Tampered ciphertext: exit 3, and no output file left behind.
+    let mut tampered = std::fs::read(deployment.path("note.virgil")).unwrap();
+    let last = tampered.len() - 10;
+    tampered[last] ^= 0x01;
+    std::fs::write(deployment.path("tampered.virgil"), &tampered).unwrap();
+    let stderr = deployment.fails(
+        "bob",
+        &[
+            "decrypt",
+            "--key",
+            "bob",
+            "--from",
+            "alice",
+            "-i",
+            "tampered.virgil",
+            "-o",
+            "out.txt",
+        ],
+        3,
+    );
+    assert!(stderr.contains("modified or cut short"), "{stderr}");
+    assert!(!deployment.path("out.txt").exists(), "no partial output");
+    let leftovers: Vec<_> = std::fs::read_dir(deployment.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files are removed");
+    // Verified against the wrong sender: exit 3, the clear message.
+    let stderr = deployment.fails(
+        "bob",
+        &[
+            "decrypt",
+            "--key",
+            "bob",
+            "--from",
+            "bob",
+            "-i",
+            "note.virgil",
+            "-o",
+            "out.txt",
+        ],
+        3,
+    );
+    assert!(
+        stderr.contains("signature does not match the sender's card"),
+        "{stderr}"
+    );
+    // Not for this key.
+    let stderr = deployment.fails(
+        "alice",
+        &["decrypt", "--key", "alice", "-i", "note.virgil"],
+        3,
+    );
+    assert!(
+        stderr.contains("not encrypted for key \"alice\""),
+        "{stderr}"
+    );
+
+    // Unknown user: no card to encrypt for, and the relay refuses too.
+    let stderr = deployment.fails_with("alice", &["send", "nobody"], Some(b"hello"), 1);
+    assert!(stderr.contains("\"nobody\" has no card"), "{stderr}");
+    let stderr = deployment.fails("alice", &["encrypt", "--to", "nobody", "-i", "note.txt"], 1);
+    assert!(stderr.contains("\"nobody\" has no card"), "{stderr}");
+
+    // A card for another identity: the app server refuses to approve it (403).
+    deployment.ok(
+        "alice",
+        &[
+            "card",
+            "create",
+            "--key",
+            "alice",
+            "--identity",
+            "bob",
+            "-o",
+            "forged.card",
+        ],
+    );
+    let stderr = deployment.fails("alice", &["card", "publish", "forged.card"], 1);
+    assert!(stderr.contains("wrong_identity"), "{stderr}");
+
+    // Expired access tokens: noticed locally from the session, and refused by the
+    // cards service when the session lies about the expiry.
+    let mut session = deployment.session("alice");
+    session["response"]["access_token_expires_at"] = 1.into();
+    deployment.set_session("alice", &session);
+    let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);
+    assert!(
+        stderr.contains("expired") && stderr.contains("virgil login alice"),
+        "{stderr}"
+    );
+    let app_key = virgil_crypto::keyblob::unlock(
+        &std::fs::read(deployment.path("local/app.key")).unwrap(),
+        None,
+    )
+    .unwrap();
+    session["response"]["access_token"] =
+        virgil_card::token::issue(&app_key, "chat", "alice", now() - 3600, 60).into();
+    session["response"]["access_token_expires_at"] = (now() + 600).into();
+    deployment.set_session("alice", &session);
+    let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);
+    assert!(stderr.contains("token_expired"), "{stderr}");
+    deployment.ok("alice", &["login", "alice"]);
+    deployment.ok("alice", &["card", "find", "bob"]);
+
+    // Not logged in.
+    deployment.ok("alice", &["logout"]);
+    let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);
+    assert!(stderr.contains("not logged in"), "{stderr}");
+
+    // An unreachable server: exit 5.
+    let mut config: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&deployment.client_config).unwrap()).unwrap();
+    config.insert("app_url".into(), "http://127.0.0.1:9".into());
+    let unreachable = deployment.path("unreachable.toml");
+    std::fs::write(&unreachable, toml::to_string(&config).unwrap()).unwrap();
+    let stderr = deployment.fails(
+        "alice",
+        &["--config", unreachable.to_str().unwrap(), "login", "alice"],
+        5,
+    );
+    assert!(stderr.contains("cannot reach the app server"), "{stderr}");
+
+    // Revocation by the operator: Bob's card is gone from searches.
+    let bob_card_id = deployment
+        .ok("bob", &["card", "find", "bob"])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let revoked = deployment.ok(
+        "bob",
+        &[
+            "card",
+            "revoke",
+            &bob_card_id,
+            "--app-key-file",
+            "local/app.key",
+            "--reason",
+            "compromised",
+        ],
+    );
+    assert!(revoked.contains("revoked"), "{revoked}");
+    deployment.ok("alice", &["login", "alice"]);
+    let stderr = deployment.fails("alice", &["encrypt", "--to", "bob", "-i", "note.txt"], 1);
+    assert!(stderr.contains("\"bob\" has no card"), "{stderr}");
+}
+
+#[test]
+fn keys_are_managed_without_leaking_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("VIRGIL_HOME", dir.path())
+            .env_remove("VIRGIL_PASSWORD");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        command.stdin(Stdio::null()).output().unwrap()
+    };
+    let with_password = [("VIRGIL_PASSWORD", KEY_PASSWORD)];
+    assert!(
+        run(&["key", "generate", "carol"], &with_password)
+            .status
+            .success()
+    );
+    let again = run(&["key", "generate", "carol"], &with_password);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("already exists"));
+    // No terminal, no variable, no file: a clear error instead of a hang.
+    let no_password = run(&["key", "export-public", "carol"], &[]);
+    assert_eq!(no_password.status.code(), Some(4));
+    assert!(text(&no_password.stderr).contains("set VIRGIL_PASSWORD or pass --password-file"));
+    let public = text(&run(&["key", "export-public", "carol"], &with_password).stdout);
+    assert_eq!(
+        public.trim().len(),
+        136,
+        "base64 of the 100-byte public key"
+    );
+    let list = text(&run(&["key", "list"], &[]).stdout);
+    assert!(list.starts_with("carol"), "{list}");
+    assert!(!list.contains(KEY_PASSWORD));
+    assert!(text(&run(&["key", "show", "carol"], &[]).stdout).contains("password:  yes"));
+    // passwd: the old password opens it no more, the new one does.
+    let changed = run(
+        &["key", "passwd", "carol"],
+        &[
+            ("VIRGIL_PASSWORD", KEY_PASSWORD),
+            ("VIRGIL_NEW_PASSWORD", "new password 2"),
+        ],
+    );
+    assert!(changed.status.success(), "{}", text(&changed.stderr));
+    assert_eq!(
+        run(&["key", "export-public", "carol"], &with_password)
+            .status
+            .code(),
+        Some(4)
+    );
+    assert_eq!(
+        text(
+            &run(
+                &["key", "export-public", "carol"],
+                &[("VIRGIL_PASSWORD", "new password 2")]
+            )
+            .stdout
+        ),
+        public
+    );
+    // delete needs --yes when not on a terminal.
+    assert_eq!(run(&["key", "delete", "carol"], &[]).status.code(), Some(1));
+    assert!(
+        run(&["key", "delete", "carol", "--yes"], &[])
+            .status
+            .success()
+    );
+    assert!(text(&run(&["key", "list"], &[]).stdout).contains("no keys"));
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    for command in [
+        vec!["--help"],
+        vec!["init", "--help"],
+        vec!["serve", "cards", "--help"],
+        vec!["serve", "app", "--help"],
+        vec!["key", "generate", "--help"],
+        vec!["card", "publish", "--help"],
+        vec!["encrypt", "--help"],
+        vec!["decrypt", "--help"],
+        vec!["send", "--help"],
+        vec!["inbox", "--help"],
+    ] {
+        let output = Command::new(BIN).args(&command).output().unwrap();
+        let help = text(&output.stdout);
+        assert!(output.status.success(), "{command:?}");
+        assert!(
+            help.contains("Example"),
+            "`virgil {}` has no example:\n{help}",
+            command.join(" ")
+        );
+    }
+    let usage = Command::new(BIN).args(["encrypt"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2), "usage errors exit 2");
+}
