@@ -2,7 +2,6 @@
 //! memory; output files are written to a temporary file and renamed into place only
 //! when everything (including the signature) checked out.
 
-use crate::armor::{self, ArmorReader, ArmorWriter};
 use crate::cards;
 use crate::config::Global;
 use crate::error::{CliError, Exit, context, crypto_error};
@@ -10,6 +9,7 @@ use crate::keys;
 use crate::password::PasswordArgs;
 use std::io::{self, BufRead as _, BufReader, IsTerminal as _, Read, Write};
 use std::path::{Path, PathBuf};
+use virgil_crypto::armor::{self, ArmorReader, ArmorWriter};
 use virgil_crypto::envelope::stream::{DecryptingReader, EncryptingWriter};
 use virgil_crypto::{Error as CryptoError, PublicKey};
 

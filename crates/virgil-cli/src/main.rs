@@ -3,7 +3,6 @@
 //! docs/cli.md is the manual.
 #![forbid(unsafe_code)]
 
-mod armor;
 mod cards;
 mod config;
 mod crypt;

@@ -202,6 +202,12 @@ pub(crate) fn inbox(
                             format!("not encrypted for key {key_name:?}")
                         }
                         virgil_crypto::Error::UnknownSender
+                        | virgil_crypto::Error::BadSignature
+                            if candidates.is_empty() =>
+                        {
+                            format!("{} has no published card to verify it with", message.from)
+                        }
+                        virgil_crypto::Error::UnknownSender
                         | virgil_crypto::Error::BadSignature => {
                             format!("signature does not match {}'s card", message.from)
                         }

@@ -44,6 +44,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod armor;
 pub mod encoding;
 pub mod envelope;
 mod error;
