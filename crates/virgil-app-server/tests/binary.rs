@@ -77,10 +77,10 @@ fn stop(mut child: Child) {
     assert!(child.wait().unwrap().success(), "graceful shutdown exits 0");
 }
 
-#[test]
-fn serves_from_a_config_file_and_restarts_on_the_same_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("app.key");
+/// Keys, a cards service (in this process) and the app server's TOML file; returns the
+/// file and the two public keys to pin.
+fn deployment(dir: &Path, password_iterations: u32) -> (std::path::PathBuf, PublicKey, PublicKey) {
+    let key_file = dir.join("app.key");
     let app_public = keygen(&key_file);
     assert!(
         !Command::new(BIN)
@@ -95,14 +95,11 @@ fn serves_from_a_config_file_and_restarts_on_the_same_database() {
     let service_key = virgil_crypto::PrivateKey::generate().unwrap();
     let service_public = service_key.public_key().clone();
     let cards_url = spawn_service(
-        &format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("cards.db").display()
-        ),
+        &format!("sqlite://{}?mode=rwc", dir.join("cards.db").display()),
         service_key,
         &[("chat", app_public.clone())],
     );
-    let config = dir.path().join("app.toml");
+    let config = dir.join("app.toml");
     std::fs::write(
         &config,
         format!(
@@ -112,13 +109,20 @@ fn serves_from_a_config_file_and_restarts_on_the_same_database() {
              app_key_file = \"{}\"\n\
              cards_url = \"{cards_url}\"\n\
              cards_service_key = \"{}\"\n\
-             password_iterations = 1000\n",
-            dir.path().join("app.db").display(),
+             password_iterations = {password_iterations}\n",
+            dir.join("app.db").display(),
             key_file.display(),
             to_base64(service_public.as_bytes()),
         ),
     )
     .unwrap();
+    (config, service_public, app_public)
+}
+
+#[test]
+fn serves_from_a_config_file_and_restarts_on_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, service_public, app_public) = deployment(dir.path(), 1000);
 
     // A wrong password is refused at start, with the variable to set.
     let output = Command::new(BIN)
@@ -151,4 +155,28 @@ fn serves_from_a_config_file_and_restarts_on_the_same_database() {
     app.login("alice", "correct horse")
         .expect("the user survived the restart");
     stop(child);
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    // Registration hashes the password: slow enough to be in flight when SIGTERM lands.
+    let (config, service_public, app_public) = deployment(dir.path(), 5_000_000);
+    let (child, base) = start(&config, PASSWORD);
+    let verifier = Verifier::new()
+        .trust_service(service_public)
+        .trust_app("chat", app_public);
+    let in_flight = std::thread::spawn(move || {
+        AppClient::new(&base, verifier).register("erin", "correct horse")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    assert!(
+        !in_flight.is_finished(),
+        "the request should still be running"
+    );
+    stop(child);
+    in_flight
+        .join()
+        .unwrap()
+        .expect("the in-flight registration completed during shutdown");
 }

@@ -93,22 +93,29 @@ impl TempPostgres {
         &self.url
     }
 
+    /// Runs one statement on its own thread and runtime, so this works from sync code
+    /// and from inside an async test alike.
     fn admin(admin_url: &str, statement: &str) -> Result<(), String> {
-        use sqlx::Connection as _;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            let mut admin = sqlx::PgConnection::connect(admin_url)
-                .await
-                .map_err(|e| format!("PostgreSQL is not reachable at {admin_url} ({e})"))?;
-            sqlx::query(statement)
-                .execute(&mut admin)
-                .await
-                .map_err(|e| format!("{statement}: {e}"))?;
-            Ok(())
+        let (admin_url, statement) = (admin_url.to_owned(), statement.to_owned());
+        std::thread::spawn(move || {
+            use sqlx::Connection as _;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|e| format!("PostgreSQL is not reachable at {admin_url} ({e})"))?;
+                sqlx::query(&statement)
+                    .execute(&mut admin)
+                    .await
+                    .map_err(|e| format!("{statement}: {e}"))?;
+                Ok(())
+            })
         })
+        .join()
+        .map_err(|_| "the database thread panicked".to_owned())?
     }
 }
 

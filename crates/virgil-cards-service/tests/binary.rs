@@ -192,43 +192,12 @@ fn a_restarted_service_keeps_its_cards() {
     second.stop();
 }
 
-fn fresh_postgres_database() -> (String, String) {
-    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let name = format!("virgil_replicas_{}_{}", std::process::id(), now());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection as _;
-        let mut admin = sqlx::PgConnection::connect(&base)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL not reachable at {base}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    });
-    let slash = base.rfind('/').unwrap();
-    (format!("{}/{name}", &base[..slash]), name)
-}
-
-fn drop_postgres_database(name: &str) {
-    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use sqlx::Connection as _;
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    });
-}
-
 #[test]
 fn two_replicas_share_one_postgres_database() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = keygen(dir.path());
-    let (url, name) = fresh_postgres_database();
+    let database = virgil_cards_service::testing::TempPostgres::new("virgil_replicas");
+    let url = database.url().to_owned();
     let one = start(&key_file, &url);
     let two = start(&key_file, &url);
 
@@ -281,5 +250,4 @@ fn two_replicas_share_one_postgres_database() {
 
     one.stop();
     two.stop();
-    drop_postgres_database(&name);
 }

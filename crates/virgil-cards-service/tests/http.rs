@@ -1,5 +1,6 @@
-//! The HTTP API over real HTTP: the router on 127.0.0.1:0 with a temporary SQLite file,
-//! driven with ureq. Covers publish, idempotent re-publish, get, search, rotation,
+//! The HTTP API over real HTTP: the router on 127.0.0.1:0, driven with ureq, every test
+//! once on SQLite (a temporary file) and once on PostgreSQL (a fresh database at
+//! `VIRGIL_TEST_POSTGRES_URL`, dropped afterwards). Covers publish, idempotent re-publish, get, search, rotation,
 //! revocation, tenants (two applications) and the error codes.
 #![allow(
     missing_docs,
@@ -18,6 +19,7 @@ use virgil_card::{
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;
+use virgil_cards_service::testing::TempPostgres;
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::to_base64;
 
@@ -39,14 +41,30 @@ fn now() -> u64 {
 struct Server {
     base: String,
     _dir: tempfile::TempDir,
+    _database: Option<TempPostgres>,
 }
 
-async fn start() -> Server {
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+async fn start(backend: Backend) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("cards.db").display()
-    );
+    let (url, database) = match backend {
+        Backend::Sqlite => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("cards.db").display()
+            ),
+            None,
+        ),
+        Backend::Postgres => {
+            let database = TempPostgres::new("virgil_http_test");
+            (database.url().to_owned(), Some(database))
+        }
+    };
     let mut applications = Applications::new();
     applications
         .register("chat", key(CHAT).public_key().clone())
@@ -62,7 +80,11 @@ async fn start() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(service)).await.unwrap() });
-    Server { base, _dir: dir }
+    Server {
+        base,
+        _dir: dir,
+        _database: database,
+    }
 }
 
 fn token_for(app: &str, app_key: u8, subject: &str) -> String {
@@ -132,9 +154,7 @@ fn code(body: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error code in {body}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_card_lifecycle_over_http() {
-    let server = start().await;
+async fn the_card_lifecycle_over_http(server: Server) {
     let chat = Some(token_for("chat", CHAT, "alice"));
     let cards = format!("{}/v1/cards", server.base);
 
@@ -297,9 +317,7 @@ async fn the_card_lifecycle_over_http() {
     assert!(text.contains("virgil_cards_stored 3"), "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn applications_are_tenants() {
-    let server = start().await;
+async fn applications_are_tenants(server: Server) {
     let cards = format!("{}/v1/cards", server.base);
     let chat = Some(token_for("chat", CHAT, "alice"));
     let mail = Some(token_for("mail", MAIL, "alice"));
@@ -346,9 +364,7 @@ async fn applications_are_tenants() {
     assert_eq!((status, code(&body)), (422, "card_verification_failed"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_clear_error_codes() {
-    let server = start().await;
+async fn bad_requests_get_clear_error_codes(server: Server) {
     let cards = format!("{}/v1/cards", server.base);
     let alice = approved("alice", "chat", CHAT, 1, None);
     let body = json_body(&alice.to_json());
@@ -487,9 +503,7 @@ async fn bad_requests_get_clear_error_codes() {
     assert_eq!((status, code(&b)), (422, "invalid_revocation"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_is_served_and_covers_every_route() {
-    let server = start().await;
+async fn the_openapi_document_is_served_and_covers_every_route(server: Server) {
     let (status, served) = call(
         "GET",
         format!("{}/v1/openapi.json", server.base),
@@ -524,3 +538,32 @@ async fn the_openapi_document_is_served_and_covers_every_route() {
         "every route is documented, and nothing else"
     );
 }
+
+/// Every test above, once per storage backend.
+macro_rules! on_each_backend {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::start(super::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::start(super::Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_each_backend!(
+    the_card_lifecycle_over_http,
+    applications_are_tenants,
+    bad_requests_get_clear_error_codes,
+    the_openapi_document_is_served_and_covers_every_route
+);

@@ -208,30 +208,6 @@ async fn sqlite_store_conforms() {
 
 #[tokio::test]
 async fn postgres_store_conforms() {
-    use sqlx::Connection as _;
-    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is not reachable at {base} ({e}); start it or set VIRGIL_TEST_POSTGRES_URL")
-    });
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!("virgil_store_test_{}_{nanos}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = match base.rfind('/') {
-        Some(slash) if base[..slash].contains("://") && slash > base.find("://").unwrap() + 2 => {
-            format!("{}/{name}", &base[..slash])
-        }
-        _ => panic!("VIRGIL_TEST_POSTGRES_URL must end with /<database>: {base}"),
-    };
-    conformance(&url).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let database = virgil_cards_service::testing::TempPostgres::new("virgil_store_test");
+    conformance(database.url()).await;
 }

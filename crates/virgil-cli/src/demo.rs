@@ -4,11 +4,11 @@ use std::sync::Arc;
 use virgil::{Buffer, Config, Encoding, Virgil};
 use virgil_app_server::server::AppServer;
 use virgil_app_server::store::AppStore;
-use virgil_card::{CardId, Verifier, token};
+use virgil_card::{CardId, Verifier};
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::Service;
 use virgil_cards_service::store::CardStore;
-use virgil_client::{AppClient, CardsClient};
+use virgil_client::AppClient;
 use virgil_crypto::PrivateKey;
 
 const APP_ID: &str = "demo-chat";
@@ -17,12 +17,6 @@ const MESSAGE: &str = "Hey Bob, how's it going?";
 
 fn step(text: impl std::fmt::Display) {
     println!("  ✓ {text}");
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.as_secs())
 }
 
 fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> String + '_ {
@@ -64,13 +58,8 @@ fn start_servers(
             .await
         });
 
-        let verifier = Verifier::new()
-            .trust_service(service_public)
-            .trust_app(APP_ID, app_public);
-        let signing_key = PrivateKey::from_seed(&app_key.to_seed()).map_err(|e| e.to_string())?;
-        let client = CardsClient::builder(&cards_url, verifier)
-            .token_source(move || Ok(token::issue(&signing_key, APP_ID, APP_ID, now(), 300)))
-            .build();
+        let client =
+            virgil_app_server::command::cards_client(&cards_url, service_public, APP_ID, &app_key)?;
         let app_store = AppStore::connect(&app_db)
             .await
             .map_err(|e| e.to_string())?;
