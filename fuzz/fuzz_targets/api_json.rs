@@ -1,11 +1,15 @@
 #![no_main]
-//! The cards service's JSON request bodies through the same decoders the handlers use:
-//! a card (CardJson → Card), a search, a revocation (base64 → 46-byte request,
-//! signature). Never a panic.
+//! Both servers' JSON request bodies through the same decoders the handlers use: a card
+//! (CardJson → Card), a search, a revocation (base64 → 46-byte request, signature), the
+//! app server's credentials, card submissions and messages; and the answers the clients
+//! decode (sessions, inboxes). Never a panic.
 
 use libfuzzer_sys::fuzz_target;
-use virgil_card::api::{RevokeRequest, SearchRequest};
-use virgil_card::{CardJson, RevocationRequest};
+use virgil_card::api::{
+    CardResponse, Credentials, Inbox, RevokeRequest, SearchRequest, SendMessageRequest,
+    SessionResponse, SubmitCardRequest,
+};
+use virgil_card::{Card, CardJson, RevocationRequest};
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::sign::Signature;
 
@@ -25,5 +29,21 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(bytes) = from_base64(&revoke.signature) {
             let _ = Signature::from_slice(&bytes);
         }
+    }
+    let _ = serde_json::from_slice::<Credentials>(data);
+    if let Ok(submit) = serde_json::from_slice::<SubmitCardRequest>(data) {
+        let _ = Card::import(&submit.card);
+    }
+    if let Ok(message) = serde_json::from_slice::<SendMessageRequest>(data) {
+        let _ = from_base64(&message.body);
+    }
+    let _ = serde_json::from_slice::<SessionResponse>(data);
+    if let Ok(inbox) = serde_json::from_slice::<Inbox>(data) {
+        for message in &inbox.messages {
+            let _ = from_base64(&message.body);
+        }
+    }
+    if let Ok(response) = serde_json::from_slice::<CardResponse>(data) {
+        let _ = response.card.into_card();
     }
 });

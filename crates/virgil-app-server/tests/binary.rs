@@ -8,11 +8,10 @@
     clippy::panic
 )]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use virgil_card::Verifier;
-use virgil_cards_service::testing::spawn_service;
+use virgil_cards_service::testing::{ServerProcess, spawn_service};
 use virgil_client::AppClient;
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::{from_base64, to_base64};
@@ -41,40 +40,14 @@ fn keygen(path: &Path) -> PublicKey {
     PublicKey::from_bytes(&from_base64(line).unwrap()).unwrap()
 }
 
-fn start(config: &Path, password: &str) -> (Child, String) {
-    let mut child = Command::new(BIN)
+fn start(config: &Path, password: &str) -> ServerProcess {
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--config"])
         .arg(config)
         .env("VIRGIL_APP_KEY_PASSWORD", password)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().strip_prefix("listening on ").map(str::to_owned);
-    match base {
-        Some(base) => (child, base),
-        None => {
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "did not start: {line:?} {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        }
-    }
-}
-
-fn stop(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success(), "graceful shutdown exits 0");
+        .env("RUST_LOG", "warn");
+    ServerProcess::start(command)
 }
 
 /// Keys, a cards service (in this process) and the app server's TOML file; returns the
@@ -140,21 +113,21 @@ fn serves_from_a_config_file_and_restarts_on_the_same_database() {
             .trust_service(service_public.clone())
             .trust_app("chat", app_public.clone())
     };
-    let (child, base) = start(&config, PASSWORD);
-    let app = AppClient::new(&base, verifier());
+    let server = start(&config, PASSWORD);
+    let app = AppClient::new(&server.url, verifier());
     app.register("alice", "correct horse").unwrap();
     let session = app.login("alice", "correct horse").unwrap();
     let request = virgil_card::CardRequest::new("alice", "chat")
         .sign(&virgil_crypto::PrivateKey::generate().unwrap())
         .unwrap();
     app.submit_card(&session, &request).unwrap();
-    stop(child);
+    server.stop();
 
-    let (child, base) = start(&config, PASSWORD);
-    let app = AppClient::new(&base, verifier());
+    let server = start(&config, PASSWORD);
+    let app = AppClient::new(&server.url, verifier());
     app.login("alice", "correct horse")
         .expect("the user survived the restart");
-    stop(child);
+    server.stop();
 }
 
 #[test]
@@ -162,7 +135,8 @@ fn sigterm_lets_an_in_flight_request_finish() {
     let dir = tempfile::tempdir().unwrap();
     // Registration hashes the password: slow enough to be in flight when SIGTERM lands.
     let (config, service_public, app_public) = deployment(dir.path(), 5_000_000);
-    let (child, base) = start(&config, PASSWORD);
+    let server = start(&config, PASSWORD);
+    let base = server.url.clone();
     let verifier = Verifier::new()
         .trust_service(service_public)
         .trust_app("chat", app_public);
@@ -174,7 +148,7 @@ fn sigterm_lets_an_in_flight_request_finish() {
         !in_flight.is_finished(),
         "the request should still be running"
     );
-    stop(child);
+    server.stop();
     in_flight
         .join()
         .unwrap()

@@ -10,11 +10,12 @@
 )]
 
 use serde_json::Value;
-use std::io::{BufRead as _, BufReader};
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use virgil_card::api::{CardResponse, CardStatusJson, SearchResponse};
 use virgil_card::{CardRequest, RevocationReason, RevocationRequest, Signer, token};
+use virgil_cards_service::testing::ServerProcess;
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::to_base64;
 
@@ -49,13 +50,9 @@ fn keygen(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-struct Running {
-    child: Child,
-    base: String,
-}
-
-fn start(key_file: &Path, database_url: &str) -> Running {
-    let mut child = Command::new(BIN)
+fn start(key_file: &Path, database_url: &str) -> ServerProcess {
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--listen",
@@ -71,35 +68,8 @@ fn start(key_file: &Path, database_url: &str) -> Running {
             to_base64(key(100).public_key().as_bytes())
         ))
         .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Running { child, base }
-}
-
-impl Running {
-    /// SIGTERM, then the exit status must be success (graceful shutdown).
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        assert!(
-            self.child.wait().unwrap().success(),
-            "graceful shutdown exits 0"
-        );
-    }
+        .env("RUST_LOG", "warn");
+    ServerProcess::start(command)
 }
 
 fn call(method: &str, url: &str, body: Option<&impl serde::Serialize>) -> (u16, Value) {
@@ -177,7 +147,7 @@ fn a_restarted_service_keeps_its_cards() {
     let first = start(&key_file, &url);
     let (status, _) = call(
         "POST",
-        &format!("{}/v1/cards", first.base),
+        &format!("{}/v1/cards", first.url),
         Some(&alice.to_json()),
     );
     assert_eq!(status, 201);
@@ -185,7 +155,7 @@ fn a_restarted_service_keeps_its_cards() {
     let second = start(&key_file, &url);
     let (status, body) = call(
         "GET",
-        &format!("{}/v1/cards/{}", second.base, alice.id()),
+        &format!("{}/v1/cards/{}", second.url, alice.id()),
         None::<&()>,
     );
     assert_eq!(status, 200, "{body}");
@@ -204,19 +174,19 @@ fn two_replicas_share_one_postgres_database() {
     let alice = approved("alice", 1);
     let (status, body) = call(
         "POST",
-        &format!("{}/v1/cards", one.base),
+        &format!("{}/v1/cards", one.url),
         Some(&alice.to_json()),
     );
     assert_eq!(status, 201, "{body}");
     let (status, body) = call(
         "GET",
-        &format!("{}/v1/cards/{}", two.base, alice.id()),
+        &format!("{}/v1/cards/{}", two.url, alice.id()),
         None::<&()>,
     );
     assert_eq!(status, 200, "{body}");
     let (_, body) = call(
         "POST",
-        &format!("{}/v1/cards/actions/search", two.base),
+        &format!("{}/v1/cards/actions/search", two.url),
         Some(&serde_json::json!({"identities": ["alice"]})),
     );
     assert_eq!(
@@ -234,13 +204,13 @@ fn two_replicas_share_one_postgres_database() {
     let revoke = serde_json::json!({"request": to_base64(&request.to_bytes()), "signature": to_base64(request.sign(&key(100)).as_bytes())});
     let (status, body) = call(
         "POST",
-        &format!("{}/v1/cards/{}/actions/revoke", two.base, alice.id()),
+        &format!("{}/v1/cards/{}/actions/revoke", two.url, alice.id()),
         Some(&revoke),
     );
     assert_eq!(status, 200, "{body}");
     let (_, body) = call(
         "GET",
-        &format!("{}/v1/cards/{}", one.base, alice.id()),
+        &format!("{}/v1/cards/{}", one.url, alice.id()),
         None::<&()>,
     );
     assert!(matches!(

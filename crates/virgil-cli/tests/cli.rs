@@ -11,61 +11,31 @@
     clippy::panic
 )]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use virgil_cards_service::testing::ServerProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_virgil");
 const KEY_PASSWORD: &str = "key password 1";
 const ACCOUNT_PASSWORD: &str = "account password 1";
 
 /// A server started with `virgil serve …`, stopped with SIGTERM (must exit 0).
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .env_remove("VIRGIL_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("`virgil {}` printed {line:?}", args.join(" ")))
-            .to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().unwrap();
-        if !std::thread::panicking() {
-            assert!(status.success(), "graceful shutdown exits 0");
-        }
-    }
+fn serve(args: &[&str]) -> ServerProcess {
+    let mut command = Command::new(BIN);
+    command
+        .arg("serve")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("VIRGIL_CONFIG");
+    ServerProcess::start(command)
 }
 
 /// A deployment made by `virgil init` and run by `virgil serve`.
 struct Deployment {
     dir: tempfile::TempDir,
     client_config: PathBuf,
-    _cards: Server,
-    _app: Server,
+    _cards: ServerProcess,
+    _app: ServerProcess,
 }
 
 impl Deployment {
@@ -87,8 +57,7 @@ impl Deployment {
         assert!(!again.status.success(), "init never overwrites");
 
         let cards_toml = local.join("cards.toml");
-        let cards = Server::start(&[
-            "serve",
+        let cards = serve(&[
             "cards",
             "--config",
             cards_toml.to_str().unwrap(),
@@ -96,8 +65,7 @@ impl Deployment {
             "127.0.0.1:0",
         ]);
         let app_toml = local.join("app.toml");
-        let app = Server::start(&[
-            "serve",
+        let app = serve(&[
             "app",
             "--config",
             app_toml.to_str().unwrap(),
