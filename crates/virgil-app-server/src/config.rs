@@ -53,13 +53,7 @@ fn required<'a, T>(value: &'a Option<T>, what: &str, option: &str) -> Result<&'a
 impl Config {
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read the configuration file {}: {e}",
-                path.display()
-            ))
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+        virgil_cards_service::ops::read_toml(path)
     }
 
     /// The application id.

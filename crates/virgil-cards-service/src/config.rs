@@ -52,13 +52,7 @@ pub struct ConfigError(pub String);
 impl Config {
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read the configuration file {}: {e}",
-                path.display()
-            ))
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+        crate::ops::read_toml(path)
     }
 
     /// The registered applications, with their keys decoded and validated.

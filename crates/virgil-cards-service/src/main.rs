@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 use virgil_cards_service::command::{self, KeygenArgs, PASSWORD_VAR, ServeArgs};
 use virgil_cards_service::ops;
 
@@ -34,21 +33,12 @@ enum Command {
     Keygen(KeygenArgs),
 }
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     ops::init_logging();
     let result = match cli.command {
         Command::Keygen(args) => command::keygen(&args, PASSWORD_VAR, "service key"),
-        Command::Serve(args) => match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime.block_on(command::serve(args)),
-            Err(e) => Err(format!("cannot start the runtime: {e}")),
-        },
+        Command::Serve(args) => ops::block_on_runtime(command::serve(args)),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("virgil-cards-service: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    ops::exit("virgil-cards-service", result)
 }

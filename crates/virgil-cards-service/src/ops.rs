@@ -7,6 +7,17 @@ use std::path::Path;
 use std::sync::Arc;
 use virgil_crypto::{PrivateKey, keyblob};
 
+/// Reads a TOML configuration file into `T`; errors name the file.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "cannot read the configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+}
+
 /// Creates a new key and writes it, locked with `password` (or unprotected with `None`),
 /// to `path` with mode 0600. An existing file is never overwritten.
 pub fn generate_key_file(path: &Path, password: Option<&[u8]>) -> Result<PrivateKey, ConfigError> {
@@ -113,4 +124,25 @@ pub fn init_logging() {
         )
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Runs a server's `serve` future on a new multi-threaded runtime.
+pub fn block_on_runtime(
+    serve: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?
+        .block_on(serve)
+}
+
+/// The process exit for a binary's result: success, or the message on stderr as
+/// `PROGRAM: message` and exit code 1.
+pub fn exit(program: &str, result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{program}: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -34,15 +34,22 @@ pub(crate) struct EncryptArgs {
     sign_with: Option<String>,
     #[command(flatten)]
     password: PasswordArgs,
+    #[command(flatten)]
+    files: FileArgs,
+    /// Write ASCII armor (base64 lines between BEGIN/END lines) instead of binary.
+    #[arg(short, long)]
+    armor: bool,
+}
+
+/// Input and output of `encrypt` and `decrypt`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct FileArgs {
     /// Read from FILE [default: standard input].
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Write to FILE [default: standard output].
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Write ASCII armor (base64 lines between BEGIN/END lines) instead of binary.
-    #[arg(short, long)]
-    armor: bool,
 }
 
 /// `virgil decrypt` options.
@@ -64,12 +71,8 @@ pub(crate) struct DecryptArgs {
     from: Vec<String>,
     #[command(flatten)]
     password: PasswordArgs,
-    /// Read from FILE [default: standard input].
-    #[arg(short, long, value_name = "FILE")]
-    input: Option<PathBuf>,
-    /// Write to FILE [default: standard output].
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    files: FileArgs,
 }
 
 /// Where output goes: standard output, or a temporary file renamed on success.
@@ -164,8 +167,8 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         Some(name) => Some(keys::load(global, name, &args.password)?),
         None => None,
     };
-    let (mut input, bar) = open_input(args.input.as_deref())?;
-    let mut output = Output::open(args.output.as_deref())?;
+    let (mut input, bar) = open_input(args.files.input.as_deref())?;
+    let mut output = Output::open(args.files.output.as_deref())?;
     let write_error = |e: io::Error| CliError::new(format!("cannot encrypt: {e}"));
     if args.armor {
         let armored = ArmorWriter::new(&mut output).map_err(write_error)?;
@@ -219,7 +222,7 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         cards::resolve(global, &config, &args.from)?
     };
     let key = keys::load(global, &args.key, &args.password)?;
-    let (input, bar) = open_input(args.input.as_deref())?;
+    let (input, bar) = open_input(args.files.input.as_deref())?;
     let mut input = BufReader::new(input);
     let armored = input
         .fill_buf()
@@ -237,7 +240,7 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         DecryptingReader::verified(source, &key, &sender_keys)
     };
     let mut reader = opened.map_err(|e| rejected(&e, &args, &senders))?;
-    let mut output = Output::open(args.output.as_deref())?;
+    let mut output = Output::open(args.files.output.as_deref())?;
     io::copy(&mut reader, &mut output).map_err(|e| rejected(&e, &args, &senders))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -290,7 +293,7 @@ fn rejected(error: &io::Error, args: &DecryptArgs, senders: &[virgil_card::Card]
         None if error.kind() == io::ErrorKind::InvalidData => error.to_string(),
         None => return CliError::new(format!("cannot decrypt: {error}")),
     };
-    let nothing_written = if args.output.is_some() {
+    let nothing_written = if args.files.output.is_some() {
         "; nothing was written"
     } else {
         ""

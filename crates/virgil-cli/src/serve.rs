@@ -25,10 +25,13 @@ pub(crate) enum ServeCommand {
 /// Runs a server until SIGINT/SIGTERM.
 pub(crate) fn serve(command: ServeCommand) -> Result<(), CliError> {
     virgil_cards_service::ops::init_logging();
-    let runtime = tokio::runtime::Runtime::new().map_err(context("cannot start the runtime"))?;
     match command {
-        ServeCommand::Cards(args) => runtime.block_on(virgil_cards_service::command::serve(args)),
-        ServeCommand::App(args) => runtime.block_on(virgil_app_server::command::serve(args)),
+        ServeCommand::Cards(args) => {
+            virgil_cards_service::ops::block_on_runtime(virgil_cards_service::command::serve(args))
+        }
+        ServeCommand::App(args) => {
+            virgil_cards_service::ops::block_on_runtime(virgil_app_server::command::serve(args))
+        }
     }
     .map_err(CliError::new)
 }
