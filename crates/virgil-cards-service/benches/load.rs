@@ -169,23 +169,70 @@ fn run(
     }
 }
 
+/// The server's own time in handlers for `route` (sum of seconds, count), from the
+/// latency histogram at `/metrics`, summed over the replicas.
+fn server_time(bases: &[String], route: &str) -> (f64, f64) {
+    let agent = agent();
+    let (mut sum, mut count) = (0.0, 0.0);
+    for base in bases {
+        let text = agent
+            .get(&format!("{base}/metrics"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let value = |name: &str| -> f64 {
+            let prefix = format!("{name}{{route=\"{route}\"}} ");
+            text.lines()
+                .find_map(|line| line.strip_prefix(&prefix))
+                .map_or(0.0, |v| v.parse().unwrap())
+        };
+        sum += value("virgil_http_request_duration_seconds_sum");
+        count += value("virgil_http_request_duration_seconds_count");
+    }
+    (sum, count)
+}
+
+/// Runs one scenario; also returns the mean server-side time per request (µs).
+fn measured(
+    bases: &[String],
+    ids: &[String],
+    endpoint: Endpoint,
+    threads: usize,
+    seconds: f64,
+) -> (Result, f64) {
+    let route = match endpoint {
+        Endpoint::Health => "/v1/health",
+        Endpoint::Get => "/v1/cards/{id}",
+        Endpoint::Search => "/v1/cards/actions/search",
+    };
+    let (sum_before, count_before) = server_time(bases, route);
+    let result = run(bases, ids, endpoint, threads, seconds);
+    let (sum_after, count_after) = server_time(bases, route);
+    let micros = (sum_after - sum_before) / (count_after - count_before).max(1.0) * 1e6;
+    (result, micros)
+}
+
 fn report(label: &str, bases: &[String], ids: &[String], seconds: f64) {
     for threads in [1, 4, 16] {
-        let baseline = run(bases, ids, Endpoint::Health, threads, seconds);
+        let (baseline, baseline_micros) = measured(bases, ids, Endpoint::Health, threads, seconds);
         println!(
-            "{label:<22} {:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  (baseline)",
+            "{label:<22} {:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  server {:>6.0} µs  (baseline)",
             "health",
             baseline.rps,
             baseline.p50.as_secs_f64() * 1e3,
-            baseline.p99.as_secs_f64() * 1e3
+            baseline.p99.as_secs_f64() * 1e3,
+            baseline_micros
         );
         for (name, endpoint) in [("get", Endpoint::Get), ("search", Endpoint::Search)] {
-            let result = run(bases, ids, endpoint, threads, seconds);
+            let (result, micros) = measured(bases, ids, endpoint, threads, seconds);
             println!(
-                "{label:<22} {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x baseline",
+                "{label:<22} {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  server {:>6.0} µs  {:.2}x baseline",
                 result.rps,
                 result.p50.as_secs_f64() * 1e3,
                 result.p99.as_secs_f64() * 1e3,
+                micros,
                 result.rps / baseline.rps
             );
         }
@@ -221,18 +268,8 @@ fn main() {
     let ids = seed(&sqlite);
     report("sqlite, 1 replica", &[sqlite], &ids, seconds);
 
-    let base = std::env::var("VIRGIL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let name = format!("virgil_load_{}_{}", std::process::id(), now());
-    runtime.block_on(async {
-        use sqlx::Connection as _;
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    });
-    let pg_url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+    let database = virgil_cards_service::testing::TempPostgres::new("virgil_load");
+    let pg_url = database.url().to_owned();
     let pg_one = start(&runtime, &pg_url);
     let ids = seed(&pg_one);
     report(
@@ -243,12 +280,4 @@ fn main() {
     );
     let pg_two = start(&runtime, &pg_url);
     report("postgres, 2 replicas", &[pg_one, pg_two], &ids, seconds);
-    runtime.block_on(async {
-        use sqlx::Connection as _;
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    });
 }

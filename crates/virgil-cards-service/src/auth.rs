@@ -2,15 +2,24 @@
 //! against the registered application keys. `alg` must be EdDSA, `kid` must name a
 //! registered application key, `iss` must be that application, `exp` is enforced with a
 //! 60-second allowance for clock skew. No shared secrets.
+//!
+//! A token that verified is remembered (the exact token string, its caller and `exp`)
+//! so that the clients' repeated use of one token costs a hash lookup instead of a
+//! signature verification; `exp` is still checked on every request, and the cache is
+//! bounded ([`VERIFIED_TOKEN_CACHE`] entries, emptied when full).
 
 use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use virgil_card::token::{AccessClaims, jwk_x};
 use virgil_crypto::PublicKey;
 
 /// Clock skew allowed on `exp`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 60;
+
+/// How many verified tokens are remembered.
+pub const VERIFIED_TOKEN_CACHE: usize = 10_000;
 
 struct RegisteredKey {
     app_id: String,
@@ -22,6 +31,8 @@ struct RegisteredKey {
 #[derive(Default)]
 pub struct Applications {
     by_kid: HashMap<String, RegisteredKey>,
+    /// Verified tokens: token → (caller, exp).
+    verified: Mutex<HashMap<String, (Caller, u64)>>,
 }
 
 impl std::fmt::Debug for Applications {
@@ -88,6 +99,25 @@ impl Applications {
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.as_secs());
+        {
+            let mut verified = self
+                .verified
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match verified.get(token) {
+                Some((caller, exp)) if now <= exp.saturating_add(LEEWAY_SECONDS) => {
+                    return Ok(caller.clone());
+                }
+                // Expired: verify again, which reports `token_expired`.
+                Some(_) => {
+                    verified.remove(token);
+                }
+                None => {}
+            }
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             ApiError::unauthorized("malformed_token", "the access token is not a JWT")
         })?;
@@ -129,9 +159,73 @@ impl Applications {
                     _ => ApiError::unauthorized("malformed_token", "the access token is not valid"),
                 }
             })?;
-        Ok(Caller {
+        let caller = Caller {
             app_id: key.app_id.clone(),
             subject: data.claims.sub,
-        })
+        };
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.len() >= VERIFIED_TOKEN_CACHE {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), (caller.clone(), data.claims.exp));
+        Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use virgil_crypto::PrivateKey;
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let app_key = PrivateKey::from_seed(&[5; 32]).unwrap();
+        let mut applications = Applications::new();
+        applications
+            .register("chat", app_key.public_key().clone())
+            .unwrap();
+        // exp is 59 s ago: valid for about one more second thanks to the leeway.
+        let token = virgil_card::token::issue(&app_key, "chat", "alice", now() - 119, 60);
+        let header = format!("Bearer {token}");
+        let caller = applications.authenticate(Some(&header)).unwrap();
+        assert_eq!(caller.subject, "alice");
+        assert_eq!(applications.authenticate(Some(&header)).unwrap(), caller);
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let error = applications.authenticate(Some(&header)).unwrap_err();
+        assert_eq!(error.code, "token_expired");
+    }
+
+    #[test]
+    fn only_verified_tokens_are_remembered() {
+        let app_key = PrivateKey::from_seed(&[5; 32]).unwrap();
+        let mut applications = Applications::new();
+        applications
+            .register("chat", app_key.public_key().clone())
+            .unwrap();
+        let token = virgil_card::token::issue(&app_key, "chat", "alice", now(), 300);
+        let mut forged = token.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = format!("Bearer {}", String::from_utf8(forged).unwrap());
+        for _ in 0..2 {
+            assert!(applications.authenticate(Some(&forged)).is_err());
+        }
+        assert!(
+            applications
+                .authenticate(Some(&format!("Bearer {token}")))
+                .is_ok()
+        );
+        assert!(applications.authenticate(Some(&forged)).is_err());
     }
 }
