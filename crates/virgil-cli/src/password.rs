@@ -32,8 +32,24 @@ fn from_file(path: &Path) -> Result<Zeroizing<String>, CliError> {
     Ok(Zeroizing::new(line.to_owned()))
 }
 
-/// Reads a password: `file`, else `$var`, else a prompt (twice if `confirm`).
+/// Reads a password: `file`, else `$var`, else a prompt (twice if `confirm`). A new
+/// password (`confirm`) must not be empty.
 pub(crate) fn read(
+    file: Option<&Path>,
+    var: &str,
+    prompt: &str,
+    confirm: bool,
+) -> Result<Zeroizing<String>, CliError> {
+    let password = read_any(file, var, prompt, confirm)?;
+    if confirm && password.is_empty() {
+        return Err(CliError::new(
+            "the new password is empty; choose one (or, for a key, pass --unprotected to store it without a password)",
+        ));
+    }
+    Ok(password)
+}
+
+fn read_any(
     file: Option<&Path>,
     var: &str,
     prompt: &str,

@@ -506,6 +506,9 @@ fn keys_are_managed_without_leaking_passwords() {
         command.stdin(Stdio::null()).output().unwrap()
     };
     let with_password = [("VIRGIL_PASSWORD", KEY_PASSWORD)];
+    let empty = run(&["key", "generate", "carol"], &[("VIRGIL_PASSWORD", "")]);
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(text(&empty.stderr).contains("the new password is empty"));
     assert!(
         run(&["key", "generate", "carol"], &with_password)
             .status
