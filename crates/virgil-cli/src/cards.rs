@@ -69,6 +69,9 @@ pub(crate) enum CardCommand {
         export: bool,
     },
     /// Get a card by id, with its status (active, superseded, revoked).
+    #[command(
+        after_help = "Example:\n  virgil card get 05eaa301cca45368306e355643161c7435b0759f2a8bf33481c04b51202fbfdc"
+    )]
     Get {
         /// The card id (64 hex digits).
         id: String,

@@ -28,8 +28,10 @@ pub(crate) enum KeyCommand {
         unprotected: bool,
     },
     /// List the keys (no password needed).
+    #[command(after_help = "Example:\n  virgil key list")]
     List,
     /// Show one key's name, key id, creation time and file (no password needed).
+    #[command(after_help = "Example:\n  virgil key show alice")]
     Show {
         /// The key's name.
         name: String,
@@ -46,6 +48,9 @@ pub(crate) enum KeyCommand {
         output: Option<PathBuf>,
     },
     /// Delete a key. Messages encrypted for it can no longer be read.
+    #[command(
+        after_help = "Examples:\n  virgil key delete old-laptop        # asks you to type the name\n  virgil key delete old-laptop --yes"
+    )]
     Delete {
         /// The key's name.
         name: String,

@@ -45,6 +45,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    #[command(after_help = "Example:\n  cargo run -p virgil-cli -- demo")]
     /// Run the whole tutorial in one process: start a cards service and an application
     /// server on 127.0.0.1 (temporary SQLite databases and key directories), register
     /// alice and bob, create, approve and publish their cards, send "Hey Bob, how's it
@@ -81,6 +82,7 @@ enum Command {
         password: relay::AccountPasswordArgs,
     },
     /// Forget the saved login.
+    #[command(after_help = "Example:\n  virgil logout")]
     Logout,
     /// Sign and encrypt a short message (a file, or standard input) for a user and send
     /// it through the app server's relay.
@@ -196,6 +198,27 @@ mod tests {
             format_time(1_795_478_400 + 3_723),
             "2026-11-24 01:02:03 UTC"
         );
+    }
+
+    #[test]
+    fn every_command_has_an_example() {
+        use clap::CommandFactory as _;
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            if command.has_subcommands() {
+                for sub in command.get_subcommands() {
+                    check(sub, &path, missing);
+                }
+            } else if !command
+                .get_after_help()
+                .is_some_and(|help| help.to_string().contains("Example"))
+            {
+                missing.push(path);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no example in --help of: {missing:?}");
     }
 
     #[test]
