@@ -166,6 +166,7 @@ pub(crate) fn inbox(
         if page.messages.is_empty() {
             break;
         }
+        let page_start = cursor;
         for message in &page.messages {
             if !sender_cards.contains_key(&message.from) {
                 let found = cards_client
@@ -221,6 +222,12 @@ pub(crate) fn inbox(
             cursor = cursor.max(message.id);
         }
         cursor = cursor.max(page.next_cursor);
+        if cursor <= page_start {
+            // A server that does not move the cursor forward would loop us forever.
+            return Err(CliError::new(
+                "the app server's inbox cursor did not advance; stopping",
+            ));
+        }
     }
     session.inbox_cursor = session.inbox_cursor.max(cursor);
     global.save_session(&session)?;
