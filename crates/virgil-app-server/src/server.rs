@@ -118,6 +118,23 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     })
 }
 
+/// Failed-login records kept before stale ones are pruned.
+const MAX_TRACKED_LOGINS: usize = 10_000;
+
+/// Records a failed login. Usernames come from the network (unknown ones too, so that
+/// the rate limit does not reveal who exists): when more than [`MAX_TRACKED_LOGINS`]
+/// names are tracked, those without a failure in the current window are dropped, so
+/// memory stays bounded by the failures of one window.
+fn record_failed_login(failed: &mut HashMap<String, Vec<u64>>, username: String, now: u64) {
+    if failed.len() >= MAX_TRACKED_LOGINS {
+        failed.retain(|_, attempts| {
+            attempts.retain(|at| at + LOGIN_WINDOW_SECONDS > now);
+            !attempts.is_empty()
+        });
+    }
+    failed.entry(username).or_default().push(now);
+}
+
 fn hash_password(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out);
@@ -221,13 +238,14 @@ async fn login(
         .map_err(internal)?;
     let matches = record.is_some() && bool::from(computed.ct_eq(expected.as_slice()));
     if !matches {
-        server
-            .failed_logins
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(credentials.username)
-            .or_default()
-            .push(now);
+        record_failed_login(
+            &mut server
+                .failed_logins
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            credentials.username,
+            now,
+        );
         return Err(AppError(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
@@ -241,7 +259,12 @@ async fn login(
     let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(session_token.as_bytes()));
     server
         .store
-        .create_session(&token_hash, &credentials.username, now + SESSION_SECONDS)
+        .create_session(
+            &token_hash,
+            &credentials.username,
+            now,
+            now + SESSION_SECONDS,
+        )
         .await
         .map_err(internal)?;
     Ok(Json(SessionResponse {
@@ -525,4 +548,27 @@ pub async fn serve(
         .await?;
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_login_records_stay_bounded() {
+        let mut failed = HashMap::new();
+        for i in 0..MAX_TRACKED_LOGINS {
+            record_failed_login(&mut failed, format!("user{i}"), 1_000);
+        }
+        assert_eq!(failed.len(), MAX_TRACKED_LOGINS);
+        // A window later, the next failure prunes every stale record.
+        record_failed_login(&mut failed, "late".to_owned(), 1_000 + LOGIN_WINDOW_SECONDS);
+        assert_eq!(failed.len(), 1);
+        // Within the window nothing is lost: the limit keeps working under a flood.
+        let mut failed = HashMap::new();
+        for i in 0..=MAX_TRACKED_LOGINS {
+            record_failed_login(&mut failed, format!("user{i}"), 5_000);
+        }
+        assert_eq!(failed.len(), MAX_TRACKED_LOGINS + 1);
+    }
 }

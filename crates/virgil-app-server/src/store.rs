@@ -50,6 +50,7 @@ impl AppStore {
             "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at BIGINT NOT NULL)".to_owned(),
             format!("CREATE TABLE IF NOT EXISTS messages (id {serial}, recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, sent_at BIGINT NOT NULL)"),
             "CREATE INDEX IF NOT EXISTS messages_inbox ON messages (recipient, id)".to_owned(),
+            "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username)".to_owned(),
         ] {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
@@ -103,20 +104,28 @@ impl AppStore {
             .is_some())
     }
 
-    /// Stores a session (by the SHA-256 of its token).
+    /// Stores a session (by the SHA-256 of its token) and drops the user's expired ones.
     pub async fn create_session(
         &self,
         token_hash: &str,
         username: &str,
+        now: u64,
         expires_at: u64,
     ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        // Expired sessions are useless; dropping the user's own keeps the table small.
+        sqlx::query("DELETE FROM sessions WHERE username = $1 AND expires_at <= $2")
+            .bind(username)
+            .bind(to_i64(now))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO sessions (token_hash, username, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(username)
             .bind(to_i64(expires_at))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// The user of an unexpired session.
