@@ -160,6 +160,11 @@ fn open_input(
 
 /// `virgil encrypt`.
 pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError> {
+    if args.files.output.is_none() && !args.armor && io::stdout().is_terminal() {
+        return Err(CliError::new(
+            "refusing to write binary ciphertext to the terminal: pass -o FILE, --armor, or redirect the output",
+        ));
+    }
     let config = global.client_config()?;
     let recipients = cards::resolve(global, &config, &args.to)?;
     let keys: Vec<&PublicKey> = recipients.iter().map(|card| card.public_key()).collect();
