@@ -490,23 +490,6 @@ async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-/// Turns axum's plain-text 413 into this API's JSON error.
-async fn body_limit_error(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return AppError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-        )
-        .into_response();
-    }
-    response
-}
-
 /// The router.
 pub fn router(server: Arc<AppServer>) -> Router {
     let [
@@ -527,7 +510,10 @@ pub fn router(server: Arc<AppServer>) -> Router {
         .route(openapi_path, get(openapi))
         .route(metrics_path, get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(body_limit_error))
+        .layer(axum::middleware::from_fn_with_state(
+            MAX_BODY_BYTES,
+            virgil_cards_service::ops::json_body_limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&server.metrics),
             virgil_cards_service::ops::track_request,

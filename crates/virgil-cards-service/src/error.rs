@@ -69,8 +69,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
-            // Structured logging (tracing) comes with the binary; until then, stderr.
-            eprintln!("virgil-cards-service: internal error: {}", self.message);
+            tracing::error!(error = %self.message, "internal error");
             "the service failed to handle the request; try again later".to_owned()
         } else {
             self.message

@@ -114,6 +114,24 @@ pub async fn track_request(
     response
 }
 
+/// Middleware (state: the body limit in bytes): turns axum's plain-text 413 into the
+/// JSON error both servers use, `{"code": "body_too_large", "message": …}`.
+pub async fn json_body_limit(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let response = next.run(request).await;
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return crate::error::ApiError::too_large(format!(
+            "request bodies are limited to {limit} bytes"
+        ))
+        .into_response();
+    }
+    response
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Does nothing if a
 /// subscriber is already installed.
 pub fn init_logging() {

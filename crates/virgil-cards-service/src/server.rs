@@ -288,21 +288,6 @@ async fn metrics(
     ))
 }
 
-async fn body_limit_error(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::too_large(format!(
-            "request bodies are limited to {MAX_BODY_BYTES} bytes"
-        ))
-        .into_response();
-    }
-    response
-}
-
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish and closes the database pool.
 pub async fn serve(
@@ -359,7 +344,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route(openapi_path, get(openapi))
         .route(metrics_path, get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(body_limit_error))
+        .layer(axum::middleware::from_fn_with_state(
+            MAX_BODY_BYTES,
+            crate::ops::json_body_limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&service.metrics),
             crate::ops::track_request,

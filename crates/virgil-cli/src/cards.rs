@@ -358,9 +358,7 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             .map_err(|e| CliError::with(Exit::Auth, e.to_string()))?;
             let client = virgil_app_server::command::cards_client(
                 &config.cards_url,
-                keys::parse_public_key(&config.cards_service_key).ok_or_else(|| {
-                    CliError::new("cards_service_key in the configuration is not a public key")
-                })?,
+                config.service_key()?,
                 &config.app_id,
                 &app_key,
             )

@@ -156,10 +156,15 @@ impl ClientConfig {
         toml::from_str(&text).map_err(context(path.display()))
     }
 
+    /// The pinned cards service key.
+    pub(crate) fn service_key(&self) -> Result<PublicKey, CliError> {
+        public_key(&self.cards_service_key, "cards_service_key")
+    }
+
     /// The verifier of every card the CLI uses: self, this app and the pinned service.
     pub(crate) fn verifier(&self) -> Result<Verifier, CliError> {
         Ok(Verifier::new()
-            .trust_service(public_key(&self.cards_service_key, "cards_service_key")?)
+            .trust_service(self.service_key()?)
             .trust_app(&self.app_id, public_key(&self.app_key, "app_key")?))
     }
 

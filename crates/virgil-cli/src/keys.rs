@@ -6,8 +6,8 @@ use crate::password::{self, NEW_PASSWORD_VAR, PasswordArgs};
 use clap::Subcommand;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::to_base64;
-use virgil_crypto::{PrivateKey, PublicKey};
 use virgil_keystore::KeyStore as _;
 
 /// `virgil key` subcommands.
@@ -77,6 +77,17 @@ fn time(seconds: u64) -> String {
 }
 
 /// The password of key `name` if it has one (asked only then).
+/// What the store's listing says about key `name` (`None` if absent or unreadable).
+fn entry(
+    store: &virgil_keystore::DirKeyStore,
+    name: &str,
+) -> Result<Option<virgil_keystore::KeyEntry>, CliError> {
+    Ok(store
+        .list()?
+        .into_iter()
+        .find(|entry| entry.name.as_str() == name))
+}
+
 fn password_of(
     store: &virgil_keystore::DirKeyStore,
     name: &str,
@@ -88,11 +99,8 @@ fn password_of(
         }
         .into());
     }
-    let protected = store
-        .list()?
-        .into_iter()
-        .find(|entry| entry.name.as_str() == name)
-        .is_none_or(|entry| entry.password_protected);
+    // A key the listing cannot read is treated as protected; loading then says what is wrong.
+    let protected = entry(store, name)?.is_none_or(|entry| entry.password_protected);
     if protected {
         Ok(Some(password::key_password(password, name, false)?))
     } else {
@@ -156,13 +164,9 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             }
         }
         KeyCommand::Show { name } => {
-            let entry = store
-                .list()?
-                .into_iter()
-                .find(|entry| entry.name.as_str() == name)
-                .ok_or_else(|| {
-                    CliError::from(virgil_keystore::KeyStoreError::NotFound { name: name.clone() })
-                })?;
+            let entry = entry(&store, &name)?.ok_or_else(|| {
+                CliError::from(virgil_keystore::KeyStoreError::NotFound { name: name.clone() })
+            })?;
             println!("name:      {}", entry.name.as_str());
             println!("key id:    {}", entry.key_id);
             println!("created:   {}", time(entry.created_at));
@@ -236,11 +240,4 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
         }
     }
     Ok(())
-}
-
-/// Parses a base64 public key.
-pub(crate) fn parse_public_key(text: &str) -> Option<PublicKey> {
-    virgil_crypto::encoding::from_base64(text.trim())
-        .ok()
-        .and_then(|bytes| PublicKey::from_bytes(&bytes).ok())
 }

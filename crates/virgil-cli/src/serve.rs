@@ -65,8 +65,7 @@ pub(crate) struct InitArgs {
 }
 
 fn toml_string(value: &str) -> String {
-    // TOML basic strings use JSON's escapes for everything we write.
-    serde_json::Value::String(value.to_owned()).to_string()
+    toml::Value::String(value.to_owned()).to_string()
 }
 
 fn sqlite_url(path: &Path) -> String {
