@@ -5,10 +5,8 @@
 //! decode (sessions, inboxes). Never a panic.
 
 use libfuzzer_sys::fuzz_target;
-use virgil_card::api::{
-    CardResponse, Credentials, Inbox, RevokeRequest, SearchRequest, SendMessageRequest,
-    SessionResponse, SubmitCardRequest,
-};
+use virgil_api::app::{Credentials, Inbox, SendMessageRequest, SessionResponse, SubmitCardRequest};
+use virgil_api::cards::{CardResponse, RevokeRequest, SearchRequest};
 use virgil_card::{Card, CardJson, RevocationRequest};
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::sign::Signature;

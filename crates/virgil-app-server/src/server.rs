@@ -10,24 +10,25 @@ use crate::store::{AppStore, UserRecord};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq as _;
-use virgil_card::api::{
-    CardResponse, Credentials, ErrorBody, Inbox, SendMessageRequest, SentMessage, SessionResponse,
-    SubmitCardRequest,
+use virgil_api::ErrorCode;
+use virgil_api::app::{
+    Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
 };
-use virgil_card::{Card, Signer, token};
+use virgil_api::cards::CardResponse;
+use virgil_api::token;
+use virgil_card::{Card, Signer};
+use virgil_cards_service::error::ApiError;
 use virgil_cards_service::metrics::{Gauge, Metrics};
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
 
-/// Largest request body (a relayed message's ciphertext is most of it).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub use virgil_api::app::MAX_BODY_BYTES;
 /// Lifetime of a session token (seconds).
 pub const SESSION_SECONDS: u64 = 24 * 60 * 60;
 /// Lifetime of an access token for the cards service (seconds).
@@ -36,37 +37,6 @@ pub const ACCESS_TOKEN_SECONDS: u64 = 10 * 60;
 pub const MAX_FAILED_LOGINS: usize = 5;
 /// The window of the login rate limit (seconds).
 pub const LOGIN_WINDOW_SECONDS: u64 = 60;
-
-/// An error answer: status plus `{"code", "message"}`.
-#[derive(Debug)]
-pub struct AppError(StatusCode, &'static str, String);
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let message = if self.0 == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self.2, "internal error");
-            "the server failed to handle the request; try again later".to_owned()
-        } else {
-            self.2
-        };
-        (
-            self.0,
-            Json(ErrorBody {
-                code: self.1.to_owned(),
-                message,
-            }),
-        )
-            .into_response()
-    }
-}
-
-fn internal(error: impl std::fmt::Display) -> AppError {
-    AppError(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        error.to_string(),
-    )
-}
 
 /// Shared state.
 pub struct AppServer {
@@ -108,11 +78,10 @@ fn now() -> u64 {
         .map_or(0, |t| t.as_secs())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        AppError(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+        ApiError::new(
+            ErrorCode::InvalidJson,
             format!("the request body is not the expected JSON: {e}"),
         )
     })
@@ -141,7 +110,7 @@ fn hash_password(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
     out
 }
 
-fn check_username(username: &str) -> Result<(), AppError> {
+fn check_username(username: &str) -> Result<(), ApiError> {
     let ok = (1..=64).contains(&username.len())
         && username
             .bytes()
@@ -149,10 +118,9 @@ fn check_username(username: &str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
-        Err(AppError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_username",
-            "a username is 1–64 of letters, digits, '.', '_', '-', '@'".into(),
+        Err(ApiError::new(
+            ErrorCode::InvalidUsername,
+            "a username is 1–64 of letters, digits, '.', '_', '-', '@'",
         ))
     }
 }
@@ -160,24 +128,23 @@ fn check_username(username: &str) -> Result<(), AppError> {
 async fn register(
     State(server): State<Arc<AppServer>>,
     body: Bytes,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let credentials: Credentials = parse(&body)?;
     check_username(&credentials.username)?;
     if !(8..=1024).contains(&credentials.password.len()) {
-        return Err(AppError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_password",
-            "a password is 8 to 1024 bytes".into(),
+        return Err(ApiError::new(
+            ErrorCode::InvalidPassword,
+            "a password is 8 to 1024 bytes",
         ));
     }
     let mut salt = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-        .map_err(|_| internal("random generator failed"))?;
+        .map_err(|_| ApiError::internal("random generator failed"))?;
     let iterations = server.password_iterations;
     let password = credentials.password.into_bytes();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let record = UserRecord {
         salt: salt.to_vec(),
         hash: hash.to_vec(),
@@ -187,11 +154,10 @@ async fn register(
         .store
         .create_user(&credentials.username, &record, now())
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
     {
-        return Err(AppError(
-            StatusCode::CONFLICT,
-            "username_taken",
+        return Err(ApiError::new(
+            ErrorCode::UsernameTaken,
             format!("the username {:?} is taken", credentials.username),
         ));
     }
@@ -204,7 +170,7 @@ async fn register(
 async fn login(
     State(server): State<Arc<AppServer>>,
     body: Bytes,
-) -> Result<Json<SessionResponse>, AppError> {
+) -> Result<Json<SessionResponse>, ApiError> {
     let credentials: Credentials = parse(&body)?;
     let now = now();
     {
@@ -215,9 +181,8 @@ async fn login(
         let attempts = failed.entry(credentials.username.clone()).or_default();
         attempts.retain(|at| at + LOGIN_WINDOW_SECONDS > now);
         if attempts.len() >= MAX_FAILED_LOGINS {
-            return Err(AppError(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
+            return Err(ApiError::new(
+                ErrorCode::TooManyAttempts,
                 format!("too many failed logins; wait {LOGIN_WINDOW_SECONDS} seconds"),
             ));
         }
@@ -226,7 +191,7 @@ async fn login(
         .store
         .user(&credentials.username)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     // Unknown users cost the same PBKDF2 work, so timing does not reveal who exists.
     let (salt, expected, iterations) = match &record {
         Some(record) => (record.salt.clone(), record.hash.clone(), record.iterations),
@@ -235,7 +200,7 @@ async fn login(
     let password = credentials.password.into_bytes();
     let computed = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let matches = record.is_some() && bool::from(computed.ct_eq(expected.as_slice()));
     if !matches {
         record_failed_login(
@@ -246,15 +211,14 @@ async fn login(
             credentials.username,
             now,
         );
-        return Err(AppError(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "wrong username or password".into(),
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong username or password",
         ));
     }
     let mut token = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut token)
-        .map_err(|_| internal("random generator failed"))?;
+        .map_err(|_| ApiError::internal("random generator failed"))?;
     let session_token = virgil_crypto::encoding::to_hex(&token);
     let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(session_token.as_bytes()));
     server
@@ -266,7 +230,7 @@ async fn login(
             now + SESSION_SECONDS,
         )
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     Ok(Json(SessionResponse {
         session_token,
         access_token: token::issue(
@@ -280,16 +244,15 @@ async fn login(
     }))
 }
 
-async fn session_user(server: &AppServer, headers: &HeaderMap) -> Result<String, AppError> {
-    let unauthorized =
-        |code, message: &str| AppError(StatusCode::UNAUTHORIZED, code, message.to_owned());
+async fn session_user(server: &AppServer, headers: &HeaderMap) -> Result<String, ApiError> {
+    let unauthorized = |code, message: &str| ApiError::new(code, message);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or_else(|| {
             unauthorized(
-                "missing_session",
+                ErrorCode::MissingSession,
                 "log in and send Authorization: Bearer <session token>",
             )
         })?;
@@ -298,10 +261,10 @@ async fn session_user(server: &AppServer, headers: &HeaderMap) -> Result<String,
         .store
         .session_user(&token_hash, now())
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
         .ok_or_else(|| {
             unauthorized(
-                "invalid_session",
+                ErrorCode::InvalidSession,
                 "the session is unknown or expired; log in again",
             )
         })
@@ -311,20 +274,14 @@ async fn submit_card(
     State(server): State<Arc<AppServer>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<CardResponse>), AppError> {
+) -> Result<(StatusCode, Json<CardResponse>), ApiError> {
     let user = session_user(&server, &headers).await?;
     let request: SubmitCardRequest = parse(&body)?;
-    let mut card = Card::import(&request.card).map_err(|e| {
-        AppError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_card",
-            e.to_string(),
-        )
-    })?;
+    let mut card = Card::import(&request.card)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
     if card.identity() != user {
-        return Err(AppError(
-            StatusCode::FORBIDDEN,
-            "wrong_identity",
+        return Err(ApiError::new(
+            ErrorCode::WrongIdentity,
             format!(
                 "you are logged in as {user:?}; this card is for {:?}",
                 card.identity()
@@ -332,9 +289,8 @@ async fn submit_card(
         ));
     }
     if card.content().app_id != server.app_id {
-        return Err(AppError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "wrong_application",
+        return Err(ApiError::new(
+            ErrorCode::WrongApplication,
             format!(
                 "the card is for application {:?}, this server is {:?}",
                 card.content().app_id,
@@ -342,40 +298,24 @@ async fn submit_card(
             ),
         ));
     }
-    card.verify_self_signature().map_err(|e| {
-        AppError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "card_verification_failed",
-            e.to_string(),
-        )
-    })?;
+    card.verify_self_signature()
+        .map_err(|e| ApiError::new(ErrorCode::CardVerificationFailed, e.to_string()))?;
     card.sign_as(Signer::App(server.app_id.clone()), &server.app_key)
-        .map_err(|e| {
-            AppError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_card",
-                e.to_string(),
-            )
-        })?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
     let cards = Arc::clone(&server.cards);
     let published = tokio::task::spawn_blocking(move || cards.publish(&card))
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let published = published.map_err(|e| match e {
         virgil_client::ClientError::Api {
             status,
             code,
             message,
-        } if status < 500 => AppError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "cards_service_refused",
+        } if status < 500 => ApiError::new(
+            ErrorCode::CardsServiceRefused,
             format!("{message} ({code})"),
         ),
-        other => AppError(
-            StatusCode::BAD_GATEWAY,
-            "cards_service_unavailable",
-            other.to_string(),
-        ),
+        other => ApiError::new(ErrorCode::CardsServiceUnavailable, other.to_string()),
     })?;
     Ok((
         StatusCode::CREATED,
@@ -391,25 +331,23 @@ async fn send_message(
     State(server): State<Arc<AppServer>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<SentMessage>), AppError> {
+) -> Result<(StatusCode, Json<SentMessage>), ApiError> {
     let user = session_user(&server, &headers).await?;
     let message: SendMessageRequest = parse(&body)?;
     if virgil_crypto::encoding::from_base64(&message.body).is_err() {
-        return Err(AppError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_message",
-            "the body must be the base64 ciphertext".into(),
+        return Err(ApiError::new(
+            ErrorCode::InvalidMessage,
+            "the body must be the base64 ciphertext",
         ));
     }
     if !server
         .store
         .user_exists(&message.to)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
     {
-        return Err(AppError(
-            StatusCode::NOT_FOUND,
-            "unknown_user",
+        return Err(ApiError::new(
+            ErrorCode::UnknownUser,
             format!("no user {:?}", message.to),
         ));
     }
@@ -417,7 +355,7 @@ async fn send_message(
         .store
         .send(&user, &message.to, &message.body, now())
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(SentMessage { id })))
 }
 
@@ -431,7 +369,7 @@ async fn inbox(
     State(server): State<Arc<AppServer>>,
     headers: HeaderMap,
     Query(query): Query<InboxQuery>,
-) -> Result<Json<Inbox>, AppError> {
+) -> Result<Json<Inbox>, ApiError> {
     let user = session_user(&server, &headers).await?;
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(50).clamp(1, 100);
@@ -439,7 +377,7 @@ async fn inbox(
         .store
         .inbox(&user, after, limit)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let next_cursor = messages.last().map_or(after, |message| message.id);
     Ok(Json(Inbox {
         messages,
@@ -453,8 +391,8 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn metrics(
     State(server): State<Arc<AppServer>>,
-) -> Result<([(header::HeaderName, &'static str); 1], String), AppError> {
-    let (users, messages) = server.store.counts().await.map_err(internal)?;
+) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
+    let (users, messages) = server.store.counts().await.map_err(ApiError::internal)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         server.metrics.render(&[

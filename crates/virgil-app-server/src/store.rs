@@ -3,7 +3,7 @@
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row as _};
-use virgil_card::api::RelayedMessage as Message;
+use virgil_api::app::RelayedMessage as Message;
 
 /// A stored user's password hash.
 pub struct UserRecord {

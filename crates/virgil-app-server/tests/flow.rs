@@ -10,10 +10,10 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use virgil_api::{ErrorCode, token};
 use virgil_app_server::server::{AppServer, router as app_router};
 use virgil_app_server::store::AppStore;
-use virgil_card::api::ErrorCode;
-use virgil_card::{CardRequest, Signer, Verifier, token};
+use virgil_card::{CardRequest, Signer, Verifier};
 use virgil_cards_service::testing::spawn_service;
 use virgil_client::{AppClient, CardsClient, ClientError};
 use virgil_crypto::{PrivateKey, envelope};

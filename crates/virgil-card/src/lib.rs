@@ -5,8 +5,9 @@
 //! and sent verbatim; the card id is the SHA-256 of that snapshot. The owner (`self`),
 //! the application (`app:<app id>`) and the cards service (`service`) each sign it. This
 //! crate holds that model, the [`Verifier`] every client applies before using a card,
-//! export/import, revocation requests and the JSON shapes of the cards service's HTTP
-//! API, so servers and clients share one definition. Formats: `docs/format.md`.
+//! export/import (including the card's JSON form, [`CardJson`]) and revocation requests,
+//! so servers and clients share one definition; how cards travel over HTTP is
+//! `virgil-api`'s. Formats: `docs/format.md`.
 //!
 //! Depend on it if you handle cards without talking to a server (an application backend
 //! approving card requests, a tool inspecting cards). It depends on `virgil-crypto` only.
@@ -44,14 +45,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod api;
 mod card;
 pub mod content;
 mod error;
 mod export;
 mod id;
 mod revocation;
-pub mod token;
 mod verify;
 
 pub use card::{Card, CardRequest, CardSignature, Signer};

@@ -17,7 +17,8 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use virgil_card::{CardRequest, Signer, token};
+use virgil_api::token;
+use virgil_card::{CardRequest, Signer};
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;

@@ -12,7 +12,8 @@ use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use virgil_card::token::{AccessClaims, jwk_x};
+use virgil_api::ErrorCode;
+use virgil_api::token::{AccessClaims, jwk_x};
 use virgil_crypto::PublicKey;
 
 /// Clock skew allowed on `exp`, in seconds.
@@ -90,12 +91,15 @@ impl Applications {
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
         let token = authorization
             .ok_or_else(|| {
-                ApiError::unauthorized("missing_token", "send Authorization: Bearer <access token>")
+                ApiError::new(
+                    ErrorCode::MissingToken,
+                    "send Authorization: Bearer <access token>",
+                )
             })?
             .strip_prefix("Bearer ")
             .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "malformed_token",
+                ApiError::new(
+                    ErrorCode::MalformedToken,
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
@@ -119,20 +123,20 @@ impl Applications {
             }
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
-            ApiError::unauthorized("malformed_token", "the access token is not a JWT")
+            ApiError::new(ErrorCode::MalformedToken, "the access token is not a JWT")
         })?;
         if header.alg != Algorithm::EdDSA {
-            return Err(ApiError::unauthorized(
-                "malformed_token",
+            return Err(ApiError::new(
+                ErrorCode::MalformedToken,
                 "the access token must be signed with EdDSA",
             ));
         }
         let kid = header.kid.ok_or_else(|| {
-            ApiError::unauthorized("malformed_token", "the access token has no `kid`")
+            ApiError::new(ErrorCode::MalformedToken, "the access token has no `kid`")
         })?;
         let key = self.by_kid.get(&kid).ok_or_else(|| {
-            ApiError::unauthorized(
-                "unknown_key",
+            ApiError::new(
+                ErrorCode::UnknownKey,
                 "the access token is signed by a key that is not a registered application key",
             )
         })?;
@@ -144,19 +148,19 @@ impl Applications {
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
                 match e.kind() {
-                    ErrorKind::ExpiredSignature => ApiError::unauthorized(
-                        "token_expired",
+                    ErrorKind::ExpiredSignature => ApiError::new(
+                        ErrorCode::TokenExpired,
                         "the access token has expired; get a new one",
                     ),
-                    ErrorKind::InvalidSignature => ApiError::unauthorized(
-                        "bad_token_signature",
+                    ErrorKind::InvalidSignature => ApiError::new(
+                        ErrorCode::BadTokenSignature,
                         "the access token's signature does not match its application key",
                     ),
-                    ErrorKind::InvalidIssuer => ApiError::unauthorized(
-                        "wrong_issuer",
+                    ErrorKind::InvalidIssuer => ApiError::new(
+                        ErrorCode::WrongIssuer,
                         "the access token's issuer is not the application of its key",
                     ),
-                    _ => ApiError::unauthorized("malformed_token", "the access token is not valid"),
+                    _ => ApiError::new(ErrorCode::MalformedToken, "the access token is not valid"),
                 }
             })?;
         let caller = Caller {
@@ -196,14 +200,14 @@ mod tests {
             .register("chat", app_key.public_key().clone())
             .unwrap();
         // exp is 59 s ago: valid for about one more second thanks to the leeway.
-        let token = virgil_card::token::issue(&app_key, "chat", "alice", now() - 119, 60);
+        let token = virgil_api::token::issue(&app_key, "chat", "alice", now() - 119, 60);
         let header = format!("Bearer {token}");
         let caller = applications.authenticate(Some(&header)).unwrap();
         assert_eq!(caller.subject, "alice");
         assert_eq!(applications.authenticate(Some(&header)).unwrap(), caller);
         std::thread::sleep(std::time::Duration::from_millis(2100));
         let error = applications.authenticate(Some(&header)).unwrap_err();
-        assert_eq!(error.code, "token_expired");
+        assert_eq!(error.code, virgil_api::ErrorCode::TokenExpired);
     }
 
     #[test]
@@ -213,7 +217,7 @@ mod tests {
         applications
             .register("chat", app_key.public_key().clone())
             .unwrap();
-        let token = virgil_card::token::issue(&app_key, "chat", "alice", now(), 300);
+        let token = virgil_api::token::issue(&app_key, "chat", "alice", now(), 300);
         let mut forged = token.clone().into_bytes();
         let last = forged.len() - 2;
         forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };

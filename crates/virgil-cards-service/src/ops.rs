@@ -124,9 +124,10 @@ pub async fn json_body_limit(
     use axum::response::IntoResponse as _;
     let response = next.run(request).await;
     if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        return crate::error::ApiError::too_large(format!(
-            "request bodies are limited to {limit} bytes"
-        ))
+        return crate::error::ApiError::new(
+            virgil_api::ErrorCode::BodyTooLarge,
+            format!("request bodies are limited to {limit} bytes"),
+        )
         .into_response();
     }
     response

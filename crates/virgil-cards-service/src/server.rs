@@ -5,16 +5,17 @@
 use crate::auth::{Applications, Caller};
 use crate::error::ApiError;
 use crate::metrics::{Gauge, Metrics};
-use crate::store::{CardStatus, CardStore, Published, StoreError, StoredCard};
+use crate::store::{CardStore, Published, StoreError, StoredCard};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
-use virgil_card::api::{
-    CardResponse, CardStatusJson, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest,
-    SearchRequest, SearchResponse, ServiceKeyResponse,
+use virgil_api::ErrorCode;
+use virgil_api::cards::{
+    CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
+    SearchResponse, ServiceKeyResponse,
 };
 use virgil_card::{CardId, CardJson, RevocationRequest, Signer, Verifier};
 use virgil_crypto::PrivateKey;
@@ -53,8 +54,8 @@ impl Service {
             .get(header::AUTHORIZATION)
             .map(|value| {
                 value.to_str().map_err(|_| {
-                    ApiError::unauthorized(
-                        "malformed_token",
+                    ApiError::new(
+                        ErrorCode::MalformedToken,
                         "the Authorization header is not text",
                     )
                 })
@@ -66,24 +67,24 @@ impl Service {
 
 fn store_error(error: StoreError) -> ApiError {
     match error {
-        StoreError::PreviousNotFound(id) => ApiError::unprocessable(
-            "previous_card_not_found",
+        StoreError::PreviousNotFound(id) => ApiError::new(
+            ErrorCode::PreviousCardNotFound,
             format!("the card to replace ({id}) does not exist in this application"),
         ),
-        StoreError::PreviousMismatch(id) => ApiError::conflict(
-            "previous_card_mismatch",
+        StoreError::PreviousMismatch(id) => ApiError::new(
+            ErrorCode::PreviousCardMismatch,
             format!("the card to replace ({id}) belongs to another identity or identity type"),
         ),
-        StoreError::PreviousNotActive(id) => ApiError::conflict(
-            "previous_card_not_active",
+        StoreError::PreviousNotActive(id) => ApiError::new(
+            ErrorCode::PreviousCardNotActive,
             format!("the card to replace ({id}) was already replaced or revoked"),
         ),
-        StoreError::NotFound(id) => ApiError::not_found(
-            "card_not_found",
+        StoreError::NotFound(id) => ApiError::new(
+            ErrorCode::CardNotFound,
             format!("no card {id} in this application"),
         ),
-        StoreError::AlreadyRevoked(id) => ApiError::conflict(
-            "card_already_revoked",
+        StoreError::AlreadyRevoked(id) => ApiError::new(
+            ErrorCode::CardAlreadyRevoked,
             format!("card {id} is already revoked"),
         ),
         other => ApiError::internal(other.to_string()),
@@ -93,19 +94,15 @@ fn store_error(error: StoreError) -> ApiError {
 fn response(stored: StoredCard) -> CardResponse {
     CardResponse {
         card: stored.card.to_json(),
-        status: match stored.status {
-            CardStatus::Active => CardStatusJson::Active,
-            CardStatus::Superseded { by } => CardStatusJson::Superseded { by },
-            CardStatus::Revoked { reason, at } => CardStatusJson::Revoked { reason, at },
-        },
+        status: stored.status,
         published_at: stored.published_at,
     }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
+        ApiError::new(
+            ErrorCode::InvalidJson,
             format!("the request body is not the expected JSON: {e}"),
         )
     })
@@ -119,11 +116,11 @@ async fn publish(
     let caller = service.caller(&headers)?;
     let mut card = parse_json::<CardJson>(&body)?
         .into_card()
-        .map_err(|e| ApiError::unprocessable("invalid_card", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
     let app_id = card.content().app_id.clone();
     if app_id != caller.app_id {
-        return Err(ApiError::forbidden(
-            "wrong_application",
+        return Err(ApiError::new(
+            ErrorCode::WrongApplication,
             format!(
                 "the card belongs to application {app_id:?}; this token is for {:?}",
                 caller.app_id
@@ -136,9 +133,9 @@ async fn publish(
     }
     verifier
         .verify(&card)
-        .map_err(|e| ApiError::unprocessable("card_verification_failed", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::CardVerificationFailed, e.to_string()))?;
     card.sign_as(Signer::Service, &service.service_key)
-        .map_err(|e| ApiError::unprocessable("invalid_card", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
     match service
         .store
         .publish(&card, now())
@@ -152,7 +149,10 @@ async fn publish(
 
 fn parse_id(id: &str) -> Result<CardId, ApiError> {
     id.parse().map_err(|_| {
-        ApiError::bad_request("invalid_card_id", "a card id is 64 lowercase hex digits")
+        ApiError::new(
+            ErrorCode::InvalidCardId,
+            "a card id is 64 lowercase hex digits",
+        )
     })
 }
 
@@ -169,8 +169,8 @@ async fn get_card(
         .await
         .map_err(store_error)?;
     stored.map(|stored| Json(response(stored))).ok_or_else(|| {
-        ApiError::not_found(
-            "card_not_found",
+        ApiError::new(
+            ErrorCode::CardNotFound,
             format!("no card {id} in this application"),
         )
     })
@@ -184,20 +184,20 @@ async fn search(
     let caller = service.caller(&headers)?;
     let request: SearchRequest = parse_json(&body)?;
     if request.identities.is_empty() {
-        return Err(ApiError::unprocessable(
-            "no_identities",
+        return Err(ApiError::new(
+            ErrorCode::NoIdentities,
             "name at least one identity",
         ));
     }
     if request.identities.len() > MAX_SEARCH_IDENTITIES {
-        return Err(ApiError::unprocessable(
-            "too_many_identities",
+        return Err(ApiError::new(
+            ErrorCode::TooManyIdentities,
             format!("at most {MAX_SEARCH_IDENTITIES} identities per search"),
         ));
     }
     for identity in &request.identities {
         virgil_card::content::validate_identity(identity)
-            .map_err(|e| ApiError::unprocessable("invalid_identity", e.to_string()))?;
+            .map_err(|e| ApiError::new(ErrorCode::InvalidIdentity, e.to_string()))?;
     }
     let found = service
         .store
@@ -223,8 +223,8 @@ async fn revoke(
     let id = parse_id(&id)?;
     let body: RevokeRequest = parse_json(&body)?;
     let bad = |what: &str| {
-        ApiError::unprocessable(
-            "invalid_revocation",
+        ApiError::new(
+            ErrorCode::InvalidRevocation,
             format!("{what} is not valid base64 of the right length"),
         )
     };
@@ -237,8 +237,8 @@ async fn revoke(
         .and_then(|bytes| Signature::from_slice(&bytes).ok())
         .ok_or_else(|| bad("signature"))?;
     if request.card_id != id {
-        return Err(ApiError::unprocessable(
-            "invalid_revocation",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRevocation,
             "the revocation request names another card",
         ));
     }
@@ -248,8 +248,8 @@ async fn revoke(
         .into_iter()
         .any(|key| request.verify(key, &signature));
     if !signed_by_app {
-        return Err(ApiError::forbidden(
-            "bad_revocation_signature",
+        return Err(ApiError::new(
+            ErrorCode::BadRevocationSignature,
             "the revocation request is not signed by this application's key",
         ));
     }

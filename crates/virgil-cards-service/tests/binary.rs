@@ -13,8 +13,9 @@ use serde_json::Value;
 
 use std::path::Path;
 use std::process::Command;
-use virgil_card::api::{CardResponse, CardStatusJson, SearchResponse};
-use virgil_card::{CardRequest, RevocationReason, RevocationRequest, Signer, token};
+use virgil_api::cards::{CardResponse, CardStatus, SearchResponse};
+use virgil_api::token;
+use virgil_card::{CardRequest, RevocationReason, RevocationRequest, Signer};
 use virgil_cards_service::testing::ServerProcess;
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::to_base64;
@@ -215,7 +216,7 @@ fn two_replicas_share_one_postgres_database() {
     );
     assert!(matches!(
         serde_json::from_value::<CardResponse>(body).unwrap().status,
-        CardStatusJson::Revoked { .. }
+        CardStatus::Revoked { .. }
     ));
 
     one.stop();

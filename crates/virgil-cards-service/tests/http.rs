@@ -12,10 +12,9 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use virgil_card::api::{CardResponse, CardStatusJson, SearchResponse};
-use virgil_card::{
-    Card, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier, token,
-};
+use virgil_api::cards::{CardResponse, CardStatus, SearchResponse};
+use virgil_api::token;
+use virgil_card::{Card, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier};
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;
@@ -193,7 +192,7 @@ async fn the_card_lifecycle_over_http(server: Server) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         serde_json::from_value::<CardResponse>(body).unwrap().status,
-        CardStatusJson::Active
+        CardStatus::Active
     );
     let bob = approved("bob", "chat", CHAT, 2, None);
     assert_eq!(
@@ -258,7 +257,7 @@ async fn the_card_lifecycle_over_http(server: Server) {
     let (_, body) = call("GET", format!("{cards}/{}", alice.id()), chat.clone(), None).await;
     assert_eq!(
         serde_json::from_value::<CardResponse>(body).unwrap().status,
-        CardStatusJson::Superseded { by: *alice2.id() }
+        CardStatus::Superseded { by: *alice2.id() }
     );
     let alice3 = approved("alice", "chat", CHAT, 4, Some(&alice));
     let (status, body) = call(
@@ -282,7 +281,7 @@ async fn the_card_lifecycle_over_http(server: Server) {
     assert_eq!(status, 200, "{body}");
     assert!(matches!(
         serde_json::from_value::<CardResponse>(body).unwrap().status,
-        CardStatusJson::Revoked {
+        CardStatus::Revoked {
             reason: RevocationReason::Compromised,
             ..
         }

@@ -8,7 +8,7 @@ use crate::password::PasswordArgs;
 use clap::Subcommand;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use virgil_card::api::CardStatusJson;
+use virgil_api::cards::CardStatus;
 use virgil_card::{Card, CardId, CardRequest, RevocationReason, RevocationRequest};
 use virgil_crypto::encoding::to_base64;
 
@@ -121,11 +121,11 @@ pub(crate) fn read_card(argument: &str) -> Result<Card, CliError> {
     })
 }
 
-fn status_text(status: &CardStatusJson) -> String {
+fn status_text(status: &CardStatus) -> String {
     match status {
-        CardStatusJson::Active => "active".to_owned(),
-        CardStatusJson::Superseded { by } => format!("superseded by {by}"),
-        CardStatusJson::Revoked { reason, at } => {
+        CardStatus::Active => "active".to_owned(),
+        CardStatus::Superseded { by } => format!("superseded by {by}"),
+        CardStatus::Revoked { reason, at } => {
             format!(
                 "revoked ({reason:?}) at {}",
                 crate::format_time(i64::try_from(*at).unwrap_or(i64::MAX))

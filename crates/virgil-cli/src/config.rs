@@ -4,8 +4,8 @@
 use crate::error::{CliError, Exit, context};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use virgil_api::app::SessionResponse;
 use virgil_card::Verifier;
-use virgil_card::api::SessionResponse;
 use virgil_client::{AppClient, CardsClient, ClientError};
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::from_base64;

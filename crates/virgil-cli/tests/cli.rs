@@ -440,7 +440,7 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
     )
     .unwrap();
     session["response"]["access_token"] =
-        virgil_card::token::issue(&app_key, "chat", "alice", now() - 3600, 60).into();
+        virgil_api::token::issue(&app_key, "chat", "alice", now() - 3600, 60).into();
     session["response"]["access_token_expires_at"] = (now() + 600).into();
     deployment.set_session("alice", &session);
     let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);

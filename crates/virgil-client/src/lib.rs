@@ -29,11 +29,11 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use virgil_card::api::{
-    CardResponse, CardStatusJson, Credentials, ErrorBody, ErrorCode, Inbox, RevokeRequest,
-    SearchRequest, SearchResponse, SendMessageRequest, SentMessage, SessionResponse,
-    SubmitCardRequest,
+use virgil_api::app::{
+    Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
 };
+use virgil_api::cards::{CardResponse, CardStatus, RevokeRequest, SearchRequest, SearchResponse};
+use virgil_api::{ErrorBody, ErrorCode};
 use virgil_card::{Card, CardError, CardId, RevocationRequest, Verifier, VerifyError};
 use virgil_crypto::encoding::to_base64;
 use virgil_crypto::sign::Signature;
@@ -80,7 +80,7 @@ pub struct PublishedCard {
     /// The verified card.
     pub card: Card,
     /// Its status at the service.
-    pub status: CardStatusJson,
+    pub status: CardStatus,
     /// When the service published it, seconds since the Unix epoch.
     pub published_at: u64,
 }
@@ -252,13 +252,13 @@ impl Http {
             .read_to_string()
             .map_err(transport)?;
         if !(200..300).contains(&status) {
-            let error: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
-                code: "unknown".to_owned(),
+            let error: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|_| ErrorBody {
+                code: ErrorCode::Other("unknown".to_owned()),
                 message: text.chars().take(200).collect(),
             });
             return Err(ClientError::Api {
                 status,
-                code: ErrorCode::parse(&error.code),
+                code: error.code,
                 message: error.message,
             });
         }
@@ -348,7 +348,7 @@ impl CardsClient {
                 let content = published.card.content();
                 if !identities.contains(&content.identity.as_str())
                     || identity_type.is_some_and(|wanted| wanted != content.identity_type)
-                    || published.status != CardStatusJson::Active
+                    || published.status != CardStatus::Active
                 {
                     return Err(ClientError::InvalidResponse(format!(
                         "search returned card {} that does not match the query",

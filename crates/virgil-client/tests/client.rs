@@ -8,9 +8,10 @@
 )]
 
 use std::time::Duration;
-use virgil_card::api::CardStatusJson;
+use virgil_api::cards::CardStatus;
+use virgil_api::token;
 use virgil_card::{
-    Card, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier, VerifyError, token,
+    Card, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier, VerifyError,
 };
 use virgil_cards_service::testing::spawn_service;
 use virgil_client::{CardsClient, ClientError};
@@ -95,7 +96,7 @@ fn publish_get_search_rotate_revoke() {
     );
     assert_eq!(
         client.get(alice.id()).unwrap().status,
-        CardStatusJson::Superseded { by: *alice2.id() }
+        CardStatus::Superseded { by: *alice2.id() }
     );
 
     let request = RevocationRequest {
@@ -104,12 +105,12 @@ fn publish_get_search_rotate_revoke() {
         created_at: now(),
     };
     let revoked = client.revoke(&request, &request.sign(&key(APP))).unwrap();
-    assert!(matches!(revoked.status, CardStatusJson::Revoked { .. }));
+    assert!(matches!(revoked.status, CardStatus::Revoked { .. }));
 
     match client.get(&virgil_card::CardId::of_snapshot(b"none")) {
         Err(ClientError::Api {
             status: 404, code, ..
-        }) => assert_eq!(code, virgil_card::api::ErrorCode::CardNotFound),
+        }) => assert_eq!(code, virgil_api::ErrorCode::CardNotFound),
         other => panic!("{other:?}"),
     }
 }

@@ -9,7 +9,8 @@
 )]
 
 use virgil::{Buffer, Config, Encoding, Error, Virgil};
-use virgil_card::{Signer, Verifier, token};
+use virgil_api::token;
+use virgil_card::{Signer, Verifier};
 use virgil_cards_service::testing::spawn_service;
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;

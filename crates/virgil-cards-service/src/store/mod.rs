@@ -12,25 +12,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 use virgil_card::{Card, CardId, CardJson, RevocationReason, SignatureJson};
 
-/// What happened to a card after publication.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CardStatus {
-    /// Current: returned by search.
-    Active,
-    /// Replaced by a newer card of the same identity (key rotation); still returned by
-    /// get-by-id so old messages stay verifiable.
-    Superseded {
-        /// The card that replaced it.
-        by: CardId,
-    },
-    /// Withdrawn by its application.
-    Revoked {
-        /// Why.
-        reason: RevocationReason,
-        /// When, seconds since the Unix epoch.
-        at: u64,
-    },
-}
+/// What happened to a card after publication: the API's status, stored as is.
+pub use virgil_api::cards::CardStatus;
 
 /// A card as stored: the card, when it was published, and its status.
 #[derive(Clone, Debug, PartialEq, Eq)]

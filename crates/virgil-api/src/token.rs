@@ -37,7 +37,7 @@ struct Header<'a> {
 /// application key of `app_id`.
 ///
 /// ```
-/// use virgil_card::token;
+/// use virgil_api::token;
 /// use virgil_crypto::PrivateKey;
 /// let app_key = PrivateKey::generate()?;
 /// let jwt = token::issue(&app_key, "chat", "alice", 1_700_000_000, 300);

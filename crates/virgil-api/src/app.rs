@@ -1,0 +1,94 @@
+//! The reference application server's bodies: register, log in, submit a card, relay
+//! messages. Cards travel as [`crate::cards::CardResponse`], as at the cards service.
+
+/// `POST /v1/users` (register) and `POST /v1/sessions` (log in).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Credentials {
+    /// 1–64 of letters, digits, `.`, `_`, `-`, `@`.
+    pub username: String,
+    /// 8–1024 bytes.
+    pub password: String,
+}
+
+impl core::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a registration.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RegisteredUser {
+    /// The registered username.
+    pub username: String,
+}
+
+/// The answer to a login.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionResponse {
+    /// For `Authorization: Bearer` on the application server.
+    pub session_token: String,
+    /// For `Authorization: Bearer` on the cards service (JWT).
+    pub access_token: String,
+    /// When the access token expires, seconds since the Unix epoch.
+    pub access_token_expires_at: u64,
+}
+
+impl core::fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SessionResponse")
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/cards` on the application server: an exported card request to approve.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SubmitCardRequest {
+    /// `Card::export()` of the logged-in user's card request.
+    pub card: String,
+}
+
+/// `POST /v1/messages`: ciphertext for another user.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SendMessageRequest {
+    /// The recipient's username.
+    pub to: String,
+    /// The base64 ciphertext.
+    pub body: String,
+}
+
+/// The answer to `POST /v1/messages`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentMessage {
+    /// The message id (inbox cursor).
+    pub id: i64,
+}
+
+/// One relayed message.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RelayedMessage {
+    /// Increasing id; the inbox cursor.
+    pub id: i64,
+    /// The sender's username.
+    pub from: String,
+    /// The base64 ciphertext, as sent.
+    pub body: String,
+    /// When the server received it, seconds since the Unix epoch.
+    pub sent_at: i64,
+}
+
+/// A page of `GET /v1/messages?after=<cursor>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Inbox {
+    /// Oldest first.
+    pub messages: Vec<RelayedMessage>,
+    /// Pass as `after` to get the next page.
+    pub next_cursor: i64,
+}
+
+/// The largest request body the application server reads (a relayed message's
+/// ciphertext is most of it), in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
