@@ -6,14 +6,13 @@ use crate::server::{AppServer, serve as serve_listener};
 use crate::store::AppStore;
 use std::path::PathBuf;
 use std::sync::Arc;
-use virgil_api::token;
-use virgil_card::Verifier;
-use virgil_cards_service::ops;
 use virgil_client::CardsClient;
-use virgil_crypto::PrivateKey;
+use virgil_server::{ConfigError, ServeError, runtime};
 
 /// The environment variable the application key's password is read from.
 pub const PASSWORD_VAR: &str = "VIRGIL_APP_KEY_PASSWORD";
+/// The name recorded inside the application key file.
+pub const KEY_NAME: &str = "app";
 
 /// Options of `serve`. Each can also be set in the TOML file (`--config`) and as an
 /// environment variable; the command line wins over the environment, which wins over
@@ -50,9 +49,9 @@ pub struct ServeArgs {
 }
 
 /// Applies the command line over the file's configuration.
-pub fn resolve(args: ServeArgs) -> Result<Config, String> {
+pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
     let file = match &args.config {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
     Ok(Config {
@@ -66,64 +65,35 @@ pub fn resolve(args: ServeArgs) -> Result<Config, String> {
     })
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.as_secs())
-}
-
-/// A cards-service client for application `app_id`: it trusts the pinned service key
-/// and the app's own key, and authenticates with short tokens signed by the app key.
-pub fn cards_client(
-    cards_url: &str,
-    service_key: virgil_crypto::PublicKey,
-    app_id: &str,
-    app_key: &PrivateKey,
-) -> Result<CardsClient, String> {
-    let verifier = Verifier::new()
-        .trust_service(service_key)
-        .trust_app(app_id, app_key.public_key().clone());
-    let signing_key = PrivateKey::from_seed(&app_key.to_seed()).map_err(|e| e.to_string())?;
-    let issuer = app_id.to_owned();
-    Ok(CardsClient::builder(cards_url, verifier)
-        .token_source(move || Ok(token::issue(&signing_key, &issuer, &issuer, now(), 300)))
-        .build())
-}
-
 /// `serve`: runs the server until SIGINT/SIGTERM, then finishes in-flight requests.
 /// Prints `listening on http://ADDRESS` on stdout once it accepts connections.
-pub async fn serve(args: ServeArgs) -> Result<(), String> {
+pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let config = resolve(args)?;
-    let app_id = config.app_id().map_err(|e| e.to_string())?.to_owned();
-    let cards_url = config.cards_url().map_err(|e| e.to_string())?.to_owned();
-    let service_key = config.cards_service_key().map_err(|e| e.to_string())?;
-    let iterations = config.password_iterations().map_err(|e| e.to_string())?;
+    let app_id = config.app_id()?.to_owned();
+    let cards_url = config.cards_url()?.to_owned();
+    let service_key = config.cards_service_key()?;
+    let iterations = config.password_iterations()?;
     let password = std::env::var(PASSWORD_VAR).ok();
-    let app_key = ops::load_key_file(
-        config.app_key_file().map_err(|e| e.to_string())?,
+    let app_key = virgil_server::keys::load_key_file(
+        config.app_key_file()?,
         password.as_deref().map(str::as_bytes),
         PASSWORD_VAR,
-    )
-    .map_err(|e| e.to_string())?;
-    let client = cards_client(&cards_url, service_key, &app_id, &app_key)?;
+    )?;
+    let client = CardsClient::for_application(&cards_url, service_key, &app_id, &app_key)
+        .map_err(|e| ConfigError::Key(e.to_string()))?;
     let database_url = config
         .database_url
         .unwrap_or_else(|| "sqlite://app.db?mode=rwc".to_owned());
     let store = AppStore::connect(&database_url)
         .await
-        .map_err(|e| format!("cannot open the database {database_url}: {e}"))?;
-    let shutdown =
-        ops::shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        .map_err(|e| ServeError::Database {
+            url: database_url.clone(),
+            message: e.to_string(),
+        })?;
+    let shutdown = runtime::shutdown_signal()?;
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8081".to_owned());
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    // Scripts and tests read this line to find a port picked with :0.
-    println!("listening on http://{address}");
-    tracing::info!(%address, app_id, cards_url, app_key_id = %app_key.key_id(), "application server started");
+    let listener = runtime::listen(&listen).await?;
+    tracing::info!(address = %listen, app_id, cards_url, app_key_id = %app_key.key_id(), "application server started");
     let server = Arc::new(AppServer::new(store, &app_id, app_key, client, iterations));
-    serve_listener(listener, server, shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    serve_listener(listener, server, shutdown).await
 }

@@ -15,9 +15,10 @@
 //! file or the command line, where it would be visible to other users).
 
 use std::path::{Path, PathBuf};
-use virgil_cards_service::config::ConfigError;
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::from_base64;
+use virgil_server::ConfigError;
+use virgil_server::config::required;
 
 /// PBKDF2 iterations for user passwords unless configured (OWASP 2023 for SHA-256).
 pub const DEFAULT_PASSWORD_ITERATIONS: u32 = 600_000;
@@ -42,18 +43,10 @@ pub struct Config {
     pub password_iterations: Option<u32>,
 }
 
-fn required<'a, T>(value: &'a Option<T>, what: &str, option: &str) -> Result<&'a T, ConfigError> {
-    value.as_ref().ok_or_else(|| {
-        ConfigError(format!(
-            "no {what}: pass {option} or set it in the configuration file"
-        ))
-    })
-}
-
 impl Config {
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        virgil_cards_service::ops::read_toml(path)
+        virgil_server::config::read_toml(path)
     }
 
     /// The application id.
@@ -79,8 +72,9 @@ impl Config {
             "--cards-service-key",
         )?;
         let bytes = from_base64(text)
-            .map_err(|_| ConfigError("cards_service_key is not base64".to_owned()))?;
-        PublicKey::from_bytes(&bytes).map_err(|e| ConfigError(format!("cards_service_key: {e}")))
+            .map_err(|_| ConfigError::invalid("cards_service_key", "not base64"))?;
+        PublicKey::from_bytes(&bytes)
+            .map_err(|e| ConfigError::invalid("cards_service_key", e.to_string()))
     }
 
     /// PBKDF2 iterations for user passwords (checked: 1 000 to 10 000 000).
@@ -91,9 +85,10 @@ impl Config {
         if (1_000..=10_000_000).contains(&iterations) {
             Ok(iterations)
         } else {
-            Err(ConfigError(format!(
-                "password_iterations = {iterations}: use 1000 to 10000000 (default {DEFAULT_PASSWORD_ITERATIONS})"
-            )))
+            Err(ConfigError::invalid(
+                format!("password_iterations = {iterations}"),
+                format!("use 1000 to 10000000 (default {DEFAULT_PASSWORD_ITERATIONS})"),
+            ))
         }
     }
 }

@@ -2,9 +2,10 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use virgil_app_server::command::{self, PASSWORD_VAR, ServeArgs};
-use virgil_cards_service::command::{KeygenArgs, keygen};
-use virgil_cards_service::ops;
+use virgil_app_server::command::{self, KEY_NAME, PASSWORD_VAR, ServeArgs};
+use virgil_server::ServeError;
+use virgil_server::command::{KeygenArgs, keygen};
+use virgil_server::runtime;
 
 /// The reference application server: users, logins, card approval, access tokens for
 /// the cards service, and a relay for encrypted messages.
@@ -37,10 +38,12 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    ops::init_logging();
+    runtime::init_logging();
     let result = match cli.command {
-        Command::Keygen(args) => keygen(&args, PASSWORD_VAR, "application key"),
-        Command::Serve(args) => ops::block_on_runtime(command::serve(args)),
+        Command::Keygen(args) => {
+            keygen(&args, KEY_NAME, PASSWORD_VAR, "application key").map_err(ServeError::from)
+        }
+        Command::Serve(args) => runtime::block_on(command::serve(args)),
     };
-    ops::exit("virgil-app-server", result)
+    runtime::exit("virgil-app-server", result)
 }

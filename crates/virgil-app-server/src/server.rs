@@ -23,10 +23,11 @@ use virgil_api::app::{
 use virgil_api::cards::CardResponse;
 use virgil_api::token;
 use virgil_card::{Card, Signer};
-use virgil_cards_service::error::ApiError;
-use virgil_cards_service::metrics::{Gauge, Metrics};
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
+use virgil_server::ApiError;
+use virgil_server::http::{PROMETHEUS_TEXT, json_body_limit, parse_json, track_request};
+use virgil_server::metrics::{Gauge, Metrics};
 
 pub use virgil_api::app::MAX_BODY_BYTES;
 /// Lifetime of a session token (seconds).
@@ -78,15 +79,6 @@ fn now() -> u64 {
         .map_or(0, |t| t.as_secs())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("the request body is not the expected JSON: {e}"),
-        )
-    })
-}
-
 /// Failed-login records kept before stale ones are pruned.
 const MAX_TRACKED_LOGINS: usize = 10_000;
 
@@ -129,7 +121,7 @@ async fn register(
     State(server): State<Arc<AppServer>>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let credentials: Credentials = parse(&body)?;
+    let credentials: Credentials = parse_json(&body)?;
     check_username(&credentials.username)?;
     if !(8..=1024).contains(&credentials.password.len()) {
         return Err(ApiError::new(
@@ -171,7 +163,7 @@ async fn login(
     State(server): State<Arc<AppServer>>,
     body: Bytes,
 ) -> Result<Json<SessionResponse>, ApiError> {
-    let credentials: Credentials = parse(&body)?;
+    let credentials: Credentials = parse_json(&body)?;
     let now = now();
     {
         let mut failed = server
@@ -276,7 +268,7 @@ async fn submit_card(
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardResponse>), ApiError> {
     let user = session_user(&server, &headers).await?;
-    let request: SubmitCardRequest = parse(&body)?;
+    let request: SubmitCardRequest = parse_json(&body)?;
     let mut card = Card::import(&request.card)
         .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
     if card.identity() != user {
@@ -333,7 +325,7 @@ async fn send_message(
     body: Bytes,
 ) -> Result<(StatusCode, Json<SentMessage>), ApiError> {
     let user = session_user(&server, &headers).await?;
-    let message: SendMessageRequest = parse(&body)?;
+    let message: SendMessageRequest = parse_json(&body)?;
     if virgil_crypto::encoding::from_base64(&message.body).is_err() {
         return Err(ApiError::new(
             ErrorCode::InvalidMessage,
@@ -394,7 +386,7 @@ async fn metrics(
 ) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
     let (users, messages) = server.store.counts().await.map_err(ApiError::internal)?;
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
         server.metrics.render(&[
             Gauge {
                 name: "virgil_app_users",
@@ -450,11 +442,11 @@ pub fn router(server: Arc<AppServer>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             MAX_BODY_BYTES,
-            virgil_cards_service::ops::json_body_limit,
+            json_body_limit,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&server.metrics),
-            virgil_cards_service::ops::track_request,
+            track_request,
         ))
         .with_state(server)
 }
@@ -465,13 +457,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Arc<AppServer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), virgil_server::ServeError> {
     let store = server.store.clone();
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let served = virgil_server::runtime::serve(listener, router(server), shutdown).await;
     store.close().await;
-    Ok(())
+    served
 }
 
 #[cfg(test)]

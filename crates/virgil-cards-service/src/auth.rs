@@ -8,13 +8,13 @@
 //! signature verification; `exp` is still checked on every request, and the cache is
 //! bounded ([`VERIFIED_TOKEN_CACHE`] entries, emptied when full).
 
-use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use virgil_api::ErrorCode;
 use virgil_api::token::{AccessClaims, jwk_x};
 use virgil_crypto::PublicKey;
+use virgil_server::ApiError;
 
 /// Clock skew allowed on `exp`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 60;

@@ -1,16 +1,18 @@
 //! The command line of the cards service, shared by the `virgil-cards-service` binary
-//! and `virgil serve cards`: [`ServeArgs`] + [`serve`], [`KeygenArgs`] + [`keygen`].
+//! and `virgil serve cards`: [`ServeArgs`] + [`serve`] (`keygen` is
+//! [`virgil_server::command::keygen`] with [`KEY_NAME`] and [`PASSWORD_VAR`]).
 
 use crate::config::{ApplicationConfig, Config};
-use crate::ops;
 use crate::server::{Service, serve as serve_listener};
 use crate::store::CardStore;
 use std::path::PathBuf;
 use std::sync::Arc;
-use virgil_crypto::encoding::to_base64;
+use virgil_server::{ConfigError, ServeError, runtime};
 
 /// The environment variable the service key's password is read from.
 pub const PASSWORD_VAR: &str = "VIRGIL_SERVICE_KEY_PASSWORD";
+/// The name recorded inside the service key file.
+pub const KEY_NAME: &str = "service";
 
 /// Options of `serve`. Each can also be set in the TOML file (`--config`) and as an
 /// environment variable; the command line wins over the environment, which wins over
@@ -37,54 +39,22 @@ pub struct ServeArgs {
     pub apps: Vec<String>,
 }
 
-/// Options of `keygen`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct KeygenArgs {
-    /// Where to write the key; an existing file is never overwritten.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Store the key without a password (anyone who can read the file has it).
-    #[arg(long)]
-    pub unprotected: bool,
-}
-
-/// `keygen`: creates a key file locked with the password in `password_var` (unless
-/// `--unprotected`) and prints its public key for clients to pin. `what` names the key
-/// ("service key", "application key") in messages.
-pub fn keygen(args: &KeygenArgs, password_var: &str, what: &str) -> Result<(), String> {
-    let password = if args.unprotected {
-        None
-    } else {
-        Some(std::env::var(password_var).map_err(|_| {
-            format!(
-                "set {password_var} to the password that will lock the {what} (or pass --unprotected)"
-            )
-        })?)
-    };
-    let key = ops::generate_key_file(&args.out, password.as_deref().map(str::as_bytes))
-        .map_err(|e| e.to_string())?;
-    println!("{what} written to {}", args.out.display());
-    println!(
-        "public key (pin this in clients): {}",
-        to_base64(key.public_key().as_bytes())
-    );
-    println!("key id: {}", key.key_id());
-    Ok(())
-}
-
 /// Applies the command line over the file's configuration.
-pub fn resolve(args: ServeArgs) -> Result<Config, String> {
+pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
     let mut config = match &args.config {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
     config.listen = args.listen.or(config.listen);
     config.database_url = args.database_url.or(config.database_url);
     config.service_key_file = args.service_key_file.or(config.service_key_file);
     for app in &args.apps {
-        let (app_id, public_key) = app
-            .split_once('=')
-            .ok_or_else(|| format!("--app {app:?}: expected APP_ID=BASE64_PUBLIC_KEY"))?;
+        let (app_id, public_key) = app.split_once('=').ok_or_else(|| {
+            ConfigError::invalid(
+                format!("--app {app:?}"),
+                "expected APP_ID=BASE64_PUBLIC_KEY",
+            )
+        })?;
         config.applications.push(ApplicationConfig {
             app_id: app_id.to_owned(),
             public_key: public_key.to_owned(),
@@ -95,31 +65,24 @@ pub fn resolve(args: ServeArgs) -> Result<Config, String> {
 
 /// `serve`: runs the service until SIGINT/SIGTERM, then finishes in-flight requests.
 /// Prints `listening on http://ADDRESS` on stdout once it accepts connections.
-pub async fn serve(args: ServeArgs) -> Result<(), String> {
+pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let config = resolve(args)?;
-    let applications = config.applications().map_err(|e| e.to_string())?;
+    let applications = config.applications()?;
     let password = std::env::var(PASSWORD_VAR).ok();
-    let service_key = config
-        .service_key(password.as_deref().map(str::as_bytes))
-        .map_err(|e| e.to_string())?;
+    let service_key = config.service_key(password.as_deref().map(str::as_bytes))?;
     let database_url = config
         .database_url
         .unwrap_or_else(|| "sqlite://cards.db?mode=rwc".to_owned());
     let store = CardStore::connect(&database_url)
         .await
-        .map_err(|e| format!("cannot open the database {database_url}: {e}"))?;
-    let shutdown =
-        ops::shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        .map_err(|e| ServeError::Database {
+            url: database_url.clone(),
+            message: e.to_string(),
+        })?;
+    let shutdown = runtime::shutdown_signal()?;
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    // Scripts and tests read this line to find a port picked with :0.
-    println!("listening on http://{address}");
-    tracing::info!(%address, service_key_id = %service_key.key_id(), "cards service started");
+    let listener = runtime::listen(&listen).await?;
+    tracing::info!(address = %listen, service_key_id = %service_key.key_id(), "cards service started");
     let service = Arc::new(Service::new(store, service_key, applications));
-    serve_listener(listener, service, shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    serve_listener(listener, service, shutdown).await
 }

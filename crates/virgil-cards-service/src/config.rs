@@ -18,6 +18,7 @@ use crate::auth::Applications;
 use std::path::{Path, PathBuf};
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::{PrivateKey, PublicKey};
+use virgil_server::ConfigError;
 
 /// One registered application.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -44,47 +45,44 @@ pub struct Config {
     pub applications: Vec<ApplicationConfig>,
 }
 
-/// A configuration problem, said so that an operator can fix it.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
 impl Config {
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        crate::ops::read_toml(path)
+        virgil_server::config::read_toml(path)
     }
 
     /// The registered applications, with their keys decoded and validated.
     pub fn applications(&self) -> Result<Applications, ConfigError> {
         let mut applications = Applications::new();
         for app in &self.applications {
-            let bytes = from_base64(&app.public_key).map_err(|_| {
-                ConfigError(format!(
-                    "application {:?}: public_key is not base64",
-                    app.app_id
-                ))
-            })?;
-            let key = PublicKey::from_bytes(&bytes).map_err(|e| {
-                ConfigError(format!("application {:?}: public_key: {e}", app.app_id))
-            })?;
+            let setting = || format!("application {:?}", app.app_id);
+            let bytes = from_base64(&app.public_key)
+                .map_err(|_| ConfigError::invalid(setting(), "public_key is not base64"))?;
+            let key = PublicKey::from_bytes(&bytes)
+                .map_err(|e| ConfigError::invalid(setting(), format!("public_key: {e}")))?;
             applications
                 .register(&app.app_id, key)
-                .map_err(|e| ConfigError(format!("application {:?}: {}", app.app_id, e.message)))?;
+                .map_err(|e| ConfigError::invalid(setting(), e.message))?;
         }
         if self.applications.is_empty() {
-            return Err(ConfigError(
-                "no applications are registered: add [[applications]] with app_id and public_key to the configuration, or pass --app ID=KEY".to_owned(),
-            ));
+            return Err(ConfigError::Missing {
+                what: "applications are registered",
+                how: "add [[applications]] with app_id and public_key to the configuration, or pass --app ID=KEY".to_owned(),
+            });
         }
         Ok(applications)
     }
 
     /// Loads and unlocks the service key.
     pub fn service_key(&self, password: Option<&[u8]>) -> Result<PrivateKey, ConfigError> {
-        let path = self.service_key_file.as_ref().ok_or_else(|| {
-            ConfigError("no service key: pass --service-key-file (create one with `virgil-cards-service keygen`)".to_owned())
-        })?;
-        crate::ops::load_key_file(path, password, crate::command::PASSWORD_VAR)
+        let path = self
+            .service_key_file
+            .as_ref()
+            .ok_or_else(|| ConfigError::Missing {
+                what: "service key",
+                how: "pass --service-key-file (create one with `virgil-cards-service keygen`)"
+                    .to_owned(),
+            })?;
+        virgil_server::keys::load_key_file(path, password, crate::command::PASSWORD_VAR)
     }
 }

@@ -16,9 +16,6 @@
 pub mod auth;
 pub mod command;
 pub mod config;
-pub mod error;
-pub mod metrics;
-pub mod ops;
 pub mod server;
 pub mod store;
 #[cfg(feature = "test-util")]

@@ -2,8 +2,10 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use virgil_cards_service::command::{self, KeygenArgs, PASSWORD_VAR, ServeArgs};
-use virgil_cards_service::ops;
+use virgil_cards_service::command::{self, KEY_NAME, PASSWORD_VAR, ServeArgs};
+use virgil_server::ServeError;
+use virgil_server::command::{KeygenArgs, keygen};
+use virgil_server::runtime;
 
 /// The self-hosted cards service: verifies, countersigns, stores and serves cards.
 ///
@@ -35,10 +37,12 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    ops::init_logging();
+    runtime::init_logging();
     let result = match cli.command {
-        Command::Keygen(args) => command::keygen(&args, PASSWORD_VAR, "service key"),
-        Command::Serve(args) => ops::block_on_runtime(command::serve(args)),
+        Command::Keygen(args) => {
+            keygen(&args, KEY_NAME, PASSWORD_VAR, "service key").map_err(ServeError::from)
+        }
+        Command::Serve(args) => runtime::block_on(command::serve(args)),
     };
-    ops::exit("virgil-cards-service", result)
+    runtime::exit("virgil-cards-service", result)
 }

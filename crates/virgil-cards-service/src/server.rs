@@ -3,8 +3,6 @@
 //! number of identities per search (50, 422), every field of a card (422).
 
 use crate::auth::{Applications, Caller};
-use crate::error::ApiError;
-use crate::metrics::{Gauge, Metrics};
 use crate::store::{CardStore, Published, StoreError, StoredCard};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -21,6 +19,11 @@ use virgil_card::{CardId, CardJson, RevocationRequest, Signer, Verifier};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_base64, to_base64};
 use virgil_crypto::sign::Signature;
+use virgil_server::ApiError;
+use virgil_server::http::{
+    PROMETHEUS_TEXT, authorization, json_body_limit, parse_json, track_request,
+};
+use virgil_server::metrics::{Gauge, Metrics};
 
 /// Everything a request handler needs; shared by all requests.
 pub struct Service {
@@ -50,18 +53,7 @@ fn now() -> u64 {
 
 impl Service {
     fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .map(|value| {
-                value.to_str().map_err(|_| {
-                    ApiError::new(
-                        ErrorCode::MalformedToken,
-                        "the Authorization header is not text",
-                    )
-                })
-            })
-            .transpose()?;
-        self.applications.authenticate(value)
+        self.applications.authenticate(authorization(headers)?)
     }
 }
 
@@ -97,15 +89,6 @@ fn response(stored: StoredCard) -> CardResponse {
         status: stored.status,
         published_at: stored.published_at,
     }
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("the request body is not the expected JSON: {e}"),
-        )
-    })
 }
 
 async fn publish(
@@ -279,7 +262,7 @@ async fn metrics(
 ) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
     let cards = service.store.count().await.map_err(store_error)?;
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
         service.metrics.render(&[Gauge {
             name: "virgil_cards_stored",
             help: "Cards in the database.",
@@ -294,13 +277,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), virgil_server::ServeError> {
     let store = service.store.clone();
-    axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let served = virgil_server::runtime::serve(listener, router(service), shutdown).await;
     store.close().await;
-    Ok(())
+    served
 }
 
 /// The OpenAPI 3 document of this API (`docs/api/cards-service.openapi.json`).
@@ -346,11 +327,11 @@ pub fn router(service: Arc<Service>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             MAX_BODY_BYTES,
-            crate::ops::json_body_limit,
+            json_body_limit,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&service.metrics),
-            crate::ops::track_request,
+            track_request,
         ))
         .with_state(service)
 }

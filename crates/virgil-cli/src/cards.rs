@@ -350,19 +350,19 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                 .parse()
                 .map_err(|_| CliError::new(format!("{id:?} is not a card id (64 hex digits)")))?;
             let password = std::env::var(virgil_app_server::command::PASSWORD_VAR).ok();
-            let app_key = virgil_cards_service::ops::load_key_file(
+            let app_key = virgil_server::keys::load_key_file(
                 &app_key_file,
                 password.as_deref().map(str::as_bytes),
                 virgil_app_server::command::PASSWORD_VAR,
             )
             .map_err(|e| CliError::with(Exit::Auth, e.to_string()))?;
-            let client = virgil_app_server::command::cards_client(
+            let client = virgil_client::CardsClient::for_application(
                 &config.cards_url,
                 config.service_key()?,
                 &config.app_id,
                 &app_key,
             )
-            .map_err(CliError::new)?;
+            .map_err(|e| CliError::new(e.to_string()))?;
             let request = RevocationRequest {
                 card_id,
                 reason: if reason == "compromised" {

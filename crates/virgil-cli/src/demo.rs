@@ -58,8 +58,13 @@ fn start_servers(
             .await
         });
 
-        let client =
-            virgil_app_server::command::cards_client(&cards_url, service_public, APP_ID, &app_key)?;
+        let client = virgil_client::CardsClient::for_application(
+            &cards_url,
+            service_public,
+            APP_ID,
+            &app_key,
+        )
+        .map_err(|e| e.to_string())?;
         let app_store = AppStore::connect(&app_db)
             .await
             .map_err(|e| e.to_string())?;

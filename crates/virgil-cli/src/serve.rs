@@ -6,6 +6,7 @@ use crate::error::{CliError, context};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use virgil_crypto::encoding::to_base64;
+use virgil_server::runtime;
 
 /// `virgil serve` subcommands.
 #[derive(Subcommand, Debug)]
@@ -24,16 +25,12 @@ pub(crate) enum ServeCommand {
 
 /// Runs a server until SIGINT/SIGTERM.
 pub(crate) fn serve(command: ServeCommand) -> Result<(), CliError> {
-    virgil_cards_service::ops::init_logging();
+    runtime::init_logging();
     match command {
-        ServeCommand::Cards(args) => {
-            virgil_cards_service::ops::block_on_runtime(virgil_cards_service::command::serve(args))
-        }
-        ServeCommand::App(args) => {
-            virgil_cards_service::ops::block_on_runtime(virgil_app_server::command::serve(args))
-        }
+        ServeCommand::Cards(args) => runtime::block_on(virgil_cards_service::command::serve(args)),
+        ServeCommand::App(args) => runtime::block_on(virgil_app_server::command::serve(args)),
     }
-    .map_err(CliError::new)
+    .map_err(|e| CliError::new(e.to_string()))
 }
 
 /// `virgil init` options.
@@ -116,13 +113,15 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         app_toml,
         client_toml,
     ] = files.map(|name| dir.join(name));
-    let service_key = virgil_cards_service::ops::generate_key_file(
+    let service_key = virgil_server::keys::generate_key_file(
         &service_key_file,
+        virgil_cards_service::command::KEY_NAME,
         service_password.as_deref().map(str::as_bytes),
     )
     .map_err(|e| CliError::new(e.to_string()))?;
-    let app_key = virgil_cards_service::ops::generate_key_file(
+    let app_key = virgil_server::keys::generate_key_file(
         &app_key_file,
+        virgil_app_server::command::KEY_NAME,
         app_password.as_deref().map(str::as_bytes),
     )
     .map_err(|e| CliError::new(e.to_string()))?;

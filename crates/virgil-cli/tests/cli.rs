@@ -434,11 +434,8 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
         stderr.contains("expired") && stderr.contains("virgil login alice"),
         "{stderr}"
     );
-    let app_key = virgil_crypto::keyblob::unlock(
-        &std::fs::read(deployment.path("local/app.key")).unwrap(),
-        None,
-    )
-    .unwrap();
+    let (_, app_key) =
+        virgil_keystore::key_file::open(&deployment.path("local/app.key"), None).unwrap();
     session["response"]["access_token"] =
         virgil_api::token::issue(&app_key, "chat", "alice", now() - 3600, 60).into();
     session["response"]["access_token_expires_at"] = (now() + 600).into();

@@ -33,10 +33,12 @@ use virgil_api::app::{
     Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
 };
 use virgil_api::cards::{CardResponse, CardStatus, RevokeRequest, SearchRequest, SearchResponse};
+use virgil_api::token;
 use virgil_api::{ErrorBody, ErrorCode};
 use virgil_card::{Card, CardError, CardId, RevocationRequest, Verifier, VerifyError};
 use virgil_crypto::encoding::to_base64;
 use virgil_crypto::sign::Signature;
+use virgil_crypto::{PrivateKey, PublicKey};
 
 /// Everything a client call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,15 @@ pub enum ClientError {
     /// The token source failed.
     #[error("could not get an access token: {0}")]
     Token(String),
+}
+
+/// Lifetime of the tokens [`CardsClient::for_application`] signs (seconds).
+pub const APPLICATION_TOKEN_SECONDS: u64 = 300;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs())
 }
 
 /// A card as the service returned it, after verification.
@@ -277,6 +288,36 @@ impl CardsClient {
             retries: 2,
             backoff: Duration::from_millis(200),
         }
+    }
+
+    /// A client for an application's own use (its server publishing and revoking cards):
+    /// it trusts the pinned `service_key` and the application's own key, and
+    /// authenticates with short tokens (5 minutes, subject = the app id) signed by
+    /// `app_key`.
+    pub fn for_application(
+        base_url: &str,
+        service_key: PublicKey,
+        app_id: &str,
+        app_key: &PrivateKey,
+    ) -> Result<CardsClient, ClientError> {
+        let verifier = Verifier::new()
+            .trust_service(service_key)
+            .trust_app(app_id, app_key.public_key().clone());
+        // The token source owns its own copy of the key (PrivateKey is not Clone).
+        let signing_key = PrivateKey::from_seed(&app_key.to_seed())
+            .map_err(|e| ClientError::Token(e.to_string()))?;
+        let issuer = app_id.to_owned();
+        Ok(CardsClient::builder(base_url, verifier)
+            .token_source(move || {
+                Ok(token::issue(
+                    &signing_key,
+                    &issuer,
+                    &issuer,
+                    unix_now(),
+                    APPLICATION_TOKEN_SECONDS,
+                ))
+            })
+            .build())
     }
 
     fn call<T: DeserializeOwned>(&self, path: &str, method: Method) -> Result<T, ClientError> {

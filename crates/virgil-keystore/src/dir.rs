@@ -8,18 +8,19 @@
 //! renames it over the old one (old or new, never neither). A crash can leave only a
 //! temporary file, which `list` ignores and `open` removes once it is an hour old.
 
-use crate::record::{self, KeyEntry, MAX_RECORD_LEN};
+use crate::atomic::{self, TEMP_SUFFIX, io_error};
+use crate::record::{self, KeyEntry};
 use crate::{KeyName, KeyStore, KeyStoreError};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(feature = "test-util")]
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use virgil_crypto::PrivateKey;
 use virgil_crypto::keyblob::Params;
 
 const EXTENSION: &str = "vkey";
-const TEMP_SUFFIX: &str = ".tmp";
 /// Temporary files older than this are leftovers of a crash.
 const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
 
@@ -30,17 +31,6 @@ pub struct DirKeyStore {
     params: Params,
     #[cfg(feature = "test-util")]
     crash_before_link: std::sync::atomic::AtomicBool,
-}
-
-fn io_error<'a>(
-    action: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(io::Error) -> KeyStoreError + 'a {
-    move |source| KeyStoreError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 impl DirKeyStore {
@@ -158,57 +148,14 @@ impl DirKeyStore {
         self.crash_before_link.store(crash, Ordering::SeqCst);
     }
 
-    fn sync_dir(&self) -> Result<(), KeyStoreError> {
-        File::open(&self.dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(io_error("sync the key directory", &self.dir))
-    }
-
-    /// Writes `bytes` to a new temporary file (mode 0600) and syncs it.
-    fn write_temp(&self, name: &KeyName, bytes: &[u8]) -> Result<PathBuf, KeyStoreError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        loop {
-            let unique = format!(
-                "{}-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |t| t.subsec_nanos())
-            );
-            let path = self.dir.join(format!(".{name}.{unique}{TEMP_SUFFIX}"));
-            let mut options = OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = match options.open(&path) {
-                Ok(file) => file,
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(error) => return Err(io_error("create a temporary key file", &path)(error)),
-            };
-            let written = file.write_all(bytes).and_then(|()| file.sync_all());
-            if let Err(error) = written {
-                let _ = fs::remove_file(&path);
-                return Err(io_error("write a temporary key file", &path)(error));
-            }
-            return Ok(path);
-        }
-    }
-
     fn read(&self, name: &KeyName) -> Result<(PathBuf, Vec<u8>), KeyStoreError> {
         let path = self.path_of(name);
-        let file = File::open(&path).map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => KeyStoreError::NotFound {
+        match atomic::read_bounded(&path)? {
+            Some(bytes) => Ok((path, bytes)),
+            None => Err(KeyStoreError::NotFound {
                 name: name.to_string(),
-            },
-            _ => io_error("open the key file", &path)(error),
-        })?;
-        let mut bytes = Vec::new();
-        // Read at most one byte more than a record may have, so a huge file is not loaded.
-        file.take(MAX_RECORD_LEN as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io_error("read the key file", &path))?;
-        Ok((path, bytes))
+            }),
+        }
     }
 }
 
@@ -227,7 +174,7 @@ impl KeyStore for DirKeyStore {
             });
         }
         let (entry, bytes) = record::seal(&name, key, password, self.params, record::now())?;
-        let temp = self.write_temp(&name, &bytes)?;
+        let temp = atomic::write_temp(&self.dir, name.as_str(), &bytes)?;
         #[cfg(feature = "test-util")]
         if self.crash_before_link.load(Ordering::SeqCst) {
             return Err(KeyStoreError::Io {
@@ -236,25 +183,18 @@ impl KeyStore for DirKeyStore {
                 source: io::Error::other("simulated crash before link"),
             });
         }
-        let linked = fs::hard_link(&temp, &path);
-        let _ = fs::remove_file(&temp);
-        match linked {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(KeyStoreError::AlreadyExists {
-                    name: name.to_string(),
-                });
-            }
-            Err(error) => return Err(io_error("link the key file into place", &path)(error)),
+        if !atomic::link_new(&temp, &path)? {
+            return Err(KeyStoreError::AlreadyExists {
+                name: name.to_string(),
+            });
         }
-        self.sync_dir()?;
         Ok(entry)
     }
 
     fn load(&self, name: &str, password: Option<&[u8]>) -> Result<PrivateKey, KeyStoreError> {
         let name = KeyName::new(name)?;
         let (path, bytes) = self.read(&name)?;
-        record::open(&name, &bytes, password, Some(&path)).map(|(_, key)| key)
+        record::open(Some(&name), &bytes, password, Some(&path)).map(|(_, key)| key)
     }
 
     fn exists(&self, name: &str) -> Result<bool, KeyStoreError> {
@@ -281,7 +221,7 @@ impl KeyStore for DirKeyStore {
                 continue;
             };
             let (path, bytes) = self.read(&name)?;
-            entries.push(record::entry(&name, &bytes, Some(&path))?);
+            entries.push(record::entry(Some(&name), &bytes, Some(&path))?);
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
@@ -296,7 +236,7 @@ impl KeyStore for DirKeyStore {
             },
             _ => io_error("delete the key file", &path)(error),
         })?;
-        self.sync_dir()
+        atomic::sync_dir(&self.dir)
     }
 
     fn change_password(
@@ -307,13 +247,13 @@ impl KeyStore for DirKeyStore {
     ) -> Result<(), KeyStoreError> {
         let name = KeyName::new(name)?;
         let (path, bytes) = self.read(&name)?;
-        let (entry, key) = record::open(&name, &bytes, old, Some(&path))?;
+        let (entry, key) = record::open(Some(&name), &bytes, old, Some(&path))?;
         let (_, bytes) = record::seal(&name, &key, new, self.params, entry.created_at)?;
-        let temp = self.write_temp(&name, &bytes)?;
+        let temp = atomic::write_temp(&self.dir, name.as_str(), &bytes)?;
         if let Err(error) = fs::rename(&temp, &path) {
             let _ = fs::remove_file(&temp);
             return Err(io_error("replace the key file", &path)(error));
         }
-        self.sync_dir()
+        atomic::sync_dir(&self.dir)
     }
 }

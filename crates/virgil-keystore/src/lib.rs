@@ -25,10 +25,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod atomic;
 #[cfg(feature = "test-util")]
 pub mod conformance;
 mod dir;
 mod error;
+pub mod key_file;
 mod memory;
 mod name;
 mod record;

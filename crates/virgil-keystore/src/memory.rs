@@ -68,7 +68,7 @@ impl KeyStore for MemoryKeyStore {
 
     fn load(&self, name: &str, password: Option<&[u8]>) -> Result<PrivateKey, KeyStoreError> {
         let name = KeyName::new(name)?;
-        record::open(&name, &self.get(&name)?, password, None).map(|(_, key)| key)
+        record::open(Some(&name), &self.get(&name)?, password, None).map(|(_, key)| key)
     }
 
     fn exists(&self, name: &str) -> Result<bool, KeyStoreError> {
@@ -79,7 +79,7 @@ impl KeyStore for MemoryKeyStore {
     fn list(&self) -> Result<Vec<KeyEntry>, KeyStoreError> {
         self.records()
             .iter()
-            .map(|(name, bytes)| record::entry(name, bytes, None))
+            .map(|(name, bytes)| record::entry(Some(name), bytes, None))
             .collect()
     }
 
@@ -100,7 +100,7 @@ impl KeyStore for MemoryKeyStore {
         new: Option<&[u8]>,
     ) -> Result<(), KeyStoreError> {
         let name = KeyName::new(name)?;
-        let (entry, key) = record::open(&name, &self.get(&name)?, old, None)?;
+        let (entry, key) = record::open(Some(&name), &self.get(&name)?, old, None)?;
         let (_, bytes) = record::seal(&name, &key, new, self.params, entry.created_at)?;
         self.records().insert(name, bytes);
         Ok(())

@@ -88,13 +88,24 @@ pub(crate) fn seal(
     Ok((entry, bytes))
 }
 
+/// How an error names a record: its expected name, else its file.
+fn label(name: Option<&KeyName>, path: Option<&Path>) -> String {
+    match (name, path) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(path)) => path.display().to_string(),
+        (None, None) => String::new(),
+    }
+}
+
+/// Decodes a record; with `name`, the name inside must be that one (a store's file
+/// name), without, any valid name is accepted (a key file).
 fn decode(
-    name: &KeyName,
+    name: Option<&KeyName>,
     bytes: &[u8],
     path: Option<&Path>,
 ) -> Result<(KeyEntry, Vec<u8>), KeyStoreError> {
     let corrupted = |reason: &str| KeyStoreError::Corrupted {
-        name: name.to_string(),
+        name: label(name, path),
         path: path.map(Path::to_path_buf),
         reason: reason.to_owned(),
     };
@@ -114,7 +125,8 @@ fn decode(
     if used != bytes.len() {
         return Err(corrupted("trailing bytes"));
     }
-    if wire.name != name.as_str() {
+    let recorded = KeyName::new(&wire.name).map_err(|_| corrupted("invalid name inside"))?;
+    if name.is_some_and(|name| *name != recorded) {
         return Err(corrupted(
             "the name inside the file does not match the file name",
         ));
@@ -122,7 +134,7 @@ fn decode(
     let password_protected =
         keyblob::is_password_protected(&wire.blob).map_err(|_| corrupted("damaged key blob"))?;
     let entry = KeyEntry {
-        name: name.clone(),
+        name: recorded,
         created_at: wire.created_at,
         key_id: KeyId::from_bytes(wire.key_id),
         password_protected,
@@ -132,7 +144,7 @@ fn decode(
 
 /// The header of a record, for `list`.
 pub(crate) fn entry(
-    name: &KeyName,
+    name: Option<&KeyName>,
     bytes: &[u8],
     path: Option<&Path>,
 ) -> Result<KeyEntry, KeyStoreError> {
@@ -141,7 +153,7 @@ pub(crate) fn entry(
 
 /// Unlocks a record.
 pub(crate) fn open(
-    name: &KeyName,
+    name: Option<&KeyName>,
     bytes: &[u8],
     password: Option<&[u8]>,
     path: Option<&Path>,
@@ -149,17 +161,17 @@ pub(crate) fn open(
     let (entry, blob) = decode(name, bytes, path)?;
     let key = keyblob::unlock(&blob, password).map_err(|error| match error {
         CryptoError::WrongPassword => KeyStoreError::WrongPassword {
-            name: name.to_string(),
+            name: label(name, path),
         },
         other => KeyStoreError::Corrupted {
-            name: name.to_string(),
+            name: label(name, path),
             path: path.map(Path::to_path_buf),
             reason: format!("key blob: {other}"),
         },
     })?;
     if key.key_id() != &entry.key_id {
         return Err(KeyStoreError::Corrupted {
-            name: name.to_string(),
+            name: label(name, path),
             path: path.map(Path::to_path_buf),
             reason: "the key does not match the key id recorded with it".to_owned(),
         });

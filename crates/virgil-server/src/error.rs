@@ -1,5 +1,5 @@
-//! API errors: `{"code": "<stable_snake_case>", "message": "…"}` with the code's HTTP
-//! status ([`ErrorCode::status`]).
+//! API errors ([`ApiError`]: `{"code": "<stable_snake_case>", "message": "…"}` with the
+//! code's HTTP status, [`ErrorCode::status`]) and why a server stopped ([`ServeError`]).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -53,4 +53,37 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
+}
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration (file, environment, options or key file) is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
+    /// The database could not be opened or prepared.
+    #[error("cannot open the database {url}: {message}")]
+    Database {
+        /// The database URL as configured.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address as configured.
+        address: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The runtime, the signal handlers or the server loop failed.
+    #[error("cannot {action}: {source}")]
+    Io {
+        /// What was being done ("start the runtime", "install signal handlers", "serve").
+        action: &'static str,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
 }

@@ -1,0 +1,121 @@
+//! Configuration files: TOML, read into a server's own `Config` type, and the one error
+//! type every configuration problem is reported with.
+
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, said so that an operator can fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML of the expected shape.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (it names the line and the key).
+        message: String,
+    },
+    /// A required setting is missing.
+    #[error("no {what}: {how}")]
+    Missing {
+        /// What is missing ("application id").
+        what: &'static str,
+        /// How to give it ("pass --app-id or set it in the configuration file").
+        how: String,
+    },
+    /// A setting has an unusable value.
+    #[error("{setting}: {reason}")]
+    Invalid {
+        /// The setting ("cards_service_key", "application \"chat\"").
+        setting: String,
+        /// What is wrong and what to use instead.
+        reason: String,
+    },
+    /// A key file could not be created, read or unlocked.
+    #[error("{0}")]
+    Key(String),
+}
+
+impl ConfigError {
+    /// A missing setting that can be passed as `option` or set in the file.
+    pub fn missing(what: &'static str, option: &str) -> Self {
+        ConfigError::Missing {
+            what,
+            how: format!("pass {option} or set it in the configuration file"),
+        }
+    }
+
+    /// An unusable value.
+    pub fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads a TOML configuration file into `T`; errors name the file.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The value of a required setting, or [`ConfigError::Missing`].
+pub fn required<'a, T>(
+    value: &'a Option<T>,
+    what: &'static str,
+    option: &str,
+) -> Result<&'a T, ConfigError> {
+    value
+        .as_ref()
+        .ok_or_else(|| ConfigError::missing(what, option))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        #[allow(dead_code)]
+        listen: Option<String>,
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let missing = dir.path().join("missing.toml");
+        let error = read_toml::<Sample>(&missing).err().map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cannot read the configuration file")
+                    && e.contains("missing.toml")),
+            "{error:?}"
+        );
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "lisen = 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let error = read_toml::<Sample>(&bad).err().map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("bad.toml") && e.contains("lisen")),
+            "{error:?}"
+        );
+    }
+}
