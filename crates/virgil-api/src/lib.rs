@@ -38,3 +38,11 @@ pub struct HealthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cards: Option<u64>,
 }
+
+/// Seconds since the Unix epoch, the unit of every time on the wire (0 if the clock is
+/// before 1970).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}

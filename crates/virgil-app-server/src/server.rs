@@ -73,11 +73,7 @@ impl AppServer {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.as_secs())
-}
+use virgil_api::unix_now as now;
 
 /// Failed-login records kept before stale ones are pruned.
 const MAX_TRACKED_LOGINS: usize = 10_000;

@@ -11,10 +11,11 @@
 use std::path::Path;
 use std::process::Command;
 use virgil_card::Verifier;
-use virgil_cards_service::testing::{ServerProcess, spawn_service};
 use virgil_client::AppClient;
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::{from_base64, to_base64};
+use virgil_testkit::process::ServerProcess;
+use virgil_testkit::servers::spawn_cards_service;
 
 const BIN: &str = env!("CARGO_BIN_EXE_virgil-app-server");
 const PASSWORD: &str = "app key password";
@@ -67,7 +68,7 @@ fn deployment(dir: &Path, password_iterations: u32) -> (std::path::PathBuf, Publ
     );
     let service_key = virgil_crypto::PrivateKey::generate().unwrap();
     let service_public = service_key.public_key().clone();
-    let cards_url = spawn_service(
+    let cards_url = spawn_cards_service(
         &format!("sqlite://{}?mode=rwc", dir.join("cards.db").display()),
         service_key,
         &[("chat", app_public.clone())],

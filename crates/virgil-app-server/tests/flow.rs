@@ -14,23 +14,13 @@ use virgil_api::{ErrorCode, token};
 use virgil_app_server::server::{AppServer, router as app_router};
 use virgil_app_server::store::AppStore;
 use virgil_card::{CardRequest, Signer, Verifier};
-use virgil_cards_service::testing::spawn_service;
 use virgil_client::{AppClient, CardsClient, ClientError};
-use virgil_crypto::{PrivateKey, envelope};
+use virgil_crypto::envelope;
+use virgil_testkit::servers::spawn_cards_service;
+use virgil_testkit::{key, now};
 
 const APP: u8 = 100;
 const SERVICE: u8 = 101;
-
-fn key(n: u8) -> PrivateKey {
-    PrivateKey::from_seed(&[n; 32]).unwrap()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn verifier() -> Verifier {
     Verifier::new()
@@ -51,7 +41,7 @@ fn start(dir: &std::path::Path) -> (String, String) {
 fn start_on(dir: &std::path::Path, app_db: &str) -> (String, String) {
     let cards_db = sqlite(dir, "cards.db");
     let app_db = app_db.to_owned();
-    let cards_url = spawn_service(
+    let cards_url = spawn_cards_service(
         &cards_db,
         key(SERVICE),
         &[("chat", key(APP).public_key().clone())],
@@ -106,7 +96,12 @@ fn register_login_publish_and_relay_on_sqlite() {
 #[test]
 fn register_login_publish_and_relay_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
-    let database = virgil_cards_service::testing::TempPostgres::new("virgil_app_test");
+    let Some(database) = virgil_testkit::postgres::TempPostgres::or_skip(concat!(
+        module_path!(),
+        "::register_login_publish_and_relay_on_postgres"
+    )) else {
+        return;
+    };
     register_login_publish_and_relay(start_on(dir.path(), database.url()));
 }
 

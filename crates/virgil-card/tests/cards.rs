@@ -12,10 +12,7 @@ use virgil_card::{
     Card, CardContent, CardError, CardId, CardJson, CardRequest, Signer, Verifier, VerifyError,
 };
 use virgil_crypto::PrivateKey;
-
-fn key(n: u8) -> PrivateKey {
-    PrivateKey::from_seed(&[n; 32]).unwrap()
-}
+use virgil_testkit::key;
 
 struct World {
     user: PrivateKey,

@@ -23,19 +23,9 @@ use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;
 use virgil_crypto::PrivateKey;
+use virgil_testkit::{key, now};
 
 const CARDS: usize = 200;
-
-fn key(n: u8) -> PrivateKey {
-    PrivateKey::from_seed(&[n; 32]).unwrap()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// Starts one server over `url` on the shared runtime; returns its base URL.
 fn start(runtime: &tokio::runtime::Runtime, url: &str) -> String {
@@ -269,7 +259,7 @@ fn main() {
     let ids = seed(&sqlite);
     report("sqlite, 1 replica", &[sqlite], &ids, seconds);
 
-    let database = virgil_cards_service::testing::TempPostgres::new("virgil_load");
+    let database = virgil_testkit::postgres::TempPostgres::new("virgil_load");
     let pg_url = database.url().to_owned();
     let pg_one = start(&runtime, &pg_url);
     let ids = seed(&pg_one);

@@ -103,9 +103,7 @@ impl Applications {
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |t| t.as_secs());
+        let now = virgil_api::unix_now();
         {
             let mut verified = self
                 .verified
@@ -185,12 +183,7 @@ mod tests {
     use super::*;
     use virgil_crypto::PrivateKey;
 
-    fn now() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    }
+    use virgil_api::unix_now as now;
 
     #[test]
     fn a_remembered_token_still_expires() {

@@ -18,5 +18,3 @@ pub mod command;
 pub mod config;
 pub mod server;
 pub mod store;
-#[cfg(feature = "test-util")]
-pub mod testing;

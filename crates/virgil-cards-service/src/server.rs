@@ -45,11 +45,7 @@ impl Service {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
+use virgil_api::unix_now as now;
 
 impl Service {
     fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {

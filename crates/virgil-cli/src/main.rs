@@ -122,11 +122,7 @@ enum Command {
 }
 
 /// Seconds since the Unix epoch.
-pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.as_secs())
-}
+pub(crate) use virgil_api::unix_now as now;
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the Unix epoch.
 pub(crate) fn format_time(seconds: i64) -> String {

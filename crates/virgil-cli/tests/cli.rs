@@ -13,7 +13,8 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use virgil_cards_service::testing::ServerProcess;
+use virgil_testkit::now;
+use virgil_testkit::process::ServerProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_virgil");
 const KEY_PASSWORD: &str = "key password 1";
@@ -186,13 +187,6 @@ impl Deployment {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[test]

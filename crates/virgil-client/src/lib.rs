@@ -79,11 +79,7 @@ pub enum ClientError {
 /// Lifetime of the tokens [`CardsClient::for_application`] signs (seconds).
 pub const APPLICATION_TOKEN_SECONDS: u64 = 300;
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.as_secs())
-}
+use virgil_api::unix_now;
 
 /// A card as the service returned it, after verification.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,28 +13,17 @@ use virgil_api::token;
 use virgil_card::{
     Card, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier, VerifyError,
 };
-use virgil_cards_service::testing::spawn_service;
 use virgil_client::{CardsClient, ClientError};
-use virgil_crypto::PrivateKey;
+use virgil_testkit::servers::spawn_cards_service;
+use virgil_testkit::{key, now};
 
 const APP: u8 = 100;
 const SERVICE: u8 = 102;
 
-fn key(n: u8) -> PrivateKey {
-    PrivateKey::from_seed(&[n; 32]).unwrap()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// Starts the service; returns the base URL.
 fn start_service(dir: &std::path::Path) -> String {
     let url = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
-    spawn_service(
+    spawn_cards_service(
         &url,
         key(SERVICE),
         &[("chat", key(APP).public_key().clone())],

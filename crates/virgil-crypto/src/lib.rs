@@ -60,9 +60,9 @@ pub mod sign;
 pub use error::{Error, Misuse};
 pub use key::{KEY_ID_LEN, KeyId, PUBLIC_KEY_LEN, PrivateKey, PublicKey, SEED_LEN};
 
-/// Test-only hooks: deterministic randomness for regenerating the published vectors.
-/// Not part of the stable API; never use it for real keys.
-#[doc(hidden)]
+/// Test-only hooks (feature `test-util`, never in a production build): deterministic
+/// randomness for regenerating the published vectors. Never use it for real keys.
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing {
     pub use crate::rng::DeterministicRng;
 

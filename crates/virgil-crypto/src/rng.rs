@@ -6,6 +6,7 @@
 
 use crate::Error;
 use ring::rand::SecureRandom as _;
+#[cfg(any(test, feature = "test-util"))]
 use sha2::{Digest as _, Sha256};
 
 /// A source of random bytes. Sealed: only the two sources below exist.
@@ -47,7 +48,7 @@ pub(crate) fn random_array<const N: usize>() -> Result<[u8; N], Error> {
 
 /// A deterministic generator for test vectors only: block `i` of the output is
 /// `SHA-256("virgil test rng" ‖ seed ‖ u64be(i))`. Never use it for real keys.
-#[doc(hidden)]
+#[cfg(any(test, feature = "test-util"))]
 pub struct DeterministicRng {
     seed: [u8; 32],
     block: u64,
@@ -55,6 +56,7 @@ pub struct DeterministicRng {
     used: usize,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl DeterministicRng {
     /// A generator whose whole output is fixed by `seed`.
     pub fn new(seed: [u8; 32]) -> Self {
@@ -93,6 +95,7 @@ impl DeterministicRng {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl RandomSource for DeterministicRng {
     fn fill(&mut self, out: &mut [u8]) -> Result<(), Error> {
         self.fill_bytes(out);

@@ -11,16 +11,12 @@
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
-use virgil_crypto::PrivateKey;
 use virgil_crypto::keyblob::Params;
 use virgil_keystore::{DirKeyStore, KeyStore, KeyStoreError, MemoryKeyStore, conformance};
+use virgil_testkit::key;
 
 fn fast() -> Params {
     Params::with_iterations(1_000).unwrap()
-}
-
-fn key(n: u8) -> PrivateKey {
-    PrivateKey::from_seed(&[n; 32]).unwrap()
 }
 
 fn dir_store(dir: &Path) -> DirKeyStore {

@@ -11,27 +11,16 @@
 use virgil::{Buffer, Config, Encoding, Error, Virgil};
 use virgil_api::token;
 use virgil_card::{Signer, Verifier};
-use virgil_cards_service::testing::spawn_service;
 use virgil_client::CardsClient;
-use virgil_crypto::PrivateKey;
-
-fn key(n: u8) -> PrivateKey {
-    PrivateKey::from_seed(&[n; 32]).unwrap()
-}
+use virgil_testkit::servers::spawn_cards_service;
+use virgil_testkit::{key, now};
 
 const APP: u8 = 100;
 const SERVICE: u8 = 101;
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn start_service(dir: &std::path::Path) -> String {
     let url = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
-    spawn_service(
+    spawn_cards_service(
         &url,
         key(SERVICE),
         &[("chat", key(APP).public_key().clone())],

@@ -1,0 +1,32 @@
+//! Test support for the workspace's crates; a dev-dependency only, never in a
+//! production build.
+//!
+//! - [`key`] and [`now`]: the fixed keys and the clock every test uses;
+//! - [`servers::spawn_cards_service`]: a real cards service on 127.0.0.1 (ephemeral
+//!   port) over a database URL;
+//! - [`process::ServerProcess`]: a server binary as a child process, stopped with
+//!   SIGTERM and required to exit 0;
+//! - [`postgres::TempPostgres`]: a fresh PostgreSQL database per test, dropped after.
+//!   Where PostgreSQL is unreachable, [`postgres::TempPostgres::or_skip`] skips the
+//!   test with one visible line (and records it for `cargo xtask ci`'s summary), unless
+//!   `CI=true`, where a missing server fails the test.
+// Test helpers: failing loudly is how they report.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod postgres;
+pub mod process;
+pub mod servers;
+
+use virgil_crypto::PrivateKey;
+
+/// The fixed test key number `n` (seed `[n; 32]`): the same key in every test and run.
+pub fn key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed(&[n; 32]).expect("a fixed seed is a valid key")
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    virgil_api::unix_now()
+}

@@ -1,0 +1,63 @@
+//! Server binaries as child processes.
+
+/// A server binary run as a child process (`… serve --listen 127.0.0.1:0 …`): started
+/// when it has printed `listening on http://ADDRESS`, stopped with SIGTERM, after which
+/// it must exit 0 (graceful shutdown). Dropping it stops it too.
+pub struct ServerProcess {
+    child: Option<std::process::Child>,
+    /// The server's base URL.
+    pub url: String,
+}
+
+impl ServerProcess {
+    /// Spawns `command` (stdout is taken over; stderr goes to the test's, so a failing
+    /// test shows the server's log) and waits for its `listening on` line.
+    pub fn start(mut command: std::process::Command) -> Self {
+        use std::io::BufRead as _;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawn the server");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the server's first line");
+        match line.trim().strip_prefix("listening on ") {
+            Some(url) => Self {
+                url: url.to_owned(),
+                child: Some(child),
+            },
+            None => {
+                let status = child.wait().expect("wait for the server");
+                panic!("the server did not start ({status}); it printed {line:?}")
+            }
+        }
+    }
+
+    /// SIGTERM; the exit status must be success.
+    pub fn stop(mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let Some(mut child) = self.child.take() else {
+            return std::process::ExitStatus::default();
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().expect("wait for the server")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let status = self.terminate();
+        if !std::thread::panicking() {
+            assert!(status.success(), "graceful shutdown exits 0, got {status}");
+        }
+    }
+}

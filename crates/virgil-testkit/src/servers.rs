@@ -1,0 +1,46 @@
+//! Real servers on loopback, in-process, for tests of the layers above them.
+
+use std::sync::Arc;
+use std::time::Duration;
+use virgil_cards_service::auth::Applications;
+use virgil_cards_service::server::{Service, router};
+use virgil_cards_service::store::CardStore;
+use virgil_crypto::{PrivateKey, PublicKey};
+
+/// Starts a cards service on 127.0.0.1 (ephemeral port) on its own thread and tokio
+/// runtime, over `database_url`, serving `applications`; returns its base URL. It runs
+/// until the process exits.
+pub fn spawn_cards_service(
+    database_url: &str,
+    service_key: PrivateKey,
+    applications: &[(&str, PublicKey)],
+) -> String {
+    let database_url = database_url.to_owned();
+    let applications: Vec<(String, PublicKey)> = applications
+        .iter()
+        .map(|(id, key)| ((*id).to_owned(), key.clone()))
+        .collect();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        runtime.block_on(async move {
+            let mut registered = Applications::new();
+            for (app_id, key) in applications {
+                registered.register(&app_id, key).expect("application key");
+            }
+            let store = CardStore::connect(&database_url).await.expect("card store");
+            let service = Arc::new(Service::new(store, service_key, registered));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            let address = listener.local_addr().expect("local address");
+            sender
+                .send(format!("http://{address}"))
+                .expect("report the address");
+            axum::serve(listener, router(service)).await.expect("serve");
+        });
+    });
+    receiver
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("the cards service did not start: {e}"))
+}
