@@ -11,7 +11,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod accounts;
 pub mod command;
 pub mod config;
+mod handlers;
 pub mod server;
 pub mod store;

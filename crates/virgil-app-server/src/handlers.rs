@@ -1,0 +1,319 @@
+//! The request handlers of the application server's API (v1).
+
+use crate::accounts::{check_username, hash_password, record_failed_login};
+use crate::server::{
+    ACCESS_TOKEN_SECONDS, AppServer, LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, OPENAPI,
+    SESSION_SECONDS,
+};
+use crate::store::UserRecord;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+use subtle::ConstantTimeEq as _;
+use virgil_api::ErrorCode;
+use virgil_api::app::{
+    Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
+};
+use virgil_api::cards::CardResponse;
+use virgil_api::token;
+use virgil_api::unix_now as now;
+use virgil_card::{Card, Signer};
+use virgil_server::ApiError;
+use virgil_server::http::{PROMETHEUS_TEXT, parse_json};
+use virgil_server::metrics::Gauge;
+
+pub(crate) async fn register(
+    State(server): State<Arc<AppServer>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let credentials: Credentials = parse_json(&body)?;
+    check_username(&credentials.username)?;
+    if !(8..=1024).contains(&credentials.password.len()) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidPassword,
+            "a password is 8 to 1024 bytes",
+        ));
+    }
+    let mut salt = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| ApiError::internal("random generator failed"))?;
+    let iterations = server.password_iterations;
+    let password = credentials.password.into_bytes();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
+        .await
+        .map_err(ApiError::internal)?;
+    let record = UserRecord {
+        salt: salt.to_vec(),
+        hash: hash.to_vec(),
+        iterations,
+    };
+    if !server
+        .store
+        .create_user(&credentials.username, &record, now())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            ErrorCode::UsernameTaken,
+            format!("the username {:?} is taken", credentials.username),
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "username": credentials.username })),
+    ))
+}
+
+pub(crate) async fn login(
+    State(server): State<Arc<AppServer>>,
+    body: Bytes,
+) -> Result<Json<SessionResponse>, ApiError> {
+    let credentials: Credentials = parse_json(&body)?;
+    let now = now();
+    {
+        let mut failed = server
+            .failed_logins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let attempts = failed.entry(credentials.username.clone()).or_default();
+        attempts.retain(|at| at + LOGIN_WINDOW_SECONDS > now);
+        if attempts.len() >= MAX_FAILED_LOGINS {
+            return Err(ApiError::new(
+                ErrorCode::TooManyAttempts,
+                format!("too many failed logins; wait {LOGIN_WINDOW_SECONDS} seconds"),
+            ));
+        }
+    }
+    let record = server
+        .store
+        .user(&credentials.username)
+        .await
+        .map_err(ApiError::internal)?;
+    // Unknown users cost the same PBKDF2 work, so timing does not reveal who exists.
+    let (salt, expected, iterations) = match &record {
+        Some(record) => (record.salt.clone(), record.hash.clone(), record.iterations),
+        None => (vec![0; 16], vec![0xff; 32], server.password_iterations),
+    };
+    let password = credentials.password.into_bytes();
+    let computed = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
+        .await
+        .map_err(ApiError::internal)?;
+    let matches = record.is_some() && bool::from(computed.ct_eq(expected.as_slice()));
+    if !matches {
+        record_failed_login(
+            &mut server
+                .failed_logins
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            credentials.username,
+            now,
+        );
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong username or password",
+        ));
+    }
+    let mut token = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut token)
+        .map_err(|_| ApiError::internal("random generator failed"))?;
+    let session_token = virgil_crypto::encoding::to_hex(&token);
+    let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(session_token.as_bytes()));
+    server
+        .store
+        .create_session(
+            &token_hash,
+            &credentials.username,
+            now,
+            now + SESSION_SECONDS,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(SessionResponse {
+        session_token,
+        access_token: token::issue(
+            &server.app_key,
+            &server.app_id,
+            &credentials.username,
+            now,
+            ACCESS_TOKEN_SECONDS,
+        ),
+        access_token_expires_at: now + ACCESS_TOKEN_SECONDS,
+    }))
+}
+
+pub(crate) async fn session_user(
+    server: &AppServer,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    let unauthorized = |code, message: &str| ApiError::new(code, message);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            unauthorized(
+                ErrorCode::MissingSession,
+                "log in and send Authorization: Bearer <session token>",
+            )
+        })?;
+    let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(token.as_bytes()));
+    server
+        .store
+        .session_user(&token_hash, now())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            unauthorized(
+                ErrorCode::InvalidSession,
+                "the session is unknown or expired; log in again",
+            )
+        })
+}
+
+pub(crate) async fn submit_card(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CardResponse>), ApiError> {
+    let user = session_user(&server, &headers).await?;
+    let request: SubmitCardRequest = parse_json(&body)?;
+    let mut card = Card::import(&request.card)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
+    if card.identity() != user {
+        return Err(ApiError::new(
+            ErrorCode::WrongIdentity,
+            format!(
+                "you are logged in as {user:?}; this card is for {:?}",
+                card.identity()
+            ),
+        ));
+    }
+    if card.content().app_id != server.app_id {
+        return Err(ApiError::new(
+            ErrorCode::WrongApplication,
+            format!(
+                "the card is for application {:?}, this server is {:?}",
+                card.content().app_id,
+                server.app_id
+            ),
+        ));
+    }
+    card.verify_self_signature()
+        .map_err(|e| ApiError::new(ErrorCode::CardVerificationFailed, e.to_string()))?;
+    card.sign_as(Signer::App(server.app_id.clone()), &server.app_key)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
+    let cards = Arc::clone(&server.cards);
+    let published = tokio::task::spawn_blocking(move || cards.publish(&card))
+        .await
+        .map_err(ApiError::internal)?;
+    let published = published.map_err(|e| match e {
+        virgil_client::ClientError::Api {
+            status,
+            code,
+            message,
+        } if status < 500 => ApiError::new(
+            ErrorCode::CardsServiceRefused,
+            format!("{message} ({code})"),
+        ),
+        other => ApiError::new(ErrorCode::CardsServiceUnavailable, other.to_string()),
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CardResponse {
+            card: published.card.to_json(),
+            status: published.status,
+            published_at: published.published_at,
+        }),
+    ))
+}
+
+pub(crate) async fn send_message(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SentMessage>), ApiError> {
+    let user = session_user(&server, &headers).await?;
+    let message: SendMessageRequest = parse_json(&body)?;
+    if virgil_crypto::encoding::from_base64(&message.body).is_err() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidMessage,
+            "the body must be the base64 ciphertext",
+        ));
+    }
+    if !server
+        .store
+        .user_exists(&message.to)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            ErrorCode::UnknownUser,
+            format!("no user {:?}", message.to),
+        ));
+    }
+    let id = server
+        .store
+        .send(&user, &message.to, &message.body, now())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(SentMessage { id })))
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct InboxQuery {
+    pub(crate) after: Option<i64>,
+    pub(crate) limit: Option<i64>,
+}
+
+pub(crate) async fn inbox(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+    Query(query): Query<InboxQuery>,
+) -> Result<Json<Inbox>, ApiError> {
+    let user = session_user(&server, &headers).await?;
+    let after = query.after.unwrap_or(0);
+    let limit = query.limit.unwrap_or(50).clamp(1, 100);
+    let messages = server
+        .store
+        .inbox(&user, after, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next_cursor = messages.last().map_or(after, |message| message.id);
+    Ok(Json(Inbox {
+        messages,
+        next_cursor,
+    }))
+}
+
+pub(crate) async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+pub(crate) async fn metrics(
+    State(server): State<Arc<AppServer>>,
+) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
+    let (users, messages) = server.store.counts().await.map_err(ApiError::internal)?;
+    Ok((
+        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+        server.metrics.render(&[
+            Gauge {
+                name: "virgil_app_users",
+                help: "Registered users.",
+                value: users,
+            },
+            Gauge {
+                name: "virgil_app_messages",
+                help: "Messages held by the relay.",
+                value: messages,
+            },
+        ]),
+    ))
+}
+
+/// `GET /v1/openapi.json`.
+pub(crate) async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}

@@ -1,0 +1,115 @@
+//! The reference application server's client: register, log in, submit a card, relay.
+
+use crate::ClientError;
+use crate::cards::{PublishedCard, verified};
+use crate::http::{Http, Method};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use virgil_api::app::{
+    Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
+};
+use virgil_api::cards::CardResponse;
+use virgil_card::{Card, Verifier};
+use virgil_crypto::encoding::to_base64;
+
+/// A blocking client of the reference application server: register, log in, submit a
+/// card request for approval, relay messages. Cards it returns are verified like the
+/// cards client's. Calls are not retried: registering or sending twice is not harmless.
+pub struct AppClient {
+    base_url: String,
+    http: Http,
+    verifier: Verifier,
+}
+
+impl std::fmt::Debug for AppClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppClient {
+    /// A client of the application server at `base_url`; returned cards are checked
+    /// with `verifier`.
+    pub fn new(base_url: &str, verifier: Verifier) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            http: Http::new(Duration::from_secs(30), 0, Duration::ZERO),
+            verifier,
+        }
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        session: Option<&SessionResponse>,
+        method: Method,
+    ) -> Result<T, ClientError> {
+        let token = session.map(|session| session.session_token.as_str());
+        self.http
+            .request(&format!("{}{path}", self.base_url), token, &method)
+    }
+
+    /// Registers a user.
+    pub fn register(&self, username: &str, password: &str) -> Result<(), ClientError> {
+        let credentials = Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        self.call::<serde::de::IgnoredAny>("/v1/users", None, Method::json(&credentials)?)?;
+        Ok(())
+    }
+
+    /// Logs in: a session for this server and an access token for the cards service.
+    pub fn login(&self, username: &str, password: &str) -> Result<SessionResponse, ClientError> {
+        let credentials = Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        self.call("/v1/sessions", None, Method::json(&credentials)?)
+    }
+
+    /// Submits the logged-in user's card request; returns the published, verified card.
+    pub fn submit_card(
+        &self,
+        session: &SessionResponse,
+        request: &Card,
+    ) -> Result<PublishedCard, ClientError> {
+        let body = SubmitCardRequest {
+            card: request.export(),
+        };
+        let response: CardResponse = self.call("/v1/cards", Some(session), Method::json(&body)?)?;
+        let published = verified(&self.verifier, response)?;
+        if published.card.id() != request.id() {
+            return Err(ClientError::InvalidResponse(
+                "the server published another card".to_owned(),
+            ));
+        }
+        Ok(published)
+    }
+
+    /// Relays `ciphertext` to user `to`; returns the message id.
+    pub fn send_message(
+        &self,
+        session: &SessionResponse,
+        to: &str,
+        ciphertext: &[u8],
+    ) -> Result<i64, ClientError> {
+        let body = SendMessageRequest {
+            to: to.to_owned(),
+            body: to_base64(ciphertext),
+        };
+        let sent: SentMessage = self.call("/v1/messages", Some(session), Method::json(&body)?)?;
+        Ok(sent.id)
+    }
+
+    /// The logged-in user's messages after the cursor `after` (0: from the start).
+    pub fn inbox(&self, session: &SessionResponse, after: i64) -> Result<Inbox, ClientError> {
+        self.call(
+            &format!("/v1/messages?after={after}"),
+            Some(session),
+            Method::Get,
+        )
+    }
+}

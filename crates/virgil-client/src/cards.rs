@@ -1,0 +1,253 @@
+//! The cards service's client: publish, get, search, revoke; every card verified.
+
+use crate::ClientError;
+use crate::http::{Http, Method};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use virgil_api::cards::{CardResponse, CardStatus, RevokeRequest, SearchRequest, SearchResponse};
+use virgil_api::{token, unix_now};
+use virgil_card::{Card, CardId, RevocationRequest, Verifier};
+use virgil_crypto::encoding::to_base64;
+use virgil_crypto::sign::Signature;
+use virgil_crypto::{PrivateKey, PublicKey};
+
+/// Lifetime of the tokens [`CardsClient::for_application`] signs (seconds).
+pub const APPLICATION_TOKEN_SECONDS: u64 = 300;
+
+/// A card as the service returned it, after verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedCard {
+    /// The verified card.
+    pub card: Card,
+    /// Its status at the service.
+    pub status: CardStatus,
+    /// When the service published it, seconds since the Unix epoch.
+    pub published_at: u64,
+}
+
+/// Where access tokens come from; called before every request, so it can refresh them.
+pub trait TokenSource: Send + Sync {
+    /// A current access token.
+    fn token(&self) -> Result<String, ClientError>;
+}
+
+impl<F: Fn() -> Result<String, ClientError> + Send + Sync> TokenSource for F {
+    fn token(&self) -> Result<String, ClientError> {
+        self()
+    }
+}
+
+/// Configures a [`CardsClient`].
+pub struct ClientBuilder {
+    base_url: String,
+    verifier: Verifier,
+    tokens: Option<Box<dyn TokenSource>>,
+    timeout: Duration,
+    retries: u32,
+    backoff: Duration,
+}
+
+impl ClientBuilder {
+    /// How to get access tokens (required for every `/v1/cards` call).
+    pub fn token_source(mut self, tokens: impl TokenSource + 'static) -> Self {
+        self.tokens = Some(Box::new(tokens));
+        self
+    }
+
+    /// The timeout of one HTTP call (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How often a call is retried on connection errors, 5xx and 429 (default 2), and
+    /// the first wait, doubled on each retry (default 200 ms).
+    pub fn retries(mut self, retries: u32, backoff: Duration) -> Self {
+        self.retries = retries;
+        self.backoff = backoff;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> CardsClient {
+        CardsClient {
+            base_url: self.base_url.trim_end_matches('/').to_owned(),
+            http: Http::new(self.timeout, self.retries, self.backoff),
+            verifier: self.verifier,
+            tokens: self.tokens,
+        }
+    }
+}
+
+/// A blocking client of the cards service.
+pub struct CardsClient {
+    base_url: String,
+    http: Http,
+    verifier: Verifier,
+    tokens: Option<Box<dyn TokenSource>>,
+}
+
+impl std::fmt::Debug for CardsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardsClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CardsClient {
+    /// A client of the service at `base_url` that verifies every card with `verifier`.
+    pub fn builder(base_url: &str, verifier: Verifier) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.to_owned(),
+            verifier,
+            tokens: None,
+            timeout: Duration::from_secs(10),
+            retries: 2,
+            backoff: Duration::from_millis(200),
+        }
+    }
+
+    /// A client for an application's own use (its server publishing and revoking cards):
+    /// it trusts the pinned `service_key` and the application's own key, and
+    /// authenticates with short tokens (5 minutes, subject = the app id) signed by
+    /// `app_key`.
+    pub fn for_application(
+        base_url: &str,
+        service_key: PublicKey,
+        app_id: &str,
+        app_key: &PrivateKey,
+    ) -> Result<CardsClient, ClientError> {
+        let verifier = Verifier::new()
+            .trust_service(service_key)
+            .trust_app(app_id, app_key.public_key().clone());
+        // The token source owns its own copy of the key (PrivateKey is not Clone).
+        let signing_key = PrivateKey::from_seed(&app_key.to_seed())
+            .map_err(|e| ClientError::Token(e.to_string()))?;
+        let issuer = app_id.to_owned();
+        Ok(CardsClient::builder(base_url, verifier)
+            .token_source(move || {
+                Ok(token::issue(
+                    &signing_key,
+                    &issuer,
+                    &issuer,
+                    unix_now(),
+                    APPLICATION_TOKEN_SECONDS,
+                ))
+            })
+            .build())
+    }
+
+    fn call<T: DeserializeOwned>(&self, path: &str, method: Method) -> Result<T, ClientError> {
+        let token = match &self.tokens {
+            Some(tokens) => Some(tokens.token()?),
+            None => None,
+        };
+        self.http.request(
+            &format!("{}{path}", self.base_url),
+            token.as_deref(),
+            &method,
+        )
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.call(path, Method::json(body)?)
+    }
+
+    /// Publishes a card approved by its application (self + app signatures); returns
+    /// it countersigned by the service. Publishing the same card again returns it.
+    pub fn publish(&self, card: &Card) -> Result<PublishedCard, ClientError> {
+        let response: CardResponse = self.post("/v1/cards", &card.to_json())?;
+        let published = verified(&self.verifier, response)?;
+        if published.card.id() != card.id() {
+            return Err(ClientError::InvalidResponse(
+                "the service returned another card".to_owned(),
+            ));
+        }
+        Ok(published)
+    }
+
+    /// A card by id, whatever its status (superseded cards stay available so old
+    /// messages remain verifiable).
+    pub fn get(&self, id: &CardId) -> Result<PublishedCard, ClientError> {
+        let response: CardResponse = self.call(&format!("/v1/cards/{id}"), Method::Get)?;
+        let published = verified(&self.verifier, response)?;
+        if published.card.id() != id {
+            return Err(ClientError::InvalidResponse(format!(
+                "asked for card {id}, got {}",
+                published.card.id()
+            )));
+        }
+        Ok(published)
+    }
+
+    /// The active cards of `identities` (1–50), of `identity_type` if given.
+    pub fn search(
+        &self,
+        identities: &[&str],
+        identity_type: Option<&str>,
+    ) -> Result<Vec<PublishedCard>, ClientError> {
+        let request = SearchRequest {
+            identities: identities
+                .iter()
+                .map(|identity| (*identity).to_owned())
+                .collect(),
+            identity_type: identity_type.map(str::to_owned),
+        };
+        let response: SearchResponse = self.post("/v1/cards/actions/search", &request)?;
+        response
+            .cards
+            .into_iter()
+            .map(|card| {
+                let published = verified(&self.verifier, card)?;
+                let content = published.card.content();
+                if !identities.contains(&content.identity.as_str())
+                    || identity_type.is_some_and(|wanted| wanted != content.identity_type)
+                    || published.status != CardStatus::Active
+                {
+                    return Err(ClientError::InvalidResponse(format!(
+                        "search returned card {} that does not match the query",
+                        published.card.id()
+                    )));
+                }
+                Ok(published)
+            })
+            .collect()
+    }
+
+    /// Revokes a card with a revocation request signed by its application's key.
+    pub fn revoke(
+        &self,
+        request: &RevocationRequest,
+        signature: &Signature,
+    ) -> Result<PublishedCard, ClientError> {
+        let body = RevokeRequest {
+            request: to_base64(&request.to_bytes()),
+            signature: to_base64(signature.as_bytes()),
+        };
+        let response: CardResponse = self.post(
+            &format!("/v1/cards/{}/actions/revoke", request.card_id),
+            &body,
+        )?;
+        verified(&self.verifier, response)
+    }
+}
+
+/// Decodes a card from a server and verifies it before anyone sees it.
+pub(crate) fn verified(
+    verifier: &Verifier,
+    response: CardResponse,
+) -> Result<PublishedCard, ClientError> {
+    let card = response.card.into_card()?;
+    verifier.verify(&card)?;
+    Ok(PublishedCard {
+        card,
+        status: response.status,
+        published_at: response.published_at,
+    })
+}

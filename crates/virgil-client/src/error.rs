@@ -1,0 +1,40 @@
+//! The one error type of both clients.
+
+use virgil_api::ErrorCode;
+use virgil_card::{CardError, VerifyError};
+
+/// Everything a client call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server could not be reached (after the configured retries).
+    #[error("cannot reach {url}: {message}")]
+    Transport {
+        /// The URL called.
+        url: String,
+        /// The transport error.
+        message: String,
+    },
+    /// The service answered with an error.
+    #[error("the server refused the request: {message} ({status} {code})")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The stable error code (see docs/api.md).
+        code: ErrorCode,
+        /// The service's message.
+        message: String,
+    },
+    /// The service's answer is not what the API promises.
+    #[error("unexpected answer from the server: {0}")]
+    InvalidResponse(String),
+    /// A card from the service failed verification; it was not returned.
+    #[error("a card from the cards service failed verification: {0}")]
+    Verification(#[from] VerifyError),
+    /// A card from the service does not decode.
+    #[error("a card from the cards service is malformed: {0}")]
+    Card(#[from] CardError),
+    /// The token source failed.
+    #[error("could not get an access token: {0}")]
+    Token(String),
+}
