@@ -2,7 +2,7 @@
 //! application server ([`AppClient`]).
 //!
 //! Every card the client returns has been verified with the card crate's
-//! [`Verifier`] (self, application and service signatures against pinned keys) before
+//! [`Verifier`](virgil_card::Verifier) (self, application and service signatures against pinned keys) before
 //! the caller sees it: a card that fails is an error naming the failed check, never
 //! silently dropped. The client never trusts the service blindly: it also checks that a
 //! fetched card is the one asked for and that search results are active cards of the
