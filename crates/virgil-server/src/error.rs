@@ -87,3 +87,32 @@ pub enum ServeError {
         source: std::io::Error,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_has_its_code_s_status_and_internal_details_stay_in_the_log() {
+        let response = ApiError::new(ErrorCode::WrongApplication, "other app").into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let response = ApiError::new(ErrorCode::BodyTooLarge, "big").into_response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let error = ApiError::internal("database password is hunter2");
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .ok()
+            .and_then(|runtime| {
+                runtime
+                    .block_on(axum::body::to_bytes(response.into_body(), 4096))
+                    .ok()
+            })
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("internal_error"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
