@@ -73,8 +73,16 @@ pub(crate) fn link_new(temp: &Path, path: &Path) -> Result<bool, KeyStoreError> 
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
         Err(error) => return Err(io_error("link the key file into place", path)(error)),
     }
-    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    sync_dir(parent_dir(path))?;
     Ok(true)
+}
+
+/// The directory `path` is in; `.` for a bare file name (whose parent is empty).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// Reads at most one byte more than a record may have, so a huge file is not loaded.

@@ -47,11 +47,7 @@ pub fn create(
         return Err(exists());
     }
     let (entry, bytes) = record::seal(&name, key, password, params, record::now())?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let temp = atomic::write_temp(dir, name.as_str(), &bytes)?;
+    let temp = atomic::write_temp(atomic::parent_dir(path), name.as_str(), &bytes)?;
     if !atomic::link_new(&temp, path)? {
         return Err(exists());
     }

@@ -47,3 +47,37 @@ pub fn load_key_file(
             other => ConfigError::Key(format!("the key {} is unusable: {other}", path.display())),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keygen_with_a_bare_file_name_writes_in_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let child = std::process::Command::new(std::env::current_exe().unwrap_or_default())
+            .args([
+                "--exact",
+                "keys::tests::bare_file_name_child",
+                "--nocapture",
+            ])
+            .env("VIRGIL_KEYGEN_CHILD", "1")
+            .current_dir(dir.path())
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(child.success());
+        assert!(dir.path().join("service.key").is_file());
+    }
+
+    /// Run by the test above in its own process, whose working directory is a temp dir.
+    #[test]
+    fn bare_file_name_child() {
+        if std::env::var_os("VIRGIL_KEYGEN_CHILD").is_none() {
+            return;
+        }
+        let path = Path::new("service.key");
+        let key = generate_key_file(path, "service", None).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = load_key_file(path, None, "X").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded, key);
+    }
+}
