@@ -44,6 +44,25 @@ impl core::fmt::Debug for SessionResponse {
     }
 }
 
+/// The answer to `POST /v1/access-tokens`: a fresh access token for the cards service,
+/// for a session that is still valid (so a client need not ask for the password again
+/// every ten minutes).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccessTokenResponse {
+    /// For `Authorization: Bearer` on the cards service (JWT).
+    pub access_token: String,
+    /// When the access token expires, seconds since the Unix epoch.
+    pub access_token_expires_at: u64,
+}
+
+impl core::fmt::Debug for AccessTokenResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AccessTokenResponse")
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `POST /v1/cards` on the application server: an exported card request to approve.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubmitCardRequest {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use virgil_api::ErrorCode;
 use virgil_api::app::{
-    Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
+    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_api::token;
@@ -131,17 +131,34 @@ pub(crate) async fn login(
         )
         .await
         .map_err(ApiError::internal)?;
+    let access = access_token(&server, &credentials.username, now);
     Ok(Json(SessionResponse {
         session_token,
+        access_token: access.access_token,
+        access_token_expires_at: access.access_token_expires_at,
+    }))
+}
+
+fn access_token(server: &AppServer, username: &str, now: u64) -> AccessTokenResponse {
+    AccessTokenResponse {
         access_token: token::issue(
             &server.app_key,
             &server.app_id,
-            &credentials.username,
+            username,
             now,
             ACCESS_TOKEN_SECONDS,
         ),
         access_token_expires_at: now + ACCESS_TOKEN_SECONDS,
-    }))
+    }
+}
+
+/// `POST /v1/access-tokens`: a fresh cards-service token for a valid session.
+pub(crate) async fn refresh_access_token(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+) -> Result<Json<AccessTokenResponse>, ApiError> {
+    let user = session_user(&server, &headers).await?;
+    Ok(Json(access_token(&server, &user, now())))
 }
 
 pub(crate) async fn session_user(

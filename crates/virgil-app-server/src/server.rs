@@ -66,9 +66,10 @@ impl AppServer {
 pub const OPENAPI: &str = include_str!("../../../docs/api/app-server.openapi.json");
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 7] = [
+pub const ROUTES: [&str; 8] = [
     "/v1/users",
     "/v1/sessions",
+    "/v1/access-tokens",
     "/v1/cards",
     "/v1/messages",
     "/v1/health",
@@ -81,6 +82,7 @@ pub fn router(server: Arc<AppServer>) -> Router {
     let [
         users_path,
         sessions_path,
+        access_tokens_path,
         cards_path,
         messages_path,
         health_path,
@@ -90,6 +92,7 @@ pub fn router(server: Arc<AppServer>) -> Router {
     Router::new()
         .route(users_path, post(handlers::register))
         .route(sessions_path, post(handlers::login))
+        .route(access_tokens_path, post(handlers::refresh_access_token))
         .route(cards_path, post(handlers::submit_card))
         .route(
             messages_path,

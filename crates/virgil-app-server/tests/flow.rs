@@ -145,8 +145,17 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
         (401, ErrorCode::InvalidSession)
     );
 
+    // A session gets fresh access tokens without the password (alice's search below uses
+    // one), and only for a valid session.
+    let refreshed = app.refresh_access_token(&alice).unwrap();
+    assert!(refreshed.access_token_expires_at >= alice.access_token_expires_at);
+    assert_eq!(
+        code(app.refresh_access_token(&stranger)),
+        (401, ErrorCode::InvalidSession)
+    );
+
     // Alice finds Bob's card with her access token, signs then encrypts, sends via the relay.
-    let alice_token = alice.access_token.clone();
+    let alice_token = refreshed.access_token.clone();
     let alice_cards = CardsClient::builder(&cards_url, verifier())
         .token_source(move || Ok(alice_token.clone()))
         .build();

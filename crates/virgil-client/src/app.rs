@@ -6,7 +6,7 @@ use crate::http::{Http, Method};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::app::{
-    Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
+    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_card::{Card, Verifier};
@@ -68,6 +68,15 @@ impl AppClient {
             password: password.to_owned(),
         };
         self.call("/v1/sessions", None, Method::json(&credentials)?)
+    }
+
+    /// A fresh access token for the cards service, for a session that is still valid
+    /// (no password needed).
+    pub fn refresh_access_token(
+        &self,
+        session: &SessionResponse,
+    ) -> Result<AccessTokenResponse, ClientError> {
+        self.call("/v1/access-tokens", Some(session), Method::Post(Vec::new()))
     }
 
     /// Submits the logged-in user's card request; returns the published, verified card.

@@ -34,6 +34,9 @@ pub enum ClientError {
     /// A card from the service does not decode.
     #[error("a card from the cards service is malformed: {0}")]
     Card(#[from] CardError),
+    /// The request could not be encoded (a bug, or a value JSON cannot carry).
+    #[error("could not encode the request: {0}")]
+    Request(String),
     /// The token source failed.
     #[error("could not get an access token: {0}")]
     Token(String),

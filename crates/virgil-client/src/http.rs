@@ -17,7 +17,7 @@ impl Method {
     pub(crate) fn json(body: &impl Serialize) -> Result<Self, ClientError> {
         serde_json::to_vec(body)
             .map(Method::Post)
-            .map_err(|e| ClientError::InvalidResponse(e.to_string()))
+            .map_err(|e| ClientError::Request(e.to_string()))
     }
 }
 
