@@ -6,6 +6,8 @@ use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;
 use virgil_crypto::{PrivateKey, PublicKey};
+use virgil_app_server::server::{AppServer, router as app_router};
+use virgil_app_server::store::AppStore;
 
 /// Starts a cards service on 127.0.0.1 (ephemeral port) on its own thread and tokio
 /// runtime, over `database_url`, serving `applications`; returns its base URL. It runs
@@ -43,4 +45,50 @@ pub fn spawn_cards_service(
     receiver
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("the cards service did not start: {e}"))
+}
+
+/// Starts the reference application server on 127.0.0.1 (ephemeral port) on its own
+/// thread, over `database_url`, publishing through the cards service at `cards_url`
+/// (which pins `service_key`), as application `app_id` with `app_key`; returns its base
+/// URL. Passwords are hashed with 1 000 PBKDF2 rounds (fast tests, not for production).
+pub fn spawn_app_server(
+    database_url: &str,
+    cards_url: &str,
+    app_id: &str,
+    app_key: PrivateKey,
+    service_key: PublicKey,
+) -> String {
+    let (database_url, cards_url, app_id) = (
+        database_url.to_owned(),
+        cards_url.to_owned(),
+        app_id.to_owned(),
+    );
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        runtime.block_on(async move {
+            let cards = virgil_client::CardsClient::for_application(
+                &cards_url,
+                service_key,
+                &app_id,
+                &app_key,
+            )
+            .expect("cards client");
+            let store = AppStore::connect(&database_url).await.expect("app store");
+            let server = Arc::new(AppServer::new(store, &app_id, app_key, cards, 1_000));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            let address = listener.local_addr().expect("local address");
+            sender
+                .send(format!("http://{address}"))
+                .expect("report the address");
+            axum::serve(listener, app_router(server))
+                .await
+                .expect("serve");
+        });
+    });
+    receiver
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("the app server did not start: {e}"))
 }

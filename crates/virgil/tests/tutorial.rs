@@ -29,15 +29,15 @@ fn start_service(dir: &std::path::Path) -> String {
 
 /// A device of user `who`: its own key directory.
 fn device(base: &str, dir: &std::path::Path, who: &'static str) -> Virgil {
-    Virgil::new(Config {
-        cards_url: base.to_owned(),
-        service_key: key(SERVICE).public_key().clone(),
-        app_id: "chat".to_owned(),
-        app_key: key(APP).public_key().clone(),
-        key_dir: Some(dir.join(who)),
-        tokens: Box::new(move || Ok(token::issue(&key(APP), "chat", who, now(), 300))),
-    })
-    .unwrap()
+    let config = Config::new(
+        "chat",
+        key(APP).public_key().clone(),
+        key(SERVICE).public_key().clone(),
+    )
+    .cards_service(base)
+    .key_dir(dir.join(who))
+    .tokens(move || Ok(token::issue(&key(APP), "chat", who, now(), 300)));
+    Virgil::new(config).unwrap()
 }
 
 /// The application server's part: approve an exported card request and publish it.

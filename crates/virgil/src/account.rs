@@ -1,0 +1,324 @@
+//! The application server flow (feature `client`): register, log in, keep the cards
+//! service's access token fresh, submit a card for approval, send and read messages.
+
+use crate::{Buffer, Card, Error, Key, PublicKey, Virgil};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use virgil_api::app::SessionResponse;
+use virgil_api::unix_now;
+use virgil_client::{AppClient, CardsClient, ClientError, PublishedCard, TokenSource};
+use virgil_crypto::encoding::from_base64;
+use virgil_crypto::envelope;
+
+/// An access token this close to expiry (seconds) is refreshed before use.
+const REFRESH_MARGIN_SECONDS: u64 = 30;
+
+/// A login to the application server: who, the session token for the application
+/// server and the cards service's access token. Save it (it is a bearer secret: keep the
+/// file private) and [`Account::resume`] it to stay logged in.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct Session {
+    /// Who is logged in.
+    pub username: String,
+    /// The application server's answer: session and access tokens.
+    pub response: SessionResponse,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("username", &self.username)
+            .field(
+                "access_token_expires_at",
+                &self.response.access_token_expires_at,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+type SharedSession = Arc<Mutex<Option<Session>>>;
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Access tokens from the login session, refreshed through the application server when
+/// they are about to expire.
+struct SessionTokens {
+    session: SharedSession,
+    app: Option<Arc<AppClient>>,
+}
+
+impl TokenSource for SessionTokens {
+    fn token(&self) -> Result<String, ClientError> {
+        let mut guard = locked(&self.session);
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| ClientError::Token(Error::NotLoggedIn.to_string()))?;
+        if session.response.access_token_expires_at <= unix_now() + REFRESH_MARGIN_SECONDS {
+            let app = self.app.as_ref().ok_or_else(|| {
+                ClientError::Token(format!(
+                    "the access token of {} has expired; log in again",
+                    session.username
+                ))
+            })?;
+            let fresh = app.refresh_access_token(&session.response)?;
+            session.response.access_token = fresh.access_token;
+            session.response.access_token_expires_at = fresh.access_token_expires_at;
+        }
+        Ok(session.response.access_token.clone())
+    }
+}
+
+/// The servers a [`Virgil`] talks to.
+pub(crate) struct Remote {
+    cards_url: Option<String>,
+    cards: Option<CardsClient>,
+    app: Option<Arc<AppClient>>,
+    session: SharedSession,
+    /// Tokens come from the login session (not from a token source of the config).
+    session_tokens: bool,
+}
+
+impl Remote {
+    pub(crate) fn new(
+        cards_url: Option<String>,
+        app_url: Option<String>,
+        tokens: Option<Box<dyn TokenSource>>,
+        verifier: &virgil_card::Verifier,
+    ) -> Self {
+        let app = app_url.map(|url| Arc::new(AppClient::new(&url, verifier.clone())));
+        let session = SharedSession::default();
+        let session_tokens = tokens.is_none();
+        let cards = cards_url.as_deref().map(|url| {
+            let builder = CardsClient::builder(url, verifier.clone());
+            match tokens {
+                Some(tokens) => builder.token_source(BoxedTokens(tokens)),
+                None => builder.token_source(SessionTokens {
+                    session: Arc::clone(&session),
+                    app: app.clone(),
+                }),
+            }
+            .build()
+        });
+        Self {
+            cards_url,
+            cards,
+            app,
+            session,
+            session_tokens,
+        }
+    }
+
+    pub(crate) fn cards_url(&self) -> Result<&str, Error> {
+        self.cards_url
+            .as_deref()
+            .ok_or(Error::NotConfigured("cards service URL"))
+    }
+
+    /// The cards client, once there is a way to get tokens.
+    pub(crate) fn cards(&self) -> Result<&CardsClient, Error> {
+        let cards = self
+            .cards
+            .as_ref()
+            .ok_or(Error::NotConfigured("cards service URL"))?;
+        if self.session_tokens && locked(&self.session).is_none() {
+            return Err(Error::NotLoggedIn);
+        }
+        Ok(cards)
+    }
+
+    fn app(&self) -> Result<&AppClient, Error> {
+        self.app
+            .as_deref()
+            .ok_or(Error::NotConfigured("application server URL"))
+    }
+
+    fn session(&self) -> Result<Session, Error> {
+        locked(&self.session).clone().ok_or(Error::NotLoggedIn)
+    }
+}
+
+struct BoxedTokens(Box<dyn TokenSource>);
+
+impl TokenSource for BoxedTokens {
+    fn token(&self) -> Result<String, ClientError> {
+        self.0.token()
+    }
+}
+
+/// The account on the application server ([`Virgil::account`]).
+pub struct Account<'a> {
+    pub(crate) virgil: &'a Virgil,
+}
+
+impl Account<'_> {
+    fn remote(&self) -> &Remote {
+        &self.virgil.remote
+    }
+
+    /// Registers `username` with `password`.
+    pub fn register(&self, username: &str, password: &str) -> Result<(), Error> {
+        Ok(self.remote().app()?.register(username, password)?)
+    }
+
+    /// Logs in; the session is used for everything after (and returned, to save).
+    pub fn login(&self, username: &str, password: &str) -> Result<Session, Error> {
+        let response = self.remote().app()?.login(username, password)?;
+        let session = Session {
+            username: username.to_owned(),
+            response,
+        };
+        self.resume(session.clone());
+        Ok(session)
+    }
+
+    /// Uses a saved session (from [`Account::login`] or [`Account::session`]).
+    pub fn resume(&self, session: Session) {
+        *locked(&self.remote().session) = Some(session);
+    }
+
+    /// The current session, with the freshest access token (save it after use).
+    pub fn session(&self) -> Option<Session> {
+        locked(&self.remote().session).clone()
+    }
+
+    /// Forgets the session.
+    pub fn logout(&self) {
+        *locked(&self.remote().session) = None;
+    }
+
+    /// Gets a fresh access token for the cards service now (it also happens by itself
+    /// when the token is about to expire); returns the updated session.
+    pub fn refresh(&self) -> Result<Session, Error> {
+        let mut session = self.remote().session()?;
+        let fresh = self.remote().app()?.refresh_access_token(&session.response)?;
+        session.response.access_token = fresh.access_token;
+        session.response.access_token_expires_at = fresh.access_token_expires_at;
+        self.resume(session.clone());
+        Ok(session)
+    }
+
+    /// Submits the logged-in user's card request (from [`crate::Cards::create`]); the
+    /// application server approves and publishes it. Returns the published, verified card.
+    pub fn publish_card(&self, request: &Card) -> Result<PublishedCard, Error> {
+        let session = self.remote().session()?;
+        Ok(self
+            .remote()
+            .app()?
+            .submit_card(&session.response, request)?)
+    }
+}
+
+/// A message sent through the relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Sent {
+    /// The relay's message id.
+    pub id: i64,
+    /// How many cards it was encrypted for (the recipient's and the sender's).
+    pub cards: usize,
+}
+
+/// A message from the inbox, decrypted and verified against the sender's cards.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Received {
+    /// The relay's message id.
+    pub id: i64,
+    /// The sender's username (as the relay says; the signature is what proves it).
+    pub from: String,
+    /// When it was sent, seconds since the Unix epoch (as the relay says).
+    pub sent_at: i64,
+    /// The plaintext, or why the message was refused (not for this key, not signed by
+    /// the sender's card, damaged).
+    pub message: Result<Buffer, Error>,
+}
+
+/// What [`Messages::inbox`] read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct InboxRead {
+    /// The messages after the cursor, oldest first.
+    pub messages: Vec<Received>,
+    /// The cursor to pass next time.
+    pub cursor: i64,
+}
+
+/// Messages through the application server's relay ([`Virgil::messages`]).
+pub struct Messages<'a> {
+    pub(crate) virgil: &'a Virgil,
+}
+
+impl Messages<'_> {
+    /// Signs `message` with `key`, encrypts it for every card of `to` and of the
+    /// logged-in user (so their other devices can read it), and relays it.
+    pub fn send(&self, to: &str, key: &Key, message: impl AsRef<[u8]>) -> Result<Sent, Error> {
+        let remote = &self.virgil.remote;
+        let session = remote.session()?;
+        let cards = self
+            .virgil
+            .cards()
+            .find_each(&[to, session.username.as_str()])?;
+        let keys: Vec<&PublicKey> = cards.iter().map(Card::public_key).collect();
+        let ciphertext = envelope::sign_then_encrypt(message.as_ref(), &key.0, &keys)?;
+        let id = remote
+            .app()?
+            .send_message(&session.response, to, &ciphertext)?;
+        Ok(Sent {
+            id,
+            cards: keys.len(),
+        })
+    }
+
+    /// Every message after `cursor` (0: from the start), each decrypted with `key` and
+    /// verified against its sender's active cards.
+    pub fn inbox(&self, key: &Key, cursor: i64) -> Result<InboxRead, Error> {
+        let remote = &self.virgil.remote;
+        let session = remote.session()?;
+        let app = remote.app()?;
+        let mut cursor = cursor;
+        let mut sender_cards: HashMap<String, Vec<Card>> = HashMap::new();
+        let mut messages = Vec::new();
+        loop {
+            let page = app.inbox(&session.response, cursor)?;
+            if page.messages.is_empty() {
+                break;
+            }
+            let page_start = cursor;
+            for relayed in page.messages {
+                if !sender_cards.contains_key(&relayed.from) {
+                    let found = self.virgil.cards().find(&[relayed.from.as_str()])?;
+                    sender_cards.insert(relayed.from.clone(), found);
+                }
+                let senders = sender_cards
+                    .get(&relayed.from)
+                    .map_or(&[][..], Vec::as_slice);
+                let opened = from_base64(&relayed.body)
+                    .map_err(|_| Error::Crypto(virgil_crypto::Error::Malformed))
+                    .and_then(|bytes| key.decrypt_then_verify_any(&Buffer::from_bytes(bytes), senders));
+                let message = match opened {
+                    Err(Error::WrongSender { .. }) if senders.is_empty() => {
+                        Err(Error::SenderHasNoCard {
+                            identity: relayed.from.clone(),
+                        })
+                    }
+                    other => other,
+                };
+                cursor = cursor.max(relayed.id);
+                messages.push(Received {
+                    id: relayed.id,
+                    from: relayed.from,
+                    sent_at: relayed.sent_at,
+                    message,
+                });
+            }
+            cursor = cursor.max(page.next_cursor);
+            if cursor <= page_start {
+                // A server that does not move the cursor forward would loop us forever.
+                return Err(Error::StuckInbox);
+            }
+        }
+        Ok(InboxRead { messages, cursor })
+    }
+}

@@ -1,0 +1,141 @@
+//! Identities and cards: card requests made on the device, cards checked against the
+//! pinned keys, and (with the `client` feature) found and fetched from the cards service.
+
+use crate::{Card, Error, Key, Virgil};
+use virgil_card::CardRequest;
+#[cfg(feature = "client")]
+use {
+    crate::CardId,
+    virgil_card::{RevocationReason, RevocationRequest},
+    virgil_client::PublishedCard,
+    virgil_crypto::PrivateKey,
+};
+
+/// An identity to create a card for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The identity, e.g. a user name.
+    pub value: String,
+    /// Its type, e.g. `user`.
+    pub identity_type: String,
+}
+
+/// Identity operations ([`Virgil::identities`]).
+pub struct Identities;
+
+impl Identities {
+    /// A user identity (type `user`).
+    pub fn create_user(&self, name: &str) -> Identity {
+        Identity {
+            value: name.to_owned(),
+            identity_type: "user".to_owned(),
+        }
+    }
+}
+
+/// Card operations ([`Virgil::cards`]).
+pub struct Cards<'a> {
+    pub(crate) virgil: &'a Virgil,
+}
+
+impl Cards<'_> {
+    /// A self-signed card request for `identity` and `key`, to export and send to your
+    /// application server for approval.
+    pub fn create(&self, identity: &Identity, key: &Key) -> Result<Card, Error> {
+        Ok(CardRequest::new(&identity.value, &self.virgil.app_id)
+            .identity_type(&identity.identity_type)
+            .sign(&key.0)?)
+    }
+
+    /// Imports an exported card or card request (not verified: see [`Cards::verify`]).
+    pub fn import(&self, exported: &str) -> Result<Card, Error> {
+        Ok(Card::import(exported)?)
+    }
+
+    /// Checks a card against the pinned keys: its self signature, this application's
+    /// signature and the cards service's.
+    pub fn verify(&self, card: &Card) -> Result<(), Error> {
+        self.virgil
+            .verifier
+            .verify(card)
+            .map_err(|error| Error::CardNotTrusted {
+                identity: card.identity().to_owned(),
+                error,
+            })
+    }
+
+    /// Imports an exported card and checks it with [`Cards::verify`].
+    pub fn import_verified(&self, exported: &str) -> Result<Card, Error> {
+        let card = self.import(exported)?;
+        self.verify(&card)?;
+        Ok(card)
+    }
+
+    /// The active, verified cards of `identities` (possibly none for some).
+    #[cfg(feature = "client")]
+    pub fn find(&self, identities: &[&str]) -> Result<Vec<Card>, Error> {
+        Ok(self
+            .find_published(identities)?
+            .into_iter()
+            .map(|found| found.card)
+            .collect())
+    }
+
+    /// Like [`Cards::find`], with when each card was published.
+    #[cfg(feature = "client")]
+    pub fn find_published(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
+        Ok(self.virgil.remote.cards()?.search(identities, None)?)
+    }
+
+    /// The active, verified cards of `identities`; an identity without one is an
+    /// [`Error::NoCard`].
+    #[cfg(feature = "client")]
+    pub fn find_each(&self, identities: &[&str]) -> Result<Vec<Card>, Error> {
+        let found = self.find(identities)?;
+        if let Some(missing) = identities
+            .iter()
+            .find(|identity| !found.iter().any(|card| card.identity() == **identity))
+        {
+            return Err(Error::NoCard {
+                identity: (*missing).to_owned(),
+            });
+        }
+        Ok(found)
+    }
+
+    /// A verified card by id, whatever its status (so old messages stay verifiable).
+    #[cfg(feature = "client")]
+    pub fn get(&self, id: &CardId) -> Result<Card, Error> {
+        Ok(self.get_published(id)?.card)
+    }
+
+    /// Like [`Cards::get`], with the card's status (active, superseded, revoked).
+    #[cfg(feature = "client")]
+    pub fn get_published(&self, id: &CardId) -> Result<PublishedCard, Error> {
+        Ok(self.virgil.remote.cards()?.get(id)?)
+    }
+
+    /// Revokes a card as the application (an operator action: signed with the
+    /// application's private key, authorized with a token it issues itself).
+    #[cfg(feature = "client")]
+    pub fn revoke_as_application(
+        &self,
+        id: &CardId,
+        reason: RevocationReason,
+        app_key: &PrivateKey,
+    ) -> Result<PublishedCard, Error> {
+        let client = virgil_client::CardsClient::for_application(
+            self.virgil.remote.cards_url()?,
+            self.virgil.service_key.clone(),
+            &self.virgil.app_id,
+            app_key,
+        )?;
+        let request = RevocationRequest {
+            card_id: *id,
+            reason,
+            created_at: virgil_api::unix_now(),
+        };
+        let signature = request.sign(app_key);
+        Ok(client.revoke(&request, &signature)?)
+    }
+}

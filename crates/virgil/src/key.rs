@@ -1,0 +1,171 @@
+//! A user's private key with the tutorial's operations, and the key store around it.
+
+use crate::error::opening;
+use crate::{Buffer, Card, Error, PublicKey, Virgil};
+use std::path::PathBuf;
+use virgil_crypto::{PrivateKey, envelope};
+use virgil_keystore::{DirKeyStore, KeyEntry, KeyStore, KeyStoreError, MemoryKeyStore};
+
+/// A user's private key, with the tutorial's operations.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Key(pub(crate) PrivateKey);
+
+impl Key {
+    /// Wraps a private key (e.g. one made with the crypto layer).
+    pub fn from_private_key(key: PrivateKey) -> Self {
+        Self(key)
+    }
+
+    /// The underlying private key.
+    pub fn private_key(&self) -> &PrivateKey {
+        &self.0
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> &PublicKey {
+        self.0.public_key()
+    }
+
+    /// Signs `message`, then encrypts it for the holders of `cards` and for this key
+    /// (so the sender can read what it sent).
+    pub fn sign_then_encrypt(
+        &self,
+        message: impl AsRef<[u8]>,
+        cards: &[Card],
+    ) -> Result<Buffer, Error> {
+        let mut recipients: Vec<&PublicKey> = cards.iter().map(Card::public_key).collect();
+        recipients.push(self.0.public_key());
+        Ok(Buffer::from_bytes(envelope::sign_then_encrypt(
+            message.as_ref(),
+            &self.0,
+            &recipients,
+        )?))
+    }
+
+    /// Decrypts with this key, then verifies that the sender is the holder of `sender`.
+    pub fn decrypt_then_verify(&self, cipher: &Buffer, sender: &Card) -> Result<Buffer, Error> {
+        self.decrypt_then_verify_any(cipher, std::slice::from_ref(sender))
+    }
+
+    /// Like [`Key::decrypt_then_verify`] when the sender is one of several cards (e.g.
+    /// every card of one identity, or of a group).
+    pub fn decrypt_then_verify_any(
+        &self,
+        cipher: &Buffer,
+        senders: &[Card],
+    ) -> Result<Buffer, Error> {
+        let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
+        envelope::decrypt_then_verify(cipher.as_bytes(), &self.0, &keys)
+            .map(|message| Buffer::from_bytes(message.plaintext))
+            .map_err(|error| opening(error, &self.0, senders))
+    }
+}
+
+/// Where a [`Virgil`] keeps keys.
+pub(crate) enum Storage {
+    Dir(DirKeyStore),
+    Memory(MemoryKeyStore),
+}
+
+impl Storage {
+    pub(crate) fn open(dir: Option<PathBuf>) -> Result<Self, Error> {
+        Ok(match dir {
+            Some(dir) => Storage::Dir(DirKeyStore::open(dir)?),
+            None => Storage::Memory(MemoryKeyStore::new()),
+        })
+    }
+
+    fn store(&self) -> &dyn KeyStore {
+        match self {
+            Storage::Dir(store) => store,
+            Storage::Memory(store) => store,
+        }
+    }
+}
+
+/// Key operations ([`Virgil::keys`]): generate, save (never replacing a key), load,
+/// list, delete, change a password.
+pub struct Keys<'a> {
+    pub(crate) virgil: &'a Virgil,
+}
+
+impl Keys<'_> {
+    fn store(&self) -> &dyn KeyStore {
+        self.virgil.storage.store()
+    }
+
+    /// A new key from the system's random generator.
+    pub fn generate(&self) -> Result<Key, Error> {
+        Ok(Key(PrivateKey::generate()?))
+    }
+
+    /// Saves `key` under `name`, locked with `password` (`None`: unprotected); never
+    /// replaces a key.
+    pub fn save(&self, key: &Key, name: &str, password: Option<&str>) -> Result<KeyEntry, Error> {
+        Ok(self.store().save(name, &key.0, password.map(str::as_bytes))?)
+    }
+
+    /// Loads the key `name` with its password.
+    pub fn load(&self, name: &str, password: Option<&str>) -> Result<Key, Error> {
+        Ok(Key(self.store().load(name, password.map(str::as_bytes))?))
+    }
+
+    /// Whether a key is saved under `name`.
+    pub fn exists(&self, name: &str) -> Result<bool, Error> {
+        Ok(self.store().exists(name)?)
+    }
+
+    /// What is known about key `name` without its password: key id, creation time,
+    /// whether a password protects it.
+    pub fn entry(&self, name: &str) -> Result<KeyEntry, Error> {
+        self.store()
+            .list()?
+            .into_iter()
+            .find(|entry| entry.name.as_str() == name)
+            .ok_or_else(|| {
+                Error::KeyStore(KeyStoreError::NotFound {
+                    name: name.to_owned(),
+                })
+            })
+    }
+
+    /// Every saved key, by name.
+    pub fn list(&self) -> Result<Vec<KeyEntry>, Error> {
+        Ok(self.store().list()?)
+    }
+
+    /// Deletes key `name`: messages encrypted for it can no longer be read.
+    pub fn delete(&self, name: &str) -> Result<(), Error> {
+        Ok(self.store().delete(name)?)
+    }
+
+    /// Changes the password of key `name` (`None`: none).
+    pub fn change_password(
+        &self,
+        name: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), Error> {
+        Ok(self
+            .store()
+            .change_password(name, old.map(str::as_bytes), new.map(str::as_bytes))?)
+    }
+
+    /// The directory keys are kept in (`None` for a memory store).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        match &self.virgil.storage {
+            Storage::Dir(store) => Some(store.dir()),
+            Storage::Memory(_) => None,
+        }
+    }
+
+    /// The file of key `name` (`None` for a memory store or a name that is not valid).
+    pub fn path_of(&self, name: &str) -> Option<PathBuf> {
+        match &self.virgil.storage {
+            Storage::Dir(store) => virgil_keystore::KeyName::new(name)
+                .ok()
+                .map(|name| store.path_of(&name)),
+            Storage::Memory(_) => None,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The application server flow through the facade, against both real servers on
+//! 127.0.0.1: register, log in, publish a card, send, read the inbox, token refresh.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use virgil::{Config, Encoding, Error, Virgil};
+use virgil_testkit::key;
+use virgil_testkit::servers::{spawn_app_server, spawn_cards_service};
+
+const APP: u8 = 100;
+const SERVICE: u8 = 101;
+const PASSWORD: &str = "correct horse";
+
+fn start(dir: &std::path::Path) -> (String, String) {
+    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.join(name).display());
+    let cards_url = spawn_cards_service(
+        &sqlite("cards.db"),
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    );
+    let app_url = spawn_app_server(
+        &sqlite("app.db"),
+        &cards_url,
+        "chat",
+        key(APP),
+        key(SERVICE).public_key().clone(),
+    );
+    (cards_url, app_url)
+}
+
+fn device(cards_url: &str, app_url: &str) -> Virgil {
+    Virgil::new(
+        Config::new(
+            "chat",
+            key(APP).public_key().clone(),
+            key(SERVICE).public_key().clone(),
+        )
+        .cards_service(cards_url)
+        .app_server(app_url),
+    )
+    .unwrap()
+}
+
+/// Registers, logs in, makes a key and publishes its card.
+fn sign_up(virgil: &Virgil, name: &str) -> virgil::Key {
+    virgil.account().register(name, PASSWORD).unwrap();
+    virgil.account().login(name, PASSWORD).unwrap();
+    let user_key = virgil.keys().generate().unwrap();
+    let identity = virgil.identities().create_user(name);
+    let request = virgil.cards().create(&identity, &user_key).unwrap();
+    let published = virgil.account().publish_card(&request).unwrap();
+    assert_eq!(published.card.id(), request.id());
+    user_key
+}
+
+#[test]
+fn alice_and_bob_talk_through_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cards_url, app_url) = start(dir.path());
+    let (alice, bob) = (device(&cards_url, &app_url), device(&cards_url, &app_url));
+    assert!(matches!(alice.cards().find(&["bob"]), Err(Error::NotLoggedIn)));
+    let alice_key = sign_up(&alice, "alice");
+    let bob_key = sign_up(&bob, "bob");
+
+    let sent = alice
+        .messages()
+        .send("bob", &alice_key, "Hey Bob, how's it going?")
+        .unwrap();
+    assert_eq!(sent.cards, 2, "bob's card and alice's own");
+    assert!(matches!(
+        alice.messages().send("nobody", &alice_key, "hi"),
+        Err(Error::NoCard { identity }) if identity == "nobody"
+    ));
+
+    let read = bob.messages().inbox(&bob_key, 0).unwrap();
+    assert_eq!(read.messages.len(), 1);
+    let received = &read.messages[0];
+    assert_eq!((received.id, received.from.as_str()), (sent.id, "alice"));
+    assert_eq!(
+        received.message.as_ref().unwrap().to_string(Encoding::Utf8),
+        "Hey Bob, how's it going?"
+    );
+    assert!(bob.messages().inbox(&bob_key, read.cursor).unwrap().messages.is_empty());
+
+    // A message for bob's inbox that is not for bob's key is refused, not shown.
+    let stranger = bob.keys().generate().unwrap();
+    let read = bob.messages().inbox(&stranger, 0).unwrap();
+    assert!(matches!(read.messages[0].message, Err(Error::NotForThisKey { .. })));
+}
+
+#[test]
+fn an_expired_access_token_is_refreshed_with_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cards_url, app_url) = start(dir.path());
+    let alice = device(&cards_url, &app_url);
+    sign_up(&alice, "alice");
+
+    // A saved session whose access token has expired (and is no longer valid at all).
+    let mut saved = alice.account().session().unwrap();
+    saved.response.access_token = "expired".into();
+    saved.response.access_token_expires_at = 0;
+    let later = device(&cards_url, &app_url);
+    later.account().resume(saved);
+    assert_eq!(later.cards().find(&["alice"]).unwrap().len(), 1);
+    let refreshed = later.account().session().unwrap();
+    assert!(refreshed.response.access_token_expires_at > 0);
+    assert_ne!(refreshed.response.access_token, "expired");
+
+    // Without a valid session there is nothing to refresh with: the server's refusal.
+    let mut dead = refreshed;
+    dead.response.session_token = "not-a-session".into();
+    dead.response.access_token_expires_at = 0;
+    later.account().resume(dead);
+    match later.cards().find(&["alice"]) {
+        Err(Error::Client(virgil_client::ClientError::Api { status: 401, .. })) => {}
+        other => panic!("{other:?}"),
+    }
+}
