@@ -200,8 +200,19 @@ fn ci(args: &[String]) -> Result<(), String> {
                     "virgil-crypto",
                     "--no-default-features",
                 ]),
+                // The facade without its HTTP client (offline use).
+                cargo(&[
+                    "clippy",
+                    "--package",
+                    "virgil",
+                    "--no-default-features",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
             ],
-            fix: "virgil-crypto must build without `std`: use `core`/`alloc` and gate std-only code behind `#[cfg(feature = \"std\")]`",
+            fix: "virgil-crypto must build without `std` (use `core`/`alloc`, gate std-only code behind `#[cfg(feature = \"std\")]`), and the facade without its `client` feature (gate client code behind `#[cfg(feature = \"client\")]`)",
         },
         Step {
             name: "test",

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use virgil_api::ErrorCode;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
+    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse,
+    SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_api::token;

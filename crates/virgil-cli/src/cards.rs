@@ -1,16 +1,16 @@
 //! `virgil card …`: create card requests, inspect cards, publish through the app server,
 //! look cards up and revoke them.
 
-use crate::config::{ClientConfig, Global};
+use crate::config::Global;
 use crate::error::{CliError, Exit, context};
 use crate::keys;
 use crate::password::PasswordArgs;
 use clap::Subcommand;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use virgil_api::cards::CardStatus;
-use virgil_card::{Card, CardId, CardRequest, RevocationReason, RevocationRequest};
-use virgil_crypto::encoding::to_base64;
+use virgil::CardStatus;
+use virgil::crypto::encoding::to_base64;
+use virgil::{Card, CardId, RevocationReason, Virgil};
 
 /// `virgil card` subcommands.
 #[derive(Subcommand, Debug)]
@@ -135,7 +135,7 @@ fn status_text(status: &CardStatus) -> String {
 }
 
 /// Prints a card as readable text.
-fn print_card(card: &Card, verifier: Option<&virgil_card::Verifier>) {
+fn print_card(card: &Card, virgil: Option<&Virgil>) {
     let content = card.content();
     println!("card id:       {}", card.id());
     println!(
@@ -161,10 +161,13 @@ fn print_card(card: &Card, verifier: Option<&virgil_card::Verifier>) {
     for signature in card.signatures() {
         println!("signed by:     {}", signature.signer);
     }
-    match verifier.map(|verifier| verifier.verify(card)) {
+    match virgil.map(|virgil| virgil.cards().verify(card)) {
         Some(Ok(())) => println!(
             "verification:  OK (self, application and service signatures match the configured keys)"
         ),
+        Some(Err(virgil::Error::CardNotTrusted { error, .. })) => {
+            println!("verification:  FAILED: {error}");
+        }
         Some(Err(e)) => println!("verification:  FAILED: {e}"),
         None => println!("verification:  not checked (no client configuration)"),
     }
@@ -179,12 +182,7 @@ fn print_json(card: &Card) -> Result<(), CliError> {
 /// Card arguments of `encrypt --to` / `decrypt --from` / `send`: a card (string or
 /// file) is verified against the configuration; anything else is an identity, looked
 /// up with the logged-in user's access token. Returns every card found.
-pub(crate) fn resolve(
-    global: &Global,
-    config: &ClientConfig,
-    arguments: &[String],
-) -> Result<Vec<Card>, CliError> {
-    let verifier = config.verifier()?;
+pub(crate) fn resolve(virgil: &Virgil, arguments: &[String]) -> Result<Vec<Card>, CliError> {
     let mut cards = Vec::new();
     let mut identities = Vec::new();
     for argument in arguments {
@@ -195,34 +193,14 @@ pub(crate) fn resolve(
         };
         match card {
             Some(card) => {
-                verifier.verify(&card).map_err(|e| {
-                    CliError::with(
-                        Exit::Rejected,
-                        format!("the card of {} does not verify: {e}", card.identity()),
-                    )
-                })?;
+                virgil.cards().verify(&card)?;
                 cards.push(card);
             }
             None => identities.push(argument.as_str()),
         }
     }
     if !identities.is_empty() {
-        let session = global.session()?;
-        let client = config.cards_client(&session)?;
-        let found = client
-            .search(&identities, None)
-            .map_err(|e| CliError::client("the cards service", e))?;
-        for identity in &identities {
-            if !found
-                .iter()
-                .any(|published| published.card.identity() == *identity)
-            {
-                return Err(CliError::new(format!(
-                    "{identity:?} has no card (not registered, or the card was revoked)"
-                )));
-            }
-        }
-        cards.extend(found.into_iter().map(|published| published.card));
+        cards.extend(virgil.cards().find_each(&identities)?);
     }
     Ok(cards)
 }
@@ -236,11 +214,14 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             password,
             output,
         } => {
-            let config = global.client_config()?;
-            let private = keys::load(global, &key, &password)?;
-            let identity = identity.unwrap_or_else(|| key.clone());
-            let card = CardRequest::new(&identity, &config.app_id)
-                .sign(&private)
+            let virgil = global.virgil()?;
+            let private = keys::load(virgil.keys(), &key, &password)?;
+            let identity = virgil
+                .identities()
+                .create_user(identity.as_deref().unwrap_or(&key));
+            let card = virgil
+                .cards()
+                .create(&identity, &private)
                 .map_err(context("cannot create the card"))?;
             let text = format!("{}\n", card.export());
             match output {
@@ -248,7 +229,8 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                     std::fs::write(&path, text)
                         .map_err(context(format!("cannot write {}", path.display())))?;
                     eprintln!(
-                        "card request for {identity:?} written to {} (card id {})",
+                        "card request for {:?} written to {} (card id {})",
+                        identity.value,
                         path.display(),
                         card.id()
                     );
@@ -261,11 +243,7 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             if json {
                 print_json(&card)?;
             } else {
-                let verifier = global
-                    .client_config()
-                    .ok()
-                    .and_then(|config| config.verifier().ok());
-                print_card(&card, verifier.as_ref());
+                print_card(&card, global.virgil().ok().as_ref());
             }
         }
         CardCommand::Publish {
@@ -273,22 +251,21 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             key,
             password,
         } => {
-            let config = global.client_config()?;
-            let session = global.session()?;
+            let virgil = global.virgil()?;
+            let username = global.session()?.session.username;
             let request = match card {
                 Some(card) => read_card(&card)?,
                 None => {
-                    let key = key.unwrap_or_else(|| session.username.clone());
-                    let private = keys::load(global, &key, &password)?;
-                    CardRequest::new(&session.username, &config.app_id)
-                        .sign(&private)
+                    let key = key.unwrap_or_else(|| username.clone());
+                    let private = keys::load(virgil.keys(), &key, &password)?;
+                    let identity = virgil.identities().create_user(&username);
+                    virgil
+                        .cards()
+                        .create(&identity, &private)
                         .map_err(context("cannot create the card"))?
                 }
             };
-            let published = config
-                .app_client()?
-                .submit_card(&session.response, &request)
-                .map_err(|e| CliError::client("the app server", e))?;
+            let published = virgil.account().publish_card(&request)?;
             println!(
                 "card {} for {:?} approved and published",
                 published.card.id(),
@@ -296,13 +273,10 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             );
         }
         CardCommand::Find { identities, export } => {
-            let config = global.client_config()?;
-            let session = global.session()?;
+            let virgil = global.virgil()?;
             let references: Vec<&str> = identities.iter().map(String::as_str).collect();
-            let found = config
-                .cards_client(&session)?
-                .search(&references, None)
-                .map_err(|e| CliError::client("the cards service", e))?;
+            let found = virgil.cards().find_published(&references)?;
+            global.keep_refreshed_session(&virgil)?;
             if found.is_empty() {
                 return Err(CliError::new("no cards found"));
             }
@@ -324,19 +298,14 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             }
         }
         CardCommand::Get { id, json } => {
-            let config = global.client_config()?;
-            let session = global.session()?;
-            let id: CardId = id
-                .parse()
-                .map_err(|_| CliError::new(format!("{id:?} is not a card id (64 hex digits)")))?;
-            let published = config
-                .cards_client(&session)?
-                .get(&id)
-                .map_err(|e| CliError::client("the cards service", e))?;
+            let virgil = global.virgil()?;
+            let id = card_id(&id)?;
+            let published = virgil.cards().get_published(&id)?;
+            global.keep_refreshed_session(&virgil)?;
             if json {
                 print_json(&published.card)?;
             } else {
-                print_card(&published.card, Some(&config.verifier()?));
+                print_card(&published.card, Some(&virgil));
                 println!("status:        {}", status_text(&published.status));
             }
         }
@@ -345,10 +314,8 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             app_key_file,
             reason,
         } => {
-            let config = global.client_config()?;
-            let card_id: CardId = id
-                .parse()
-                .map_err(|_| CliError::new(format!("{id:?} is not a card id (64 hex digits)")))?;
+            let virgil = global.virgil()?;
+            let card_id = card_id(&id)?;
             let password = std::env::var(virgil_app_server::command::PASSWORD_VAR).ok();
             let app_key = virgil_server::keys::load_key_file(
                 &app_key_file,
@@ -356,26 +323,14 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                 virgil_app_server::command::PASSWORD_VAR,
             )
             .map_err(|e| CliError::with(Exit::Auth, e.to_string()))?;
-            let client = virgil_client::CardsClient::for_application(
-                &config.cards_url,
-                config.service_key()?,
-                &config.app_id,
-                &app_key,
-            )
-            .map_err(|e| CliError::new(e.to_string()))?;
-            let request = RevocationRequest {
-                card_id,
-                reason: if reason == "compromised" {
-                    RevocationReason::Compromised
-                } else {
-                    RevocationReason::Unspecified
-                },
-                created_at: crate::now(),
+            let reason = if reason == "compromised" {
+                RevocationReason::Compromised
+            } else {
+                RevocationReason::Unspecified
             };
-            let signature = request.sign(&app_key);
-            let revoked = client
-                .revoke(&request, &signature)
-                .map_err(|e| CliError::client("the cards service", e))?;
+            let revoked = virgil
+                .cards()
+                .revoke_as_application(&card_id, reason, &app_key)?;
             println!(
                 "card {} {}",
                 revoked.card.id(),
@@ -384,4 +339,9 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
         }
     }
     Ok(())
+}
+
+fn card_id(text: &str) -> Result<CardId, CliError> {
+    text.parse()
+        .map_err(|_| CliError::new(format!("{text:?} is not a card id (64 hex digits)")))
 }

@@ -4,12 +4,8 @@
 use crate::error::{CliError, Exit, context};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use virgil_api::app::SessionResponse;
-use virgil_card::Verifier;
-use virgil_client::{AppClient, CardsClient, ClientError};
-use virgil_crypto::PublicKey;
-use virgil_crypto::encoding::from_base64;
-use virgil_keystore::DirKeyStore;
+use virgil::crypto::encoding::from_base64;
+use virgil::{Config, Keys, PublicKey, Virgil};
 
 /// Options every command takes.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -30,14 +26,45 @@ impl Global {
         if let Some(home) = &self.home {
             return Ok(home.clone());
         }
-        DirKeyStore::default_dir()
+        Keys::default_dir()
             .and_then(|keys| keys.parent().map(Path::to_path_buf))
             .ok_or_else(|| CliError::new("no home directory: set VIRGIL_HOME or pass --home"))
     }
 
     /// The key store in the home directory.
-    pub(crate) fn keys(&self) -> Result<DirKeyStore, CliError> {
-        Ok(DirKeyStore::open(self.home()?.join("keys"))?)
+    pub(crate) fn keys(&self) -> Result<Keys, CliError> {
+        Ok(Keys::open(self.home()?.join("keys"))?)
+    }
+
+    /// The SDK as configured: the home's keys, the servers and pinned keys of the client
+    /// configuration, and the saved login if there is one.
+    pub(crate) fn virgil(&self) -> Result<Virgil, CliError> {
+        let config = self.client_config()?;
+        let virgil = Virgil::new(
+            Config::new(&config.app_id, config.app_key()?, config.service_key()?)
+                .key_dir(self.home()?.join("keys"))
+                .cards_service(&config.cards_url)
+                .app_server(&config.app_url),
+        )?;
+        if let Some(saved) = self.saved_session()? {
+            virgil.account().resume(saved.session);
+        }
+        Ok(virgil)
+    }
+
+    /// Saves the session of `virgil` if its access token was refreshed meanwhile.
+    pub(crate) fn keep_refreshed_session(&self, virgil: &Virgil) -> Result<(), CliError> {
+        let (Some(current), Some(mut saved)) = (virgil.account().session(), self.saved_session()?)
+        else {
+            return Ok(());
+        };
+        if current.username == saved.session.username
+            && current.response.access_token != saved.session.response.access_token
+        {
+            saved.session = current;
+            self.save_session(&saved)?;
+        }
+        Ok(())
     }
 
     /// The client configuration.
@@ -55,18 +82,23 @@ impl Global {
 
     /// The saved login, or an error telling the user to log in.
     pub(crate) fn session(&self) -> Result<Session, CliError> {
+        self.saved_session()?.ok_or_else(|| {
+            CliError::with(
+                Exit::Auth,
+                "not logged in: run `virgil login <username>` first",
+            )
+        })
+    }
+
+    /// The saved login, if any.
+    fn saved_session(&self) -> Result<Option<Session>, CliError> {
         let path = self.session_path()?;
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CliError::with(
-                    Exit::Auth,
-                    "not logged in: run `virgil login <username>` first",
-                ));
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(context(format!("cannot read {}", path.display()))(e)),
         };
-        serde_json::from_str(&text).map_err(|e| {
+        serde_json::from_str(&text).map(Some).map_err(|e| {
             CliError::with(
                 Exit::Auth,
                 format!(
@@ -161,45 +193,18 @@ impl ClientConfig {
         public_key(&self.cards_service_key, "cards_service_key")
     }
 
-    /// The verifier of every card the CLI uses: self, this app and the pinned service.
-    pub(crate) fn verifier(&self) -> Result<Verifier, CliError> {
-        Ok(Verifier::new()
-            .trust_service(self.service_key()?)
-            .trust_app(&self.app_id, public_key(&self.app_key, "app_key")?))
-    }
-
-    /// A client of the application server.
-    pub(crate) fn app_client(&self) -> Result<AppClient, CliError> {
-        Ok(AppClient::new(&self.app_url, self.verifier()?))
-    }
-
-    /// A cards-service client using the session's access token.
-    pub(crate) fn cards_client(&self, session: &Session) -> Result<CardsClient, CliError> {
-        let token = session.response.access_token.clone();
-        let expires_at = session.response.access_token_expires_at;
-        let username = session.username.clone();
-        Ok(CardsClient::builder(&self.cards_url, self.verifier()?)
-            .retries(1, std::time::Duration::from_millis(200))
-            .token_source(move || {
-                if expires_at <= crate::now() {
-                    Err(ClientError::Token(format!(
-                        "your access token for the cards service has expired; run `virgil login {username}` again"
-                    )))
-                } else {
-                    Ok(token.clone())
-                }
-            })
-            .build())
+    /// The pinned application key.
+    pub(crate) fn app_key(&self) -> Result<PublicKey, CliError> {
+        public_key(&self.app_key, "app_key")
     }
 }
 
 /// A saved login (`HOME/session.json`).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Session {
-    /// Who is logged in.
-    pub(crate) username: String,
-    /// The app server's answer: session and access tokens.
-    pub(crate) response: SessionResponse,
+    /// Who is logged in, and the tokens.
+    #[serde(flatten)]
+    pub(crate) session: virgil::Session,
     /// The last inbox message shown.
     #[serde(default)]
     pub(crate) inbox_cursor: i64,

@@ -4,14 +4,14 @@
 
 use crate::cards;
 use crate::config::Global;
-use crate::error::{CliError, Exit, context, crypto_error};
+use crate::error::{CliError, Exit, context};
 use crate::keys;
 use crate::password::PasswordArgs;
-use std::io::{self, BufRead as _, BufReader, IsTerminal as _, Read, Write};
+use std::io::{self, BufReader, IsTerminal as _, Read, Write};
 use std::path::{Path, PathBuf};
-use virgil_crypto::armor::{self, ArmorReader, ArmorWriter};
-use virgil_crypto::envelope::stream::{DecryptingReader, EncryptingWriter};
-use virgil_crypto::{Error as CryptoError, PublicKey};
+use virgil::crypto::Error as CryptoError;
+use virgil::stream::{Decryptor, Format};
+use virgil::{Error, PublicKey};
 
 /// Files at least this large get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -165,23 +165,27 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
             "refusing to write binary ciphertext to the terminal: pass -o FILE, --armor, or redirect the output",
         ));
     }
-    let config = global.client_config()?;
-    let recipients = cards::resolve(global, &config, &args.to)?;
+    let virgil = global.virgil()?;
+    let recipients = cards::resolve(&virgil, &args.to)?;
+    global.keep_refreshed_session(&virgil)?;
     let keys: Vec<&PublicKey> = recipients.iter().map(|card| card.public_key()).collect();
     let signer = match &args.sign_with {
-        Some(name) => Some(keys::load(global, name, &args.password)?),
+        Some(name) => Some(keys::load(virgil.keys(), name, &args.password)?),
         None => None,
     };
     let (mut input, bar) = open_input(args.files.input.as_deref())?;
-    let mut output = Output::open(args.files.output.as_deref())?;
-    let write_error = |e: io::Error| CliError::new(format!("cannot encrypt: {e}"));
-    if args.armor {
-        let armored = ArmorWriter::new(&mut output).map_err(write_error)?;
-        let armored = seal(&mut input, armored, signer.as_ref(), &keys)?;
-        armored.finish().map_err(write_error)?;
+    let output = Output::open(args.files.output.as_deref())?;
+    let format = if args.armor {
+        Format::Armored
     } else {
-        seal(&mut input, &mut output, signer.as_ref(), &keys)?;
-    }
+        Format::Binary
+    };
+    let output = virgil::stream::encrypt(&mut input, output, signer.as_ref(), &keys, format)
+        .map_err(|e| match e {
+            Error::Crypto(e) => CliError::new(format!("cannot encrypt: {e}")),
+            Error::Io(e) => CliError::new(format!("cannot encrypt: {e}")),
+            other => CliError::from(other),
+        })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -199,69 +203,36 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     Ok(())
 }
 
-fn seal<W: Write>(
-    input: &mut dyn Read,
-    out: W,
-    signer: Option<&virgil_crypto::PrivateKey>,
-    recipients: &[&PublicKey],
-) -> Result<W, CliError> {
-    let failed = |e: io::Error| match crypto_error(&e) {
-        Some(error) => CliError::new(format!("cannot encrypt: {error}")),
-        None => CliError::new(format!("cannot encrypt: {e}")),
-    };
-    let mut writer = match signer {
-        Some(key) => EncryptingWriter::signed(out, key, recipients),
-        None => EncryptingWriter::unsigned(out, recipients),
-    }
-    .map_err(failed)?;
-    io::copy(input, &mut writer).map_err(failed)?;
-    writer.finish().map_err(failed)
-}
-
 /// `virgil decrypt`.
 pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError> {
     let senders = if args.from.is_empty() {
         Vec::new()
     } else {
-        let config = global.client_config()?;
-        cards::resolve(global, &config, &args.from)?
+        let virgil = global.virgil()?;
+        let senders = cards::resolve(&virgil, &args.from)?;
+        global.keep_refreshed_session(&virgil)?;
+        senders
     };
-    let key = keys::load(global, &args.key, &args.password)?;
+    let key = keys::load(&global.keys()?, &args.key, &args.password)?;
     let (input, bar) = open_input(args.files.input.as_deref())?;
-    let mut input = BufReader::new(input);
-    let armored = input
-        .fill_buf()
-        .map_err(context("cannot read the input"))?
-        .starts_with(armor::BEGIN.as_bytes());
-    let source: Box<dyn Read> = if armored {
-        Box::new(ArmorReader::new(input).map_err(|e| rejected(&e, &args, &senders))?)
-    } else {
-        Box::new(input)
-    };
-    let sender_keys: Vec<&PublicKey> = senders.iter().map(|card| card.public_key()).collect();
-    let opened = if senders.is_empty() {
-        DecryptingReader::unverified(source, &key)
-    } else {
-        DecryptingReader::verified(source, &key, &sender_keys)
-    };
-    let mut reader = opened.map_err(|e| rejected(&e, &args, &senders))?;
+    let mut reader =
+        Decryptor::new(BufReader::new(input), &key, &senders).map_err(|e| rejected(e, &args))?;
     let mut output = Output::open(args.files.output.as_deref())?;
-    io::copy(&mut reader, &mut output).map_err(|e| rejected(&e, &args, &senders))?;
+    reader
+        .copy_to(&mut output)
+        .map_err(|e| rejected(e, &args))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let sender = reader.sender().copied();
+    let sender = reader.sender();
     output.commit()?;
     match sender {
-        Some(key_id) => {
-            let who = senders
-                .iter()
-                .find(|card| *card.public_key().key_id() == key_id)
-                .map_or_else(
-                    || key_id.to_string(),
-                    |card| format!("{} (card {})", card.identity(), card.id()),
-                );
-            eprintln!("decrypted; signature verified: from {who}");
+        Some(card) => {
+            eprintln!(
+                "decrypted; signature verified: from {} (card {})",
+                card.identity(),
+                card.id()
+            );
         }
         None => eprintln!(
             "decrypted; WARNING: the sender was not verified (pass --from to require a signature)"
@@ -271,32 +242,26 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
 }
 
 /// The message for a failed decryption: clear to the user, nothing for an attacker.
-fn rejected(error: &io::Error, args: &DecryptArgs, senders: &[virgil_card::Card]) -> CliError {
-    let expected = || {
-        let mut names: Vec<&str> = senders.iter().map(|card| card.identity()).collect();
-        names.dedup();
-        names.join(", ")
-    };
-    let message = match crypto_error(error) {
-        Some(CryptoError::NotARecipient) => format!("not encrypted for key {:?}", args.key),
-        Some(CryptoError::UnknownSender | CryptoError::BadSignature) => {
-            format!(
-                "signature does not match the sender's card ({})",
-                expected()
-            )
+fn rejected(error: Error, args: &DecryptArgs) -> CliError {
+    let message = match error {
+        Error::NotForThisKey { .. } => format!("not encrypted for key {:?}", args.key),
+        Error::WrongSender { expected } => {
+            format!("signature does not match the sender's card ({expected})")
         }
-        Some(CryptoError::NotSigned) => format!(
-            "the message is not signed, but --from {} requires a signature",
-            expected()
-        ),
-        Some(CryptoError::Corrupted) => "the message was modified or cut short".to_owned(),
-        Some(CryptoError::Malformed) => "not a virgil message, or its header is damaged".to_owned(),
-        Some(CryptoError::UnsupportedVersion) => {
+        Error::NotSigned { expected } => {
+            format!("the message is not signed, but --from {expected} requires a signature")
+        }
+        Error::Crypto(CryptoError::Corrupted) => "the message was modified or cut short".to_owned(),
+        Error::Crypto(CryptoError::Malformed) => {
+            "not a virgil message, or its header is damaged".to_owned()
+        }
+        Error::Crypto(CryptoError::UnsupportedVersion) => {
             "the message was made by a newer version of virgil".to_owned()
         }
-        Some(other) => other.to_string(),
-        None if error.kind() == io::ErrorKind::InvalidData => error.to_string(),
-        None => return CliError::new(format!("cannot decrypt: {error}")),
+        Error::Crypto(other) => other.to_string(),
+        Error::Io(e) if e.kind() == io::ErrorKind::InvalidData => e.to_string(),
+        Error::Io(e) => return CliError::new(format!("cannot decrypt: {e}")),
+        other => return CliError::from(other),
     };
     let nothing_written = if args.files.output.is_some() {
         "; nothing was written"

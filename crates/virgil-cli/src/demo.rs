@@ -1,15 +1,13 @@
 //! `virgil demo`: the seed tutorial, end to end, against real servers on loopback.
 
 use std::sync::Arc;
-use virgil::{Buffer, Config, Encoding, Virgil};
+use virgil::crypto::PrivateKey;
+use virgil::{Config, Encoding, Virgil};
 use virgil_app_server::server::AppServer;
 use virgil_app_server::store::AppStore;
-use virgil_card::{CardId, Verifier};
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::Service;
 use virgil_cards_service::store::CardStore;
-use virgil_client::AppClient;
-use virgil_crypto::PrivateKey;
 
 const APP_ID: &str = "demo-chat";
 const PASSWORD: &str = "correct horse battery staple";
@@ -58,7 +56,7 @@ fn start_servers(
             .await
         });
 
-        let client = virgil_client::CardsClient::for_application(
+        let client = virgil::client::CardsClient::for_application(
             &cards_url,
             service_public,
             APP_ID,
@@ -110,41 +108,28 @@ pub(crate) fn run() -> Result<(), String> {
     step(format!("application server listening on {app_url}"));
 
     // Register users, log in, set up each device.
-    let verifier = Verifier::new()
-        .trust_service(service_public.clone())
-        .trust_app(APP_ID, app_public.clone());
-    let app = AppClient::new(&app_url, verifier);
-    let mut sessions = Vec::new();
-    for user in ["alice", "bob"] {
-        app.register(user, PASSWORD).map_err(err(user))?;
-        sessions.push(app.login(user, PASSWORD).map_err(err(user))?);
+    let device = |user: &str| -> Result<Virgil, String> {
+        let virgil = Virgil::new(
+            Config::new(APP_ID, app_public.clone(), service_public.clone())
+                .cards_service(&cards_url)
+                .app_server(&app_url)
+                .key_dir(dir.path().join(format!("device-{user}"))),
+        )
+        .map_err(err(user))?;
+        virgil
+            .account()
+            .register(user, PASSWORD)
+            .map_err(err(user))?;
+        virgil.account().login(user, PASSWORD).map_err(err(user))?;
         step(format!(
             "{user} registered and logged in (session + cards-service access token)"
         ));
-    }
-    let device = |user: usize| -> Result<Virgil, String> {
-        let access_token = sessions
-            .get(user)
-            .map(|s| s.access_token.clone())
-            .ok_or("no session")?;
-        Virgil::new(Config {
-            cards_url: cards_url.clone(),
-            service_key: service_public.clone(),
-            app_id: APP_ID.to_owned(),
-            app_key: app_public.clone(),
-            key_dir: Some(dir.path().join(format!("device-{user}"))),
-            tokens: Box::new(move || Ok(access_token.clone())),
-        })
-        .map_err(|e| e.to_string())
+        Ok(virgil)
     };
-    let (alice_device, bob_device) = (device(0)?, device(1)?);
+    let (alice_device, bob_device) = (device("alice")?, device("bob")?);
 
     // Keys and cards: made on each device, approved and published by the app server.
-    let mut card_ids: Vec<CardId> = Vec::new();
-    for (session, (virgil, user)) in sessions
-        .iter()
-        .zip([(&alice_device, "alice"), (&bob_device, "bob")])
-    {
+    for (virgil, user) in [(&alice_device, "alice"), (&bob_device, "bob")] {
         let key = virgil.keys().generate().map_err(err(user))?;
         virgil
             .keys()
@@ -152,17 +137,16 @@ pub(crate) fn run() -> Result<(), String> {
             .map_err(err(user))?;
         let identity = virgil.identities().create_user(user);
         let request = virgil.cards().create(&identity, &key).map_err(err(user))?;
-        let id = *app
-            .submit_card(session, &request)
+        let id = *virgil
+            .account()
+            .publish_card(&request)
             .map_err(err("publishing the card"))?
             .card
             .id();
         step(format!(
             "{user}: key generated and saved (password-locked), card {id} approved and published"
         ));
-        card_ids.push(id);
     }
-    let alice_card_id = *card_ids.first().ok_or("no card for alice")?;
 
     // Sign & encrypt, transmit.
     let alice_key = alice_device
@@ -180,35 +164,30 @@ pub(crate) fn run() -> Result<(), String> {
     let cipher = alice_key
         .sign_then_encrypt(MESSAGE, &bob_cards)
         .map_err(err("encrypting"))?;
-    let (alice_session, bob_session) = (
-        sessions.first().ok_or("no session")?,
-        sessions.get(1).ok_or("no session")?,
-    );
-    app.send_message(alice_session, "bob", cipher.as_bytes())
+    alice_device
+        .messages()
+        .send_ciphertext("bob", &cipher)
         .map_err(err("sending"))?;
     step(format!(
         "alice signed, encrypted and sent {} bytes of ciphertext through the relay",
         cipher.as_bytes().len()
     ));
 
-    // Decrypt & verify.
-    let inbox = app
-        .inbox(bob_session, 0)
-        .map_err(err("fetching the inbox"))?;
-    let received = &inbox.messages.first().ok_or("bob's inbox is empty")?.body;
+    // Decrypt & verify: bob's inbox decrypts each message and verifies it against the
+    // sender's cards (found and verified like alice found bob's).
     let bob_key = bob_device
         .keys()
         .load("bob", Some(PASSWORD))
         .map_err(err("bob"))?;
-    let alice_card = bob_device
-        .cards()
-        .get(&alice_card_id)
-        .map_err(err("getting alice's card"))?;
-    let cipher =
-        Buffer::from_string(received, Encoding::Base64).map_err(err("the relayed message"))?;
-    let message = bob_key
-        .decrypt_then_verify(&cipher, &alice_card)
-        .map_err(err("decrypting"))?
+    let inbox = bob_device
+        .messages()
+        .inbox(&bob_key, 0)
+        .map_err(err("fetching the inbox"))?;
+    let received = inbox.messages.first().ok_or("bob's inbox is empty")?;
+    let message = received
+        .message
+        .as_ref()
+        .map_err(|e| format!("decrypting: {e}"))?
         .to_string(Encoding::Utf8);
     step("bob fetched the message, decrypted it and verified alice's signature against her card");
     if message != MESSAGE {

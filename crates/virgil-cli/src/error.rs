@@ -2,7 +2,7 @@
 //! code (docs/cli.md lists them).
 
 use std::fmt;
-use virgil_client::ClientError;
+use virgil::client::ClientError;
 
 /// Exit codes (docs/cli.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,9 +83,9 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<virgil_keystore::KeyStoreError> for CliError {
-    fn from(error: virgil_keystore::KeyStoreError) -> Self {
-        use virgil_keystore::KeyStoreError as E;
+impl From<virgil::keystore::KeyStoreError> for CliError {
+    fn from(error: virgil::keystore::KeyStoreError) -> Self {
+        use virgil::keystore::KeyStoreError as E;
         match error {
             E::WrongPassword { .. } => Self::with(
                 Exit::Auth,
@@ -99,15 +99,28 @@ impl From<virgil_keystore::KeyStoreError> for CliError {
     }
 }
 
+impl From<virgil::Error> for CliError {
+    fn from(error: virgil::Error) -> Self {
+        use virgil::Error as E;
+        match error {
+            E::KeyStore(e) => e.into(),
+            E::CardsService(e) => Self::client("the cards service", e),
+            E::AppServer(e) => Self::client("the app server", e),
+            E::NotLoggedIn => Self::with(
+                Exit::Auth,
+                "not logged in: run `virgil login <username>` first",
+            ),
+            E::CardNotTrusted { .. }
+            | E::NotForThisKey { .. }
+            | E::WrongSender { .. }
+            | E::NotSigned { .. }
+            | E::SenderHasNoCard { .. } => Self::with(Exit::Rejected, error.to_string()),
+            other => Self::new(other.to_string()),
+        }
+    }
+}
+
 /// `map_err` helper: "context: error".
 pub(crate) fn context<E: fmt::Display>(what: impl fmt::Display) -> impl FnOnce(E) -> CliError {
     move |e| CliError::new(format!("{what}: {e}"))
-}
-
-/// The crypto error inside an I/O error from the streaming envelope, if any.
-pub(crate) fn crypto_error(error: &std::io::Error) -> Option<virgil_crypto::Error> {
-    error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<virgil_crypto::Error>())
-        .copied()
 }

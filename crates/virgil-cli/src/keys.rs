@@ -6,9 +6,9 @@ use crate::password::{self, NEW_PASSWORD_VAR, PasswordArgs};
 use clap::Subcommand;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
-use virgil_crypto::PrivateKey;
-use virgil_crypto::encoding::to_base64;
-use virgil_keystore::KeyStore as _;
+use virgil::crypto::encoding::to_base64;
+use virgil::keystore::KeyStoreError;
+use virgil::{Key, KeyEntry, Keys};
 
 /// `virgil key` subcommands.
 #[derive(Subcommand, Debug)]
@@ -76,25 +76,22 @@ fn time(seconds: u64) -> String {
     crate::format_time(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
 
-/// The password of key `name` if it has one (asked only then).
 /// What the store's listing says about key `name` (`None` if absent or unreadable).
-fn entry(
-    store: &virgil_keystore::DirKeyStore,
-    name: &str,
-) -> Result<Option<virgil_keystore::KeyEntry>, CliError> {
+fn entry(store: &Keys, name: &str) -> Result<Option<KeyEntry>, CliError> {
     Ok(store
         .list()?
         .into_iter()
         .find(|entry| entry.name.as_str() == name))
 }
 
+/// The password of key `name` if it has one (asked only then).
 fn password_of(
-    store: &virgil_keystore::DirKeyStore,
+    store: &Keys,
     name: &str,
     password: &PasswordArgs,
 ) -> Result<Option<zeroize::Zeroizing<String>>, CliError> {
     if !store.exists(name)? {
-        return Err(virgil_keystore::KeyStoreError::NotFound {
+        return Err(KeyStoreError::NotFound {
             name: name.to_owned(),
         }
         .into());
@@ -109,14 +106,15 @@ fn password_of(
 }
 
 /// Loads and unlocks key `name`.
-pub(crate) fn load(
-    global: &Global,
-    name: &str,
-    password: &PasswordArgs,
-) -> Result<PrivateKey, CliError> {
-    let store = global.keys()?;
-    let secret = password_of(&store, name, password)?;
-    Ok(store.load(name, secret.as_ref().map(|p| p.as_bytes()))?)
+pub(crate) fn load(store: &Keys, name: &str, password: &PasswordArgs) -> Result<Key, CliError> {
+    let secret = password_of(store, name, password)?;
+    Ok(store.load(name, secret.as_ref().map(|p| p.as_str()))?)
+}
+
+fn path_of(store: &Keys, name: &str) -> String {
+    store
+        .path_of(name)
+        .map_or_else(|| "(memory)".to_owned(), |path| path.display().to_string())
 }
 
 /// Runs a `virgil key` command.
@@ -129,24 +127,26 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             unprotected,
         } => {
             if store.exists(&name)? {
-                return Err(virgil_keystore::KeyStoreError::AlreadyExists { name }.into());
+                return Err(KeyStoreError::AlreadyExists { name }.into());
             }
             let secret = if unprotected {
                 None
             } else {
                 Some(password::key_password(&password, &name, true)?)
             };
-            let key = PrivateKey::generate().map_err(context("cannot generate a key"))?;
-            let entry = store.save(&name, &key, secret.as_ref().map(|p| p.as_bytes()))?;
+            let key = store.generate().map_err(context("cannot generate a key"))?;
+            let entry = store.save(&key, &name, secret.as_ref().map(|p| p.as_str()))?;
             println!("key {name:?} created, key id {}", entry.key_id);
-            println!("saved in {}", store.path_of(&entry.name).display());
+            println!("saved in {}", path_of(&store, &name));
         }
         KeyCommand::List => {
             let entries = store.list()?;
             if entries.is_empty() {
                 println!(
                     "no keys in {} (create one: virgil key generate NAME)",
-                    store.dir().display()
+                    store
+                        .dir()
+                        .map_or_else(|| "memory".to_owned(), |dir| dir.display().to_string())
                 );
             }
             for entry in entries {
@@ -164,9 +164,8 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             }
         }
         KeyCommand::Show { name } => {
-            let entry = entry(&store, &name)?.ok_or_else(|| {
-                CliError::from(virgil_keystore::KeyStoreError::NotFound { name: name.clone() })
-            })?;
+            let entry = entry(&store, &name)?
+                .ok_or_else(|| CliError::from(KeyStoreError::NotFound { name: name.clone() }))?;
             println!("name:      {}", entry.name.as_str());
             println!("key id:    {}", entry.key_id);
             println!("created:   {}", time(entry.created_at));
@@ -178,14 +177,14 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
                     "no"
                 }
             );
-            println!("file:      {}", store.path_of(&entry.name).display());
+            println!("file:      {}", path_of(&store, &name));
         }
         KeyCommand::ExportPublic {
             name,
             password,
             output,
         } => {
-            let key = load(global, &name, &password)?;
+            let key = load(&store, &name, &password)?;
             let text = format!("{}\n", to_base64(key.public_key().as_bytes()));
             match output {
                 Some(path) => std::fs::write(&path, text)
@@ -195,7 +194,7 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
         }
         KeyCommand::Delete { name, yes } => {
             if !store.exists(&name)? {
-                return Err(virgil_keystore::KeyStoreError::NotFound { name }.into());
+                return Err(KeyStoreError::NotFound { name }.into());
             }
             if !yes {
                 if !std::io::stdin().is_terminal() {
@@ -224,18 +223,14 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
         } => {
             // Checks the old password first, so a typo is reported before asking twice.
             let old = password_of(&store, &name, &password)?;
-            store.load(&name, old.as_ref().map(|p| p.as_bytes()))?;
+            store.load(&name, old.as_ref().map(|p| p.as_str()))?;
             let new = password::read(
                 new_password_file.as_deref(),
                 NEW_PASSWORD_VAR,
                 &format!("New password for key {name:?}: "),
                 true,
             )?;
-            store.change_password(
-                &name,
-                old.as_ref().map(|p| p.as_bytes()),
-                Some(new.as_bytes()),
-            )?;
+            store.change_password(&name, old.as_ref().map(|p| p.as_str()), Some(new.as_str()))?;
             println!("password of key {name:?} changed");
         }
     }

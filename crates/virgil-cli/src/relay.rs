@@ -2,17 +2,13 @@
 //! its message relay. `send` signs and encrypts for the recipient's cards; `inbox`
 //! decrypts and verifies against the sender's cards.
 
-use crate::cards;
 use crate::config::{Global, Session};
 use crate::error::{CliError, Exit, context};
 use crate::keys;
 use crate::password::{self, ACCOUNT_PASSWORD_VAR, PasswordArgs};
-use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::PathBuf;
-use virgil_card::Card;
-use virgil_crypto::encoding::from_base64;
-use virgil_crypto::{PublicKey, envelope};
+use virgil::Error;
 
 /// The largest message `send` accepts (the relay takes 1 MiB of base64 JSON).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 700 * 1024;
@@ -46,11 +42,9 @@ pub(crate) fn register(
     args: &AccountPasswordArgs,
 ) -> Result<(), CliError> {
     let config = global.client_config()?;
+    let virgil = global.virgil()?;
     let password = account_password(args, username, true)?;
-    config
-        .app_client()?
-        .register(username, &password)
-        .map_err(|e| CliError::client("the app server", e))?;
+    virgil.account().register(username, &password)?;
     println!(
         "registered {username:?} at {}; next: virgil login {username}",
         config.app_url
@@ -64,13 +58,11 @@ pub(crate) fn login(
     username: &str,
     args: &AccountPasswordArgs,
 ) -> Result<(), CliError> {
-    let config = global.client_config()?;
+    let virgil = global.virgil()?;
     let password = account_password(args, username, false)?;
-    let response = config
-        .app_client()?
-        .login(username, &password)
-        .map_err(|e| CliError::client("the app server", e))?;
-    let minutes = response
+    let session = virgil.account().login(username, &password)?;
+    let minutes = session
+        .response
         .access_token_expires_at
         .saturating_sub(crate::now())
         / 60;
@@ -78,11 +70,10 @@ pub(crate) fn login(
     let inbox_cursor = global
         .session()
         .ok()
-        .filter(|old| old.username == username)
+        .filter(|old| old.session.username == username)
         .map_or(0, |old| old.inbox_cursor);
     global.save_session(&Session {
-        username: username.to_owned(),
-        response,
+        session,
         inbox_cursor,
     })?;
     println!("logged in as {username:?} (cards service access for {minutes} minutes)");
@@ -107,8 +98,8 @@ pub(crate) fn send(
     key: Option<String>,
     password: &PasswordArgs,
 ) -> Result<(), CliError> {
-    let config = global.client_config()?;
-    let session = global.session()?;
+    let virgil = global.virgil()?;
+    let username = global.session()?.session.username;
     let mut message = Vec::new();
     let limit = u64::try_from(MAX_MESSAGE_BYTES + 1).unwrap_or(u64::MAX);
     match input.as_deref().filter(|path| path.as_os_str() != "-") {
@@ -126,19 +117,13 @@ pub(crate) fn send(
             MAX_MESSAGE_BYTES / 1024
         )));
     }
-    let recipients = cards::resolve(global, &config, &[to.to_owned(), session.username.clone()])?;
-    let keys: Vec<&PublicKey> = recipients.iter().map(|card| card.public_key()).collect();
-    let key_name = key.unwrap_or_else(|| session.username.clone());
-    let private = keys::load(global, &key_name, password)?;
-    let ciphertext = envelope::sign_then_encrypt(&message, &private, &keys)
-        .map_err(context("cannot encrypt"))?;
-    let id = config
-        .app_client()?
-        .send_message(&session.response, to, &ciphertext)
-        .map_err(|e| CliError::client("the app server", e))?;
+    let key_name = key.unwrap_or(username);
+    let private = keys::load(virgil.keys(), &key_name, password)?;
+    let sent = virgil.messages().send(to, &private, &message)?;
+    global.keep_refreshed_session(&virgil)?;
     println!(
-        "sent to {to} (message {id}), signed and encrypted for {} card(s)",
-        keys.len()
+        "sent to {to} (message {}), signed and encrypted for {} card(s)",
+        sent.id, sent.cards
     );
     Ok(())
 }
@@ -150,87 +135,49 @@ pub(crate) fn inbox(
     key: Option<String>,
     password: &PasswordArgs,
 ) -> Result<(), CliError> {
-    let config = global.client_config()?;
-    let mut session = global.session()?;
-    let app = config.app_client()?;
-    let cards_client = config.cards_client(&session)?;
-    let key_name = key.unwrap_or_else(|| session.username.clone());
-    let private = keys::load(global, &key_name, password)?;
-    let mut cursor = if all { 0 } else { session.inbox_cursor };
-    let mut sender_cards: HashMap<String, Vec<Card>> = HashMap::new();
+    let virgil = global.virgil()?;
+    let saved = global.session()?;
+    let key_name = key.unwrap_or_else(|| saved.session.username.clone());
+    let private = keys::load(virgil.keys(), &key_name, password)?;
+    let cursor = if all { 0 } else { saved.inbox_cursor };
+    let read = virgil.messages().inbox(&private, cursor)?;
     let (mut shown, mut rejected) = (0usize, 0usize);
-    loop {
-        let page = app
-            .inbox(&session.response, cursor)
-            .map_err(|e| CliError::client("the app server", e))?;
-        if page.messages.is_empty() {
-            break;
-        }
-        let page_start = cursor;
-        for message in &page.messages {
-            if !sender_cards.contains_key(&message.from) {
-                let found = cards_client
-                    .search(&[message.from.as_str()], None)
-                    .map_err(|e| CliError::client("the cards service", e))?;
-                sender_cards.insert(
-                    message.from.clone(),
-                    found.into_iter().map(|published| published.card).collect(),
-                );
+    for received in &read.messages {
+        let header = format!(
+            "#{} from {} at {}",
+            received.id,
+            received.from,
+            crate::format_time(received.sent_at)
+        );
+        match &received.message {
+            Ok(plaintext) => {
+                println!("{header} (signature verified)");
+                let text = String::from_utf8_lossy(plaintext.as_bytes());
+                println!("{}", text.strip_suffix('\n').unwrap_or(&text));
+                shown += 1;
             }
-            let candidates: Vec<&PublicKey> = sender_cards
-                .get(&message.from)
-                .map(|cards| cards.iter().map(|card| card.public_key()).collect())
-                .unwrap_or_default();
-            let header = format!(
-                "#{} from {} at {}",
-                message.id,
-                message.from,
-                crate::format_time(message.sent_at)
-            );
-            let opened = from_base64(&message.body)
-                .map_err(|_| virgil_crypto::Error::Malformed)
-                .and_then(|bytes| envelope::decrypt_then_verify(&bytes, &private, &candidates));
-            match opened {
-                Ok(verified) => {
-                    println!("{header} (signature verified)");
-                    let text = String::from_utf8_lossy(&verified.plaintext);
-                    println!("{}", text.strip_suffix('\n').unwrap_or(&text));
-                    shown += 1;
-                }
-                Err(error) => {
-                    let why = match error {
-                        virgil_crypto::Error::NotARecipient => {
-                            format!("not encrypted for key {key_name:?}")
-                        }
-                        virgil_crypto::Error::UnknownSender
-                        | virgil_crypto::Error::BadSignature
-                            if candidates.is_empty() =>
-                        {
-                            format!("{} has no published card to verify it with", message.from)
-                        }
-                        virgil_crypto::Error::UnknownSender
-                        | virgil_crypto::Error::BadSignature => {
-                            format!("signature does not match {}'s card", message.from)
-                        }
-                        virgil_crypto::Error::NotSigned => "not signed".to_owned(),
-                        _ => "the message was modified or is damaged".to_owned(),
-                    };
-                    println!("{header} REJECTED: {why}");
-                    rejected += 1;
-                }
+            Err(error) => {
+                let why = match error {
+                    Error::NotForThisKey { .. } => format!("not encrypted for key {key_name:?}"),
+                    Error::SenderHasNoCard { identity } => {
+                        format!("{identity} has no published card to verify it with")
+                    }
+                    Error::WrongSender { .. } => {
+                        format!("signature does not match {}'s card", received.from)
+                    }
+                    Error::NotSigned { .. } => "not signed".to_owned(),
+                    _ => "the message was modified or is damaged".to_owned(),
+                };
+                println!("{header} REJECTED: {why}");
+                rejected += 1;
             }
-            cursor = cursor.max(message.id);
-        }
-        cursor = cursor.max(page.next_cursor);
-        if cursor <= page_start {
-            // A server that does not move the cursor forward would loop us forever.
-            return Err(CliError::new(
-                "the app server's inbox cursor did not advance; stopping",
-            ));
         }
     }
-    session.inbox_cursor = session.inbox_cursor.max(cursor);
-    global.save_session(&session)?;
+    // Saved with the freshest tokens (they may have been refreshed on the way).
+    global.save_session(&Session {
+        session: virgil.account().session().unwrap_or(saved.session),
+        inbox_cursor: saved.inbox_cursor.max(read.cursor),
+    })?;
     if shown == 0 && rejected == 0 {
         println!("no new messages");
     }

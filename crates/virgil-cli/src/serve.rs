@@ -5,7 +5,7 @@ use crate::config::{ClientConfig, write_private_file};
 use crate::error::{CliError, context};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
-use virgil_crypto::encoding::to_base64;
+use virgil::crypto::encoding::to_base64;
 use virgil_server::runtime;
 
 /// `virgil serve` subcommands.

@@ -418,16 +418,25 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
     let stderr = deployment.fails("alice", &["card", "publish", "forged.card"], 1);
     assert!(stderr.contains("wrong_identity"), "{stderr}");
 
-    // Expired access tokens: noticed locally from the session, and refused by the
-    // cards service when the session lies about the expiry.
+    // Expired access tokens: refreshed with the session (no password) and saved; refused
+    // by the cards service when the session lies about the expiry.
     let mut session = deployment.session("alice");
+    session["response"]["access_token"] = "expired".into();
     session["response"]["access_token_expires_at"] = 1.into();
     deployment.set_session("alice", &session);
-    let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);
+    deployment.ok("alice", &["card", "find", "bob"]);
+    let refreshed = deployment.session("alice");
+    assert_ne!(refreshed["response"]["access_token"], "expired");
     assert!(
-        stderr.contains("expired") && stderr.contains("virgil login alice"),
-        "{stderr}"
+        refreshed["response"]["access_token_expires_at"]
+            .as_u64()
+            .unwrap()
+            > now()
     );
+    session["response"]["session_token"] = "not-a-session".into();
+    deployment.set_session("alice", &session);
+    let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);
+    assert!(stderr.contains("invalid_session"), "{stderr}");
     let (_, app_key) =
         virgil_keystore::key_file::open(&deployment.path("local/app.key"), None).unwrap();
     session["response"]["access_token"] =

@@ -6,7 +6,8 @@ use crate::http::{Http, Method};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse, SubmitCardRequest,
+    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse,
+    SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_card::{Card, Verifier};

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use virgil_app_server::server::{AppServer, router as app_router};
+use virgil_app_server::store::AppStore;
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;
 use virgil_crypto::{PrivateKey, PublicKey};
-use virgil_app_server::server::{AppServer, router as app_router};
-use virgil_app_server::store::AppStore;
 
 /// Starts a cards service on 127.0.0.1 (ephemeral port) on its own thread and tokio
 /// runtime, over `database_url`, serving `applications`; returns its base URL. It runs

@@ -159,12 +159,19 @@ impl Account<'_> {
 
     /// Registers `username` with `password`.
     pub fn register(&self, username: &str, password: &str) -> Result<(), Error> {
-        Ok(self.remote().app()?.register(username, password)?)
+        self.remote()
+            .app()?
+            .register(username, password)
+            .map_err(Error::AppServer)
     }
 
     /// Logs in; the session is used for everything after (and returned, to save).
     pub fn login(&self, username: &str, password: &str) -> Result<Session, Error> {
-        let response = self.remote().app()?.login(username, password)?;
+        let response = self
+            .remote()
+            .app()?
+            .login(username, password)
+            .map_err(Error::AppServer)?;
         let session = Session {
             username: username.to_owned(),
             response,
@@ -192,7 +199,11 @@ impl Account<'_> {
     /// when the token is about to expire); returns the updated session.
     pub fn refresh(&self) -> Result<Session, Error> {
         let mut session = self.remote().session()?;
-        let fresh = self.remote().app()?.refresh_access_token(&session.response)?;
+        let fresh = self
+            .remote()
+            .app()?
+            .refresh_access_token(&session.response)
+            .map_err(Error::AppServer)?;
         session.response.access_token = fresh.access_token;
         session.response.access_token_expires_at = fresh.access_token_expires_at;
         self.resume(session.clone());
@@ -203,10 +214,10 @@ impl Account<'_> {
     /// application server approves and publishes it. Returns the published, verified card.
     pub fn publish_card(&self, request: &Card) -> Result<PublishedCard, Error> {
         let session = self.remote().session()?;
-        Ok(self
-            .remote()
+        self.remote()
             .app()?
-            .submit_card(&session.response, request)?)
+            .submit_card(&session.response, request)
+            .map_err(Error::AppServer)
     }
 }
 
@@ -264,11 +275,23 @@ impl Messages<'_> {
         let ciphertext = envelope::sign_then_encrypt(message.as_ref(), &key.0, &keys)?;
         let id = remote
             .app()?
-            .send_message(&session.response, to, &ciphertext)?;
+            .send_message(&session.response, to, &ciphertext)
+            .map_err(Error::AppServer)?;
         Ok(Sent {
             id,
             cards: keys.len(),
         })
+    }
+
+    /// Relays a ciphertext made with [`Key::sign_then_encrypt`] to user `to`; returns
+    /// the relay's message id. ([`Messages::send`] does the lookup and encryption too.)
+    pub fn send_ciphertext(&self, to: &str, ciphertext: &Buffer) -> Result<i64, Error> {
+        let remote = &self.virgil.remote;
+        let session = remote.session()?;
+        remote
+            .app()?
+            .send_message(&session.response, to, ciphertext.as_bytes())
+            .map_err(Error::AppServer)
     }
 
     /// Every message after `cursor` (0: from the start), each decrypted with `key` and
@@ -281,7 +304,9 @@ impl Messages<'_> {
         let mut sender_cards: HashMap<String, Vec<Card>> = HashMap::new();
         let mut messages = Vec::new();
         loop {
-            let page = app.inbox(&session.response, cursor)?;
+            let page = app
+                .inbox(&session.response, cursor)
+                .map_err(Error::AppServer)?;
             if page.messages.is_empty() {
                 break;
             }
@@ -296,7 +321,9 @@ impl Messages<'_> {
                     .map_or(&[][..], Vec::as_slice);
                 let opened = from_base64(&relayed.body)
                     .map_err(|_| Error::Crypto(virgil_crypto::Error::Malformed))
-                    .and_then(|bytes| key.decrypt_then_verify_any(&Buffer::from_bytes(bytes), senders));
+                    .and_then(|bytes| {
+                        key.decrypt_then_verify_any(&Buffer::from_bytes(bytes), senders)
+                    });
                 let message = match opened {
                     Err(Error::WrongSender { .. }) if senders.is_empty() => {
                         Err(Error::SenderHasNoCard {

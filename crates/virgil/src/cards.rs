@@ -84,7 +84,11 @@ impl Cards<'_> {
     /// Like [`Cards::find`], with when each card was published.
     #[cfg(feature = "client")]
     pub fn find_published(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
-        Ok(self.virgil.remote.cards()?.search(identities, None)?)
+        self.virgil
+            .remote
+            .cards()?
+            .search(identities, None)
+            .map_err(Error::CardsService)
     }
 
     /// The active, verified cards of `identities`; an identity without one is an
@@ -112,7 +116,11 @@ impl Cards<'_> {
     /// Like [`Cards::get`], with the card's status (active, superseded, revoked).
     #[cfg(feature = "client")]
     pub fn get_published(&self, id: &CardId) -> Result<PublishedCard, Error> {
-        Ok(self.virgil.remote.cards()?.get(id)?)
+        self.virgil
+            .remote
+            .cards()?
+            .get(id)
+            .map_err(Error::CardsService)
     }
 
     /// Revokes a card as the application (an operator action: signed with the
@@ -129,13 +137,16 @@ impl Cards<'_> {
             self.virgil.service_key.clone(),
             &self.virgil.app_id,
             app_key,
-        )?;
+        )
+        .map_err(Error::CardsService)?;
         let request = RevocationRequest {
             card_id: *id,
             reason,
             created_at: virgil_api::unix_now(),
         };
         let signature = request.sign(app_key);
-        Ok(client.revoke(&request, &signature)?)
+        client
+            .revoke(&request, &signature)
+            .map_err(Error::CardsService)
     }
 }

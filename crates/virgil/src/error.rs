@@ -14,10 +14,15 @@ pub enum Error {
     /// A key store operation failed (names the key and, for files, the path).
     #[error(transparent)]
     KeyStore(#[from] virgil_keystore::KeyStoreError),
-    /// A server could not be used, or returned a card that failed verification.
+    /// The cards service could not be used, refused, or returned a card that failed
+    /// verification.
     #[cfg(feature = "client")]
-    #[error(transparent)]
-    Client(#[from] virgil_client::ClientError),
+    #[error("the cards service: {0}")]
+    CardsService(virgil_client::ClientError),
+    /// The application server could not be used, or refused.
+    #[cfg(feature = "client")]
+    #[error("the application server: {0}")]
+    AppServer(virgil_client::ClientError),
     /// A card is not valid.
     #[error(transparent)]
     Card(#[from] virgil_card::CardError),

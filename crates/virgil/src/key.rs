@@ -1,7 +1,7 @@
 //! A user's private key with the tutorial's operations, and the key store around it.
 
 use crate::error::opening;
-use crate::{Buffer, Card, Error, PublicKey, Virgil};
+use crate::{Buffer, Card, Error, PublicKey};
 use std::path::PathBuf;
 use virgil_crypto::{PrivateKey, envelope};
 use virgil_keystore::{DirKeyStore, KeyEntry, KeyStore, KeyStoreError, MemoryKeyStore};
@@ -61,37 +61,43 @@ impl Key {
     }
 }
 
-/// Where a [`Virgil`] keeps keys.
-pub(crate) enum Storage {
+enum Storage {
     Dir(DirKeyStore),
     Memory(MemoryKeyStore),
 }
 
-impl Storage {
-    pub(crate) fn open(dir: Option<PathBuf>) -> Result<Self, Error> {
-        Ok(match dir {
-            Some(dir) => Storage::Dir(DirKeyStore::open(dir)?),
-            None => Storage::Memory(MemoryKeyStore::new()),
+/// A device's keys ([`crate::Virgil::keys`], or on their own with [`Keys::open`]):
+/// generate, save (never replacing a key), load, list, delete, change a password.
+pub struct Keys {
+    storage: Storage,
+}
+
+impl Keys {
+    /// The keys in directory `dir` (created if missing; docs/format.md §3 for the files).
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
+        Ok(Self {
+            storage: Storage::Dir(DirKeyStore::open(dir)?),
         })
     }
 
+    /// The platform's default key directory (`$XDG_DATA_HOME/virgil/keys` or
+    /// `~/.local/share/virgil/keys`), if there is a home directory.
+    pub fn default_dir() -> Option<PathBuf> {
+        DirKeyStore::default_dir()
+    }
+
+    /// Keys kept in memory only (tests, ephemeral use).
+    pub fn in_memory() -> Self {
+        Self {
+            storage: Storage::Memory(MemoryKeyStore::new()),
+        }
+    }
+
     fn store(&self) -> &dyn KeyStore {
-        match self {
+        match &self.storage {
             Storage::Dir(store) => store,
             Storage::Memory(store) => store,
         }
-    }
-}
-
-/// Key operations ([`Virgil::keys`]): generate, save (never replacing a key), load,
-/// list, delete, change a password.
-pub struct Keys<'a> {
-    pub(crate) virgil: &'a Virgil,
-}
-
-impl Keys<'_> {
-    fn store(&self) -> &dyn KeyStore {
-        self.virgil.storage.store()
     }
 
     /// A new key from the system's random generator.
@@ -102,7 +108,9 @@ impl Keys<'_> {
     /// Saves `key` under `name`, locked with `password` (`None`: unprotected); never
     /// replaces a key.
     pub fn save(&self, key: &Key, name: &str, password: Option<&str>) -> Result<KeyEntry, Error> {
-        Ok(self.store().save(name, &key.0, password.map(str::as_bytes))?)
+        Ok(self
+            .store()
+            .save(name, &key.0, password.map(str::as_bytes))?)
     }
 
     /// Loads the key `name` with its password.
@@ -153,7 +161,7 @@ impl Keys<'_> {
 
     /// The directory keys are kept in (`None` for a memory store).
     pub fn dir(&self) -> Option<&std::path::Path> {
-        match &self.virgil.storage {
+        match &self.storage {
             Storage::Dir(store) => Some(store.dir()),
             Storage::Memory(_) => None,
         }
@@ -161,7 +169,7 @@ impl Keys<'_> {
 
     /// The file of key `name` (`None` for a memory store or a name that is not valid).
     pub fn path_of(&self, name: &str) -> Option<PathBuf> {
-        match &self.virgil.storage {
+        match &self.storage {
             Storage::Dir(store) => virgil_keystore::KeyName::new(name)
                 .ok()
                 .map(|name| store.path_of(&name)),

@@ -60,6 +60,8 @@ pub use buffer::{Buffer, Encoding};
 pub use cards::{Cards, Identities, Identity};
 pub use error::Error;
 pub use key::{Key, Keys};
+#[cfg(feature = "client")]
+pub use virgil_api::cards::CardStatus;
 pub use virgil_card::{Card, CardId, RevocationReason};
 #[cfg(feature = "client")]
 pub use virgil_client::{PublishedCard, TokenSource};
@@ -151,7 +153,7 @@ pub struct Virgil {
     #[cfg_attr(not(feature = "client"), allow(dead_code))]
     service_key: PublicKey,
     verifier: Verifier,
-    storage: key::Storage,
+    keys: Keys,
     #[cfg(feature = "client")]
     remote: account::Remote,
 }
@@ -170,7 +172,10 @@ impl Virgil {
                 config.tokens,
                 &verifier,
             ),
-            storage: key::Storage::open(config.key_dir)?,
+            keys: match config.key_dir {
+                Some(dir) => Keys::open(dir)?,
+                None => Keys::in_memory(),
+            },
             app_id: config.app_id,
             service_key: config.service_key,
             verifier,
@@ -178,8 +183,8 @@ impl Virgil {
     }
 
     /// Generating, saving, loading and managing keys.
-    pub fn keys(&self) -> Keys<'_> {
-        Keys { virgil: self }
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// Creating identities.

@@ -63,7 +63,10 @@ fn alice_and_bob_talk_through_the_relay() {
     let dir = tempfile::tempdir().unwrap();
     let (cards_url, app_url) = start(dir.path());
     let (alice, bob) = (device(&cards_url, &app_url), device(&cards_url, &app_url));
-    assert!(matches!(alice.cards().find(&["bob"]), Err(Error::NotLoggedIn)));
+    assert!(matches!(
+        alice.cards().find(&["bob"]),
+        Err(Error::NotLoggedIn)
+    ));
     let alice_key = sign_up(&alice, "alice");
     let bob_key = sign_up(&bob, "bob");
 
@@ -85,12 +88,21 @@ fn alice_and_bob_talk_through_the_relay() {
         received.message.as_ref().unwrap().to_string(Encoding::Utf8),
         "Hey Bob, how's it going?"
     );
-    assert!(bob.messages().inbox(&bob_key, read.cursor).unwrap().messages.is_empty());
+    assert!(
+        bob.messages()
+            .inbox(&bob_key, read.cursor)
+            .unwrap()
+            .messages
+            .is_empty()
+    );
 
     // A message for bob's inbox that is not for bob's key is refused, not shown.
     let stranger = bob.keys().generate().unwrap();
     let read = bob.messages().inbox(&stranger, 0).unwrap();
-    assert!(matches!(read.messages[0].message, Err(Error::NotForThisKey { .. })));
+    assert!(matches!(
+        read.messages[0].message,
+        Err(Error::NotForThisKey { .. })
+    ));
 }
 
 #[test]
@@ -117,7 +129,7 @@ fn an_expired_access_token_is_refreshed_with_the_session() {
     dead.response.access_token_expires_at = 0;
     later.account().resume(dead);
     match later.cards().find(&["alice"]) {
-        Err(Error::Client(virgil_client::ClientError::Api { status: 401, .. })) => {}
+        Err(Error::CardsService(virgil_client::ClientError::Api { status: 401, .. })) => {}
         other => panic!("{other:?}"),
     }
 }
