@@ -13,14 +13,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
-use virgil_api::ErrorCode;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse,
-    SubmitCardRequest,
+    AccessTokenResponse, Credentials, Inbox, RegisteredUser, SendMessageRequest, SentMessage,
+    SessionResponse, SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_api::token;
 use virgil_api::unix_now as now;
+use virgil_api::{ErrorCode, HealthResponse};
 use virgil_card::{Card, Signer};
 use virgil_server::ApiError;
 use virgil_server::http::{PROMETHEUS_TEXT, parse_json};
@@ -29,7 +29,7 @@ use virgil_server::metrics::Gauge;
 pub(crate) async fn register(
     State(server): State<Arc<AppServer>>,
     body: Bytes,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
     let credentials: Credentials = parse_json(&body)?;
     check_username(&credentials.username)?;
     if !(8..=1024).contains(&credentials.password.len()) {
@@ -64,7 +64,9 @@ pub(crate) async fn register(
     }
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "username": credentials.username })),
+        Json(RegisteredUser {
+            username: credentials.username,
+        }),
     ))
 }
 
@@ -306,8 +308,11 @@ pub(crate) async fn inbox(
     }))
 }
 
-pub(crate) async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+pub(crate) async fn health() -> Json<HealthResponse> {
+    Json(HealthResponse {
+        status: "ok".to_owned(),
+        cards: None,
+    })
 }
 
 pub(crate) async fn metrics(

@@ -138,6 +138,11 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
         code(app.submit_card(&alice, &forged)),
         (403, ErrorCode::WrongIdentity)
     );
+    let other_app = CardRequest::new("alice", "other-app").sign(&key(1)).unwrap();
+    assert_eq!(
+        code(app.submit_card(&alice, &other_app)),
+        (403, ErrorCode::WrongApplication)
+    );
     let mut stranger = alice.clone();
     stranger.session_token = "not-a-session".into();
     assert_eq!(

@@ -10,11 +10,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
-use virgil_api::ErrorCode;
 use virgil_api::cards::{
     CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
     SearchResponse, ServiceKeyResponse,
 };
+use virgil_api::{ErrorCode, HealthResponse};
 use virgil_card::{CardId, CardJson, RevocationRequest, Signer, Verifier};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_base64, to_base64};
@@ -248,9 +248,12 @@ async fn service_key(State(service): State<Arc<Service>>) -> Json<ServiceKeyResp
     })
 }
 
-async fn health(State(service): State<Arc<Service>>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn health(State(service): State<Arc<Service>>) -> Result<Json<HealthResponse>, ApiError> {
     let cards = service.store.count().await.map_err(store_error)?;
-    Ok(Json(serde_json::json!({ "status": "ok", "cards": cards })))
+    Ok(Json(HealthResponse {
+        status: "ok".to_owned(),
+        cards: Some(cards),
+    }))
 }
 
 async fn metrics(
