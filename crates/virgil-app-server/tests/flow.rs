@@ -8,16 +8,12 @@
     clippy::panic
 )]
 
-use std::sync::Arc;
-use std::time::Duration;
-use virgil_api::{ErrorCode, token};
-use virgil_app_server::server::{AppServer, router as app_router};
-use virgil_app_server::store::AppStore;
+use virgil_api::ErrorCode;
 use virgil_card::{CardRequest, Signer, Verifier};
 use virgil_client::{AppClient, CardsClient, ClientError};
 use virgil_crypto::envelope;
-use virgil_testkit::servers::spawn_cards_service;
-use virgil_testkit::{key, now};
+use virgil_testkit::key;
+use virgil_testkit::servers::{spawn_app_server, spawn_cards_service};
 
 const APP: u8 = 100;
 const SERVICE: u8 = 101;
@@ -39,40 +35,19 @@ fn start(dir: &std::path::Path) -> (String, String) {
 
 /// Starts both servers, the app server's database at `app_db`.
 fn start_on(dir: &std::path::Path, app_db: &str) -> (String, String) {
-    let cards_db = sqlite(dir, "cards.db");
-    let app_db = app_db.to_owned();
     let cards_url = spawn_cards_service(
-        &cards_db,
+        &sqlite(dir, "cards.db"),
         key(SERVICE),
         &[("chat", key(APP).public_key().clone())],
     );
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let client_url = cards_url.clone();
-    std::thread::spawn(move || {
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async move {
-                let client = CardsClient::builder(&client_url, verifier())
-                    .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
-                    .build();
-                let app = Arc::new(AppServer::new(
-                    AppStore::connect(&app_db).await.unwrap(),
-                    "chat",
-                    key(APP),
-                    client,
-                    1_000,
-                ));
-                let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                sender
-                    .send(format!("http://{}", app_listener.local_addr().unwrap()))
-                    .unwrap();
-                axum::serve(app_listener, app_router(app)).await.unwrap();
-            });
-    });
-    (
-        cards_url,
-        receiver.recv_timeout(Duration::from_secs(10)).unwrap(),
-    )
+    let app_url = spawn_app_server(
+        app_db,
+        &cards_url,
+        "chat",
+        key(APP),
+        key(SERVICE).public_key().clone(),
+    );
+    (cards_url, app_url)
 }
 
 fn app(url: &str) -> AppClient {
@@ -138,7 +113,9 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
         code(app.submit_card(&alice, &forged)),
         (403, ErrorCode::WrongIdentity)
     );
-    let other_app = CardRequest::new("alice", "other-app").sign(&key(1)).unwrap();
+    let other_app = CardRequest::new("alice", "other-app")
+        .sign(&key(1))
+        .unwrap();
     assert_eq!(
         code(app.submit_card(&alice, &other_app)),
         (403, ErrorCode::WrongApplication)

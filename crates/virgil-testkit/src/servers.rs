@@ -22,29 +22,14 @@ pub fn spawn_cards_service(
         .iter()
         .map(|(id, key)| ((*id).to_owned(), key.clone()))
         .collect();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-        runtime.block_on(async move {
-            let mut registered = Applications::new();
-            for (app_id, key) in applications {
-                registered.register(&app_id, key).expect("application key");
-            }
-            let store = CardStore::connect(&database_url).await.expect("card store");
-            let service = Arc::new(Service::new(store, service_key, registered));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind 127.0.0.1:0");
-            let address = listener.local_addr().expect("local address");
-            sender
-                .send(format!("http://{address}"))
-                .expect("report the address");
-            axum::serve(listener, router(service)).await.expect("serve");
-        });
-    });
-    receiver
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("the cards service did not start: {e}"))
+    serve_on_thread("cards service", move || async move {
+        let mut registered = Applications::new();
+        for (app_id, key) in applications {
+            registered.register(&app_id, key).expect("application key");
+        }
+        let store = CardStore::connect(&database_url).await.expect("card store");
+        router(Arc::new(Service::new(store, service_key, registered)))
+    })
 }
 
 /// Starts the reference application server on 127.0.0.1 (ephemeral port) on its own
@@ -63,19 +48,29 @@ pub fn spawn_app_server(
         cards_url.to_owned(),
         app_id.to_owned(),
     );
+    serve_on_thread("app server", move || async move {
+        let cards =
+            virgil_client::CardsClient::for_application(&cards_url, service_key, &app_id, &app_key)
+                .expect("cards client");
+        let store = AppStore::connect(&database_url).await.expect("app store");
+        app_router(Arc::new(AppServer::new(
+            store, &app_id, app_key, cards, 1_000,
+        )))
+    })
+}
+
+/// Runs the router that `build` makes on its own thread and tokio runtime, on
+/// 127.0.0.1 (ephemeral port), until the process exits; returns its base URL.
+fn serve_on_thread<F, Fut>(what: &'static str, build: F) -> String
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = axum::Router>,
+{
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
         runtime.block_on(async move {
-            let cards = virgil_client::CardsClient::for_application(
-                &cards_url,
-                service_key,
-                &app_id,
-                &app_key,
-            )
-            .expect("cards client");
-            let store = AppStore::connect(&database_url).await.expect("app store");
-            let server = Arc::new(AppServer::new(store, &app_id, app_key, cards, 1_000));
+            let router = build().await;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind 127.0.0.1:0");
@@ -83,12 +78,10 @@ pub fn spawn_app_server(
             sender
                 .send(format!("http://{address}"))
                 .expect("report the address");
-            axum::serve(listener, app_router(server))
-                .await
-                .expect("serve");
+            axum::serve(listener, router).await.expect("serve");
         });
     });
     receiver
         .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("the app server did not start: {e}"))
+        .unwrap_or_else(|e| panic!("the {what} did not start: {e}"))
 }
