@@ -1,9 +1,9 @@
 //! The application server's database (SQLite or PostgreSQL through sqlx's `Any` driver,
 //! like the cards service): users, sessions and relayed messages (ciphertext only).
 
-use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row as _};
 use virgil_api::app::RelayedMessage as Message;
+use virgil_server::database::{Backend, Database};
 
 /// A stored user's password hash.
 pub struct UserRecord {
@@ -18,6 +18,7 @@ pub struct UserRecord {
 /// The database.
 #[derive(Clone, Debug)]
 pub struct AppStore {
+    database: Database,
     pool: AnyPool,
 }
 
@@ -28,23 +29,13 @@ fn to_i64(value: u64) -> i64 {
 impl AppStore {
     /// Connects and creates the schema if missing.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { 16 })
-            .connect(url)
-            .await?;
-        if sqlite {
-            sqlx::query("PRAGMA journal_mode=WAL")
-                .execute(&pool)
-                .await?;
-        }
-        let (bytes, serial) = if sqlite {
-            ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT")
-        } else {
-            ("BYTEA", "BIGSERIAL PRIMARY KEY")
+        let database = Database::connect(url).await?;
+        let bytes = database.backend.bytes_type();
+        let serial = match database.backend {
+            Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            _ => "BIGSERIAL PRIMARY KEY",
         };
-        let mut tx = pool.begin().await?;
+        let mut tx = database.begin_schema().await?;
         for statement in [
             format!("CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, salt {bytes} NOT NULL, hash {bytes} NOT NULL, iterations BIGINT NOT NULL, created_at BIGINT NOT NULL)"),
             "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at BIGINT NOT NULL)".to_owned(),
@@ -55,7 +46,10 @@ impl AppStore {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool: database.pool.clone(),
+            database,
+        })
     }
 
     /// Creates a user; `false` if the name is taken.
@@ -112,7 +106,7 @@ impl AppStore {
         now: u64,
         expires_at: u64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.database.begin_write().await?;
         // Expired sessions are useless; dropping the user's own keeps the table small.
         sqlx::query("DELETE FROM sessions WHERE username = $1 AND expires_at <= $2")
             .bind(username)

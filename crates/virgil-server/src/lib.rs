@@ -11,6 +11,7 @@
 
 pub mod command;
 pub mod config;
+pub mod database;
 mod error;
 pub mod http;
 pub mod keys;

@@ -8,9 +8,10 @@
 mod schema;
 
 use crate::store::schema::SCHEMA_VERSION;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row as _};
 use virgil_card::{Card, CardId, CardJson, RevocationReason, SignatureJson};
+use virgil_server::database::Database;
 
 /// What happened to a card after publication: the API's status, stored as is.
 pub use virgil_api::cards::CardStatus;
@@ -85,6 +86,7 @@ fn reason_text(reason: RevocationReason) -> &'static str {
 /// The card store.
 #[derive(Clone, Debug)]
 pub struct CardStore {
+    database: Database,
     pool: AnyPool,
 }
 
@@ -92,27 +94,18 @@ impl CardStore {
     /// Connects to `url` (`sqlite://…?mode=rwc` creates the file; `postgres://…`) and
     /// creates the schema if it is missing.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new()
-            // SQLite allows one writer at a time; more connections only add lock waits.
-            .max_connections(if sqlite { 4 } else { 16 })
-            .connect(url)
-            .await?;
-        let store = Self { pool };
-        store.migrate(sqlite).await?;
+        let database = Database::connect(url).await?;
+        let store = Self {
+            pool: database.pool.clone(),
+            database,
+        };
+        store.migrate().await?;
         Ok(store)
     }
 
-    async fn migrate(&self, sqlite: bool) -> Result<(), StoreError> {
-        if sqlite {
-            // WAL lets readers proceed during a write; it is stored in the file.
-            sqlx::query("PRAGMA journal_mode=WAL")
-                .execute(&self.pool)
-                .await?;
-        }
-        let mut tx = self.pool.begin().await?;
-        for statement in schema::statements(if sqlite { "BLOB" } else { "BYTEA" }) {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.database.begin_schema().await?;
+        for statement in schema::statements(self.database.backend.bytes_type()) {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
         let version: Option<i64> = sqlx::query("SELECT version FROM virgil_schema")
@@ -197,7 +190,7 @@ impl CardStore {
                 id: id.clone(),
                 reason: e.to_string(),
             })?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.database.begin_write().await?;
 
         if let Some(existing) = sqlx::query(&format!("SELECT {COLUMNS} FROM cards WHERE id = $1"))
             .bind(&id)

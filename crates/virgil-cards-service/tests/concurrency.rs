@@ -1,0 +1,124 @@
+//! Many writers at once, through the real service: concurrent publishes queue instead of
+//! failing (SQLite and PostgreSQL), and replicas starting together on a fresh PostgreSQL
+//! database all come up.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::Duration;
+use virgil_api::token;
+use virgil_card::{Card, CardRequest, Signer, Verifier};
+use virgil_cards_service::store::CardStore;
+use virgil_client::CardsClient;
+use virgil_crypto::PrivateKey;
+use virgil_testkit::postgres::TempPostgres;
+use virgil_testkit::servers::spawn_cards_service;
+use virgil_testkit::{key, now};
+
+const APP: u8 = 100;
+const SERVICE: u8 = 101;
+const PUBLISHERS: usize = 16;
+const CARDS_EACH: usize = 8;
+
+/// An app-approved card for a new key and identity.
+fn approved(identity: &str) -> Card {
+    let user = PrivateKey::generate().unwrap();
+    let mut card = CardRequest::new(identity, "chat").sign(&user).unwrap();
+    card.sign_as(Signer::App("chat".into()), &key(APP)).unwrap();
+    card
+}
+
+/// 16 publishers at once, 8 cards each, no client retries: every publish must succeed.
+fn concurrent_publishes_all_succeed(database_url: &str) {
+    let url = spawn_cards_service(
+        database_url,
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    );
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..PUBLISHERS)
+            .map(|worker| {
+                let url = &url;
+                scope.spawn(move || {
+                    let verifier = Verifier::new()
+                        .trust_service(key(SERVICE).public_key().clone())
+                        .trust_app("chat", key(APP).public_key().clone());
+                    let client = CardsClient::builder(url, verifier)
+                        .retries(0, Duration::ZERO)
+                        .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
+                        .build();
+                    let cards: Vec<Card> = (0..CARDS_EACH)
+                        .map(|n| approved(&format!("user-{worker}-{n}")))
+                        .collect();
+                    cards
+                        .iter()
+                        .filter_map(|card| client.publish(card).err().map(|e| e.to_string()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} concurrent publishes failed, e.g. {}",
+        failures.len(),
+        PUBLISHERS * CARDS_EACH,
+        failures[0]
+    );
+}
+
+#[test]
+fn concurrent_publishes_queue_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_publishes_all_succeed(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    ));
+}
+
+#[test]
+fn concurrent_publishes_queue_on_postgres() {
+    let Some(database) = TempPostgres::or_skip(concat!(
+        module_path!(),
+        "::concurrent_publishes_queue_on_postgres"
+    )) else {
+        return;
+    };
+    concurrent_publishes_all_succeed(database.url());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_start_together_on_a_fresh_postgres_database() {
+    for _ in 0..3 {
+        let Some(database) = TempPostgres::or_skip(concat!(
+            module_path!(),
+            "::replicas_start_together_on_a_fresh_postgres_database"
+        )) else {
+            return;
+        };
+        let url = database.url();
+        let started = start_three(url).await;
+        for (replica, result) in started.into_iter().enumerate() {
+            if let Err(e) = result {
+                panic!("replica {replica} did not start: {e}");
+            }
+        }
+    }
+}
+
+async fn start_three(url: &str) -> Vec<Result<CardStore, virgil_cards_service::store::StoreError>> {
+    let (a, b, c) = tokio::join!(
+        CardStore::connect(url),
+        CardStore::connect(url),
+        CardStore::connect(url)
+    );
+    vec![a, b, c]
+}
