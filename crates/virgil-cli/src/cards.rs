@@ -226,8 +226,7 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             let text = format!("{}\n", card.export());
             match output {
                 Some(path) => {
-                    std::fs::write(&path, text)
-                        .map_err(context(format!("cannot write {}", path.display())))?;
+                    crate::output::write(&path, text.as_bytes())?;
                     eprintln!(
                         "card request for {:?} written to {} (card id {})",
                         identity.value,

@@ -6,8 +6,9 @@ use crate::cards;
 use crate::config::Global;
 use crate::error::{CliError, Exit, context};
 use crate::keys;
+use crate::output::Output;
 use crate::password::PasswordArgs;
-use std::io::{self, BufReader, IsTerminal as _, Read, Write};
+use std::io::{self, BufReader, IsTerminal as _, Read};
 use std::path::{Path, PathBuf};
 use virgil::crypto::Error as CryptoError;
 use virgil::stream::{Decryptor, Format};
@@ -73,67 +74,6 @@ pub(crate) struct DecryptArgs {
     password: PasswordArgs,
     #[command(flatten)]
     files: FileArgs,
-}
-
-/// Where output goes: standard output, or a temporary file renamed on success.
-enum Output {
-    Stdout(io::Stdout),
-    File {
-        temp: tempfile::NamedTempFile,
-        path: PathBuf,
-    },
-}
-
-impl Output {
-    fn open(path: Option<&Path>) -> Result<Self, CliError> {
-        let Some(path) = path else {
-            return Ok(Output::Stdout(io::stdout()));
-        };
-        let dir = path
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let temp = tempfile::Builder::new()
-            .prefix(".virgil-partial-")
-            .tempfile_in(dir)
-            .map_err(context(format!("cannot write in {}", dir.display())))?;
-        Ok(Output::File {
-            temp,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Makes the output final (for a file: fsync, then rename over `path`).
-    fn commit(self) -> Result<(), CliError> {
-        match self {
-            Output::Stdout(mut out) => out.flush().map_err(context("cannot write the output")),
-            Output::File { temp, path } => {
-                temp.as_file()
-                    .sync_all()
-                    .map_err(context(format!("cannot write {}", path.display())))?;
-                temp.persist(&path).map_err(|e| {
-                    CliError::new(format!("cannot write {}: {}", path.display(), e.error))
-                })?;
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Write for Output {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        match self {
-            Output::Stdout(out) => out.write(data),
-            Output::File { temp, .. } => temp.write(data),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Output::Stdout(out) => out.flush(),
-            Output::File { temp, .. } => temp.flush(),
-        }
-    }
 }
 
 /// The input and, for a large file on a terminal, a progress bar over it.

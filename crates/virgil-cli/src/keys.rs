@@ -187,8 +187,7 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             let key = load(&store, &name, &password)?;
             let text = format!("{}\n", to_base64(key.public_key().as_bytes()));
             match output {
-                Some(path) => std::fs::write(&path, text)
-                    .map_err(context(format!("cannot write {}", path.display())))?,
+                Some(path) => crate::output::write(&path, text.as_bytes())?,
                 None => print!("{text}"),
             }
         }

@@ -9,6 +9,7 @@ mod crypt;
 mod demo;
 mod error;
 mod keys;
+mod output;
 mod password;
 mod relay;
 mod serve;

@@ -592,3 +592,99 @@ fn every_command_has_help_with_examples() {
     let usage = Command::new(BIN).args(["encrypt"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2), "usage errors exit 2");
 }
+
+/// `-o` never replaces what is not a regular file: a character device or FIFO is written
+/// through, a symbolic link or directory is refused and left as it was. (`key
+/// export-public -o` and `decrypt -o` share the same output code.)
+#[test]
+fn output_never_replaces_what_is_not_a_regular_file() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let export = |output: &std::path::Path| {
+        Command::new(BIN)
+            .args(["key", "export-public", "dora", "-o"])
+            .arg(output)
+            .env("VIRGIL_HOME", dir.path())
+            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let generated = Command::new(BIN)
+        .args(["key", "generate", "dora"])
+        .env("VIRGIL_HOME", dir.path())
+        .env("VIRGIL_PASSWORD", KEY_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+
+    // A regular file is replaced, all at once.
+    let file = dir.path().join("dora.pub");
+    std::fs::write(&file, "old").unwrap();
+    assert!(export(&file).status.success());
+    let public = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(public.trim().len(), 136);
+
+    // A symbolic link: refused, the link and its target untouched.
+    let target = dir.path().join("precious.txt");
+    std::fs::write(&target, "precious").unwrap();
+    let link = dir.path().join("link.pub");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let refused = export(&link);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("is a symbolic link"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+
+    // A directory: refused.
+    let refused = export(dir.path());
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("is a directory"));
+
+    // A FIFO: written through (a reader gets the key), still a FIFO afterwards.
+    let fifo = dir.path().join("pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    assert!(export(&fifo).status.success());
+    assert_eq!(reader.join().unwrap(), public);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+
+    // A character device (a private copy of /dev/null where we may make one): written
+    // through, still a device afterwards.
+    let device = dir.path().join("null");
+    let made = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if made {
+        assert!(export(&device).status.success());
+        assert!(
+            std::fs::metadata(&device)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    } else {
+        eprintln!("note: mknod not permitted here; the character-device case ran only on FIFOs");
+    }
+}
