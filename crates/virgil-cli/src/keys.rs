@@ -76,12 +76,13 @@ fn time(seconds: u64) -> String {
     crate::format_time(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
 
-/// What the store's listing says about key `name` (`None` if absent or unreadable).
+/// What the store says about key `name` without its password (`None` if unreadable).
 fn entry(store: &Keys, name: &str) -> Result<Option<KeyEntry>, CliError> {
-    Ok(store
-        .list()?
-        .into_iter()
-        .find(|entry| entry.name.as_str() == name))
+    match store.entry(name) {
+        Ok(entry) => Ok(Some(entry)),
+        Err(virgil::Error::KeyStore(KeyStoreError::Corrupted { .. })) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// The password of key `name` if it has one (asked only then).
@@ -140,8 +141,8 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             println!("saved in {}", path_of(&store, &name));
         }
         KeyCommand::List => {
-            let entries = store.list()?;
-            if entries.is_empty() {
+            let listing = store.list()?;
+            if listing.entries.is_empty() && listing.damaged.is_empty() {
                 println!(
                     "no keys in {} (create one: virgil key generate NAME)",
                     store
@@ -149,7 +150,7 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
                         .map_or_else(|| "memory".to_owned(), |dir| dir.display().to_string())
                 );
             }
-            for entry in entries {
+            for entry in listing.entries {
                 println!(
                     "{:<24} {}  {}{}",
                     entry.name.as_str(),
@@ -161,6 +162,9 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
                         "  (no password)"
                     }
                 );
+            }
+            for damaged in listing.damaged {
+                println!("DAMAGED: {damaged}");
             }
         }
         KeyCommand::Show { name } => {

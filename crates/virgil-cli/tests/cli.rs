@@ -688,3 +688,43 @@ fn output_never_replaces_what_is_not_a_regular_file() {
         eprintln!("note: mknod not permitted here; the character-device case ran only on FIFOs");
     }
 }
+
+/// One bad key file does not make the others unusable (`cp carol.vkey zed.vkey`).
+#[test]
+fn a_damaged_key_file_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("VIRGIL_HOME", dir.path())
+            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for name in ["bob", "carol"] {
+        assert!(run(&["key", "generate", name]).status.success());
+    }
+    let keys = dir.path().join("keys");
+    std::fs::copy(keys.join("carol.vkey"), keys.join("zed.vkey")).unwrap();
+    let list = run(&["key", "list"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let listed = text(&list.stdout);
+    assert!(
+        listed.contains("bob") && listed.contains("carol"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("DAMAGED: key \"zed\" is corrupted") && listed.contains("zed.vkey"),
+        "{listed}"
+    );
+    assert!(run(&["key", "export-public", "bob"]).status.success());
+    assert!(run(&["key", "show", "carol"]).status.success());
+    let zed = run(&["key", "export-public", "zed"]);
+    assert_eq!(zed.status.code(), Some(1));
+    assert!(
+        text(&zed.stderr).contains("corrupted"),
+        "{}",
+        text(&zed.stderr)
+    );
+}

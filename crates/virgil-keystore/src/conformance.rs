@@ -36,6 +36,7 @@ pub fn run(store: &dyn KeyStore) {
         store
             .list()
             .unwrap_or_else(|e| panic!("list: {e}"))
+            .entries
             .is_empty(),
         "the store must start empty"
     );
@@ -45,7 +46,7 @@ pub fn run(store: &dyn KeyStore) {
     list_needs_no_password(store);
     delete(store);
     change_password(store);
-    for entry in store.list().unwrap_or_default() {
+    for entry in store.list().unwrap_or_default().entries {
         let _ = store.delete(entry.name.as_str());
     }
 }
@@ -131,9 +132,24 @@ fn invalid_names_are_refused(store: &dyn KeyStore) {
 }
 
 fn list_needs_no_password(store: &dyn KeyStore) {
-    let entries = store.list().unwrap_or_else(|e| panic!("list: {e}"));
+    let entries = store.list().unwrap_or_else(|e| panic!("list: {e}")).entries;
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["alice", "unprotected"], "list is sorted by name");
+    for name in names {
+        assert_eq!(
+            store
+                .entry(name)
+                .map(|entry| entry.name.as_str().to_owned())
+                .ok(),
+            Some(name.to_owned()),
+            "entry({name}) without a password"
+        );
+    }
+    expect_err!(
+        store.entry("nobody"),
+        KeyStoreError::NotFound { .. },
+        "entry of a missing key"
+    );
     assert_eq!(&entries[0].key_id, key(1).key_id());
     assert!(entries[0].password_protected && !entries[1].password_protected);
 }
@@ -158,7 +174,7 @@ fn delete(store: &dyn KeyStore) {
 }
 
 fn change_password(store: &dyn KeyStore) {
-    let before = store.list().unwrap_or_default();
+    let before = store.list().unwrap_or_default().entries;
     expect_err!(
         store.change_password("alice", Some(b"wrong"), Some(b"new")),
         KeyStoreError::WrongPassword { .. },
@@ -178,7 +194,7 @@ fn change_password(store: &dyn KeyStore) {
         KeyStoreError::WrongPassword { .. },
         "old password after change"
     );
-    let after = store.list().unwrap_or_default();
+    let after = store.list().unwrap_or_default().entries;
     assert_eq!(
         before[0].created_at, after[0].created_at,
         "created_at survives a password change"

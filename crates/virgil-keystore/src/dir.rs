@@ -10,7 +10,7 @@
 
 use crate::atomic::{self, TEMP_SUFFIX, io_error};
 use crate::record::{self, KeyEntry};
-use crate::{KeyName, KeyStore, KeyStoreError};
+use crate::{KeyListing, KeyName, KeyStore, KeyStoreError};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -204,8 +204,15 @@ impl KeyStore for DirKeyStore {
             .map_err(io_error("check the key file", &path))
     }
 
-    fn list(&self) -> Result<Vec<KeyEntry>, KeyStoreError> {
-        let mut entries = Vec::new();
+    fn entry(&self, name: &str) -> Result<KeyEntry, KeyStoreError> {
+        let name = KeyName::new(name)?;
+        let (path, bytes) = self.read(&name)?;
+        record::entry(Some(&name), &bytes, Some(&path))
+    }
+
+    fn list(&self) -> Result<KeyListing, KeyStoreError> {
+        let mut listing = KeyListing::default();
+        let mut names = Vec::new();
         for item in
             fs::read_dir(&self.dir).map_err(io_error("list the key directory", &self.dir))?
         {
@@ -217,14 +224,20 @@ impl KeyStore for DirKeyStore {
             else {
                 continue; // temporary files and anything else that is not a key
             };
-            let Ok(name) = KeyName::new(stem) else {
-                continue;
-            };
-            let (path, bytes) = self.read(&name)?;
-            entries.push(record::entry(Some(&name), &bytes, Some(&path))?);
+            if let Ok(name) = KeyName::new(stem) {
+                names.push(name);
+            }
         }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+        names.sort();
+        for name in names {
+            match self.entry(name.as_str()) {
+                Ok(entry) => listing.entries.push(entry),
+                // Deleted between the directory read and now: not a key any more.
+                Err(KeyStoreError::NotFound { .. }) => {}
+                Err(damaged) => listing.damaged.push(damaged),
+            }
+        }
+        Ok(listing)
     }
 
     fn delete(&self, name: &str) -> Result<(), KeyStoreError> {

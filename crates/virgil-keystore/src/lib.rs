@@ -43,6 +43,17 @@ pub use record::KeyEntry;
 
 use virgil_crypto::PrivateKey;
 
+/// A listing of a key store.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct KeyListing {
+    /// The readable keys, sorted by name.
+    pub entries: Vec<KeyEntry>,
+    /// Records that could not be read, sorted by name: each error names the key and,
+    /// for files, the path.
+    pub damaged: Vec<KeyStoreError>,
+}
+
 /// Named, password-locked private keys.
 ///
 /// Names are checked first: an invalid name is [`KeyStoreError::InvalidName`] and
@@ -62,8 +73,12 @@ pub trait KeyStore {
     fn load(&self, name: &str, password: Option<&[u8]>) -> Result<PrivateKey, KeyStoreError>;
     /// Whether a key `name` exists.
     fn exists(&self, name: &str) -> Result<bool, KeyStoreError>;
-    /// Every key, sorted by name, without unlocking any.
-    fn list(&self) -> Result<Vec<KeyEntry>, KeyStoreError>;
+    /// What is known about key `name` without unlocking it; reads only that key's
+    /// record ([`KeyStoreError::NotFound`], [`KeyStoreError::Corrupted`]).
+    fn entry(&self, name: &str) -> Result<KeyEntry, KeyStoreError>;
+    /// Every key, sorted by name, without unlocking any. A damaged record does not hide
+    /// the others: it is listed in [`KeyListing::damaged`].
+    fn list(&self) -> Result<KeyListing, KeyStoreError>;
     /// Deletes the key `name`.
     fn delete(&self, name: &str) -> Result<(), KeyStoreError>;
     /// Re-locks the key `name` with `new` after unlocking it with `old`. The stored key

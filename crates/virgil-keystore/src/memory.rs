@@ -2,7 +2,7 @@
 //! on disk, so passwords behave the same.
 
 use crate::record::{self, KeyEntry};
-use crate::{KeyName, KeyStore, KeyStoreError};
+use crate::{KeyListing, KeyName, KeyStore, KeyStoreError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use virgil_crypto::PrivateKey;
@@ -76,11 +76,24 @@ impl KeyStore for MemoryKeyStore {
         Ok(self.records().contains_key(&name))
     }
 
-    fn list(&self) -> Result<Vec<KeyEntry>, KeyStoreError> {
-        self.records()
-            .iter()
-            .map(|(name, bytes)| record::entry(Some(name), bytes, None))
-            .collect()
+    fn entry(&self, name: &str) -> Result<KeyEntry, KeyStoreError> {
+        let name = KeyName::new(name)?;
+        let records = self.records();
+        let bytes = records.get(&name).ok_or_else(|| KeyStoreError::NotFound {
+            name: name.to_string(),
+        })?;
+        record::entry(Some(&name), bytes, None)
+    }
+
+    fn list(&self) -> Result<KeyListing, KeyStoreError> {
+        let mut listing = KeyListing::default();
+        for (name, bytes) in self.records().iter() {
+            match record::entry(Some(name), bytes, None) {
+                Ok(entry) => listing.entries.push(entry),
+                Err(damaged) => listing.damaged.push(damaged),
+            }
+        }
+        Ok(listing)
     }
 
     fn delete(&self, name: &str) -> Result<(), KeyStoreError> {

@@ -168,7 +168,7 @@ fn a_crash_before_link_leaves_no_key_and_a_stale_temp_file_that_is_cleaned_up() 
     // Either no key or the whole key: here, no key.
     assert!(!store.exists("alice").unwrap());
     assert!(
-        store.list().unwrap().is_empty(),
+        store.list().unwrap().entries.is_empty(),
         "list must ignore temp files"
     );
     assert_eq!(
@@ -229,7 +229,19 @@ fn damaged_files_are_corrupted_naming_the_file() {
         store.load("bob", Some(b"pw")),
         Err(KeyStoreError::Corrupted { .. })
     ));
-    assert!(store.list().is_err(), "list reports the damaged file");
+    // The listing names the damaged record and still shows the good one.
+    let listing = store.list().unwrap();
+    let good: Vec<&str> = listing.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(good, ["alice"]);
+    assert_eq!(listing.damaged.len(), 1);
+    assert!(matches!(
+        &listing.damaged[0],
+        KeyStoreError::Corrupted { name, path: Some(_), .. } if name == "bob"
+    ));
+    assert!(
+        store.entry("alice").is_ok(),
+        "one key is read without the others"
+    );
 }
 
 #[test]

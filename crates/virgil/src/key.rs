@@ -4,7 +4,7 @@ use crate::error::opening;
 use crate::{Buffer, Card, Error, PublicKey};
 use std::path::PathBuf;
 use virgil_crypto::{PrivateKey, envelope};
-use virgil_keystore::{DirKeyStore, KeyEntry, KeyStore, KeyStoreError, MemoryKeyStore};
+use virgil_keystore::{DirKeyStore, KeyEntry, KeyListing, KeyStore, MemoryKeyStore};
 
 /// A user's private key, with the tutorial's operations.
 #[derive(Debug, PartialEq, Eq)]
@@ -124,21 +124,13 @@ impl Keys {
     }
 
     /// What is known about key `name` without its password: key id, creation time,
-    /// whether a password protects it.
+    /// whether a password protects it. Reads only that key.
     pub fn entry(&self, name: &str) -> Result<KeyEntry, Error> {
-        self.store()
-            .list()?
-            .into_iter()
-            .find(|entry| entry.name.as_str() == name)
-            .ok_or_else(|| {
-                Error::KeyStore(KeyStoreError::NotFound {
-                    name: name.to_owned(),
-                })
-            })
+        Ok(self.store().entry(name)?)
     }
 
-    /// Every saved key, by name.
-    pub fn list(&self) -> Result<Vec<KeyEntry>, Error> {
+    /// Every saved key, by name, and the records that could not be read.
+    pub fn list(&self) -> Result<KeyListing, Error> {
         Ok(self.store().list()?)
     }
 

@@ -66,7 +66,7 @@ pub use virgil_card::{Card, CardId, RevocationReason};
 #[cfg(feature = "client")]
 pub use virgil_client::{PublishedCard, TokenSource};
 pub use virgil_crypto::PublicKey;
-pub use virgil_keystore::KeyEntry;
+pub use virgil_keystore::{KeyEntry, KeyListing};
 
 #[cfg(feature = "card")]
 pub use virgil_card as card;
