@@ -1,16 +1,16 @@
 //! The request handlers of the application server's API (v1).
 
-use crate::accounts::{check_username, hash_password, record_failed_login};
+use crate::accounts::{check_username, hash_password};
 use crate::server::{
-    ACCESS_TOKEN_SECONDS, AppServer, LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, OPENAPI,
-    SESSION_SECONDS,
+    ACCESS_TOKEN_SECONDS, AppServer, MAX_PASSWORD_BYTES, OPENAPI, SESSION_SECONDS,
 };
 use crate::store::UserRecord;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use sha2::{Digest as _, Sha256};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use virgil_api::app::{
@@ -32,7 +32,7 @@ pub(crate) async fn register(
 ) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
     let credentials: Credentials = parse_json(&body)?;
     check_username(&credentials.username)?;
-    if !(8..=1024).contains(&credentials.password.len()) {
+    if !(8..=MAX_PASSWORD_BYTES).contains(&credentials.password.len()) {
         return Err(ApiError::new(
             ErrorCode::InvalidPassword,
             "a password is 8 to 1024 bytes",
@@ -72,24 +72,23 @@ pub(crate) async fn register(
 
 pub(crate) async fn login(
     State(server): State<Arc<AppServer>>,
+    extensions: Extensions,
     body: Bytes,
 ) -> Result<Json<SessionResponse>, ApiError> {
     let credentials: Credentials = parse_json(&body)?;
-    let now = now();
-    {
-        let mut failed = server
-            .failed_logins
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let attempts = failed.entry(credentials.username.clone()).or_default();
-        attempts.retain(|at| at + LOGIN_WINDOW_SECONDS > now);
-        if attempts.len() >= MAX_FAILED_LOGINS {
-            return Err(ApiError::new(
-                ErrorCode::TooManyAttempts,
-                format!("too many failed logins; wait {LOGIN_WINDOW_SECONDS} seconds"),
-            ));
-        }
+    // Before anything else: a name that cannot exist costs nothing and is not tracked.
+    check_username(&credentials.username)?;
+    let wrong = || ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password");
+    if credentials.password.len() > MAX_PASSWORD_BYTES {
+        return Err(wrong());
     }
+    let now = now();
+    let client = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    let reservation = server
+        .login_throttle
+        .reserve(&credentials.username, client, now)?;
     let record = server
         .store
         .user(&credentials.username)
@@ -100,25 +99,15 @@ pub(crate) async fn login(
         Some(record) => (record.salt.clone(), record.hash.clone(), record.iterations),
         None => (vec![0; 16], vec![0xff; 32], server.password_iterations),
     };
-    let password = credentials.password.into_bytes();
+    let password = zeroize::Zeroizing::new(credentials.password.into_bytes());
     let computed = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
         .await
         .map_err(ApiError::internal)?;
     let matches = record.is_some() && bool::from(computed.ct_eq(expected.as_slice()));
     if !matches {
-        record_failed_login(
-            &mut server
-                .failed_logins
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-            credentials.username,
-            now,
-        );
-        return Err(ApiError::new(
-            ErrorCode::InvalidCredentials,
-            "wrong username or password",
-        ));
+        return Err(wrong());
     }
+    server.login_throttle.succeeded(reservation);
     let mut token = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut token)
         .map_err(|_| ApiError::internal("random generator failed"))?;

@@ -6,13 +6,13 @@
 //! `POST /v1/cards` approves the logged-in user's exported card request and publishes it;
 //! `POST /v1/messages` and `GET /v1/messages` relay ciphertext between users.
 
+use crate::accounts::LoginThrottle;
 use crate::handlers;
 use crate::store::AppStore;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
 use virgil_server::http::{json_body_limit, track_request};
@@ -23,7 +23,10 @@ pub use virgil_api::app::MAX_BODY_BYTES;
 pub const SESSION_SECONDS: u64 = 24 * 60 * 60;
 /// Lifetime of an access token for the cards service (seconds).
 pub const ACCESS_TOKEN_SECONDS: u64 = 10 * 60;
-/// Failed logins per user allowed in [`LOGIN_WINDOW_SECONDS`] before 429.
+/// The longest password accepted (bytes).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Failed logins per user and client address allowed in [`LOGIN_WINDOW_SECONDS`]
+/// before 429.
 pub const MAX_FAILED_LOGINS: usize = 5;
 /// The window of the login rate limit (seconds).
 pub const LOGIN_WINDOW_SECONDS: u64 = 60;
@@ -35,7 +38,7 @@ pub struct AppServer {
     pub(crate) app_key: PrivateKey,
     pub(crate) cards: Arc<CardsClient>,
     pub(crate) password_iterations: u32,
-    pub(crate) failed_logins: Mutex<HashMap<String, Vec<u64>>>,
+    pub(crate) login_throttle: LoginThrottle,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -56,7 +59,7 @@ impl AppServer {
             app_key,
             cards: Arc::new(cards),
             password_iterations,
-            failed_logins: Mutex::default(),
+            login_throttle: LoginThrottle::default(),
             metrics: Arc::default(),
         }
     }

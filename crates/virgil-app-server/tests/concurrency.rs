@@ -108,3 +108,94 @@ async fn replicas_start_together_on_a_fresh_postgres_database() {
         }
     }
 }
+
+/// POSTs a login from `source` (a loopback address of its own); returns the status.
+async fn login_from(source: &str, app_url: &str, username: &str, password: &str) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let address: std::net::SocketAddr = app_url.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
+    let request = format!(
+        "POST /v1/sessions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
+}
+
+/// 40 concurrent wrong passwords from a stranger's address: at most 5 are checked (the
+/// rest get 429 before any password work), and the user still logs in from their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_are_limited_and_do_not_lock_the_user_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+    let cards_url = spawn_cards_service(
+        &sqlite("cards.db"),
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    );
+    let app_url = spawn_app_server(
+        &sqlite("app.db"),
+        &cards_url,
+        "chat",
+        key(APP),
+        key(SERVICE).public_key().clone(),
+    );
+    let app = AppClient::new(&app_url, Verifier::new());
+    tokio::task::spawn_blocking({
+        let app_url = app_url.clone();
+        move || {
+            AppClient::new(&app_url, Verifier::new())
+                .register("bob", "correct horse")
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    drop(app);
+
+    let guesses: Vec<_> = (0..40)
+        .map(|i| {
+            let app_url = app_url.clone();
+            tokio::spawn(async move {
+                login_from("127.0.0.2", &app_url, "bob", &format!("guess number {i}")).await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|status| **status == 401).count();
+    let refused = statuses.iter().filter(|status| **status == 429).count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked: {statuses:?}"
+    );
+    assert_eq!(checked + refused, 40, "{statuses:?}");
+
+    assert_eq!(
+        login_from("127.0.0.2", &app_url, "bob", "correct horse").await,
+        429,
+        "the stranger's address is locked"
+    );
+    assert_eq!(
+        login_from("127.0.0.1", &app_url, "bob", "correct horse").await,
+        200,
+        "bob's own address is not"
+    );
+    // A username that cannot exist is refused before any work or tracking.
+    let long = "b".repeat(100_000);
+    assert_eq!(
+        login_from("127.0.0.3", &app_url, &long, "whatever").await,
+        422
+    );
+}

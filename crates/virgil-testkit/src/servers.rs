@@ -78,7 +78,8 @@ where
             sender
                 .send(format!("http://{address}"))
                 .expect("report the address");
-            axum::serve(listener, router).await.expect("serve");
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service).await.expect("serve");
         });
     });
     receiver
