@@ -63,6 +63,25 @@ impl core::fmt::Debug for AccessTokenResponse {
     }
 }
 
+/// One of the logged-in user's sessions (`GET /v1/sessions`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInfo {
+    /// The session's id: 16 hex digits (a prefix of the SHA-256 of its token, which the
+    /// server keeps instead of the token; it reveals nothing about the token).
+    pub id: String,
+    /// When the session expires, seconds since the Unix epoch.
+    pub expires_at: u64,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// The answer to `GET /v1/sessions`: the logged-in user's live sessions, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionList {
+    /// The sessions.
+    pub sessions: Vec<SessionInfo>,
+}
+
 /// `POST /v1/cards` on the application server: an exported card request to approve.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubmitCardRequest {

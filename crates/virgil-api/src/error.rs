@@ -42,6 +42,8 @@ pub enum ErrorCode {
     CardNotFound,
     /// 404: a message to a user that does not exist (application server).
     UnknownUser,
+    /// 404: no session of the logged-in user has this id (application server).
+    SessionNotFound,
     /// 409: the card to replace was already replaced or revoked.
     PreviousCardNotActive,
     /// 409: the card to replace has another identity or identity type.
@@ -108,7 +110,7 @@ impl ErrorCode {
             MissingToken | MalformedToken | UnknownKey | TokenExpired | BadTokenSignature
             | WrongIssuer | InvalidCredentials | MissingSession | InvalidSession => 401,
             WrongApplication | BadRevocationSignature | WrongIdentity => 403,
-            CardNotFound | UnknownUser => 404,
+            CardNotFound | UnknownUser | SessionNotFound => 404,
             PreviousCardNotActive | PreviousCardMismatch | CardAlreadyRevoked | UsernameTaken => {
                 409
             }

@@ -7,7 +7,7 @@ use crate::server::{
 use crate::store::UserRecord;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use sha2::{Digest as _, Sha256};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use virgil_api::app::{
     AccessTokenResponse, Credentials, Inbox, RegisteredUser, SendMessageRequest, SentMessage,
-    SessionResponse, SubmitCardRequest,
+    SessionInfo, SessionList, SessionResponse, SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_api::token;
@@ -153,10 +153,14 @@ pub(crate) async fn refresh_access_token(
     Ok(Json(access_token(&server, &user, now())))
 }
 
-pub(crate) async fn session_user(
+/// The length of a session id: a prefix of its token's SHA-256, in hex.
+const SESSION_ID_LEN: usize = 16;
+
+/// The caller's session: (username, session id).
+pub(crate) async fn session_of(
     server: &AppServer,
     headers: &HeaderMap,
-) -> Result<String, ApiError> {
+) -> Result<(String, String), ApiError> {
     let unauthorized = |code, message: &str| ApiError::new(code, message);
     let token = headers
         .get(header::AUTHORIZATION)
@@ -169,7 +173,7 @@ pub(crate) async fn session_user(
             )
         })?;
     let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(token.as_bytes()));
-    server
+    let user = server
         .store
         .session_user(&token_hash, now())
         .await
@@ -179,7 +183,74 @@ pub(crate) async fn session_user(
                 ErrorCode::InvalidSession,
                 "the session is unknown or expired; log in again",
             )
+        })?;
+    let id = token_hash
+        .get(..SESSION_ID_LEN)
+        .unwrap_or_default()
+        .to_owned();
+    Ok((user, id))
+}
+
+/// The caller's username.
+pub(crate) async fn session_user(
+    server: &AppServer,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    Ok(session_of(server, headers).await?.0)
+}
+
+/// `GET /v1/sessions`: the caller's live sessions.
+pub(crate) async fn list_sessions(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+) -> Result<Json<SessionList>, ApiError> {
+    let (user, current) = session_of(&server, &headers).await?;
+    let sessions = server
+        .store
+        .sessions_of(&user, now())
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|(token_hash, expires_at)| {
+            let id = token_hash
+                .get(..SESSION_ID_LEN)
+                .unwrap_or_default()
+                .to_owned();
+            SessionInfo {
+                current: id == current,
+                id,
+                expires_at,
+            }
         })
+        .collect();
+    Ok(Json(SessionList { sessions }))
+}
+
+/// `DELETE /v1/sessions/{id}` (`current`: the caller's own): ends a session of the
+/// caller's server-side, at once.
+pub(crate) async fn end_session(
+    State(server): State<Arc<AppServer>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let (user, current) = session_of(&server, &headers).await?;
+    let id = if id == "current" { current } else { id };
+    let well_formed =
+        id.len() == SESSION_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let ended = well_formed
+        && server
+            .store
+            .delete_session(&user, &id)
+            .await
+            .map_err(ApiError::internal)?;
+    if ended {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::SessionNotFound,
+            format!("you have no session {id:?} (`GET /v1/sessions` lists them)"),
+        ))
+    }
 }
 
 pub(crate) async fn submit_card(

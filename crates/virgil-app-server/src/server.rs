@@ -11,7 +11,7 @@ use crate::handlers;
 use crate::store::AppStore;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use std::sync::Arc;
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
@@ -69,9 +69,10 @@ impl AppServer {
 pub const OPENAPI: &str = include_str!("../../../docs/api/app-server.openapi.json");
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 8] = [
+pub const ROUTES: [&str; 9] = [
     "/v1/users",
     "/v1/sessions",
+    "/v1/sessions/{id}",
     "/v1/access-tokens",
     "/v1/cards",
     "/v1/messages",
@@ -85,6 +86,7 @@ pub fn router(server: Arc<AppServer>) -> Router {
     let [
         users_path,
         sessions_path,
+        session_path,
         access_tokens_path,
         cards_path,
         messages_path,
@@ -94,7 +96,11 @@ pub fn router(server: Arc<AppServer>) -> Router {
     ] = ROUTES;
     Router::new()
         .route(users_path, post(handlers::register))
-        .route(sessions_path, post(handlers::login))
+        .route(
+            sessions_path,
+            post(handlers::login).get(handlers::list_sessions),
+        )
+        .route(session_path, delete(handlers::end_session))
         .route(access_tokens_path, post(handlers::refresh_access_token))
         .route(cards_path, post(handlers::submit_card))
         .route(

@@ -137,6 +137,47 @@ impl AppStore {
         row.map(|row| row.try_get("username")).transpose()
     }
 
+    /// The live sessions of `username`: (token hash, expiry), newest first.
+    pub async fn sessions_of(
+        &self,
+        username: &str,
+        now: u64,
+    ) -> Result<Vec<(String, u64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT token_hash, expires_at FROM sessions WHERE username = $1 AND expires_at > $2 ORDER BY expires_at DESC",
+        )
+        .bind(username)
+        .bind(to_i64(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let expires: i64 = row.try_get("expires_at")?;
+                Ok((
+                    row.try_get("token_hash")?,
+                    u64::try_from(expires).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// Ends the session of `username` whose token hash starts with `id_prefix` (16 hex
+    /// digits); `false` if there is none.
+    pub async fn delete_session(
+        &self,
+        username: &str,
+        id_prefix: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let deleted = sqlx::query(
+            "DELETE FROM sessions WHERE username = $1 AND substr(token_hash, 1, 16) = $2",
+        )
+        .bind(username)
+        .bind(id_prefix)
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
     /// Stores a message; returns its id.
     pub async fn send(
         &self,

@@ -136,6 +136,31 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
         (401, ErrorCode::InvalidSession)
     );
 
+    // Sessions: listed (this one marked), ended one by one server-side.
+    let laptop = app.login("alice", "correct horse").unwrap();
+    let listed = app.sessions(&alice).unwrap().sessions;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+    let other = listed.iter().find(|s| !s.current).unwrap().id.clone();
+    app.end_session(&alice, &other).unwrap();
+    assert_eq!(
+        code(app.inbox(&laptop, 0)),
+        (401, ErrorCode::InvalidSession),
+        "an ended session's token stops working at once"
+    );
+    assert_eq!(
+        code(app.end_session(&alice, &other)),
+        (404, ErrorCode::SessionNotFound)
+    );
+    assert_eq!(
+        code(app.end_session(&bob, "current'; --")),
+        (404, ErrorCode::SessionNotFound)
+    );
+    let spare = app.login("alice", "correct horse").unwrap();
+    app.end_session(&spare, "current").unwrap();
+    assert_eq!(code(app.inbox(&spare, 0)), (401, ErrorCode::InvalidSession));
+    assert_eq!(app.sessions(&alice).unwrap().sessions.len(), 1);
+
     // Alice finds Bob's card with her access token, signs then encrypts, sends via the relay.
     let alice_token = refreshed.access_token.clone();
     let alice_cards = CardsClient::builder(&cards_url, verifier())

@@ -91,7 +91,7 @@ impl Global {
     }
 
     /// The saved login, if any.
-    fn saved_session(&self) -> Result<Option<Session>, CliError> {
+    pub(crate) fn saved_session(&self) -> Result<Option<Session>, CliError> {
         let path = self.session_path()?;
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,

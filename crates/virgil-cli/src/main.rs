@@ -82,9 +82,13 @@ enum Command {
         #[command(flatten)]
         password: relay::AccountPasswordArgs,
     },
-    /// Forget the saved login.
+    /// End the session at the application server (its tokens stop working at once) and
+    /// forget the saved login.
     #[command(after_help = "Example:\n  virgil logout")]
     Logout,
+    /// List or end your sessions on the application server (e.g. a lost device's).
+    #[command(subcommand)]
+    Session(relay::SessionCommand),
     /// Sign and encrypt a short message (a file, or standard input) for a user and send
     /// it through the app server's relay.
     #[command(
@@ -161,6 +165,7 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Register { username, password } => relay::register(global, &username, &password),
         Command::Login { username, password } => relay::login(global, &username, &password),
         Command::Logout => relay::logout(global),
+        Command::Session(command) => relay::session(global, command),
         Command::Send {
             to,
             file,

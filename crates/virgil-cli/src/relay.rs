@@ -82,10 +82,54 @@ pub(crate) fn login(
 
 /// `virgil logout`.
 pub(crate) fn logout(global: &Global) -> Result<(), CliError> {
-    if global.delete_session()? {
-        println!("logged out");
-    } else {
+    if global.saved_session()?.is_none() {
         println!("not logged in");
+        return Ok(());
+    }
+    let virgil = global.virgil()?;
+    virgil.account().logout()?;
+    global.delete_session()?;
+    println!("logged out (the session was ended at the app server)");
+    Ok(())
+}
+
+/// `virgil session` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum SessionCommand {
+    /// List your live sessions (this device's is marked).
+    #[command(after_help = "Example:\n  virgil session list")]
+    List,
+    /// End a session at once (an id from `virgil session list`), e.g. of a lost device.
+    #[command(after_help = "Example:\n  virgil session revoke 3f5c0a9e1b2d4c6f")]
+    Revoke {
+        /// The session id (16 hex digits).
+        id: String,
+    },
+}
+
+/// `virgil session …`.
+pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), CliError> {
+    global.session()?;
+    let virgil = global.virgil()?;
+    match command {
+        SessionCommand::List => {
+            for session in virgil.account().sessions()? {
+                println!(
+                    "{}  expires {}{}",
+                    session.id,
+                    crate::format_time(i64::try_from(session.expires_at).unwrap_or(i64::MAX)),
+                    if session.current {
+                        "  (this device)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        SessionCommand::Revoke { id } => {
+            virgil.account().end_session(&id)?;
+            println!("session {id} ended");
+        }
     }
     Ok(())
 }

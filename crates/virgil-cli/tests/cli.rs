@@ -448,8 +448,18 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
     deployment.ok("alice", &["login", "alice"]);
     deployment.ok("alice", &["card", "find", "bob"]);
 
-    // Not logged in.
+    // Sessions: this device's is listed; logout ends it at the server, so a copy of the
+    // session file is useless afterwards.
+    let listed = deployment.ok("alice", &["session", "list"]);
+    assert!(listed.contains("(this device)"), "{listed}");
+    let copied = deployment.session("alice");
     deployment.ok("alice", &["logout"]);
+    deployment.set_session("alice", &copied);
+    let stderr = deployment.fails("alice", &["inbox"], 4);
+    assert!(stderr.contains("invalid_session"), "{stderr}");
+    deployment.ok("alice", &["logout"]);
+
+    // Not logged in.
     let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);
     assert!(stderr.contains("not logged in"), "{stderr}");
 

@@ -6,8 +6,8 @@ use crate::http::{Http, Method};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionResponse,
-    SubmitCardRequest,
+    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionList,
+    SessionResponse, SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_card::{Card, Verifier};
@@ -78,6 +78,32 @@ impl AppClient {
         session: &SessionResponse,
     ) -> Result<AccessTokenResponse, ClientError> {
         self.call("/v1/access-tokens", Some(session), Method::Post(Vec::new()))
+    }
+
+    /// The logged-in user's live sessions, newest first.
+    pub fn sessions(&self, session: &SessionResponse) -> Result<SessionList, ClientError> {
+        self.call("/v1/sessions", Some(session), Method::Get)
+    }
+
+    /// Ends session `id` (from [`AppClient::sessions`]; `"current"`: this one) at once.
+    pub fn end_session(&self, session: &SessionResponse, id: &str) -> Result<(), ClientError> {
+        // A path segment: anything but letters and digits is percent-encoded.
+        let segment: String = id
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        self.call::<serde::de::IgnoredAny>(
+            &format!("/v1/sessions/{segment}"),
+            Some(session),
+            Method::Delete,
+        )?;
+        Ok(())
     }
 
     /// Submits the logged-in user's card request; returns the published, verified card.

@@ -11,6 +11,8 @@ pub(crate) enum Method {
     Get,
     /// POST with a JSON body.
     Post(Vec<u8>),
+    /// DELETE.
+    Delete,
 }
 
 impl Method {
@@ -78,8 +80,12 @@ impl Http {
         };
         let auth = token.map(|token| format!("Bearer {token}"));
         let response = match method {
-            Method::Get => {
-                let mut request = self.agent.get(url);
+            Method::Get | Method::Delete => {
+                let mut request = if matches!(method, Method::Get) {
+                    self.agent.get(url)
+                } else {
+                    self.agent.delete(url)
+                };
                 if let Some(auth) = &auth {
                     request = request.header("Authorization", auth);
                 }
@@ -115,6 +121,8 @@ impl Http {
                 message: error.message,
             });
         }
-        serde_json::from_str(&text).map_err(|e| ClientError::InvalidResponse(format!("{url}: {e}")))
+        // An empty answer (204) reads as JSON `null`: fine for `()` and `IgnoredAny`.
+        let text = if text.is_empty() { "null" } else { &text };
+        serde_json::from_str(text).map_err(|e| ClientError::InvalidResponse(format!("{url}: {e}")))
     }
 }

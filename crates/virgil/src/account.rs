@@ -4,7 +4,7 @@
 use crate::{Buffer, Card, Error, Key, PublicKey, Virgil};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use virgil_api::app::SessionResponse;
+use virgil_api::app::{SessionInfo, SessionResponse};
 use virgil_api::unix_now;
 use virgil_client::{AppClient, CardsClient, ClientError, PublishedCard, TokenSource};
 use virgil_crypto::encoding::from_base64;
@@ -190,9 +190,47 @@ impl Account<'_> {
         locked(&self.remote().session).clone()
     }
 
-    /// Forgets the session.
-    pub fn logout(&self) {
+    /// Ends the session at the application server (its tokens stop working at once)
+    /// and forgets it. Without a session there is nothing to do.
+    pub fn logout(&self) -> Result<(), Error> {
+        let Some(session) = self.session() else {
+            return Ok(());
+        };
+        let ended = self
+            .remote()
+            .app()?
+            .end_session(&session.response, "current");
+        match ended {
+            // Already ended or expired at the server: logged out all the same.
+            Ok(())
+            | Err(ClientError::Api {
+                status: 401 | 404, ..
+            }) => {}
+            Err(other) => return Err(Error::AppServer(other)),
+        }
         *locked(&self.remote().session) = None;
+        Ok(())
+    }
+
+    /// The user's live sessions (this device's and others'), newest first.
+    pub fn sessions(&self) -> Result<Vec<SessionInfo>, Error> {
+        let session = self.remote().session()?;
+        Ok(self
+            .remote()
+            .app()?
+            .sessions(&session.response)
+            .map_err(Error::AppServer)?
+            .sessions)
+    }
+
+    /// Ends one of the user's sessions (an id from [`Account::sessions`]), e.g. of a
+    /// lost device.
+    pub fn end_session(&self, id: &str) -> Result<(), Error> {
+        let session = self.remote().session()?;
+        self.remote()
+            .app()?
+            .end_session(&session.response, id)
+            .map_err(Error::AppServer)
     }
 
     /// Gets a fresh access token for the cards service now (it also happens by itself

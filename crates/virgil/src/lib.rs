@@ -61,6 +61,8 @@ pub use cards::{Cards, Identities, Identity};
 pub use error::Error;
 pub use key::{Key, Keys};
 #[cfg(feature = "client")]
+pub use virgil_api::app::SessionInfo;
+#[cfg(feature = "client")]
 pub use virgil_api::cards::CardStatus;
 pub use virgil_card::{Card, CardId, RevocationReason};
 #[cfg(feature = "client")]
