@@ -44,6 +44,8 @@ pub enum ErrorCode {
     UnknownUser,
     /// 404: no session of the logged-in user has this id (application server).
     SessionNotFound,
+    /// 408: the request (body and handling) took longer than the server allows.
+    RequestTimeout,
     /// 409: the card to replace was already replaced or revoked.
     PreviousCardNotActive,
     /// 409: the card to replace has another identity or identity type.
@@ -114,6 +116,7 @@ impl ErrorCode {
             PreviousCardNotActive | PreviousCardMismatch | CardAlreadyRevoked | UsernameTaken => {
                 409
             }
+            RequestTimeout => 408,
             BodyTooLarge => 413,
             InvalidCard
             | CardVerificationFailed
@@ -181,7 +184,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 35);
+        assert_eq!(seen.len(), 37);
     }
 
     #[test]

@@ -1,7 +1,16 @@
 //! Running a server binary: logging, the tokio runtime, SIGINT/SIGTERM with graceful
 //! shutdown, and the process exit.
 
-use crate::ServeError;
+use crate::{ApiError, ServeError};
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
+use virgil_api::ErrorCode;
 
 /// Registers the SIGINT/SIGTERM handlers now (so a signal that arrives before the
 /// server's first poll is not lost to the default action) and returns the future that
@@ -52,22 +61,115 @@ pub async fn listen(address: &str) -> Result<tokio::net::TcpListener, ServeError
     Ok(listener)
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, letting in-flight
-/// requests finish.
+/// What one server allows its clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionLimits {
+    /// The time a client has to send a request's headers, counted from when the server
+    /// waits for them (so it also closes idle keep-alive connections).
+    pub header_timeout: Duration,
+    /// The time a request may take from its headers to the answer, body upload
+    /// included: 408 `request_timeout` after that.
+    pub request_timeout: Duration,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Serves `router` on `listener` with the default [`ConnectionLimits`] until `shutdown`
+/// completes, letting in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    // Handlers may read the client address (the login rate limit is per address).
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| ServeError::Io {
-            action: "serve",
-            source,
-        })
+    serve_with_limits(listener, router, shutdown, ConnectionLimits::default()).await
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` completes, then stops
+/// accepting, lets in-flight requests finish and closes idle connections. Handlers can
+/// read the client's address as `ConnectInfo<SocketAddr>`.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: ConnectionLimits,
+) -> Result<(), ServeError> {
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        limits.request_timeout,
+        request_timeout,
+    ));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or the peer gave up during accept: wait a
+                    // moment instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tracing::warn!(%remote, max = limits.max_connections, "connection refused: too many open connections");
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request
+            },
+        ));
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%remote, %error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Answers 408 when a request (body upload included) takes longer than `limit`.
+async fn request_timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the request took longer than {} s (a slow upload?); try again",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Does nothing if a

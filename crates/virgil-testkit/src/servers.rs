@@ -8,6 +8,7 @@ use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;
 use virgil_crypto::{PrivateKey, PublicKey};
+use virgil_server::runtime::ConnectionLimits;
 
 /// Starts a cards service on 127.0.0.1 (ephemeral port) on its own thread and tokio
 /// runtime, over `database_url`, serving `applications`; returns its base URL. It runs
@@ -17,19 +18,12 @@ pub fn spawn_cards_service(
     service_key: PrivateKey,
     applications: &[(&str, PublicKey)],
 ) -> String {
-    let database_url = database_url.to_owned();
-    let applications: Vec<(String, PublicKey)> = applications
-        .iter()
-        .map(|(id, key)| ((*id).to_owned(), key.clone()))
-        .collect();
-    serve_on_thread("cards service", move || async move {
-        let mut registered = Applications::new();
-        for (app_id, key) in applications {
-            registered.register(&app_id, key).expect("application key");
-        }
-        let store = CardStore::connect(&database_url).await.expect("card store");
-        router(Arc::new(Service::new(store, service_key, registered)))
-    })
+    spawn_cards_service_with_limits(
+        database_url,
+        service_key,
+        applications,
+        ConnectionLimits::default(),
+    )
 }
 
 /// Starts the reference application server on 127.0.0.1 (ephemeral port) on its own
@@ -60,8 +54,39 @@ pub fn spawn_app_server(
 }
 
 /// Runs the router that `build` makes on its own thread and tokio runtime, on
-/// 127.0.0.1 (ephemeral port), until the process exits; returns its base URL.
+/// 127.0.0.1 (ephemeral port), with the servers' own accept loop and default limits,
+/// until the process exits; returns its base URL.
 fn serve_on_thread<F, Fut>(what: &'static str, build: F) -> String
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = axum::Router>,
+{
+    serve_on_thread_with(what, ConnectionLimits::default(), build)
+}
+
+/// Like [`spawn_cards_service`], within `limits` (short timeouts for limit tests).
+pub fn spawn_cards_service_with_limits(
+    database_url: &str,
+    service_key: PrivateKey,
+    applications: &[(&str, PublicKey)],
+    limits: ConnectionLimits,
+) -> String {
+    let database_url = database_url.to_owned();
+    let applications: Vec<(String, PublicKey)> = applications
+        .iter()
+        .map(|(id, key)| ((*id).to_owned(), key.clone()))
+        .collect();
+    serve_on_thread_with("cards service", limits, move || async move {
+        let mut registered = Applications::new();
+        for (app_id, key) in applications {
+            registered.register(&app_id, key).expect("application key");
+        }
+        let store = CardStore::connect(&database_url).await.expect("card store");
+        router(Arc::new(Service::new(store, service_key, registered)))
+    })
+}
+
+fn serve_on_thread_with<F, Fut>(what: &'static str, limits: ConnectionLimits, build: F) -> String
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = axum::Router>,
@@ -78,8 +103,14 @@ where
             sender
                 .send(format!("http://{address}"))
                 .expect("report the address");
-            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, service).await.expect("serve");
+            virgil_server::runtime::serve_with_limits(
+                listener,
+                router,
+                std::future::pending(),
+                limits,
+            )
+            .await
+            .expect("serve");
         });
     });
     receiver

@@ -1,0 +1,134 @@
+//! The accept loop's limits, through the real service on 127.0.0.1: a client that sends
+//! headers slowly (slowloris) or a body slowly is cut off, idle keep-alive connections
+//! are closed, and connections over the cap are refused at once.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use virgil_server::runtime::ConnectionLimits;
+use virgil_testkit::key;
+use virgil_testkit::servers::spawn_cards_service_with_limits;
+
+fn start(dir: &std::path::Path, limits: ConnectionLimits) -> String {
+    let url = spawn_cards_service_with_limits(
+        &format!("sqlite://{}?mode=rwc", dir.join("cards.db").display()),
+        key(101),
+        &[("chat", key(100).public_key().clone())],
+        limits,
+    );
+    url.trim_start_matches("http://").to_owned()
+}
+
+fn limits(header_seconds: u64, request_seconds: u64, connections: usize) -> ConnectionLimits {
+    let mut limits = ConnectionLimits::default();
+    limits.header_timeout = Duration::from_secs(header_seconds);
+    limits.request_timeout = Duration::from_secs(request_seconds);
+    limits.max_connections = connections;
+    limits
+}
+
+/// Reads until the server closes the connection (or `patience` runs out: `None`);
+/// returns what it sent and how long it took.
+fn until_closed(stream: &mut TcpStream, patience: Duration) -> Option<(String, Duration)> {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(patience)).unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => Some((
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            Some((String::new(), started.elapsed()))
+        }
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn slow_headers_and_idle_connections_are_closed_within_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = start(dir.path(), limits(1, 30, 64));
+
+    // Slowloris: half a request's headers, then nothing.
+    let mut slow = TcpStream::connect(&address).unwrap();
+    slow.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let closed = until_closed(&mut slow, Duration::from_secs(8));
+    let (_, after) = closed.expect("a slowloris connection stayed open 8 s");
+    assert!(
+        after < Duration::from_secs(4),
+        "closed only after {after:?}"
+    );
+
+    // Idle keep-alive: one request answered, then silence.
+    let mut idle = TcpStream::connect(&address).unwrap();
+    idle.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (answer, after) =
+        until_closed(&mut idle, Duration::from_secs(8)).expect("an idle connection stayed open");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        after < Duration::from_secs(4),
+        "closed only after {after:?}"
+    );
+}
+
+#[test]
+fn a_slow_body_gets_408_within_the_request_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = start(dir.path(), limits(10, 1, 64));
+    let mut slow = TcpStream::connect(&address).unwrap();
+    slow.write_all(
+        b"POST /v1/cards HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"card\":",
+    )
+    .unwrap();
+    let (answer, after) =
+        until_closed(&mut slow, Duration::from_secs(8)).expect("a slow body was waited for 8 s");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(
+        after < Duration::from_secs(4),
+        "answered only after {after:?}"
+    );
+}
+
+#[test]
+fn connections_over_the_cap_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = start(dir.path(), limits(20, 30, 4));
+    // Four connections hold every slot (each mid-headers).
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&address).unwrap();
+            stream.write_all(b"GET /v1/health HTTP/1.1\r\n").unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = TcpStream::connect(&address).unwrap();
+    let _ = fifth.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (answer, after) =
+        until_closed(&mut fifth, Duration::from_secs(8)).expect("the fifth connection was served");
+    assert!(answer.is_empty(), "over the cap, yet answered: {answer}");
+    assert!(
+        after < Duration::from_secs(2),
+        "refused only after {after:?}"
+    );
+    // A slot freed is a slot usable again.
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = TcpStream::connect(&address).unwrap();
+    again
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (answer, _) = until_closed(&mut again, Duration::from_secs(8)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
