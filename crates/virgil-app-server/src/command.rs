@@ -6,7 +6,8 @@ use crate::server::{AppServer, serve as serve_listener};
 use crate::store::AppStore;
 use std::path::PathBuf;
 use std::sync::Arc;
-use virgil_client::CardsClient;
+use virgil_client::{CardsClient, TlsRoots};
+use virgil_server::tls::TlsArgs;
 use virgil_server::{ConfigError, ServeError, runtime};
 
 /// The environment variable the application key's password is read from.
@@ -46,6 +47,13 @@ pub struct ServeArgs {
     /// PBKDF2 iterations for user passwords [default: 600000].
     #[arg(long, env = "VIRGIL_APP_PASSWORD_ITERATIONS")]
     pub password_iterations: Option<u32>,
+    /// The CA certificate (PEM) to trust for an https:// cards URL [default: the public
+    /// web's CAs].
+    #[arg(long, env = "VIRGIL_APP_CARDS_CA_FILE")]
+    pub cards_ca_file: Option<PathBuf>,
+    /// TLS: --tls-cert, --tls-key, --insecure-http.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Applies the command line over the file's configuration.
@@ -62,13 +70,31 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
         cards_url: args.cards_url.or(file.cards_url),
         cards_service_key: args.cards_service_key.or(file.cards_service_key),
         password_iterations: args.password_iterations.or(file.password_iterations),
+        cards_ca_file: args.cards_ca_file.or(file.cards_ca_file),
+        tls: args.tls.resolve(file.tls),
     })
 }
 
 /// `serve`: runs the server until SIGINT/SIGTERM, then finishes in-flight requests.
-/// Prints `listening on http://ADDRESS` on stdout once it accepts connections.
+/// Prints `listening on https://ADDRESS` (`http://` without TLS) on stdout once it
+/// accepts connections.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
+    let insecure_http = args.tls.insecure_http;
     let config = resolve(args)?;
+    let tls = virgil_server::tls::acceptor_of(config.tls.as_ref())?;
+    let roots = match &config.cards_ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                ConfigError::invalid(
+                    "cards_ca_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            TlsRoots::from_pem(&pem)
+                .map_err(|e| ConfigError::invalid("cards_ca_file", e.to_string()))?
+        }
+        None => TlsRoots::default(),
+    };
     let app_id = config.app_id()?.to_owned();
     let cards_url = config.cards_url()?.to_owned();
     let service_key = config.cards_service_key()?;
@@ -79,7 +105,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         password.as_deref().map(str::as_bytes),
         PASSWORD_VAR,
     )?;
-    let client = CardsClient::for_application(&cards_url, service_key, &app_id, &app_key)
+    let client = CardsClient::for_application(&cards_url, service_key, &app_id, &app_key, roots)
         .map_err(|e| ConfigError::Key(e.to_string()))?;
     let database_url = config
         .database_url
@@ -92,7 +118,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         })?;
     let shutdown = runtime::shutdown_signal()?;
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8081".to_owned());
-    let listener = runtime::listen(&listen).await?;
+    let listener = runtime::bind(&listen, tls, insecure_http).await?;
     tracing::info!(address = %listen, app_id, cards_url, app_key_id = %app_key.key_id(), "application server started");
     let server = Arc::new(AppServer::new(store, &app_id, app_key, client, iterations));
     serve_listener(listener, server, shutdown).await

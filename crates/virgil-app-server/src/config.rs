@@ -19,6 +19,7 @@ use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::from_base64;
 use virgil_server::ConfigError;
 use virgil_server::config::required;
+use virgil_server::tls::TlsFiles;
 
 /// PBKDF2 iterations for user passwords unless configured (OWASP 2023 for SHA-256).
 pub const DEFAULT_PASSWORD_ITERATIONS: u32 = 600_000;
@@ -39,8 +40,14 @@ pub struct Config {
     pub cards_url: Option<String>,
     /// The cards service's public key (base64), pinned.
     pub cards_service_key: Option<String>,
+    /// The CA certificate (PEM) to trust for an `https://` cards_url; without it, the
+    /// public web's CAs.
+    pub cards_ca_file: Option<PathBuf>,
     /// PBKDF2 iterations for newly registered passwords.
     pub password_iterations: Option<u32>,
+    /// TLS: the certificate chain and key (PEM). Without it the server speaks plain
+    /// HTTP, which it allows on loopback addresses only.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Config {

@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the HTTP API (see docs/api.md).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create an application key, locked with VIRGIL_APP_KEY_PASSWORD, and print its
     /// public key (register it with the cards service: --app APP_ID=KEY).
     Keygen(KeygenArgs),
@@ -43,7 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Keygen(args) => {
             keygen(&args, KEY_NAME, PASSWORD_VAR, "application key").map_err(ServeError::from)
         }
-        Command::Serve(args) => runtime::block_on(command::serve(args)),
+        Command::Serve(args) => runtime::block_on(command::serve(*args)),
     };
     runtime::exit("virgil-app-server", result)
 }

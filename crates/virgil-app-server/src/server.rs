@@ -125,7 +125,7 @@ pub fn router(server: Arc<AppServer>) -> Router {
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish and closes the database pool.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<virgil_server::runtime::Listener>,
     server: Arc<AppServer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), virgil_server::ServeError> {

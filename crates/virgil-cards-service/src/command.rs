@@ -7,6 +7,7 @@ use crate::server::{Service, serve as serve_listener};
 use crate::store::CardStore;
 use std::path::PathBuf;
 use std::sync::Arc;
+use virgil_server::tls::TlsArgs;
 use virgil_server::{ConfigError, ServeError, runtime};
 
 /// The environment variable the service key's password is read from.
@@ -37,6 +38,9 @@ pub struct ServeArgs {
     /// Register an application: APP_ID=BASE64_PUBLIC_KEY (repeatable; adds to the file's).
     #[arg(long = "app", value_name = "APP_ID=KEY")]
     pub apps: Vec<String>,
+    /// TLS: --tls-cert, --tls-key, --insecure-http.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Applies the command line over the file's configuration.
@@ -48,6 +52,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
     config.listen = args.listen.or(config.listen);
     config.database_url = args.database_url.or(config.database_url);
     config.service_key_file = args.service_key_file.or(config.service_key_file);
+    config.tls = args.tls.resolve(config.tls);
     for app in &args.apps {
         let (app_id, public_key) = app.split_once('=').ok_or_else(|| {
             ConfigError::invalid(
@@ -64,9 +69,12 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 }
 
 /// `serve`: runs the service until SIGINT/SIGTERM, then finishes in-flight requests.
-/// Prints `listening on http://ADDRESS` on stdout once it accepts connections.
+/// Prints `listening on https://ADDRESS` (`http://` without TLS) on stdout once it
+/// accepts connections.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
+    let insecure_http = args.tls.insecure_http;
     let config = resolve(args)?;
+    let tls = virgil_server::tls::acceptor_of(config.tls.as_ref())?;
     let applications = config.applications()?;
     let password = std::env::var(PASSWORD_VAR).ok();
     let service_key = config.service_key(password.as_deref().map(str::as_bytes))?;
@@ -81,7 +89,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         })?;
     let shutdown = runtime::shutdown_signal()?;
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let listener = runtime::listen(&listen).await?;
+    let listener = runtime::bind(&listen, tls, insecure_http).await?;
     tracing::info!(address = %listen, service_key_id = %service_key.key_id(), "cards service started");
     let service = Arc::new(Service::new(store, service_key, applications));
     serve_listener(listener, service, shutdown).await

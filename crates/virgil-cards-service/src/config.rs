@@ -6,6 +6,10 @@
 //! database_url = "sqlite://cards.db?mode=rwc"      # or postgres://user@host/db
 //! service_key_file = "service.key"                 # made by `virgil-cards-service keygen`
 //!
+//! [tls]                                            # required unless listen is loopback
+//! cert_file = "tls.pem"
+//! key_file = "tls.key"
+//!
 //! [[applications]]
 //! app_id = "chat"
 //! public_key = "VksB…"                             # base64 of the app's 100-byte public key
@@ -19,6 +23,7 @@ use std::path::{Path, PathBuf};
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::{PrivateKey, PublicKey};
 use virgil_server::ConfigError;
+use virgil_server::tls::TlsFiles;
 
 /// One registered application.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -40,6 +45,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The service key file (a key blob).
     pub service_key_file: Option<PathBuf>,
+    /// TLS: the certificate chain and key (PEM). Without it the service speaks plain
+    /// HTTP, which it allows on loopback addresses only.
+    pub tls: Option<TlsFiles>,
     /// The applications this service serves.
     #[serde(default)]
     pub applications: Vec<ApplicationConfig>,

@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the HTTP API (see docs/api.md).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create a service key, locked with VIRGIL_SERVICE_KEY_PASSWORD, and print its public
     /// key for clients to pin.
     Keygen(KeygenArgs),
@@ -42,7 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Keygen(args) => {
             keygen(&args, KEY_NAME, PASSWORD_VAR, "service key").map_err(ServeError::from)
         }
-        Command::Serve(args) => runtime::block_on(command::serve(args)),
+        Command::Serve(args) => runtime::block_on(command::serve(*args)),
     };
     runtime::exit("virgil-cards-service", result)
 }

@@ -273,7 +273,7 @@ async fn metrics(
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish and closes the database pool.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<virgil_server::runtime::Listener>,
     service: Arc<Service>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), virgil_server::ServeError> {

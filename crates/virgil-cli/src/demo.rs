@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 use virgil::crypto::PrivateKey;
-use virgil::{Config, Encoding, Virgil};
+use virgil::{Config, Encoding, TlsRoots, Virgil};
 use virgil_app_server::server::AppServer;
 use virgil_app_server::store::AppStore;
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::Service;
 use virgil_cards_service::store::CardStore;
+use virgil_server::runtime::Listener;
+use virgil_server::tls;
 
 const APP_ID: &str = "demo-chat";
 const PASSWORD: &str = "correct horse battery staple";
@@ -21,17 +23,23 @@ fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{context}: {e}")
 }
 
-/// Starts both servers on the runtime; returns their URLs.
+/// Starts both servers on the runtime over HTTPS (certificates from a throwaway local
+/// CA); returns their URLs and the CA the clients pin.
 fn start_servers(
     runtime: &tokio::runtime::Runtime,
     dir: &std::path::Path,
     service_key: PrivateKey,
     app_key: PrivateKey,
-) -> Result<(String, String), String> {
+) -> Result<(String, String, TlsRoots), String> {
     let cards_db = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
     let app_db = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
     let app_public = app_key.public_key().clone();
     let service_public = service_key.public_key().clone();
+    let ca = tls::local_ca(&["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+    let roots = TlsRoots::from_pem(ca.ca_pem.as_bytes()).map_err(|e| e.to_string())?;
+    let acceptor = tls::acceptor_from_pem(ca.cert_pem.as_bytes(), ca.key_pem.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let client_roots = roots.clone();
     runtime.block_on(async move {
         let mut applications = Applications::new();
         applications
@@ -41,26 +49,25 @@ fn start_servers(
             .await
             .map_err(|e| e.to_string())?;
         let service = Arc::new(Service::new(store, service_key, applications));
-        let cards_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let cards_url = format!(
-            "http://{}",
-            cards_listener.local_addr().map_err(|e| e.to_string())?
+        let cards_listener = Listener::with_tls(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| e.to_string())?,
+            acceptor.clone(),
         );
-        tokio::spawn(async move {
-            axum::serve(
-                cards_listener,
-                virgil_cards_service::server::router(service),
-            )
-            .await
-        });
+        let cards_url = cards_listener.url().map_err(|e| e.to_string())?;
+        tokio::spawn(virgil_cards_service::server::serve(
+            cards_listener,
+            service,
+            std::future::pending(),
+        ));
 
         let client = virgil::client::CardsClient::for_application(
             &cards_url,
             service_public,
             APP_ID,
             &app_key,
+            client_roots,
         )
         .map_err(|e| e.to_string())?;
         let app_store = AppStore::connect(&app_db)
@@ -68,17 +75,19 @@ fn start_servers(
             .map_err(|e| e.to_string())?;
         // 600 000 PBKDF2 iterations, as in production.
         let app = Arc::new(AppServer::new(app_store, APP_ID, app_key, client, 600_000));
-        let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let app_url = format!(
-            "http://{}",
-            app_listener.local_addr().map_err(|e| e.to_string())?
+        let app_listener = Listener::with_tls(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| e.to_string())?,
+            acceptor,
         );
-        tokio::spawn(async move {
-            axum::serve(app_listener, virgil_app_server::server::router(app)).await
-        });
-        Ok((cards_url, app_url))
+        let app_url = app_listener.url().map_err(|e| e.to_string())?;
+        tokio::spawn(virgil_app_server::server::serve(
+            app_listener,
+            app,
+            std::future::pending(),
+        ));
+        Ok((cards_url, app_url, roots))
     })
 }
 
@@ -100,12 +109,14 @@ pub(crate) fn run() -> Result<(), String> {
         service_public.key_id(),
         app_public.key_id()
     ));
-    let (cards_url, app_url) = start_servers(&runtime, dir.path(), service_key, app_key)?;
+    let (cards_url, app_url, roots) = start_servers(&runtime, dir.path(), service_key, app_key)?;
     step(format!(
         "cards service listening on {cards_url} (SQLite in {})",
         dir.path().display()
     ));
-    step(format!("application server listening on {app_url}"));
+    step(format!(
+        "application server listening on {app_url} (TLS: a throwaway local CA, pinned by the clients)"
+    ));
 
     // Register users, log in, set up each device.
     let device = |user: &str| -> Result<Virgil, String> {
@@ -113,6 +124,7 @@ pub(crate) fn run() -> Result<(), String> {
             Config::new(APP_ID, app_public.clone(), service_public.clone())
                 .cards_service(&cards_url)
                 .app_server(&app_url)
+                .tls_roots(roots.clone())
                 .key_dir(dir.path().join(format!("device-{user}"))),
         )
         .map_err(err(user))?;

@@ -2,7 +2,7 @@
 
 use crate::ClientError;
 use crate::cards::{PublishedCard, verified};
-use crate::http::{Http, Method};
+use crate::http::{Http, Method, TlsRoots};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::app::{
@@ -34,9 +34,14 @@ impl AppClient {
     /// A client of the application server at `base_url`; returned cards are checked
     /// with `verifier`.
     pub fn new(base_url: &str, verifier: Verifier) -> Self {
+        Self::with_tls_roots(base_url, verifier, &TlsRoots::default())
+    }
+
+    /// Like [`AppClient::new`], trusting `roots` for `https://`.
+    pub fn with_tls_roots(base_url: &str, verifier: Verifier, roots: &TlsRoots) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            http: Http::new(Duration::from_secs(30), 0, Duration::ZERO),
+            http: Http::new(Duration::from_secs(30), 0, Duration::ZERO, roots),
             verifier,
         }
     }

@@ -1,7 +1,7 @@
 //! The cards service's client: publish, get, search, revoke; every card verified.
 
 use crate::ClientError;
-use crate::http::{Http, Method};
+use crate::http::{Http, Method, TlsRoots};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -46,9 +46,16 @@ pub struct ClientBuilder {
     timeout: Duration,
     retries: u32,
     backoff: Duration,
+    roots: TlsRoots,
 }
 
 impl ClientBuilder {
+    /// Which CAs to trust for `https://` (default: the public web's).
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.roots = roots;
+        self
+    }
+
     /// How to get access tokens (required for every `/v1/cards` call).
     pub fn token_source(mut self, tokens: impl TokenSource + 'static) -> Self {
         self.tokens = Some(Box::new(tokens));
@@ -73,7 +80,7 @@ impl ClientBuilder {
     pub fn build(self) -> CardsClient {
         CardsClient {
             base_url: self.base_url.trim_end_matches('/').to_owned(),
-            http: Http::new(self.timeout, self.retries, self.backoff),
+            http: Http::new(self.timeout, self.retries, self.backoff, &self.roots),
             verifier: self.verifier,
             tokens: self.tokens,
         }
@@ -106,6 +113,7 @@ impl CardsClient {
             timeout: Duration::from_secs(10),
             retries: 2,
             backoff: Duration::from_millis(200),
+            roots: TlsRoots::default(),
         }
     }
 
@@ -118,6 +126,7 @@ impl CardsClient {
         service_key: PublicKey,
         app_id: &str,
         app_key: &PrivateKey,
+        roots: TlsRoots,
     ) -> Result<CardsClient, ClientError> {
         let verifier = Verifier::new()
             .trust_service(service_key)
@@ -127,6 +136,7 @@ impl CardsClient {
             .map_err(|e| ClientError::Token(e.to_string()))?;
         let issuer = app_id.to_owned();
         Ok(CardsClient::builder(base_url, verifier)
+            .tls_roots(roots)
             .token_source(move || {
                 Ok(token::issue(
                     &signing_key,

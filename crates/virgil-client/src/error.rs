@@ -37,6 +37,9 @@ pub enum ClientError {
     /// The request could not be encoded (a bug, or a value JSON cannot carry).
     #[error("could not encode the request: {0}")]
     Request(String),
+    /// The TLS trust settings are not usable (e.g. a CA file that holds no certificate).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The token source failed.
     #[error("could not get an access token: {0}")]
     Token(String),

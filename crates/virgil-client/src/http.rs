@@ -23,6 +23,55 @@ impl Method {
     }
 }
 
+/// Which certificate authorities a client trusts for `https://` URLs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TlsRoots {
+    /// The public web's CAs (Mozilla's list, built in): for servers with certificates
+    /// from a public CA.
+    #[default]
+    Public,
+    /// Only these CA certificates (DER): a deployment's own CA, pinned (what
+    /// `virgil init` sets up).
+    Pinned(Vec<Vec<u8>>),
+}
+
+impl TlsRoots {
+    /// Pins the CA certificates in PEM text (one or more `CERTIFICATE` blocks).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, ClientError> {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert.der().to_vec()),
+                Ok(_) => {}
+                Err(e) => return Err(ClientError::Tls(format!("not a PEM certificate: {e}"))),
+            }
+        }
+        if certs.is_empty() {
+            return Err(ClientError::Tls(
+                "no CERTIFICATE block in the CA file".to_owned(),
+            ));
+        }
+        Ok(TlsRoots::Pinned(certs))
+    }
+
+    fn config(&self) -> ureq::tls::TlsConfig {
+        let roots = match self {
+            TlsRoots::Public => ureq::tls::RootCerts::WebPki,
+            TlsRoots::Pinned(certs) => {
+                let certs: Vec<ureq::tls::Certificate<'static>> = certs
+                    .iter()
+                    .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                    .collect();
+                ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs))
+            }
+        };
+        ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(roots)
+            .build()
+    }
+}
+
 /// HTTP with JSON bodies, typed API errors and retries: shared by both clients.
 pub(crate) struct Http {
     agent: ureq::Agent,
@@ -31,9 +80,15 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub(crate) fn new(timeout: Duration, retries: u32, backoff: Duration) -> Self {
+    pub(crate) fn new(
+        timeout: Duration,
+        retries: u32,
+        backoff: Duration,
+        roots: &TlsRoots,
+    ) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
+            .tls_config(roots.config())
             .http_status_as_error(false)
             .build()
             .into();

@@ -17,6 +17,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod runtime;
+pub mod tls;
 
 pub use config::ConfigError;
 pub use error::{ApiError, ServeError};

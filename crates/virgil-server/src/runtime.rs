@@ -9,6 +9,7 @@ use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 use virgil_api::ErrorCode;
 
@@ -44,20 +45,75 @@ pub fn shutdown_signal()
     }
 }
 
-/// Binds `address` (`:0` picks a free port) and prints `listening on http://ADDRESS`
-/// on stdout, the line scripts and tests read to find the port.
-pub async fn listen(address: &str) -> Result<tokio::net::TcpListener, ServeError> {
-    let listener = tokio::net::TcpListener::bind(address)
+/// A bound listener: plain HTTP, or TLS with an acceptor.
+pub struct Listener {
+    tcp: tokio::net::TcpListener,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("tcp", &self.tcp)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl From<tokio::net::TcpListener> for Listener {
+    /// Plain HTTP (tests and in-process servers on loopback).
+    fn from(tcp: tokio::net::TcpListener) -> Self {
+        Self { tcp, tls: None }
+    }
+}
+
+impl Listener {
+    /// TLS on `tcp`.
+    pub fn with_tls(tcp: tokio::net::TcpListener, tls: TlsAcceptor) -> Self {
+        Self {
+            tcp,
+            tls: Some(tls),
+        }
+    }
+
+    /// The base URL clients use: `https://ADDRESS` or `http://ADDRESS`.
+    pub fn url(&self) -> Result<String, ServeError> {
+        let address = self.tcp.local_addr().map_err(|source| ServeError::Io {
+            action: "read the bound address",
+            source,
+        })?;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Ok(format!("{scheme}://{address}"))
+    }
+}
+
+/// Binds `address` (`:0` picks a free port), with TLS if `tls` is given, and prints
+/// `listening on https://ADDRESS` (or `http://`) on stdout, the line scripts and tests
+/// read to find the port. Plain HTTP on a non-loopback address is refused unless
+/// `insecure_http` ([`crate::tls::check_plain_http`]).
+pub async fn bind(
+    address: &str,
+    tls: Option<TlsAcceptor>,
+    insecure_http: bool,
+) -> Result<Listener, ServeError> {
+    let tcp = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| ServeError::Listen {
             address: address.to_owned(),
             source,
         })?;
-    let bound = listener.local_addr().map_err(|source| ServeError::Listen {
+    let bound = tcp.local_addr().map_err(|source| ServeError::Listen {
         address: address.to_owned(),
         source,
     })?;
-    println!("listening on http://{bound}");
+    let listener = match tls {
+        Some(tls) => Listener::with_tls(tcp, tls),
+        None => {
+            crate::tls::check_plain_http(bound, insecure_http)?;
+            Listener::from(tcp)
+        }
+    };
+    println!("listening on {}", listener.url()?);
     Ok(listener)
 }
 
@@ -88,7 +144,7 @@ impl Default for ConnectionLimits {
 /// Serves `router` on `listener` with the default [`ConnectionLimits`] until `shutdown`
 /// completes, letting in-flight requests finish.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<Listener>,
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -99,7 +155,7 @@ pub async fn serve(
 /// accepting, lets in-flight requests finish and closes idle connections. Handlers can
 /// read the client's address as `ConnectInfo<SocketAddr>`.
 pub async fn serve_with_limits(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<Listener>,
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     limits: ConnectionLimits,
@@ -113,10 +169,11 @@ pub async fn serve_with_limits(
         .header_read_timeout(limits.header_timeout);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    let Listener { tcp, tls } = listener.into();
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = tcp.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, or the peer gave up during accept: wait a
@@ -139,15 +196,35 @@ pub async fn serve_with_limits(
                 request
             },
         ));
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match tls {
+                None => {
+                    let connection =
+                        watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                    connection.await.map_err(|e| e.to_string())
+                }
+                Some(tls) => {
+                    // The handshake gets the header timeout too: a client that starts one
+                    // and stalls is cut off like a slow request.
+                    match tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let connection =
+                                watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                            connection.await.map_err(|e| e.to_string())
+                        }
+                        Ok(Err(error)) => Err(format!("TLS handshake failed: {error}")),
+                        Err(_) => Err("TLS handshake timed out".to_owned()),
+                    }
+                }
+            };
+            if let Err(error) = served {
                 tracing::debug!(%remote, %error, "connection ended with an error");
             }
             drop(permit);
         });
     }
-    drop(listener);
+    drop(tcp);
     graceful.shutdown().await;
     Ok(())
 }

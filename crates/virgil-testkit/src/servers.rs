@@ -43,9 +43,14 @@ pub fn spawn_app_server(
         app_id.to_owned(),
     );
     serve_on_thread("app server", move || async move {
-        let cards =
-            virgil_client::CardsClient::for_application(&cards_url, service_key, &app_id, &app_key)
-                .expect("cards client");
+        let cards = virgil_client::CardsClient::for_application(
+            &cards_url,
+            service_key,
+            &app_id,
+            &app_key,
+            virgil_client::TlsRoots::default(),
+        )
+        .expect("cards client");
         let store = AppStore::connect(&database_url).await.expect("app store");
         app_router(Arc::new(AppServer::new(
             store, &app_id, app_key, cards, 1_000,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use virgil_api::app::{SessionInfo, SessionResponse};
 use virgil_api::unix_now;
-use virgil_client::{AppClient, CardsClient, ClientError, PublishedCard, TokenSource};
+use virgil_client::{AppClient, CardsClient, ClientError, PublishedCard, TlsRoots, TokenSource};
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::envelope;
 
@@ -73,6 +73,7 @@ impl TokenSource for SessionTokens {
 /// The servers a [`Virgil`] talks to.
 pub(crate) struct Remote {
     cards_url: Option<String>,
+    tls_roots: TlsRoots,
     cards: Option<CardsClient>,
     app: Option<Arc<AppClient>>,
     session: SharedSession,
@@ -85,13 +86,20 @@ impl Remote {
         cards_url: Option<String>,
         app_url: Option<String>,
         tokens: Option<Box<dyn TokenSource>>,
+        tls_roots: TlsRoots,
         verifier: &virgil_card::Verifier,
     ) -> Self {
-        let app = app_url.map(|url| Arc::new(AppClient::new(&url, verifier.clone())));
+        let app = app_url.map(|url| {
+            Arc::new(AppClient::with_tls_roots(
+                &url,
+                verifier.clone(),
+                &tls_roots,
+            ))
+        });
         let session = SharedSession::default();
         let session_tokens = tokens.is_none();
         let cards = cards_url.as_deref().map(|url| {
-            let builder = CardsClient::builder(url, verifier.clone());
+            let builder = CardsClient::builder(url, verifier.clone()).tls_roots(tls_roots.clone());
             match tokens {
                 Some(tokens) => builder.token_source(BoxedTokens(tokens)),
                 None => builder.token_source(SessionTokens {
@@ -103,11 +111,16 @@ impl Remote {
         });
         Self {
             cards_url,
+            tls_roots,
             cards,
             app,
             session,
             session_tokens,
         }
+    }
+
+    pub(crate) fn tls_roots(&self) -> &TlsRoots {
+        &self.tls_roots
     }
 
     pub(crate) fn cards_url(&self) -> Result<&str, Error> {

@@ -137,6 +137,7 @@ impl Cards<'_> {
             self.virgil.service_key.clone(),
             &self.virgil.app_id,
             app_key,
+            self.virgil.remote.tls_roots().clone(),
         )
         .map_err(Error::CardsService)?;
         let request = RevocationRequest {

@@ -66,7 +66,7 @@ pub use virgil_api::app::SessionInfo;
 pub use virgil_api::cards::CardStatus;
 pub use virgil_card::{Card, CardId, RevocationReason};
 #[cfg(feature = "client")]
-pub use virgil_client::{PublishedCard, TokenSource};
+pub use virgil_client::{PublishedCard, TlsRoots, TokenSource};
 pub use virgil_crypto::PublicKey;
 pub use virgil_keystore::{KeyEntry, KeyListing};
 
@@ -99,6 +99,8 @@ pub struct Config {
     app_url: Option<String>,
     #[cfg(feature = "client")]
     tokens: Option<Box<dyn TokenSource>>,
+    #[cfg(feature = "client")]
+    tls_roots: TlsRoots,
 }
 
 impl Config {
@@ -115,7 +117,18 @@ impl Config {
             app_url: None,
             #[cfg(feature = "client")]
             tokens: None,
+            #[cfg(feature = "client")]
+            tls_roots: TlsRoots::default(),
         }
+    }
+
+    /// Which certificate authorities to trust for `https://` servers: the public web's
+    /// (default), or your deployment's own CA, pinned
+    /// (`TlsRoots::from_pem(&std::fs::read("ca.pem")?)?`).
+    #[cfg(feature = "client")]
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.tls_roots = roots;
+        self
     }
 
     /// Keep keys in this directory (created if missing) instead of memory.
@@ -172,6 +185,7 @@ impl Virgil {
                 config.cards_url,
                 config.app_url,
                 config.tokens,
+                config.tls_roots,
                 &verifier,
             ),
             keys: match config.key_dir {
