@@ -5,7 +5,7 @@ use crate::error::{CliError, Exit, context};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use virgil::crypto::encoding::from_base64;
-use virgil::{Config, Keys, PublicKey, Virgil};
+use virgil::{Config, Keys, PublicKey, TlsRoots, Virgil};
 
 /// Options every command takes.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -44,7 +44,8 @@ impl Global {
             Config::new(&config.app_id, config.app_key()?, config.service_key()?)
                 .key_dir(self.home()?.join("keys"))
                 .cards_service(&config.cards_url)
-                .app_server(&config.app_url),
+                .app_server(&config.app_url)
+                .tls_roots(config.tls_roots()?),
         )?;
         if let Some(saved) = self.saved_session()? {
             virgil.account().resume(saved.session);
@@ -167,6 +168,13 @@ pub(crate) struct ClientConfig {
     pub(crate) app_id: String,
     /// The application's public key, base64.
     pub(crate) app_key: String,
+    /// The CA certificate (PEM) to trust for the https:// servers; without it, the
+    /// public web's CAs. A relative path is relative to this file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Where this configuration was read from (not in the file).
+    #[serde(skip)]
+    pub(crate) path: PathBuf,
 }
 
 fn public_key(text: &str, what: &str) -> Result<PublicKey, CliError> {
@@ -185,7 +193,25 @@ impl ClientConfig {
                 path.display()
             ))
         })?;
-        toml::from_str(&text).map_err(context(path.display()))
+        let mut config: Self = toml::from_str(&text).map_err(context(path.display()))?;
+        config.path = path.to_path_buf();
+        Ok(config)
+    }
+
+    /// The CAs to trust for https://.
+    pub(crate) fn tls_roots(&self) -> Result<TlsRoots, CliError> {
+        let Some(ca_file) = &self.ca_file else {
+            return Ok(TlsRoots::default());
+        };
+        let path = match self.path.parent() {
+            Some(dir) if ca_file.is_relative() => dir.join(ca_file),
+            _ => ca_file.clone(),
+        };
+        let pem = std::fs::read(&path).map_err(context(format!(
+            "cannot read the CA file {}",
+            path.display()
+        )))?;
+        TlsRoots::from_pem(&pem).map_err(context(path.display()))
     }
 
     /// The pinned cards service key.

@@ -95,6 +95,9 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         "cards.toml",
         "app.toml",
         "client.toml",
+        "ca.pem",
+        "tls.pem",
+        "tls.key",
     ];
     if let Some(existing) = files
         .iter()
@@ -112,7 +115,24 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         cards_toml,
         app_toml,
         client_toml,
+        ca_file,
+        tls_cert_file,
+        tls_key_file,
     ] = files.map(|name| dir.join(name));
+    // One certificate for both servers, for the hosts they listen on (and localhost),
+    // from a CA made here; the clients pin the CA. Its private key is not kept.
+    let mut hosts = vec!["localhost".to_owned()];
+    for listen in [&args.cards_listen, &args.app_listen] {
+        let host = listen
+            .rsplit_once(':')
+            .map_or(listen.as_str(), |(host, _)| host)
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_owned();
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    let ca = virgil_server::tls::local_ca(&hosts).map_err(CliError::new)?;
     let service_key = virgil_server::keys::generate_key_file(
         &service_key_file,
         virgil_cards_service::command::KEY_NAME,
@@ -127,14 +147,20 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::new(e.to_string()))?;
     let service_public = to_base64(service_key.public_key().as_bytes());
     let app_public = to_base64(app_key.public_key().as_bytes());
-    let cards_url = format!("http://{}", args.cards_listen);
-    let app_url = format!("http://{}", args.app_listen);
+    let cards_url = format!("https://{}", args.cards_listen);
+    let app_url = format!("https://{}", args.app_listen);
+    let tls_section = format!(
+        "\n[tls]\ncert_file = {}\nkey_file = {}\n",
+        toml_string(&tls_cert_file.display().to_string()),
+        toml_string(&tls_key_file.display().to_string())
+    );
 
     let cards_config = format!(
         "# The cards service (virgil serve cards --config {cards}).\n\
          listen = {listen}\n\
          database_url = {db}\n\
-         service_key_file = {key}\n\n\
+         service_key_file = {key}\n\
+         {tls_section}\n\
          [[applications]]\n\
          app_id = {app_id}\n\
          public_key = {app_public}\n",
@@ -152,7 +178,9 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
          app_id = {app_id}\n\
          app_key_file = {key}\n\
          cards_url = {cards_url}\n\
-         cards_service_key = {service_public}\n",
+         cards_service_key = {service_public}\n\
+         cards_ca_file = {ca}\n\
+         {tls_section}",
         app = app_toml.display(),
         listen = toml_string(&args.app_listen),
         db = toml_string(&sqlite_url(&dir.join("app.db"))),
@@ -160,6 +188,7 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         key = toml_string(&app_key_file.display().to_string()),
         cards_url = toml_string(&cards_url),
         service_public = toml_string(&service_public),
+        ca = toml_string(&ca_file.display().to_string()),
     );
     let client = ClientConfig {
         cards_url,
@@ -167,6 +196,8 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         app_url,
         app_id: args.app_id.clone(),
         app_key: app_public,
+        ca_file: Some(ca_file.clone()),
+        path: client_toml.clone(),
     };
     let client_config = format!(
         "# The virgil CLI's servers and pinned keys (export VIRGIL_CONFIG={}).\n{}",
@@ -177,6 +208,9 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         (&cards_toml, cards_config),
         (&app_toml, app_config),
         (&client_toml, client_config),
+        (&ca_file, ca.ca_pem.clone()),
+        (&tls_cert_file, ca.cert_pem.clone()),
+        (&tls_key_file, ca.key_pem.to_string()),
     ] {
         write_private_file(path, text.as_bytes())?;
     }
@@ -191,6 +225,11 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
     );
     println!("  cards.toml, app.toml   server configuration");
     println!("  client.toml            CLI configuration (servers and pinned keys)");
+    println!("  ca.pem                 the local CA (clients pin it; its key was not kept)");
+    println!(
+        "  tls.pem, tls.key       both servers' TLS certificate (for {}) and key",
+        hosts.join(", ")
+    );
     println!("next:");
     println!("  virgil serve cards --config {}", cards_toml.display());
     println!("  virgil serve app --config {}", app_toml.display());

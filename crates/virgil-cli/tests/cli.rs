@@ -738,3 +738,97 @@ fn a_damaged_key_file_does_not_hide_the_others() {
         text(&zed.stderr)
     );
 }
+
+/// The deployment `virgil init` makes speaks TLS only: a plain-HTTP client gets no
+/// answer, a client that does not pin the local CA refuses the servers, and a server
+/// without TLS will not listen on a non-loopback address unless told.
+#[test]
+fn the_servers_speak_tls_and_plain_http_stays_on_loopback() {
+    use std::io::{Read as _, Write as _};
+    let deployment = Deployment::start();
+    let config: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&deployment.client_config).unwrap()).unwrap();
+    let cards_url = config["cards_url"].as_str().unwrap().to_owned();
+    assert!(cards_url.starts_with("https://"), "{cards_url}");
+
+    // Plain HTTP to the TLS port: no HTTP answer.
+    let address = cards_url.trim_start_matches("https://");
+    let mut plain = std::net::TcpStream::connect(address).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("HTTP/1.1 200"),
+        "a plain-HTTP request was answered on the TLS port"
+    );
+
+    // Everything works with the pinned CA…
+    deployment.ok("alice", &["register", "alice"]);
+    deployment.ok("alice", &["login", "alice"]);
+    // …and nothing without it: the public CAs do not vouch for the local certificate.
+    let mut unpinned = config.clone();
+    unpinned.remove("ca_file");
+    let unpinned_path = deployment.path("unpinned.toml");
+    std::fs::write(&unpinned_path, toml::to_string(&unpinned).unwrap()).unwrap();
+    let stderr = deployment.fails(
+        "alice",
+        &[
+            "--config",
+            unpinned_path.to_str().unwrap(),
+            "login",
+            "alice",
+        ],
+        5,
+    );
+    assert!(stderr.contains("cannot reach the app server"), "{stderr}");
+
+    // A cards service without [tls] refuses 0.0.0.0, unless --insecure-http.
+    let mut cards: toml::Table =
+        toml::from_str(&std::fs::read_to_string(deployment.path("local/cards.toml")).unwrap())
+            .unwrap();
+    cards.remove("tls");
+    let plain_toml = deployment.path("plain-cards.toml");
+    std::fs::write(&plain_toml, toml::to_string(&cards).unwrap()).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "cards", "--config"])
+        .arg(&plain_toml)
+        .args(["--listen", "0.0.0.0:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the cards service started plain HTTP on 0.0.0.0");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let refused = child.wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("refusing plain HTTP on 0.0.0.0"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let insecure = serve(&[
+        "cards",
+        "--config",
+        plain_toml.to_str().unwrap(),
+        "--listen",
+        "0.0.0.0:0",
+        "--insecure-http",
+    ]);
+    assert!(
+        insecure.url.starts_with("http://0.0.0.0:"),
+        "{}",
+        insecure.url
+    );
+    insecure.stop();
+}
