@@ -22,6 +22,8 @@ pub enum ErrorCode {
     UnknownKey,
     /// 401: `exp` is past.
     TokenExpired,
+    /// 401: the access token claims to be valid for longer than the service allows (1 h).
+    TokenLifetimeTooLong,
     /// 401: the token's signature does not match its `kid`'s key.
     BadTokenSignature,
     /// 401: `iss` is not the application of the `kid`.
@@ -34,6 +36,10 @@ pub enum ErrorCode {
     InvalidSession,
     /// 403: the card belongs to another application.
     WrongApplication,
+    /// 403: registration is closed on this application server.
+    RegistrationClosed,
+    /// 403: `/metrics` from a client that is neither on loopback nor has the token.
+    MetricsForbidden,
     /// 403: the revocation request is not signed by the caller's application key.
     BadRevocationSignature,
     /// 403: the card is for another user than the logged-in one (application server).
@@ -80,6 +86,8 @@ pub enum ErrorCode {
     CardsServiceRefused,
     /// 429: too many failed logins (application server).
     TooManyAttempts,
+    /// 429: the sender relayed more than its hourly quota of messages or bytes.
+    RelayQuotaExceeded,
     /// 500: the server failed; details are logged, not sent.
     InternalError,
     /// 502: the cards service could not be reached (application server).
@@ -109,9 +117,14 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidJson | InvalidCardId => 400,
-            MissingToken | MalformedToken | UnknownKey | TokenExpired | BadTokenSignature
-            | WrongIssuer | InvalidCredentials | MissingSession | InvalidSession => 401,
-            WrongApplication | BadRevocationSignature | WrongIdentity => 403,
+            MissingToken | MalformedToken | UnknownKey | TokenExpired | TokenLifetimeTooLong
+            | BadTokenSignature | WrongIssuer | InvalidCredentials | MissingSession
+            | InvalidSession => 401,
+            WrongApplication
+            | BadRevocationSignature
+            | WrongIdentity
+            | MetricsForbidden
+            | RegistrationClosed => 403,
             CardNotFound | UnknownUser | SessionNotFound => 404,
             PreviousCardNotActive | PreviousCardMismatch | CardAlreadyRevoked | UsernameTaken => {
                 409
@@ -129,7 +142,7 @@ impl ErrorCode {
             | InvalidPassword
             | InvalidMessage
             | CardsServiceRefused => 422,
-            TooManyAttempts => 429,
+            TooManyAttempts | RelayQuotaExceeded => 429,
             InternalError | Other(_) => 500,
             CardsServiceUnavailable => 502,
         }
@@ -184,7 +197,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 37);
+        assert_eq!(seen.len(), 41);
     }
 
     #[test]

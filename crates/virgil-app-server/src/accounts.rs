@@ -1,7 +1,8 @@
 //! Accounts: usernames, password hashing (PBKDF2-HMAC-SHA256) and the failed-login
 //! records behind the login rate limit.
 
-use crate::server::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS};
+use crate::server::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
+use crate::store::UserRecord;
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -95,6 +96,32 @@ fn make_room(failures: &mut HashMap<(String, IpAddr), Vec<u64>>, now: u64) {
             failures.remove(&oldest);
         }
     }
+}
+
+/// Checks a new account password's length.
+pub(crate) fn check_password(password: &str) -> Result<(), ApiError> {
+    if (8..=MAX_PASSWORD_BYTES).contains(&password.len()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidPassword,
+            format!("a password is 8 to {MAX_PASSWORD_BYTES} bytes"),
+        ))
+    }
+}
+
+/// A new user's record: a random salt and the PBKDF2 hash of `password` (CPU-heavy:
+/// run it on a blocking thread).
+pub(crate) fn new_user_record(password: &[u8], iterations: u32) -> Result<UserRecord, ApiError> {
+    let mut salt = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| ApiError::internal("random generator failed"))?;
+    let hash = hash_password(password, &salt, iterations);
+    Ok(UserRecord {
+        salt: salt.to_vec(),
+        hash: hash.to_vec(),
+        iterations,
+    })
 }
 
 pub(crate) fn hash_password(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {

@@ -1,8 +1,9 @@
 //! The command line of the application server, shared by the `virgil-app-server`
 //! binary and `virgil serve app`: [`ServeArgs`] + [`serve`].
 
+use crate::accounts::{check_password, check_username, new_user_record};
 use crate::config::Config;
-use crate::server::{AppServer, serve as serve_listener};
+use crate::server::{AppServer, Registration, serve as serve_listener};
 use crate::store::AppStore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,9 +52,71 @@ pub struct ServeArgs {
     /// web's CAs].
     #[arg(long, env = "VIRGIL_APP_CARDS_CA_FILE")]
     pub cards_ca_file: Option<PathBuf>,
+    /// Who may register: open (anyone) or closed (only `add-user`) [default: open].
+    #[arg(long, env = "VIRGIL_APP_REGISTRATION", value_enum)]
+    pub registration: Option<Registration>,
     /// TLS: --tls-cert, --tls-key, --insecure-http.
     #[command(flatten)]
     pub tls: TlsArgs,
+}
+
+/// Options of `add-user`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AddUserArgs {
+    /// The username (1–64 of letters, digits, '.', '_', '-', '@').
+    pub username: String,
+    /// The configuration file (for database_url and password_iterations).
+    #[arg(long, env = "VIRGIL_APP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The database [default: the file's, else sqlite://app.db?mode=rwc].
+    #[arg(long, env = "VIRGIL_APP_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// The environment variable `add-user` reads the new account's password from.
+pub const ACCOUNT_PASSWORD_VAR: &str = "VIRGIL_ACCOUNT_PASSWORD";
+
+/// `add-user`: creates an account directly in the database (for `registration =
+/// "closed"`), with the password from [`ACCOUNT_PASSWORD_VAR`].
+pub async fn add_user(args: AddUserArgs) -> Result<(), ServeError> {
+    let file = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    let iterations = file.password_iterations()?;
+    let password = zeroize::Zeroizing::new(std::env::var(ACCOUNT_PASSWORD_VAR).map_err(|_| {
+        ConfigError::Missing {
+            what: "the new account's password",
+            how: format!("set {ACCOUNT_PASSWORD_VAR}"),
+        }
+    })?);
+    let invalid = |e: virgil_server::ApiError| ConfigError::invalid("add-user", e.message);
+    check_username(&args.username).map_err(invalid)?;
+    check_password(&password).map_err(invalid)?;
+    let record = new_user_record(password.as_bytes(), iterations).map_err(invalid)?;
+    let database_url = args
+        .database_url
+        .or(file.database_url)
+        .unwrap_or_else(|| "sqlite://app.db?mode=rwc".to_owned());
+    let database = |e: sqlx::Error| ServeError::Database {
+        url: database_url.clone(),
+        message: e.to_string(),
+    };
+    let store = AppStore::connect(&database_url).await.map_err(database)?;
+    let created = store
+        .create_user(&args.username, &record, virgil_api::unix_now())
+        .await
+        .map_err(database)?;
+    store.close().await;
+    if !created {
+        return Err(ConfigError::invalid(
+            "add-user",
+            format!("the username {:?} is taken", args.username),
+        )
+        .into());
+    }
+    println!("user {:?} added", args.username);
+    Ok(())
 }
 
 /// Applies the command line over the file's configuration.
@@ -72,6 +135,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
         password_iterations: args.password_iterations.or(file.password_iterations),
         cards_ca_file: args.cards_ca_file.or(file.cards_ca_file),
         tls: args.tls.resolve(file.tls),
+        registration: args.registration.or(file.registration),
     })
 }
 
@@ -120,6 +184,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8081".to_owned());
     let listener = runtime::bind(&listen, tls, insecure_http).await?;
     tracing::info!(address = %listen, app_id, cards_url, app_key_id = %app_key.key_id(), "application server started");
-    let server = Arc::new(AppServer::new(store, &app_id, app_key, client, iterations));
+    let registration = config.registration.unwrap_or_default();
+    let server = Arc::new(
+        AppServer::new(store, &app_id, app_key, client, iterations).with_registration(registration),
+    );
     serve_listener(listener, server, shutdown).await
 }

@@ -14,6 +14,7 @@
 //! The application key's password comes from `VIRGIL_APP_KEY_PASSWORD` (never from the
 //! file or the command line, where it would be visible to other users).
 
+use crate::server::Registration;
 use std::path::{Path, PathBuf};
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::from_base64;
@@ -48,6 +49,9 @@ pub struct Config {
     /// TLS: the certificate chain and key (PEM). Without it the server speaks plain
     /// HTTP, which it allows on loopback addresses only.
     pub tls: Option<TlsFiles>,
+    /// `open` (default: anyone may register) or `closed` (the operator adds users with
+    /// `virgil-app-server add-user`).
+    pub registration: Option<Registration>,
 }
 
 impl Config {

@@ -1,10 +1,9 @@
 //! The request handlers of the application server's API (v1).
 
-use crate::accounts::{check_username, hash_password};
+use crate::accounts::{check_password, check_username, hash_password, new_user_record};
 use crate::server::{
-    ACCESS_TOKEN_SECONDS, AppServer, MAX_PASSWORD_BYTES, OPENAPI, SESSION_SECONDS,
+    ACCESS_TOKEN_SECONDS, AppServer, MAX_PASSWORD_BYTES, OPENAPI, Registration, SESSION_SECONDS,
 };
-use crate::store::UserRecord;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -30,27 +29,20 @@ pub(crate) async fn register(
     State(server): State<Arc<AppServer>>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
-    let credentials: Credentials = parse_json(&body)?;
-    check_username(&credentials.username)?;
-    if !(8..=MAX_PASSWORD_BYTES).contains(&credentials.password.len()) {
+    if server.registration == Registration::Closed {
         return Err(ApiError::new(
-            ErrorCode::InvalidPassword,
-            "a password is 8 to 1024 bytes",
+            ErrorCode::RegistrationClosed,
+            "registration is closed on this server: ask its operator for an account",
         ));
     }
-    let mut salt = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-        .map_err(|_| ApiError::internal("random generator failed"))?;
+    let credentials: Credentials = parse_json(&body)?;
+    check_username(&credentials.username)?;
+    check_password(&credentials.password)?;
     let iterations = server.password_iterations;
-    let password = credentials.password.into_bytes();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
+    let password = zeroize::Zeroizing::new(credentials.password.into_bytes());
+    let record = tokio::task::spawn_blocking(move || new_user_record(&password, iterations))
         .await
-        .map_err(ApiError::internal)?;
-    let record = UserRecord {
-        salt: salt.to_vec(),
-        hash: hash.to_vec(),
-        iterations,
-    };
+        .map_err(ApiError::internal)??;
     if !server
         .store
         .create_user(&credentials.username, &record, now())
@@ -334,9 +326,26 @@ pub(crate) async fn send_message(
             format!("no user {:?}", message.to),
         ));
     }
+    let now = now();
+    let (sent, bytes) = server
+        .store
+        .sent_since(&user, now.saturating_sub(3600))
+        .await
+        .map_err(ApiError::internal)?;
+    let quota = server.relay_quota;
+    let size = u64::try_from(message.body.len()).unwrap_or(u64::MAX);
+    if sent >= quota.messages_per_hour || bytes.saturating_add(size) > quota.bytes_per_hour {
+        return Err(ApiError::new(
+            ErrorCode::RelayQuotaExceeded,
+            format!(
+                "you relayed {sent} messages ({bytes} bytes) in the last hour; the limit is {} messages and {} bytes per hour: try again later",
+                quota.messages_per_hour, quota.bytes_per_hour
+            ),
+        ));
+    }
     let id = server
         .store
-        .send(&user, &message.to, &message.body, now())
+        .send(&user, &message.to, &message.body, now)
         .await
         .map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(SentMessage { id })))

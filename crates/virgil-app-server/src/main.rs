@@ -34,6 +34,9 @@ enum Command {
     /// Create an application key, locked with VIRGIL_APP_KEY_PASSWORD, and print its
     /// public key (register it with the cards service: --app APP_ID=KEY).
     Keygen(KeygenArgs),
+    /// Create an account directly in the database, password from VIRGIL_ACCOUNT_PASSWORD
+    /// (for registration = "closed").
+    AddUser(command::AddUserArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
             keygen(&args, KEY_NAME, PASSWORD_VAR, "application key").map_err(ServeError::from)
         }
         Command::Serve(args) => runtime::block_on(command::serve(*args)),
+        Command::AddUser(args) => runtime::block_on(command::add_user(args)),
     };
     runtime::exit("virgil-app-server", result)
 }

@@ -31,6 +31,46 @@ pub const MAX_FAILED_LOGINS: usize = 5;
 /// The window of the login rate limit (seconds).
 pub const LOGIN_WINDOW_SECONDS: u64 = 60;
 
+/// What one user may relay per hour: the relay stores ciphertext until the operator
+/// deletes it, so an account must not be able to fill the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayQuota {
+    /// Messages per sender per hour.
+    pub messages_per_hour: u64,
+    /// Bytes of (base64) ciphertext per sender per hour.
+    pub bytes_per_hour: u64,
+}
+
+impl Default for RelayQuota {
+    fn default() -> Self {
+        Self {
+            messages_per_hour: 1_000,
+            bytes_per_hour: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Who may create an account.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone, with `POST /v1/users`.
+    #[default]
+    Open,
+    /// Only the operator, with `virgil-app-server add-user` (403 `registration_closed`).
+    Closed,
+}
+
 /// Shared state.
 pub struct AppServer {
     pub(crate) store: AppStore,
@@ -39,6 +79,8 @@ pub struct AppServer {
     pub(crate) cards: Arc<CardsClient>,
     pub(crate) password_iterations: u32,
     pub(crate) login_throttle: LoginThrottle,
+    pub(crate) relay_quota: RelayQuota,
+    pub(crate) registration: Registration,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -60,8 +102,22 @@ impl AppServer {
             cards: Arc::new(cards),
             password_iterations,
             login_throttle: LoginThrottle::default(),
+            relay_quota: RelayQuota::default(),
+            registration: Registration::default(),
             metrics: Arc::default(),
         }
+    }
+
+    /// Who may register (default: anyone).
+    pub fn with_registration(mut self, registration: Registration) -> Self {
+        self.registration = registration;
+        self
+    }
+
+    /// Relays at most `quota` per sender per hour (default [`RelayQuota::default`]).
+    pub fn with_relay_quota(mut self, quota: RelayQuota) -> Self {
+        self.relay_quota = quota;
+        self
     }
 }
 
@@ -109,7 +165,13 @@ pub fn router(server: Arc<AppServer>) -> Router {
         )
         .route(health_path, get(handlers::health))
         .route(openapi_path, get(handlers::openapi))
-        .route(metrics_path, get(handlers::metrics))
+        .route(
+            metrics_path,
+            get(handlers::metrics).route_layer(axum::middleware::from_fn_with_state(
+                virgil_server::http::MetricsAccess::from_env(),
+                virgil_server::http::metrics_guard,
+            )),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             MAX_BODY_BYTES,

@@ -42,6 +42,7 @@ impl AppStore {
             format!("CREATE TABLE IF NOT EXISTS messages (id {serial}, recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, sent_at BIGINT NOT NULL)"),
             "CREATE INDEX IF NOT EXISTS messages_inbox ON messages (recipient, id)".to_owned(),
             "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username)".to_owned(),
+            "CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (sender, sent_at)".to_owned(),
         ] {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
@@ -194,6 +195,23 @@ impl AppStore {
             .fetch_one(&self.pool)
             .await?;
         row.try_get("id")
+    }
+
+    /// What `sender` relayed since `since`: (messages, bytes of base64 body).
+    pub async fn sent_since(&self, sender: &str, since: u64) -> Result<(u64, u64), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM messages WHERE sender = $1 AND sent_at > $2",
+        )
+        .bind(sender)
+        .bind(to_i64(since))
+        .fetch_one(&self.pool)
+        .await?;
+        let count: i64 = row.try_get("n")?;
+        let bytes: i64 = row.try_get("bytes")?;
+        Ok((
+            u64::try_from(count).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
     }
 
     /// The inbox of `username`, oldest first, after the cursor `after`.

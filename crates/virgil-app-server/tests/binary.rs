@@ -155,3 +155,50 @@ fn sigterm_lets_an_in_flight_request_finish() {
         .unwrap()
         .expect("the in-flight registration completed during shutdown");
 }
+
+/// With `registration = "closed"`, nobody registers over HTTP; the operator adds users
+/// with `add-user`, and they log in.
+#[test]
+fn closed_registration_leaves_accounts_to_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, _) = deployment(dir.path(), 1000);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("registration = \"closed\"\n");
+    std::fs::write(&config, text).unwrap();
+
+    let server = start(&config, PASSWORD);
+    let app = AppClient::new(&server.url, Verifier::new());
+    match app.register("mallory", "correct horse") {
+        Err(virgil_client::ClientError::Api { status, code, .. }) => {
+            assert_eq!(
+                (status, code),
+                (403, virgil_api::ErrorCode::RegistrationClosed)
+            );
+        }
+        other => panic!("registration is closed, yet: {other:?}"),
+    }
+    let added = Command::new(BIN)
+        .args(["add-user", "bob", "--config"])
+        .arg(&config)
+        .env("VIRGIL_ACCOUNT_PASSWORD", "correct horse")
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    app.login("bob", "correct horse")
+        .expect("an added user logs in");
+    let again = Command::new(BIN)
+        .args(["add-user", "bob", "--config"])
+        .arg(&config)
+        .env("VIRGIL_ACCOUNT_PASSWORD", "correct horse")
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "add-user never replaces an account"
+    );
+    server.stop();
+}

@@ -199,3 +199,61 @@ async fn concurrent_guesses_are_limited_and_do_not_lock_the_user_out() {
         422
     );
 }
+
+/// One account cannot fill the relay's disk: over its hourly quota of messages or bytes
+/// the relay answers 429 `relay_quota_exceeded`, and other senders are not affected.
+#[test]
+fn senders_are_held_to_their_relay_quota() {
+    use virgil_api::ErrorCode;
+    use virgil_app_server::server::RelayQuota;
+    use virgil_client::ClientError;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+    let cards_url = spawn_cards_service(
+        &sqlite("cards.db"),
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    );
+    let app_url = virgil_testkit::servers::spawn_app_server_with_quota(
+        &sqlite("app.db"),
+        &cards_url,
+        "chat",
+        key(APP),
+        key(SERVICE).public_key().clone(),
+        RelayQuota {
+            messages_per_hour: 3,
+            bytes_per_hour: 4_000,
+        },
+    );
+    let app = AppClient::new(&app_url, Verifier::new());
+    for user in ["mallory", "bob", "carol"] {
+        app.register(user, "correct horse").unwrap();
+    }
+    let (mallory, carol) = (
+        app.login("mallory", "correct horse").unwrap(),
+        app.login("carol", "correct horse").unwrap(),
+    );
+    let refused = |result: Result<i64, ClientError>| {
+        matches!(
+            result,
+            Err(ClientError::Api {
+                status: 429,
+                code: ErrorCode::RelayQuotaExceeded,
+                ..
+            })
+        )
+    };
+    for _ in 0..3 {
+        app.send_message(&mallory, "bob", b"spam").unwrap();
+    }
+    assert!(
+        refused(app.send_message(&mallory, "bob", b"spam")),
+        "a 4th message"
+    );
+    // Bytes count too: 3 100 bytes of ciphertext are over 4 000 of base64.
+    assert!(
+        refused(app.send_message(&carol, "bob", &[0u8; 3_100])),
+        "too many bytes"
+    );
+    app.send_message(&carol, "bob", b"hello").unwrap();
+}

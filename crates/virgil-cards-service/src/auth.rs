@@ -19,6 +19,11 @@ use virgil_server::ApiError;
 /// Clock skew allowed on `exp`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 60;
 
+/// The longest an access token may stay valid from now (seconds): a token that claims
+/// more is refused, so a stolen application key cannot mint tokens that outlive its
+/// replacement by years.
+pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 60 * 60;
+
 /// How many verified tokens are remembered.
 pub const VERIFIED_TOKEN_CACHE: usize = 10_000;
 
@@ -161,6 +166,15 @@ impl Applications {
                     _ => ApiError::new(ErrorCode::MalformedToken, "the access token is not valid"),
                 }
             })?;
+        if data.claims.exp > now.saturating_add(MAX_TOKEN_LIFETIME_SECONDS + LEEWAY_SECONDS) {
+            return Err(ApiError::new(
+                ErrorCode::TokenLifetimeTooLong,
+                format!(
+                    "the access token is valid for more than {} minutes; issue shorter-lived tokens",
+                    MAX_TOKEN_LIFETIME_SECONDS / 60
+                ),
+            ));
+        }
         let caller = Caller {
             app_id: key.app_id.clone(),
             subject: data.claims.sub,

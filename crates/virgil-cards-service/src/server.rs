@@ -322,7 +322,13 @@ pub fn router(service: Arc<Service>) -> Router {
         .route(key_path, get(service_key))
         .route(health_path, get(health))
         .route(openapi_path, get(openapi))
-        .route(metrics_path, get(metrics))
+        .route(
+            metrics_path,
+            get(metrics).route_layer(axum::middleware::from_fn_with_state(
+                virgil_server::http::MetricsAccess::from_env(),
+                virgil_server::http::metrics_guard,
+            )),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             MAX_BODY_BYTES,

@@ -216,3 +216,62 @@ fn two_replicas_share_one_postgres_database() {
     one.stop();
     two.stop();
 }
+
+/// With `VIRGIL_METRICS_TOKEN` set, `/metrics` needs that bearer token, even from
+/// loopback (without the variable it answers loopback clients only).
+#[test]
+fn metrics_need_the_token_when_one_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--service-key-file",
+        ])
+        .arg(&key_file)
+        .arg("--app")
+        .arg(format!(
+            "chat={}",
+            to_base64(key(100).public_key().as_bytes())
+        ))
+        .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
+        .env("VIRGIL_METRICS_TOKEN", "scrape-me")
+        .env("RUST_LOG", "warn");
+    let server = ServerProcess::start(command);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let metrics = format!("{}/metrics", server.url);
+    let without = agent.get(&metrics).call().unwrap();
+    assert_eq!(without.status().as_u16(), 403);
+    let wrong = agent
+        .get(&metrics)
+        .header("Authorization", "Bearer scrape-you")
+        .call()
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 403);
+    let mut right = agent
+        .get(&metrics)
+        .header("Authorization", "Bearer scrape-me")
+        .call()
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 200);
+    assert!(
+        right
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("virgil_cards_stored")
+    );
+    server.stop();
+}

@@ -69,7 +69,11 @@ async fn start(backend: Backend, test: &str) -> Option<Server> {
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(service)).await.unwrap() });
+    tokio::spawn(async move {
+        virgil_server::runtime::serve(listener, router(service), std::future::pending())
+            .await
+            .unwrap()
+    });
     Some(Server {
         base,
         _dir: dir,

@@ -132,3 +132,29 @@ fn connections_over_the_cap_are_refused_at_once() {
     let (answer, _) = until_closed(&mut again, Duration::from_secs(8)).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// An access token that claims to be valid for a century is refused (a stolen
+/// application key cannot mint long-lived tokens); an hour's is accepted.
+#[test]
+fn access_tokens_valid_for_too_long_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = start(dir.path(), ConnectionLimits::default());
+    let status_with = |ttl: u64| {
+        let token =
+            virgil_api::token::issue(&key(100), "chat", "alice", virgil_testkit::now(), ttl);
+        let mut stream = TcpStream::connect(&address).unwrap();
+        let body = r#"{"identities":["bob"]}"#;
+        write!(
+            stream,
+            "POST /v1/cards/actions/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        until_closed(&mut stream, Duration::from_secs(8)).unwrap().0
+    };
+    let century = status_with(100 * 365 * 24 * 3600);
+    assert!(century.starts_with("HTTP/1.1 401"), "{century}");
+    assert!(century.contains("token_lifetime_too_long"), "{century}");
+    let hour = status_with(3600);
+    assert!(hour.starts_with("HTTP/1.1 200"), "{hour}");
+}

@@ -80,3 +80,116 @@ pub fn authorization(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 
 /// The Prometheus text content type, for `/metrics` answers.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
+
+/// The environment variable holding the token `/metrics` requires.
+pub const METRICS_TOKEN_VAR: &str = "VIRGIL_METRICS_TOKEN";
+
+/// Who may read `/metrics` (user and message counts, request rates): with a token
+/// (from [`METRICS_TOKEN_VAR`]), whoever sends `Authorization: Bearer <token>`; without
+/// one, loopback clients only (a scraper on the same host, or a proxy that forwards
+/// only what it should).
+#[derive(Clone, Debug, Default)]
+pub struct MetricsAccess {
+    token: Option<Arc<str>>,
+}
+
+impl MetricsAccess {
+    /// The token from the environment, if set and not empty.
+    pub fn from_env() -> Self {
+        let token = std::env::var(METRICS_TOKEN_VAR)
+            .ok()
+            .filter(|token| !token.is_empty());
+        Self {
+            token: token.map(Arc::from),
+        }
+    }
+
+    /// Requiring `token`.
+    pub fn with_token(token: &str) -> Self {
+        Self {
+            token: Some(Arc::from(token)),
+        }
+    }
+
+    /// Whether a request from `client` with `headers` may read the metrics.
+    pub fn check(
+        &self,
+        client: Option<std::net::IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<(), ApiError> {
+        match &self.token {
+            Some(token) => {
+                let given = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.strip_prefix("Bearer "))
+                    .unwrap_or_default();
+                if bool::from(subtle::ConstantTimeEq::ct_eq(
+                    given.as_bytes(),
+                    token.as_bytes(),
+                )) {
+                    Ok(())
+                } else {
+                    Err(ApiError::new(
+                        ErrorCode::MetricsForbidden,
+                        format!(
+                            "/metrics needs Authorization: Bearer <the token in {METRICS_TOKEN_VAR}>"
+                        ),
+                    ))
+                }
+            }
+            None if client.is_some_and(|ip| ip.is_loopback()) => Ok(()),
+            None => Err(ApiError::new(
+                ErrorCode::MetricsForbidden,
+                format!(
+                    "/metrics answers loopback clients only; set {METRICS_TOKEN_VAR} on the server to allow others with a token"
+                ),
+            )),
+        }
+    }
+}
+
+/// Middleware of the `/metrics` route: [`MetricsAccess::check`].
+pub async fn metrics_guard(
+    axum::extract::State(access): axum::extract::State<MetricsAccess>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    match access.check(client, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn metrics_are_for_loopback_or_the_token() {
+        let remote: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+        let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let none = HeaderMap::new();
+        let open = MetricsAccess::default();
+        assert!(open.check(Some(local), &none).is_ok());
+        assert!(open.check(Some(remote), &none).is_err());
+        assert!(open.check(None, &none).is_err());
+        let guarded = MetricsAccess::with_token("s3cret");
+        let mut bearer = HeaderMap::new();
+        bearer.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        let mut wrong = HeaderMap::new();
+        wrong.insert(header::AUTHORIZATION, "Bearer s3creT".parse().unwrap());
+        assert!(guarded.check(Some(remote), &bearer).is_ok());
+        assert!(guarded.check(Some(remote), &wrong).is_err());
+        assert!(
+            guarded.check(Some(local), &none).is_err(),
+            "a token binds everyone"
+        );
+    }
+}

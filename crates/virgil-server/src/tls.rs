@@ -30,10 +30,10 @@ pub struct TlsFiles {
 /// TLS options of `serve` (both servers).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TlsArgs {
-    /// The TLS certificate chain, PEM (overrides the file's [tls] cert_file).
+    /// The TLS certificate chain, PEM (overrides tls.cert_file of the configuration file).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
-    /// The TLS private key, PEM (overrides the file's [tls] key_file).
+    /// The TLS private key, PEM (overrides tls.key_file of the configuration file).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address: only when TLS ends in front of this

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use virgil_app_server::server::{AppServer, router as app_router};
+use virgil_app_server::server::{AppServer, RelayQuota, router as app_router};
 use virgil_app_server::store::AppStore;
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
@@ -37,6 +37,25 @@ pub fn spawn_app_server(
     app_key: PrivateKey,
     service_key: PublicKey,
 ) -> String {
+    spawn_app_server_with_quota(
+        database_url,
+        cards_url,
+        app_id,
+        app_key,
+        service_key,
+        RelayQuota::default(),
+    )
+}
+
+/// Like [`spawn_app_server`], relaying at most `quota` per sender per hour.
+pub fn spawn_app_server_with_quota(
+    database_url: &str,
+    cards_url: &str,
+    app_id: &str,
+    app_key: PrivateKey,
+    service_key: PublicKey,
+    quota: RelayQuota,
+) -> String {
     let (database_url, cards_url, app_id) = (
         database_url.to_owned(),
         cards_url.to_owned(),
@@ -52,9 +71,8 @@ pub fn spawn_app_server(
         )
         .expect("cards client");
         let store = AppStore::connect(&database_url).await.expect("app store");
-        app_router(Arc::new(AppServer::new(
-            store, &app_id, app_key, cards, 1_000,
-        )))
+        let server = AppServer::new(store, &app_id, app_key, cards, 1_000).with_relay_quota(quota);
+        app_router(Arc::new(server))
     })
 }
 
