@@ -12,26 +12,16 @@
 use virgil_app_server::store::AppStore;
 use virgil_card::Verifier;
 use virgil_client::AppClient;
-use virgil_testkit::key;
 use virgil_testkit::postgres::TempPostgres;
-use virgil_testkit::servers::{spawn_app_server, spawn_cards_service};
+use virgil_testkit::servers::{RelayQuota, spawn_deployment};
 
-const APP: u8 = 100;
-const SERVICE: u8 = 101;
 const USERS: usize = 16;
 
 fn concurrent_accounts_all_succeed(dir: &std::path::Path, app_db: &str) {
-    let cards_url = spawn_cards_service(
+    let (_, app_url) = spawn_deployment(
         &format!("sqlite://{}?mode=rwc", dir.join("cards.db").display()),
-        key(SERVICE),
-        &[("chat", key(APP).public_key().clone())],
-    );
-    let app_url = spawn_app_server(
         app_db,
-        &cards_url,
-        "chat",
-        key(APP),
-        key(SERVICE).public_key().clone(),
+        RelayQuota::default(),
     );
     let failures: Vec<String> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..USERS)
@@ -137,17 +127,10 @@ async fn login_from(source: &str, app_url: &str, username: &str, password: &str)
 async fn concurrent_guesses_are_limited_and_do_not_lock_the_user_out() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let cards_url = spawn_cards_service(
+    let (_, app_url) = spawn_deployment(
         &sqlite("cards.db"),
-        key(SERVICE),
-        &[("chat", key(APP).public_key().clone())],
-    );
-    let app_url = spawn_app_server(
         &sqlite("app.db"),
-        &cards_url,
-        "chat",
-        key(APP),
-        key(SERVICE).public_key().clone(),
+        RelayQuota::default(),
     );
     let app = AppClient::new(&app_url, Verifier::new());
     tokio::task::spawn_blocking({
@@ -205,21 +188,12 @@ async fn concurrent_guesses_are_limited_and_do_not_lock_the_user_out() {
 #[test]
 fn senders_are_held_to_their_relay_quota() {
     use virgil_api::ErrorCode;
-    use virgil_app_server::server::RelayQuota;
     use virgil_client::ClientError;
     let dir = tempfile::tempdir().unwrap();
     let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let cards_url = spawn_cards_service(
+    let (_, app_url) = spawn_deployment(
         &sqlite("cards.db"),
-        key(SERVICE),
-        &[("chat", key(APP).public_key().clone())],
-    );
-    let app_url = virgil_testkit::servers::spawn_app_server_with_quota(
         &sqlite("app.db"),
-        &cards_url,
-        "chat",
-        key(APP),
-        key(SERVICE).public_key().clone(),
         RelayQuota {
             messages_per_hour: 3,
             bytes_per_hour: 4_000,

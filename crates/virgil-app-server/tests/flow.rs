@@ -13,7 +13,7 @@ use virgil_card::{CardRequest, Signer, Verifier};
 use virgil_client::{AppClient, CardsClient, ClientError};
 use virgil_crypto::envelope;
 use virgil_testkit::key;
-use virgil_testkit::servers::{spawn_app_server, spawn_cards_service};
+use virgil_testkit::servers::{RelayQuota, spawn_deployment};
 
 const APP: u8 = 100;
 const SERVICE: u8 = 101;
@@ -35,19 +35,7 @@ fn start(dir: &std::path::Path) -> (String, String) {
 
 /// Starts both servers, the app server's database at `app_db`.
 fn start_on(dir: &std::path::Path, app_db: &str) -> (String, String) {
-    let cards_url = spawn_cards_service(
-        &sqlite(dir, "cards.db"),
-        key(SERVICE),
-        &[("chat", key(APP).public_key().clone())],
-    );
-    let app_url = spawn_app_server(
-        app_db,
-        &cards_url,
-        "chat",
-        key(APP),
-        key(SERVICE).public_key().clone(),
-    );
-    (cards_url, app_url)
+    spawn_deployment(&sqlite(dir, "cards.db"), app_db, RelayQuota::default())
 }
 
 fn app(url: &str) -> AppClient {

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use virgil_app_server::server::{AppServer, RelayQuota, router as app_router};
+pub use virgil_app_server::server::RelayQuota;
+use virgil_app_server::server::{AppServer, router as app_router};
 use virgil_app_server::store::AppStore;
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
@@ -139,4 +140,29 @@ where
     receiver
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("the {what} did not start: {e}"))
+}
+
+/// The application of [`spawn_deployment`]: id `chat`, key [`crate::key`]`(100)`; the
+/// cards service's key is [`crate::key`]`(101)`.
+pub const APP_ID: &str = "chat";
+
+/// Both servers, the way most tests want them: a cards service over `cards_db` serving
+/// [`APP_ID`] (application key `key(100)`, service key `key(101)`) and the app server
+/// over `app_db` publishing through it, relaying at most `quota`. Returns (cards URL,
+/// app URL).
+pub fn spawn_deployment(cards_db: &str, app_db: &str, quota: RelayQuota) -> (String, String) {
+    let cards_url = spawn_cards_service(
+        cards_db,
+        crate::key(101),
+        &[(APP_ID, crate::key(100).public_key().clone())],
+    );
+    let app_url = spawn_app_server_with_quota(
+        app_db,
+        &cards_url,
+        APP_ID,
+        crate::key(100),
+        crate::key(101).public_key().clone(),
+        quota,
+    );
+    (cards_url, app_url)
 }

@@ -10,7 +10,7 @@
 
 use virgil::{Config, Encoding, Error, Virgil};
 use virgil_testkit::key;
-use virgil_testkit::servers::{spawn_app_server, spawn_cards_service};
+use virgil_testkit::servers::{RelayQuota, spawn_deployment};
 
 const APP: u8 = 100;
 const SERVICE: u8 = 101;
@@ -18,19 +18,11 @@ const PASSWORD: &str = "correct horse";
 
 fn start(dir: &std::path::Path) -> (String, String) {
     let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.join(name).display());
-    let cards_url = spawn_cards_service(
+    spawn_deployment(
         &sqlite("cards.db"),
-        key(SERVICE),
-        &[("chat", key(APP).public_key().clone())],
-    );
-    let app_url = spawn_app_server(
         &sqlite("app.db"),
-        &cards_url,
-        "chat",
-        key(APP),
-        key(SERVICE).public_key().clone(),
-    );
-    (cards_url, app_url)
+        RelayQuota::default(),
+    )
 }
 
 fn device(cards_url: &str, app_url: &str) -> Virgil {
