@@ -41,7 +41,13 @@ fn keygen(dir: &Path) -> std::path::PathBuf {
 }
 
 fn start(key_file: &Path, database_url: &str) -> ServerProcess {
+    start_with(key_file, database_url, &[])
+}
+
+/// Like [`start`], with extra environment variables.
+fn start_with(key_file: &Path, database_url: &str, envs: &[(&str, &str)]) -> ServerProcess {
     let mut command = Command::new(BIN);
+    command.envs(envs.iter().copied());
     command
         .args([
             "serve",
@@ -227,26 +233,7 @@ fn metrics_need_the_token_when_one_is_set() {
         "sqlite://{}?mode=rwc",
         dir.path().join("cards.db").display()
     );
-    let mut command = Command::new(BIN);
-    command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-            "--service-key-file",
-        ])
-        .arg(&key_file)
-        .arg("--app")
-        .arg(format!(
-            "chat={}",
-            to_base64(key(100).public_key().as_bytes())
-        ))
-        .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
-        .env("VIRGIL_METRICS_TOKEN", "scrape-me")
-        .env("RUST_LOG", "warn");
-    let server = ServerProcess::start(command);
+    let server = start_with(&key_file, &url, &[("VIRGIL_METRICS_TOKEN", "scrape-me")]);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
