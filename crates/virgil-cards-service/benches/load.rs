@@ -1,7 +1,8 @@
 //! Load benchmark of the cards service: real servers on 127.0.0.1, real HTTP (ureq), N
 //! client threads for a fixed time per scenario. Reports req/s, p50 and p99 for
 //! get-by-id and search, each next to `/v1/health` at the same concurrency as the
-//! baseline, on SQLite and PostgreSQL, with one and two replicas (PostgreSQL).
+//! baseline, on SQLite and PostgreSQL, with one and two replicas (PostgreSQL), and
+//! health and get-by-id over TLS next to plain HTTP in the same run.
 //!
 //! `cargo bench -p virgil-cards-service --bench load` (needs PostgreSQL at
 //! `VIRGIL_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/test).
@@ -23,12 +24,44 @@ use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::{Service, router};
 use virgil_cards_service::store::CardStore;
 use virgil_crypto::PrivateKey;
+use virgil_server::runtime::Listener;
 use virgil_testkit::{key, now};
 
 const CARDS: usize = 200;
 
-/// Starts one server over `url` on the shared runtime; returns its base URL.
+/// The benchmark's TLS: a throwaway local CA, its server certificate, and the CA (DER)
+/// the client agents pin.
+struct Tls {
+    acceptor: virgil_server::tls::TlsAcceptor,
+    ca_der: Vec<u8>,
+}
+
+fn tls() -> Tls {
+    let ca = virgil_server::tls::local_ca(&["127.0.0.1".to_owned()]).unwrap();
+    let acceptor =
+        virgil_server::tls::acceptor_from_pem(ca.cert_pem.as_bytes(), ca.key_pem.as_bytes())
+            .unwrap();
+    let ca_der = ureq::tls::Certificate::from_pem(ca.ca_pem.as_bytes())
+        .unwrap()
+        .der()
+        .to_vec();
+    Tls { acceptor, ca_der }
+}
+
+/// The CA every agent pins (set once, when the TLS rows start).
+static PINNED_CA: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Starts one server over `url` on the shared runtime (through the servers' own accept
+/// loop, with TLS if given); returns its base URL.
 fn start(runtime: &tokio::runtime::Runtime, url: &str) -> String {
+    start_with(runtime, url, None)
+}
+
+fn start_with(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    tls: Option<virgil_server::tls::TlsAcceptor>,
+) -> String {
     let url = url.to_owned();
     runtime.block_on(async move {
         let mut applications = Applications::new();
@@ -40,18 +73,33 @@ fn start(runtime: &tokio::runtime::Runtime, url: &str) -> String {
             key(101),
             applications,
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(service)).await.unwrap() });
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = match tls {
+            Some(tls) => Listener::with_tls(tcp, tls),
+            None => Listener::from(tcp),
+        };
+        let base = listener.url().unwrap();
+        tokio::spawn(async move {
+            virgil_server::runtime::serve(listener, router(service), std::future::pending())
+                .await
+                .unwrap()
+        });
         base
     })
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+    if let Some(ca) = PINNED_CA.get() {
+        let roots = vec![ureq::tls::Certificate::from_der(ca).to_owned()];
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .provider(ureq::tls::TlsProvider::Rustls)
+                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+                .build(),
+        );
+    }
+    config.build().into()
 }
 
 /// Publishes CARDS cards; returns their ids.
@@ -257,7 +305,51 @@ fn main() {
         ),
     );
     let ids = seed(&sqlite);
-    report("sqlite, 1 replica", &[sqlite], &ids, seconds);
+    report(
+        "sqlite, 1 replica",
+        std::slice::from_ref(&sqlite),
+        &ids,
+        seconds,
+    );
+
+    // TLS: a second server over the same database, with TLS; plain HTTP measured in the
+    // same run as its baseline. Connections are kept alive (one agent per thread).
+    let tls = tls();
+    PINNED_CA.set(tls.ca_der).unwrap();
+    let sqlite_tls = start_with(
+        &runtime,
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("cards.db").display()
+        ),
+        Some(tls.acceptor),
+    );
+    for threads in [1, 16] {
+        for (name, endpoint) in [("health", Endpoint::Health), ("get", Endpoint::Get)] {
+            let plain = run(
+                std::slice::from_ref(&sqlite),
+                &ids,
+                endpoint,
+                threads,
+                seconds,
+            );
+            let secure = run(
+                std::slice::from_ref(&sqlite_tls),
+                &ids,
+                endpoint,
+                threads,
+                seconds,
+            );
+            println!(
+                "sqlite, TLS vs plain   {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x plain HTTP ({:.0} req/s)",
+                secure.rps,
+                secure.p50.as_secs_f64() * 1e3,
+                secure.p99.as_secs_f64() * 1e3,
+                secure.rps / plain.rps,
+                plain.rps
+            );
+        }
+    }
 
     let database = virgil_testkit::postgres::TempPostgres::new("virgil_load");
     let pg_url = database.url().to_owned();
