@@ -57,6 +57,28 @@ fn start(runtime: &tokio::runtime::Runtime, url: &str) -> String {
     start_with(runtime, url, None)
 }
 
+/// Like [`start`], served by `axum::serve` (no limits) instead of our accept loop: the
+/// loop's own cost, measured in the same run.
+fn start_axum(runtime: &tokio::runtime::Runtime, url: &str) -> String {
+    let url = url.to_owned();
+    runtime.block_on(async move {
+        let mut applications = Applications::new();
+        applications
+            .register("chat", key(100).public_key().clone())
+            .unwrap();
+        let service = Arc::new(Service::new(
+            CardStore::connect(&url).await.unwrap(),
+            key(101),
+            applications,
+        ));
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", tcp.local_addr().unwrap());
+        let service = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(tcp, service).await.unwrap() });
+        base
+    })
+}
+
 fn start_with(
     runtime: &tokio::runtime::Runtime,
     url: &str,
@@ -311,6 +333,41 @@ fn main() {
         &ids,
         seconds,
     );
+
+    // Our accept loop (timeouts, connection cap, request timeout) next to axum::serve.
+    let sqlite_axum = start_axum(
+        &runtime,
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("cards.db").display()
+        ),
+    );
+    for threads in [1, 16] {
+        for (name, endpoint) in [("health", Endpoint::Health), ("get", Endpoint::Get)] {
+            let theirs = run(
+                std::slice::from_ref(&sqlite_axum),
+                &ids,
+                endpoint,
+                threads,
+                seconds,
+            );
+            let ours = run(
+                std::slice::from_ref(&sqlite),
+                &ids,
+                endpoint,
+                threads,
+                seconds,
+            );
+            println!(
+                "sqlite, loop vs axum   {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x axum::serve ({:.0} req/s)",
+                ours.rps,
+                ours.p50.as_secs_f64() * 1e3,
+                ours.p99.as_secs_f64() * 1e3,
+                ours.rps / theirs.rps,
+                theirs.rps
+            );
+        }
+    }
 
     // TLS: a second server over the same database, with TLS; plain HTTP measured in the
     // same run as its baseline. Connections are kept alive (one agent per thread).
