@@ -1,7 +1,6 @@
 //! Accounts: usernames, password hashing (PBKDF2-HMAC-SHA256) and the failed-login
 //! records behind the login rate limit.
 
-use crate::server::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
 use crate::store::UserRecord;
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -9,6 +8,14 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use virgil_api::ErrorCode;
 use virgil_server::ApiError;
+
+/// The longest password accepted (bytes).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Failed logins per user and client address allowed in [`LOGIN_WINDOW_SECONDS`]
+/// before 429.
+pub const MAX_FAILED_LOGINS: usize = 5;
+/// The window of the login rate limit (seconds).
+pub const LOGIN_WINDOW_SECONDS: u64 = 60;
 
 /// Failed-login records kept at most (about 1 MiB of memory).
 pub(crate) const MAX_TRACKED_LOGINS: usize = 10_000;

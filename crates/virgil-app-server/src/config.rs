@@ -14,7 +14,7 @@
 //! The application key's password comes from `VIRGIL_APP_KEY_PASSWORD` (never from the
 //! file or the command line, where it would be visible to other users).
 
-use crate::server::Registration;
+use crate::state::Registration;
 use std::path::{Path, PathBuf};
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::from_base64;

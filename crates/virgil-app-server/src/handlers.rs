@@ -1,9 +1,9 @@
 //! The request handlers of the application server's API (v1).
 
-use crate::accounts::{check_password, check_username, hash_password, new_user_record};
-use crate::server::{
-    ACCESS_TOKEN_SECONDS, AppServer, MAX_PASSWORD_BYTES, OPENAPI, Registration, SESSION_SECONDS,
+use crate::accounts::{
+    MAX_PASSWORD_BYTES, check_password, check_username, hash_password, new_user_record,
 };
+use crate::state::{ACCESS_TOKEN_SECONDS, AppServer, OPENAPI, Registration, SESSION_SECONDS};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};

@@ -16,4 +16,5 @@ pub mod command;
 pub mod config;
 mod handlers;
 pub mod server;
+mod state;
 pub mod store;

@@ -6,123 +6,18 @@
 //! `POST /v1/cards` approves the logged-in user's exported card request and publishes it;
 //! `POST /v1/messages` and `GET /v1/messages` relay ciphertext between users.
 
-use crate::accounts::LoginThrottle;
 use crate::handlers;
-use crate::store::AppStore;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use std::sync::Arc;
-use virgil_client::CardsClient;
-use virgil_crypto::PrivateKey;
 use virgil_server::http::{json_body_limit, track_request};
-use virgil_server::metrics::Metrics;
 
-pub use virgil_api::app::MAX_BODY_BYTES;
-/// Lifetime of a session token (seconds).
-pub const SESSION_SECONDS: u64 = 24 * 60 * 60;
-/// Lifetime of an access token for the cards service (seconds).
-pub const ACCESS_TOKEN_SECONDS: u64 = 10 * 60;
-/// The longest password accepted (bytes).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
-/// Failed logins per user and client address allowed in [`LOGIN_WINDOW_SECONDS`]
-/// before 429.
-pub const MAX_FAILED_LOGINS: usize = 5;
-/// The window of the login rate limit (seconds).
-pub const LOGIN_WINDOW_SECONDS: u64 = 60;
-
-/// What one user may relay per hour: the relay stores ciphertext until the operator
-/// deletes it, so an account must not be able to fill the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RelayQuota {
-    /// Messages per sender per hour.
-    pub messages_per_hour: u64,
-    /// Bytes of (base64) ciphertext per sender per hour.
-    pub bytes_per_hour: u64,
-}
-
-impl Default for RelayQuota {
-    fn default() -> Self {
-        Self {
-            messages_per_hour: 1_000,
-            bytes_per_hour: 64 * 1024 * 1024,
-        }
-    }
-}
-
-/// Who may create an account.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Deserialize,
-    serde::Serialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Registration {
-    /// Anyone, with `POST /v1/users`.
-    #[default]
-    Open,
-    /// Only the operator, with `virgil-app-server add-user` (403 `registration_closed`).
-    Closed,
-}
-
-/// Shared state.
-pub struct AppServer {
-    pub(crate) store: AppStore,
-    pub(crate) app_id: String,
-    pub(crate) app_key: PrivateKey,
-    pub(crate) cards: Arc<CardsClient>,
-    pub(crate) password_iterations: u32,
-    pub(crate) login_throttle: LoginThrottle,
-    pub(crate) relay_quota: RelayQuota,
-    pub(crate) registration: Registration,
-    pub(crate) metrics: Arc<Metrics>,
-}
-
-impl AppServer {
-    /// A server for application `app_id` (key `app_key`) publishing through `cards`;
-    /// passwords are hashed with `password_iterations` PBKDF2 iterations (600 000 in
-    /// production).
-    pub fn new(
-        store: AppStore,
-        app_id: &str,
-        app_key: PrivateKey,
-        cards: CardsClient,
-        password_iterations: u32,
-    ) -> Self {
-        Self {
-            store,
-            app_id: app_id.to_owned(),
-            app_key,
-            cards: Arc::new(cards),
-            password_iterations,
-            login_throttle: LoginThrottle::default(),
-            relay_quota: RelayQuota::default(),
-            registration: Registration::default(),
-            metrics: Arc::default(),
-        }
-    }
-
-    /// Who may register (default: anyone).
-    pub fn with_registration(mut self, registration: Registration) -> Self {
-        self.registration = registration;
-        self
-    }
-
-    /// Relays at most `quota` per sender per hour (default [`RelayQuota::default`]).
-    pub fn with_relay_quota(mut self, quota: RelayQuota) -> Self {
-        self.relay_quota = quota;
-        self
-    }
-}
-
-/// The OpenAPI 3 document of this API (`docs/api/app-server.openapi.json`).
-pub const OPENAPI: &str = include_str!("../../../docs/api/app-server.openapi.json");
+pub use crate::accounts::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
+pub use crate::state::{
+    ACCESS_TOKEN_SECONDS, AppServer, MAX_BODY_BYTES, OPENAPI, Registration, RelayQuota,
+    SESSION_SECONDS,
+};
 
 /// Every route, as written in the router and in the OpenAPI document.
 pub const ROUTES: [&str; 9] = [

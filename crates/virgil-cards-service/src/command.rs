@@ -10,8 +10,7 @@ use std::sync::Arc;
 use virgil_server::tls::TlsArgs;
 use virgil_server::{ConfigError, ServeError, runtime};
 
-/// The environment variable the service key's password is read from.
-pub const PASSWORD_VAR: &str = "VIRGIL_SERVICE_KEY_PASSWORD";
+pub use crate::config::PASSWORD_VAR;
 /// The name recorded inside the service key file.
 pub const KEY_NAME: &str = "service";
 

@@ -25,6 +25,9 @@ use virgil_crypto::{PrivateKey, PublicKey};
 use virgil_server::ConfigError;
 use virgil_server::tls::TlsFiles;
 
+/// The environment variable the service key's password is read from.
+pub const PASSWORD_VAR: &str = "VIRGIL_SERVICE_KEY_PASSWORD";
+
 /// One registered application.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +94,6 @@ impl Config {
                 how: "pass --service-key-file (create one with `virgil-cards-service keygen`)"
                     .to_owned(),
             })?;
-        virgil_server::keys::load_key_file(path, password, crate::command::PASSWORD_VAR)
+        virgil_server::keys::load_key_file(path, password, PASSWORD_VAR)
     }
 }
