@@ -177,12 +177,15 @@ fn closed_registration_leaves_accounts_to_the_operator() {
         }
         other => panic!("registration is closed, yet: {other:?}"),
     }
-    let added = Command::new(BIN)
-        .args(["add-user", "bob", "--config"])
-        .arg(&config)
-        .env("VIRGIL_ACCOUNT_PASSWORD", "correct horse")
-        .output()
-        .unwrap();
+    let add_bob = || {
+        Command::new(BIN)
+            .args(["add-user", "bob", "--config"])
+            .arg(&config)
+            .env("VIRGIL_ACCOUNT_PASSWORD", "correct horse")
+            .output()
+            .unwrap()
+    };
+    let added = add_bob();
     assert!(
         added.status.success(),
         "{}",
@@ -190,12 +193,7 @@ fn closed_registration_leaves_accounts_to_the_operator() {
     );
     app.login("bob", "correct horse")
         .expect("an added user logs in");
-    let again = Command::new(BIN)
-        .args(["add-user", "bob", "--config"])
-        .arg(&config)
-        .env("VIRGIL_ACCOUNT_PASSWORD", "correct horse")
-        .output()
-        .unwrap();
+    let again = add_bob();
     assert!(
         !again.status.success(),
         "add-user never replaces an account"

@@ -57,23 +57,29 @@ fn start(runtime: &tokio::runtime::Runtime, url: &str) -> String {
     start_with(runtime, url, None)
 }
 
+/// The service's router over `url` (SQLite or PostgreSQL).
+async fn service_router(url: &str) -> axum::Router {
+    let mut applications = Applications::new();
+    applications
+        .register("chat", key(100).public_key().clone())
+        .unwrap();
+    router(Arc::new(Service::new(
+        CardStore::connect(url).await.unwrap(),
+        key(101),
+        applications,
+    )))
+}
+
 /// Like [`start`], served by `axum::serve` (no limits) instead of our accept loop: the
 /// loop's own cost, measured in the same run.
 fn start_axum(runtime: &tokio::runtime::Runtime, url: &str) -> String {
     let url = url.to_owned();
     runtime.block_on(async move {
-        let mut applications = Applications::new();
-        applications
-            .register("chat", key(100).public_key().clone())
-            .unwrap();
-        let service = Arc::new(Service::new(
-            CardStore::connect(&url).await.unwrap(),
-            key(101),
-            applications,
-        ));
+        let service = service_router(&url)
+            .await
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", tcp.local_addr().unwrap());
-        let service = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(tcp, service).await.unwrap() });
         base
     })
@@ -86,15 +92,7 @@ fn start_with(
 ) -> String {
     let url = url.to_owned();
     runtime.block_on(async move {
-        let mut applications = Applications::new();
-        applications
-            .register("chat", key(100).public_key().clone())
-            .unwrap();
-        let service = Arc::new(Service::new(
-            CardStore::connect(&url).await.unwrap(),
-            key(101),
-            applications,
-        ));
+        let router = service_router(&url).await;
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let listener = match tls {
             Some(tls) => Listener::with_tls(tcp, tls),
@@ -102,12 +100,38 @@ fn start_with(
         };
         let base = listener.url().unwrap();
         tokio::spawn(async move {
-            virgil_server::runtime::serve(listener, router(service), std::future::pending())
+            virgil_server::runtime::serve(listener, router, std::future::pending())
                 .await
                 .unwrap()
         });
         base
     })
+}
+
+/// health and get-by-id on `candidate` next to `baseline`, in the same run, at c=1 and
+/// c=16: `label` names the comparison, `versus` the baseline.
+fn compare(
+    label: &str,
+    versus: &str,
+    candidate: &str,
+    baseline: &str,
+    ids: &[String],
+    seconds: f64,
+) {
+    for threads in [1, 16] {
+        for (name, endpoint) in [("health", Endpoint::Health), ("get", Endpoint::Get)] {
+            let base = run(&[baseline.to_owned()], ids, endpoint, threads, seconds);
+            let ours = run(&[candidate.to_owned()], ids, endpoint, threads, seconds);
+            println!(
+                "{label:<22} {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x {versus} ({:.0} req/s)",
+                ours.rps,
+                ours.p50.as_secs_f64() * 1e3,
+                ours.p99.as_secs_f64() * 1e3,
+                ours.rps / base.rps,
+                base.rps
+            );
+        }
+    }
 }
 
 fn agent() -> ureq::Agent {
@@ -342,32 +366,14 @@ fn main() {
             dir.path().join("cards.db").display()
         ),
     );
-    for threads in [1, 16] {
-        for (name, endpoint) in [("health", Endpoint::Health), ("get", Endpoint::Get)] {
-            let theirs = run(
-                std::slice::from_ref(&sqlite_axum),
-                &ids,
-                endpoint,
-                threads,
-                seconds,
-            );
-            let ours = run(
-                std::slice::from_ref(&sqlite),
-                &ids,
-                endpoint,
-                threads,
-                seconds,
-            );
-            println!(
-                "sqlite, loop vs axum   {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x axum::serve ({:.0} req/s)",
-                ours.rps,
-                ours.p50.as_secs_f64() * 1e3,
-                ours.p99.as_secs_f64() * 1e3,
-                ours.rps / theirs.rps,
-                theirs.rps
-            );
-        }
-    }
+    compare(
+        "sqlite, loop vs axum",
+        "axum::serve",
+        &sqlite,
+        &sqlite_axum,
+        &ids,
+        seconds,
+    );
 
     // TLS: a second server over the same database, with TLS; plain HTTP measured in the
     // same run as its baseline. Connections are kept alive (one agent per thread).
@@ -381,32 +387,14 @@ fn main() {
         ),
         Some(tls.acceptor),
     );
-    for threads in [1, 16] {
-        for (name, endpoint) in [("health", Endpoint::Health), ("get", Endpoint::Get)] {
-            let plain = run(
-                std::slice::from_ref(&sqlite),
-                &ids,
-                endpoint,
-                threads,
-                seconds,
-            );
-            let secure = run(
-                std::slice::from_ref(&sqlite_tls),
-                &ids,
-                endpoint,
-                threads,
-                seconds,
-            );
-            println!(
-                "sqlite, TLS vs plain   {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x plain HTTP ({:.0} req/s)",
-                secure.rps,
-                secure.p50.as_secs_f64() * 1e3,
-                secure.p99.as_secs_f64() * 1e3,
-                secure.rps / plain.rps,
-                plain.rps
-            );
-        }
-    }
+    compare(
+        "sqlite, TLS vs plain",
+        "plain HTTP",
+        &sqlite_tls,
+        &sqlite,
+        &ids,
+        seconds,
+    );
 
     let database = virgil_testkit::postgres::TempPostgres::new("virgil_load");
     let pg_url = database.url().to_owned();
