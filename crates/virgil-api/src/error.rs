@@ -88,6 +88,9 @@ pub enum ErrorCode {
     TooManyAttempts,
     /// 429: the sender relayed more than its hourly quota of messages or bytes.
     RelayQuotaExceeded,
+    /// 429: too many requests from one client address or one account; the answer's
+    /// `Retry-After` header says how many seconds to wait.
+    RateLimited,
     /// 500: the server failed; details are logged, not sent.
     InternalError,
     /// 502: the cards service could not be reached (application server).
@@ -142,7 +145,7 @@ impl ErrorCode {
             | InvalidPassword
             | InvalidMessage
             | CardsServiceRefused => 422,
-            TooManyAttempts | RelayQuotaExceeded => 429,
+            TooManyAttempts | RelayQuotaExceeded | RateLimited => 429,
             InternalError | Other(_) => 500,
             CardsServiceUnavailable => 502,
         }
@@ -197,7 +200,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 41);
+        assert_eq!(seen.len(), 42);
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
         cards_ca_file: args.cards_ca_file.or(file.cards_ca_file),
         tls: args.tls.resolve(file.tls),
         registration: args.registration.or(file.registration),
+        limits: file.limits,
+        relay: file.relay,
     })
 }
 
@@ -163,6 +165,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let cards_url = config.cards_url()?.to_owned();
     let service_key = config.cards_service_key()?;
     let iterations = config.password_iterations()?;
+    let limits = config.limits.connection_limits()?;
+    let account_rate = config.limits.account_rate()?;
     let password = std::env::var(PASSWORD_VAR).ok();
     let app_key = virgil_server::keys::load_key_file(
         config.app_key_file()?,
@@ -186,7 +190,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     tracing::info!(address = %listen, app_id, cards_url, app_key_id = %app_key.key_id(), "application server started");
     let registration = config.registration.unwrap_or_default();
     let server = Arc::new(
-        AppServer::new(store, &app_id, app_key, client, iterations).with_registration(registration),
+        AppServer::new(store, &app_id, app_key, client, iterations)
+            .with_registration(registration)
+            .with_relay_quota(config.relay)
+            .with_account_rate(account_rate),
     );
-    serve_listener(listener, server, shutdown).await
+    serve_listener(listener, server, shutdown, limits).await
 }

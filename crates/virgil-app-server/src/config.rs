@@ -9,17 +9,24 @@
 //! cards_url = "http://127.0.0.1:8080"
 //! cards_service_key = "VksB…"                     # the cards service's public key (pinned)
 //! password_iterations = 600000                    # PBKDF2 work per user password
+//!
+//! [limits]                                        # see virgil_server::limits
+//! account_requests_per_minute = 600
+//!
+//! [relay]                                         # per sender per hour
+//! messages_per_hour = 1000
 //! ```
 //!
 //! The application key's password comes from `VIRGIL_APP_KEY_PASSWORD` (never from the
 //! file or the command line, where it would be visible to other users).
 
-use crate::state::Registration;
+use crate::state::{Registration, RelayQuota};
 use std::path::{Path, PathBuf};
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::from_base64;
 use virgil_server::ConfigError;
 use virgil_server::config::required;
+use virgil_server::limits::LimitsConfig;
 use virgil_server::tls::TlsFiles;
 
 /// PBKDF2 iterations for user passwords unless configured (OWASP 2023 for SHA-256).
@@ -52,6 +59,12 @@ pub struct Config {
     /// `open` (default: anyone may register) or `closed` (the operator adds users with
     /// `virgil-app-server add-user`).
     pub registration: Option<Registration>,
+    /// Connection limits and request rates.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// What one sender may relay per hour.
+    #[serde(default)]
+    pub relay: RelayQuota,
 }
 
 impl Config {

@@ -176,6 +176,9 @@ pub(crate) async fn session_of(
                 "the session is unknown or expired; log in again",
             )
         })?;
+    if let Some(limiter) = &server.per_account {
+        limiter.check(&user)?;
+    }
     let id = token_hash
         .get(..SESSION_ID_LEN)
         .unwrap_or_default()

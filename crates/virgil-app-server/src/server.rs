@@ -79,15 +79,17 @@ pub fn router(server: Arc<AppServer>) -> Router {
         .with_state(server)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish and closes the database pool.
+/// Serves the API on `listener` within `limits` until `shutdown` completes, then lets
+/// in-flight requests finish and closes the database pool.
 pub async fn serve(
     listener: impl Into<virgil_server::runtime::Listener>,
     server: Arc<AppServer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: virgil_server::runtime::ConnectionLimits,
 ) -> Result<(), virgil_server::ServeError> {
     let store = server.store.clone();
-    let served = virgil_server::runtime::serve(listener, router(server), shutdown).await;
+    let served =
+        virgil_server::runtime::serve_with_limits(listener, router(server), shutdown, limits).await;
     store.close().await;
     served
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
 use virgil_server::metrics::Metrics;
+use virgil_server::rate_limit::{Rate, RateLimiter};
 
 pub use virgil_api::app::MAX_BODY_BYTES;
 /// Lifetime of a session token (seconds).
@@ -15,7 +16,16 @@ pub const ACCESS_TOKEN_SECONDS: u64 = 10 * 60;
 
 /// What one user may relay per hour: the relay stores ciphertext until the operator
 /// deletes it, so an account must not be able to fill the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// In the configuration file, the `[relay]` table (either key may be left out):
+///
+/// ```toml
+/// [relay]
+/// messages_per_hour = 1000
+/// bytes_per_hour = 67108864
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RelayQuota {
     /// Messages per sender per hour.
     pub messages_per_hour: u64,
@@ -63,6 +73,7 @@ pub struct AppServer {
     pub(crate) login_throttle: LoginThrottle,
     pub(crate) relay_quota: RelayQuota,
     pub(crate) registration: Registration,
+    pub(crate) per_account: Option<RateLimiter<String>>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -86,6 +97,7 @@ impl AppServer {
             login_throttle: LoginThrottle::default(),
             relay_quota: RelayQuota::default(),
             registration: Registration::default(),
+            per_account: Some(RateLimiter::new(Rate::PER_ACCOUNT, "this account")),
             metrics: Arc::default(),
         }
     }
@@ -93,6 +105,13 @@ impl AppServer {
     /// Who may register (default: anyone).
     pub fn with_registration(mut self, registration: Registration) -> Self {
         self.registration = registration;
+        self
+    }
+
+    /// Limits each logged-in account to `rate` requests; `None`: no limit. Default
+    /// [`Rate::PER_ACCOUNT`].
+    pub fn with_account_rate(mut self, rate: Option<Rate>) -> Self {
+        self.per_account = rate.map(|rate| RateLimiter::new(rate, "this account"));
         self
     }
 

@@ -211,6 +211,36 @@ fn failed_logins_are_rate_limited_per_user() {
     );
 }
 
+/// One logged-in account that floods the server gets 429 `rate_limited`; another
+/// account is served as before.
+#[test]
+fn an_account_over_its_rate_gets_429_and_others_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let cards_url = virgil_testkit::servers::spawn_cards_service(
+        &sqlite(dir.path(), "cards"),
+        key(101),
+        &[("chat", key(100).public_key().clone())],
+    );
+    let app_url = virgil_testkit::servers::spawn_app_server_configured(
+        &sqlite(dir.path(), "app"),
+        &cards_url,
+        "chat",
+        key(100),
+        key(101).public_key().clone(),
+        |server| server.with_account_rate(virgil_server::rate_limit::Rate::new(60, 4)),
+    );
+    let app = app(&app_url);
+    app.register("alice", "correct horse").unwrap();
+    app.register("bob", "correct horse").unwrap();
+    let alice = app.login("alice", "correct horse").unwrap();
+    let bob = app.login("bob", "correct horse").unwrap();
+    for _ in 0..4 {
+        app.inbox(&alice, 0).unwrap();
+    }
+    assert_eq!(code(app.inbox(&alice, 0)), (429, ErrorCode::RateLimited));
+    app.inbox(&bob, 0).unwrap();
+}
+
 fn http_get(url: &str) -> (u16, String) {
     let response = ureq::get(url)
         .config()

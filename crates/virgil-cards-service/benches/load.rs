@@ -63,11 +63,15 @@ async fn service_router(url: &str) -> axum::Router {
     applications
         .register("chat", key(100).public_key().clone())
         .unwrap();
-    router(Arc::new(Service::new(
-        CardStore::connect(url).await.unwrap(),
-        key(101),
-        applications,
-    )))
+    // One client address and one account send everything: rate limits off.
+    router(Arc::new(
+        Service::new(
+            CardStore::connect(url).await.unwrap(),
+            key(101),
+            applications,
+        )
+        .with_account_rate(None),
+    ))
 }
 
 /// Like [`start`], served by `axum::serve` (no limits) instead of our accept loop: the
@@ -100,9 +104,14 @@ fn start_with(
         };
         let base = listener.url().unwrap();
         tokio::spawn(async move {
-            virgil_server::runtime::serve(listener, router, std::future::pending())
-                .await
-                .unwrap()
+            virgil_server::runtime::serve_with_limits(
+                listener,
+                router,
+                std::future::pending(),
+                virgil_server::runtime::ConnectionLimits::without_rate_limit(),
+            )
+            .await
+            .unwrap()
         });
         base
     })

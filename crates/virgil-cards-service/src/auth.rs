@@ -19,10 +19,13 @@ use virgil_server::ApiError;
 /// Clock skew allowed on `exp`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 60;
 
-/// The longest an access token may stay valid from now (seconds): a token that claims
-/// more is refused, so a stolen application key cannot mint tokens that outlive its
-/// replacement by years.
-pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 60 * 60;
+/// The longest an access token may stay valid from now (seconds) unless configured
+/// ([`Applications::with_max_token_lifetime`]): a token that claims more is refused, so
+/// a stolen application key cannot mint tokens that outlive its replacement by years.
+pub const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS: u64 = 60 * 60;
+
+/// The range a configured token lifetime cap must be in (seconds): a minute to a day.
+pub const TOKEN_LIFETIME_RANGE: std::ops::RangeInclusive<u64> = 60..=24 * 60 * 60;
 
 /// How many verified tokens are remembered.
 pub const VERIFIED_TOKEN_CACHE: usize = 10_000;
@@ -39,6 +42,8 @@ pub struct Applications {
     by_kid: HashMap<String, RegisteredKey>,
     /// Verified tokens: token → (caller, exp).
     verified: Mutex<HashMap<String, (Caller, u64)>>,
+    /// The token lifetime cap, if not the default.
+    max_token_lifetime: Option<u64>,
 }
 
 impl std::fmt::Debug for Applications {
@@ -65,6 +70,19 @@ impl Applications {
     /// No applications yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Refuses access tokens valid for more than `seconds` from now (default
+    /// [`DEFAULT_MAX_TOKEN_LIFETIME_SECONDS`]).
+    pub fn with_max_token_lifetime(mut self, seconds: u64) -> Self {
+        self.max_token_lifetime = Some(seconds);
+        self
+    }
+
+    /// The token lifetime cap in seconds.
+    pub fn max_token_lifetime(&self) -> u64 {
+        self.max_token_lifetime
+            .unwrap_or(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS)
     }
 
     /// Registers `app_id` with one of its keys (an application may have several, for
@@ -166,12 +184,12 @@ impl Applications {
                     _ => ApiError::new(ErrorCode::MalformedToken, "the access token is not valid"),
                 }
             })?;
-        if data.claims.exp > now.saturating_add(MAX_TOKEN_LIFETIME_SECONDS + LEEWAY_SECONDS) {
+        let cap = self.max_token_lifetime();
+        if data.claims.exp > now.saturating_add(cap.saturating_add(LEEWAY_SECONDS)) {
             return Err(ApiError::new(
                 ErrorCode::TokenLifetimeTooLong,
                 format!(
-                    "the access token is valid for more than {} minutes; issue shorter-lived tokens",
-                    MAX_TOKEN_LIFETIME_SECONDS / 60
+                    "the access token is valid for more than {cap} s (this service's cap); issue shorter-lived tokens"
                 ),
             ));
         }

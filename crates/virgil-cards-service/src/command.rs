@@ -75,6 +75,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let config = resolve(args)?;
     let tls = virgil_server::tls::acceptor_of(config.tls.as_ref())?;
     let applications = config.applications()?;
+    let limits = config.limits.connection_limits()?;
     let password = std::env::var(PASSWORD_VAR).ok();
     let service_key = config.service_key(password.as_deref().map(str::as_bytes))?;
     let database_url = config
@@ -90,6 +91,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listener = runtime::bind(&listen, tls, insecure_http).await?;
     tracing::info!(address = %listen, service_key_id = %service_key.key_id(), "cards service started");
-    let service = Arc::new(Service::new(store, service_key, applications));
-    serve_listener(listener, service, shutdown).await
+    let service = Arc::new(
+        Service::new(store, service_key, applications)
+            .with_account_rate(config.limits.account_rate()?),
+    );
+    serve_listener(listener, service, shutdown, limits).await
 }

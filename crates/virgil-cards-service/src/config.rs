@@ -10,6 +10,11 @@
 //! cert_file = "tls.pem"
 //! key_file = "tls.key"
 //!
+//! max_token_lifetime_seconds = 3600               # access tokens valid longer are refused
+//!
+//! [limits]                                         # see virgil_server::limits
+//! client_requests_per_minute = 1200
+//!
 //! [[applications]]
 //! app_id = "chat"
 //! public_key = "VksB…"                             # base64 of the app's 100-byte public key
@@ -18,11 +23,12 @@
 //! The service key's password comes from `VIRGIL_SERVICE_KEY_PASSWORD` (never from the
 //! file or the command line, where it would be visible to other users).
 
-use crate::auth::Applications;
+use crate::auth::{Applications, TOKEN_LIFETIME_RANGE};
 use std::path::{Path, PathBuf};
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::{PrivateKey, PublicKey};
 use virgil_server::ConfigError;
+use virgil_server::limits::LimitsConfig;
 use virgil_server::tls::TlsFiles;
 
 /// The environment variable the service key's password is read from.
@@ -51,6 +57,12 @@ pub struct Config {
     /// TLS: the certificate chain and key (PEM). Without it the service speaks plain
     /// HTTP, which it allows on loopback addresses only.
     pub tls: Option<TlsFiles>,
+    /// Access tokens valid for longer than this from now are refused (seconds,
+    /// 60–86400; default 3600).
+    pub max_token_lifetime_seconds: Option<u64>,
+    /// Connection limits and request rates.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// The applications this service serves.
     #[serde(default)]
     pub applications: Vec<ApplicationConfig>,
@@ -65,6 +77,15 @@ impl Config {
     /// The registered applications, with their keys decoded and validated.
     pub fn applications(&self) -> Result<Applications, ConfigError> {
         let mut applications = Applications::new();
+        if let Some(seconds) = self.max_token_lifetime_seconds {
+            if !TOKEN_LIFETIME_RANGE.contains(&seconds) {
+                return Err(ConfigError::invalid(
+                    format!("max_token_lifetime_seconds = {seconds}"),
+                    "use 60 to 86400 (default 3600)",
+                ));
+            }
+            applications = applications.with_max_token_lifetime(seconds);
+        }
         for app in &self.applications {
             let setting = || format!("application {:?}", app.app_id);
             let bytes = from_base64(&app.public_key)

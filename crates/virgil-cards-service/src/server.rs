@@ -24,12 +24,14 @@ use virgil_server::http::{
     PROMETHEUS_TEXT, authorization, json_body_limit, parse_json, track_request,
 };
 use virgil_server::metrics::{Gauge, Metrics};
+use virgil_server::rate_limit::{Rate, RateLimiter};
 
 /// Everything a request handler needs; shared by all requests.
 pub struct Service {
     store: CardStore,
     service_key: PrivateKey,
     applications: Applications,
+    per_account: Option<RateLimiter<(String, String)>>,
     metrics: Arc<Metrics>,
 }
 
@@ -40,16 +42,33 @@ impl Service {
             store,
             service_key,
             applications,
+            per_account: Some(RateLimiter::new(Rate::PER_ACCOUNT, "this account")),
             metrics: Arc::default(),
         }
+    }
+
+    /// Limits each account (application and token subject) to `rate` requests;
+    /// `None`: no limit. Default [`Rate::PER_ACCOUNT`]. The application's own tokens
+    /// (subject = its id: the application server publishing) are limited only per
+    /// client address.
+    pub fn with_account_rate(mut self, rate: Option<Rate>) -> Self {
+        self.per_account = rate.map(|rate| RateLimiter::new(rate, "this account"));
+        self
     }
 }
 
 use virgil_api::unix_now as now;
 
 impl Service {
+    /// The authenticated caller, counted against its account's rate.
     fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        self.applications.authenticate(authorization(headers)?)
+        let caller = self.applications.authenticate(authorization(headers)?)?;
+        if let Some(limiter) = &self.per_account
+            && caller.subject != caller.app_id
+        {
+            limiter.check(&(caller.app_id.clone(), caller.subject.clone()))?;
+        }
+        Ok(caller)
     }
 }
 
@@ -270,15 +289,18 @@ async fn metrics(
     ))
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish and closes the database pool.
+/// Serves the API on `listener` within `limits` until `shutdown` completes, then lets
+/// in-flight requests finish and closes the database pool.
 pub async fn serve(
     listener: impl Into<virgil_server::runtime::Listener>,
     service: Arc<Service>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: virgil_server::runtime::ConnectionLimits,
 ) -> Result<(), virgil_server::ServeError> {
     let store = service.store.clone();
-    let served = virgil_server::runtime::serve(listener, router(service), shutdown).await;
+    let served =
+        virgil_server::runtime::serve_with_limits(listener, router(service), shutdown, limits)
+            .await;
     store.close().await;
     served
 }

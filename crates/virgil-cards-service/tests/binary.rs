@@ -262,3 +262,53 @@ fn metrics_need_the_token_when_one_is_set() {
     );
     server.stop();
 }
+
+/// The `[limits]` table and `max_token_lifetime_seconds` of the configuration file take
+/// effect in the real binary.
+#[test]
+fn limits_in_the_configuration_file_take_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    let config = dir.path().join("cards.toml");
+    std::fs::write(
+        &config,
+        "max_token_lifetime_seconds = 120\n\n[limits]\nclient_requests_per_minute = 60\nclient_burst = 3\n",
+    )
+    .unwrap();
+    let server = start_with(
+        &key_file,
+        &url,
+        &[("VIRGIL_CARDS_CONFIG", config.to_str().unwrap())],
+    );
+    // `call`'s tokens are valid for 300 s: over this file's cap.
+    let (status, body) = call(
+        "GET",
+        &format!("{}/v1/service-key", server.url),
+        None::<&()>,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        "POST",
+        &format!("{}/v1/cards/actions/search", server.url),
+        Some(&serde_json::json!({"identities": ["bob"]})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("token_lifetime_too_long")),
+        "{body}"
+    );
+    // Three requests are the burst; the fourth is refused.
+    let (status, body) = call("GET", &format!("{}/v1/health", server.url), None::<&()>);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call("GET", &format!("{}/v1/health", server.url), None::<&()>);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    server.stop();
+}

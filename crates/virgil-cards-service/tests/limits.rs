@@ -158,3 +158,78 @@ fn access_tokens_valid_for_too_long_are_refused() {
     let hour = status_with(3600);
     assert!(hour.starts_with("HTTP/1.1 200"), "{hour}");
 }
+
+/// One request on its own connection; the whole answer, header names lowercased.
+fn request(address: &str, head: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let (answer, _) = until_closed(&mut stream, Duration::from_secs(8)).unwrap();
+    answer.to_ascii_lowercase()
+}
+
+/// A client that floods the service from one address gets 429 `rate_limited` with a
+/// `Retry-After` once its burst is spent.
+#[test]
+fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut limits = ConnectionLimits::default();
+    limits.per_client = virgil_server::rate_limit::Rate::new(60, 5);
+    let address = start(dir.path(), limits);
+    for _ in 0..5 {
+        let answer = request(&address, "GET /v1/health HTTP/1.1", "");
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    }
+    let answer = request(&address, "GET /v1/health HTTP/1.1", "");
+    assert!(answer.starts_with("http/1.1 429"), "{answer}");
+    assert!(answer.contains("\r\nretry-after: 1\r\n"), "{answer}");
+    assert!(answer.contains("\"rate_limited\""), "{answer}");
+}
+
+/// One account's tokens over its rate get 429; another account of the same
+/// application, and the application itself, are not held back by it.
+#[test]
+fn an_account_over_its_rate_gets_429_and_others_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = virgil_testkit::servers::spawn_cards_service_configured(
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("cards.db").display()
+        ),
+        key(101),
+        &[("chat", key(100).public_key().clone())],
+        ConnectionLimits::without_rate_limit(),
+        |service| service.with_account_rate(virgil_server::rate_limit::Rate::new(60, 3)),
+    );
+    let address = url.trim_start_matches("http://");
+    let search_as = |subject: &str| {
+        let token =
+            virgil_api::token::issue(&key(100), "chat", subject, virgil_testkit::now(), 600);
+        request(
+            address,
+            &format!("POST /v1/cards/actions/search HTTP/1.1\r\nAuthorization: Bearer {token}"),
+            r#"{"identities":["bob"]}"#,
+        )
+    };
+    for _ in 0..3 {
+        let answer = search_as("alice");
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    }
+    let answer = search_as("alice");
+    assert!(answer.starts_with("http/1.1 429"), "{answer}");
+    assert!(answer.contains("retry-after: "), "{answer}");
+    assert!(answer.contains("this account"), "{answer}");
+    let answer = search_as("bob");
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    for _ in 0..5 {
+        let answer = search_as("chat");
+        assert!(
+            answer.starts_with("http/1.1 200"),
+            "the application: {answer}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use virgil_app_server::store::AppStore;
 use virgil_cards_service::auth::Applications;
 use virgil_cards_service::server::Service;
 use virgil_cards_service::store::CardStore;
-use virgil_server::runtime::Listener;
+use virgil_server::runtime::{ConnectionLimits, Listener};
 use virgil_server::tls;
 
 const APP_ID: &str = "demo-chat";
@@ -60,6 +60,7 @@ fn start_servers(
             cards_listener,
             service,
             std::future::pending(),
+            ConnectionLimits::default(),
         ));
 
         let client = virgil::client::CardsClient::for_application(
@@ -86,6 +87,7 @@ fn start_servers(
             app_listener,
             app,
             std::future::pending(),
+            ConnectionLimits::default(),
         ));
         Ok((cards_url, app_url, roots))
     })

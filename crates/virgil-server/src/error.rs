@@ -13,6 +13,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// The message.
     pub message: String,
+    /// For 429 and 503 answers: seconds the client should wait before trying again,
+    /// sent as the `Retry-After` header.
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
@@ -21,7 +24,15 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after_seconds: None,
         }
+    }
+
+    /// The same answer, telling the client to wait `seconds` (at least 1) before
+    /// trying again.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds.max(1));
+        self
     }
 
     /// 500; the message is logged, the client gets a generic one.
@@ -44,14 +55,20 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 code: self.code,
                 message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -114,5 +131,22 @@ mod tests {
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains("internal_error"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn a_retry_after_is_sent_as_the_header() {
+        let response = ApiError::new(ErrorCode::RateLimited, "slow down")
+            .with_retry_after(0)
+            .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let header = response.headers().get(axum::http::header::RETRY_AFTER);
+        assert_eq!(header.and_then(|v| v.to_str().ok()), Some("1"));
+        let response = ApiError::new(ErrorCode::RateLimited, "slow down").into_response();
+        assert!(
+            response
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .is_none()
+        );
     }
 }

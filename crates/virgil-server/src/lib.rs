@@ -15,7 +15,9 @@ pub mod database;
 mod error;
 pub mod http;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
+pub mod rate_limit;
 pub mod runtime;
 pub mod tls;
 

@@ -1,6 +1,7 @@
 //! Running a server binary: logging, the tokio runtime, SIGINT/SIGTERM with graceful
 //! shutdown, and the process exit.
 
+use crate::rate_limit::{Rate, RateLimiter};
 use crate::{ApiError, ServeError};
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -129,6 +130,20 @@ pub struct ConnectionLimits {
     pub request_timeout: Duration,
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
+    /// Requests per client address (IPv6: per /64); `None`: no limit. Over it the
+    /// answer is 429 `rate_limited` with `Retry-After` ([`crate::rate_limit`]).
+    pub per_client: Option<Rate>,
+}
+
+impl ConnectionLimits {
+    /// The defaults without the per-client rate limit (benchmarks, tests that load a
+    /// server from one address).
+    pub fn without_rate_limit() -> Self {
+        Self {
+            per_client: None,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for ConnectionLimits {
@@ -137,6 +152,7 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            per_client: Some(Rate::PER_CLIENT),
         }
     }
 }
@@ -160,6 +176,13 @@ pub async fn serve_with_limits(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     limits: ConnectionLimits,
 ) -> Result<(), ServeError> {
+    let router = match limits.per_client {
+        Some(rate) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(RateLimiter::new(rate, "this address")),
+            crate::rate_limit::limit_clients,
+        )),
+        None => router,
+    };
     let router = router.layer(axum::middleware::from_fn_with_state(
         limits.request_timeout,
         request_timeout,

@@ -57,6 +57,26 @@ pub fn spawn_app_server_with_quota(
     service_key: PublicKey,
     quota: RelayQuota,
 ) -> String {
+    spawn_app_server_configured(
+        database_url,
+        cards_url,
+        app_id,
+        app_key,
+        service_key,
+        move |server| server.with_relay_quota(quota),
+    )
+}
+
+/// Like [`spawn_app_server`], with the server `configure` makes of the default one
+/// (quotas, rate limits, registration).
+pub fn spawn_app_server_configured(
+    database_url: &str,
+    cards_url: &str,
+    app_id: &str,
+    app_key: PrivateKey,
+    service_key: PublicKey,
+    configure: impl FnOnce(AppServer) -> AppServer + Send + 'static,
+) -> String {
     let (database_url, cards_url, app_id) = (
         database_url.to_owned(),
         cards_url.to_owned(),
@@ -72,7 +92,7 @@ pub fn spawn_app_server_with_quota(
         )
         .expect("cards client");
         let store = AppStore::connect(&database_url).await.expect("app store");
-        let server = AppServer::new(store, &app_id, app_key, cards, 1_000).with_relay_quota(quota);
+        let server = configure(AppServer::new(store, &app_id, app_key, cards, 1_000));
         app_router(Arc::new(server))
     })
 }
@@ -95,6 +115,18 @@ pub fn spawn_cards_service_with_limits(
     applications: &[(&str, PublicKey)],
     limits: ConnectionLimits,
 ) -> String {
+    spawn_cards_service_configured(database_url, service_key, applications, limits, |s| s)
+}
+
+/// Like [`spawn_cards_service_with_limits`], with the service `configure` makes of the
+/// default one (account rate limits).
+pub fn spawn_cards_service_configured(
+    database_url: &str,
+    service_key: PrivateKey,
+    applications: &[(&str, PublicKey)],
+    limits: ConnectionLimits,
+    configure: impl FnOnce(Service) -> Service + Send + 'static,
+) -> String {
     let database_url = database_url.to_owned();
     let applications: Vec<(String, PublicKey)> = applications
         .iter()
@@ -106,7 +138,11 @@ pub fn spawn_cards_service_with_limits(
             registered.register(&app_id, key).expect("application key");
         }
         let store = CardStore::connect(&database_url).await.expect("card store");
-        router(Arc::new(Service::new(store, service_key, registered)))
+        router(Arc::new(configure(Service::new(
+            store,
+            service_key,
+            registered,
+        ))))
     })
 }
 
