@@ -147,7 +147,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let insecure_http = args.tls.insecure_http;
     let config = resolve(args)?;
-    let tls = virgil_server::tls::acceptor_of(config.tls.as_ref())?;
+    let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
     let roots = match &config.cards_ca_file {
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| {

@@ -73,7 +73,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let insecure_http = args.tls.insecure_http;
     let config = resolve(args)?;
-    let tls = virgil_server::tls::acceptor_of(config.tls.as_ref())?;
+    let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
     let applications = config.applications()?;
     let limits = config.limits.connection_limits()?;
     let password = std::env::var(PASSWORD_VAR).ok();

@@ -312,3 +312,84 @@ fn limits_in_the_configuration_file_take_effect() {
     );
     server.stop();
 }
+
+/// An agent that trusts only the CA in `ca_pem`.
+fn pinned_agent(ca_pem: &str) -> ureq::Agent {
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(ca_pem.as_bytes())
+        .filter_map(|item| match item.unwrap() {
+            ureq::tls::PemItem::Certificate(cert) => Some(cert.to_owned()),
+            _ => None,
+        })
+        .collect();
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// SIGHUP reloads the TLS certificate from its files: after a renewal from another CA,
+/// new connections get the new certificate; a broken file on the next SIGHUP is logged
+/// and the certificate in use is kept.
+#[test]
+fn sighup_reloads_the_tls_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let first = virgil_server::tls::local_ca(&hosts).unwrap();
+    let (cert, tls_key) = (dir.path().join("tls.pem"), dir.path().join("tls.key"));
+    std::fs::write(&cert, &first.cert_pem).unwrap();
+    std::fs::write(&tls_key, first.key_pem.as_bytes()).unwrap();
+    let config = dir.path().join("cards.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            cert.display().to_string(),
+            tls_key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = start_with(
+        &key_file,
+        &url,
+        &[("VIRGIL_CARDS_CONFIG", config.to_str().unwrap())],
+    );
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let health = format!("{}/v1/health", server.url);
+    let served_to = |ca: &str| pinned_agent(ca).get(&health).call().is_ok();
+    assert!(served_to(&first.ca_pem));
+
+    let renewed = virgil_server::tls::local_ca(&hosts).unwrap();
+    std::fs::write(&cert, &renewed.cert_pem).unwrap();
+    std::fs::write(&tls_key, renewed.key_pem.as_bytes()).unwrap();
+    assert!(served_to(&first.ca_pem), "no reload before the signal");
+    server.signal("HUP");
+    let reloaded = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        served_to(&renewed.ca_pem)
+    });
+    assert!(
+        reloaded,
+        "the renewed certificate is not served after SIGHUP"
+    );
+    assert!(!served_to(&first.ca_pem));
+
+    // A key that does not match the certificate: refused, the renewed one stays.
+    std::fs::write(&tls_key, first.key_pem.as_bytes()).unwrap();
+    server.signal("HUP");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        served_to(&renewed.ca_pem),
+        "a bad reload replaced the certificate"
+    );
+    server.stop();
+}

@@ -72,7 +72,11 @@ impl TlsRoots {
     }
 }
 
-/// HTTP with JSON bodies, typed API errors and retries: shared by both clients.
+/// The longest `Retry-After` a client waits out by itself before retrying.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// HTTP with JSON bodies, typed API errors and retries (honouring `Retry-After` up to
+/// [`MAX_RETRY_AFTER`]): shared by both clients.
 pub(crate) struct Http {
     agent: ureq::Agent,
     retries: u32,
@@ -108,30 +112,42 @@ impl Http {
         let mut wait = self.backoff;
         let mut attempt = 0;
         loop {
-            let result = self.send(url, token, method);
+            let (result, retry_after) = match self.send(url, token, method) {
+                Ok(value) => (Ok(value), None),
+                Err((error, retry_after)) => (Err(error), retry_after),
+            };
             let retryable = match &result {
                 Err(ClientError::Transport { .. }) => true,
                 Err(ClientError::Api { status, .. }) => *status == 429 || *status >= 500,
                 _ => false,
             };
-            if !retryable || attempt >= self.retries {
+            // A server that says how long to wait is believed, up to a limit: past it,
+            // the caller hears the error now instead of hanging.
+            let too_long = retry_after.is_some_and(|after| after > MAX_RETRY_AFTER);
+            if !retryable || attempt >= self.retries || too_long {
                 return result;
             }
             attempt += 1;
-            std::thread::sleep(wait);
+            std::thread::sleep(retry_after.map_or(wait, |after| after.max(wait)));
             wait = wait.saturating_mul(2);
         }
     }
 
+    /// One attempt; a failure comes with the answer's `Retry-After`, if any.
     fn send<T: DeserializeOwned>(
         &self,
         url: &str,
         token: Option<&str>,
         method: &Method,
-    ) -> Result<T, ClientError> {
-        let transport = |e: ureq::Error| ClientError::Transport {
-            url: url.to_owned(),
-            message: e.to_string(),
+    ) -> Result<T, (ClientError, Option<Duration>)> {
+        let transport = |e: ureq::Error| {
+            (
+                ClientError::Transport {
+                    url: url.to_owned(),
+                    message: e.to_string(),
+                },
+                None,
+            )
         };
         let auth = token.map(|token| format!("Bearer {token}"));
         let response = match method {
@@ -159,6 +175,12 @@ impl Http {
         };
         let mut response = response.map_err(transport)?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let text = response
             .body_mut()
             .with_config()
@@ -170,14 +192,18 @@ impl Http {
                 code: ErrorCode::Other("unknown".to_owned()),
                 message: text.chars().take(200).collect(),
             });
-            return Err(ClientError::Api {
-                status,
-                code: error.code,
-                message: error.message,
-            });
+            return Err((
+                ClientError::Api {
+                    status,
+                    code: error.code,
+                    message: error.message,
+                },
+                retry_after,
+            ));
         }
         // An empty answer (204) reads as JSON `null`: fine for `()` and `IgnoredAny`.
         let text = if text.is_empty() { "null" } else { &text };
-        serde_json::from_str(text).map_err(|e| ClientError::InvalidResponse(format!("{url}: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| (ClientError::InvalidResponse(format!("{url}: {e}")), None))
     }
 }

@@ -36,4 +36,4 @@ pub use cards::{
     APPLICATION_TOKEN_SECONDS, CardsClient, ClientBuilder, PublishedCard, TokenSource,
 };
 pub use error::ClientError;
-pub use http::TlsRoots;
+pub use http::{MAX_RETRY_AFTER, TlsRoots};

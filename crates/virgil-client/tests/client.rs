@@ -145,3 +145,30 @@ fn unreachable_service_is_a_transport_error_after_retries() {
         "one retry with 10 ms backoff"
     );
 }
+
+/// A 429 with `Retry-After` is waited out (not retried at once, which would be refused
+/// again) and the call then succeeds.
+#[test]
+fn a_rate_limited_call_waits_for_retry_after_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = virgil_testkit::servers::spawn_cards_service_configured(
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("cards.db").display()
+        ),
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+        virgil_server::runtime::ConnectionLimits::without_rate_limit(),
+        |service| service.with_account_rate(virgil_server::rate_limit::Rate::new(60, 2)),
+    );
+    let client = client(&base, SERVICE);
+    client.search(&["bob"], None).unwrap();
+    client.search(&["bob"], None).unwrap();
+    let started = std::time::Instant::now();
+    client.search(&["bob"], None).unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "retried after {:?}, before the server's Retry-After",
+        started.elapsed()
+    );
+}

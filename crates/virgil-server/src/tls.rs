@@ -71,14 +71,61 @@ pub fn acceptor_of(files: Option<&TlsFiles>) -> Result<Option<TlsAcceptor>, Conf
 
 /// A TLS acceptor from the PEM files (HTTP/1.1 by ALPN; TLS 1.2 and 1.3).
 pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ConfigError> {
-    acceptor_from_pem(
-        &read(&files.cert_file, "cert_file")?,
-        &read(&files.key_file, "key_file")?,
-    )
+    acceptor_with(Arc::new(CertificateFiles::load(files)?))
+}
+
+/// Like [`acceptor_of`], and from now on every SIGHUP reloads the certificate and key
+/// from the same files (a renewed certificate without a restart). A reload that fails
+/// (a half-written file, a key that does not match) is logged and the certificate in
+/// use is kept. Call it inside the tokio runtime.
+pub fn acceptor_reloading_on_sighup(
+    files: Option<&TlsFiles>,
+) -> Result<Option<TlsAcceptor>, crate::ServeError> {
+    let Some(files) = files else {
+        return Ok(None);
+    };
+    let certificates = Arc::new(CertificateFiles::load(files)?);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup()).map_err(|source| crate::ServeError::Io {
+            action: "install the SIGHUP handler",
+            source,
+        })?;
+        let reloading = Arc::clone(&certificates);
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match reloading.reload() {
+                    Ok(()) => tracing::info!(
+                        cert_file = %reloading.files.cert_file.display(),
+                        "SIGHUP: TLS certificate reloaded"
+                    ),
+                    Err(error) => tracing::error!(
+                        %error,
+                        "SIGHUP: TLS certificate NOT reloaded; still serving the previous one"
+                    ),
+                }
+            }
+        });
+    }
+    Ok(Some(acceptor_with(certificates)?))
 }
 
 /// A TLS acceptor from PEM text.
 pub fn acceptor_from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor, ConfigError> {
+    let key = certified_key(cert_pem, key_pem)?;
+    acceptor_with(Arc::new(rustls::sign::SingleCertAndKey::from(key)))
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The certificate chain and key from PEM text, checked to belong together.
+fn certified_key(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<rustls::sign::CertifiedKey, ConfigError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| ConfigError::invalid("tls.cert_file", format!("not PEM certificates: {e}")))?;
@@ -90,15 +137,68 @@ pub fn acceptor_from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor,
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| ConfigError::invalid("tls.key_file", format!("not a PEM private key: {e}")))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let key = rustls::sign::CertifiedKey::from_der(certs, key, &provider())
+        .map_err(|e| ConfigError::invalid("tls", format!("certificate and key: {e}")))?;
+    Ok(key)
+}
+
+fn acceptor_with(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<TlsAcceptor, ConfigError> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| ConfigError::invalid("tls", e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ConfigError::invalid("tls", format!("certificate and key: {e}")))?;
+        .with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The certificate of `[tls]`, reloadable from its files.
+#[derive(Debug)]
+struct CertificateFiles {
+    files: TlsFiles,
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+}
+
+impl CertificateFiles {
+    fn load(files: &TlsFiles) -> Result<Self, ConfigError> {
+        Ok(Self {
+            current: std::sync::RwLock::new(Arc::new(Self::read(files)?)),
+            files: files.clone(),
+        })
+    }
+
+    fn read(files: &TlsFiles) -> Result<rustls::sign::CertifiedKey, ConfigError> {
+        certified_key(
+            &read(&files.cert_file, "cert_file")?,
+            &read(&files.key_file, "key_file")?,
+        )
+    }
+
+    /// Reads the files again; on success the new certificate serves every new handshake.
+    fn reload(&self) -> Result<(), ConfigError> {
+        let key = Arc::new(Self::read(&self.files)?);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+        Ok(())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CertificateFiles {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ))
+    }
 }
 
 /// Plain HTTP is for loopback only: on any other address it would carry passwords and

@@ -36,6 +36,18 @@ impl ServerProcess {
         }
     }
 
+    /// Sends `signal` (a `kill` name: `HUP`, `USR1`, …) to the server.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = std::process::Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -{signal} failed");
+        }
+    }
+
     /// SIGTERM; the exit status must be success.
     pub fn stop(mut self) {
         let status = self.terminate();
