@@ -274,6 +274,22 @@ def check_cards(vectors):
             verify_with_public_key(keys[signer], b"virgil/card", card_id + signer.encode(), signature)
             checked += 1
         checked += 1
+    ids = {v["id"] for v in vectors["cards"]}
+    for v in vectors["links"]:
+        snapshot, signatures = decode_export(v["export"])
+        content = decode_snapshot(snapshot)
+        assert content["public_key"] == Key(bytes.fromhex(v["owner_seed"])).public_key, "linked card key"
+        card_id = hashlib.sha256(snapshot).digest()
+        assert card_id.hex() == v["id"], "linked card id"
+        assert v["linked_from"] in ids, "links to a card of the vectors"
+        signer = "link:" + v["linked_from"]
+        assert v["signer"] == signer
+        by_signer = dict(signatures)
+        assert by_signer[signer].hex() == v["signature"]
+        linking = Key(bytes.fromhex(v["linking_seed"]))
+        verify_with_public_key(linking.public_key, b"virgil/card-link", card_id + signer.encode(), by_signer[signer])
+        verify_with_public_key(content["public_key"], b"virgil/card", card_id + b"self", by_signer["self"])
+        checked += 1
     request = bytes.fromhex(vectors["revocation"]["request"])
     assert len(request) == 46 and request[:5] == b"VGLR\x01" and request[37] in (0, 1)
     verify_with_public_key(app.public_key, b"virgil/card-revocation", request, bytes.fromhex(vectors["revocation"]["signature"]))

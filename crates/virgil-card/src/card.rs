@@ -17,6 +17,21 @@ pub enum Signer {
     App(String),
     /// The cards service that published it.
     Service,
+    /// An existing card of the same identity (`link:<card id>`), signing with its own
+    /// key that this card is the identity's too: another device, or a rotation. See
+    /// [`Card::link_from`].
+    Link(CardId),
+}
+
+impl Signer {
+    /// The signature context of this signer: `virgil/card-link` for links,
+    /// `virgil/card` for the others.
+    pub fn context(&self) -> Context {
+        match self {
+            Signer::Link(_) => Context::CARD_LINK,
+            _ => Context::CARD,
+        }
+    }
 }
 
 impl fmt::Display for Signer {
@@ -25,6 +40,7 @@ impl fmt::Display for Signer {
             Signer::SelfSigned => f.write_str("self"),
             Signer::App(app_id) => write!(f, "app:{app_id}"),
             Signer::Service => f.write_str("service"),
+            Signer::Link(card) => write!(f, "link:{card}"),
         }
     }
 }
@@ -32,8 +48,15 @@ impl fmt::Display for Signer {
 impl FromStr for Signer {
     type Err = CardError;
 
-    /// `self`, `service` or `app:<app id>` (the app id follows the app id rules).
+    /// `self`, `service`, `app:<app id>` (the app id follows the app id rules) or
+    /// `link:<card id>` (64 lowercase hex digits).
     fn from_str(text: &str) -> Result<Self, CardError> {
+        if let Some(card) = text.strip_prefix("link:") {
+            return card
+                .parse()
+                .map(Signer::Link)
+                .map_err(|_| CardError::InvalidSigner(text.chars().take(80).collect()));
+        }
         match text {
             "self" => Ok(Signer::SelfSigned),
             "service" => Ok(Signer::Service),
@@ -58,7 +81,8 @@ impl FromStr for Signer {
 pub struct CardSignature {
     /// Who signed.
     pub signer: Signer,
-    /// Ed25519 over context `virgil/card`, message `card id ‖ signer name`.
+    /// Ed25519 over context `virgil/card` (`virgil/card-link` for a link), message
+    /// `card id ‖ signer name`.
     pub signature: Signature,
 }
 
@@ -159,8 +183,57 @@ impl Card {
         if self.signature_by(&signer).is_some() {
             return Err(CardError::DuplicateSigner(signer));
         }
-        let signature = sign::sign(key, Context::CARD, &signed_message(&self.id, &signer));
+        let signature = sign::sign(key, signer.context(), &signed_message(&self.id, &signer));
         self.signatures.push(CardSignature { signer, signature });
+        Ok(())
+    }
+
+    /// Links this card from `existing`, a card of the same identity (identity, identity
+    /// type and application), by signing with `existing`'s private key `key`: the proof
+    /// that whoever holds an identity's key made the new card (a second device, or a
+    /// rotation). The cards service refuses a new card for an identity that has active
+    /// cards unless it is linked from one of them.
+    pub fn link_from(&mut self, existing: &Card, key: &PrivateKey) -> Result<(), CardError> {
+        self.check_linkable(existing)?;
+        if key.public_key() != existing.public_key() {
+            return Err(CardError::InvalidLink(
+                "the key is not the linking card's key",
+            ));
+        }
+        self.sign_as(Signer::Link(*existing.id()), key)
+    }
+
+    /// Whether this card carries a link signature by `existing` that verifies against
+    /// `existing`'s key, and both cards are of the same identity.
+    pub fn is_linked_from(&self, existing: &Card) -> bool {
+        self.check_linkable(existing).is_ok()
+            && self.is_signed_by(&Signer::Link(*existing.id()), existing.public_key())
+    }
+
+    /// The cards this card claims to be linked from (unverified: see
+    /// [`Card::is_linked_from`]).
+    pub fn links(&self) -> impl Iterator<Item = &CardId> {
+        self.signatures
+            .iter()
+            .filter_map(|entry| match &entry.signer {
+                Signer::Link(card) => Some(card),
+                _ => None,
+            })
+    }
+
+    fn check_linkable(&self, existing: &Card) -> Result<(), CardError> {
+        let (new, old) = (self.content(), existing.content());
+        if existing.id == self.id {
+            return Err(CardError::InvalidLink("a card cannot link itself"));
+        }
+        if new.identity != old.identity
+            || new.identity_type != old.identity_type
+            || new.app_id != old.app_id
+        {
+            return Err(CardError::InvalidLink(
+                "the cards are of different identities or applications",
+            ));
+        }
         Ok(())
     }
 
@@ -181,7 +254,7 @@ impl Card {
         self.signature_by(signer).is_some_and(|signature| {
             sign::verify(
                 key,
-                Context::CARD,
+                signer.context(),
                 &signed_message(&self.id, signer),
                 signature,
             )

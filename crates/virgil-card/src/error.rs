@@ -43,9 +43,13 @@ pub enum CardError {
     /// Two signatures by the same signer.
     #[error("the card already has a signature by {0}")]
     DuplicateSigner(Signer),
-    /// A signer name that is not `self`, `service` or `app:<app id>`.
-    #[error("unknown signer name {0:?} (expected self, service or app:<app id>)")]
+    /// A signer name that is not `self`, `service`, `app:<app id>` or `link:<card id>`.
+    #[error("unknown signer name {0:?} (expected self, service, app:<app id> or link:<card id>)")]
     InvalidSigner(String),
+    /// A link between cards that cannot be made: different identities or applications,
+    /// a card linking itself, or a key that is not the linking card's.
+    #[error("cannot link the cards: {0}")]
+    InvalidLink(&'static str),
     /// A card id that is not 64 lowercase hex digits.
     #[error("card id must be 64 lowercase hex digits")]
     InvalidCardId,

@@ -13,7 +13,9 @@ use virgil_crypto::PublicKey;
 /// 3. if any service key is configured, the `service` signature verifies against one of
 ///    them (a verifier with no service key checks card requests, before publication);
 /// 4. it carries no other signature — unless [`Verifier::allow_extra_signers`] is set,
-///    in which case signatures by other signers are ignored (never trusted).
+///    in which case signatures by other signers are ignored (never trusted). Link
+///    signatures (`link:<card id>`) are allowed but not checked here: a link means
+///    something only next to the identity's other cards ([`Card::is_linked_from`]).
 ///
 /// The card id needs no check of its own: a [`Card`] always computes it from its
 /// snapshot, and decoders that receive an id ([`crate::CardJson`]) compare it.
@@ -115,6 +117,7 @@ impl Verifier {
         if !self.allow_extra_signers {
             let known = |signer: &Signer| {
                 *signer == Signer::SelfSigned
+                    || matches!(signer, Signer::Link(_))
                     || *signer == app_signer
                     || (*signer == Signer::Service && !self.service_keys.is_empty())
             };

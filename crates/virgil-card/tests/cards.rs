@@ -335,6 +335,76 @@ fn rotation_links_to_the_previous_card() {
     assert_ne!(new.id(), old.id());
 }
 
+/// A second device's card linked from the first: the link verifies, survives export and
+/// JSON, passes the verifier, and means nothing for another identity, another key, or
+/// as any other kind of signature.
+#[test]
+fn a_card_linked_from_an_existing_one() {
+    let world = world();
+    let first = published(&world);
+    let phone = key(9);
+    let mut second = CardRequest::new("alice", "chat")
+        .created_at(1_700_000_100)
+        .sign(&phone)
+        .unwrap();
+    assert!(!second.is_linked_from(&first));
+    second.link_from(&first, &world.user).unwrap();
+    assert!(second.is_linked_from(&first));
+    assert_eq!(second.links().collect::<Vec<_>>(), vec![first.id()]);
+    let signer = Signer::Link(*first.id());
+    assert_eq!(signer.to_string(), format!("link:{}", first.id()));
+    assert_eq!(signer.to_string().parse::<Signer>().unwrap(), signer);
+
+    let imported = Card::import(&second.export()).unwrap();
+    assert!(imported.is_linked_from(&first));
+    let json: CardJson = second.to_json();
+    assert!(json.into_card().unwrap().is_linked_from(&first));
+    second
+        .sign_as(Signer::App("chat".into()), &world.app)
+        .unwrap();
+    second.sign_as(Signer::Service, &world.service).unwrap();
+    verifier(&world).verify(&second).unwrap();
+
+    // A link is by the linking card's key, for the same identity, never itself.
+    let mut wrong_key = CardRequest::new("alice", "chat").sign(&key(10)).unwrap();
+    assert!(matches!(
+        wrong_key.link_from(&first, &phone),
+        Err(CardError::InvalidLink(_))
+    ));
+    let mut bob = CardRequest::new("bob", "chat").sign(&key(11)).unwrap();
+    assert!(matches!(
+        bob.link_from(&first, &world.user),
+        Err(CardError::InvalidLink(_))
+    ));
+    let mut itself = first.clone();
+    assert!(matches!(
+        itself.link_from(&first, &world.user),
+        Err(CardError::InvalidLink(_))
+    ));
+    // A link signature forged with another key, or copied onto another card, fails.
+    let mut forged = CardRequest::new("alice", "chat").sign(&key(12)).unwrap();
+    forged.sign_as(Signer::Link(*first.id()), &key(12)).unwrap();
+    assert!(!forged.is_linked_from(&first));
+    let mut copied = CardRequest::new("alice", "chat").sign(&key(13)).unwrap();
+    let link = *second.signature_by(&signer).unwrap();
+    copied
+        .push_signature(virgil_card::CardSignature {
+            signer: signer.clone(),
+            signature: link,
+        })
+        .unwrap();
+    assert!(!copied.is_linked_from(&first));
+    // The link context is its own: a link signature is not a self-signature's bytes.
+    let self_signature = second.signature_by(&Signer::SelfSigned).unwrap();
+    assert_ne!(self_signature, second.signature_by(&signer).unwrap());
+    assert!("link:00".parse::<Signer>().is_err());
+    assert!(
+        format!("link:{}", "A".repeat(64))
+            .parse::<Signer>()
+            .is_err()
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

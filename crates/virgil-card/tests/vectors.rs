@@ -62,6 +62,22 @@ fn generate() -> Value {
             })
         })
         .collect();
+    // A second device of alice's (key seed(3)), linked from her first card.
+    let mut linked = CardRequest::new("alice", "chat")
+        .created_at(1_700_000_003)
+        .sign(&key(3))
+        .unwrap();
+    linked.link_from(&minimal, &user).unwrap();
+    let link_signer = Signer::Link(*minimal.id());
+    let links = vec![json!({
+        "export": linked.export(),
+        "id": linked.id().to_string(),
+        "owner_seed": to_hex(&seed(3)),
+        "linked_from": minimal.id().to_string(),
+        "linking_seed": to_hex(&seed(1)),
+        "signer": link_signer.to_string(),
+        "signature": to_hex(linked.signature_by(&link_signer).unwrap().as_bytes()),
+    })];
     let revocation = RevocationRequest {
         card_id: *full.id(),
         reason: RevocationReason::Compromised,
@@ -72,6 +88,7 @@ fn generate() -> Value {
         "app_seed": to_hex(&seed(5)),
         "service_seed": to_hex(&seed(6)),
         "cards": cards,
+        "links": links,
         "revocation": {
             "request": to_hex(&revocation.to_bytes()),
             "signature": to_hex(revocation.sign(&app).as_bytes()),
@@ -134,6 +151,19 @@ fn stored_vectors_check_out() {
                 .verify(&card)
                 .unwrap();
         }
+    }
+    let cards = stored["cards"].as_array().unwrap();
+    for link in stored["links"].as_array().unwrap() {
+        let card = Card::import(link["export"].as_str().unwrap()).unwrap();
+        assert_eq!(card.id().to_string(), link["id"].as_str().unwrap());
+        let from = cards
+            .iter()
+            .map(|vector| Card::import(vector["export"].as_str().unwrap()).unwrap())
+            .find(|candidate| candidate.id().to_string() == link["linked_from"].as_str().unwrap())
+            .unwrap();
+        assert!(card.is_linked_from(&from));
+        let signer: Signer = link["signer"].as_str().unwrap().parse().unwrap();
+        assert_eq!(signer, Signer::Link(*from.id()));
     }
     let request = RevocationRequest::from_bytes(
         &from_hex(stored["revocation"]["request"].as_str().unwrap()).unwrap(),

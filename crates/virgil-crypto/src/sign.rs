@@ -23,6 +23,9 @@ pub struct Context(&'static str);
 impl Context {
     /// Signatures on cards (self, application and service signatures).
     pub const CARD: Context = Context("virgil/card");
+    /// Link signatures: an identity's existing card vouching for a new card of the same
+    /// identity (another device, or the key that replaces it).
+    pub const CARD_LINK: Context = Context("virgil/card-link");
     /// Signatures on card revocation requests.
     pub const CARD_REVOCATION: Context = Context("virgil/card-revocation");
     /// The sender's signature inside an envelope.
