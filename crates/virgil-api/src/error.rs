@@ -58,6 +58,9 @@ pub enum ErrorCode {
     PreviousCardMismatch,
     /// 409: revoking twice.
     CardAlreadyRevoked,
+    /// 409: the identity already has active cards and the new card is not linked from
+    /// one of them (a link signature by one of their keys, docs/format.md §7).
+    LinkRequired,
     /// 409: registering a username that exists (application server).
     UsernameTaken,
     /// 413: the request body is over the server's limit.
@@ -129,9 +132,11 @@ impl ErrorCode {
             | MetricsForbidden
             | RegistrationClosed => 403,
             CardNotFound | UnknownUser | SessionNotFound => 404,
-            PreviousCardNotActive | PreviousCardMismatch | CardAlreadyRevoked | UsernameTaken => {
-                409
-            }
+            PreviousCardNotActive
+            | PreviousCardMismatch
+            | CardAlreadyRevoked
+            | LinkRequired
+            | UsernameTaken => 409,
             RequestTimeout => 408,
             BodyTooLarge => 413,
             InvalidCard
@@ -200,7 +205,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 42);
+        assert_eq!(seen.len(), 43);
     }
 
     #[test]

@@ -285,6 +285,12 @@ pub(crate) async fn submit_card(
         .await
         .map_err(ApiError::internal)?;
     let published = published.map_err(|e| match e {
+        // The user's device can act on this one: link the card from an active one.
+        virgil_client::ClientError::Api {
+            code: ErrorCode::LinkRequired,
+            message,
+            ..
+        } => ApiError::new(ErrorCode::LinkRequired, message),
         virgil_client::ClientError::Api {
             status,
             code,

@@ -96,6 +96,59 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
                 .is_some()
         );
     }
+    // Attack: bob's password alone (a second login, no key of bob's) cannot add a card
+    // for bob, as a rotation or as a new device: the cards service wants a link.
+    let attacker = app.login("bob", "correct horse").unwrap();
+    let bob_card = app
+        .submit_card(
+            &bob,
+            &CardRequest::new("bob", "chat").sign(&bob_key).unwrap(),
+        )
+        .unwrap()
+        .card;
+    for replaces in [Some(*bob_card.id()), None] {
+        let mut planted = CardRequest::new("bob", "chat");
+        if let Some(previous) = replaces {
+            planted = planted.replaces(previous);
+        }
+        let planted = planted.sign(&key(66)).unwrap();
+        assert_eq!(
+            code(app.submit_card(&attacker, &planted)),
+            (409, ErrorCode::LinkRequired)
+        );
+    }
+    // Bob's own second device, linked from his first card, goes in; the same key sent
+    // again gives the card it already has, never a duplicate.
+    let mut second_device = CardRequest::new("bob", "chat")
+        .device("laptop", "Bob's laptop")
+        .sign(&key(4))
+        .unwrap();
+    second_device.link_from(&bob_card, &bob_key).unwrap();
+    let second = app.submit_card(&bob, &second_device).unwrap().card;
+    assert_eq!(second.id(), second_device.id());
+    let again = CardRequest::new("bob", "chat")
+        .created_at(1)
+        .sign(&bob_key)
+        .unwrap();
+    assert_eq!(
+        app.submit_card(&bob, &again).unwrap().card.id(),
+        bob_card.id()
+    );
+    let bobs_cards = CardsClient::builder(&cards_url, verifier())
+        .token_source(|| {
+            Ok(virgil_api::token::issue(
+                &key(APP),
+                "chat",
+                "alice",
+                virgil_testkit::now(),
+                300,
+            ))
+        })
+        .build()
+        .search(&["bob"], None)
+        .unwrap();
+    assert_eq!(bobs_cards.len(), 2, "bob's two devices, no duplicate");
+
     let forged = CardRequest::new("bob", "chat").sign(&key(3)).unwrap();
     assert_eq!(
         code(app.submit_card(&alice, &forged)),
@@ -154,7 +207,13 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
     let alice_cards = CardsClient::builder(&cards_url, verifier())
         .token_source(move || Ok(alice_token.clone()))
         .build();
-    let bob_card = alice_cards.search(&["bob"], None).unwrap().remove(0).card;
+    let bob_card = alice_cards
+        .search(&["bob"], None)
+        .unwrap()
+        .into_iter()
+        .map(|found| found.card)
+        .find(|card| card.public_key() == bob_key.public_key())
+        .unwrap();
     let message = b"Hey Bob, how's it going?";
     let cipher = envelope::sign_then_encrypt(
         message,

@@ -74,6 +74,12 @@ impl Service {
 
 fn store_error(error: StoreError) -> ApiError {
     match error {
+        StoreError::LinkRequired { identity, active } => ApiError::new(
+            ErrorCode::LinkRequired,
+            format!(
+                "{identity:?} already has {active} active card(s): a new card for it must be linked from one of them (signed with that card's key; docs/format.md §7)"
+            ),
+        ),
         StoreError::PreviousNotFound(id) => ApiError::new(
             ErrorCode::PreviousCardNotFound,
             format!("the card to replace ({id}) does not exist in this application"),

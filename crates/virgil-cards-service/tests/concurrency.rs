@@ -95,6 +95,76 @@ fn concurrent_publishes_queue_on_postgres() {
     concurrent_publishes_all_succeed(database.url());
 }
 
+/// 16 unlinked first cards for each of 8 identities at once (keys racing to be "the
+/// first"): exactly one per identity is published, every other is refused as needing a
+/// link. Without the
+/// per-identity lock, concurrent transactions each see no active card and all go in.
+fn racing_first_cards_publish_exactly_one(database_url: &str) {
+    let url = spawn_cards_service(
+        database_url,
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+    );
+    // Several contested identities, each raced by 16 keys: one race can be won cleanly
+    // by luck, eight in a row cannot.
+    let cards: Vec<Card> = (0..PUBLISHERS * CARDS_EACH)
+        .map(|n| approved(&format!("contested-{}", n % CARDS_EACH)))
+        .collect();
+    let barrier = std::sync::Barrier::new(cards.len());
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = cards
+            .iter()
+            .map(|card| {
+                let (url, barrier) = (&url, &barrier);
+                scope.spawn(move || {
+                    let verifier = Verifier::new()
+                        .trust_service(key(SERVICE).public_key().clone())
+                        .trust_app("chat", key(APP).public_key().clone());
+                    let client = CardsClient::builder(url, verifier)
+                        .retries(0, Duration::ZERO)
+                        .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
+                        .build();
+                    barrier.wait();
+                    match client.publish(card) {
+                        Ok(_) => Ok(()),
+                        Err(virgil_client::ClientError::Api {
+                            code: virgil_api::ErrorCode::LinkRequired,
+                            ..
+                        }) => Err("link_required".to_owned()),
+                        Err(other) => panic!("unexpected failure: {other}"),
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let published = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(
+        published, CARDS_EACH,
+        "one card per contested identity: {outcomes:?}"
+    );
+}
+
+#[test]
+fn racing_first_cards_publish_exactly_one_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    racing_first_cards_publish_exactly_one(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    ));
+}
+
+#[test]
+fn racing_first_cards_publish_exactly_one_on_postgres() {
+    let Some(database) = TempPostgres::or_skip(concat!(
+        module_path!(),
+        "::racing_first_cards_publish_exactly_one_on_postgres"
+    )) else {
+        return;
+    };
+    racing_first_cards_publish_exactly_one(database.url());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_start_together_on_a_fresh_postgres_database() {
     for _ in 0..3 {

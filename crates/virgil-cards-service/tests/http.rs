@@ -226,8 +226,23 @@ async fn the_card_lifecycle_over_http(server: Server) {
             .is_empty()
     );
 
+    // Attack: with the application key alone (no key of alice's), a card for alice is
+    // approved and sent in; the service refuses it, as a rotation and as a new device.
+    for replaces in [Some(&alice), None] {
+        let planted = approved("alice", "chat", CHAT, 66, replaces);
+        let (status, body) = call(
+            "POST",
+            cards.clone(),
+            chat.clone(),
+            json_body(&planted.to_json()),
+        )
+        .await;
+        assert_eq!((status, code(&body)), (409, "link_required"), "{body}");
+    }
+
     // Rotation: search returns only the new card; get of the old one still works.
-    let alice2 = approved("alice", "chat", CHAT, 3, Some(&alice));
+    let mut alice2 = approved("alice", "chat", CHAT, 3, Some(&alice));
+    alice2.link_from(&alice, &key(1)).unwrap();
     assert_eq!(
         call(
             "POST",
@@ -254,7 +269,8 @@ async fn the_card_lifecycle_over_http(server: Server) {
         serde_json::from_value::<CardResponse>(body).unwrap().status,
         CardStatus::Superseded { by: *alice2.id() }
     );
-    let alice3 = approved("alice", "chat", CHAT, 4, Some(&alice));
+    let mut alice3 = approved("alice", "chat", CHAT, 4, Some(&alice));
+    alice3.link_from(&alice2, &key(3)).unwrap();
     let (status, body) = call(
         "POST",
         cards.clone(),
@@ -301,7 +317,7 @@ async fn the_card_lifecycle_over_http(server: Server) {
         "{text}"
     );
     assert!(
-        text.contains("virgil_http_requests_total{route=\"/v1/cards\",status=\"409\"} 1"),
+        text.contains("virgil_http_requests_total{route=\"/v1/cards\",status=\"409\"} 3"),
         "{text}"
     );
     assert!(

@@ -33,6 +33,12 @@ fn card(
     card
 }
 
+/// `card`, linked from `from` with its owner's key `key(from_owner)`.
+fn linked(mut card: Card, from: &Card, from_owner: u8) -> Card {
+    card.link_from(from, &key(from_owner)).unwrap();
+    card
+}
+
 async fn conformance(url: &str) {
     let store = CardStore::connect(url).await.unwrap();
     assert_eq!(store.count().await.unwrap(), 0);
@@ -105,8 +111,41 @@ async fn conformance(url: &str) {
     );
     assert!(store.search("chat", &[], None).await.unwrap().is_empty());
 
+    // A new card for an identity with an active card must be linked from it: not by
+    // whoever holds the app key (or the account password) alone.
+    let unlinked = card("alice", "chat", 5, "user", Some(&alice));
+    assert!(matches!(
+        store.publish(&unlinked, 29).await,
+        Err(StoreError::LinkRequired { active: 1, .. })
+    ));
+    let mut forged_link = card("alice", "chat", 5, "user", Some(&alice));
+    forged_link
+        .sign_as(Signer::Link(*bob.id()), &key(2))
+        .unwrap();
+    assert!(
+        matches!(
+            store.publish(&forged_link, 29).await,
+            Err(StoreError::LinkRequired { .. })
+        ),
+        "a link from another identity's card does not count"
+    );
+    // The same key again (a card made anew for it): the existing card, no duplicate.
+    let mut alice_again = CardRequest::new("alice", "chat")
+        .created_at(5_000)
+        .sign(&key(1))
+        .unwrap();
+    alice_again
+        .sign_as(Signer::App("chat".into()), &key(200))
+        .unwrap();
+    alice_again.sign_as(Signer::Service, &key(201)).unwrap();
+    assert_ne!(alice_again.id(), alice.id());
+    assert!(matches!(
+        store.publish(&alice_again, 29).await.unwrap(),
+        Published::Existing(stored) if stored.card == alice
+    ));
+
     // Rotation: the new card supersedes the old; search returns the new; get keeps history.
-    let alice2 = card("alice", "chat", 5, "user", Some(&alice));
+    let alice2 = linked(card("alice", "chat", 5, "user", Some(&alice)), &alice, 1);
     store.publish(&alice2, 30).await.unwrap();
     let old = store.get("chat", alice.id()).await.unwrap().unwrap();
     assert_eq!(old.status, CardStatus::Superseded { by: *alice2.id() });
@@ -118,7 +157,15 @@ async fn conformance(url: &str) {
         [*alice2.id()]
     );
     // Replacing a card that is no longer active, of another identity, or unknown.
-    let alice3 = card("alice", "chat", 6, "user", Some(&alice));
+    let alice3 = linked(card("alice", "chat", 6, "user", Some(&alice)), &alice2, 5);
+    let from_superseded = linked(card("alice", "chat", 6, "user", None), &alice, 1);
+    assert!(
+        matches!(
+            store.publish(&from_superseded, 31).await,
+            Err(StoreError::LinkRequired { .. })
+        ),
+        "a superseded card cannot link"
+    );
     assert!(
         matches!(store.publish(&alice3, 31).await, Err(StoreError::PreviousNotActive(id)) if id == *alice.id())
     );

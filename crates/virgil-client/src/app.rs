@@ -122,11 +122,7 @@ impl AppClient {
         };
         let response: CardResponse = self.call("/v1/cards", Some(session), Method::json(&body)?)?;
         let published = verified(&self.verifier, response)?;
-        if published.card.id() != request.id() {
-            return Err(ClientError::InvalidResponse(
-                "the server published another card".to_owned(),
-            ));
-        }
+        crate::cards::same_key_card(request, &published.card)?;
         Ok(published)
     }
 

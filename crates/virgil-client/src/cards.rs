@@ -170,15 +170,13 @@ impl CardsClient {
     }
 
     /// Publishes a card approved by its application (self + app signatures); returns
-    /// it countersigned by the service. Publishing the same card again returns it.
+    /// it countersigned by the service. Publishing the same card again returns it, and
+    /// so does publishing another card for a key that already has an active card of the
+    /// identity: the answer is then that card (same identity, application and key).
     pub fn publish(&self, card: &Card) -> Result<PublishedCard, ClientError> {
         let response: CardResponse = self.post("/v1/cards", &card.to_json())?;
         let published = verified(&self.verifier, response)?;
-        if published.card.id() != card.id() {
-            return Err(ClientError::InvalidResponse(
-                "the service returned another card".to_owned(),
-            ));
-        }
+        same_key_card(card, &published.card)?;
         Ok(published)
     }
 
@@ -260,4 +258,21 @@ pub(crate) fn verified(
         status: response.status,
         published_at: response.published_at,
     })
+}
+
+/// The answer to publishing `sent` must be `sent` itself or the identity's existing
+/// card for the same key (same identity, identity type, application and key).
+pub(crate) fn same_key_card(sent: &Card, got: &Card) -> Result<(), ClientError> {
+    let (sent, got) = (sent.content(), got.content());
+    if sent.identity == got.identity
+        && sent.identity_type == got.identity_type
+        && sent.app_id == got.app_id
+        && sent.public_key == got.public_key
+    {
+        Ok(())
+    } else {
+        Err(ClientError::InvalidResponse(
+            "the server answered with a card of another identity or key".to_owned(),
+        ))
+    }
 }

@@ -76,7 +76,8 @@ fn publish_get_search_rotate_revoke() {
     assert_eq!(found.len(), 2);
     assert!(client.search(&["alice"], Some("email")).unwrap().is_empty());
 
-    let alice2 = approved("alice", 3, Some(&alice));
+    let mut alice2 = approved("alice", 3, Some(&alice));
+    alice2.link_from(&alice, &key(1)).unwrap();
     client.publish(&alice2).unwrap();
     let found = client.search(&["alice"], None).unwrap();
     assert_eq!(

@@ -86,6 +86,24 @@ impl Database {
             .await
     }
 
+    /// Serializes the writers of one `key` (e.g. an identity) until `tx` ends: a
+    /// transaction-scoped advisory lock on PostgreSQL; nothing on SQLite, where
+    /// [`Database::begin_write`] already holds the database's one write lock. Take it
+    /// before reading what the write depends on.
+    pub async fn lock_key(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        key: &str,
+    ) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Starts the transaction that creates or checks the schema. On PostgreSQL it first
     /// takes an advisory lock (released at commit): replicas starting together on a
     /// fresh database would otherwise race to create the same tables and fail.

@@ -53,6 +53,16 @@ pub enum StoreError {
     /// No card with this id in this application.
     #[error("no card {0}")]
     NotFound(CardId),
+    /// The identity has active cards and the new card is linked from none of them.
+    #[error(
+        "{identity:?} already has {active} active card(s) and the new card is not linked from any of them"
+    )]
+    LinkRequired {
+        /// The identity.
+        identity: String,
+        /// How many active cards it has.
+        active: usize,
+    },
     /// The card is already revoked.
     #[error("card {0} is already revoked")]
     AlreadyRevoked(CardId),
@@ -179,9 +189,13 @@ impl CardStore {
     }
 
     /// Stores a card (already verified and countersigned by the caller). Publishing the
-    /// same card again returns the stored one. A card with `previous_card_id` replaces
-    /// that card, which must be an active card of the same application, identity and
-    /// identity type; both changes happen in one transaction.
+    /// same card again returns the stored one, and so does publishing a card whose key
+    /// already has an active card of the identity (never two active cards for one key).
+    /// When the identity (application, identity, identity type) has active cards, the
+    /// new card must be linked from one of them ([`Card::is_linked_from`]), else
+    /// [`StoreError::LinkRequired`]. A card with `previous_card_id` replaces that card,
+    /// which must be an active card of the same identity; every check and change happens
+    /// in one transaction, serialized per identity.
     pub async fn publish(&self, card: &Card, now: u64) -> Result<Published, StoreError> {
         let content = card.content();
         let id = card.id().to_string();
@@ -198,6 +212,42 @@ impl CardStore {
             .await?
         {
             return Ok(Published::Existing(Self::decode(&existing)?));
+        }
+
+        // Who may add a card to this identity depends on its active cards: read them
+        // under the identity's lock, so two first cards cannot both go in unlinked.
+        let identity_key = format!(
+            "cards/{}/{}/{}",
+            content.app_id, content.identity_type, content.identity
+        );
+        self.database.lock_key(&mut tx, &identity_key).await?;
+        let active: Vec<StoredCard> = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cards WHERE app_id = $1 AND identity = $2 AND identity_type = $3 \
+             AND superseded_by IS NULL AND revoked_at IS NULL ORDER BY published_at, id"
+        ))
+        .bind(&content.app_id)
+        .bind(&content.identity)
+        .bind(&content.identity_type)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(Self::decode)
+        .collect::<Result<_, _>>()?;
+        if let Some(same_key) = active
+            .iter()
+            .find(|stored| stored.card.public_key() == card.public_key())
+        {
+            return Ok(Published::Existing(same_key.clone()));
+        }
+        if !active.is_empty()
+            && !active
+                .iter()
+                .any(|stored| card.is_linked_from(&stored.card))
+        {
+            return Err(StoreError::LinkRequired {
+                identity: content.identity.clone(),
+                active: active.len(),
+            });
         }
 
         if let Some(previous) = content.previous_card_id {
