@@ -47,7 +47,7 @@ pub(crate) enum CardCommand {
     /// Submit a card request to the app server (logged in as its identity), which
     /// approves and publishes it. Without CARD, creates one for --key first.
     #[command(
-        after_help = "Examples:\n  virgil card publish --key alice\n  virgil card publish alice.card"
+        after_help = "Examples:\n  virgil card publish --key alice\n  virgil card publish alice.card\n  virgil card publish --key alice-phone --link-from alice"
     )]
     Publish {
         /// A card request (string, file or -) from `virgil card create`.
@@ -55,6 +55,11 @@ pub(crate) enum CardCommand {
         /// Create the request for this key [default: the logged-in user's name].
         #[arg(long)]
         key: Option<String>,
+        /// Link the new card from your active card of this key (required when you
+        /// already have a card: a new device or a new key); its password comes from the
+        /// same place as --key's.
+        #[arg(long, value_name = "KEY")]
+        link_from: Option<String>,
         #[command(flatten)]
         password: PasswordArgs,
     },
@@ -248,11 +253,12 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
         CardCommand::Publish {
             card,
             key,
+            link_from,
             password,
         } => {
             let virgil = global.virgil()?;
             let username = global.session()?.session.username;
-            let request = match card {
+            let mut request = match card {
                 Some(card) => read_card(&card)?,
                 None => {
                     let key = key.unwrap_or_else(|| username.clone());
@@ -264,12 +270,42 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                         .map_err(context("cannot create the card"))?
                 }
             };
+            if let Some(link_from) = link_from {
+                let linking_key = keys::load(virgil.keys(), &link_from, &password)?;
+                let mine = virgil.cards().find(&[request.identity()])?;
+                let existing = mine
+                    .iter()
+                    .find(|card| card.public_key() == linking_key.public_key())
+                    .ok_or_else(|| {
+                        CliError::new(format!(
+                            "key {link_from:?} has no active card of {:?} to link from; `virgil card find {}` lists the active ones",
+                            request.identity(),
+                            request.identity()
+                        ))
+                    })?;
+                virgil
+                    .cards()
+                    .link(&mut request, existing, &linking_key)
+                    .map_err(context("cannot link the card"))?;
+                println!(
+                    "linked from your card {} (key {link_from:?})",
+                    existing.id()
+                );
+            }
             let published = virgil.account().publish_card(&request)?;
-            println!(
-                "card {} for {:?} approved and published",
-                published.card.id(),
-                published.card.identity()
-            );
+            if published.card.id() == request.id() {
+                println!(
+                    "card {} for {:?} approved and published",
+                    published.card.id(),
+                    published.card.identity()
+                );
+            } else {
+                println!(
+                    "this key already has card {} for {:?}; nothing new published",
+                    published.card.id(),
+                    published.card.identity()
+                );
+            }
         }
         CardCommand::Find { identities, export } => {
             let virgil = global.virgil()?;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use virgil::client::ClientError;
+use virgil_api::ErrorCode;
 
 /// Exit codes (docs/cli.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +65,16 @@ impl CliError {
                 code,
                 message,
             } => Self::with(Exit::Auth, format!("{server} refused: {message} ({code})")),
+            ClientError::Api {
+                code: ErrorCode::LinkRequired,
+                message,
+                ..
+            } => Self::with(
+                Exit::Rejected,
+                format!(
+                    "{server} refused: {message}. Publish with `--link-from KEY`, naming the key of one of your active cards; if you lost every such key, the application's operator must revoke your old cards first"
+                ),
+            ),
             ClientError::Api { code, message, .. } => {
                 Self::new(format!("{server} refused: {message} ({code})"))
             }

@@ -832,3 +832,39 @@ fn the_servers_speak_tls_and_plain_http_stays_on_loopback() {
     );
     insecure.stop();
 }
+
+/// A second key for a user who has a card: refused unless linked from the first
+/// (`--link-from`), with the fix in the message; publishing the first key again makes
+/// no duplicate.
+#[test]
+fn a_second_device_is_linked_from_the_first() {
+    let deployment = Deployment::start();
+    deployment.onboard("carol");
+    deployment.ok("carol", &["key", "generate", "carol-phone"]);
+    let stderr = deployment.fails("carol", &["card", "publish", "--key", "carol-phone"], 3);
+    assert!(stderr.contains("--link-from"), "{stderr}");
+    let linked = deployment.ok(
+        "carol",
+        &[
+            "card",
+            "publish",
+            "--key",
+            "carol-phone",
+            "--link-from",
+            "carol",
+        ],
+    );
+    assert!(linked.contains("linked from your card"), "{linked}");
+    assert!(linked.contains("approved and published"), "{linked}");
+    let found = deployment.ok("carol", &["card", "find", "carol"]);
+    assert_eq!(found.lines().count(), 2, "{found}");
+    // (Within the same second the request is byte-identical to the first and is simply
+    // the same card again; later it is a new request for a key that has a card.)
+    let again = deployment.ok("carol", &["card", "publish"]);
+    assert!(
+        again.contains("already has card") || again.contains("approved and published"),
+        "{again}"
+    );
+    let found = deployment.ok("carol", &["card", "find", "carol"]);
+    assert_eq!(found.lines().count(), 2, "no duplicate: {found}");
+}

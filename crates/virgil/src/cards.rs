@@ -47,6 +47,27 @@ impl Cards<'_> {
             .sign(&key.0)?)
     }
 
+    /// Links `request` (a new card for an identity that already has cards: another
+    /// device, or a replacement key) from `existing`, one of the identity's active
+    /// cards, with `existing`'s key. The cards service refuses a new card for an
+    /// identity with active cards unless it is linked from one of them.
+    ///
+    /// ```
+    /// # let pinned = virgil::crypto::PrivateKey::generate()?.public_key().clone();
+    /// # let dir = tempfile::tempdir()?;
+    /// # let virgil = virgil::Virgil::new(virgil::Config::new("chat", pinned.clone(), pinned).key_dir(dir.path()))?;
+    /// let alice = virgil.identities().create_user("alice");
+    /// let (laptop, phone) = (virgil.keys().generate()?, virgil.keys().generate()?);
+    /// let first = virgil.cards().create(&alice, &laptop)?;
+    /// let mut second = virgil.cards().create(&alice, &phone)?;
+    /// virgil.cards().link(&mut second, &first, &laptop)?;
+    /// assert!(second.is_linked_from(&first));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn link(&self, request: &mut Card, existing: &Card, key: &Key) -> Result<(), Error> {
+        Ok(request.link_from(existing, &key.0)?)
+    }
+
     /// Imports an exported card or card request (not verified: see [`Cards::verify`]).
     pub fn import(&self, exported: &str) -> Result<Card, Error> {
         Ok(Card::import(exported)?)
