@@ -296,6 +296,31 @@ def check_cards(vectors):
     return checked + 1
 
 
+def status_statement(card_id, status, as_of):
+    out = b"VGLS\x01" + card_id
+    state = status["state"]
+    if state == "active":
+        out += b"\x00"
+    elif state == "superseded":
+        out += b"\x01" + bytes.fromhex(status["by"])
+    elif state == "revoked":
+        out += b"\x02" + bytes([{"unspecified": 0, "compromised": 1}[status["reason"]]]) + status["at"].to_bytes(8, "big")
+    else:
+        raise Fail("malformed")
+    return out + as_of.to_bytes(8, "big")
+
+
+def check_statuses(vectors):
+    service = Key(bytes.fromhex(vectors["service_seed"]))
+    checked = 0
+    for v in vectors["statuses"]:
+        statement = status_statement(bytes.fromhex(v["card_id"]), v["status"], v["as_of"])
+        assert statement.hex() == v["statement"], "status statement " + v["name"]
+        verify_with_public_key(service.public_key, b"virgil/card-status", statement, bytes.fromhex(v["signature"]))
+        checked += 1
+    return checked
+
+
 def main():
     folder = Path(__file__).resolve().parent.parent / "vectors"
     vectors = json.loads((folder / "crypto.json").read_text())
@@ -329,6 +354,7 @@ def main():
         assert seed.hex() == v["seed"], "key blob seed"
         checked += 1
     checked += check_cards(json.loads((folder / "cards.json").read_text()))
+    checked += check_statuses(json.loads((folder / "status.json").read_text()))
     print(f"{checked} passed, 0 failed")
 
 

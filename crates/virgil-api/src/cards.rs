@@ -1,6 +1,8 @@
 //! The cards service's bodies: publish, get, search, revoke, service key.
 
 use virgil_card::{CardId, CardJson, RevocationReason};
+use virgil_crypto::sign::{self, Context, Signature};
+use virgil_crypto::{PrivateKey, PublicKey};
 
 /// The most identities one search may name.
 pub const MAX_SEARCH_IDENTITIES: usize = 50;
@@ -27,7 +29,68 @@ pub enum CardStatus {
     },
 }
 
-/// A stored card: the card, its status and when it was published.
+impl CardStatus {
+    /// The bytes the cards service signs to vouch that `card` has this status at time
+    /// `as_of` (docs/format.md §12):
+    ///
+    /// ```text
+    /// "VGLS" ‖ 0x01 ‖ card_id[32] ‖ state ‖ u64be(as_of)
+    /// state = 0x00 (active) | 0x01 ‖ by[32] (superseded) | 0x02 ‖ reason u8 ‖ u64be(at) (revoked)
+    /// ```
+    pub fn statement(&self, card: &CardId, as_of: u64) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(4 + 1 + 32 + 1 + 32 + 8);
+        bytes.extend_from_slice(b"VGLS\x01");
+        bytes.extend_from_slice(card.as_bytes());
+        match self {
+            CardStatus::Active => bytes.push(0x00),
+            CardStatus::Superseded { by } => {
+                bytes.push(0x01);
+                bytes.extend_from_slice(by.as_bytes());
+            }
+            CardStatus::Revoked { reason, at } => {
+                bytes.push(0x02);
+                bytes.push(match reason {
+                    RevocationReason::Unspecified => 0x00,
+                    RevocationReason::Compromised => 0x01,
+                });
+                bytes.extend_from_slice(&at.to_be_bytes());
+            }
+        }
+        bytes.extend_from_slice(&as_of.to_be_bytes());
+        bytes
+    }
+
+    /// The service's signature over [`CardStatus::statement`] (context
+    /// `virgil/card-status`).
+    pub fn sign(&self, card: &CardId, as_of: u64, service_key: &PrivateKey) -> Signature {
+        sign::sign(
+            service_key,
+            Context::CARD_STATUS,
+            &self.statement(card, as_of),
+        )
+    }
+
+    /// Whether `signature` is `service_key`'s over this status of `card` at `as_of`.
+    pub fn is_signed(
+        &self,
+        card: &CardId,
+        as_of: u64,
+        signature: &Signature,
+        service_key: &PublicKey,
+    ) -> bool {
+        sign::verify(
+            service_key,
+            Context::CARD_STATUS,
+            &self.statement(card, as_of),
+            signature,
+        )
+        .is_ok()
+    }
+}
+
+/// A stored card: the card, its status (signed by the service, so that nobody between
+/// the service and the client can relabel a revoked card active) and when it was
+/// published.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CardResponse {
     /// The card with all its signatures.
@@ -36,6 +99,11 @@ pub struct CardResponse {
     pub status: CardStatus,
     /// When the service published it, seconds since the Unix epoch.
     pub published_at: u64,
+    /// When the service stated the status, seconds since the Unix epoch.
+    pub status_as_of: u64,
+    /// The service's signature over the status statement ([`CardStatus::statement`]),
+    /// base64 of 64 bytes.
+    pub status_signature: String,
 }
 
 /// `POST /v1/cards/actions/search`.

@@ -301,14 +301,7 @@ pub(crate) async fn submit_card(
         ),
         other => ApiError::new(ErrorCode::CardsServiceUnavailable, other.to_string()),
     })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CardResponse {
-            card: published.card.to_json(),
-            status: published.status,
-            published_at: published.published_at,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(published.to_response())))
 }
 
 pub(crate) async fn send_message(

@@ -70,6 +70,11 @@ impl Verifier {
         self
     }
 
+    /// The trusted service keys (empty: a verifier of card requests).
+    pub fn service_keys(&self) -> &[PublicKey] {
+        &self.service_keys
+    }
+
     /// Checks `card` against the policy; the error names the check that failed.
     pub fn verify(&self, card: &Card) -> Result<(), VerifyError> {
         let id = *card.id();

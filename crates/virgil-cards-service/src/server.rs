@@ -104,11 +104,20 @@ fn store_error(error: StoreError) -> ApiError {
     }
 }
 
-fn response(stored: StoredCard) -> CardResponse {
-    CardResponse {
-        card: stored.card.to_json(),
-        status: stored.status,
-        published_at: stored.published_at,
+impl Service {
+    /// The answer for a stored card, its status signed as of now.
+    fn response(&self, stored: StoredCard) -> CardResponse {
+        let as_of = now();
+        let signature = stored
+            .status
+            .sign(stored.card.id(), as_of, &self.service_key);
+        CardResponse {
+            card: stored.card.to_json(),
+            status: stored.status,
+            published_at: stored.published_at,
+            status_as_of: as_of,
+            status_signature: to_base64(signature.as_bytes()),
+        }
     }
 }
 
@@ -146,8 +155,8 @@ async fn publish(
         .await
         .map_err(store_error)?
     {
-        Published::Created(stored) => Ok((StatusCode::CREATED, Json(response(stored)))),
-        Published::Existing(stored) => Ok((StatusCode::OK, Json(response(stored)))),
+        Published::Created(stored) => Ok((StatusCode::CREATED, Json(service.response(stored)))),
+        Published::Existing(stored) => Ok((StatusCode::OK, Json(service.response(stored)))),
     }
 }
 
@@ -172,12 +181,14 @@ async fn get_card(
         .get(&caller.app_id, &id)
         .await
         .map_err(store_error)?;
-    stored.map(|stored| Json(response(stored))).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::CardNotFound,
-            format!("no card {id} in this application"),
-        )
-    })
+    stored
+        .map(|stored| Json(service.response(stored)))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::CardNotFound,
+                format!("no card {id} in this application"),
+            )
+        })
 }
 
 async fn search(
@@ -213,7 +224,10 @@ async fn search(
         .await
         .map_err(store_error)?;
     Ok(Json(SearchResponse {
-        cards: found.into_iter().map(response).collect(),
+        cards: found
+            .into_iter()
+            .map(|stored| service.response(stored))
+            .collect(),
     }))
 }
 
@@ -262,7 +276,7 @@ async fn revoke(
         .revoke(&caller.app_id, &id, request.reason, now())
         .await
         .map_err(store_error)?;
-    Ok(Json(response(stored)))
+    Ok(Json(service.response(stored)))
 }
 
 async fn service_key(State(service): State<Arc<Service>>) -> Json<ServiceKeyResponse> {

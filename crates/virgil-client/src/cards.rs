@@ -15,15 +15,40 @@ use virgil_crypto::{PrivateKey, PublicKey};
 /// Lifetime of the tokens [`CardsClient::for_application`] signs (seconds).
 pub const APPLICATION_TOKEN_SECONDS: u64 = 300;
 
+/// How old a card status the service signed may be when a client reads it (seconds):
+/// a revocation reaches every client within this time, even through a proxy that
+/// replays an older "active" answer.
+pub const MAX_STATUS_AGE_SECONDS: u64 = 10 * 60;
+/// How far ahead of the client's clock a status may be dated (clock skew, seconds).
+pub const STATUS_CLOCK_SKEW_SECONDS: u64 = 5 * 60;
+
 /// A card as the service returned it, after verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublishedCard {
     /// The verified card.
     pub card: Card,
-    /// Its status at the service.
+    /// Its status at the service (signed by it, checked against the pinned key).
     pub status: CardStatus,
     /// When the service published it, seconds since the Unix epoch.
     pub published_at: u64,
+    /// When the service stated the status.
+    pub status_as_of: u64,
+    /// The service's signature over the status statement.
+    pub status_signature: Signature,
+}
+
+impl PublishedCard {
+    /// The API answer carrying this card (the application server passes on what the
+    /// cards service signed).
+    pub fn to_response(&self) -> CardResponse {
+        CardResponse {
+            card: self.card.to_json(),
+            status: self.status.clone(),
+            published_at: self.published_at,
+            status_as_of: self.status_as_of,
+            status_signature: to_base64(self.status_signature.as_bytes()),
+        }
+    }
 }
 
 /// Where access tokens come from; called before every request, so it can refresh them.
@@ -253,10 +278,48 @@ pub(crate) fn verified(
 ) -> Result<PublishedCard, ClientError> {
     let card = response.card.into_card()?;
     verifier.verify(&card)?;
+    let signature = virgil_crypto::encoding::from_base64(&response.status_signature)
+        .ok()
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+        .map(Signature::from_bytes)
+        .ok_or_else(|| {
+            ClientError::Status(format!(
+                "the status of card {} carries no valid signature",
+                card.id()
+            ))
+        })?;
+    // A verifier without service keys checks card requests only; every client of the
+    // cards service pins its key, and then the status must be the service's.
+    let service_keys = verifier.service_keys();
+    if !service_keys.is_empty() {
+        let signed = service_keys.iter().any(|key| {
+            response
+                .status
+                .is_signed(card.id(), response.status_as_of, &signature, key)
+        });
+        if !signed {
+            return Err(ClientError::Status(format!(
+                "the status of card {} is not signed by the pinned cards service key (changed on the way?)",
+                card.id()
+            )));
+        }
+        let now = unix_now();
+        if response.status_as_of.saturating_add(MAX_STATUS_AGE_SECONDS) < now
+            || response.status_as_of > now.saturating_add(STATUS_CLOCK_SKEW_SECONDS)
+        {
+            return Err(ClientError::Status(format!(
+                "the status of card {} was stated at {} and it is now {now}: too old or from the future (a replayed answer, or a wrong clock)",
+                card.id(),
+                response.status_as_of
+            )));
+        }
+    }
     Ok(PublishedCard {
         card,
         status: response.status,
         published_at: response.published_at,
+        status_as_of: response.status_as_of,
+        status_signature: signature,
     })
 }
 
@@ -274,5 +337,68 @@ pub(crate) fn same_key_card(sent: &Card, got: &Card) -> Result<(), ClientError> 
         Err(ClientError::InvalidResponse(
             "the server answered with a card of another identity or key".to_owned(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use virgil_card::{CardRequest, Signer};
+
+    /// A published card answer whose status the service `key(3)` signed at `as_of`.
+    fn answer(as_of: u64) -> (Verifier, CardResponse) {
+        let (user, app, service) = (
+            virgil_testkit::key(1),
+            virgil_testkit::key(2),
+            virgil_testkit::key(3),
+        );
+        let mut card = CardRequest::new("alice", "chat").sign(&user).unwrap();
+        card.sign_as(Signer::App("chat".into()), &app).unwrap();
+        card.sign_as(Signer::Service, &service).unwrap();
+        let status = CardStatus::Active;
+        let signature = status.sign(card.id(), as_of, &service);
+        let verifier = Verifier::new()
+            .trust_app("chat", app.public_key().clone())
+            .trust_service(service.public_key().clone());
+        let response = CardResponse {
+            card: card.to_json(),
+            status,
+            published_at: 1,
+            status_as_of: as_of,
+            status_signature: to_base64(signature.as_bytes()),
+        };
+        (verifier, response)
+    }
+
+    #[test]
+    fn a_signed_status_is_accepted_only_while_fresh() {
+        let now = unix_now();
+        let (verifier, fresh) = answer(now);
+        assert!(verified(&verifier, fresh).is_ok());
+        // A replayed answer from before a revocation, past the age limit.
+        let (verifier, stale) = answer(now - MAX_STATUS_AGE_SECONDS - 5);
+        assert!(matches!(
+            verified(&verifier, stale),
+            Err(ClientError::Status(_))
+        ));
+        let (verifier, future) = answer(now + STATUS_CLOCK_SKEW_SECONDS + 60);
+        assert!(matches!(
+            verified(&verifier, future),
+            Err(ClientError::Status(_))
+        ));
+        // The date is signed: moving it forward breaks the signature.
+        let (verifier, mut moved) = answer(now - MAX_STATUS_AGE_SECONDS - 5);
+        moved.status_as_of = now;
+        assert!(matches!(
+            verified(&verifier, moved),
+            Err(ClientError::Status(_))
+        ));
+        let (verifier, mut garbled) = answer(now);
+        garbled.status_signature = "AAAA".into();
+        assert!(matches!(
+            verified(&verifier, garbled),
+            Err(ClientError::Status(_))
+        ));
     }
 }

@@ -40,6 +40,9 @@ pub enum ClientError {
     /// The TLS trust settings are not usable (e.g. a CA file that holds no certificate).
     #[error("TLS: {0}")]
     Tls(String),
+    /// A card's status is not the cards service's signed statement, or is stale.
+    #[error("{0}")]
+    Status(String),
     /// The token source failed.
     #[error("could not get an access token: {0}")]
     Token(String),

@@ -26,6 +26,8 @@ impl Context {
     /// Link signatures: an identity's existing card vouching for a new card of the same
     /// identity (another device, or the key that replaces it).
     pub const CARD_LINK: Context = Context("virgil/card-link");
+    /// The cards service's signed statement of a card's status at a time.
+    pub const CARD_STATUS: Context = Context("virgil/card-status");
     /// Signatures on card revocation requests.
     pub const CARD_REVOCATION: Context = Context("virgil/card-revocation");
     /// The sender's signature inside an envelope.

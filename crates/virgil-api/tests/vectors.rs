@@ -1,0 +1,109 @@
+//! The card status vectors in `docs/vectors/status.json` (docs/format.md §12),
+//! regenerated and compared byte for byte (`VIRGIL_REGENERATE_VECTORS=1 cargo test -p
+//! virgil-api --test vectors` after an intentional format change), and checked on their
+//! own.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use serde_json::{Value, json};
+use virgil_api::cards::CardStatus;
+use virgil_card::{CardId, RevocationReason};
+use virgil_crypto::PrivateKey;
+use virgil_crypto::encoding::{from_hex, to_hex};
+use virgil_crypto::sign::Signature;
+
+const PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/vectors/status.json"
+);
+
+/// The service key of the card vectors: seed(6) = a0 ‖ 06 × 31.
+fn service_seed() -> [u8; 32] {
+    let mut seed = [6u8; 32];
+    seed[0] = 0xa0;
+    seed
+}
+
+fn generate() -> Value {
+    let service = PrivateKey::from_seed(&service_seed()).unwrap();
+    let card = CardId::of_snapshot(b"a card");
+    let replacement = CardId::of_snapshot(b"its replacement");
+    let as_of = 1_700_000_100;
+    let statuses = [
+        ("active", CardStatus::Active),
+        ("superseded", CardStatus::Superseded { by: replacement }),
+        (
+            "revoked",
+            CardStatus::Revoked {
+                reason: RevocationReason::Compromised,
+                at: 1_700_000_050,
+            },
+        ),
+    ];
+    let vectors: Vec<Value> = statuses
+        .iter()
+        .map(|(name, status)| {
+            json!({
+                "name": name,
+                "card_id": card.to_string(),
+                "status": status,
+                "as_of": as_of,
+                "statement": to_hex(&status.statement(&card, as_of)),
+                "signature": to_hex(status.sign(&card, as_of, &service).as_bytes()),
+            })
+        })
+        .collect();
+    json!({
+        "about": "card status statements (docs/format.md §12), signed by the service key seed(6) = a0 ‖ 06 × 31 under context \"virgil/card-status\"",
+        "service_seed": to_hex(&service_seed()),
+        "statuses": vectors,
+    })
+}
+
+#[test]
+fn vectors_file_matches_the_code() {
+    let generated = generate();
+    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
+        std::fs::write(
+            PATH,
+            serde_json::to_string_pretty(&generated).unwrap() + "\n",
+        )
+        .unwrap();
+        return;
+    }
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    assert!(
+        stored == generated,
+        "docs/vectors/status.json differs from what the code produces; if the format changed on purpose, \
+         update docs/format.md §12 and run VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-api --test vectors"
+    );
+}
+
+#[test]
+fn stored_vectors_check_out() {
+    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
+        return;
+    }
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let service = PrivateKey::from_seed(&service_seed()).unwrap();
+    for vector in stored["statuses"].as_array().unwrap() {
+        let card: CardId = vector["card_id"].as_str().unwrap().parse().unwrap();
+        let status: CardStatus = serde_json::from_value(vector["status"].clone()).unwrap();
+        let as_of = vector["as_of"].as_u64().unwrap();
+        let statement = from_hex(vector["statement"].as_str().unwrap()).unwrap();
+        assert_eq!(status.statement(&card, as_of), statement);
+        let signature = Signature::from_bytes(
+            from_hex(vector["signature"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        );
+        assert!(status.is_signed(&card, as_of, &signature, service.public_key()));
+        assert!(!status.is_signed(&card, as_of + 1, &signature, service.public_key()));
+    }
+}
