@@ -124,13 +124,18 @@ pub struct SearchResponse {
 }
 
 /// `POST /v1/cards/{id}/actions/revoke`: a revocation request signed by the card's
-/// application key.
+/// application key, or by its owner: the key of the card itself or of another active
+/// card of the same identity (`signed_by`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RevokeRequest {
     /// The 46-byte [`virgil_card::RevocationRequest`], base64.
     pub request: String,
-    /// Its signature by the application key, base64.
+    /// Its signature (context `virgil/card-revocation`), base64.
     pub signature: String,
+    /// Absent: signed by the application key. Present: the card whose key signed (the
+    /// revoked card, or another active card of its identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<CardId>,
 }
 
 /// `GET /v1/service-key`: the key to pin in clients.

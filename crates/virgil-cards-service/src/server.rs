@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 use virgil_api::cards::{
-    CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
+    CardResponse, CardStatus, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
     SearchResponse, ServiceKeyResponse,
 };
 use virgil_api::{ErrorCode, HealthResponse};
@@ -260,16 +260,23 @@ async fn revoke(
             "the revocation request names another card",
         ));
     }
-    let signed_by_app = service
-        .applications
-        .keys_of(&caller.app_id)
-        .into_iter()
-        .any(|key| request.verify(key, &signature));
-    if !signed_by_app {
-        return Err(ApiError::new(
-            ErrorCode::BadRevocationSignature,
-            "the revocation request is not signed by this application's key",
-        ));
+    match body.signed_by {
+        None => {
+            let signed_by_app = service
+                .applications
+                .keys_of(&caller.app_id)
+                .into_iter()
+                .any(|key| request.verify(key, &signature));
+            if !signed_by_app {
+                return Err(ApiError::new(
+                    ErrorCode::BadRevocationSignature,
+                    "the revocation request is not signed by this application's key",
+                ));
+            }
+        }
+        Some(signer) => {
+            check_owner_revocation(&service, &caller, &id, &signer, &request, &signature).await?
+        }
     }
     let stored = service
         .store
@@ -277,6 +284,60 @@ async fn revoke(
         .await
         .map_err(store_error)?;
     Ok(Json(service.response(stored)))
+}
+
+/// An owner's revocation: `signer` must be the revoked card itself or an active card of
+/// the same identity, and its key must have signed the request.
+async fn check_owner_revocation(
+    service: &Service,
+    caller: &Caller,
+    id: &CardId,
+    signer: &CardId,
+    request: &RevocationRequest,
+    signature: &Signature,
+) -> Result<(), ApiError> {
+    let not_found = || {
+        ApiError::new(
+            ErrorCode::CardNotFound,
+            format!("no card {id} in this application"),
+        )
+    };
+    let target = service
+        .store
+        .get(&caller.app_id, id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(not_found)?;
+    let signing = if signer == id {
+        target.clone()
+    } else {
+        service
+            .store
+            .get(&caller.app_id, signer)
+            .await
+            .map_err(store_error)?
+            .filter(|stored| stored.status == CardStatus::Active)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::BadRevocationSignature,
+                    format!("signed_by names no active card {signer} of this application"),
+                )
+            })?
+    };
+    let (a, b) = (target.card.content(), signing.card.content());
+    if a.identity != b.identity || a.identity_type != b.identity_type {
+        return Err(ApiError::new(
+            ErrorCode::BadRevocationSignature,
+            "signed_by names a card of another identity: only the owner's keys revoke a card",
+        ));
+    }
+    if !request.verify(signing.card.public_key(), signature) {
+        return Err(ApiError::new(
+            ErrorCode::BadRevocationSignature,
+            format!("the revocation request is not signed by the key of card {signer}"),
+        ));
+    }
+    Ok(())
 }
 
 async fn service_key(State(service): State<Arc<Service>>) -> Json<ServiceKeyResponse> {

@@ -84,19 +84,29 @@ pub(crate) enum CardCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a card: an operator action, signed with the application key.
+    /// Your active cards (the logged-in user's), with the local key of each, if any.
+    #[command(after_help = "Example:\n  virgil card list")]
+    List,
+    /// Revoke a card: one of yours, signed with your key (the card's own, or that of
+    /// another of your active cards: a lost phone revoked from the laptop); or, as the
+    /// operator, any card of the application with --app-key-file.
     #[command(
-        after_help = "Example:\n  VIRGIL_APP_KEY_PASSWORD=… virgil card revoke 3f5c… --app-key-file local/app.key --reason compromised"
+        after_help = "Examples:\n  virgil card revoke 3f5c… --key alice-laptop --reason compromised\n  VIRGIL_APP_KEY_PASSWORD=… virgil card revoke 3f5c… --app-key-file local/app.key"
     )]
     Revoke {
         /// The card id.
         id: String,
-        /// The application key file (password from VIRGIL_APP_KEY_PASSWORD).
+        /// Sign with this key of yours [default: the logged-in user's name].
+        #[arg(long, conflicts_with = "app_key_file")]
+        key: Option<String>,
+        /// Operator: the application key file (password from VIRGIL_APP_KEY_PASSWORD).
         #[arg(long, value_name = "FILE")]
-        app_key_file: PathBuf,
+        app_key_file: Option<PathBuf>,
         /// Why: unspecified or compromised.
         #[arg(long, default_value = "unspecified", value_parser = ["unspecified", "compromised"])]
         reason: String,
+        #[command(flatten)]
+        password: PasswordArgs,
     },
 }
 
@@ -344,28 +354,72 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                 println!("status:        {}", status_text(&published.status));
             }
         }
+        CardCommand::List => {
+            let virgil = global.virgil()?;
+            let username = global.session()?.session.username;
+            let mine = virgil.cards().find_published(&[username.as_str()])?;
+            if mine.is_empty() {
+                println!("{username:?} has no active card; publish one with `virgil card publish`");
+            }
+            let local = virgil.keys().list()?;
+            for published in mine {
+                let card = &published.card;
+                let key = local
+                    .entries
+                    .iter()
+                    .find(|entry| entry.key_id == *card.public_key().key_id())
+                    .map_or_else(
+                        || "(not on this device)".to_owned(),
+                        |entry| format!("key {:?}", entry.name.as_str()),
+                    );
+                let device = card
+                    .content()
+                    .info
+                    .as_ref()
+                    .map_or_else(String::new, |info| format!("  {}", info.device_name));
+                println!(
+                    "{}  {key}  published {}{device}",
+                    card.id(),
+                    crate::format_time(i64::try_from(published.published_at).unwrap_or(i64::MAX))
+                );
+            }
+        }
         CardCommand::Revoke {
             id,
+            key,
             app_key_file,
             reason,
+            password,
         } => {
             let virgil = global.virgil()?;
             let card_id = card_id(&id)?;
-            let password = std::env::var(virgil_app_server::command::PASSWORD_VAR).ok();
-            let app_key = virgil_server::keys::load_key_file(
-                &app_key_file,
-                password.as_deref().map(str::as_bytes),
-                virgil_app_server::command::PASSWORD_VAR,
-            )
-            .map_err(|e| CliError::with(Exit::Auth, e.to_string()))?;
             let reason = if reason == "compromised" {
                 RevocationReason::Compromised
             } else {
                 RevocationReason::Unspecified
             };
-            let revoked = virgil
-                .cards()
-                .revoke_as_application(&card_id, reason, &app_key)?;
+            let revoked = match app_key_file {
+                Some(app_key_file) => {
+                    let password = std::env::var(virgil_app_server::command::PASSWORD_VAR).ok();
+                    let app_key = virgil_server::keys::load_key_file(
+                        &app_key_file,
+                        password.as_deref().map(str::as_bytes),
+                        virgil_app_server::command::PASSWORD_VAR,
+                    )
+                    .map_err(|e| CliError::with(Exit::Auth, e.to_string()))?;
+                    virgil
+                        .cards()
+                        .revoke_as_application(&card_id, reason, &app_key)?
+                }
+                None => {
+                    let key = match key {
+                        Some(key) => key,
+                        None => global.session()?.session.username,
+                    };
+                    let private = keys::load(virgil.keys(), &key, &password)?;
+                    virgil.cards().revoke(&card_id, reason, &private)?
+                }
+            };
             println!(
                 "card {} {}",
                 revoked.card.id(),

@@ -125,7 +125,8 @@ impl From<virgil::Error> for CliError {
             | E::NotForThisKey { .. }
             | E::WrongSender { .. }
             | E::NotSigned { .. }
-            | E::SenderHasNoCard { .. } => Self::with(Exit::Rejected, error.to_string()),
+            | E::SenderHasNoCard { .. }
+            | E::NotYourCard { .. } => Self::with(Exit::Rejected, error.to_string()),
             other => Self::new(other.to_string()),
         }
     }

@@ -867,4 +867,38 @@ fn a_second_device_is_linked_from_the_first() {
     );
     let found = deployment.ok("carol", &["card", "find", "carol"]);
     assert_eq!(found.lines().count(), 2, "no duplicate: {found}");
+
+    // Her cards, each with its local key; the phone's card revoked from the laptop key.
+    let listed = deployment.ok("carol", &["card", "list"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(listed.contains("key \"carol\""), "{listed}");
+    let phone_line = listed
+        .lines()
+        .find(|line| line.contains("key \"carol-phone\""))
+        .unwrap();
+    let phone_card = phone_line.split_whitespace().next().unwrap();
+    let revoked = deployment.ok(
+        "carol",
+        &[
+            "card",
+            "revoke",
+            phone_card,
+            "--key",
+            "carol",
+            "--reason",
+            "compromised",
+        ],
+    );
+    assert!(revoked.contains("revoked"), "{revoked}");
+    assert_eq!(deployment.ok("carol", &["card", "list"]).lines().count(), 1);
+    // Nobody else's key revokes carol's card.
+    deployment.onboard("mallory");
+    let carol_card = deployment
+        .ok("carol", &["card", "list"])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let stderr = deployment.fails("mallory", &["card", "revoke", &carol_card], 3);
+    assert!(stderr.contains("only the owner's keys"), "{stderr}");
 }

@@ -259,9 +259,30 @@ impl CardsClient {
         request: &RevocationRequest,
         signature: &Signature,
     ) -> Result<PublishedCard, ClientError> {
+        self.send_revocation(request, signature, None)
+    }
+
+    /// Revokes a card as its owner: `signature` is by the key of card `signed_by`, the
+    /// revoked card itself or another active card of the same identity.
+    pub fn revoke_as_owner(
+        &self,
+        request: &RevocationRequest,
+        signature: &Signature,
+        signed_by: &CardId,
+    ) -> Result<PublishedCard, ClientError> {
+        self.send_revocation(request, signature, Some(*signed_by))
+    }
+
+    fn send_revocation(
+        &self,
+        request: &RevocationRequest,
+        signature: &Signature,
+        signed_by: Option<CardId>,
+    ) -> Result<PublishedCard, ClientError> {
         let body = RevokeRequest {
             request: to_base64(&request.to_bytes()),
             signature: to_base64(signature.as_bytes()),
+            signed_by,
         };
         let response: CardResponse = self.post(
             &format!("/v1/cards/{}/actions/revoke", request.card_id),

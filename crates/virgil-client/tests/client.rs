@@ -286,3 +286,53 @@ fn a_revoked_card_relabelled_active_on_the_way_is_refused() {
         other => panic!("a relabelled status was accepted: {other:?}"),
     }
 }
+
+/// Owners revoke their own cards with their own keys (the card's, or another active
+/// card's of the identity); nobody revokes another identity's card with their key, and
+/// a revoked card's key revokes nothing more.
+#[test]
+fn owners_revoke_their_own_cards_and_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = start_service(dir.path());
+    let client = client(&base, SERVICE);
+    let laptop = approved("bob", 2, None);
+    client.publish(&laptop).unwrap();
+    let mut phone = approved("bob", 3, None);
+    phone.link_from(&laptop, &key(2)).unwrap();
+    client.publish(&phone).unwrap();
+    let alice = approved("alice", 1, None);
+    client.publish(&alice).unwrap();
+    let request = |card: &Card| RevocationRequest {
+        card_id: *card.id(),
+        reason: RevocationReason::Compromised,
+        created_at: now(),
+    };
+    let refused = |result: Result<_, ClientError>| match result {
+        Err(ClientError::Api {
+            status: 403, code, ..
+        }) => {
+            assert_eq!(code, virgil_api::ErrorCode::BadRevocationSignature);
+        }
+        other => panic!("expected 403 bad_revocation_signature, got {other:?}"),
+    };
+
+    // Alice's key cannot revoke bob's card, whichever card she names as signer.
+    let forged = request(&phone);
+    refused(client.revoke_as_owner(&forged, &forged.sign(&key(1)), alice.id()));
+    refused(client.revoke_as_owner(&forged, &forged.sign(&key(1)), phone.id()));
+    // Bob's laptop revokes his lost phone.
+    let lost = request(&phone);
+    let revoked = client
+        .revoke_as_owner(&lost, &lost.sign(&key(2)), laptop.id())
+        .unwrap();
+    assert!(matches!(revoked.status, CardStatus::Revoked { .. }));
+    // The revoked phone's key can no longer revoke the laptop.
+    let revenge = request(&laptop);
+    refused(client.revoke_as_owner(&revenge, &revenge.sign(&key(3)), phone.id()));
+    // A card revokes itself with its own key.
+    let retire = request(&laptop);
+    client
+        .revoke_as_owner(&retire, &retire.sign(&key(2)), laptop.id())
+        .unwrap();
+    assert!(client.search(&["bob"], None).unwrap().is_empty());
+}

@@ -144,6 +144,46 @@ impl Cards<'_> {
             .map_err(Error::CardsService)
     }
 
+    /// Revokes one of your cards with one of your keys: the card's own key, or the key
+    /// of another active card of the same identity (a lost phone revoked from the
+    /// laptop). Other people's cards cannot be revoked this way.
+    #[cfg(feature = "client")]
+    pub fn revoke(
+        &self,
+        id: &CardId,
+        reason: RevocationReason,
+        key: &Key,
+    ) -> Result<PublishedCard, Error> {
+        let cards = self.virgil.remote.cards()?;
+        let target = cards.get(id).map_err(Error::CardsService)?;
+        let signed_by = if target.card.public_key() == key.public_key() {
+            *id
+        } else {
+            cards
+                .search(
+                    &[target.card.identity()],
+                    Some(&target.card.content().identity_type),
+                )
+                .map_err(Error::CardsService)?
+                .into_iter()
+                .find(|active| active.card.public_key() == key.public_key())
+                .map(|active| *active.card.id())
+                .ok_or_else(|| Error::NotYourCard {
+                    card: *id,
+                    identity: target.card.identity().to_owned(),
+                })?
+        };
+        let request = RevocationRequest {
+            card_id: *id,
+            reason,
+            created_at: virgil_api::unix_now(),
+        };
+        let signature = request.sign(&key.0);
+        cards
+            .revoke_as_owner(&request, &signature, &signed_by)
+            .map_err(Error::CardsService)
+    }
+
     /// Revokes a card as the application (an operator action: signed with the
     /// application's private key, authorized with a token it issues itself).
     #[cfg(feature = "client")]

@@ -1,6 +1,6 @@
 //! The facade's one error type, and how crypto errors become messages a user can act on.
 
-use crate::Card;
+use crate::{Card, CardId};
 use std::io;
 use virgil_crypto::PrivateKey;
 
@@ -64,6 +64,16 @@ pub enum Error {
     #[error("{identity:?} has no card (not registered, or the card was revoked)")]
     NoCard {
         /// The identity looked up.
+        identity: String,
+    },
+    /// The key is neither the card's nor that of another active card of its identity.
+    #[error(
+        "card {card} is {identity:?}'s and this key belongs to none of {identity:?}'s active cards: only the owner's keys revoke a card"
+    )]
+    NotYourCard {
+        /// The card.
+        card: CardId,
+        /// Its identity.
         identity: String,
     },
     /// This needs a login to the application server (`Account::login`) or a token source.
