@@ -61,6 +61,8 @@ pub enum ErrorCode {
     /// 409: the identity already has active cards and the new card is not linked from
     /// one of them (a link signature by one of their keys, docs/format.md §7).
     LinkRequired,
+    /// 409: the identity already has the most active cards allowed; revoke or replace one.
+    TooManyCards,
     /// 409: registering a username that exists (application server).
     UsernameTaken,
     /// 413: the request body is over the server's limit.
@@ -136,6 +138,7 @@ impl ErrorCode {
             | PreviousCardMismatch
             | CardAlreadyRevoked
             | LinkRequired
+            | TooManyCards
             | UsernameTaken => 409,
             RequestTimeout => 408,
             BodyTooLarge => 413,
@@ -205,7 +208,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 43);
+        assert_eq!(seen.len(), 44);
     }
 
     #[test]

@@ -74,6 +74,13 @@ impl Service {
 
 fn store_error(error: StoreError) -> ApiError {
     match error {
+        StoreError::TooManyCards { identity } => ApiError::new(
+            ErrorCode::TooManyCards,
+            format!(
+                "{identity:?} already has {} active cards, the most allowed: revoke one, or publish the new card as a replacement (previous_card_id)",
+                crate::store::MAX_ACTIVE_CARDS
+            ),
+        ),
         StoreError::LinkRequired { identity, active } => ApiError::new(
             ErrorCode::LinkRequired,
             format!(

@@ -10,7 +10,7 @@
 )]
 
 use virgil_card::{Card, CardRequest, RevocationReason, Signer};
-use virgil_cards_service::store::{CardStatus, CardStore, Published, StoreError};
+use virgil_cards_service::store::{CardStatus, CardStore, MAX_ACTIVE_CARDS, Published, StoreError};
 use virgil_testkit::key;
 
 /// A published-looking card: self, app and service signatures.
@@ -221,6 +221,21 @@ async fn conformance(url: &str) {
         store.publish(&bob2, 42).await,
         Err(StoreError::PreviousNotActive(_))
     ));
+
+    // At most MAX_ACTIVE_CARDS devices per identity; a replacement is still allowed.
+    let first = card("dave", "chat", 30, "user", None);
+    store.publish(&first, 50).await.unwrap();
+    for owner in 31..30 + MAX_ACTIVE_CARDS as u8 {
+        let device = linked(card("dave", "chat", owner, "user", None), &first, 30);
+        store.publish(&device, 50).await.unwrap();
+    }
+    let one_too_many = linked(card("dave", "chat", 60, "user", None), &first, 30);
+    assert!(matches!(
+        store.publish(&one_too_many, 51).await,
+        Err(StoreError::TooManyCards { .. })
+    ));
+    let replacement = linked(card("dave", "chat", 61, "user", Some(&first)), &first, 30);
+    store.publish(&replacement, 52).await.unwrap();
 
     // Restart: a new connection to the same database sees everything.
     let count = store.count().await.unwrap();

@@ -63,6 +63,12 @@ pub enum StoreError {
         /// How many active cards it has.
         active: usize,
     },
+    /// The identity has [`MAX_ACTIVE_CARDS`] active cards and the new one replaces none.
+    #[error("{identity:?} already has {MAX_ACTIVE_CARDS} active cards")]
+    TooManyCards {
+        /// The identity.
+        identity: String,
+    },
     /// The card is already revoked.
     #[error("card {0} is already revoked")]
     AlreadyRevoked(CardId),
@@ -78,6 +84,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
+
+/// The most active cards one identity may have (devices): every search answer carries,
+/// and the service signs the status of, each of them.
+pub const MAX_ACTIVE_CARDS: usize = 16;
 
 const COLUMNS: &str =
     "id, snapshot, signatures, published_at, superseded_by, revoked_at, revocation_reason";
@@ -247,6 +257,16 @@ impl CardStore {
             return Err(StoreError::LinkRequired {
                 identity: content.identity.clone(),
                 active: active.len(),
+            });
+        }
+
+        if active.len() >= MAX_ACTIVE_CARDS
+            && !content
+                .previous_card_id
+                .is_some_and(|previous| active.iter().any(|stored| *stored.card.id() == previous))
+        {
+            return Err(StoreError::TooManyCards {
+                identity: content.identity.clone(),
             });
         }
 
