@@ -285,12 +285,11 @@ pub(crate) async fn submit_card(
         .await
         .map_err(ApiError::internal)?;
     let published = published.map_err(|e| match e {
-        // The user's device can act on this one: link the card from an active one.
-        virgil_client::ClientError::Api {
-            code: ErrorCode::LinkRequired,
-            message,
-            ..
-        } => ApiError::new(ErrorCode::LinkRequired, message),
+        // Conflicts with the user's card set (link_required, too_many_cards, …): the
+        // user's device can act on them, so they keep their code.
+        virgil_client::ClientError::Api { code, message, .. } if code.status() == 409 => {
+            ApiError::new(code, message)
+        }
         virgil_client::ClientError::Api {
             status,
             code,

@@ -32,25 +32,35 @@ fn approved(identity: &str) -> Card {
     card
 }
 
-/// 16 publishers at once, 8 cards each, no client retries: every publish must succeed.
-fn concurrent_publishes_all_succeed(database_url: &str) {
-    let url = spawn_cards_service(
+/// A cards service over `database_url` serving `chat`; its base URL.
+fn start(database_url: &str) -> String {
+    spawn_cards_service(
         database_url,
         key(SERVICE),
         &[("chat", key(APP).public_key().clone())],
-    );
+    )
+}
+
+/// A client publishing as the application, without retries (a failure must show).
+fn publisher(url: &str) -> CardsClient {
+    let verifier = Verifier::new()
+        .trust_service(key(SERVICE).public_key().clone())
+        .trust_app("chat", key(APP).public_key().clone());
+    CardsClient::builder(url, verifier)
+        .retries(0, Duration::ZERO)
+        .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
+        .build()
+}
+
+/// 16 publishers at once, 8 cards each, no client retries: every publish must succeed.
+fn concurrent_publishes_all_succeed(database_url: &str) {
+    let url = start(database_url);
     let failures: Vec<String> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..PUBLISHERS)
             .map(|worker| {
                 let url = &url;
                 scope.spawn(move || {
-                    let verifier = Verifier::new()
-                        .trust_service(key(SERVICE).public_key().clone())
-                        .trust_app("chat", key(APP).public_key().clone());
-                    let client = CardsClient::builder(url, verifier)
-                        .retries(0, Duration::ZERO)
-                        .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
-                        .build();
+                    let client = publisher(url);
                     let cards: Vec<Card> = (0..CARDS_EACH)
                         .map(|n| approved(&format!("user-{worker}-{n}")))
                         .collect();
@@ -100,11 +110,7 @@ fn concurrent_publishes_queue_on_postgres() {
 /// link. Without the
 /// per-identity lock, concurrent transactions each see no active card and all go in.
 fn racing_first_cards_publish_exactly_one(database_url: &str) {
-    let url = spawn_cards_service(
-        database_url,
-        key(SERVICE),
-        &[("chat", key(APP).public_key().clone())],
-    );
+    let url = start(database_url);
     // Several contested identities, each raced by 16 keys: one race can be won cleanly
     // by luck, eight in a row cannot.
     let cards: Vec<Card> = (0..PUBLISHERS * CARDS_EACH)
@@ -117,13 +123,7 @@ fn racing_first_cards_publish_exactly_one(database_url: &str) {
             .map(|card| {
                 let (url, barrier) = (&url, &barrier);
                 scope.spawn(move || {
-                    let verifier = Verifier::new()
-                        .trust_service(key(SERVICE).public_key().clone())
-                        .trust_app("chat", key(APP).public_key().clone());
-                    let client = CardsClient::builder(url, verifier)
-                        .retries(0, Duration::ZERO)
-                        .token_source(|| Ok(token::issue(&key(APP), "chat", "chat", now(), 300)))
-                        .build();
+                    let client = publisher(url);
                     barrier.wait();
                     match client.publish(card) {
                         Ok(_) => Ok(()),

@@ -64,18 +64,9 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, ConfigError> {
     })
 }
 
-/// The acceptor of an optional `[tls]` (`None`: plain HTTP).
-pub fn acceptor_of(files: Option<&TlsFiles>) -> Result<Option<TlsAcceptor>, ConfigError> {
-    files.map(acceptor).transpose()
-}
-
-/// A TLS acceptor from the PEM files (HTTP/1.1 by ALPN; TLS 1.2 and 1.3).
-pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ConfigError> {
-    acceptor_with(Arc::new(CertificateFiles::load(files)?))
-}
-
-/// Like [`acceptor_of`], and from now on every SIGHUP reloads the certificate and key
-/// from the same files (a renewed certificate without a restart). A reload that fails
+/// The acceptor of an optional `[tls]` (`None`: plain HTTP; HTTP/1.1 by ALPN, TLS 1.2
+/// and 1.3). From then on every SIGHUP reloads the certificate and key from the same
+/// files (a renewed certificate without a restart). A reload that fails
 /// (a half-written file, a key that does not match) is logged and the certificate in
 /// use is kept. Call it inside the tokio runtime.
 pub fn acceptor_reloading_on_sighup(
