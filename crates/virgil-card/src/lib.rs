@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 
 mod card;
+pub mod contact;
 pub mod content;
 mod error;
 mod export;
@@ -54,6 +55,7 @@ mod revocation;
 mod verify;
 
 pub use card::{Card, CardRequest, CardSignature, Signer};
+pub use contact::{Contact, Review, SafetyNumber, safety_number};
 pub use content::{CardContent, DeviceInfo};
 pub use error::{CardError, VerifyError};
 pub use export::{CardJson, MAX_EXPORT_LEN, MAX_SIGNATURES, SignatureJson};

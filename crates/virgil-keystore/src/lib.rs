@@ -34,12 +34,14 @@ pub mod key_file;
 mod memory;
 mod name;
 mod record;
+pub mod state_file;
 
 pub use dir::DirKeyStore;
 pub use error::KeyStoreError;
 pub use memory::MemoryKeyStore;
 pub use name::{KeyName, MAX_NAME_LEN};
 pub use record::KeyEntry;
+pub use state_file::StateFile;
 
 use virgil_crypto::PrivateKey;
 
