@@ -105,6 +105,27 @@ impl Cards<'_> {
     /// Like [`Cards::find`], with when each card was published.
     #[cfg(feature = "client")]
     pub fn find_published(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
+        Ok(self.find_reviewed(identities)?.cards)
+    }
+
+    /// The active, verified cards of `identities`, each identity's compared with the
+    /// cards used for it before (the contact store, docs/key-changes.md): a first
+    /// contact is pinned, a card linked from a known one is accepted, anything else is
+    /// a key change, refused with [`Error::KeyChanged`] under the default
+    /// [`crate::KeyChangePolicy::Block`]. The events say what to tell the user.
+    /// [`Cards::find`] and [`Cards::find_published`] apply the same checks.
+    #[cfg(feature = "client")]
+    pub fn find_reviewed(&self, identities: &[&str]) -> Result<crate::Reviewed, Error> {
+        let cards = self.find_unreviewed(identities)?;
+        let events = self
+            .virgil
+            .contacts
+            .review(&cards, self.virgil.key_changes)?;
+        Ok(crate::Reviewed { cards, events })
+    }
+
+    #[cfg(feature = "client")]
+    pub(crate) fn find_unreviewed(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
         self.virgil
             .remote
             .cards()?
@@ -137,11 +158,16 @@ impl Cards<'_> {
     /// Like [`Cards::get`], with the card's status (active, superseded, revoked).
     #[cfg(feature = "client")]
     pub fn get_published(&self, id: &CardId) -> Result<PublishedCard, Error> {
-        self.virgil
+        let found = self
+            .virgil
             .remote
             .cards()?
             .get(id)
-            .map_err(Error::CardsService)
+            .map_err(Error::CardsService)?;
+        if matches!(found.status, crate::CardStatus::Revoked { .. }) {
+            self.virgil.contacts.saw_revoked(&found.card)?;
+        }
+        Ok(found)
     }
 
     /// Revokes one of your cards with one of your keys: the card's own key, or the key
@@ -179,9 +205,11 @@ impl Cards<'_> {
             created_at: virgil_api::unix_now(),
         };
         let signature = request.sign(&key.0);
-        cards
+        let revoked = cards
             .revoke_as_owner(&request, &signature, &signed_by)
-            .map_err(Error::CardsService)
+            .map_err(Error::CardsService)?;
+        self.virgil.contacts.saw_revoked(&revoked.card)?;
+        Ok(revoked)
     }
 
     /// Revokes a card as the application (an operator action: signed with the
@@ -207,8 +235,10 @@ impl Cards<'_> {
             created_at: virgil_api::unix_now(),
         };
         let signature = request.sign(app_key);
-        client
+        let revoked = client
             .revoke(&request, &signature)
-            .map_err(Error::CardsService)
+            .map_err(Error::CardsService)?;
+        self.virgil.contacts.saw_revoked(&revoked.card)?;
+        Ok(revoked)
     }
 }

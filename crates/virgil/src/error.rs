@@ -76,6 +76,22 @@ pub enum Error {
         /// Its identity.
         identity: String,
     },
+    /// An identity's cards changed without a link from any card used for it before
+    /// (docs/key-changes.md): refused until the user accepts or verifies again.
+    #[cfg(feature = "client")]
+    #[error("{0}")]
+    KeyChanged(crate::KeyChange),
+    /// A card this device saw revoked was offered as active again.
+    #[error("card {card} of {identity:?} was revoked and is offered as active again: refused")]
+    RevokedCardOffered {
+        /// The identity.
+        identity: String,
+        /// The card.
+        card: CardId,
+    },
+    /// The contact store could not be read or written.
+    #[error("the contact store is damaged: {0}")]
+    ContactStore(String),
     /// This needs a login to the application server (`Account::login`) or a token source.
     #[error("not logged in: log in to the application server first")]
     NotLoggedIn,

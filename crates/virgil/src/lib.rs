@@ -50,6 +50,8 @@
 mod account;
 mod buffer;
 mod cards;
+#[cfg(feature = "client")]
+mod contacts;
 mod error;
 mod key;
 pub mod stream;
@@ -58,6 +60,8 @@ pub mod stream;
 pub use account::{Account, InboxRead, Messages, Received, Sent, Session};
 pub use buffer::{Buffer, Encoding};
 pub use cards::{Cards, Identities, Identity};
+#[cfg(feature = "client")]
+pub use contacts::{ContactEvent, Contacts, KeyChange, KeyChangePolicy, Reviewed};
 pub use error::Error;
 pub use key::{Key, Keys};
 #[cfg(feature = "client")]
@@ -65,6 +69,7 @@ pub use virgil_api::app::SessionInfo;
 #[cfg(feature = "client")]
 pub use virgil_api::cards::CardStatus;
 pub use virgil_card::{Card, CardId, RevocationReason};
+pub use virgil_card::{Contact, SafetyNumber};
 #[cfg(feature = "client")]
 pub use virgil_client::{PublishedCard, TlsRoots, TokenSource};
 pub use virgil_crypto::PublicKey;
@@ -101,6 +106,10 @@ pub struct Config {
     tokens: Option<Box<dyn TokenSource>>,
     #[cfg(feature = "client")]
     tls_roots: TlsRoots,
+    #[cfg(feature = "client")]
+    contacts_file: Option<PathBuf>,
+    #[cfg(feature = "client")]
+    key_changes: KeyChangePolicy,
 }
 
 impl Config {
@@ -119,7 +128,27 @@ impl Config {
             tokens: None,
             #[cfg(feature = "client")]
             tls_roots: TlsRoots::default(),
+            #[cfg(feature = "client")]
+            contacts_file: None,
+            #[cfg(feature = "client")]
+            key_changes: KeyChangePolicy::default(),
         }
+    }
+
+    /// Keep the contact store (the cards used per identity, docs/key-changes.md) in this
+    /// file [default: `contacts.json` in the key directory, or memory without one].
+    #[cfg(feature = "client")]
+    pub fn contacts_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.contacts_file = Some(path.into());
+        self
+    }
+
+    /// What a lookup does when a contact's cards changed without a link from a card
+    /// used before [default: [`KeyChangePolicy::Block`]].
+    #[cfg(feature = "client")]
+    pub fn key_changes(mut self, policy: KeyChangePolicy) -> Self {
+        self.key_changes = policy;
+        self
     }
 
     /// Which certificate authorities to trust for `https://` servers: the public web's
@@ -171,6 +200,10 @@ pub struct Virgil {
     keys: Keys,
     #[cfg(feature = "client")]
     remote: account::Remote,
+    #[cfg(feature = "client")]
+    contacts: contacts::ContactStore,
+    #[cfg(feature = "client")]
+    key_changes: KeyChangePolicy,
 }
 
 impl Virgil {
@@ -179,7 +212,19 @@ impl Virgil {
         let verifier = Verifier::new()
             .trust_service(config.service_key.clone())
             .trust_app(&config.app_id, config.app_key);
+        #[cfg(feature = "client")]
+        let contacts = match config
+            .contacts_file
+            .or_else(|| config.key_dir.as_ref().map(|dir| dir.join("contacts.json")))
+        {
+            Some(path) => contacts::ContactStore::file(path),
+            None => contacts::ContactStore::memory(),
+        };
         Ok(Self {
+            #[cfg(feature = "client")]
+            contacts,
+            #[cfg(feature = "client")]
+            key_changes: config.key_changes,
             #[cfg(feature = "client")]
             remote: account::Remote::new(
                 config.cards_url,
@@ -217,6 +262,12 @@ impl Virgil {
     #[cfg(feature = "client")]
     pub fn account(&self) -> Account<'_> {
         Account { virgil: self }
+    }
+
+    /// The contact store: the cards used per identity, key changes, safety numbers.
+    #[cfg(feature = "client")]
+    pub fn contacts(&self) -> Contacts<'_> {
+        Contacts { virgil: self }
     }
 
     /// Sending and reading messages through the application server's relay.

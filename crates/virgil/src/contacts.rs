@@ -1,0 +1,380 @@
+//! The contact store and key-change warnings: every card found for an identity is
+//! compared with the cards used for it before ([`virgil_card::Contact::review`]). A new
+//! card linked from a known one is accepted and reported once; a card linked from none
+//! (a reset, or a directory adding a key) is a [`KeyChange`], refused under the default
+//! [`KeyChangePolicy::Block`]. State lives in `contacts.json` beside the key store
+//! (atomic replace under a lock), or in memory. docs/key-changes.md has the rules.
+
+use crate::{CardId, Error, Virgil};
+use std::fmt;
+use std::sync::Mutex;
+use virgil_card::{Card, Contact, SafetyNumber};
+use virgil_client::PublishedCard;
+use virgil_keystore::StateFile;
+
+/// The contact file is refused when larger than this.
+pub(crate) const MAX_CONTACT_FILE_LEN: usize = 8 << 20;
+
+/// What a lookup does when an identity's cards changed without a link from any card
+/// used for it before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyChangePolicy {
+    /// Refuse with [`Error::KeyChanged`] until the user accepts ([`Contacts::accept`]).
+    #[default]
+    Block,
+    /// Use the new cards, pin them, and report a [`ContactEvent::KeyChanged`].
+    Warn,
+}
+
+/// Something the user should hear about, from a lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContactEvent {
+    /// The first cards seen for an identity, now pinned (trust on first use: compare
+    /// safety numbers to be sure).
+    FirstContact {
+        /// The identity.
+        identity: String,
+        /// Its cards.
+        cards: Vec<CardId>,
+    },
+    /// A new card linked from one already used: another device, or a new key.
+    Linked {
+        /// The identity.
+        identity: String,
+        /// The new card.
+        card: CardId,
+        /// The card whose key linked it.
+        from: CardId,
+    },
+    /// Cards not linked from any card used before, accepted under
+    /// [`KeyChangePolicy::Warn`].
+    KeyChanged(KeyChange),
+}
+
+impl fmt::Display for ContactEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FirstContact { identity, cards } => write!(
+                f,
+                "first contact with {identity}: pinned {} card(s) (compare safety numbers: virgil contact verify {identity})",
+                cards.len()
+            ),
+            Self::Linked {
+                identity,
+                card,
+                from,
+            } => write!(
+                f,
+                "{identity} added a device (card {}), linked from card {}",
+                short(card),
+                short(from)
+            ),
+            Self::KeyChanged(change) => write!(f, "WARNING: {change}"),
+        }
+    }
+}
+
+/// A key change: cards of an identity that no card used before links.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyChange {
+    /// The identity.
+    pub identity: String,
+    /// The unlinked cards.
+    pub cards: Vec<CardId>,
+    /// Whether the identity's owner says it reset (lost every key).
+    pub reset: bool,
+    /// Whether the contact was verified (safety numbers compared): then it stays
+    /// blocked until verified again ([`Contacts::trust`]).
+    pub verified: bool,
+}
+
+impl fmt::Display for KeyChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cards: Vec<String> = self.cards.iter().map(short).collect();
+        write!(
+            f,
+            "{}'s keys changed: card(s) {} {}",
+            self.identity,
+            cards.join(", "),
+            if self.reset {
+                "are a reset (they say every old key was lost)"
+            } else {
+                "are not linked from any card you used for them (a reset, or someone adding a key)"
+            }
+        )?;
+        if self.verified {
+            write!(
+                f,
+                "; {} was verified: compare safety numbers again, then `virgil contact trust {}`",
+                self.identity, self.identity
+            )
+        } else {
+            write!(
+                f,
+                "; if {} confirms it, accept with `virgil contact accept {}` or --accept-key-change",
+                self.identity, self.identity
+            )
+        }
+    }
+}
+
+fn short(id: &CardId) -> String {
+    id.to_string().chars().take(12).collect()
+}
+
+/// Cards found and reviewed against the contact store, with what to tell the user.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Reviewed {
+    /// The active, verified cards.
+    pub cards: Vec<PublishedCard>,
+    /// First contacts, linked devices and (under `Warn`) key changes.
+    pub events: Vec<ContactEvent>,
+}
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactBook {
+    version: u32,
+    contacts: Vec<Contact>,
+}
+
+impl ContactBook {
+    fn entry(&mut self, card: &Card) -> &mut Contact {
+        if !self.contacts.iter().any(|c| c.is_for(card)) {
+            self.contacts.push(Contact::new(card));
+        }
+        let position = self.contacts.iter().position(|c| c.is_for(card));
+        match position.and_then(|index| self.contacts.get_mut(index)) {
+            Some(contact) => contact,
+            None => unreachable!("the contact was just added"),
+        }
+    }
+}
+
+/// Where contacts are kept.
+pub(crate) enum ContactStore {
+    File(StateFile),
+    Memory(Mutex<Vec<u8>>),
+}
+
+impl ContactStore {
+    pub(crate) fn file(path: std::path::PathBuf) -> Self {
+        Self::File(StateFile::new(path, MAX_CONTACT_FILE_LEN))
+    }
+
+    pub(crate) fn memory() -> Self {
+        Self::Memory(Mutex::new(Vec::new()))
+    }
+
+    /// Runs `change` on the book and saves it if it returns `true` with `Ok`.
+    fn update<T>(
+        &self,
+        change: impl FnOnce(&mut ContactBook) -> Result<(bool, T), Error>,
+    ) -> Result<T, Error> {
+        let decode = |bytes: Option<&[u8]>| -> Result<ContactBook, Error> {
+            match bytes {
+                None | Some([]) => Ok(ContactBook {
+                    version: 1,
+                    contacts: Vec::new(),
+                }),
+                Some(bytes) => {
+                    let book: ContactBook = serde_json::from_slice(bytes)
+                        .map_err(|error| Error::ContactStore(error.to_string()))?;
+                    if book.version != 1 {
+                        return Err(Error::ContactStore(format!(
+                            "unsupported version {} (made by a newer version?)",
+                            book.version
+                        )));
+                    }
+                    Ok(book)
+                }
+            }
+        };
+        let encode = |book: &ContactBook| {
+            serde_json::to_vec_pretty(book).map_err(|error| Error::ContactStore(error.to_string()))
+        };
+        match self {
+            Self::File(file) => file.update(|bytes| {
+                let mut book = decode(bytes)?;
+                let (changed, result) = change(&mut book)?;
+                Ok((changed.then(|| encode(&book)).transpose()?, result))
+            }),
+            Self::Memory(bytes) => {
+                let mut bytes = bytes
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut book = decode(Some(&bytes))?;
+                let (changed, result) = change(&mut book)?;
+                if changed {
+                    *bytes = encode(&book)?;
+                }
+                Ok(result)
+            }
+        }
+    }
+
+    /// Reviews `found` (grouped by identity) under `policy`, pinning what is accepted.
+    pub(crate) fn review(
+        &self,
+        found: &[PublishedCard],
+        policy: KeyChangePolicy,
+    ) -> Result<Vec<ContactEvent>, Error> {
+        self.update(|book| {
+            let mut events = Vec::new();
+            let mut done: Vec<&Card> = Vec::new();
+            for first in found.iter().map(|f| &f.card) {
+                if done.iter().any(|seen| Contact::new(seen).is_for(first)) {
+                    continue;
+                }
+                done.push(first);
+                let contact = book.entry(first);
+                let cards: Vec<Card> = found
+                    .iter()
+                    .filter(|f| contact.is_for(&f.card))
+                    .map(|f| f.card.clone())
+                    .collect();
+                let identity = contact.identity.clone();
+                if contact.cards.is_empty() {
+                    events.push(ContactEvent::FirstContact {
+                        identity,
+                        cards: cards.iter().map(|c| *c.id()).collect(),
+                    });
+                    contact.pin(&cards);
+                    continue;
+                }
+                let review = contact.review(&cards);
+                if let Some(card) = review.revoked.first() {
+                    return Err(Error::RevokedCardOffered {
+                        identity,
+                        card: *card,
+                    });
+                }
+                if review.is_key_change() {
+                    let change = KeyChange {
+                        identity: identity.clone(),
+                        cards: review.unlinked.clone(),
+                        reset: !review.reset.is_empty(),
+                        verified: contact.verified,
+                    };
+                    if contact.verified || policy == KeyChangePolicy::Block {
+                        return Err(Error::KeyChanged(change));
+                    }
+                    events.push(ContactEvent::KeyChanged(change));
+                }
+                events.extend(review.linked.iter().map(|link| ContactEvent::Linked {
+                    identity: identity.clone(),
+                    card: link.card,
+                    from: link.from,
+                }));
+                contact.pin(&cards);
+            }
+            let changed = !events.is_empty();
+            Ok((changed, events))
+        })
+    }
+
+    /// Remembers that `card` was seen revoked, if it is a contact's.
+    pub(crate) fn saw_revoked(&self, card: &Card) -> Result<(), Error> {
+        self.update(
+            |book| match book.contacts.iter_mut().find(|c| c.is_for(card)) {
+                Some(contact) if contact.pinned(card.id()).is_none_or(|p| !p.revoked) => {
+                    contact.mark_revoked(card);
+                    Ok((true, ()))
+                }
+                _ => Ok((false, ())),
+            },
+        )
+    }
+
+    fn pin_all(&self, cards: &[PublishedCard], verify: bool) -> Result<usize, Error> {
+        self.update(|book| {
+            let mut pinned = 0;
+            for found in cards {
+                let contact = book.entry(&found.card);
+                if !verify
+                    && contact.verified
+                    && contact
+                        .review(std::slice::from_ref(&found.card))
+                        .is_key_change()
+                {
+                    return Err(Error::KeyChanged(KeyChange {
+                        identity: contact.identity.clone(),
+                        cards: vec![*found.card.id()],
+                        reset: virgil_card::contact::is_reset(&found.card),
+                        verified: true,
+                    }));
+                }
+                contact.pin(std::slice::from_ref(&found.card));
+                contact.verified |= verify;
+                pinned += 1;
+            }
+            Ok((true, pinned))
+        })
+    }
+}
+
+/// The contact store ([`Virgil::contacts`]).
+pub struct Contacts<'a> {
+    pub(crate) virgil: &'a Virgil,
+}
+
+impl Contacts<'_> {
+    /// Every contact, as pinned.
+    pub fn list(&self) -> Result<Vec<Contact>, Error> {
+        self.virgil
+            .contacts
+            .update(|book| Ok((false, book.contacts.clone())))
+    }
+
+    /// Accepts `identity`'s current cards after a key change the user confirmed with
+    /// them: pins every active card. A verified contact needs [`Contacts::trust`].
+    pub fn accept(&self, identity: &str) -> Result<Vec<PublishedCard>, Error> {
+        let found = self.virgil.cards().find_unreviewed(&[identity])?;
+        if found.is_empty() {
+            return Err(Error::NoCard {
+                identity: identity.to_owned(),
+            });
+        }
+        self.virgil.contacts.pin_all(&found, false)?;
+        Ok(found)
+    }
+
+    /// Marks `identity` verified after the user compared safety numbers with them
+    /// ([`Contacts::safety_number`]): pins its current cards. From then on a key change
+    /// of theirs is refused until verified again.
+    pub fn trust(&self, identity: &str) -> Result<Vec<PublishedCard>, Error> {
+        let found = self.virgil.cards().find_unreviewed(&[identity])?;
+        if found.is_empty() {
+            return Err(Error::NoCard {
+                identity: identity.to_owned(),
+            });
+        }
+        self.virgil.contacts.pin_all(&found, true)?;
+        Ok(found)
+    }
+
+    /// The safety number of `mine` and `theirs`: both identities' current active
+    /// cards, the same number on both sides' devices.
+    pub fn safety_number(&self, mine: &str, theirs: &str) -> Result<SafetyNumber, Error> {
+        let cards = |identity: &str| -> Result<Vec<Card>, Error> {
+            let found: Vec<Card> = self
+                .virgil
+                .cards()
+                .find_unreviewed(&[identity])?
+                .into_iter()
+                .map(|found| found.card)
+                .collect();
+            if found.is_empty() {
+                return Err(Error::NoCard {
+                    identity: identity.to_owned(),
+                });
+            }
+            Ok(found)
+        };
+        Ok(virgil_card::safety_number(&cards(mine)?, &cards(theirs)?)?)
+    }
+}
