@@ -215,9 +215,32 @@ pub(crate) fn resolve(virgil: &Virgil, arguments: &[String]) -> Result<Vec<Card>
         }
     }
     if !identities.is_empty() {
-        cards.extend(virgil.cards().find_each(&identities)?);
+        cards.extend(find_each_announcing(virgil, &identities)?);
     }
     Ok(cards)
+}
+
+/// The active cards of each of `identities` (an identity without one is an error),
+/// reviewed against the contact store: first contacts, linked devices and accepted key
+/// changes are told on standard error, one line each.
+pub(crate) fn find_each_announcing(
+    virgil: &Virgil,
+    identities: &[&str],
+) -> Result<Vec<Card>, CliError> {
+    let found = virgil.cards().find_reviewed(identities)?;
+    for event in &found.events {
+        eprintln!("virgil: {event}");
+    }
+    if let Some(missing) = identities
+        .iter()
+        .find(|identity| !found.cards.iter().any(|f| f.card.identity() == **identity))
+    {
+        return Err(virgil::Error::NoCard {
+            identity: (*missing).to_owned(),
+        }
+        .into());
+    }
+    Ok(found.cards.into_iter().map(|found| found.card).collect())
 }
 
 /// Runs a `virgil card` command.

@@ -5,7 +5,7 @@ use crate::error::{CliError, Exit, context};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use virgil::crypto::encoding::from_base64;
-use virgil::{Config, Keys, PublicKey, TlsRoots, Virgil};
+use virgil::{Config, KeyChangePolicy, Keys, PublicKey, TlsRoots, Virgil};
 
 /// Options every command takes.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -18,6 +18,12 @@ pub(crate) struct Global {
     /// [default: HOME/config.toml].
     #[arg(long, global = true, env = "VIRGIL_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Go ahead when a contact's cards changed without a link from a card used before
+    /// (a reset, or someone adding a key): print the warning and pin the new cards.
+    /// Ask the contact first; `virgil contact accept NAME` does the same for one
+    /// contact. A verified contact stays blocked until `virgil contact trust NAME`.
+    #[arg(long, global = true)]
+    pub(crate) accept_key_change: bool,
 }
 
 impl Global {
@@ -45,7 +51,12 @@ impl Global {
                 .key_dir(self.home()?.join("keys"))
                 .cards_service(&config.cards_url)
                 .app_server(&config.app_url)
-                .tls_roots(config.tls_roots()?),
+                .tls_roots(config.tls_roots()?)
+                .key_changes(if self.accept_key_change {
+                    KeyChangePolicy::Warn
+                } else {
+                    KeyChangePolicy::Block
+                }),
         )?;
         if let Some(saved) = self.saved_session()? {
             virgil.account().resume(saved.session);

@@ -126,7 +126,9 @@ impl From<virgil::Error> for CliError {
             | E::WrongSender { .. }
             | E::NotSigned { .. }
             | E::SenderHasNoCard { .. }
-            | E::NotYourCard { .. } => Self::with(Exit::Rejected, error.to_string()),
+            | E::NotYourCard { .. }
+            | E::KeyChanged(_)
+            | E::RevokedCardOffered { .. } => Self::with(Exit::Rejected, error.to_string()),
             other => Self::new(other.to_string()),
         }
     }

@@ -5,6 +5,7 @@
 
 mod cards;
 mod config;
+mod contacts;
 mod crypt;
 mod demo;
 mod error;
@@ -64,6 +65,10 @@ enum Command {
     /// Manage cards (create, inspect, publish, find, get, revoke).
     #[command(subcommand)]
     Card(cards::CardCommand),
+    /// Contacts: the cards used for each person, key changes, safety numbers (list,
+    /// accept, verify, trust).
+    #[command(subcommand)]
+    Contact(contacts::ContactCommand),
     /// Create an account on the application server.
     #[command(
         after_help = "Example:\n  virgil register alice     # asks for the account password twice"
@@ -162,6 +167,7 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Serve(command) => serve::serve(command),
         Command::Key(command) => keys::run(global, command),
         Command::Card(command) => cards::run(global, command),
+        Command::Contact(command) => contacts::run(global, command),
         Command::Register { username, password } => relay::register(global, &username, &password),
         Command::Login { username, password } => relay::login(global, &username, &password),
         Command::Logout => relay::logout(global),

@@ -134,6 +134,14 @@ pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), Cl
     Ok(())
 }
 
+fn username_of(virgil: &virgil::Virgil) -> Result<String, CliError> {
+    virgil
+        .account()
+        .session()
+        .map(|session| session.username)
+        .ok_or_else(|| virgil::Error::NotLoggedIn.into())
+}
+
 /// `virgil send`.
 pub(crate) fn send(
     global: &Global,
@@ -163,6 +171,7 @@ pub(crate) fn send(
     }
     let key_name = key.unwrap_or(username);
     let private = keys::load(virgil.keys(), &key_name, password)?;
+    crate::cards::find_each_announcing(&virgil, &[to, username_of(&virgil)?.as_str()])?;
     let sent = virgil.messages().send(to, &private, &message)?;
     global.keep_refreshed_session(&virgil)?;
     println!(

@@ -1,0 +1,93 @@
+//! `virgil contact`: the cards this device has used per contact, key changes, safety
+//! numbers (docs/key-changes.md).
+
+use crate::config::Global;
+use crate::error::CliError;
+
+/// Contacts: the cards used for each identity, key changes, safety numbers.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum ContactCommand {
+    /// List contacts: each identity with the cards pinned for it and whether it is
+    /// verified.
+    #[command(after_help = "Example:\n  virgil contact list")]
+    List,
+    /// Accept a contact's current cards after a key change (ask them first, e.g. by
+    /// phone, whether they reset or added a key).
+    #[command(after_help = "Example:\n  virgil contact accept bob")]
+    Accept {
+        /// The contact's identity.
+        identity: String,
+    },
+    /// Print the safety number of you and a contact: compare it with theirs (read it
+    /// aloud, or side by side); the same number on both devices means each of you has
+    /// the other's real keys.
+    #[command(
+        after_help = "Example:\n  virgil contact verify bob     # bob runs: virgil contact verify alice"
+    )]
+    Verify {
+        /// The contact's identity.
+        identity: String,
+    },
+    /// Mark a contact verified after comparing safety numbers: pins their current
+    /// cards; from then on a key change of theirs is refused until verified again.
+    #[command(after_help = "Example:\n  virgil contact trust bob")]
+    Trust {
+        /// The contact's identity.
+        identity: String,
+    },
+}
+
+/// Runs a `virgil contact` command.
+pub(crate) fn run(global: &Global, command: ContactCommand) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    match command {
+        ContactCommand::List => {
+            let contacts = virgil.contacts().list()?;
+            if contacts.is_empty() {
+                println!(
+                    "no contacts yet (a contact is pinned the first time you send to or verify them)"
+                );
+            }
+            for contact in contacts {
+                let active = contact.cards.iter().filter(|card| !card.revoked).count();
+                println!(
+                    "{}  {} card(s) pinned, {} seen revoked{}",
+                    contact.identity,
+                    active,
+                    contact.cards.len() - active,
+                    if contact.verified { ", verified" } else { "" }
+                );
+                for card in &contact.cards {
+                    println!(
+                        "  {}{}",
+                        card.id,
+                        if card.revoked { "  (revoked)" } else { "" }
+                    );
+                }
+            }
+        }
+        ContactCommand::Accept { identity } => {
+            let cards = virgil.contacts().accept(&identity)?;
+            println!("accepted {} card(s) of {identity}", cards.len());
+        }
+        ContactCommand::Verify { identity } => {
+            let me = virgil
+                .account()
+                .session()
+                .map(|session| session.username)
+                .ok_or(virgil::Error::NotLoggedIn)?;
+            let number = virgil.contacts().safety_number(&me, &identity)?;
+            println!("safety number of {me} and {identity}:\n  {number}");
+            println!("if {identity} sees the same number, run `virgil contact trust {identity}`");
+        }
+        ContactCommand::Trust { identity } => {
+            let cards = virgil.contacts().trust(&identity)?;
+            println!(
+                "{identity} verified ({} card(s) pinned); a key change of theirs will be refused until verified again",
+                cards.len()
+            );
+        }
+    }
+    global.keep_refreshed_session(&virgil)?;
+    Ok(())
+}
