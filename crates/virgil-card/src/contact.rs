@@ -369,6 +369,7 @@ fn side_digits(cards: &[Card]) -> Result<String, CardError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
     use crate::CardRequest;
