@@ -87,6 +87,10 @@ pub struct SessionList {
 pub struct SubmitCardRequest {
     /// `Card::export()` of the logged-in user's card request.
     pub card: String,
+    /// The account password again, required for a reset card (one that says every
+    /// earlier key was lost, docs/key-changes.md): a session token alone cannot reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// `POST /v1/messages`: ciphertext for another user.

@@ -20,12 +20,19 @@ pub enum CardStatus {
         /// The replacing card.
         by: CardId,
     },
-    /// Revoked by its application.
+    /// Revoked by its owner or its application, or by a reset that became active.
     Revoked {
         /// Why.
         reason: RevocationReason,
         /// When, seconds since the Unix epoch.
         at: u64,
+    },
+    /// A reset card waiting out the reset delay (docs/key-changes.md): not usable yet;
+    /// any active card of the identity can cancel it (revoke it) until `activates_at`,
+    /// when it becomes active and every other card of the identity is revoked.
+    Pending {
+        /// When it becomes active, seconds since the Unix epoch.
+        activates_at: u64,
     },
 }
 
@@ -36,6 +43,7 @@ impl CardStatus {
     /// ```text
     /// "VGLS" ‖ 0x01 ‖ card_id[32] ‖ state ‖ u64be(as_of)
     /// state = 0x00 (active) | 0x01 ‖ by[32] (superseded) | 0x02 ‖ reason u8 ‖ u64be(at) (revoked)
+    ///       | 0x03 ‖ u64be(activates_at) (pending reset)
     /// ```
     pub fn statement(&self, card: &CardId, as_of: u64) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(4 + 1 + 32 + 1 + 32 + 8);
@@ -49,11 +57,12 @@ impl CardStatus {
             }
             CardStatus::Revoked { reason, at } => {
                 bytes.push(0x02);
-                bytes.push(match reason {
-                    RevocationReason::Unspecified => 0x00,
-                    RevocationReason::Compromised => 0x01,
-                });
+                bytes.push(reason.code());
                 bytes.extend_from_slice(&at.to_be_bytes());
+            }
+            CardStatus::Pending { activates_at } => {
+                bytes.push(0x03);
+                bytes.extend_from_slice(&activates_at.to_be_bytes());
             }
         }
         bytes.extend_from_slice(&as_of.to_be_bytes());
@@ -116,7 +125,8 @@ pub struct SearchRequest {
     pub identity_type: Option<String>,
 }
 
-/// The answer to a search: active cards only.
+/// The answer to a search: active cards, and reset cards still pending (so that the
+/// owner's devices see a reset in time to cancel it; nobody encrypts to them).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SearchResponse {
     /// The cards found, by identity then publication time.

@@ -63,6 +63,12 @@ pub enum ErrorCode {
     LinkRequired,
     /// 409: the identity already has the most active cards allowed; revoke or replace one.
     TooManyCards,
+    /// 409: the identity has a reset pending already: cancel it (revoke the reset card
+    /// with an active card) or wait until it becomes active.
+    ResetPending,
+    /// 401: a reset card needs the account password again (application server): a
+    /// session alone cannot declare every key lost.
+    ReauthenticationRequired,
     /// 409: registering a username that exists (application server).
     UsernameTaken,
     /// 413: the request body is over the server's limit.
@@ -125,9 +131,17 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidJson | InvalidCardId => 400,
-            MissingToken | MalformedToken | UnknownKey | TokenExpired | TokenLifetimeTooLong
-            | BadTokenSignature | WrongIssuer | InvalidCredentials | MissingSession
-            | InvalidSession => 401,
+            MissingToken
+            | MalformedToken
+            | UnknownKey
+            | TokenExpired
+            | TokenLifetimeTooLong
+            | BadTokenSignature
+            | WrongIssuer
+            | InvalidCredentials
+            | MissingSession
+            | InvalidSession
+            | ReauthenticationRequired => 401,
             WrongApplication
             | BadRevocationSignature
             | WrongIdentity
@@ -139,6 +153,7 @@ impl ErrorCode {
             | CardAlreadyRevoked
             | LinkRequired
             | TooManyCards
+            | ResetPending
             | UsernameTaken => 409,
             RequestTimeout => 408,
             BodyTooLarge => 413,
@@ -208,7 +223,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 44);
+        assert_eq!(seen.len(), 46);
     }
 
     #[test]

@@ -62,28 +62,26 @@ pub(crate) async fn register(
     ))
 }
 
-pub(crate) async fn login(
-    State(server): State<Arc<AppServer>>,
-    extensions: Extensions,
-    body: Bytes,
-) -> Result<Json<SessionResponse>, ApiError> {
-    let credentials: Credentials = parse_json(&body)?;
-    // Before anything else: a name that cannot exist costs nothing and is not tracked.
-    check_username(&credentials.username)?;
+/// Checks `username`'s password (throttled per user and client address, constant work
+/// for unknown users): login, and the re-authentication a reset card needs.
+async fn check_credentials(
+    server: &AppServer,
+    extensions: &Extensions,
+    username: &str,
+    password: String,
+    now: u64,
+) -> Result<(), ApiError> {
     let wrong = || ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password");
-    if credentials.password.len() > MAX_PASSWORD_BYTES {
+    if password.len() > MAX_PASSWORD_BYTES {
         return Err(wrong());
     }
-    let now = now();
     let client = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-    let reservation = server
-        .login_throttle
-        .reserve(&credentials.username, client, now)?;
+    let reservation = server.login_throttle.reserve(username, client, now)?;
     let record = server
         .store
-        .user(&credentials.username)
+        .user(username)
         .await
         .map_err(ApiError::internal)?;
     // Unknown users cost the same PBKDF2 work, so timing does not reveal who exists.
@@ -91,7 +89,7 @@ pub(crate) async fn login(
         Some(record) => (record.salt.clone(), record.hash.clone(), record.iterations),
         None => (vec![0; 16], vec![0xff; 32], server.password_iterations),
     };
-    let password = zeroize::Zeroizing::new(credentials.password.into_bytes());
+    let password = zeroize::Zeroizing::new(password.into_bytes());
     let computed = tokio::task::spawn_blocking(move || hash_password(&password, &salt, iterations))
         .await
         .map_err(ApiError::internal)?;
@@ -100,6 +98,26 @@ pub(crate) async fn login(
         return Err(wrong());
     }
     server.login_throttle.succeeded(reservation);
+    Ok(())
+}
+
+pub(crate) async fn login(
+    State(server): State<Arc<AppServer>>,
+    extensions: Extensions,
+    body: Bytes,
+) -> Result<Json<SessionResponse>, ApiError> {
+    let credentials: Credentials = parse_json(&body)?;
+    // Before anything else: a name that cannot exist costs nothing and is not tracked.
+    check_username(&credentials.username)?;
+    let now = now();
+    check_credentials(
+        &server,
+        &extensions,
+        &credentials.username,
+        credentials.password,
+        now,
+    )
+    .await?;
     let mut token = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut token)
         .map_err(|_| ApiError::internal("random generator failed"))?;
@@ -251,6 +269,7 @@ pub(crate) async fn end_session(
 pub(crate) async fn submit_card(
     State(server): State<Arc<AppServer>>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CardResponse>), ApiError> {
     let user = session_user(&server, &headers).await?;
@@ -278,6 +297,18 @@ pub(crate) async fn submit_card(
     }
     card.verify_self_signature()
         .map_err(|e| ApiError::new(ErrorCode::CardVerificationFailed, e.to_string()))?;
+    if virgil_card::contact::is_reset(&card) {
+        // A reset replaces every card of the user: the session is not enough, the
+        // user proves who they are again.
+        let password = request.password.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ReauthenticationRequired,
+                "a reset card replaces all of your cards: send your account password with it",
+            )
+        })?;
+        check_credentials(&server, &extensions, &user, password, now()).await?;
+        tracing::warn!(user = %user, card = %card.id(), "reset card approved after re-authentication");
+    }
     card.sign_as(Signer::App(server.app_id.clone()), &server.app_key)
         .map_err(|e| ApiError::new(ErrorCode::InvalidCard, e.to_string()))?;
     let cards = Arc::clone(&server.cards);

@@ -22,13 +22,19 @@ pub enum RevocationReason {
     Unspecified,
     /// The private key was (or may have been) compromised.
     Compromised,
+    /// The identity was reset (its owner said every key was lost): set by the cards
+    /// service when a reset card becomes active, never by a revocation request.
+    Reset,
 }
 
 impl RevocationReason {
-    fn code(self) -> u8 {
+    /// The byte that stands for the reason in revocation requests and status
+    /// statements (docs/format.md §9, §12).
+    pub fn code(self) -> u8 {
         match self {
             RevocationReason::Unspecified => 0,
             RevocationReason::Compromised => 1,
+            RevocationReason::Reset => 2,
         }
     }
 }
@@ -82,6 +88,12 @@ impl RevocationRequest {
         let reason = match reason {
             [0] => RevocationReason::Unspecified,
             [1] => RevocationReason::Compromised,
+            [2] => {
+                return Err(CardError::Malformed {
+                    what: WHAT,
+                    reason: "reason \"reset\" is set by the cards service, not requested",
+                });
+            }
             _ => {
                 return Err(CardError::Malformed {
                     what: WHAT,

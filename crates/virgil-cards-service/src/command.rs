@@ -93,7 +93,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     tracing::info!(address = %listen, service_key_id = %service_key.key_id(), "cards service started");
     let service = Arc::new(
         Service::new(store, service_key, applications)
-            .with_account_rate(config.limits.account_rate()?),
+            .with_account_rate(config.limits.account_rate()?)
+            .with_reset_delay(config.reset_delay_seconds.unwrap_or(0)),
     );
     serve_listener(listener, service, shutdown, limits).await
 }

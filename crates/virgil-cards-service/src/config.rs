@@ -11,6 +11,7 @@
 //! key_file = "tls.key"
 //!
 //! max_token_lifetime_seconds = 3600               # access tokens valid longer are refused
+//! reset_delay_seconds = 86400                      # a reset card waits this long (default 0)
 //!
 //! [limits]                                         # see virgil_server::limits
 //! client_requests_per_minute = 1200
@@ -60,6 +61,11 @@ pub struct Config {
     /// Access tokens valid for longer than this from now are refused (seconds,
     /// 60–86400; default 3600).
     pub max_token_lifetime_seconds: Option<u64>,
+    /// How long a reset card (an identity that lost every key) stays pending before it
+    /// replaces the identity's cards, in seconds; during that time any of them can
+    /// cancel it (docs/key-changes.md). Default 0 (at once); use at least 86400 in
+    /// production so the owner's devices can notice a reset they did not make.
+    pub reset_delay_seconds: Option<u64>,
     /// Connection limits and request rates.
     #[serde(default)]
     pub limits: LimitsConfig,

@@ -47,6 +47,12 @@ impl Service {
         }
     }
 
+    /// How long a reset card stays pending, in seconds ([`CardStore::with_reset_delay`]).
+    pub fn with_reset_delay(mut self, seconds: u64) -> Self {
+        self.store = self.store.with_reset_delay(seconds);
+        self
+    }
+
     /// Limits each account (application and token subject) to `rate` requests;
     /// `None`: no limit. Default [`Rate::PER_ACCOUNT`]. The application's own tokens
     /// (subject = its id: the application server publishing) are limited only per
@@ -102,6 +108,12 @@ fn store_error(error: StoreError) -> ApiError {
         StoreError::NotFound(id) => ApiError::new(
             ErrorCode::CardNotFound,
             format!("no card {id} in this application"),
+        ),
+        StoreError::ResetPending(id) => ApiError::new(
+            ErrorCode::ResetPending,
+            format!(
+                "a reset of this identity is pending already (card {id}): an active card of the identity can cancel it by revoking it; otherwise wait until it becomes active"
+            ),
         ),
         StoreError::AlreadyRevoked(id) => ApiError::new(
             ErrorCode::CardAlreadyRevoked,

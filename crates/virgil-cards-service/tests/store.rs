@@ -33,6 +33,113 @@ fn card(
     card
 }
 
+/// A reset card (data `virgil.reset` = "1") for `identity`, key `key(owner)`.
+fn reset_card(identity: &str, owner: u8) -> Card {
+    let mut card = CardRequest::new(identity, "chat")
+        .created_at(2_000 + u64::from(owner))
+        .data(virgil_card::contact::RESET_DATA_KEY, "1")
+        .sign(&key(owner))
+        .unwrap();
+    card.sign_as(Signer::App("chat".into()), &key(200)).unwrap();
+    card.sign_as(Signer::Service, &key(201)).unwrap();
+    card
+}
+
+/// Resets: unlinked but allowed; with no delay every other card is revoked at once;
+/// with a delay the reset is pending (served by search, not active), one at a time,
+/// cancellable by revoking it, and activates once the delay is over.
+async fn resets(url: &str) {
+    let now = virgil_api::unix_now();
+    let store = CardStore::connect(url).await.unwrap();
+    let erin = card("erin", "chat", 70, "user", None);
+    let erin_phone = linked(card("erin", "chat", 71, "user", None), &erin, 70);
+    store.publish(&erin, now).await.unwrap();
+    store.publish(&erin_phone, now).await.unwrap();
+
+    // No delay: active at once, the others revoked (reason reset).
+    let reset = reset_card("erin", 72);
+    let published = store.publish(&reset, now).await.unwrap();
+    assert!(matches!(published, Published::Created(ref s) if s.status == CardStatus::Active));
+    for old in [&erin, &erin_phone] {
+        let stored = store.get("chat", old.id()).await.unwrap().unwrap();
+        assert_eq!(
+            stored.status,
+            CardStatus::Revoked {
+                reason: RevocationReason::Reset,
+                at: now
+            }
+        );
+    }
+    let found = store.search("chat", &["erin".into()], None).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].card, reset);
+
+    // With a delay: pending, listed by search, the old card stays active.
+    let store = store.with_reset_delay(3_600);
+    let second = reset_card("erin", 73);
+    let published = store.publish(&second, now).await.unwrap();
+    let pending = CardStatus::Pending {
+        activates_at: now + 3_600,
+    };
+    assert!(matches!(published, Published::Created(ref s) if s.status == pending));
+    let found = store.search("chat", &["erin".into()], None).await.unwrap();
+    let status_of = |card: &Card| {
+        found
+            .iter()
+            .find(|stored| stored.card == *card)
+            .map(|stored| stored.status.clone())
+    };
+    assert_eq!(found.len(), 2);
+    assert_eq!(status_of(&reset), Some(CardStatus::Active));
+    assert_eq!(status_of(&second), Some(pending.clone()));
+    // One pending reset at a time.
+    assert!(matches!(
+        store.publish(&reset_card("erin", 74), now).await,
+        Err(StoreError::ResetPending(id)) if id == *second.id()
+    ));
+    // A pending card cannot link: a card linked only from it needs a link.
+    let from_pending = linked(card("erin", "chat", 75, "user", None), &second, 73);
+    assert!(matches!(
+        store.publish(&from_pending, now).await,
+        Err(StoreError::LinkRequired { .. })
+    ));
+    // Cancelled (revoked) before its time: nothing changes for the old card.
+    store
+        .revoke("chat", second.id(), RevocationReason::Unspecified, now)
+        .await
+        .unwrap();
+    assert_eq!(store.settle_resets(now + 7_200).await.unwrap(), 0);
+    let found = store.search("chat", &["erin".into()], None).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].card, reset);
+
+    // Not cancelled: once the delay is over it is active and the others are revoked,
+    // as of the activation time.
+    let third = reset_card("erin", 76);
+    store.publish(&third, now - 7_200).await.unwrap();
+    let found = store.search("chat", &["erin".into()], None).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].card, third);
+    assert_eq!(found[0].status, CardStatus::Active);
+    assert_eq!(
+        store.get("chat", reset.id()).await.unwrap().unwrap().status,
+        CardStatus::Revoked {
+            reason: RevocationReason::Reset,
+            at: now - 3_600
+        }
+    );
+    assert_eq!(
+        store.settle_resets(now + 7_200).await.unwrap(),
+        0,
+        "idempotent"
+    );
+
+    // The first card of an identity may be a reset card: nothing to revoke.
+    let fresh = reset_card("frank", 77);
+    let published = store.publish(&fresh, now).await.unwrap();
+    assert!(matches!(published, Published::Created(ref s) if s.status == CardStatus::Active));
+}
+
 /// `card`, linked from `from` with its owner's key `key(from_owner)`.
 fn linked(mut card: Card, from: &Card, from_owner: u8) -> Card {
     card.link_from(from, &key(from_owner)).unwrap();
@@ -236,6 +343,8 @@ async fn conformance(url: &str) {
     ));
     let replacement = linked(card("dave", "chat", 61, "user", Some(&first)), &first, 30);
     store.publish(&replacement, 52).await.unwrap();
+
+    resets(url).await;
 
     // Restart: a new connection to the same database sees everything.
     let count = store.count().await.unwrap();

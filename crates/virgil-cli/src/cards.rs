@@ -146,6 +146,10 @@ fn status_text(status: &CardStatus) -> String {
                 crate::format_time(i64::try_from(*at).unwrap_or(i64::MAX))
             )
         }
+        CardStatus::Pending { activates_at } => format!(
+            "reset pending until {}",
+            crate::format_time(i64::try_from(*activates_at).unwrap_or(i64::MAX))
+        ),
     }
 }
 

@@ -117,8 +117,29 @@ impl AppClient {
         session: &SessionResponse,
         request: &Card,
     ) -> Result<PublishedCard, ClientError> {
+        self.submit(session, request, None)
+    }
+
+    /// Submits a reset card request (one that says every earlier key was lost,
+    /// docs/key-changes.md) with the account password, which the server checks again.
+    pub fn submit_reset_card(
+        &self,
+        session: &SessionResponse,
+        request: &Card,
+        password: &str,
+    ) -> Result<PublishedCard, ClientError> {
+        self.submit(session, request, Some(password))
+    }
+
+    fn submit(
+        &self,
+        session: &SessionResponse,
+        request: &Card,
+        password: Option<&str>,
+    ) -> Result<PublishedCard, ClientError> {
         let body = SubmitCardRequest {
             card: request.export(),
+            password: password.map(str::to_owned),
         };
         let response: CardResponse = self.call("/v1/cards", Some(session), Method::json(&body)?)?;
         let published = verified(&self.verifier, response)?;

@@ -219,7 +219,8 @@ impl CardsClient {
         Ok(published)
     }
 
-    /// The active cards of `identities` (1–50), of `identity_type` if given.
+    /// The active cards of `identities` (1–50), of `identity_type` if given, and their
+    /// pending reset cards ([`CardStatus::Pending`]: never encrypt to one).
     pub fn search(
         &self,
         identities: &[&str],
@@ -241,7 +242,10 @@ impl CardsClient {
                 let content = published.card.content();
                 if !identities.contains(&content.identity.as_str())
                     || identity_type.is_some_and(|wanted| wanted != content.identity_type)
-                    || published.status != CardStatus::Active
+                    || !matches!(
+                        published.status,
+                        CardStatus::Active | CardStatus::Pending { .. }
+                    )
                 {
                     return Err(ClientError::InvalidResponse(format!(
                         "search returned card {} that does not match the query",

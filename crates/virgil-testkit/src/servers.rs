@@ -187,10 +187,23 @@ pub const APP_ID: &str = "chat";
 /// over `app_db` publishing through it, relaying at most `quota`. Returns (cards URL,
 /// app URL).
 pub fn spawn_deployment(cards_db: &str, app_db: &str, quota: RelayQuota) -> (String, String) {
-    let cards_url = spawn_cards_service(
+    spawn_deployment_configured(cards_db, app_db, quota, |service| service)
+}
+
+/// Like [`spawn_deployment`], with the cards service `configure` makes of the default
+/// one (e.g. a reset delay).
+pub fn spawn_deployment_configured(
+    cards_db: &str,
+    app_db: &str,
+    quota: RelayQuota,
+    configure: impl FnOnce(Service) -> Service + Send + 'static,
+) -> (String, String) {
+    let cards_url = spawn_cards_service_configured(
         cards_db,
         crate::key(101),
         &[(APP_ID, crate::key(100).public_key().clone())],
+        ConnectionLimits::default(),
+        configure,
     );
     let app_url = spawn_app_server_with_quota(
         app_db,

@@ -261,6 +261,23 @@ impl Account<'_> {
         Ok(session)
     }
 
+    /// Submits a reset card request (from [`crate::Cards::create_reset`]) for the
+    /// logged-in user, with their account password, which the application server
+    /// checks again: a session alone cannot replace a user's cards. The answer's status
+    /// is [`crate::CardStatus::Pending`] while the reset waits out the cards service's
+    /// delay, then active; when active, every other card of the user is revoked.
+    pub fn publish_reset_card(
+        &self,
+        request: &Card,
+        password: &str,
+    ) -> Result<PublishedCard, Error> {
+        let session = self.remote().session()?;
+        self.remote()
+            .app()?
+            .submit_reset_card(&session.response, request, password)
+            .map_err(Error::AppServer)
+    }
+
     /// Submits the logged-in user's card request (from [`crate::Cards::create`]); the
     /// application server approves and publishes it. Returns the published, verified card.
     pub fn publish_card(&self, request: &Card) -> Result<PublishedCard, Error> {
@@ -280,6 +297,9 @@ pub struct Sent {
     pub id: i64,
     /// How many cards it was encrypted for (the recipient's and the sender's).
     pub cards: usize,
+    /// What the card lookup found worth telling the user (first contact, a linked
+    /// device, an accepted key change, a pending reset).
+    pub events: Vec<crate::ContactEvent>,
 }
 
 /// A message from the inbox, decrypted and verified against the sender's cards.
@@ -318,11 +338,11 @@ impl Messages<'_> {
     pub fn send(&self, to: &str, key: &Key, message: impl AsRef<[u8]>) -> Result<Sent, Error> {
         let remote = &self.virgil.remote;
         let session = remote.session()?;
-        let cards = self
-            .virgil
-            .cards()
-            .find_each(&[to, session.username.as_str()])?;
-        let keys: Vec<&PublicKey> = cards.iter().map(Card::public_key).collect();
+        let identities = [to, session.username.as_str()];
+        let found = self.virgil.cards().find_reviewed(&identities)?;
+        let cards: Vec<&Card> = found.cards.iter().map(|c| &c.card).collect();
+        crate::cards::each_has_a_card(&identities, &cards)?;
+        let keys: Vec<&PublicKey> = found.cards.iter().map(|c| c.card.public_key()).collect();
         let ciphertext = envelope::sign_then_encrypt(message.as_ref(), &key.0, &keys)?;
         let id = remote
             .app()?
@@ -331,6 +351,7 @@ impl Messages<'_> {
         Ok(Sent {
             id,
             cards: keys.len(),
+            events: found.events,
         })
     }
 

@@ -20,6 +20,24 @@ pub struct Identity {
     pub identity_type: String,
 }
 
+/// [`Error::NoCard`] for the first of `identities` without a card in `found`.
+#[cfg(feature = "client")]
+pub(crate) fn each_has_a_card<C: std::borrow::Borrow<Card>>(
+    identities: &[&str],
+    found: &[C],
+) -> Result<(), Error> {
+    match identities.iter().find(|identity| {
+        !found
+            .iter()
+            .any(|card| card.borrow().identity() == **identity)
+    }) {
+        Some(missing) => Err(Error::NoCard {
+            identity: (*missing).to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Identity operations ([`Virgil::identities`]).
 pub struct Identities;
 
@@ -44,6 +62,18 @@ impl Cards<'_> {
     pub fn create(&self, identity: &Identity, key: &Key) -> Result<Card, Error> {
         Ok(CardRequest::new(&identity.value, &self.virgil.app_id)
             .identity_type(&identity.identity_type)
+            .sign(&key.0)?)
+    }
+
+    /// A self-signed *reset* card request for `identity` and `key`: for a user who lost
+    /// every key. It needs no link; submitted with the account password
+    /// ([`crate::Account::publish_reset_card`]) it revokes all of the identity's other
+    /// cards, after the cards service's reset delay, during which any of those cards can
+    /// cancel it. Every contact is warned of it (docs/key-changes.md).
+    pub fn create_reset(&self, identity: &Identity, key: &Key) -> Result<Card, Error> {
+        Ok(CardRequest::new(&identity.value, &self.virgil.app_id)
+            .identity_type(&identity.identity_type)
+            .data(virgil_card::contact::RESET_DATA_KEY, "1")
             .sign(&key.0)?)
     }
 
@@ -116,21 +146,45 @@ impl Cards<'_> {
     /// [`Cards::find`] and [`Cards::find_published`] apply the same checks.
     #[cfg(feature = "client")]
     pub fn find_reviewed(&self, identities: &[&str]) -> Result<crate::Reviewed, Error> {
-        let cards = self.find_unreviewed(identities)?;
-        let events = self
+        let (cards, pending) = self.search(identities)?;
+        let mut events = self
             .virgil
             .contacts
             .review(&cards, self.virgil.key_changes)?;
+        events.extend(pending.iter().map(crate::ContactEvent::reset_pending));
         Ok(crate::Reviewed { cards, events })
     }
 
+    /// The active cards of `identities`, not compared with the contact store.
     #[cfg(feature = "client")]
     pub(crate) fn find_unreviewed(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
-        self.virgil
+        Ok(self.search(identities)?.0)
+    }
+
+    /// The search answer split into active cards and pending reset cards.
+    #[cfg(feature = "client")]
+    fn search(
+        &self,
+        identities: &[&str],
+    ) -> Result<(Vec<PublishedCard>, Vec<PublishedCard>), Error> {
+        Ok(self
+            .virgil
             .remote
             .cards()?
             .search(identities, None)
-            .map_err(Error::CardsService)
+            .map_err(Error::CardsService)?
+            .into_iter()
+            .partition(|found| !matches!(found.status, crate::CardStatus::Pending { .. })))
+    }
+
+    /// The reset cards of `identity` waiting out the cards service's reset delay. For
+    /// your own identity, ask on every start: a reset you did not make means someone
+    /// has your account password (or the application's key) and is replacing your
+    /// cards; cancel it by revoking the reset card with one of your keys
+    /// ([`Cards::revoke`]) before it becomes active.
+    #[cfg(feature = "client")]
+    pub fn pending_resets(&self, identity: &str) -> Result<Vec<PublishedCard>, Error> {
+        Ok(self.search(&[identity])?.1)
     }
 
     /// The active, verified cards of `identities`; an identity without one is an
@@ -138,14 +192,7 @@ impl Cards<'_> {
     #[cfg(feature = "client")]
     pub fn find_each(&self, identities: &[&str]) -> Result<Vec<Card>, Error> {
         let found = self.find(identities)?;
-        if let Some(missing) = identities
-            .iter()
-            .find(|identity| !found.iter().any(|card| card.identity() == **identity))
-        {
-            return Err(Error::NoCard {
-                identity: (*missing).to_owned(),
-            });
-        }
+        each_has_a_card(identities, &found)?;
         Ok(found)
     }
 

@@ -51,6 +51,32 @@ pub enum ContactEvent {
     /// Cards not linked from any card used before, accepted under
     /// [`KeyChangePolicy::Warn`].
     KeyChanged(KeyChange),
+    /// A reset of the identity's cards is pending: when it becomes active, every other
+    /// card of the identity is revoked. Until then any of those cards can cancel it. For
+    /// the user's own identity this is an alarm: someone with the account password is
+    /// replacing their keys.
+    ResetPending {
+        /// The identity.
+        identity: String,
+        /// The pending reset card (revoke it to cancel the reset).
+        card: CardId,
+        /// When it becomes active, seconds since the Unix epoch.
+        activates_at: u64,
+    },
+}
+
+impl ContactEvent {
+    pub(crate) fn reset_pending(found: &PublishedCard) -> Self {
+        let activates_at = match found.status {
+            crate::CardStatus::Pending { activates_at } => activates_at,
+            _ => 0,
+        };
+        Self::ResetPending {
+            identity: found.card.identity().to_owned(),
+            card: *found.card.id(),
+            activates_at,
+        }
+    }
 }
 
 impl fmt::Display for ContactEvent {
@@ -72,6 +98,16 @@ impl fmt::Display for ContactEvent {
                 short(from)
             ),
             Self::KeyChanged(change) => write!(f, "WARNING: {change}"),
+            Self::ResetPending {
+                identity,
+                card,
+                activates_at,
+            } => write!(
+                f,
+                "WARNING: a reset of {identity}'s cards is pending (card {}): in {} it replaces all of them; if {identity} did not ask for it, any of their devices can cancel it: virgil card revoke {card}",
+                short(card),
+                time_left(*activates_at, virgil_api::unix_now())
+            ),
         }
     }
 }
@@ -118,6 +154,16 @@ impl fmt::Display for KeyChange {
                 self.identity, self.identity
             )
         }
+    }
+}
+
+/// "3 h 20 min", "12 min", "under a minute" until `at`.
+fn time_left(at: u64, now: u64) -> String {
+    let minutes = at.saturating_sub(now) / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => "under a minute".to_owned(),
+        (0, m) => format!("{m} min"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 

@@ -2,7 +2,9 @@
 //! contact's new device linked from a known card is accepted with a notice; a card no
 //! known card links (here: the application key revokes bob's cards and an attacker
 //! with bob's password publishes a new "first" card) stops alice's next send until she
-//! accepts it; a verified contact stays blocked until verified again.
+//! accepts it; a verified contact stays blocked until verified again. Bob's password
+//! alone can only reset bob's cards: loud to bob's devices (and cancellable by them
+//! within the reset delay) and a key change for alice.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -13,7 +15,7 @@
 
 use virgil::{Card, Config, ContactEvent, Error, KeyChangePolicy, RevocationReason, Virgil};
 use virgil_testkit::key;
-use virgil_testkit::servers::{RelayQuota, spawn_deployment};
+use virgil_testkit::servers::{RelayQuota, spawn_deployment, spawn_deployment_configured};
 
 const APP: u8 = 100;
 const SERVICE: u8 = 101;
@@ -201,4 +203,164 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
             .is_empty(),
         "pinned after the warning"
     );
+}
+
+/// Logs `virgil` in as `name` and submits a reset card for a new key, with `password`.
+fn reset(
+    virgil: &Virgil,
+    name: &str,
+    password: Option<&str>,
+) -> Result<virgil::PublishedCard, Error> {
+    virgil.account().login(name, PASSWORD).unwrap();
+    let new_key = virgil.keys().generate().unwrap();
+    let identity = virgil.identities().create_user(name);
+    let request = virgil.cards().create_reset(&identity, &new_key).unwrap();
+    match password {
+        Some(password) => virgil.account().publish_reset_card(&request, password),
+        None => virgil.account().publish_card(&request),
+    }
+}
+
+fn api_code(result: Result<impl std::fmt::Debug, Error>) -> String {
+    match result {
+        Err(Error::AppServer(virgil_client::ClientError::Api { code, .. })) => code.to_string(),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bobs_password_alone_only_resets_and_bobs_device_sees_and_cancels_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+    let (cards_url, app_url) = spawn_deployment_configured(
+        &sqlite("cards.db"),
+        &sqlite("app.db"),
+        RelayQuota::default(),
+        |service| service.with_reset_delay(86_400),
+    );
+    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [alice, bob, mallory] =
+        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    alice.account().register("alice", PASSWORD).unwrap();
+    bob.account().register("bob", PASSWORD).unwrap();
+    let (alice_key, _) = publish(&alice, "alice", None);
+    let (bob_key, bob_card) = publish(&bob, "bob", None);
+    alice.messages().send("bob", &alice_key, "hello").unwrap();
+
+    // With bob's password, a new card is refused: it is not linked from bob's card.
+    mallory.account().login("bob", PASSWORD).unwrap();
+    let stolen = mallory.keys().generate().unwrap();
+    let request = mallory
+        .cards()
+        .create(&mallory.identities().create_user("bob"), &stolen)
+        .unwrap();
+    assert_eq!(
+        api_code(mallory.account().publish_card(&request)),
+        "link_required"
+    );
+    // A reset needs the password again (a session token alone cannot), and then only
+    // starts the delay.
+    assert_eq!(
+        api_code(reset(&mallory, "bob", None)),
+        "reauthentication_required"
+    );
+    assert_eq!(
+        api_code(reset(&mallory, "bob", Some("wrong password"))),
+        "invalid_credentials"
+    );
+    let pending = reset(&mallory, "bob", Some(PASSWORD)).unwrap();
+    assert!(matches!(pending.status, virgil::CardStatus::Pending { .. }));
+
+    // Bob's device hears of it on its next request, and so does alice; nobody
+    // encrypts to the pending card.
+    let found = bob.cards().pending_resets("bob").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].card.id(), pending.card.id());
+    let sent = bob.messages().send("alice", &bob_key, "hi").unwrap();
+    let alarm = sent
+        .events
+        .iter()
+        .find(|event| matches!(event, ContactEvent::ResetPending { identity, card, .. } if identity == "bob" && card == pending.card.id()))
+        .unwrap_or_else(|| panic!("bob was not told: {:?}", sent.events));
+    assert!(
+        alarm
+            .to_string()
+            .contains(&format!("virgil card revoke {}", pending.card.id()))
+    );
+    let sent = alice
+        .messages()
+        .send("bob", &alice_key, "still you?")
+        .unwrap();
+    assert_eq!(
+        sent.cards, 2,
+        "bob's one card and alice's, not the pending one"
+    );
+    assert!(
+        sent.events
+            .iter()
+            .any(|event| matches!(event, ContactEvent::ResetPending { .. }))
+    );
+
+    // Bob cancels it with his own key: the reset card is revoked, his card stays.
+    bob.cards()
+        .revoke(pending.card.id(), RevocationReason::Compromised, &bob_key)
+        .unwrap();
+    assert!(bob.cards().pending_resets("bob").unwrap().is_empty());
+    let sent = alice.messages().send("bob", &alice_key, "good").unwrap();
+    assert!(sent.events.is_empty(), "{:?}", sent.events);
+    assert_eq!(
+        alice
+            .cards()
+            .find(&["bob"])
+            .unwrap()
+            .iter()
+            .map(|c| *c.id())
+            .collect::<Vec<_>>(),
+        vec![*bob_card.id()]
+    );
+}
+
+#[test]
+fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+    let (cards_url, app_url) = spawn_deployment(
+        &sqlite("cards.db"),
+        &sqlite("app.db"),
+        RelayQuota::default(),
+    );
+    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [alice, bob, bob_new] =
+        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    alice.account().register("alice", PASSWORD).unwrap();
+    bob.account().register("bob", PASSWORD).unwrap();
+    let (alice_key, _) = publish(&alice, "alice", None);
+    let (_, bob_card) = publish(&bob, "bob", None);
+    alice.messages().send("bob", &alice_key, "hello").unwrap();
+
+    // No reset delay (the demo's): the reset card is active at once and bob's old
+    // card is revoked.
+    let reset_card = reset(&bob_new, "bob", Some(PASSWORD)).unwrap();
+    assert_eq!(reset_card.status, virgil::CardStatus::Active);
+    assert!(matches!(
+        alice.cards().get_published(bob_card.id()).unwrap().status,
+        virgil::CardStatus::Revoked {
+            reason: RevocationReason::Reset,
+            ..
+        }
+    ));
+    match alice.messages().send("bob", &alice_key, "secret") {
+        Err(Error::KeyChanged(change)) => {
+            assert!(change.reset, "{change}");
+            assert_eq!(change.cards, vec![*reset_card.card.id()]);
+            assert!(change.to_string().contains("reset"));
+        }
+        other => panic!("the send went ahead: {other:?}"),
+    }
+    alice.contacts().accept("bob").unwrap();
+    let sent = alice
+        .messages()
+        .send("bob", &alice_key, "welcome back")
+        .unwrap();
+    assert_eq!(sent.cards, 2);
 }

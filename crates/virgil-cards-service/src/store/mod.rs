@@ -72,6 +72,9 @@ pub enum StoreError {
     /// The card is already revoked.
     #[error("card {0} is already revoked")]
     AlreadyRevoked(CardId),
+    /// A reset card for an identity that has a reset pending already.
+    #[error("a reset of this identity is pending already (card {0})")]
+    ResetPending(CardId),
     /// A stored row could not be read back as a card (the database was edited by hand?).
     #[error("stored card {id} is damaged: {reason}")]
     Damaged {
@@ -89,8 +92,11 @@ pub enum StoreError {
 /// and the service signs the status of, each of them.
 pub const MAX_ACTIVE_CARDS: usize = 16;
 
-const COLUMNS: &str =
-    "id, snapshot, signatures, published_at, superseded_by, revoked_at, revocation_reason";
+const COLUMNS: &str = "id, snapshot, signatures, published_at, superseded_by, revoked_at, revocation_reason, activates_at";
+
+/// Cards of one identity (`$1` app, `$2` identity, `$3` type) that are active now.
+const ACTIVE_OF_IDENTITY: &str = "app_id = $1 AND identity = $2 AND identity_type = $3 \
+     AND superseded_by IS NULL AND revoked_at IS NULL AND activates_at IS NULL";
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -100,6 +106,7 @@ fn reason_text(reason: RevocationReason) -> &'static str {
     match reason {
         RevocationReason::Unspecified => "unspecified",
         RevocationReason::Compromised => "compromised",
+        RevocationReason::Reset => "reset",
     }
 }
 
@@ -108,6 +115,7 @@ fn reason_text(reason: RevocationReason) -> &'static str {
 pub struct CardStore {
     database: Database,
     pool: AnyPool,
+    reset_delay: u64,
 }
 
 impl CardStore {
@@ -118,9 +126,19 @@ impl CardStore {
         let store = Self {
             pool: database.pool.clone(),
             database,
+            reset_delay: 0,
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// How long a reset card stays pending (cancellable by the identity's active
+    /// cards) before it becomes active and revokes every other card of the identity,
+    /// in seconds. Default 0 (at once, as in the demo); docs/deployment.md recommends
+    /// at least a day in production.
+    pub fn with_reset_delay(mut self, seconds: u64) -> Self {
+        self.reset_delay = seconds;
+        self
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -140,6 +158,13 @@ impl CardStore {
                     .execute(&mut *tx)
                     .await?;
             }
+            Some(1) => {
+                sqlx::query(schema::FROM_1).execute(&mut *tx).await?;
+                sqlx::query("UPDATE virgil_schema SET version = $1")
+                    .bind(SCHEMA_VERSION)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             Some(SCHEMA_VERSION) => {}
             Some(other) => {
                 return Err(StoreError::Damaged {
@@ -149,6 +174,9 @@ impl CardStore {
                     ),
                 });
             }
+        }
+        for statement in schema::indexes() {
+            sqlx::query(&statement).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -176,18 +204,23 @@ impl CardStore {
         let superseded_by: Option<String> = row.try_get("superseded_by")?;
         let revoked_at: Option<i64> = row.try_get("revoked_at")?;
         let reason: Option<String> = row.try_get("revocation_reason")?;
-        let status = match (revoked_at, reason.as_deref(), superseded_by) {
-            (Some(at), Some(reason), _) => CardStatus::Revoked {
+        let activates_at: Option<i64> = row.try_get("activates_at")?;
+        let status = match (revoked_at, reason.as_deref(), superseded_by, activates_at) {
+            (Some(at), Some(reason), _, _) => CardStatus::Revoked {
                 reason: match reason {
                     "compromised" => RevocationReason::Compromised,
+                    "reset" => RevocationReason::Reset,
                     _ => RevocationReason::Unspecified,
                 },
                 at: u64::try_from(at).unwrap_or_default(),
             },
-            (_, _, Some(by)) => CardStatus::Superseded {
+            (_, _, Some(by), _) => CardStatus::Superseded {
                 by: by
                     .parse()
                     .map_err(|e| damaged(format!("superseded_by: {e}")))?,
+            },
+            (_, _, _, Some(at)) => CardStatus::Pending {
+                activates_at: u64::try_from(at).unwrap_or_default(),
             },
             _ => CardStatus::Active,
         };
@@ -206,7 +239,15 @@ impl CardStore {
     /// [`StoreError::LinkRequired`]. A card with `previous_card_id` replaces that card,
     /// which must be an active card of the same identity; every check and change happens
     /// in one transaction, serialized per identity.
+    ///
+    /// A reset card ([`virgil_card::contact::is_reset`]) needs no link: with no delay
+    /// it is active at once and every other card of the identity is revoked (reason
+    /// [`RevocationReason::Reset`]); with a delay ([`CardStore::with_reset_delay`]) it
+    /// is [`CardStatus::Pending`] until then, and the identity's active cards can cancel
+    /// it by revoking it. One reset may be pending per identity
+    /// ([`StoreError::ResetPending`]); a reset card's `previous_card_id` is ignored.
     pub async fn publish(&self, card: &Card, now: u64) -> Result<Published, StoreError> {
+        self.settle_resets(now).await?;
         let content = card.content();
         let id = card.id().to_string();
         let signatures =
@@ -232,8 +273,7 @@ impl CardStore {
         );
         self.database.lock_key(&mut tx, &identity_key).await?;
         let active: Vec<StoredCard> = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM cards WHERE app_id = $1 AND identity = $2 AND identity_type = $3 \
-             AND superseded_by IS NULL AND revoked_at IS NULL ORDER BY published_at, id"
+            "SELECT {COLUMNS} FROM cards WHERE {ACTIVE_OF_IDENTITY} ORDER BY published_at, id"
         ))
         .bind(&content.app_id)
         .bind(&content.identity)
@@ -248,6 +288,9 @@ impl CardStore {
             .find(|stored| stored.card.public_key() == card.public_key())
         {
             return Ok(Published::Existing(same_key.clone()));
+        }
+        if virgil_card::contact::is_reset(card) && !active.is_empty() {
+            return self.publish_reset(tx, card, &signatures, now).await;
         }
         if !active.is_empty()
             && !active
@@ -329,8 +372,127 @@ impl CardStore {
         }))
     }
 
+    /// Stores a reset card for an identity with active cards (`tx` holds its lock).
+    async fn publish_reset(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        card: &Card,
+        signatures: &str,
+        now: u64,
+    ) -> Result<Published, StoreError> {
+        let content = card.content();
+        let id = card.id().to_string();
+        if let Some(pending) = sqlx::query(
+            "SELECT id FROM cards WHERE app_id = $1 AND identity = $2 AND identity_type = $3 \
+             AND activates_at IS NOT NULL AND revoked_at IS NULL",
+        )
+        .bind(&content.app_id)
+        .bind(&content.identity)
+        .bind(&content.identity_type)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            let pending: String = pending.try_get("id")?;
+            let pending = pending.parse().map_err(|e| StoreError::Damaged {
+                id: pending.clone(),
+                reason: format!("id: {e}"),
+            })?;
+            return Err(StoreError::ResetPending(pending));
+        }
+        let activates_at = (self.reset_delay > 0).then(|| now.saturating_add(self.reset_delay));
+        sqlx::query(
+            "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at, activates_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(&content.app_id)
+        .bind(&content.identity)
+        .bind(&content.identity_type)
+        .bind(card.snapshot().to_vec())
+        .bind(signatures)
+        .bind(to_i64(content.created_at))
+        .bind(to_i64(now))
+        .bind(activates_at.map(to_i64))
+        .execute(&mut *tx)
+        .await?;
+        let status = match activates_at {
+            Some(activates_at) => CardStatus::Pending { activates_at },
+            None => {
+                Self::revoke_all_but(&mut tx, card, now).await?;
+                CardStatus::Active
+            }
+        };
+        tx.commit().await?;
+        Ok(Published::Created(StoredCard {
+            card: card.clone(),
+            published_at: now,
+            status,
+        }))
+    }
+
+    /// Revokes every active card of `reset`'s identity except `reset` (reason reset).
+    async fn revoke_all_but(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        reset: &Card,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        let content = reset.content();
+        sqlx::query(&format!(
+            "UPDATE cards SET revoked_at = $4, revocation_reason = $5 WHERE {ACTIVE_OF_IDENTITY} AND id <> $6"
+        ))
+        .bind(&content.app_id)
+        .bind(&content.identity)
+        .bind(&content.identity_type)
+        .bind(to_i64(at))
+        .bind(reason_text(RevocationReason::Reset))
+        .bind(reset.id().to_string())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Activates the pending reset cards whose delay ended by `now` (each revokes the
+    /// other cards of its identity, as of its activation time). Every request runs it
+    /// first, so no background job is needed and every replica sees the same state; it
+    /// is idempotent and safe to run concurrently. Returns how many resets it activated.
+    pub async fn settle_resets(&self, now: u64) -> Result<usize, StoreError> {
+        let due = sqlx::query(&format!(
+            "SELECT {COLUMNS}, app_id FROM cards WHERE activates_at IS NOT NULL AND activates_at <= $1 AND revoked_at IS NULL"
+        ))
+        .bind(to_i64(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut settled = 0;
+        for row in &due {
+            let stored = Self::decode(row)?;
+            let CardStatus::Pending { activates_at } = stored.status else {
+                continue;
+            };
+            let content = stored.card.content();
+            let mut tx = self.database.begin_write().await?;
+            let identity_key = format!(
+                "cards/{}/{}/{}",
+                content.app_id, content.identity_type, content.identity
+            );
+            self.database.lock_key(&mut tx, &identity_key).await?;
+            let activated = sqlx::query(
+                "UPDATE cards SET activates_at = NULL WHERE id = $1 AND activates_at IS NOT NULL AND revoked_at IS NULL",
+            )
+            .bind(stored.card.id().to_string())
+            .execute(&mut *tx)
+            .await?;
+            if activated.rows_affected() == 1 {
+                Self::revoke_all_but(&mut tx, &stored.card, activates_at).await?;
+                settled += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(settled)
+    }
+
     /// Any card of application `app_id` by id, whatever its status.
     pub async fn get(&self, app_id: &str, id: &CardId) -> Result<Option<StoredCard>, StoreError> {
+        self.settle_resets(virgil_api::unix_now()).await?;
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM cards WHERE id = $1 AND app_id = $2"
         ))
@@ -344,7 +506,8 @@ impl CardStore {
     }
 
     /// The active cards of application `app_id` for any of `identities` (and of
-    /// `identity_type`, if given), ordered by identity then publication time.
+    /// `identity_type`, if given), and their pending reset cards, ordered by identity
+    /// then publication time.
     pub async fn search(
         &self,
         app_id: &str,
@@ -354,6 +517,7 @@ impl CardStore {
         if identities.is_empty() {
             return Ok(Vec::new());
         }
+        self.settle_resets(virgil_api::unix_now()).await?;
         let first = if identity_type.is_some() { 3 } else { 2 };
         let placeholders: Vec<String> = (0..identities.len())
             .map(|i| format!("${}", first + i))
@@ -392,6 +556,7 @@ impl CardStore {
         reason: RevocationReason,
         at: u64,
     ) -> Result<StoredCard, StoreError> {
+        self.settle_resets(at).await?;
         let updated = sqlx::query(
             "UPDATE cards SET revoked_at = $1, revocation_reason = $2 WHERE id = $3 AND app_id = $4 AND revoked_at IS NULL",
         )

@@ -2,7 +2,11 @@
 //! name of the byte-string type.
 
 /// Schema version written to `virgil_schema`; bump with a migration when it changes.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// 2: `activates_at` (pending reset cards).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// What turns a version-1 database into version 2.
+pub(crate) const FROM_1: &str = "ALTER TABLE cards ADD COLUMN activates_at BIGINT NULL";
 
 pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
     vec![
@@ -20,11 +24,20 @@ pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
                 previous_card_id TEXT NULL,
                 superseded_by TEXT NULL,
                 revoked_at BIGINT NULL,
-                revocation_reason TEXT NULL
+                revocation_reason TEXT NULL,
+                activates_at BIGINT NULL
             )"
         ),
+    ]
+}
+
+/// Indexes, created after any migration (they may name new columns).
+pub(crate) fn indexes() -> Vec<String> {
+    vec![
         // Search reads active cards by (app, identity[, type]).
         "CREATE INDEX IF NOT EXISTS cards_by_identity ON cards (app_id, identity, identity_type)"
             .to_owned(),
+        // Every request settles the resets that are due: find them without a scan.
+        "CREATE INDEX IF NOT EXISTS cards_pending ON cards (activates_at)".to_owned(),
     ]
 }
