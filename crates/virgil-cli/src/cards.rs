@@ -84,9 +84,27 @@ pub(crate) enum CardCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Your active cards (the logged-in user's), with the local key of each, if any.
+    /// Your active cards (the logged-in user's), with the local key of each, if any,
+    /// and any reset of your cards that is pending.
     #[command(after_help = "Example:\n  virgil card list")]
     List,
+    /// Lost every key? Publish a reset card for a new key: it needs no link from an
+    /// old card, only your account password again. When it becomes active (at once, or
+    /// after the cards service's reset delay, during which any of your old devices can
+    /// cancel it) every other card of yours is revoked, and each contact's client warns
+    /// them that your keys changed: tell them, and compare safety numbers again.
+    #[command(
+        after_help = "Example:\n  virgil key generate alice-new && virgil card reset --key alice-new"
+    )]
+    Reset {
+        /// The new key [default: the logged-in user's name].
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[command(flatten)]
+        account: crate::relay::AccountPasswordArgs,
+    },
     /// Revoke a card: one of yours, signed with your key (the card's own, or that of
     /// another of your active cards: a lost phone revoked from the laptop); or, as the
     /// operator, any card of the application with --app-key-file.
@@ -232,19 +250,29 @@ pub(crate) fn find_each_announcing(
     identities: &[&str],
 ) -> Result<Vec<Card>, CliError> {
     let found = virgil.cards().find_reviewed(identities)?;
-    for event in &found.events {
-        eprintln!("virgil: {event}");
-    }
-    if let Some(missing) = identities
-        .iter()
-        .find(|identity| !found.cards.iter().any(|f| f.card.identity() == **identity))
-    {
-        return Err(virgil::Error::NoCard {
-            identity: (*missing).to_owned(),
-        }
-        .into());
-    }
+    announce(virgil, &found.events);
+    found.check_each(identities)?;
     Ok(found.cards.into_iter().map(|found| found.card).collect())
+}
+
+/// Prints what a lookup found worth telling (first contacts, linked devices, key
+/// changes, pending resets) on standard error; a pending reset of the logged-in user's
+/// own cards as an alarm.
+pub(crate) fn announce(virgil: &Virgil, events: &[virgil::ContactEvent]) {
+    let me = virgil.account().session().map(|session| session.username);
+    for event in events {
+        match event {
+            virgil::ContactEvent::ResetPending {
+                identity,
+                card,
+                activates_at,
+            } if me.as_deref() == Some(identity.as_str()) => eprintln!(
+                "virgil: WARNING: a RESET of your cards was requested (card {card}). At {} it replaces every card of yours and your contacts are told your keys changed. If you did not ask for it, someone knows your account password: cancel it now with `virgil card revoke {card}`, then change your password.",
+                crate::format_time(i64::try_from(*activates_at).unwrap_or(i64::MAX))
+            ),
+            other => eprintln!("virgil: {other}"),
+        }
+    }
 }
 
 /// Runs a `virgil card` command.
@@ -384,7 +412,9 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
         CardCommand::List => {
             let virgil = global.virgil()?;
             let username = global.session()?.session.username;
-            let mine = virgil.cards().find_published(&[username.as_str()])?;
+            let found = virgil.cards().find_reviewed(&[username.as_str()])?;
+            announce(&virgil, &found.events);
+            let mine = found.cards;
             if mine.is_empty() {
                 println!("{username:?} has no active card; publish one with `virgil card publish`");
             }
@@ -409,6 +439,48 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                     card.id(),
                     crate::format_time(i64::try_from(published.published_at).unwrap_or(i64::MAX))
                 );
+            }
+            for event in &found.events {
+                if let virgil::ContactEvent::ResetPending {
+                    card, activates_at, ..
+                } = event
+                {
+                    println!(
+                        "{card}  RESET PENDING until {} (cancel: virgil card revoke {card})",
+                        crate::format_time(i64::try_from(*activates_at).unwrap_or(i64::MAX))
+                    );
+                }
+            }
+        }
+        CardCommand::Reset {
+            key,
+            password,
+            account,
+        } => {
+            let virgil = global.virgil()?;
+            let username = global.session()?.session.username;
+            let key = key.unwrap_or_else(|| username.clone());
+            let private = keys::load(virgil.keys(), &key, &password)?;
+            let identity = virgil.identities().create_user(&username);
+            let request = virgil
+                .cards()
+                .create_reset(&identity, &private)
+                .map_err(context("cannot create the reset card"))?;
+            let account_password = crate::relay::account_password(&account, &username, false)?;
+            let published = virgil
+                .account()
+                .publish_reset_card(&request, &account_password)?;
+            global.keep_refreshed_session(&virgil)?;
+            match published.status {
+                CardStatus::Pending { activates_at } => println!(
+                    "reset card {} for {username:?} published; pending until {}: then it replaces all of your other cards (any of them can still cancel it)",
+                    published.card.id(),
+                    crate::format_time(i64::try_from(activates_at).unwrap_or(i64::MAX))
+                ),
+                _ => println!(
+                    "reset card {} for {username:?} published and active: your other cards are revoked; your contacts will be warned that your keys changed",
+                    published.card.id()
+                ),
             }
         }
         CardCommand::Revoke {

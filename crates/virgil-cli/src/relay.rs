@@ -22,7 +22,7 @@ pub(crate) struct AccountPasswordArgs {
     pub(crate) account_password_file: Option<PathBuf>,
 }
 
-fn account_password(
+pub(crate) fn account_password(
     args: &AccountPasswordArgs,
     username: &str,
     confirm: bool,
@@ -134,14 +134,6 @@ pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), Cl
     Ok(())
 }
 
-fn username_of(virgil: &virgil::Virgil) -> Result<String, CliError> {
-    virgil
-        .account()
-        .session()
-        .map(|session| session.username)
-        .ok_or_else(|| virgil::Error::NotLoggedIn.into())
-}
-
 /// `virgil send`.
 pub(crate) fn send(
     global: &Global,
@@ -171,8 +163,8 @@ pub(crate) fn send(
     }
     let key_name = key.unwrap_or(username);
     let private = keys::load(virgil.keys(), &key_name, password)?;
-    crate::cards::find_each_announcing(&virgil, &[to, username_of(&virgil)?.as_str()])?;
     let sent = virgil.messages().send(to, &private, &message)?;
+    crate::cards::announce(&virgil, &sent.events);
     global.keep_refreshed_session(&virgil)?;
     println!(
         "sent to {to} (message {}), signed and encrypted for {} card(s)",
@@ -193,6 +185,13 @@ pub(crate) fn inbox(
     let key_name = key.unwrap_or_else(|| saved.session.username.clone());
     let private = keys::load(virgil.keys(), &key_name, password)?;
     let cursor = if all { 0 } else { saved.inbox_cursor };
+    // Every read also checks that nobody is resetting this user's cards.
+    let pending = virgil.cards().pending_resets(&saved.session.username)?;
+    let alarms: Vec<virgil::ContactEvent> = pending
+        .iter()
+        .filter_map(virgil::ContactEvent::reset_pending)
+        .collect();
+    crate::cards::announce(&virgil, &alarms);
     let read = virgil.messages().inbox(&private, cursor)?;
     let (mut shown, mut rejected) = (0usize, 0usize);
     for received in &read.messages {
@@ -219,6 +218,8 @@ pub(crate) fn inbox(
                         format!("signature does not match {}'s card", received.from)
                     }
                     Error::NotSigned { .. } => "not signed".to_owned(),
+                    Error::KeyChanged(change) => change.to_string(),
+                    Error::RevokedCardOffered { .. } => error.to_string(),
                     _ => "the message was modified or is damaged".to_owned(),
                 };
                 println!("{header} REJECTED: {why}");

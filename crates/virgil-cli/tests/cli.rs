@@ -41,6 +41,11 @@ struct Deployment {
 
 impl Deployment {
     fn start() -> Self {
+        Self::start_with_reset_delay(0)
+    }
+
+    /// With the cards service's `reset_delay_seconds` set in the config `init` wrote.
+    fn start_with_reset_delay(seconds: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let local = dir.path().join("local");
         let init = Command::new(BIN)
@@ -58,6 +63,16 @@ impl Deployment {
         assert!(!again.status.success(), "init never overwrites");
 
         let cards_toml = local.join("cards.toml");
+        let written = std::fs::read_to_string(&cards_toml).unwrap();
+        assert!(written.contains("reset_delay_seconds = 0"), "{written}");
+        std::fs::write(
+            &cards_toml,
+            written.replace(
+                "reset_delay_seconds = 0",
+                &format!("reset_delay_seconds = {seconds}"),
+            ),
+        )
+        .unwrap();
         let cards = serve(&[
             "cards",
             "--config",
@@ -901,4 +916,79 @@ fn a_second_device_is_linked_from_the_first() {
         .to_owned();
     let stderr = deployment.fails("mallory", &["card", "revoke", &carol_card], 3);
     assert!(stderr.contains("only the owner's keys"), "{stderr}");
+}
+
+/// Dave lost his key and resets from a new device: erin's next send stops with a
+/// key-change warning (exit 3) naming the reset, goes ahead with --accept-key-change
+/// (said on stderr), and dave reads it on the new device.
+#[test]
+fn a_reset_stops_contacts_until_they_accept_it() {
+    let deployment = Deployment::start();
+    deployment.onboard("dave");
+    deployment.onboard("erin");
+    let sent = deployment.run_as("erin", &["send", "dave"], Some(b"hello"));
+    assert!(sent.status.success());
+    assert!(text(&sent.stderr).contains("first contact with dave"));
+
+    deployment.ok("dave-new", &["key", "generate", "dave"]);
+    deployment.ok("dave-new", &["login", "dave"]);
+    let reset = deployment.ok("dave-new", &["card", "reset"]);
+    assert!(reset.contains("published and active"), "{reset}");
+
+    let stderr = deployment.fails_with("erin", &["send", "dave"], Some(b"secret"), 3);
+    assert!(stderr.contains("dave's keys changed"), "{stderr}");
+    assert!(stderr.contains("reset"), "{stderr}");
+    let accepted = deployment.run_as(
+        "erin",
+        &["--accept-key-change", "send", "dave"],
+        Some(b"welcome back"),
+    );
+    assert!(accepted.status.success(), "{}", text(&accepted.stderr));
+    assert!(text(&accepted.stderr).contains("WARNING: dave's keys changed"));
+    // Accepted once: the next send says nothing.
+    let again = deployment.run_as("erin", &["send", "dave"], Some(b"again"));
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        !text(&again.stderr).contains("WARNING"),
+        "{}",
+        text(&again.stderr)
+    );
+    // The first message was for the lost key: shown as not for this key (exit 3).
+    let inbox = deployment.run_as("dave-new", &["inbox"], None);
+    let shown = text(&inbox.stdout);
+    assert!(shown.contains("welcome back"), "{shown}");
+    assert!(shown.contains("REJECTED: not encrypted for key"), "{shown}");
+}
+
+/// With a reset delay, a reset made with frank's password alone is pending: frank's
+/// device is alarmed on its next inbox read and in `card list`, and cancels it.
+#[test]
+fn a_pending_reset_alarms_the_owner_who_cancels_it() {
+    let deployment = Deployment::start_with_reset_delay(86_400);
+    deployment.onboard("frank");
+    deployment.ok("thief", &["key", "generate", "frank"]);
+    deployment.ok("thief", &["login", "frank"]);
+    let reset = deployment.ok("thief", &["card", "reset"]);
+    assert!(reset.contains("pending until"), "{reset}");
+
+    let inbox = deployment.run_as("frank", &["inbox"], None);
+    assert!(inbox.status.success(), "{}", text(&inbox.stderr));
+    let alarm = text(&inbox.stderr);
+    assert!(alarm.contains("RESET of your cards"), "{alarm}");
+    let listed = deployment.ok("frank", &["card", "list"]);
+    let pending_line = listed
+        .lines()
+        .find(|line| line.contains("RESET PENDING"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    let pending_card = pending_line.split_whitespace().next().unwrap();
+    assert!(alarm.contains(pending_card), "{alarm}");
+    let cancelled = deployment.ok("frank", &["card", "revoke", pending_card]);
+    assert!(cancelled.contains("revoked"), "{cancelled}");
+    let inbox = deployment.run_as("frank", &["inbox"], None);
+    assert!(
+        !text(&inbox.stderr).contains("RESET"),
+        "{}",
+        text(&inbox.stderr)
+    );
+    assert!(!deployment.ok("frank", &["card", "list"]).contains("RESET"));
 }

@@ -1,7 +1,7 @@
 //! The application server flow (feature `client`): register, log in, keep the cards
 //! service's access token fresh, submit a card for approval, send and read messages.
 
-use crate::{Buffer, Card, Error, Key, PublicKey, Virgil};
+use crate::{Buffer, Card, CardId, Error, Key, PublicKey, Virgil};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use virgil_api::app::{SessionInfo, SessionResponse};
@@ -327,6 +327,24 @@ pub struct InboxRead {
     pub cursor: i64,
 }
 
+/// Why a sender's cards were not used to verify their messages.
+enum Refused {
+    KeyChanged(crate::KeyChange),
+    Revoked { identity: String, card: CardId },
+}
+
+impl Refused {
+    fn to_error(&self) -> Error {
+        match self {
+            Refused::KeyChanged(change) => Error::KeyChanged(change.clone()),
+            Refused::Revoked { identity, card } => Error::RevokedCardOffered {
+                identity: identity.clone(),
+                card: *card,
+            },
+        }
+    }
+}
+
 /// Messages through the application server's relay ([`Virgil::messages`]).
 pub struct Messages<'a> {
     pub(crate) virgil: &'a Virgil,
@@ -340,8 +358,7 @@ impl Messages<'_> {
         let session = remote.session()?;
         let identities = [to, session.username.as_str()];
         let found = self.virgil.cards().find_reviewed(&identities)?;
-        let cards: Vec<&Card> = found.cards.iter().map(|c| &c.card).collect();
-        crate::cards::each_has_a_card(&identities, &cards)?;
+        found.check_each(&identities)?;
         let keys: Vec<&PublicKey> = found.cards.iter().map(|c| c.card.public_key()).collect();
         let ciphertext = envelope::sign_then_encrypt(message.as_ref(), &key.0, &keys)?;
         let id = remote
@@ -373,7 +390,9 @@ impl Messages<'_> {
         let session = remote.session()?;
         let app = remote.app()?;
         let mut cursor = cursor;
-        let mut sender_cards: HashMap<String, Vec<Card>> = HashMap::new();
+        // Per sender: their cards, or why they cannot be used (a key change or a card
+        // seen revoked: only that sender's messages are refused, not the whole inbox).
+        let mut sender_cards: HashMap<String, Result<Vec<Card>, Refused>> = HashMap::new();
         let mut messages = Vec::new();
         loop {
             let page = app
@@ -385,17 +404,32 @@ impl Messages<'_> {
             let page_start = cursor;
             for relayed in page.messages {
                 if !sender_cards.contains_key(&relayed.from) {
-                    let found = self.virgil.cards().find(&[relayed.from.as_str()])?;
+                    let found = match self.virgil.cards().find(&[relayed.from.as_str()]) {
+                        Ok(found) => Ok(found),
+                        Err(Error::KeyChanged(change)) => Err(Refused::KeyChanged(change)),
+                        Err(Error::RevokedCardOffered { identity, card }) => {
+                            Err(Refused::Revoked { identity, card })
+                        }
+                        Err(other) => return Err(other),
+                    };
                     sender_cards.insert(relayed.from.clone(), found);
                 }
-                let senders = sender_cards
-                    .get(&relayed.from)
-                    .map_or(&[][..], Vec::as_slice);
-                let opened = from_base64(&relayed.body)
-                    .map_err(|_| Error::Crypto(virgil_crypto::Error::Malformed))
-                    .and_then(|bytes| {
-                        key.decrypt_then_verify_any(&Buffer::from_bytes(bytes), senders)
-                    });
+                let senders = sender_cards.get(&relayed.from);
+                let opened = match senders {
+                    Some(Err(refused)) => Err(refused.to_error()),
+                    Some(Ok(senders)) => from_base64(&relayed.body)
+                        .map_err(|_| Error::Crypto(virgil_crypto::Error::Malformed))
+                        .and_then(|bytes| {
+                            key.decrypt_then_verify_any(&Buffer::from_bytes(bytes), senders)
+                        }),
+                    None => Err(Error::SenderHasNoCard {
+                        identity: relayed.from.clone(),
+                    }),
+                };
+                let senders = match senders {
+                    Some(Ok(senders)) => senders.as_slice(),
+                    _ => &[],
+                };
                 let message = match opened {
                     Err(Error::WrongSender { .. }) if senders.is_empty() => {
                         Err(Error::SenderHasNoCard {

@@ -151,7 +151,11 @@ impl Cards<'_> {
             .virgil
             .contacts
             .review(&cards, self.virgil.key_changes)?;
-        events.extend(pending.iter().map(crate::ContactEvent::reset_pending));
+        events.extend(
+            pending
+                .iter()
+                .filter_map(crate::ContactEvent::reset_pending),
+        );
         Ok(crate::Reviewed { cards, events })
     }
 

@@ -66,15 +66,16 @@ pub enum ContactEvent {
 }
 
 impl ContactEvent {
-    pub(crate) fn reset_pending(found: &PublishedCard) -> Self {
-        let activates_at = match found.status {
-            crate::CardStatus::Pending { activates_at } => activates_at,
-            _ => 0,
-        };
-        Self::ResetPending {
-            identity: found.card.identity().to_owned(),
-            card: *found.card.id(),
-            activates_at,
+    /// The [`ContactEvent::ResetPending`] for `found`, if it is a pending reset card
+    /// (as [`crate::Cards::pending_resets`] returns them).
+    pub fn reset_pending(found: &PublishedCard) -> Option<Self> {
+        match found.status {
+            crate::CardStatus::Pending { activates_at } => Some(Self::ResetPending {
+                identity: found.card.identity().to_owned(),
+                card: *found.card.id(),
+                activates_at,
+            }),
+            _ => None,
         }
     }
 }
@@ -177,8 +178,16 @@ fn short(id: &CardId) -> String {
 pub struct Reviewed {
     /// The active, verified cards.
     pub cards: Vec<PublishedCard>,
-    /// First contacts, linked devices and (under `Warn`) key changes.
+    /// First contacts, linked devices, pending resets and (under `Warn`) key changes.
     pub events: Vec<ContactEvent>,
+}
+
+impl Reviewed {
+    /// [`Error::NoCard`] for the first of `identities` without an active card here.
+    pub fn check_each(&self, identities: &[&str]) -> Result<(), Error> {
+        let cards: Vec<&Card> = self.cards.iter().map(|found| &found.card).collect();
+        crate::cards::each_has_a_card(identities, &cards)
+    }
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]

@@ -210,7 +210,7 @@ fn reset(
     virgil: &Virgil,
     name: &str,
     password: Option<&str>,
-) -> Result<virgil::PublishedCard, Error> {
+) -> Result<(virgil::Key, virgil::PublishedCard), Error> {
     virgil.account().login(name, PASSWORD).unwrap();
     let new_key = virgil.keys().generate().unwrap();
     let identity = virgil.identities().create_user(name);
@@ -219,6 +219,7 @@ fn reset(
         Some(password) => virgil.account().publish_reset_card(&request, password),
         None => virgil.account().publish_card(&request),
     }
+    .map(|published| (new_key, published))
 }
 
 fn api_code(result: Result<impl std::fmt::Debug, Error>) -> String {
@@ -232,12 +233,30 @@ fn api_code(result: Result<impl std::fmt::Debug, Error>) -> String {
 fn bobs_password_alone_only_resets_and_bobs_device_sees_and_cancels_it() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let (cards_url, app_url) = spawn_deployment_configured(
-        &sqlite("cards.db"),
-        &sqlite("app.db"),
-        RelayQuota::default(),
-        |service| service.with_reset_delay(86_400),
-    );
+    password_alone_only_resets(&sqlite("cards.db"), &sqlite("app.db"));
+}
+
+#[test]
+fn bobs_password_alone_only_resets_on_postgres() {
+    let Some(database) = virgil_testkit::postgres::TempPostgres::or_skip(concat!(
+        module_path!(),
+        "::bobs_password_alone_only_resets_on_postgres"
+    )) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app_db = format!("sqlite://{}?mode=rwc", dir.path().join("app.db").display());
+    password_alone_only_resets(database.url(), &app_db);
+}
+
+/// Bob's password, and a login with it: a new card is refused (not linked), a reset
+/// needs the password again and then waits out the delay, bob's device and alice are
+/// told, nobody encrypts to it, and bob's key cancels it.
+fn password_alone_only_resets(cards_db: &str, app_db: &str) {
+    let (cards_url, app_url) =
+        spawn_deployment_configured(cards_db, app_db, RelayQuota::default(), |service| {
+            service.with_reset_delay(86_400)
+        });
     let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let [alice, bob, mallory] =
         std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
@@ -268,7 +287,7 @@ fn bobs_password_alone_only_resets_and_bobs_device_sees_and_cancels_it() {
         api_code(reset(&mallory, "bob", Some("wrong password"))),
         "invalid_credentials"
     );
-    let pending = reset(&mallory, "bob", Some(PASSWORD)).unwrap();
+    let (_, pending) = reset(&mallory, "bob", Some(PASSWORD)).unwrap();
     assert!(matches!(pending.status, virgil::CardStatus::Pending { .. }));
 
     // Bob's device hears of it on its next request, and so does alice; nobody
@@ -340,7 +359,7 @@ fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
 
     // No reset delay (the demo's): the reset card is active at once and bob's old
     // card is revoked.
-    let reset_card = reset(&bob_new, "bob", Some(PASSWORD)).unwrap();
+    let (new_key, reset_card) = reset(&bob_new, "bob", Some(PASSWORD)).unwrap();
     assert_eq!(reset_card.status, virgil::CardStatus::Active);
     assert!(matches!(
         alice.cards().get_published(bob_card.id()).unwrap().status,
@@ -357,7 +376,26 @@ fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
         }
         other => panic!("the send went ahead: {other:?}"),
     }
+    // A message from bob's new key is refused in alice's inbox (that message only, the
+    // inbox still reads) until she accepts the change.
+    bob_new
+        .messages()
+        .send("alice", &new_key, "it's me")
+        .unwrap();
+    let read = alice.messages().inbox(&alice_key, 0).unwrap();
+    assert!(matches!(
+        &read.messages[..],
+        [virgil::Received {
+            message: Err(Error::KeyChanged(_)),
+            ..
+        }]
+    ));
     alice.contacts().accept("bob").unwrap();
+    let read = alice.messages().inbox(&alice_key, 0).unwrap();
+    assert_eq!(
+        read.messages[0].message.as_ref().unwrap().as_bytes(),
+        b"it's me"
+    );
     let sent = alice
         .messages()
         .send("bob", &alice_key, "welcome back")
