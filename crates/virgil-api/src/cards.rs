@@ -97,6 +97,36 @@ impl CardStatus {
     }
 }
 
+/// Who revoked a card, with their signature: served with every revoked card, so a
+/// client can check the revocation came from someone allowed to make it (docs/format.md
+/// §12), not only that the service says so.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum RevocationRecord {
+    /// The application (administrative): `request` signed by one of its keys.
+    Application {
+        /// The 46-byte [`virgil_card::RevocationRequest`], base64.
+        request: String,
+        /// Its signature (context `virgil/card-revocation`), base64.
+        signature: String,
+    },
+    /// The owner: `request` signed by the key of `signer`, the revoked card itself or
+    /// another card of the same identity, with all of its signatures.
+    Owner {
+        /// The 46-byte [`virgil_card::RevocationRequest`], base64.
+        request: String,
+        /// Its signature by `signer`'s key, base64.
+        signature: String,
+        /// The card whose key signed.
+        signer: CardJson,
+    },
+    /// A reset: `card`, a reset card of the same identity, became active.
+    Reset {
+        /// The reset card, with all of its signatures.
+        card: CardJson,
+    },
+}
+
 /// A stored card: the card, its status (signed by the service, so that nobody between
 /// the service and the client can relabel a revoked card active) and when it was
 /// published.
@@ -113,6 +143,9 @@ pub struct CardResponse {
     /// The service's signature over the status statement ([`CardStatus::statement`]),
     /// base64 of 64 bytes.
     pub status_signature: String,
+    /// Who revoked it (present exactly when the status is revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationRecord>,
 }
 
 /// `POST /v1/cards/actions/search`.

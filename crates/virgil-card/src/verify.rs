@@ -70,6 +70,11 @@ impl Verifier {
         self
     }
 
+    /// The trusted keys of application `app_id` (empty if none).
+    pub fn app_keys(&self, app_id: &str) -> &[PublicKey] {
+        self.app_keys.get(app_id).map_or(&[], Vec::as_slice)
+    }
+
     /// The trusted service keys (empty: a verifier of card requests).
     pub fn service_keys(&self) -> &[PublicKey] {
         &self.service_keys

@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 use virgil_api::cards::{
-    CardResponse, CardStatus, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
-    SearchResponse, ServiceKeyResponse,
+    CardResponse, CardStatus, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevocationRecord,
+    RevokeRequest, SearchRequest, SearchResponse, ServiceKeyResponse,
 };
 use virgil_api::{ErrorCode, HealthResponse};
 use virgil_card::{CardId, CardJson, RevocationRequest, Signer, Verifier};
@@ -136,6 +136,7 @@ impl Service {
             published_at: stored.published_at,
             status_as_of: as_of,
             status_signature: to_base64(signature.as_bytes()),
+            revocation: stored.revocation,
         }
     }
 }
@@ -279,7 +280,7 @@ async fn revoke(
             "the revocation request names another card",
         ));
     }
-    match body.signed_by {
+    let record = match body.signed_by {
         None => {
             let signed_by_app = service
                 .applications
@@ -292,21 +293,32 @@ async fn revoke(
                     "the revocation request is not signed by this application's key",
                 ));
             }
+            RevocationRecord::Application {
+                request: body.request,
+                signature: body.signature,
+            }
         }
         Some(signer) => {
-            check_owner_revocation(&service, &caller, &id, &signer, &request, &signature).await?
+            let signer =
+                check_owner_revocation(&service, &caller, &id, &signer, &request, &signature)
+                    .await?;
+            RevocationRecord::Owner {
+                request: body.request,
+                signature: body.signature,
+                signer: signer.to_json(),
+            }
         }
-    }
+    };
     let stored = service
         .store
-        .revoke(&caller.app_id, &id, request.reason, now())
+        .revoke(&caller.app_id, &id, request.reason, now(), &record)
         .await
         .map_err(store_error)?;
     Ok(Json(service.response(stored)))
 }
 
 /// An owner's revocation: `signer` must be the revoked card itself or an active card of
-/// the same identity, and its key must have signed the request.
+/// the same identity, and its key must have signed the request. Returns that card.
 async fn check_owner_revocation(
     service: &Service,
     caller: &Caller,
@@ -314,7 +326,7 @@ async fn check_owner_revocation(
     signer: &CardId,
     request: &RevocationRequest,
     signature: &Signature,
-) -> Result<(), ApiError> {
+) -> Result<virgil_card::Card, ApiError> {
     let not_found = || {
         ApiError::new(
             ErrorCode::CardNotFound,
@@ -356,7 +368,7 @@ async fn check_owner_revocation(
             format!("the revocation request is not signed by the key of card {signer}"),
         ));
     }
-    Ok(())
+    Ok(signing.card)
 }
 
 async fn service_key(State(service): State<Arc<Service>>) -> Json<ServiceKeyResponse> {

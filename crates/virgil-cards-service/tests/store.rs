@@ -10,7 +10,9 @@
 )]
 
 use virgil_card::{Card, CardRequest, RevocationReason, Signer};
-use virgil_cards_service::store::{CardStatus, CardStore, MAX_ACTIVE_CARDS, Published, StoreError};
+use virgil_cards_service::store::{
+    CardStatus, CardStore, MAX_ACTIVE_CARDS, Published, RevocationRecord, StoreError,
+};
 use virgil_testkit::key;
 
 /// A published-looking card: self, app and service signatures.
@@ -63,6 +65,12 @@ async fn resets(url: &str) {
     for old in [&erin, &erin_phone] {
         let stored = store.get("chat", old.id()).await.unwrap().unwrap();
         assert_eq!(
+            stored.revocation,
+            Some(RevocationRecord::Reset {
+                card: reset.to_json()
+            })
+        );
+        assert_eq!(
             stored.status,
             CardStatus::Revoked {
                 reason: RevocationReason::Reset,
@@ -105,7 +113,13 @@ async fn resets(url: &str) {
     ));
     // Cancelled (revoked) before its time: nothing changes for the old card.
     store
-        .revoke("chat", second.id(), RevocationReason::Unspecified, now)
+        .revoke(
+            "chat",
+            second.id(),
+            RevocationReason::Unspecified,
+            now,
+            &record(),
+        )
         .await
         .unwrap();
     assert_eq!(store.settle_resets(now + 7_200).await.unwrap(), 0);
@@ -138,6 +152,14 @@ async fn resets(url: &str) {
     let fresh = reset_card("frank", 77);
     let published = store.publish(&fresh, now).await.unwrap();
     assert!(matches!(published, Published::Created(ref s) if s.status == CardStatus::Active));
+}
+
+/// A revocation record as the service stores it (the store does not check it).
+fn record() -> RevocationRecord {
+    RevocationRecord::Application {
+        request: "request".to_owned(),
+        signature: "signature".to_owned(),
+    }
 }
 
 /// `card`, linked from `from` with its owner's key `key(from_owner)`.
@@ -293,7 +315,13 @@ async fn conformance(url: &str) {
 
     // Revocation.
     let revoked = store
-        .revoke("chat", bob.id(), RevocationReason::Compromised, 40)
+        .revoke(
+            "chat",
+            bob.id(),
+            RevocationReason::Compromised,
+            40,
+            &record(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -312,13 +340,25 @@ async fn conformance(url: &str) {
     );
     assert!(matches!(
         store
-            .revoke("chat", bob.id(), RevocationReason::Unspecified, 41)
+            .revoke(
+                "chat",
+                bob.id(),
+                RevocationReason::Unspecified,
+                41,
+                &record()
+            )
             .await,
         Err(StoreError::AlreadyRevoked(_))
     ));
     assert!(matches!(
         store
-            .revoke("mail", alice2.id(), RevocationReason::Unspecified, 41)
+            .revoke(
+                "mail",
+                alice2.id(),
+                RevocationReason::Unspecified,
+                41,
+                &record()
+            )
             .await,
         Err(StoreError::NotFound(_))
     ));

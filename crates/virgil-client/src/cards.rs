@@ -5,7 +5,9 @@ use crate::http::{Http, Method, TlsRoots};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use virgil_api::cards::{CardResponse, CardStatus, RevokeRequest, SearchRequest, SearchResponse};
+use virgil_api::cards::{
+    CardResponse, CardStatus, RevocationRecord, RevokeRequest, SearchRequest, SearchResponse,
+};
 use virgil_api::{token, unix_now};
 use virgil_card::{Card, CardId, RevocationRequest, Verifier};
 use virgil_crypto::encoding::to_base64;
@@ -35,6 +37,9 @@ pub struct PublishedCard {
     pub status_as_of: u64,
     /// The service's signature over the status statement.
     pub status_signature: Signature,
+    /// Who revoked it, when revoked (verified: the application's key, the owner's, or
+    /// a reset card of the identity).
+    pub revocation: Option<RevocationRecord>,
 }
 
 impl PublishedCard {
@@ -47,6 +52,7 @@ impl PublishedCard {
             published_at: self.published_at,
             status_as_of: self.status_as_of,
             status_signature: to_base64(self.status_signature.as_bytes()),
+            revocation: self.revocation.clone(),
         }
     }
 }
@@ -339,13 +345,103 @@ pub(crate) fn verified(
             )));
         }
     }
+    check_revocation(
+        verifier,
+        &card,
+        &response.status,
+        response.revocation.as_ref(),
+    )?;
     Ok(PublishedCard {
         card,
         status: response.status,
         published_at: response.published_at,
         status_as_of: response.status_as_of,
         status_signature: signature,
+        revocation: response.revocation,
     })
+}
+
+/// A revoked card must come with a record of who revoked it, and that record must
+/// verify: a request for this card and reason signed by the application's key or by
+/// the key of a card of the same identity, or a verified reset card of the identity.
+/// Any other status comes without one.
+fn check_revocation(
+    verifier: &Verifier,
+    card: &Card,
+    status: &CardStatus,
+    record: Option<&RevocationRecord>,
+) -> Result<(), ClientError> {
+    let refused = |why: &str| {
+        Err(ClientError::Status(format!(
+            "the revocation of card {} does not verify: {why}",
+            card.id()
+        )))
+    };
+    let (reason, record) = match (status, record) {
+        (CardStatus::Revoked { reason, .. }, Some(record)) => (*reason, record),
+        (CardStatus::Revoked { .. }, None) => return refused("no revocation record"),
+        (_, None) => return Ok(()),
+        (_, Some(_)) => return refused("a revocation record on a card that is not revoked"),
+    };
+    let content = card.content();
+    let same_identity = |other: &Card| {
+        let other = other.content();
+        other.app_id == content.app_id
+            && other.identity == content.identity
+            && other.identity_type == content.identity_type
+    };
+    let signed = |request: &str, signature: &str| -> Option<(RevocationRequest, Signature)> {
+        let request = virgil_crypto::encoding::from_base64(request)
+            .ok()
+            .and_then(|bytes| RevocationRequest::from_bytes(&bytes).ok())?;
+        let signature = virgil_crypto::encoding::from_base64(signature)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())?;
+        (request.card_id == *card.id() && request.reason == reason).then_some((request, signature))
+    };
+    match record {
+        RevocationRecord::Application { request, signature } => {
+            let Some((request, signature)) = signed(request, signature) else {
+                return refused("the request is malformed or names another card or reason");
+            };
+            if !verifier
+                .app_keys(&content.app_id)
+                .iter()
+                .any(|key| request.verify(key, &signature))
+            {
+                return refused("not signed by the application's key");
+            }
+        }
+        RevocationRecord::Owner {
+            request,
+            signature,
+            signer,
+        } => {
+            let Some((request, signature)) = signed(request, signature) else {
+                return refused("the request is malformed or names another card or reason");
+            };
+            let signer = signer.clone().into_card()?;
+            verifier.verify(&signer)?;
+            if !same_identity(&signer) {
+                return refused("signed by a card of another identity");
+            }
+            if !request.verify(signer.public_key(), &signature) {
+                return refused("not signed by the signer card's key");
+            }
+        }
+        RevocationRecord::Reset { card: reset } => {
+            let reset = reset.clone().into_card()?;
+            verifier.verify(&reset)?;
+            if reason != virgil_card::RevocationReason::Reset
+                || !virgil_card::contact::is_reset(&reset)
+                || !same_identity(&reset)
+                || reset.id() == card.id()
+            {
+                return refused("not replaced by a reset card of the same identity");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The answer to publishing `sent` must be `sent` itself or the identity's existing
@@ -392,6 +488,7 @@ mod tests {
             published_at: 1,
             status_as_of: as_of,
             status_signature: to_base64(signature.as_bytes()),
+            revocation: None,
         };
         (verifier, response)
     }
@@ -425,5 +522,151 @@ mod tests {
             verified(&verifier, garbled),
             Err(ClientError::Status(_))
         ));
+    }
+
+    /// A published card of `identity` with user key `key(owner)`.
+    fn card_of(identity: &str, owner: u8, reset: bool) -> Card {
+        let mut request = CardRequest::new(identity, "chat");
+        if reset {
+            request = request.data(virgil_card::contact::RESET_DATA_KEY, "1");
+        }
+        let mut card = request.sign(&virgil_testkit::key(owner)).unwrap();
+        card.sign_as(Signer::App("chat".into()), &virgil_testkit::key(2))
+            .unwrap();
+        card.sign_as(Signer::Service, &virgil_testkit::key(3))
+            .unwrap();
+        card
+    }
+
+    /// `answer`, relabelled revoked (the status re-signed by the service) with `record`.
+    fn revoked(
+        reason: RevocationReason,
+        record: Option<RevocationRecord>,
+    ) -> (Verifier, CardResponse) {
+        let now = unix_now();
+        let (verifier, mut response) = answer(now);
+        response.status = CardStatus::Revoked { reason, at: now };
+        let signature = response
+            .status
+            .sign(&response.card.id, now, &virgil_testkit::key(3));
+        response.status_signature = to_base64(signature.as_bytes());
+        response.revocation = record;
+        (verifier, response)
+    }
+
+    /// `reason` for alice's card (`answer`), signed by `key(signer)`.
+    fn request(reason: RevocationReason, signer: u8) -> (String, String) {
+        let (_, response) = answer(unix_now());
+        let request = RevocationRequest {
+            card_id: response.card.id,
+            reason,
+            created_at: 1,
+        };
+        let signature = request.sign(&virgil_testkit::key(signer));
+        (
+            to_base64(&request.to_bytes()),
+            to_base64(signature.as_bytes()),
+        )
+    }
+
+    use virgil_card::RevocationReason;
+
+    #[test]
+    fn a_revocation_verifies_only_when_someone_allowed_to_revoke_signed_it() {
+        let accepted = |reason, record| {
+            let (verifier, response) = revoked(reason, record);
+            verified(&verifier, response).is_ok()
+        };
+        let unspecified = RevocationReason::Unspecified;
+        // The application's key, or the owner's (the card's own key or another card of
+        // alice's): accepted.
+        let (req, sig) = request(unspecified, 2);
+        assert!(accepted(
+            unspecified,
+            Some(RevocationRecord::Application {
+                request: req.clone(),
+                signature: sig.clone()
+            })
+        ));
+        let (own_req, own_sig) = request(unspecified, 1);
+        let (_, alice) = answer(unix_now());
+        assert!(accepted(
+            unspecified,
+            Some(RevocationRecord::Owner {
+                request: own_req.clone(),
+                signature: own_sig.clone(),
+                signer: alice.card.clone()
+            })
+        ));
+        let (phone_req, phone_sig) = request(unspecified, 4);
+        assert!(accepted(
+            unspecified,
+            Some(RevocationRecord::Owner {
+                request: phone_req,
+                signature: phone_sig,
+                signer: card_of("alice", 4, false).to_json()
+            })
+        ));
+        let reset = card_of("alice", 5, true).to_json();
+        assert!(accepted(
+            RevocationReason::Reset,
+            Some(RevocationRecord::Reset {
+                card: reset.clone()
+            })
+        ));
+
+        // Said revoked with no record, or a record nobody allowed signed: refused.
+        assert!(!accepted(unspecified, None));
+        let (user_req, user_sig) = request(unspecified, 1);
+        assert!(!accepted(
+            unspecified,
+            Some(RevocationRecord::Application {
+                request: user_req,
+                signature: user_sig
+            }),
+        ));
+        let (mallory_req, mallory_sig) = request(unspecified, 6);
+        assert!(!accepted(
+            unspecified,
+            Some(RevocationRecord::Owner {
+                request: mallory_req,
+                signature: mallory_sig,
+                signer: card_of("mallory", 6, false).to_json()
+            })
+        ));
+        // A signature by one key passed off as another card's.
+        assert!(!accepted(
+            unspecified,
+            Some(RevocationRecord::Owner {
+                request: own_req,
+                signature: own_sig,
+                signer: card_of("alice", 4, false).to_json()
+            })
+        ));
+        // A request for another reason than the status says.
+        assert!(!accepted(
+            RevocationReason::Compromised,
+            Some(RevocationRecord::Application {
+                request: req,
+                signature: sig
+            })
+        ));
+        // A "reset" by a card that is no reset card, or under another reason.
+        assert!(!accepted(
+            RevocationReason::Reset,
+            Some(RevocationRecord::Reset {
+                card: card_of("alice", 4, false).to_json()
+            })
+        ));
+        assert!(!accepted(
+            unspecified,
+            Some(RevocationRecord::Reset { card: reset })
+        ));
+        // A record on a card that is not revoked.
+        let (verifier, mut active) = answer(unix_now());
+        active.revocation = Some(RevocationRecord::Reset {
+            card: card_of("alice", 5, true).to_json(),
+        });
+        assert!(verified(&verifier, active).is_err());
     }
 }

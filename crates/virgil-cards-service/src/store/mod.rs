@@ -14,7 +14,7 @@ use virgil_card::{Card, CardId, CardJson, RevocationReason, SignatureJson};
 use virgil_server::database::Database;
 
 /// What happened to a card after publication: the API's status, stored as is.
-pub use virgil_api::cards::CardStatus;
+pub use virgil_api::cards::{CardStatus, RevocationRecord};
 
 /// A card as stored: the card, when it was published, and its status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct StoredCard {
     pub published_at: u64,
     /// Its status now.
     pub status: CardStatus,
+    /// Who revoked it, when it is revoked.
+    pub revocation: Option<RevocationRecord>,
 }
 
 /// The result of [`CardStore::publish`].
@@ -92,7 +94,7 @@ pub enum StoreError {
 /// and the service signs the status of, each of them.
 pub const MAX_ACTIVE_CARDS: usize = 16;
 
-const COLUMNS: &str = "id, snapshot, signatures, published_at, superseded_by, revoked_at, revocation_reason, activates_at";
+const COLUMNS: &str = "id, snapshot, signatures, published_at, superseded_by, revoked_at, revocation_reason, activates_at, revocation_record";
 
 /// Cards of one identity (`$1` app, `$2` identity, `$3` type) that are active now.
 const ACTIVE_OF_IDENTITY: &str = "app_id = $1 AND identity = $2 AND identity_type = $3 \
@@ -108,6 +110,13 @@ fn reason_text(reason: RevocationReason) -> &'static str {
         RevocationReason::Compromised => "compromised",
         RevocationReason::Reset => "reset",
     }
+}
+
+fn record_json(record: &RevocationRecord) -> Result<String, StoreError> {
+    serde_json::to_string(record).map_err(|e| StoreError::Damaged {
+        id: "revocation record".to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// The card store.
@@ -159,7 +168,9 @@ impl CardStore {
                     .await?;
             }
             Some(1) => {
-                sqlx::query(schema::FROM_1).execute(&mut *tx).await?;
+                for statement in schema::FROM_1 {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
                 sqlx::query("UPDATE virgil_schema SET version = $1")
                     .bind(SCHEMA_VERSION)
                     .execute(&mut *tx)
@@ -224,10 +235,16 @@ impl CardStore {
             },
             _ => CardStatus::Active,
         };
+        let revocation: Option<String> = row.try_get("revocation_record")?;
+        let revocation = revocation
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| damaged(format!("revocation_record: {e}")))?;
         Ok(StoredCard {
             card,
             published_at: u64::try_from(published_at).unwrap_or_default(),
             status,
+            revocation,
         })
     }
 
@@ -369,6 +386,7 @@ impl CardStore {
             card: card.clone(),
             published_at: now,
             status: CardStatus::Active,
+            revocation: None,
         }))
     }
 
@@ -427,6 +445,7 @@ impl CardStore {
             card: card.clone(),
             published_at: now,
             status,
+            revocation: None,
         }))
     }
 
@@ -437,8 +456,11 @@ impl CardStore {
         at: u64,
     ) -> Result<(), StoreError> {
         let content = reset.content();
+        let record = record_json(&RevocationRecord::Reset {
+            card: reset.to_json(),
+        })?;
         sqlx::query(&format!(
-            "UPDATE cards SET revoked_at = $4, revocation_reason = $5 WHERE {ACTIVE_OF_IDENTITY} AND id <> $6"
+            "UPDATE cards SET revoked_at = $4, revocation_reason = $5, revocation_record = $7 WHERE {ACTIVE_OF_IDENTITY} AND id <> $6"
         ))
         .bind(&content.app_id)
         .bind(&content.identity)
@@ -446,6 +468,7 @@ impl CardStore {
         .bind(to_i64(at))
         .bind(reason_text(RevocationReason::Reset))
         .bind(reset.id().to_string())
+        .bind(record)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -547,23 +570,25 @@ impl CardStore {
             .collect()
     }
 
-    /// Revokes a card of application `app_id` (the caller has checked the application's
-    /// signed revocation request).
+    /// Revokes a card of application `app_id`; `record` is the signed request (the
+    /// caller has checked it), stored and served with the card.
     pub async fn revoke(
         &self,
         app_id: &str,
         id: &CardId,
         reason: RevocationReason,
         at: u64,
+        record: &RevocationRecord,
     ) -> Result<StoredCard, StoreError> {
         self.settle_resets(at).await?;
         let updated = sqlx::query(
-            "UPDATE cards SET revoked_at = $1, revocation_reason = $2 WHERE id = $3 AND app_id = $4 AND revoked_at IS NULL",
+            "UPDATE cards SET revoked_at = $1, revocation_reason = $2, revocation_record = $5 WHERE id = $3 AND app_id = $4 AND revoked_at IS NULL",
         )
         .bind(to_i64(at))
         .bind(reason_text(reason))
         .bind(id.to_string())
         .bind(app_id)
+        .bind(record_json(record)?)
         .execute(&self.pool)
         .await?;
         let stored = self

@@ -2,11 +2,14 @@
 //! name of the byte-string type.
 
 /// Schema version written to `virgil_schema`; bump with a migration when it changes.
-/// 2: `activates_at` (pending reset cards).
+/// 2: `activates_at` (pending reset cards), `revocation_record` (who revoked).
 pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// What turns a version-1 database into version 2.
-pub(crate) const FROM_1: &str = "ALTER TABLE cards ADD COLUMN activates_at BIGINT NULL";
+pub(crate) const FROM_1: [&str; 2] = [
+    "ALTER TABLE cards ADD COLUMN activates_at BIGINT NULL",
+    "ALTER TABLE cards ADD COLUMN revocation_record TEXT NULL",
+];
 
 pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
     vec![
@@ -25,7 +28,8 @@ pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
                 superseded_by TEXT NULL,
                 revoked_at BIGINT NULL,
                 revocation_reason TEXT NULL,
-                activates_at BIGINT NULL
+                activates_at BIGINT NULL,
+                revocation_record TEXT NULL
             )"
         ),
     ]
