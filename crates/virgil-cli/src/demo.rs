@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use virgil::crypto::PrivateKey;
-use virgil::{Config, Encoding, TlsRoots, Virgil};
+use virgil::{Config, ContactEvent, Encoding, TlsRoots, Virgil};
 use virgil_app_server::server::AppServer;
 use virgil_app_server::store::AppStore;
 use virgil_cards_service::auth::Applications;
@@ -143,6 +143,7 @@ pub(crate) fn run() -> Result<(), String> {
     let (alice_device, bob_device) = (device("alice")?, device("bob")?);
 
     // Keys and cards: made on each device, approved and published by the app server.
+    let mut first_cards = Vec::new();
     for (virgil, user) in [(&alice_device, "alice"), (&bob_device, "bob")] {
         let key = virgil.keys().generate().map_err(err(user))?;
         virgil
@@ -151,29 +152,100 @@ pub(crate) fn run() -> Result<(), String> {
             .map_err(err(user))?;
         let identity = virgil.identities().create_user(user);
         let request = virgil.cards().create(&identity, &key).map_err(err(user))?;
-        let id = *virgil
+        let published = virgil
             .account()
             .publish_card(&request)
-            .map_err(err("publishing the card"))?
-            .card
-            .id();
+            .map_err(err("publishing the card"))?;
         step(format!(
-            "{user}: key generated and saved (password-locked), card {id} approved and published"
+            "{user}: key generated and saved (password-locked), card {} approved and published (its status signed by the cards service, checked against the pinned key)",
+            published.card.id()
         ));
+        first_cards.push((key, published.card));
     }
+
+    // Alice looks bob up: his card is verified and pinned as a new contact.
+    let found = alice_device
+        .cards()
+        .find_reviewed(&["bob"])
+        .map_err(err("finding bob"))?;
+    if !found
+        .events
+        .iter()
+        .any(|event| matches!(event, ContactEvent::FirstContact { .. }))
+    {
+        return Err("alice's first lookup of bob pinned nothing".to_owned());
+    }
+    step(
+        "alice found bob's card and pinned it as a new contact (later changes are checked against it)",
+    );
+
+    // Bob adds a phone: its card is linked from his first card with that card's key.
+    let phone = Virgil::new(
+        Config::new(APP_ID, app_public.clone(), service_public.clone())
+            .cards_service(&cards_url)
+            .app_server(&app_url)
+            .tls_roots(roots.clone())
+            .key_dir(dir.path().join("device-bob-phone")),
+    )
+    .map_err(err("bob's phone"))?;
+    phone
+        .account()
+        .login("bob", PASSWORD)
+        .map_err(err("bob's phone"))?;
+    let phone_key = phone.keys().generate().map_err(err("bob's phone"))?;
+    let mut phone_request = phone
+        .cards()
+        .create(&phone.identities().create_user("bob"), &phone_key)
+        .map_err(err("bob's phone"))?;
+    let (bob_first_key, bob_first_card) = first_cards.get(1).ok_or("bob has no card")?;
+    bob_device
+        .cards()
+        .link(&mut phone_request, bob_first_card, bob_first_key)
+        .map_err(err("linking bob's phone"))?;
+    let phone_card = phone
+        .account()
+        .publish_card(&phone_request)
+        .map_err(err("publishing bob's phone card"))?
+        .card;
+    step(format!(
+        "bob added a phone: card {} carries a link signature by his first card's key (the cards service refuses a new card for bob without one)",
+        phone_card.id()
+    ));
 
     // Sign & encrypt, transmit.
     let alice_key = alice_device
         .keys()
         .load("alice", Some(PASSWORD))
         .map_err(err("alice"))?;
-    let bob_cards = alice_device
+    let found = alice_device
         .cards()
-        .find(&["bob"])
+        .find_reviewed(&["bob"])
         .map_err(err("finding bob"))?;
+    if !found
+        .events
+        .iter()
+        .any(|event| matches!(event, ContactEvent::Linked { card, .. } if card == phone_card.id()))
+    {
+        return Err("alice's client did not see bob's phone as linked".to_owned());
+    }
+    let bob_cards: Vec<_> = found.cards.into_iter().map(|found| found.card).collect();
     step(format!(
-        "alice found and verified bob's card ({} card)",
+        "alice found and verified bob's {} cards: the phone's link from the card she pinned checks out, so no key-change warning",
         bob_cards.len()
+    ));
+    let number = alice_device
+        .contacts()
+        .safety_number("alice", "bob")
+        .map_err(err("safety number"))?;
+    let on_bobs_side = bob_device
+        .contacts()
+        .safety_number("bob", "alice")
+        .map_err(err("safety number"))?;
+    if number != on_bobs_side {
+        return Err("the two sides computed different safety numbers".to_owned());
+    }
+    step(format!(
+        "safety number of alice and bob, the same on both devices: {number}"
     ));
     let cipher = alice_key
         .sign_then_encrypt(MESSAGE, &bob_cards)
@@ -183,7 +255,7 @@ pub(crate) fn run() -> Result<(), String> {
         .send_ciphertext("bob", &cipher)
         .map_err(err("sending"))?;
     step(format!(
-        "alice signed, encrypted and sent {} bytes of ciphertext through the relay",
+        "alice signed, encrypted (for both of bob's devices) and sent {} bytes of ciphertext through the relay",
         cipher.as_bytes().len()
     ));
 
@@ -204,6 +276,18 @@ pub(crate) fn run() -> Result<(), String> {
         .map_err(|e| format!("decrypting: {e}"))?
         .to_string(Encoding::Utf8);
     step("bob fetched the message, decrypted it and verified alice's signature against her card");
+    let phone_read = phone
+        .messages()
+        .inbox(&phone_key, 0)
+        .map_err(err("bob's phone inbox"))?;
+    if !phone_read
+        .messages
+        .first()
+        .is_some_and(|received| received.message.is_ok())
+    {
+        return Err("bob's phone could not read the message".to_owned());
+    }
+    step("bob's phone read it too, with its own key");
     if message != MESSAGE {
         return Err(format!("bob read {message:?}, expected {MESSAGE:?}"));
     }

@@ -18,6 +18,16 @@ fn the_demo_runs_the_tutorial_end_to_end() {
         "{stdout}"
     );
     assert!(stdout.contains("temporary files removed"), "{stdout}");
+    // One line per key-change check.
+    for check in [
+        "pinned it as a new contact",
+        "carries a link signature",
+        "no key-change warning",
+        "safety number of alice and bob",
+        "bob's phone read it too",
+    ] {
+        assert!(stdout.contains(check), "{check:?} missing:\n{stdout}");
+    }
 }
 
 #[test]
