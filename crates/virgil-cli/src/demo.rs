@@ -280,10 +280,10 @@ pub(crate) fn run() -> Result<(), String> {
         .messages()
         .inbox(&phone_key, 0)
         .map_err(err("bob's phone inbox"))?;
-    if !phone_read
+    if phone_read
         .messages
         .first()
-        .is_some_and(|received| received.message.is_ok())
+        .is_none_or(|received| received.message.is_err())
     {
         return Err("bob's phone could not read the message".to_owned());
     }
