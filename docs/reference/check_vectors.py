@@ -304,7 +304,9 @@ def status_statement(card_id, status, as_of):
     elif state == "superseded":
         out += b"\x01" + bytes.fromhex(status["by"])
     elif state == "revoked":
-        out += b"\x02" + bytes([{"unspecified": 0, "compromised": 1}[status["reason"]]]) + status["at"].to_bytes(8, "big")
+        out += b"\x02" + bytes([{"unspecified": 0, "compromised": 1, "reset": 2}[status["reason"]]]) + status["at"].to_bytes(8, "big")
+    elif state == "pending":
+        out += b"\x03" + status["activates_at"].to_bytes(8, "big")
     else:
         raise Fail("malformed")
     return out + as_of.to_bytes(8, "big")

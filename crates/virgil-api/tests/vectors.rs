@@ -44,6 +44,19 @@ fn generate() -> Value {
                 at: 1_700_000_050,
             },
         ),
+        (
+            "revoked by a reset",
+            CardStatus::Revoked {
+                reason: RevocationReason::Reset,
+                at: 1_700_000_060,
+            },
+        ),
+        (
+            "pending reset",
+            CardStatus::Pending {
+                activates_at: 1_700_086_400,
+            },
+        ),
     ];
     let vectors: Vec<Value> = statuses
         .iter()
