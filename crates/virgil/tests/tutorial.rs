@@ -129,6 +129,47 @@ fn alice_sends_bob_a_signed_encrypted_message() {
         alice_device.keys().load("alice", Some("wrong")),
         Err(Error::KeyStore(_))
     ));
+
+    // Key changes: bob adds a phone, linked from his first card.
+    let phone_key = bob_device.keys().generate().unwrap();
+    let bob = bob_device.identities().create_user("bob");
+    let mut phone_card = bob_device.cards().create(&bob, &phone_key).unwrap();
+    bob_device
+        .cards()
+        .link(&mut phone_card, &bob_cards[0], &bob_key)
+        .unwrap();
+    approve_and_publish(&base, &phone_card.export());
+    let found = alice_device.cards().find_reviewed(&["bob"]).unwrap();
+    assert!(matches!(
+        &found.events[..],
+        [virgil::ContactEvent::Linked { card, .. }] if card == phone_card.id()
+    ));
+    let bob_cards = alice_device.cards().find(&["bob"]).unwrap();
+    assert_eq!(bob_cards.len(), 2);
+    match alice_device.cards().find_reviewed(&["bob"]) {
+        Ok(found) => {
+            for event in &found.events {
+                println!("{event}"); // "bob added a device (card …), linked from card …"
+            }
+        }
+        Err(Error::KeyChanged(change)) => {
+            println!("{change}"); // ask alice; if bob confirms:
+            alice_device.contacts().accept("bob").unwrap();
+        }
+        Err(other) => panic!("{other}"),
+    }
+    let number = alice_device
+        .contacts()
+        .safety_number("alice", "bob")
+        .unwrap();
+    println!("read this to bob: {number}");
+    // …and once bob's device shows the same 60 digits:
+    alice_device.contacts().trust("bob").unwrap();
+    assert_eq!(
+        number,
+        bob_device.contacts().safety_number("bob", "alice").unwrap()
+    );
+    assert!(alice_device.contacts().list().unwrap()[0].verified);
 }
 
 /// Every Rust block of docs/guide.md appears, line for line, in this file.
