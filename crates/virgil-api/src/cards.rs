@@ -164,6 +164,71 @@ pub struct SearchRequest {
 pub struct SearchResponse {
     /// The cards found, by identity then publication time.
     pub cards: Vec<CardResponse>,
+    /// The service's one signature over every card's status statement
+    /// ([`search_statement`], context `virgil/search-status`), base64: a client checks
+    /// it instead of each card's `status_signature` (one verification per answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statuses_signature: Option<String>,
+}
+
+/// The bytes the cards service signs to vouch for every status of a search answer at
+/// once (docs/format.md §12): each card's [`CardStatus::statement`], in answer order.
+///
+/// ```text
+/// "VGLQ" ‖ 0x01 ‖ u32be(n) ‖ (u32be(len) ‖ statement)×n
+/// ```
+pub fn search_statement<'a>(
+    statuses: impl ExactSizeIterator<Item = (&'a CardId, &'a CardStatus, u64)>,
+) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(9 + statuses.len() * 90);
+    bytes.extend_from_slice(b"VGLQ\x01");
+    bytes.extend_from_slice(
+        &u32::try_from(statuses.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    for (card, status, as_of) in statuses {
+        let statement = status.statement(card, as_of);
+        bytes.extend_from_slice(
+            &u32::try_from(statement.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        bytes.extend_from_slice(&statement);
+    }
+    bytes
+}
+
+/// The service's signature over [`search_statement`] of `cards`.
+pub fn sign_search(cards: &[CardResponse], service_key: &PrivateKey) -> Signature {
+    sign::sign(
+        service_key,
+        Context::SEARCH_STATUS,
+        &search_statement(
+            cards
+                .iter()
+                .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+        ),
+    )
+}
+
+/// Whether `signature` is `service_key`'s over [`search_statement`] of `cards`.
+pub fn is_search_signed(
+    cards: &[CardResponse],
+    signature: &Signature,
+    service_key: &PublicKey,
+) -> bool {
+    sign::verify(
+        service_key,
+        Context::SEARCH_STATUS,
+        &search_statement(
+            cards
+                .iter()
+                .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+        ),
+        signature,
+    )
+    .is_ok()
 }
 
 /// `POST /v1/cards/{id}/actions/revoke`: a revocation request signed by the card's

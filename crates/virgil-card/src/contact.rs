@@ -37,8 +37,8 @@ use crate::{Card, CardError, CardId, Signer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha512};
 use std::fmt;
-use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::{from_hex, to_hex};
+use virgil_crypto::{PUBLIC_KEY_LEN, PublicKey};
 
 /// The data entry that marks a reset card: the one card an identity may get without a
 /// link, after its owner lost every key (format.md §3). The `virgil.` prefix of data
@@ -64,8 +64,10 @@ pub const MAX_PINNED_CARDS: usize = 64;
 pub struct PinnedCard {
     /// The card's id.
     pub id: CardId,
-    /// Its public key, so a later card linked from it can be checked without it.
-    pub public_key: PublicKey,
+    /// Its public key's encoding (format.md §2), so a later card linked from it can be
+    /// checked without it. Decoded only when a link from it is checked: reading the
+    /// contact file costs no key decoding, however many contacts it holds.
+    pub public_key: [u8; PUBLIC_KEY_LEN],
     /// Whether the client has seen it revoked (then it is never accepted as active,
     /// and links from it do not count).
     pub revoked: bool,
@@ -84,7 +86,8 @@ impl TryFrom<PinnedCardJson> for PinnedCard {
     type Error = String;
     fn try_from(json: PinnedCardJson) -> Result<Self, String> {
         let bytes = from_hex(&json.public_key).map_err(|error| error.to_string())?;
-        let public_key = PublicKey::from_bytes(&bytes).map_err(|error| error.to_string())?;
+        let public_key = <[u8; PUBLIC_KEY_LEN]>::try_from(bytes.as_slice())
+            .map_err(|_| format!("a public key is {PUBLIC_KEY_LEN} bytes"))?;
         Ok(Self {
             id: json.id,
             public_key,
@@ -97,7 +100,7 @@ impl From<PinnedCard> for PinnedCardJson {
     fn from(card: PinnedCard) -> Self {
         Self {
             id: card.id,
-            public_key: to_hex(card.public_key.as_bytes()),
+            public_key: to_hex(&card.public_key),
             revoked: card.revoked,
         }
     }
@@ -187,13 +190,9 @@ impl Contact {
     pub fn review(&self, cards: &[Card]) -> Review {
         let mut review = Review::default();
         // Keys links may be checked against: pinned cards not seen revoked, then every
-        // card found linked in this answer (a chain of devices added since).
-        let mut trusted: Vec<(CardId, PublicKey)> = self
-            .cards
-            .iter()
-            .filter(|pinned| !pinned.revoked)
-            .map(|pinned| (pinned.id, pinned.public_key.clone()))
-            .collect();
+        // card found linked in this answer (a chain of devices added since). A pinned
+        // key is decoded only when a card claims a link from it.
+        let mut linked_now: Vec<(CardId, PublicKey)> = Vec::new();
         let mut pending: Vec<&Card> = Vec::new();
         for card in cards {
             match self.pinned(card.id()) {
@@ -208,19 +207,32 @@ impl Contact {
                 let from = self
                     .is_for(card)
                     .then(|| {
-                        trusted.iter().find(|(id, key)| {
-                            id != card.id() && card.is_signed_by(&Signer::Link(*id), key)
+                        card.links().find(|link| {
+                            let key = match self.pinned(link) {
+                                Some(pinned) if !pinned.revoked => {
+                                    PublicKey::from_bytes(&pinned.public_key).ok()
+                                }
+                                Some(_) => None,
+                                None => linked_now
+                                    .iter()
+                                    .find(|(id, _)| id == *link)
+                                    .map(|(_, key)| key.clone()),
+                            };
+                            *link != card.id()
+                                && key.is_some_and(|key| {
+                                    card.is_signed_by(&Signer::Link(**link), &key)
+                                })
                         })
                     })
                     .flatten()
-                    .map(|(id, _)| *id);
+                    .copied();
                 match from {
                     Some(from) => {
                         review.linked.push(LinkedCard {
                             card: *card.id(),
                             from,
                         });
-                        trusted.push((*card.id(), card.public_key().clone()));
+                        linked_now.push((*card.id(), card.public_key().clone()));
                         false
                     }
                     None => true,
@@ -246,7 +258,7 @@ impl Contact {
             if self.is_for(card) && self.pinned(card.id()).is_none() {
                 self.cards.push(PinnedCard {
                     id: *card.id(),
-                    public_key: card.public_key().clone(),
+                    public_key: *card.public_key().as_bytes(),
                     revoked: false,
                 });
             }
@@ -264,7 +276,7 @@ impl Contact {
             Some(pinned) => pinned.revoked = true,
             None => self.cards.push(PinnedCard {
                 id: *card.id(),
-                public_key: card.public_key().clone(),
+                public_key: *card.public_key().as_bytes(),
                 revoked: true,
             }),
         }

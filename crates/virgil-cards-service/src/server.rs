@@ -243,11 +243,14 @@ async fn search(
         )
         .await
         .map_err(store_error)?;
+    let cards: Vec<CardResponse> = found
+        .into_iter()
+        .map(|stored| service.response(stored))
+        .collect();
+    let signature = virgil_api::cards::sign_search(&cards, &service.service_key);
     Ok(Json(SearchResponse {
-        cards: found
-            .into_iter()
-            .map(|stored| service.response(stored))
-            .collect(),
+        cards,
+        statuses_signature: Some(to_base64(signature.as_bytes())),
     }))
 }
 

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::cards::{
     CardResponse, CardStatus, RevocationRecord, RevokeRequest, SearchRequest, SearchResponse,
+    is_search_signed,
 };
 use virgil_api::{token, unix_now};
 use virgil_card::{Card, CardId, RevocationRequest, Verifier};
@@ -240,11 +241,26 @@ impl CardsClient {
             identity_type: identity_type.map(str::to_owned),
         };
         let response: SearchResponse = self.post("/v1/cards/actions/search", &request)?;
+        // One signature over every status, when the service sends it and it verifies
+        // (one verification per answer); else each card's own status signature is
+        // checked, and its error names the card.
+        let statuses_signed = response.statuses_signature.as_deref().is_some_and(|text| {
+            let service_keys = self.verifier.service_keys();
+            virgil_crypto::encoding::from_base64(text)
+                .ok()
+                .and_then(|bytes| Signature::from_slice(&bytes).ok())
+                .is_some_and(|signature| {
+                    !service_keys.is_empty()
+                        && service_keys
+                            .iter()
+                            .any(|key| is_search_signed(&response.cards, &signature, key))
+                })
+        });
         response
             .cards
             .into_iter()
             .map(|card| {
-                let published = verified(&self.verifier, card)?;
+                let published = checked(&self.verifier, card, statuses_signed)?;
                 let content = published.card.content();
                 if !identities.contains(&content.identity.as_str())
                     || identity_type.is_some_and(|wanted| wanted != content.identity_type)
@@ -307,6 +323,16 @@ pub(crate) fn verified(
     verifier: &Verifier,
     response: CardResponse,
 ) -> Result<PublishedCard, ClientError> {
+    checked(verifier, response, false)
+}
+
+/// [`verified`]; `status_signed`: the status signature was checked already (a search
+/// answer's one signature over every status), only its freshness is left.
+fn checked(
+    verifier: &Verifier,
+    response: CardResponse,
+    status_signed: bool,
+) -> Result<PublishedCard, ClientError> {
     let card = response.card.into_card()?;
     verifier.verify(&card)?;
     let signature = virgil_crypto::encoding::from_base64(&response.status_signature)
@@ -323,11 +349,12 @@ pub(crate) fn verified(
     // cards service pins its key, and then the status must be the service's.
     let service_keys = verifier.service_keys();
     if !service_keys.is_empty() {
-        let signed = service_keys.iter().any(|key| {
-            response
-                .status
-                .is_signed(card.id(), response.status_as_of, &signature, key)
-        });
+        let signed = status_signed
+            || service_keys.iter().any(|key| {
+                response
+                    .status
+                    .is_signed(card.id(), response.status_as_of, &signature, key)
+            });
         if !signed {
             return Err(ClientError::Status(format!(
                 "the status of card {} is not signed by the pinned cards service key (changed on the way?)",

@@ -336,3 +336,55 @@ fn owners_revoke_their_own_cards_and_only_those() {
         .unwrap();
     assert!(client.search(&["bob"], None).unwrap().is_empty());
 }
+
+/// Attack: a proxy relabels a pending reset card `active` in a search answer, so that
+/// clients would encrypt to the card of whoever started the reset. The answer's one
+/// status signature refuses it; with that signature stripped, each card's own does.
+#[test]
+fn a_pending_reset_relabelled_active_in_a_search_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    let base = virgil_testkit::servers::spawn_cards_service_configured(
+        &url,
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+        virgil_server::runtime::ConnectionLimits::default(),
+        |service| service.with_reset_delay(3_600),
+    );
+    let direct = client(&base, SERVICE);
+    direct.publish(&approved("bob", 2, None)).unwrap();
+    let mut reset = CardRequest::new("bob", "chat")
+        .data(virgil_card::contact::RESET_DATA_KEY, "1")
+        .sign(&key(3))
+        .unwrap();
+    reset
+        .sign_as(Signer::App("chat".into()), &key(APP))
+        .unwrap();
+    let pending = direct.publish(&reset).unwrap();
+    assert!(matches!(pending.status, CardStatus::Pending { .. }));
+
+    let honest = client(&relabeling_proxy(&base, |_| {}), SERVICE);
+    assert_eq!(honest.search(&["bob"], None).unwrap().len(), 2);
+    fn activate(value: &mut serde_json::Value) {
+        for card in value["cards"].as_array_mut().unwrap() {
+            card["status"] = serde_json::json!({"state": "active"});
+        }
+    }
+    fn activate_and_strip(value: &mut serde_json::Value) {
+        activate(value);
+        value.as_object_mut().unwrap().remove("statuses_signature");
+    }
+    let lying = client(&relabeling_proxy(&base, activate), SERVICE);
+    match lying.search(&["bob"], None) {
+        Err(ClientError::Status(message)) => assert!(message.contains("not signed"), "{message}"),
+        other => panic!("a relabelled status was accepted: {other:?}"),
+    }
+    let stripped = client(&relabeling_proxy(&base, activate_and_strip), SERVICE);
+    match stripped.search(&["bob"], None) {
+        Err(ClientError::Status(message)) => assert!(message.contains("not signed"), "{message}"),
+        other => panic!("a relabelled status was accepted: {other:?}"),
+    }
+}

@@ -28,6 +28,8 @@ impl Context {
     pub const CARD_LINK: Context = Context("virgil/card-link");
     /// The cards service's signed statement of a card's status at a time.
     pub const CARD_STATUS: Context = Context("virgil/card-status");
+    /// The cards service's one signature over every status of a search answer.
+    pub const SEARCH_STATUS: Context = Context("virgil/search-status");
     /// Signatures on card revocation requests.
     pub const CARD_REVOCATION: Context = Context("virgil/card-revocation");
     /// The sender's signature inside an envelope.

@@ -225,10 +225,13 @@ impl ContactStore {
         Self::Memory(Mutex::new(Vec::new()))
     }
 
-    /// Runs `change` on the book and saves it if it returns `true` with `Ok`.
+    /// Runs `change` on the book and saves it if it returns `true` with `Ok`. Most
+    /// lookups change nothing, so the file is first read without its lock (it is only
+    /// ever replaced whole, atomically); only a change runs again under the lock, on
+    /// what is there then, and writes.
     fn update<T>(
         &self,
-        change: impl FnOnce(&mut ContactBook) -> Result<(bool, T), Error>,
+        change: impl Fn(&mut ContactBook) -> Result<(bool, T), Error>,
     ) -> Result<T, Error> {
         let decode = |bytes: Option<&[u8]>| -> Result<ContactBook, Error> {
             match bytes {
@@ -253,11 +256,18 @@ impl ContactStore {
             serde_json::to_vec_pretty(book).map_err(|error| Error::ContactStore(error.to_string()))
         };
         match self {
-            Self::File(file) => file.update(|bytes| {
-                let mut book = decode(bytes)?;
+            Self::File(file) => {
+                let mut book = decode(file.read()?.as_deref())?;
                 let (changed, result) = change(&mut book)?;
-                Ok((changed.then(|| encode(&book)).transpose()?, result))
-            }),
+                if !changed {
+                    return Ok(result);
+                }
+                file.update(|bytes| {
+                    let mut book = decode(bytes)?;
+                    let (changed, result) = change(&mut book)?;
+                    Ok((changed.then(|| encode(&book)).transpose()?, result))
+                })
+            }
             Self::Memory(bytes) => {
                 let mut bytes = bytes
                     .lock()
