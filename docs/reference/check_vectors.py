@@ -320,7 +320,17 @@ def check_statuses(vectors):
         assert statement.hex() == v["statement"], "status statement " + v["name"]
         verify_with_public_key(service.public_key, b"virgil/card-status", statement, bytes.fromhex(v["signature"]))
         checked += 1
-    return checked
+    # A search answer: the first two statements, length-prefixed, signed once.
+    first_two = [
+        status_statement(bytes.fromhex(v["card_id"]), v["status"], v["as_of"])
+        for v in vectors["statuses"][:2]
+    ]
+    search = b"VGLQ\x01" + len(first_two).to_bytes(4, "big")
+    for statement in first_two:
+        search += len(statement).to_bytes(4, "big") + statement
+    assert search.hex() == vectors["search"]["statement"], "search statement"
+    verify_with_public_key(service.public_key, b"virgil/search-status", search, bytes.fromhex(vectors["search"]["signature"]))
+    return checked + 1
 
 
 def main():

@@ -11,8 +11,8 @@
 )]
 
 use serde_json::{Value, json};
-use virgil_api::cards::CardStatus;
-use virgil_card::{CardId, RevocationReason};
+use virgil_api::cards::{CardResponse, CardStatus};
+use virgil_card::{CardId, CardJson, RevocationReason};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_hex, to_hex};
 use virgil_crypto::sign::Signature;
@@ -71,10 +71,35 @@ fn generate() -> Value {
             })
         })
         .collect();
+    // A search answer's one signature over the first two statuses.
+    let answer: Vec<CardResponse> = statuses[..2]
+        .iter()
+        .map(|(_, status)| CardResponse {
+            card: CardJson {
+                id: card,
+                content_snapshot: String::new(),
+                signatures: Vec::new(),
+            },
+            status: status.clone(),
+            published_at: 0,
+            status_as_of: as_of,
+            status_signature: String::new(),
+            revocation: None,
+        })
+        .collect();
+    let search_statement = virgil_api::cards::search_statement(
+        answer
+            .iter()
+            .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+    );
     json!({
-        "about": "card status statements (docs/format.md §12), signed by the service key seed(6) = a0 ‖ 06 × 31 under context \"virgil/card-status\"",
+        "about": "card status statements (docs/format.md §12), signed by the service key seed(6) = a0 ‖ 06 × 31 under context \"virgil/card-status\"; search: the statements of the first two, signed once under \"virgil/search-status\"",
         "service_seed": to_hex(&service_seed()),
         "statuses": vectors,
+        "search": {
+            "statement": to_hex(&search_statement),
+            "signature": to_hex(virgil_api::cards::sign_search(&answer, &service).as_bytes()),
+        },
     })
 }
 
