@@ -103,7 +103,7 @@ pub(crate) enum CardCommand {
         #[command(flatten)]
         password: PasswordArgs,
         #[command(flatten)]
-        account: crate::relay::AccountPasswordArgs,
+        account: crate::password::AccountPasswordArgs,
     },
     /// Revoke a card: one of yours, signed with your key (the card's own, or that of
     /// another of your active cards: a lost phone revoked from the laptop); or, as the
@@ -466,7 +466,7 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                 .cards()
                 .create_reset(&identity, &private)
                 .map_err(context("cannot create the reset card"))?;
-            let account_password = crate::relay::account_password(&account, &username, false)?;
+            let account_password = crate::password::account_password(&account, &username, false)?;
             let published = virgil
                 .account()
                 .publish_reset_card(&request, &account_password)?;

@@ -77,7 +77,7 @@ enum Command {
         /// The username (1–64 of letters, digits, '.', '_', '-', '@').
         username: String,
         #[command(flatten)]
-        password: relay::AccountPasswordArgs,
+        password: password::AccountPasswordArgs,
     },
     /// Log in to the application server (saves a session in the home directory).
     #[command(after_help = "Example:\n  VIRGIL_ACCOUNT_PASSWORD=… virgil login alice")]
@@ -85,7 +85,7 @@ enum Command {
         /// The username.
         username: String,
         #[command(flatten)]
-        password: relay::AccountPasswordArgs,
+        password: password::AccountPasswordArgs,
     },
     /// End the session at the application server (its tokens stop working at once) and
     /// forget the saved login.

@@ -92,3 +92,25 @@ pub(crate) fn key_password(
         confirm,
     )
 }
+
+/// Where the account password comes from.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct AccountPasswordArgs {
+    /// Read the account password from the first line of this file (else
+    /// VIRGIL_ACCOUNT_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) account_password_file: Option<PathBuf>,
+}
+
+pub(crate) fn account_password(
+    args: &AccountPasswordArgs,
+    username: &str,
+    confirm: bool,
+) -> Result<zeroize::Zeroizing<String>, CliError> {
+    read(
+        args.account_password_file.as_deref(),
+        ACCOUNT_PASSWORD_VAR,
+        &format!("Account password for {username:?}: "),
+        confirm,
+    )
+}

@@ -5,35 +5,13 @@
 use crate::config::{Global, Session};
 use crate::error::{CliError, Exit, context};
 use crate::keys;
-use crate::password::{self, ACCOUNT_PASSWORD_VAR, PasswordArgs};
+use crate::password::{AccountPasswordArgs, PasswordArgs, account_password};
 use std::io::Read as _;
 use std::path::PathBuf;
 use virgil::Error;
 
 /// The largest message `send` accepts (the relay takes 1 MiB of base64 JSON).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 700 * 1024;
-
-/// Where the account password comes from.
-#[derive(clap::Args, Debug, Clone)]
-pub(crate) struct AccountPasswordArgs {
-    /// Read the account password from the first line of this file (else
-    /// VIRGIL_ACCOUNT_PASSWORD, else a prompt).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) account_password_file: Option<PathBuf>,
-}
-
-pub(crate) fn account_password(
-    args: &AccountPasswordArgs,
-    username: &str,
-    confirm: bool,
-) -> Result<zeroize::Zeroizing<String>, CliError> {
-    password::read(
-        args.account_password_file.as_deref(),
-        ACCOUNT_PASSWORD_VAR,
-        &format!("Account password for {username:?}: "),
-        confirm,
-    )
-}
 
 /// `virgil register`.
 pub(crate) fn register(
