@@ -25,6 +25,10 @@ pub enum KeyChangePolicy {
     Block,
     /// Use the new cards, pin them, and report a [`ContactEvent::KeyChanged`].
     Warn,
+    /// Use the new cards and pin them without an event: for applications that tell
+    /// their users about key changes some other way. A verified contact is still
+    /// refused until verified again. Not recommended: nobody hears of a swapped key.
+    Accept,
 }
 
 /// Something the user should hear about, from a lookup.
@@ -290,6 +294,7 @@ impl ContactStore {
     ) -> Result<Vec<ContactEvent>, Error> {
         self.update(|book| {
             let mut events = Vec::new();
+            let mut changed = false;
             let mut done: Vec<&Card> = Vec::new();
             for first in found.iter().map(|f| &f.card) {
                 if done.iter().any(|seen| Contact::new(seen).is_for(first)) {
@@ -325,10 +330,12 @@ impl ContactStore {
                         reset: !review.reset.is_empty(),
                         verified: contact.verified,
                     };
-                    if contact.verified || policy == KeyChangePolicy::Block {
-                        return Err(Error::KeyChanged(change));
+                    match policy {
+                        _ if contact.verified => return Err(Error::KeyChanged(change)),
+                        KeyChangePolicy::Block => return Err(Error::KeyChanged(change)),
+                        KeyChangePolicy::Warn => events.push(ContactEvent::KeyChanged(change)),
+                        KeyChangePolicy::Accept => changed = true,
                     }
-                    events.push(ContactEvent::KeyChanged(change));
                 }
                 events.extend(review.linked.iter().map(|link| ContactEvent::Linked {
                     identity: identity.clone(),
@@ -337,7 +344,7 @@ impl ContactStore {
                 }));
                 contact.pin(&cards);
             }
-            let changed = !events.is_empty();
+            let changed = changed || !events.is_empty();
             Ok((changed, events))
         })
     }

@@ -203,6 +203,37 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
             .is_empty(),
         "pinned after the warning"
     );
+
+    // Under Accept, the next change is used and pinned without an event.
+    let quiet = Virgil::new(
+        Config::new(
+            "chat",
+            key(APP).public_key().clone(),
+            key(SERVICE).public_key().clone(),
+        )
+        .contacts_file(homes[0].path().join("contacts.json"))
+        .key_changes(KeyChangePolicy::Accept)
+        .cards_service(&cards_url)
+        .app_server(&app_url),
+    )
+    .unwrap();
+    quiet.account().login("alice", PASSWORD).unwrap();
+    bob.cards()
+        .revoke_as_application(reset.id(), RevocationReason::Unspecified, &key(APP))
+        .unwrap();
+    let (_, again) = publish(&bob, "bob", None);
+    let found = quiet.cards().find_reviewed(&["bob"]).unwrap();
+    assert!(found.events.is_empty(), "{:?}", found.events);
+    assert_eq!(found.cards[0].card.id(), again.id());
+    assert!(
+        alice
+            .cards()
+            .find_reviewed(&["bob"])
+            .unwrap()
+            .events
+            .is_empty(),
+        "pinned by the quiet lookup"
+    );
 }
 
 /// Logs `virgil` in as `name` and submits a reset card for a new key, with `password`.
