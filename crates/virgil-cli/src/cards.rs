@@ -220,26 +220,43 @@ fn print_json(card: &Card) -> Result<(), CliError> {
 /// file) is verified against the configuration; anything else is an identity, looked
 /// up with the logged-in user's access token. Returns every card found.
 pub(crate) fn resolve(virgil: &Virgil, arguments: &[String]) -> Result<Vec<Card>, CliError> {
-    let mut cards = Vec::new();
-    let mut identities = Vec::new();
-    for argument in arguments {
-        let card = if Path::new(argument).is_file() {
-            Some(read_card(argument)?)
-        } else {
-            Card::import(argument.trim()).ok()
-        };
-        match card {
-            Some(card) => {
+    let named = arguments
+        .iter()
+        .map(|argument| crate::recipients::parse(argument))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (cards, keys) = resolve_named(virgil, named)?;
+    match keys.first() {
+        Some(key) => Err(CliError::new(format!(
+            "--from takes identities and cards, not a bare key ({}): a signature is checked against the sender's card",
+            crate::recipients::key_short(key)
+        ))),
+        None => Ok(cards),
+    }
+}
+
+/// Cards for the named recipients (cards verified against the configuration, identities
+/// looked up and reviewed), and the bare keys as they are.
+pub(crate) fn resolve_named(
+    virgil: &Virgil,
+    named: Vec<crate::recipients::Named>,
+) -> Result<(Vec<Card>, Vec<virgil::PublicKey>), CliError> {
+    use crate::recipients::Named;
+    let (mut cards, mut keys, mut identities) = (Vec::new(), Vec::new(), Vec::new());
+    for named in named {
+        match named {
+            Named::Card(card) => {
                 virgil.cards().verify(&card)?;
-                cards.push(card);
+                cards.push(*card);
             }
-            None => identities.push(argument.as_str()),
+            Named::Key(key) => keys.push(key),
+            Named::Identity(identity) => identities.push(identity),
         }
     }
     if !identities.is_empty() {
+        let identities: Vec<&str> = identities.iter().map(String::as_str).collect();
         cards.extend(find_each_announcing(virgil, &identities)?);
     }
-    Ok(cards)
+    Ok((cards, keys))
 }
 
 /// The active cards of each of `identities` (an identity without one is an error),

@@ -8,6 +8,7 @@ use crate::error::{CliError, Exit, context};
 use crate::keys;
 use crate::output::Output;
 use crate::password::PasswordArgs;
+use crate::recipients;
 use std::io::{self, BufReader, IsTerminal as _, Read};
 use std::path::{Path, PathBuf};
 use virgil::crypto::Error as CryptoError;
@@ -21,14 +22,32 @@ const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
     virgil encrypt --to bob --sign-with alice -i report.pdf -o report.pdf.virgil\n  \
-    echo hi | virgil encrypt --to bob.card --to alice --armor > hi.txt.asc\n\n\
-    --to takes an identity (looked up on the cards service; needs `virgil login`), a file\n\
-    holding an exported card, or the card string itself. Every card is verified against the\n\
-    configured service and application keys. Add yourself with --to if you want to read it later.")]
+    echo hi | virgil encrypt --to bob.card --to alice --armor > hi.txt.asc\n  \
+    virgil encrypt -R team.txt --to vpk:VksB… -i notes.md -o notes.md.virgil\n\n\
+    A recipient is an identity (looked up on the cards service; needs `virgil login`), a\n\
+    card (a file holding an exported card, or the card string itself), or a bare public key\n\
+    (vpk: and base64, as `virgil key export-public` prints it, or a file holding one). Cards\n\
+    are verified against the configured service and application keys; a bare key is not\n\
+    vouched for by any directory (the output says so), and with bare keys only no\n\
+    configuration or server is needed. -R reads recipients from a file, one per line\n\
+    (# comments). A name that looks like a file (has a /, or ends in .card, .pub, .vpk,\n\
+    .txt, .json) but does not exist is an error, never looked up as an identity.\n\
+    Add yourself with --to if you want to read it later.")]
+#[command(group(
+    clap::ArgGroup::new("recipients")
+        .required(true)
+        .multiple(true)
+        .args(["to", "recipients_file"])
+))]
 pub(crate) struct EncryptArgs {
-    /// A recipient: an identity, a card file or a card string (repeatable).
-    #[arg(long = "to", required = true, value_name = "CARD_OR_IDENTITY")]
+    /// A recipient: an identity, a card (file or string) or a public key (vpk:… or a
+    /// file holding one); repeatable.
+    #[arg(short = 'r', long = "to", value_name = "RECIPIENT")]
     to: Vec<String>,
+    /// Read recipients from FILE, one per line, any form --to takes (# comments);
+    /// repeatable.
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    recipients_file: Vec<PathBuf>,
     /// Sign with this key (the recipients verify it against your card). Without it the
     /// message is encrypted but not signed.
     #[arg(long, value_name = "KEY")]
@@ -105,12 +124,44 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
             "refusing to write binary ciphertext to the terminal: pass -o FILE, --armor, or redirect the output",
         ));
     }
-    let virgil = global.virgil()?;
-    let recipients = cards::resolve(&virgil, &args.to)?;
-    global.keep_refreshed_session(&virgil)?;
-    let keys: Vec<&PublicKey> = recipients.iter().map(|card| card.public_key()).collect();
+    let mut named = Vec::new();
+    for argument in &args.to {
+        named.push(recipients::parse(argument)?);
+    }
+    for path in &args.recipients_file {
+        named.extend(recipients::parse_file(path)?);
+    }
+    if named.is_empty() {
+        return Err(CliError::new(
+            "no recipients: the recipients files hold none (see `virgil encrypt --help`)",
+        ));
+    }
+    // Bare keys need no directory: only cards and identities need the configuration.
+    let (recipients, bare_keys) = if named
+        .iter()
+        .all(|named| matches!(named, recipients::Named::Key(_)))
+    {
+        let keys = named
+            .into_iter()
+            .filter_map(|named| match named {
+                recipients::Named::Key(key) => Some(key),
+                _ => None,
+            })
+            .collect();
+        (Vec::new(), keys)
+    } else {
+        let virgil = global.virgil()?;
+        let resolved = cards::resolve_named(&virgil, named)?;
+        global.keep_refreshed_session(&virgil)?;
+        resolved
+    };
+    let keys: Vec<&PublicKey> = recipients
+        .iter()
+        .map(|card| card.public_key())
+        .chain(bare_keys.iter())
+        .collect();
     let signer = match &args.sign_with {
-        Some(name) => Some(keys::load(virgil.keys(), name, &args.password)?),
+        Some(name) => Some(keys::load(&global.keys()?, name, &args.password)?),
         None => None,
     };
     let (mut input, bar) = open_input(args.files.input.as_deref())?;
@@ -130,7 +181,16 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         bar.finish_and_clear();
     }
     output.commit()?;
-    let names: Vec<&str> = recipients.iter().map(|card| card.identity()).collect();
+    let names: Vec<String> = recipients
+        .iter()
+        .map(|card| card.identity().to_owned())
+        .chain(bare_keys.iter().map(|key| {
+            format!(
+                "key {} (a bare key: not verified by any directory)",
+                recipients::key_short(key)
+            )
+        }))
+        .collect();
     eprintln!(
         "encrypted for {}{}",
         names.join(", "),

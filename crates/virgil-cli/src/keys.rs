@@ -6,7 +6,6 @@ use crate::password::{self, NEW_PASSWORD_VAR, PasswordArgs};
 use clap::Subcommand;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
-use virgil::crypto::encoding::to_base64;
 use virgil::keystore::KeyStoreError;
 use virgil::{Key, KeyEntry, Keys};
 
@@ -189,7 +188,7 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             output,
         } => {
             let key = load(&store, &name, &password)?;
-            let text = format!("{}\n", to_base64(key.public_key().as_bytes()));
+            let text = format!("{}\n", crate::recipients::key_string(key.public_key()));
             match output {
                 Some(path) => crate::output::write(&path, text.as_bytes())?,
                 None => print!("{text}"),

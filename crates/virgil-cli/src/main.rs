@@ -12,6 +12,7 @@ mod error;
 mod keys;
 mod output;
 mod password;
+mod recipients;
 mod relay;
 mod serve;
 

@@ -547,10 +547,11 @@ fn keys_are_managed_without_leaking_passwords() {
     assert_eq!(no_password.status.code(), Some(4));
     assert!(text(&no_password.stderr).contains("set VIRGIL_PASSWORD or pass --password-file"));
     let public = text(&run(&["key", "export-public", "carol"], &with_password).stdout);
+    assert!(public.starts_with("vpk:"), "{public}");
     assert_eq!(
         public.trim().len(),
-        136,
-        "base64 of the 100-byte public key"
+        4 + 136,
+        "vpk: and base64 of the 100-byte public key"
     );
     let list = text(&run(&["key", "list"], &[]).stdout);
     assert!(list.starts_with("carol"), "{list}");
@@ -648,7 +649,7 @@ fn output_never_replaces_what_is_not_a_regular_file() {
     std::fs::write(&file, "old").unwrap();
     assert!(export(&file).status.success());
     let public = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(public.trim().len(), 136);
+    assert_eq!(public.trim().len(), 4 + 136);
 
     // A symbolic link: refused, the link and its target untouched.
     let target = dir.path().join("precious.txt");
@@ -991,4 +992,119 @@ fn a_pending_reset_alarms_the_owner_who_cancels_it() {
         text(&inbox.stderr)
     );
     assert!(!deployment.ok("frank", &["card", "list"]).contains("RESET"));
+}
+
+/// Like age: recipients as public key strings or files (`--to`, `-R`), no configuration
+/// and no server needed for them, and a mistyped card path reported as a missing file
+/// instead of being looked up as a name.
+#[test]
+fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env("VIRGIL_HOME", &home)
+            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
+            .env_remove("VIRGIL_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(
+            output.status.success(),
+            "`virgil {}`: {}",
+            args.join(" "),
+            text(&output.stderr)
+        );
+        output
+    };
+    ok(&["key", "generate", "bob"]);
+    ok(&["key", "generate", "carol"]);
+    ok(&["key", "export-public", "bob", "-o", "bob.pub"]);
+    let carol = text(&ok(&["key", "export-public", "carol"]).stdout);
+    std::fs::write(dir.path().join("message.txt"), "for bob and carol").unwrap();
+    std::fs::write(
+        dir.path().join("team.txt"),
+        format!("# the team\n{}\n", carol.trim()),
+    )
+    .unwrap();
+
+    let encrypted = ok(&[
+        "encrypt",
+        "--to",
+        "bob.pub",
+        "-R",
+        "team.txt",
+        "-i",
+        "message.txt",
+        "-o",
+        "message.virgil",
+    ]);
+    let said = text(&encrypted.stderr);
+    assert!(
+        said.contains("a bare key: not verified by any directory"),
+        "{said}"
+    );
+    for key in ["bob", "carol"] {
+        let out = format!("{key}.txt");
+        ok(&["decrypt", "--key", key, "-i", "message.virgil", "-o", &out]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(&out)).unwrap(),
+            "for bob and carol"
+        );
+    }
+    // The key string itself works too, and so does older output without the prefix.
+    ok(&[
+        "encrypt",
+        "--to",
+        carol.trim(),
+        "-i",
+        "message.txt",
+        "-o",
+        "c.virgil",
+    ]);
+    let raw = carol.trim().strip_prefix("vpk:").unwrap();
+    ok(&[
+        "encrypt",
+        "--to",
+        raw,
+        "-i",
+        "message.txt",
+        "-o",
+        "c2.virgil",
+    ]);
+
+    // A typo is a missing file (exit 1), not a lookup of a user named "alice.card".
+    let typo = run(&[
+        "encrypt",
+        "--to",
+        "alice.card",
+        "-i",
+        "message.txt",
+        "-o",
+        "x",
+    ]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        text(&typo.stderr).contains("no such file: alice.card"),
+        "{}",
+        text(&typo.stderr)
+    );
+    let missing = run(&[
+        "encrypt",
+        "-R",
+        "nobody.txt",
+        "-i",
+        "message.txt",
+        "-o",
+        "x",
+    ]);
+    assert!(text(&missing.stderr).contains("no such recipients file"));
+    assert!(!dir.path().join("x").exists());
+    // An identity still needs the configuration (and says how to get one).
+    let named = run(&["encrypt", "--to", "bob", "-i", "message.txt", "-o", "x"]);
+    assert!(!named.status.success());
 }
