@@ -21,7 +21,7 @@ const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;
 /// `virgil encrypt` options.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
-    virgil encrypt --to bob --sign-with alice -i report.pdf -o report.pdf.virgil\n  \
+    virgil encrypt --to bob -o report.pdf.virgil report.pdf\n  \
     echo hi | virgil encrypt --to bob.card --to alice --armor > hi.txt.asc\n  \
     virgil encrypt -R team.txt --to vpk:VksB… -i notes.md -o notes.md.virgil\n\n\
     A recipient is an identity (looked up on the cards service; needs `virgil login`), a\n\
@@ -48,10 +48,17 @@ pub(crate) struct EncryptArgs {
     /// repeatable.
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     recipients_file: Vec<PathBuf>,
-    /// Sign with this key (the recipients verify it against your card). Without it the
-    /// message is encrypted but not signed.
-    #[arg(long, value_name = "KEY")]
+    /// Sign with this key (the recipients verify it against your card) [default: the
+    /// logged-in user's key].
+    #[arg(long, value_name = "KEY", conflicts_with = "no_sign")]
     sign_with: Option<String>,
+    /// Do not sign (the recipients cannot tell who sent it).
+    #[arg(long)]
+    no_sign: bool,
+    /// Do not add the signing key as a recipient (by default you can read what you
+    /// encrypted).
+    #[arg(long)]
+    no_self: bool,
     #[command(flatten)]
     password: PasswordArgs,
     #[command(flatten)]
@@ -64,7 +71,10 @@ pub(crate) struct EncryptArgs {
 /// Input and output of `encrypt` and `decrypt`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct FileArgs {
-    /// Read from FILE [default: standard input].
+    /// The input file (- for standard input) [default: standard input].
+    #[arg(value_name = "INPUT", conflicts_with = "input")]
+    file: Option<PathBuf>,
+    /// Read from FILE (the same as the INPUT argument).
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Write to FILE [default: standard output].
@@ -75,24 +85,46 @@ pub(crate) struct FileArgs {
 /// `virgil decrypt` options.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
-    virgil decrypt --key bob --from alice -i report.pdf.virgil -o report.pdf\n  \
-    virgil decrypt --key bob --from alice.card < hi.txt.asc\n\n\
+    virgil decrypt --from alice -o report.pdf report.pdf.virgil\n  \
+    virgil decrypt --key bob --from alice.card < hi.txt.asc\n  \
+    virgil decrypt --allow-unsigned -o notes.md notes.md.virgil\n\n\
     Armored input is recognised. With --from, the message must be signed by one of those\n\
-    cards or nothing is written to -o. Without --from, the signature is not checked (a\n\
-    warning says so). On failure the output file is not created and the exit code is 3.\n\
+    cards or nothing is written to -o. Without --from, decrypt refuses (exit 3) unless\n\
+    --allow-unsigned says to skip the check. The key is --key, else the logged-in user's,\n\
+    else the only local key. On failure the output file is not created and the exit code is 3.\n\
     To standard output, plaintext is written as it is verified chunk by chunk: on failure\n\
     some of it may have been written already; use -o to get all or nothing.")]
 pub(crate) struct DecryptArgs {
-    /// The recipient's key (from `virgil key list`).
+    /// The recipient's key (from `virgil key list`) [default: the logged-in user's key,
+    /// or the only local key].
     #[arg(long, value_name = "KEY")]
-    key: String,
+    key: Option<String>,
     /// Require a signature by one of these: identities, card files or card strings.
     #[arg(long = "from", value_name = "CARD_OR_IDENTITY")]
     from: Vec<String>,
+    /// Decrypt without checking who signed it (without --from, decrypt refuses
+    /// otherwise).
+    #[arg(long, conflicts_with = "from")]
+    allow_unsigned: bool,
     #[command(flatten)]
     password: PasswordArgs,
     #[command(flatten)]
     files: FileArgs,
+}
+
+impl FileArgs {
+    /// The input file; `None` for standard input (no file, or `-`).
+    fn path(&self) -> Option<&Path> {
+        self.file
+            .as_deref()
+            .or(self.input.as_deref())
+            .filter(|path| path.as_os_str() != "-")
+    }
+}
+
+/// The logged-in user's name, if there is a session.
+fn current_user(global: &Global) -> Result<Option<String>, CliError> {
+    Ok(global.saved_session()?.map(|saved| saved.session.username))
 }
 
 /// The input and, for a large file on a terminal, a progress bar over it.
@@ -160,11 +192,25 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         .map(|card| card.public_key())
         .chain(bare_keys.iter())
         .collect();
-    let signer = match &args.sign_with {
+    // Signed by default with the logged-in user's key, who can then read it too.
+    let signer_name = match (&args.sign_with, args.no_sign) {
+        (Some(name), _) => Some(name.clone()),
+        (None, true) => None,
+        (None, false) => current_user(global)?,
+    };
+    let signer = match &signer_name {
         Some(name) => Some(keys::load(&global.keys()?, name, &args.password)?),
         None => None,
     };
-    let (mut input, bar) = open_input(args.files.input.as_deref())?;
+    let mut keys = keys;
+    let self_included = match &signer {
+        Some(key) if !args.no_self && !keys.contains(&key.public_key()) => {
+            keys.push(key.public_key());
+            true
+        }
+        _ => false,
+    };
+    let (mut input, bar) = open_input(args.files.path())?;
     let output = Output::open(args.files.output.as_deref())?;
     let format = if args.armor {
         Format::Armored
@@ -181,7 +227,7 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         bar.finish_and_clear();
     }
     output.commit()?;
-    let names: Vec<String> = recipients
+    let mut names: Vec<String> = recipients
         .iter()
         .map(|card| card.identity().to_owned())
         .chain(bare_keys.iter().map(|key| {
@@ -191,15 +237,17 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
             )
         }))
         .collect();
-    eprintln!(
-        "encrypted for {}{}",
-        names.join(", "),
-        if signer.is_some() {
-            ", signed"
-        } else {
-            " (not signed)"
+    if let (true, Some(name)) = (self_included, &signer_name) {
+        names.push(format!("you (key {name:?})"));
+    }
+    let signed = match (&signer_name, args.no_sign) {
+        (Some(name), _) => format!("; signed with key {name:?}"),
+        (None, true) => " (not signed: --no-sign)".to_owned(),
+        (None, false) => {
+            " (not signed: not logged in; --sign-with KEY signs with a key of yours)".to_owned()
         }
-    );
+    };
+    eprintln!("encrypted for {}{signed}", names.join(", "));
     Ok(())
 }
 
@@ -213,14 +261,26 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         global.keep_refreshed_session(&virgil)?;
         senders
     };
-    let key = keys::load(&global.keys()?, &args.key, &args.password)?;
-    let (input, bar) = open_input(args.files.input.as_deref())?;
-    let mut reader =
-        Decryptor::new(BufReader::new(input), &key, &senders).map_err(|e| rejected(e, &args))?;
+    let store = global.keys()?;
+    let key_name = match &args.key {
+        Some(name) => name.clone(),
+        None => default_key(global, &store)?,
+    };
+    let key = keys::load(&store, &key_name, &args.password)?;
+    let (input, bar) = open_input(args.files.path())?;
+    let mut reader = Decryptor::new(BufReader::new(input), &key, &senders)
+        .map_err(|e| rejected(e, &args, &key_name))?;
+    // Nobody to check the signature against: refuse before any plaintext is written.
+    if senders.is_empty() && !args.allow_unsigned {
+        return Err(CliError::with(
+            Exit::Rejected,
+            "cannot verify who sent it: pass --from SENDER (an identity or a card) to check the signature, or --allow-unsigned to decrypt without checking; nothing was written",
+        ));
+    }
     let mut output = Output::open(args.files.output.as_deref())?;
     reader
         .copy_to(&mut output)
-        .map_err(|e| rejected(e, &args))?;
+        .map_err(|e| rejected(e, &args, &key_name))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -235,16 +295,40 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
             );
         }
         None => eprintln!(
-            "decrypted; WARNING: the sender was not verified (pass --from to require a signature)"
+            "decrypted with key {key_name:?}; WARNING: the sender was not verified (--allow-unsigned; pass --from to require a signature)"
         ),
     }
     Ok(())
 }
 
+/// The key `decrypt` uses without --key: the logged-in user's, else the only local key.
+fn default_key(global: &Global, store: &virgil::Keys) -> Result<String, CliError> {
+    if let Some(user) = current_user(global)? {
+        return Ok(user);
+    }
+    let names: Vec<String> = store
+        .list()?
+        .entries
+        .into_iter()
+        .map(|entry| entry.name.as_str().to_owned())
+        .collect();
+    match names.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(CliError::new(
+            "no keys here: `virgil key generate NAME` makes one, or pass --key",
+        )),
+        many => Err(CliError::new(format!(
+            "not logged in and {} keys here ({}): pass --key NAME",
+            many.len(),
+            many.join(", ")
+        ))),
+    }
+}
+
 /// The message for a failed decryption: clear to the user, nothing for an attacker.
-fn rejected(error: Error, args: &DecryptArgs) -> CliError {
+fn rejected(error: Error, args: &DecryptArgs, key_name: &str) -> CliError {
     let message = match error {
-        Error::NotForThisKey { .. } => format!("not encrypted for key {:?}", args.key),
+        Error::NotForThisKey { .. } => format!("not encrypted for key {key_name:?}"),
         Error::WrongSender { expected } => {
             format!("signature does not match the sender's card ({expected})")
         }

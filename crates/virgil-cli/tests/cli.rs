@@ -319,6 +319,7 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
             "bob",
             "--sign-with",
             "alice",
+            "--no-self",
             "-i",
             "note.txt",
             "-o",
@@ -1048,9 +1049,23 @@ fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
         said.contains("a bare key: not verified by any directory"),
         "{said}"
     );
+    assert!(said.contains("not signed: not logged in"), "{said}");
     for key in ["bob", "carol"] {
         let out = format!("{key}.txt");
-        ok(&["decrypt", "--key", key, "-i", "message.virgil", "-o", &out]);
+        // Nobody to check a signature against: refused unless asked for.
+        let refused = run(&["decrypt", "--key", key, "-i", "message.virgil", "-o", &out]);
+        assert_eq!(refused.status.code(), Some(3));
+        assert!(text(&refused.stderr).contains("--allow-unsigned"));
+        assert!(!dir.path().join(&out).exists());
+        ok(&[
+            "decrypt",
+            "--key",
+            key,
+            "--allow-unsigned",
+            "-o",
+            &out,
+            "message.virgil",
+        ]);
         assert_eq!(
             std::fs::read_to_string(dir.path().join(&out)).unwrap(),
             "for bob and carol"
@@ -1107,4 +1122,60 @@ fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
     // An identity still needs the configuration (and says how to get one).
     let named = run(&["encrypt", "--to", "bob", "-i", "message.txt", "-o", "x"]);
     assert!(!named.status.success());
+}
+
+/// Safe defaults: `encrypt` signs with the logged-in user's key and includes it as a
+/// recipient (`--no-sign`, `--no-self` opt out); `decrypt` uses the logged-in user's key
+/// and takes the input as an argument, like age.
+#[test]
+fn encrypt_signs_and_includes_you_by_default() {
+    let deployment = Deployment::start();
+    deployment.onboard("alice");
+    deployment.onboard("bob");
+    std::fs::write(deployment.path("note.txt"), b"signed by default").unwrap();
+    let sent = deployment.run_as(
+        "alice",
+        &["encrypt", "--to", "bob", "-o", "note.virgil", "note.txt"],
+        None,
+    );
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let said = text(&sent.stderr);
+    assert!(said.contains("you (key \"alice\")"), "{said}");
+    assert!(said.contains("signed with key \"alice\""), "{said}");
+    for (user, out) in [("bob", "bob.txt"), ("alice", "alice.txt")] {
+        let read = deployment.run_as(
+            user,
+            &["decrypt", "--from", "alice", "-o", out, "note.virgil"],
+            None,
+        );
+        assert!(read.status.success(), "{user}: {}", text(&read.stderr));
+        assert!(text(&read.stderr).contains("signature verified: from alice"));
+        assert_eq!(
+            std::fs::read(deployment.path(out)).unwrap(),
+            b"signed by default"
+        );
+    }
+
+    let bare = deployment.run_as(
+        "alice",
+        &[
+            "encrypt",
+            "--to",
+            "bob",
+            "--no-sign",
+            "--no-self",
+            "-o",
+            "bare.virgil",
+            "note.txt",
+        ],
+        None,
+    );
+    assert!(text(&bare.stderr).contains("not signed: --no-sign"));
+    let stderr = deployment.fails("alice", &["decrypt", "--from", "alice", "bare.virgil"], 3);
+    assert!(
+        stderr.contains("not encrypted for key \"alice\""),
+        "{stderr}"
+    );
+    let stderr = deployment.fails("bob", &["decrypt", "--from", "alice", "bare.virgil"], 3);
+    assert!(stderr.contains("not signed"), "{stderr}");
 }
