@@ -171,8 +171,8 @@ fn status_text(status: &CardStatus) -> String {
     }
 }
 
-/// Prints a card as readable text.
-fn print_card(card: &Card, virgil: Option<&Virgil>) {
+/// Prints a card as readable text; `false` if it was checked and failed.
+fn print_card(card: &Card, virgil: Option<&Virgil>) -> bool {
     let content = card.content();
     println!("card id:       {}", card.id());
     println!(
@@ -204,10 +204,15 @@ fn print_card(card: &Card, virgil: Option<&Virgil>) {
         ),
         Some(Err(virgil::Error::CardNotTrusted { error, .. })) => {
             println!("verification:  FAILED: {error}");
+            return false;
         }
-        Some(Err(e)) => println!("verification:  FAILED: {e}"),
+        Some(Err(e)) => {
+            println!("verification:  FAILED: {e}");
+            return false;
+        }
         None => println!("verification:  not checked (no client configuration)"),
     }
+    true
 }
 
 fn print_json(card: &Card) -> Result<(), CliError> {
@@ -328,8 +333,11 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             let card = read_card(&card)?;
             if json {
                 print_json(&card)?;
-            } else {
-                print_card(&card, global.virgil().ok().as_ref());
+            } else if !print_card(&card, global.virgil().ok().as_ref()) {
+                return Err(CliError::with(
+                    Exit::Rejected,
+                    "the card does not verify against the configured keys (see above)",
+                ));
             }
         }
         CardCommand::Publish {

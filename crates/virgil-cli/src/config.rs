@@ -200,7 +200,7 @@ impl ClientConfig {
     pub(crate) fn load(path: &Path) -> Result<Self, CliError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             CliError::new(format!(
-                "cannot read the client configuration {} ({e}); create one with `virgil init` or pass --config",
+                "cannot read the client configuration {} ({e}): your deployment's `virgil init` wrote one (client.toml in its --dir); set VIRGIL_CONFIG or pass --config to point at it",
                 path.display()
             ))
         })?;

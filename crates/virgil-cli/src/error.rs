@@ -52,6 +52,14 @@ impl CliError {
             ),
             ClientError::Api {
                 status: 401,
+                code: ErrorCode::InvalidCredentials,
+                message,
+            } => Self::with(
+                Exit::Auth,
+                format!("{server} refused: {message} (invalid_credentials)"),
+            ),
+            ClientError::Api {
+                status: 401,
                 code,
                 message,
             } => Self::with(

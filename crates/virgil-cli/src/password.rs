@@ -32,34 +32,38 @@ fn from_file(path: &Path) -> Result<Zeroizing<String>, CliError> {
     Ok(Zeroizing::new(line.to_owned()))
 }
 
-/// Reads a password: `file`, else `$var`, else a prompt (twice if `confirm`). A new
-/// password (`confirm`) must not be empty.
+/// The fewest characters a new password (a key's or an account's) may have.
+pub(crate) const MIN_NEW_PASSWORD_CHARS: usize = 8;
+
+/// How many times a prompt for a new password asks before giving up.
+const NEW_PASSWORD_TRIES: usize = 3;
+
+/// Why `password` cannot be a new password, if it cannot.
+fn new_password_problem(password: &str) -> Option<String> {
+    let count = password.chars().count();
+    (count < MIN_NEW_PASSWORD_CHARS).then(|| {
+        format!(
+            "the new password has {count} character(s); use at least {MIN_NEW_PASSWORD_CHARS} (or, for a key, pass --unprotected to store it without a password)"
+        )
+    })
+}
+
+/// Reads a password: `file`, else `$var`, else a prompt. A new password (`confirm`)
+/// must have at least [`MIN_NEW_PASSWORD_CHARS`] characters: the rule is said before
+/// the prompt and checked before the repeat, and a short or mismatched one is asked
+/// for again, up to three times.
 pub(crate) fn read(
     file: Option<&Path>,
     var: &str,
     prompt: &str,
     confirm: bool,
 ) -> Result<Zeroizing<String>, CliError> {
-    let password = read_any(file, var, prompt, confirm)?;
-    if confirm && password.is_empty() {
-        return Err(CliError::new(
-            "the new password is empty; choose one (or, for a key, pass --unprotected to store it without a password)",
-        ));
-    }
-    Ok(password)
-}
-
-fn read_any(
-    file: Option<&Path>,
-    var: &str,
-    prompt: &str,
-    confirm: bool,
-) -> Result<Zeroizing<String>, CliError> {
     if let Some(path) = file {
-        return from_file(path);
+        let password = from_file(path)?;
+        return checked_if_new(password, confirm);
     }
     if let Ok(value) = std::env::var(var) {
-        return Ok(Zeroizing::new(value));
+        return checked_if_new(Zeroizing::new(value), confirm);
     }
     let no_terminal = |e: std::io::Error| {
         CliError::with(
@@ -67,16 +71,40 @@ fn read_any(
             format!("cannot ask for the password ({e}): set {var} or pass --password-file"),
         )
     };
-    let first = Zeroizing::new(rpassword::prompt_password(prompt).map_err(no_terminal)?);
-    if confirm {
+    if !confirm {
+        return Ok(Zeroizing::new(
+            rpassword::prompt_password(prompt).map_err(no_terminal)?,
+        ));
+    }
+    eprintln!("Choose a password of at least {MIN_NEW_PASSWORD_CHARS} characters.");
+    for _ in 0..NEW_PASSWORD_TRIES {
+        let first = Zeroizing::new(rpassword::prompt_password(prompt).map_err(no_terminal)?);
+        if let Some(problem) = new_password_problem(&first) {
+            eprintln!("virgil: {problem}");
+            continue;
+        }
         let second = Zeroizing::new(
             rpassword::prompt_password("Repeat the password: ").map_err(no_terminal)?,
         );
-        if first != second {
-            return Err(CliError::with(Exit::Auth, "the passwords do not match"));
+        if first == second {
+            return Ok(first);
         }
+        eprintln!("virgil: the passwords do not match; again");
     }
-    Ok(first)
+    Err(CliError::with(
+        Exit::Auth,
+        format!("no password chosen after {NEW_PASSWORD_TRIES} tries"),
+    ))
+}
+
+fn checked_if_new(
+    password: Zeroizing<String>,
+    confirm: bool,
+) -> Result<Zeroizing<String>, CliError> {
+    match new_password_problem(&password).filter(|_| confirm) {
+        Some(problem) => Err(CliError::new(problem)),
+        None => Ok(password),
+    }
 }
 
 /// A key's password per `args`.
@@ -113,4 +141,20 @@ pub(crate) fn account_password(
         &format!("Account password for {username:?}: "),
         confirm,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_password_has_at_least_eight_characters() {
+        assert!(new_password_problem("").is_some());
+        assert!(new_password_problem("1234567").is_some());
+        assert!(new_password_problem("12345678").is_none());
+        // Characters, not bytes: seven two-byte characters are still too few.
+        assert!(new_password_problem("ééééééé").is_some());
+        assert!(checked_if_new(Zeroizing::new("short".into()), false).is_ok());
+        assert!(checked_if_new(Zeroizing::new("short".into()), true).is_err());
+    }
 }

@@ -244,6 +244,14 @@ fn the_tutorial_through_the_cli() {
         serde_json::from_str(&deployment.ok("alice", &["card", "inspect", "--json", "bob.card"]))
             .unwrap();
     assert_eq!(json["id"], bob_card_id.as_str());
+    // A card request (not approved or published) fails verification: exit 3.
+    deployment.ok(
+        "alice",
+        &["card", "create", "--key", "alice", "-o", "request.card"],
+    );
+    let failed = deployment.run_as("alice", &["card", "inspect", "request.card"], None);
+    assert_eq!(failed.status.code(), Some(3));
+    assert!(text(&failed.stdout).contains("verification:  FAILED"));
 
     // Files: signed and encrypted for Bob (by identity) and for a card file, binary and armored.
     let plaintext: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -350,6 +358,7 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
         4,
     );
     assert!(stderr.contains("invalid_credentials"), "{stderr}");
+    assert!(!stderr.contains("log in again"), "{stderr}");
     deployment.fails("bob", &["login", "nobody"], 4);
 
     // Tampered ciphertext: exit 3, and no output file left behind.
@@ -532,9 +541,15 @@ fn keys_are_managed_without_leaking_passwords() {
         command.stdin(Stdio::null()).output().unwrap()
     };
     let with_password = [("VIRGIL_PASSWORD", KEY_PASSWORD)];
-    let empty = run(&["key", "generate", "carol"], &[("VIRGIL_PASSWORD", "")]);
-    assert_eq!(empty.status.code(), Some(1));
-    assert!(text(&empty.stderr).contains("the new password is empty"));
+    for short in ["", "1", "seven c"] {
+        let refused = run(&["key", "generate", "carol"], &[("VIRGIL_PASSWORD", short)]);
+        assert_eq!(refused.status.code(), Some(1), "{short:?}");
+        assert!(
+            text(&refused.stderr).contains("use at least 8"),
+            "{}",
+            text(&refused.stderr)
+        );
+    }
     assert!(
         run(&["key", "generate", "carol"], &with_password)
             .status
