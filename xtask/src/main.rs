@@ -19,6 +19,8 @@ Tasks:
   fuzz [TARGET] [--seconds N]     run one cargo-fuzz target (or all of them) for N
                                   seconds each (default 60); installs cargo-fuzz if missing
   bench [ARGS...]                 run the criterion benchmarks (ARGS go to `cargo bench`)
+  man                             regenerate the CLI's manual pages in docs/man/ (a test
+                                  checks they match the binary)
   help                            print this message
 
 Examples:
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         "ci" => ci(rest),
         "fuzz" => fuzz(rest),
         "bench" => bench(rest),
+        "man" => man(),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
@@ -395,6 +398,19 @@ fn bench(args: &[String]) -> Result<(), String> {
         command.arg("--workspace");
     }
     command.args(args);
+    run(&mut command)
+}
+
+/// Writes the manual pages the `virgil` binary renders into docs/man/, replacing the
+/// old ones (so removed commands lose their page).
+fn man() -> Result<(), String> {
+    let dir = root().join("docs/man");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    let mut command = cargo(&["run", "--quiet", "-p", "virgil-cli", "--", "man", "--dir"]);
+    command.arg(&dir);
     run(&mut command)
 }
 

@@ -25,6 +25,7 @@ use std::process::ExitCode;
 /// service, messages signed then encrypted for many recipients.
 #[derive(Parser, Debug)]
 #[command(
+    name = "virgil",
     version,
     after_help = "Examples:\n  \
     virgil demo                                  # Alice and Bob, real servers, one command\n\n\
@@ -126,10 +127,55 @@ enum Command {
         #[command(flatten)]
         password: password::PasswordArgs,
     },
-    /// Encrypt (and optionally sign) a file or stream for cards or identities.
+    /// Encrypt and sign a file or stream for identities, cards or public keys.
     Encrypt(crypt::EncryptArgs),
     /// Decrypt (and verify) a file or stream.
     Decrypt(crypt::DecryptArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    #[command(
+        after_help = "Examples:\n  virgil completions bash > ~/.local/share/bash-completion/completions/virgil\n  virgil completions zsh > ~/.zfunc/_virgil\n  virgil completions fish > ~/.config/fish/completions/virgil.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (virgil.1 and one per subcommand) into a directory.
+    #[command(after_help = "Example:\n  virgil man --dir /usr/local/share/man/man1")]
+    Man {
+        /// Where to write them (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// The manual pages: `virgil.1`, and `virgil-SUB.1` (and `virgil-SUB-SUBSUB.1`) for every
+/// subcommand, as (file name, roff text).
+fn man_pages() -> Result<Vec<(String, Vec<u8>)>, std::io::Error> {
+    fn render(
+        command: &clap::Command,
+        name: String,
+        pages: &mut Vec<(String, Vec<u8>)>,
+    ) -> Result<(), std::io::Error> {
+        let command = command
+            .clone()
+            .name(name.clone())
+            .display_name(name.clone())
+            .bin_name(name.replace('-', " "));
+        let mut roff = Vec::new();
+        clap_mangen::Man::new(command.clone()).render(&mut roff)?;
+        pages.push((format!("{name}.1"), roff));
+        for sub in command
+            .get_subcommands()
+            .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
+        {
+            render(sub, format!("{name}-{}", sub.get_name()), pages)?;
+        }
+        Ok(())
+    }
+    let mut pages = Vec::new();
+    let command = <Cli as clap::CommandFactory>::command();
+    render(&command, "virgil".to_owned(), &mut pages)?;
+    Ok(pages)
 }
 
 /// Seconds since the Unix epoch.
@@ -182,6 +228,29 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Inbox { all, key, password } => relay::inbox(global, all, key, &password),
         Command::Encrypt(args) => crypt::encrypt(global, args),
         Command::Decrypt(args) => crypt::decrypt(global, args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "virgil", &mut script);
+            use std::io::Write as _;
+            match std::io::stdout().write_all(&script) {
+                // A closed pipe (`| head`) is not an error worth a message.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(error::CliError::new(
+                    format!("cannot write the script: {e}"),
+                )),
+                _ => Ok(()),
+            }
+        }
+        Command::Man { dir } => {
+            std::fs::create_dir_all(&dir)
+                .map_err(error::context(format!("cannot create {}", dir.display())))?;
+            let pages = man_pages().map_err(error::context("cannot render the manual pages"))?;
+            for (name, roff) in &pages {
+                output::write(&dir.join(name), roff)?;
+            }
+            eprintln!("wrote {} manual pages to {}", pages.len(), dir.display());
+            Ok(())
+        }
     }
 }
 

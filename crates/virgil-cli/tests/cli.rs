@@ -1194,3 +1194,67 @@ fn encrypt_signs_and_includes_you_by_default() {
     let stderr = deployment.fails("bob", &["decrypt", "--from", "alice", "bare.virgil"], 3);
     assert!(stderr.contains("not signed"), "{stderr}");
 }
+
+/// `virgil completions SHELL` prints a script; `virgil man --dir D` writes the manual
+/// pages, which are checked in under docs/man/ and must match what the binary writes
+/// (`VIRGIL_REGENERATE_MAN=1 cargo test -p virgil-cli --test cli manual` updates them,
+/// as does `cargo xtask man`).
+#[test]
+fn completions_and_manual_pages_are_generated_and_checked_in() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}");
+        let script = text(&output.stdout);
+        assert!(
+            script.contains("encrypt") && script.contains("recipients-file"),
+            "{shell}"
+        );
+    }
+    let checked_in = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/man"));
+    let dir = tempfile::tempdir().unwrap();
+    let written = Command::new(BIN)
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    let pages = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    if std::env::var_os("VIRGIL_REGENERATE_MAN").is_some() {
+        let _ = std::fs::remove_dir_all(&checked_in);
+        std::fs::create_dir_all(&checked_in).unwrap();
+        for name in pages(dir.path()) {
+            std::fs::copy(dir.path().join(&name), checked_in.join(&name)).unwrap();
+        }
+        return;
+    }
+    let generated = pages(dir.path());
+    assert!(
+        generated.contains(&"virgil-encrypt.1".to_owned()),
+        "{generated:?}"
+    );
+    assert_eq!(
+        generated,
+        pages(&checked_in),
+        "docs/man/ is out of date: run `cargo xtask man`"
+    );
+    for name in generated {
+        assert!(
+            std::fs::read(dir.path().join(&name)).unwrap()
+                == std::fs::read(checked_in.join(&name)).unwrap(),
+            "docs/man/{name} is out of date: run `cargo xtask man`"
+        );
+    }
+}
