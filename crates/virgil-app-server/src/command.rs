@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Who may register: open (anyone) or closed (only `add-user`) [default: open].
     #[arg(long, env = "VIRGIL_APP_REGISTRATION", value_enum)]
     pub registration: Option<Registration>,
+    /// Log lines as text (colours only on a terminal) or json (one object per line)
+    /// [default: text]. `RUST_LOG` filters them (default info).
+    #[arg(long, env = "VIRGIL_LOG_FORMAT", value_enum)]
+    pub log_format: Option<virgil_server::runtime::LogFormat>,
     /// TLS: --tls-cert, --tls-key, --insecure-http.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -79,6 +83,7 @@ pub const ACCOUNT_PASSWORD_VAR: &str = "VIRGIL_ACCOUNT_PASSWORD";
 /// `add-user`: creates an account directly in the database (for `registration =
 /// "closed"`), with the password from [`ACCOUNT_PASSWORD_VAR`].
 pub async fn add_user(args: AddUserArgs) -> Result<(), ServeError> {
+    runtime::init_logging(runtime::LogFormat::Text);
     let file = match &args.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
@@ -136,6 +141,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
         cards_ca_file: args.cards_ca_file.or(file.cards_ca_file),
         tls: args.tls.resolve(file.tls),
         registration: args.registration.or(file.registration),
+        log_format: args.log_format.or(file.log_format),
         limits: file.limits,
         relay: file.relay,
     })
@@ -147,6 +153,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let insecure_http = args.tls.insecure_http;
     let config = resolve(args)?;
+    runtime::init_logging(config.log_format.unwrap_or_default());
     let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
     let roots = match &config.cards_ca_file {
         Some(path) => {

@@ -59,6 +59,8 @@ pub struct Config {
     /// `open` (default: anyone may register) or `closed` (the operator adds users with
     /// `virgil-app-server add-user`).
     pub registration: Option<Registration>,
+    /// `text` (default) or `json` log lines.
+    pub log_format: Option<virgil_server::runtime::LogFormat>,
     /// Connection limits and request rates.
     #[serde(default)]
     pub limits: LimitsConfig,

@@ -98,7 +98,7 @@ impl AppServer {
             relay_quota: RelayQuota::default(),
             registration: Registration::default(),
             per_account: Some(RateLimiter::new(Rate::PER_ACCOUNT, "this account")),
-            metrics: Arc::default(),
+            metrics: Arc::new(virgil_server::metrics::Metrics::for_server("app-server")),
         }
     }
 

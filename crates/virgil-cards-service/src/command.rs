@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Register an application: APP_ID=BASE64_PUBLIC_KEY (repeatable; adds to the file's).
     #[arg(long = "app", value_name = "APP_ID=KEY")]
     pub apps: Vec<String>,
+    /// Log lines as text (colours only on a terminal) or json (one object per line)
+    /// [default: text]. `RUST_LOG` filters them (default info).
+    #[arg(long, env = "VIRGIL_LOG_FORMAT", value_enum)]
+    pub log_format: Option<virgil_server::runtime::LogFormat>,
     /// TLS: --tls-cert, --tls-key, --insecure-http.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -52,6 +56,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
     config.database_url = args.database_url.or(config.database_url);
     config.service_key_file = args.service_key_file.or(config.service_key_file);
     config.tls = args.tls.resolve(config.tls);
+    config.log_format = args.log_format.or(config.log_format);
     for app in &args.apps {
         let (app_id, public_key) = app.split_once('=').ok_or_else(|| {
             ConfigError::invalid(
@@ -73,6 +78,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let insecure_http = args.tls.insecure_http;
     let config = resolve(args)?;
+    runtime::init_logging(config.log_format.unwrap_or_default());
     let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
     let applications = config.applications()?;
     let limits = config.limits.connection_limits()?;

@@ -66,6 +66,8 @@ pub struct Config {
     /// cancel it (docs/key-changes.md). Default 0 (at once); use at least 86400 in
     /// production so the owner's devices can notice a reset they did not make.
     pub reset_delay_seconds: Option<u64>,
+    /// `text` (default) or `json` log lines.
+    pub log_format: Option<virgil_server::runtime::LogFormat>,
     /// Connection limits and request rates.
     #[serde(default)]
     pub limits: LimitsConfig,

@@ -37,7 +37,6 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    runtime::init_logging();
     let result = match cli.command {
         Command::Keygen(args) => {
             keygen(&args, KEY_NAME, PASSWORD_VAR, "service key").map_err(ServeError::from)

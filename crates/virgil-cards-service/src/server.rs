@@ -43,7 +43,7 @@ impl Service {
             service_key,
             applications,
             per_account: Some(RateLimiter::new(Rate::PER_ACCOUNT, "this account")),
-            metrics: Arc::default(),
+            metrics: Arc::new(Metrics::for_server("cards-service")),
         }
     }
 

@@ -393,3 +393,61 @@ fn sighup_reloads_the_tls_certificate() {
     );
     server.stop();
 }
+
+/// Operators' logs: `--log-format json` writes one JSON object per line, each request
+/// line naming the server; text logs written to a file carry no colour escapes.
+#[test]
+fn logs_are_json_or_plain_text_and_name_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let database_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    for format in ["json", "text"] {
+        let log = dir.path().join(format!("{format}.log"));
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", format])
+            .args(["--database-url", &database_url, "--service-key-file"])
+            .arg(&key_file)
+            .arg("--app")
+            .arg(format!(
+                "chat={}",
+                to_base64(key(100).public_key().as_bytes())
+            ))
+            .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "info");
+        let server = ServerProcess::start_logging_to(command, std::fs::File::create(&log).unwrap());
+        assert_eq!(
+            call("GET", &format!("{}/v1/health", server.url), None::<&()>).0,
+            200
+        );
+        server.stop();
+        let written = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            !written.contains('\u{1b}'),
+            "colour escapes in a file: {written}"
+        );
+        if format == "json" {
+            let lines: Vec<Value> = written
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+                .collect();
+            assert!(
+                lines
+                    .iter()
+                    .any(|line| line["fields"]["message"] == "request"
+                        && line["fields"]["server"] == "cards-service"
+                        && line["fields"]["route"] == "/v1/health"),
+                "{written}"
+            );
+        } else {
+            assert!(
+                written.contains("server=\"cards-service\"")
+                    || written.contains("server=cards-service"),
+                "{written}"
+            );
+        }
+    }
+}

@@ -25,7 +25,6 @@ pub(crate) enum ServeCommand {
 
 /// Runs a server until SIGINT/SIGTERM.
 pub(crate) fn serve(command: ServeCommand) -> Result<(), CliError> {
-    runtime::init_logging();
     match command {
         ServeCommand::Cards(args) => runtime::block_on(virgil_cards_service::command::serve(args)),
         ServeCommand::App(args) => runtime::block_on(virgil_app_server::command::serve(args)),

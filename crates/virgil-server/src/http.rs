@@ -24,6 +24,7 @@ pub async fn track_request(
     let response = next.run(request).await;
     metrics.record(&route, response.status().as_u16(), started.elapsed());
     tracing::info!(
+        server = metrics.server(),
         %method,
         route,
         status = response.status().as_u16(),

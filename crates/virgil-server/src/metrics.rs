@@ -35,10 +35,11 @@ pub struct Gauge<'a> {
     pub value: u64,
 }
 
-/// Request counters, shared by all requests.
+/// Request counters, shared by all requests, and the server's name for its log lines.
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    server: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -48,6 +49,20 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
+    /// Counters for the server named `server` (`cards-service`, `app-server`): every
+    /// request log line carries it, so the two servers' logs can be told apart.
+    pub fn for_server(server: &'static str) -> Self {
+        Self {
+            server,
+            ..Self::default()
+        }
+    }
+
+    /// The server's name ([`Metrics::for_server`]).
+    pub fn server(&self) -> &'static str {
+        self.server
+    }
+
     /// Records one request.
     pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
         // Counters stay consistent even if a holder panicked: each update is complete.

@@ -12,11 +12,20 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Spawns `command` (stdout is taken over; stderr goes to the test's, so a failing
     /// test shows the server's log) and waits for its `listening on` line.
-    pub fn start(mut command: std::process::Command) -> Self {
+    pub fn start(command: std::process::Command) -> Self {
+        Self::start_logging_to(command, std::process::Stdio::inherit())
+    }
+
+    /// Like [`ServerProcess::start`], with the server's stderr (its log) going to
+    /// `stderr`, e.g. a file the test reads afterwards.
+    pub fn start_logging_to(
+        mut command: std::process::Command,
+        stderr: impl Into<std::process::Stdio>,
+    ) -> Self {
         use std::io::BufRead as _;
         let mut child = command
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn the server");
         let mut line = String::new();
