@@ -1258,3 +1258,65 @@ fn completions_and_manual_pages_are_generated_and_checked_in() {
         );
     }
 }
+
+/// The README's shell walkthrough, extracted and run as written by bash in an empty
+/// directory (fresh HOME, the built `virgil` first on PATH, free ports in CARDS_PORT and
+/// APP_PORT), so it cannot drift from what the CLI does.
+#[test]
+fn the_readme_walkthrough_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme
+        .split("<!-- walkthrough -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- /walkthrough -->").next())
+        .expect("README.md has a walkthrough block");
+    let script = block
+        .trim()
+        .strip_prefix("```sh")
+        .and_then(|rest| rest.strip_suffix("```"))
+        .expect("the walkthrough is one sh block");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("walkthrough.sh"), script).unwrap();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string()
+    };
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "walkthrough.sh"])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("HOME", dir.path())
+        .env("CARDS_PORT", free_port())
+        .env("APP_PORT", free_port())
+        .env_remove("VIRGIL_CONFIG")
+        .env_remove("VIRGIL_HOME")
+        .env_remove("VIRGIL_PASSWORD")
+        .env_remove("VIRGIL_ACCOUNT_PASSWORD")
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the walkthrough failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}\ncards.log:\n{}\napp.log:\n{}",
+        output.status.code(),
+        std::fs::read_to_string(dir.path().join("cards.log")).unwrap_or_default(),
+        std::fs::read_to_string(dir.path().join("app.log")).unwrap_or_default()
+    );
+    assert!(stdout.contains("bob read alice's file"), "{stdout}");
+    assert!(stdout.contains("Hey Bob"), "{stdout}");
+    assert!(stdout.contains("(signature verified)"), "{stdout}");
+    // Server logs went to their files, not between the users' output.
+    assert!(!stdout.contains("listening on"), "{stdout}");
+}
