@@ -70,8 +70,11 @@ pub(crate) enum CardCommand {
         #[arg(required = true)]
         identities: Vec<String>,
         /// Print the exported card strings instead of a summary.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         export: bool,
+        /// Print JSON (docs/cli.md has the shape).
+        #[arg(long)]
+        json: bool,
     },
     /// Get a card by id, with its status (active, superseded, revoked).
     #[command(
@@ -151,6 +154,21 @@ pub(crate) fn read_card(argument: &str) -> Result<Card, CliError> {
                 argument
             }
         ))
+    })
+}
+
+/// A found card as JSON: id, identity, key id, publication time, status and the
+/// exported card string.
+fn published_json(published: &virgil::PublishedCard) -> serde_json::Value {
+    let card = &published.card;
+    serde_json::json!({
+        "id": card.id().to_string(),
+        "identity": card.identity(),
+        "identity_type": card.content().identity_type,
+        "key_id": card.public_key().key_id().to_string(),
+        "published_at": published.published_at,
+        "status": published.status,
+        "export": card.export(),
     })
 }
 
@@ -397,11 +415,20 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                 );
             }
         }
-        CardCommand::Find { identities, export } => {
+        CardCommand::Find {
+            identities,
+            export,
+            json,
+        } => {
             let virgil = global.virgil()?;
             let references: Vec<&str> = identities.iter().map(String::as_str).collect();
             let found = virgil.cards().find_published(&references)?;
             global.keep_refreshed_session(&virgil)?;
+            if json {
+                return crate::output::print_json(&serde_json::json!({
+                    "cards": found.iter().map(published_json).collect::<Vec<_>>(),
+                }));
+            }
             if found.is_empty() {
                 return Err(CliError::new("no cards found"));
             }

@@ -9,8 +9,12 @@ use crate::error::CliError;
 pub(crate) enum ContactCommand {
     /// List contacts: each identity with the cards pinned for it and whether it is
     /// verified.
-    #[command(after_help = "Example:\n  virgil contact list")]
-    List,
+    #[command(after_help = "Example:\n  virgil contact list\n  virgil contact list --json")]
+    List {
+        /// Print JSON (docs/cli.md has the shape).
+        #[arg(long)]
+        json: bool,
+    },
     /// Accept a contact's current cards after a key change (ask them first, e.g. by
     /// phone, whether they reset or added a key).
     #[command(after_help = "Example:\n  virgil contact accept bob")]
@@ -41,8 +45,22 @@ pub(crate) enum ContactCommand {
 pub(crate) fn run(global: &Global, command: ContactCommand) -> Result<(), CliError> {
     let virgil = global.virgil()?;
     match command {
-        ContactCommand::List => {
+        ContactCommand::List { json } => {
             let contacts = virgil.contacts().list()?;
+            if json {
+                return crate::output::print_json(&serde_json::json!({
+                    "contacts": contacts.iter().map(|contact| serde_json::json!({
+                        "identity": contact.identity,
+                        "identity_type": contact.identity_type,
+                        "app_id": contact.app_id,
+                        "verified": contact.verified,
+                        "cards": contact.cards.iter().map(|card| serde_json::json!({
+                            "id": card.id.to_string(),
+                            "revoked": card.revoked,
+                        })).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                }));
+            }
             if contacts.is_empty() {
                 println!(
                     "no contacts yet (a contact is pinned the first time you send to or verify them)"

@@ -28,12 +28,19 @@ pub(crate) enum KeyCommand {
     },
     /// List the keys (no password needed).
     #[command(after_help = "Example:\n  virgil key list")]
-    List,
+    List {
+        /// Print JSON (docs/cli.md has the shape).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one key's name, key id, creation time and file (no password needed).
     #[command(after_help = "Example:\n  virgil key show alice")]
     Show {
         /// The key's name.
         name: String,
+        /// Print JSON (docs/cli.md has the shape).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the public key (base64) of a key; needs its password.
     #[command(after_help = "Example:\n  virgil key export-public alice -o alice.pub")]
@@ -139,8 +146,14 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             println!("key {name:?} created, key id {}", entry.key_id);
             println!("saved in {}", path_of(&store, &name));
         }
-        KeyCommand::List => {
+        KeyCommand::List { json } => {
             let listing = store.list()?;
+            if json {
+                return crate::output::print_json(&serde_json::json!({
+                    "keys": listing.entries.iter().map(entry_json).collect::<Vec<_>>(),
+                    "damaged": listing.damaged.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                }));
+            }
             if listing.entries.is_empty() && listing.damaged.is_empty() {
                 println!(
                     "no keys in {} (create one: virgil key generate NAME)",
@@ -166,9 +179,16 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
                 println!("DAMAGED: {damaged}");
             }
         }
-        KeyCommand::Show { name } => {
+        KeyCommand::Show { name, json } => {
             let entry = entry(&store, &name)?
                 .ok_or_else(|| CliError::from(KeyStoreError::NotFound { name: name.clone() }))?;
+            if json {
+                let mut value = entry_json(&entry);
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("file".to_owned(), path_of(&store, &name).into());
+                }
+                return crate::output::print_json(&value);
+            }
             println!("name:      {}", entry.name.as_str());
             println!("key id:    {}", entry.key_id);
             println!("created:   {}", time(entry.created_at));
@@ -237,4 +257,14 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
         }
     }
     Ok(())
+}
+
+/// A key's record as JSON: name, key id, creation time (Unix seconds), password.
+fn entry_json(entry: &KeyEntry) -> serde_json::Value {
+    serde_json::json!({
+        "name": entry.name.as_str(),
+        "key_id": entry.key_id.to_string(),
+        "created_at": entry.created_at,
+        "password_protected": entry.password_protected,
+    })
 }

@@ -126,6 +126,9 @@ enum Command {
         key: Option<String>,
         #[command(flatten)]
         password: password::PasswordArgs,
+        /// Print JSON (docs/cli.md has the shape).
+        #[arg(long)]
+        json: bool,
     },
     /// Encrypt and sign a file or stream for identities, cards or public keys.
     Encrypt(crypt::EncryptArgs),
@@ -225,7 +228,12 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
             key,
             password,
         } => relay::send(global, &to, file, key, &password),
-        Command::Inbox { all, key, password } => relay::inbox(global, all, key, &password),
+        Command::Inbox {
+            all,
+            key,
+            password,
+            json,
+        } => relay::inbox(global, all, key, &password, json),
         Command::Encrypt(args) => crypt::encrypt(global, args),
         Command::Decrypt(args) => crypt::decrypt(global, args),
         Command::Completions { shell } => {

@@ -127,3 +127,10 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .map_err(context(format!("cannot write {}", path.display())))?;
     output.commit()
 }
+
+/// Prints `value` as pretty JSON on standard output (the `--json` of every command).
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(context("cannot encode JSON"))?;
+    println!("{text}");
+    Ok(())
+}

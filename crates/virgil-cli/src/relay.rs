@@ -157,6 +157,7 @@ pub(crate) fn inbox(
     all: bool,
     key: Option<String>,
     password: &PasswordArgs,
+    json: bool,
 ) -> Result<(), CliError> {
     let virgil = global.virgil()?;
     let saved = global.session()?;
@@ -172,6 +173,7 @@ pub(crate) fn inbox(
     crate::cards::announce(&virgil, &alarms);
     let read = virgil.messages().inbox(&private, cursor)?;
     let (mut shown, mut rejected) = (0usize, 0usize);
+    let mut json_messages = Vec::new();
     for received in &read.messages {
         let header = format!(
             "#{} from {} at {}",
@@ -181,10 +183,21 @@ pub(crate) fn inbox(
         );
         match &received.message {
             Ok(plaintext) => {
+                shown += 1;
+                if json {
+                    json_messages.push(serde_json::json!({
+                        "id": received.id,
+                        "from": received.from,
+                        "sent_at": received.sent_at,
+                        "verified": true,
+                        "text": std::str::from_utf8(plaintext.as_bytes()).ok(),
+                        "base64": virgil::crypto::encoding::to_base64(plaintext.as_bytes()),
+                    }));
+                    continue;
+                }
                 println!("{header} (signature verified)");
                 let text = String::from_utf8_lossy(plaintext.as_bytes());
                 println!("{}", text.strip_suffix('\n').unwrap_or(&text));
-                shown += 1;
             }
             Err(error) => {
                 let why = match error {
@@ -200,8 +213,18 @@ pub(crate) fn inbox(
                     Error::RevokedCardOffered { .. } => error.to_string(),
                     _ => "the message was modified or is damaged".to_owned(),
                 };
-                println!("{header} REJECTED: {why}");
                 rejected += 1;
+                if json {
+                    json_messages.push(serde_json::json!({
+                        "id": received.id,
+                        "from": received.from,
+                        "sent_at": received.sent_at,
+                        "verified": false,
+                        "error": why,
+                    }));
+                    continue;
+                }
+                println!("{header} REJECTED: {why}");
             }
         }
     }
@@ -210,7 +233,12 @@ pub(crate) fn inbox(
         session: virgil.account().session().unwrap_or(saved.session),
         inbox_cursor: saved.inbox_cursor.max(read.cursor),
     })?;
-    if shown == 0 && rejected == 0 {
+    if json {
+        crate::output::print_json(&serde_json::json!({
+            "messages": json_messages,
+            "cursor": read.cursor,
+        }))?;
+    } else if shown == 0 && rejected == 0 {
         println!("no new messages");
     }
     if rejected > 0 {

@@ -1320,3 +1320,44 @@ fn the_readme_walkthrough_runs_as_written() {
     // Server logs went to their files, not between the users' output.
     assert!(!stdout.contains("listening on"), "{stdout}");
 }
+
+/// `--json` prints the documented shapes (docs/cli.md) for scripts.
+#[test]
+fn json_output_has_the_documented_shape() {
+    let deployment = Deployment::start();
+    deployment.onboard("alice");
+    deployment.onboard("bob");
+    let sent = deployment.run_as("alice", &["send", "bob"], Some(b"Hey Bob"));
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let json = |user: &str, args: &[&str]| -> serde_json::Value {
+        let out = deployment.ok(user, args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    };
+    let inbox = json("bob", &["inbox", "--json"]);
+    assert_eq!(inbox["messages"][0]["from"], "alice");
+    assert_eq!(inbox["messages"][0]["verified"], true);
+    assert_eq!(inbox["messages"][0]["text"], "Hey Bob");
+    assert!(inbox["cursor"].as_i64().unwrap() > 0);
+    let keys = json("alice", &["key", "list", "--json"]);
+    assert_eq!(keys["keys"][0]["name"], "alice");
+    assert_eq!(keys["keys"][0]["password_protected"], true);
+    assert_eq!(keys["keys"][0]["key_id"].as_str().unwrap().len(), 64);
+    let key = json("alice", &["key", "show", "--json", "alice"]);
+    assert!(
+        key["file"].as_str().unwrap().ends_with("alice.vkey"),
+        "{key}"
+    );
+    let cards = json("alice", &["card", "find", "--json", "bob"]);
+    assert_eq!(cards["cards"][0]["identity"], "bob");
+    assert_eq!(cards["cards"][0]["status"]["state"], "active");
+    assert!(cards["cards"][0]["export"].as_str().unwrap().len() > 100);
+    let contacts = json("alice", &["contact", "list", "--json"]);
+    let bob = contacts["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|contact| contact["identity"] == "bob")
+        .unwrap_or_else(|| panic!("{contacts}"));
+    assert_eq!(bob["verified"], false);
+    assert_eq!(bob["cards"][0]["revoked"], false);
+}
