@@ -58,6 +58,11 @@ pub(crate) struct InitArgs {
     /// they are locked with VIRGIL_SERVICE_KEY_PASSWORD and VIRGIL_APP_KEY_PASSWORD.
     #[arg(long)]
     unprotected: bool,
+    /// Another name the servers' TLS certificate is for, besides localhost and the
+    /// listen hosts (repeatable), e.g. `--host cards` for containers that reach the
+    /// cards service by its service name.
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
 }
 
 fn toml_string(value: &str) -> String {
@@ -121,6 +126,7 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
     // One certificate for both servers, for the hosts they listen on (and localhost),
     // from a CA made here; the clients pin the CA. Its private key is not kept.
     let mut hosts = vec!["localhost".to_owned()];
+    hosts.extend(args.hosts.iter().cloned());
     for listen in [&args.cards_listen, &args.app_listen] {
         let host = listen
             .rsplit_once(':')

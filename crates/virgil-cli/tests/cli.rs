@@ -1361,3 +1361,93 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(bob["verified"], false);
     assert_eq!(bob["cards"][0]["revoked"], false);
 }
+
+/// The files in deploy/ (Dockerfile, compose.yaml, systemd units) name only binaries,
+/// subcommands, flags, environment variables, crates and ports that exist, so they
+/// cannot drift from the real binaries (their options are the ones `virgil serve
+/// cards|app` and `virgil init` take). No image is built here.
+#[test]
+fn deploy_files_use_only_what_the_binaries_have() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let help = |args: &[&str]| text(&Command::new(BIN).args(args).output().unwrap().stdout);
+    let helps = [
+        help(&["serve", "cards", "--help"]),
+        help(&["serve", "app", "--help"]),
+        help(&["init", "--help"]),
+        help(&["--help"]),
+    ]
+    .join("\n");
+    // Passwords come from the environment only and are documented in docs/cli.md.
+    let secrets = ["VIRGIL_SERVICE_KEY_PASSWORD", "VIRGIL_APP_KEY_PASSWORD"];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("deploy"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    for file in &files {
+        let content = std::fs::read_to_string(file).unwrap();
+        for line in content
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+        {
+            // Lines that run one of our binaries (not cargo, useradd, …).
+            let runs_ours = [
+                "ExecStart",
+                "command:",
+                "CMD",
+                "ENTRYPOINT",
+                "test: [\"CMD\", \"virgil",
+            ]
+            .iter()
+            .any(|marker| line.contains(marker));
+            for token in line.split(|c: char| !word(c)).filter(|t| !t.is_empty()) {
+                if let Some(flag) = token.strip_prefix("--").filter(|_| runs_ours) {
+                    let known = helps.contains(&format!("--{flag}")) || flag == "version";
+                    assert!(known, "{}: unknown flag --{flag}", file.display());
+                }
+                if token.starts_with("VIRGIL_") {
+                    assert!(
+                        helps.contains(token) || secrets.contains(&token),
+                        "{}: unknown variable {token}",
+                        file.display()
+                    );
+                }
+                if token.starts_with("virgil-") && !token.ends_with(".service") {
+                    let crate_dir = root.join("crates").join(token);
+                    let binary = token == "virgil-cards-service" || token == "virgil-app-server";
+                    assert!(
+                        binary || crate_dir.is_dir(),
+                        "{}: no binary or crate {token}",
+                        file.display()
+                    );
+                }
+            }
+            // Every server is started with `serve`.
+            for binary in ["virgil-cards-service", "virgil-app-server"] {
+                if line.contains(&format!("{binary} ")) && line.contains("ExecStart") {
+                    assert!(line.contains(&format!("{binary} serve --config")), "{line}");
+                }
+            }
+        }
+    }
+    // Published ports match the listen addresses the containers are given.
+    let compose = std::fs::read_to_string(root.join("deploy/compose.yaml")).unwrap();
+    for (variable, port) in [
+        ("VIRGIL_CARDS_LISTEN", "8080"),
+        ("VIRGIL_APP_LISTEN", "8081"),
+    ] {
+        assert!(
+            compose.contains(&format!("{variable}: 0.0.0.0:{port}")),
+            "{variable}"
+        );
+        assert!(
+            compose.contains(&format!("\"{port}:{port}\"")),
+            "port {port}"
+        );
+    }
+    let dockerfile = std::fs::read_to_string(root.join("deploy/Dockerfile")).unwrap();
+    assert!(dockerfile.contains("EXPOSE 8080 8081") && dockerfile.contains("USER virgil"));
+}
