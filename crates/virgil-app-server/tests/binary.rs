@@ -200,3 +200,26 @@ fn closed_registration_leaves_accounts_to_the_operator() {
     );
     server.stop();
 }
+
+/// Every key the configuration file takes is in docs/deployment.md's table (the list
+/// comes from the type itself: the parser names every key it expects).
+#[test]
+fn every_configuration_key_is_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("unknown.toml");
+    std::fs::write(&file, "not_a_key = 1\n").unwrap();
+    let error = virgil_app_server::config::Config::from_file(&file)
+        .unwrap_err()
+        .to_string();
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/deployment.md"
+    ))
+    .unwrap();
+    let section = docs
+        .split("### Application server")
+        .nth(1)
+        .and_then(|rest| rest.split("### Both servers").next())
+        .unwrap();
+    virgil_testkit::assert_keys_documented(&error, section);
+}

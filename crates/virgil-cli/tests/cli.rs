@@ -1264,6 +1264,27 @@ fn completions_and_manual_pages_are_generated_and_checked_in() {
 /// APP_PORT), so it cannot drift from what the CLI does.
 #[test]
 fn the_readme_walkthrough_runs_as_written() {
+    run_the_readme_walkthrough(&[]);
+}
+
+/// The same walkthrough with both servers on PostgreSQL, as deploy/compose.yaml runs
+/// them: the database URLs come from the environment, which wins over the files.
+#[test]
+fn the_readme_walkthrough_runs_on_postgres() {
+    let name = concat!(module_path!(), "::the_readme_walkthrough_runs_on_postgres");
+    let (Some(cards), Some(app)) = (
+        virgil_testkit::postgres::TempPostgres::or_skip(name),
+        virgil_testkit::postgres::TempPostgres::or_skip(name),
+    ) else {
+        return;
+    };
+    run_the_readme_walkthrough(&[
+        ("VIRGIL_CARDS_DATABASE_URL", cards.url()),
+        ("VIRGIL_APP_DATABASE_URL", app.url()),
+    ]);
+}
+
+fn run_the_readme_walkthrough(envs: &[(&str, &str)]) {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let block = readme
@@ -1304,6 +1325,7 @@ fn the_readme_walkthrough_runs_as_written() {
         .env_remove("VIRGIL_PASSWORD")
         .env_remove("VIRGIL_ACCOUNT_PASSWORD")
         .env_remove("XDG_DATA_HOME")
+        .envs(envs.iter().copied())
         .output()
         .unwrap();
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
@@ -1319,6 +1341,11 @@ fn the_readme_walkthrough_runs_as_written() {
     assert!(stdout.contains("(signature verified)"), "{stdout}");
     // Server logs went to their files, not between the users' output.
     assert!(!stdout.contains("listening on"), "{stdout}");
+    // On PostgreSQL, the SQLite files init configured were never created.
+    if !envs.is_empty() {
+        assert!(!dir.path().join("local/cards.db").exists());
+        assert!(!dir.path().join("local/app.db").exists());
+    }
 }
 
 /// `--json` prints the documented shapes (docs/cli.md) for scripts.

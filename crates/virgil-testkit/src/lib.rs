@@ -30,3 +30,28 @@ pub fn key(n: u8) -> PrivateKey {
 pub fn now() -> u64 {
     virgil_api::unix_now()
 }
+
+/// Asserts that every key a configuration type expects — as listed in the parser's
+/// "unknown field `x`, expected one of `a`, `b`, …" error — is written as `` `key` ``,
+/// `` `[key]` `` or `` `[[key]]` `` in `docs` (a section of docs/deployment.md).
+pub fn assert_keys_documented(error: &str, docs: &str) {
+    let expected = error
+        .split("expected one of")
+        .nth(1)
+        .unwrap_or_else(|| panic!("not an unknown-field error: {error}"));
+    let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    assert!(keys.len() >= 5, "too few keys found in {error}");
+    for key in keys {
+        let documented = [
+            format!("`{key}`"),
+            format!("`[{key}]"),
+            format!("`[[{key}]]"),
+        ]
+        .iter()
+        .any(|form| docs.contains(form.as_str()));
+        assert!(
+            documented,
+            "configuration key {key:?} is not in docs/deployment.md's table"
+        );
+    }
+}
