@@ -89,8 +89,12 @@ pub(crate) enum CardCommand {
     },
     /// Your active cards (the logged-in user's), with the local key of each, if any,
     /// and any reset of your cards that is pending.
-    #[command(after_help = "Example:\n  virgil card list")]
-    List,
+    #[command(after_help = "Example:\n  virgil card list\n  virgil card list --json")]
+    List {
+        /// Print JSON (docs/cli.md has the shape).
+        #[arg(long)]
+        json: bool,
+    },
     /// Lost every key? Publish a reset card for a new key: it needs no link from an
     /// old card, only your account password again. When it becomes active (at once, or
     /// after the cards service's reset delay, during which any of your old devices can
@@ -461,11 +465,47 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                 println!("status:        {}", status_text(&published.status));
             }
         }
-        CardCommand::List => {
+        CardCommand::List { json } => {
             let virgil = global.virgil()?;
             let username = global.session()?.session.username;
             let found = virgil.cards().find_reviewed(&[username.as_str()])?;
             announce(&virgil, &found.events);
+            if json {
+                let local = virgil.keys().list()?;
+                let cards: Vec<serde_json::Value> = found
+                    .cards
+                    .iter()
+                    .map(|published| {
+                        let mut value = published_json(published);
+                        let key = local
+                            .entries
+                            .iter()
+                            .find(|entry| entry.key_id == *published.card.public_key().key_id())
+                            .map(|entry| entry.name.as_str().to_owned());
+                        if let Some(fields) = value.as_object_mut() {
+                            fields.insert("local_key".to_owned(), key.into());
+                        }
+                        value
+                    })
+                    .collect();
+                let pending: Vec<serde_json::Value> = found
+                    .events
+                    .iter()
+                    .filter_map(|event| match event {
+                        virgil::ContactEvent::ResetPending {
+                            card, activates_at, ..
+                        } => Some(serde_json::json!({
+                            "id": card.to_string(),
+                            "activates_at": activates_at,
+                        })),
+                        _ => None,
+                    })
+                    .collect();
+                return crate::output::print_json(&serde_json::json!({
+                    "cards": cards,
+                    "pending_resets": pending,
+                }));
+            }
             let mine = found.cards;
             if mine.is_empty() {
                 println!("{username:?} has no active card; publish one with `virgil card publish`");

@@ -76,7 +76,11 @@ pub(crate) fn logout(global: &Global) -> Result<(), CliError> {
 pub(crate) enum SessionCommand {
     /// List your live sessions (this device's is marked).
     #[command(after_help = "Example:\n  virgil session list")]
-    List,
+    List {
+        /// Print JSON (docs/cli.md has the shape).
+        #[arg(long)]
+        json: bool,
+    },
     /// End a session at once (an id from `virgil session list`), e.g. of a lost device.
     #[command(after_help = "Example:\n  virgil session revoke 3f5c0a9e1b2d4c6f")]
     Revoke {
@@ -90,8 +94,18 @@ pub(crate) fn session(global: &Global, command: SessionCommand) -> Result<(), Cl
     global.session()?;
     let virgil = global.virgil()?;
     match command {
-        SessionCommand::List => {
-            for session in virgil.account().sessions()? {
+        SessionCommand::List { json } => {
+            let sessions = virgil.account().sessions()?;
+            if json {
+                return crate::output::print_json(&serde_json::json!({
+                    "sessions": sessions.iter().map(|session| serde_json::json!({
+                        "id": session.id,
+                        "expires_at": session.expires_at,
+                        "current": session.current,
+                    })).collect::<Vec<_>>(),
+                }));
+            }
+            for session in sessions {
                 println!(
                     "{}  expires {}{}",
                     session.id,

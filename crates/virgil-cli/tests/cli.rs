@@ -1387,6 +1387,12 @@ fn json_output_has_the_documented_shape() {
         .unwrap_or_else(|| panic!("{contacts}"));
     assert_eq!(bob["verified"], false);
     assert_eq!(bob["cards"][0]["revoked"], false);
+    let mine = json("alice", &["card", "list", "--json"]);
+    assert_eq!(mine["cards"][0]["identity"], "alice");
+    assert_eq!(mine["cards"][0]["local_key"], "alice");
+    assert_eq!(mine["pending_resets"], serde_json::json!([]));
+    let sessions = json("alice", &["session", "list", "--json"]);
+    assert_eq!(sessions["sessions"][0]["current"], true);
 }
 
 /// The files in deploy/ (Dockerfile, compose.yaml, systemd units) name only binaries,
