@@ -83,7 +83,7 @@ pub struct SessionList {
 }
 
 /// `POST /v1/cards` on the application server: an exported card request to approve.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubmitCardRequest {
     /// `Card::export()` of the logged-in user's card request.
     pub card: String,
@@ -91,6 +91,15 @@ pub struct SubmitCardRequest {
     /// earlier key was lost, docs/key-changes.md): a session token alone cannot reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+}
+
+impl core::fmt::Debug for SubmitCardRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SubmitCardRequest")
+            .field("card", &self.card)
+            .field("password", &self.password.as_ref().map(|_| "(redacted)"))
+            .finish()
+    }
 }
 
 /// `POST /v1/messages`: ciphertext for another user.
@@ -134,3 +143,26 @@ pub struct Inbox {
 /// The largest request body the application server reads (a relayed message's
 /// ciphertext is most of it), in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show_in_debug() {
+        let submit = SubmitCardRequest {
+            card: "VkdMWA".into(),
+            password: Some("hunter2 hunter2".into()),
+        };
+        let shown = format!("{submit:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("redacted"),
+            "{shown}"
+        );
+        let credentials = Credentials {
+            username: "alice".into(),
+            password: "hunter2 hunter2".into(),
+        };
+        assert!(!format!("{credentials:?}").contains("hunter2"));
+    }
+}
