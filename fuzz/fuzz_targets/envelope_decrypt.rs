@@ -20,7 +20,16 @@ fn key() -> &'static PrivateKey {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // Reading the recipients never panics, and a decryptable envelope lists its key.
+    let recipients = envelope::recipients(data);
     let one_shot = envelope::decrypt(data, key());
+    if one_shot.is_ok() {
+        assert!(
+            recipients
+                .as_ref()
+                .is_ok_and(|ids| ids.contains(key().public_key().key_id()))
+        );
+    }
     let verified = envelope::decrypt_then_verify(data, key(), &[key().public_key()]);
     let streamed = DecryptingReader::unverified(data, key()).and_then(|mut reader| {
         let mut out = Vec::new();

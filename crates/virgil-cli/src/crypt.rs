@@ -97,8 +97,12 @@ pub(crate) struct FileArgs {
 pub(crate) struct DecryptArgs {
     /// The recipient's key (from `virgil key list`) [default: the logged-in user's key,
     /// or the only local key].
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "any_key")]
     key: Option<String>,
+    /// Use whichever local key the message is for (read from its header; the input must
+    /// be a file).
+    #[arg(long)]
+    any_key: bool,
     /// Require a signature by one of these: identities, card files or card strings.
     #[arg(long = "from", value_name = "CARD_OR_IDENTITY")]
     from: Vec<String>,
@@ -262,9 +266,10 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         senders
     };
     let store = global.keys()?;
-    let key_name = match &args.key {
-        Some(name) => name.clone(),
-        None => default_key(global, &store)?,
+    let key_name = match (&args.key, args.any_key) {
+        (Some(name), _) => name.clone(),
+        (None, true) => key_for(&store, args.files.path())?,
+        (None, false) => default_key(global, &store)?,
     };
     let key = keys::load(&store, &key_name, &args.password)?;
     let (input, bar) = open_input(args.files.path())?;
@@ -299,6 +304,36 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         ),
     }
     Ok(())
+}
+
+/// `--any-key`: the first local key the message at `path` is encrypted for.
+fn key_for(store: &virgil::Keys, path: Option<&Path>) -> Result<String, CliError> {
+    let path = path.ok_or_else(|| {
+        CliError::new("--any-key reads the message twice: give it as a file, not standard input")
+    })?;
+    let file =
+        std::fs::File::open(path).map_err(context(format!("cannot open {}", path.display())))?;
+    let recipients = virgil::stream::recipients(BufReader::new(file)).map_err(|error| {
+        CliError::with(
+            Exit::Rejected,
+            format!("cannot read the message's recipients: {error}"),
+        )
+    })?;
+    let listing = store.list()?;
+    listing
+        .entries
+        .iter()
+        .find(|entry| recipients.contains(&entry.key_id))
+        .map(|entry| entry.name.as_str().to_owned())
+        .ok_or_else(|| {
+            CliError::with(
+                Exit::Rejected,
+                format!(
+                    "not encrypted for any of the {} key(s) here",
+                    listing.entries.len()
+                ),
+            )
+        })
 }
 
 /// The key `decrypt` uses without --key: the logged-in user's, else the only local key.

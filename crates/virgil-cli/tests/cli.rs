@@ -1107,6 +1107,32 @@ fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
         "c2.virgil",
     ]);
 
+    // --any-key finds the local key the message is for, from its header.
+    let found = ok(&[
+        "decrypt",
+        "--any-key",
+        "--allow-unsigned",
+        "-o",
+        "c.txt",
+        "c.virgil",
+    ]);
+    assert!(text(&found.stderr).contains("with key \"carol\""));
+    let stranger = format!(
+        "vpk:{}",
+        virgil::crypto::encoding::to_base64(virgil_testkit::key(77).public_key().as_bytes())
+    );
+    ok(&[
+        "encrypt",
+        "--to",
+        &stranger,
+        "-o",
+        "s.virgil",
+        "message.txt",
+    ]);
+    let none = run(&["decrypt", "--any-key", "--allow-unsigned", "s.virgil"]);
+    assert_eq!(none.status.code(), Some(3));
+    assert!(text(&none.stderr).contains("not encrypted for any of the 2 key(s) here"));
+
     // A typo is a missing file (exit 1), not a lookup of a user named "alice.card".
     let typo = run(&[
         "encrypt",

@@ -144,6 +144,25 @@ pub struct Decryptor<'s, R: BufRead> {
     senders: &'s [Card],
 }
 
+/// The key ids of a message's recipients, read from its header (binary or armored)
+/// without decrypting anything: to pick which of several keys opens it. Reads at most
+/// the largest possible header from `input`.
+pub fn recipients<R: BufRead>(mut input: R) -> Result<Vec<virgil_crypto::KeyId>, Error> {
+    let armored = input
+        .fill_buf()
+        .map_err(Error::Io)?
+        .starts_with(armor::BEGIN.as_bytes());
+    let limit = u64::try_from(virgil_crypto::envelope::MAX_HEADER_LEN).unwrap_or(u64::MAX);
+    let mut start = Vec::new();
+    let read = if armored {
+        ArmorReader::new(input).and_then(|reader| reader.take(limit).read_to_end(&mut start))
+    } else {
+        input.take(limit).read_to_end(&mut start)
+    };
+    read.map_err(Error::Io)?;
+    Ok(virgil_crypto::envelope::recipients(&start)?)
+}
+
 impl<'s, R: BufRead> Decryptor<'s, R> {
     /// Reads the header and finds this key's stanza ([`Error::NotForThisKey`] if none).
     pub fn new(mut input: R, key: &'s Key, senders: &'s [Card]) -> Result<Self, Error> {

@@ -42,6 +42,32 @@ const KIND_UNSIGNED: u8 = 0x00;
 const KIND_SIGNED: u8 = 0x01;
 const SIGNED_PREFIX_LEN: usize = 1 + KEY_ID_LEN;
 
+/// The largest header an envelope can have (format.md §4.1: 26 bytes and 145 per
+/// recipient, at most [`MAX_RECIPIENTS`]), so a reader of [`recipients`] knows how much
+/// to read at most.
+pub const MAX_HEADER_LEN: usize = header::FIXED_LEN + header::STANZA_LEN * MAX_RECIPIENTS;
+
+/// The key ids of an envelope's recipients, in header order, read from the start of
+/// the envelope (`start`: at least its header; more is ignored) without decrypting
+/// anything: which of several keys can open it. *Malformed* or *unsupported version*
+/// as for decryption.
+pub fn recipients(start: &[u8]) -> Result<Vec<KeyId>, Error> {
+    let fixed: &[u8; header::FIXED_LEN] = start
+        .get(..header::FIXED_LEN)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(Error::Malformed)?;
+    let count = header::parse_fixed(fixed)?;
+    let stanzas = start
+        .get(header::FIXED_LEN..header::FIXED_LEN + count * header::STANZA_LEN)
+        .ok_or(Error::Malformed)?;
+    Ok(stanzas
+        .chunks_exact(header::STANZA_LEN)
+        .filter_map(|stanza| stanza.get(..KEY_ID_LEN))
+        .filter_map(|id| <[u8; KEY_ID_LEN]>::try_from(id).ok())
+        .map(KeyId::from_bytes)
+        .collect())
+}
+
 /// The STREAM nonce of chunk `counter`: 11-byte big-endian counter ‖ last-chunk flag.
 fn chunk_nonce(counter: u64, last: bool) -> Nonce {
     let mut nonce = [0u8; NONCE_LEN];

@@ -432,3 +432,24 @@ proptest! {
         prop_assert!(stream_decrypt(&bytes, &bob, &[bob.public_key()]).is_err());
     }
 }
+
+#[test]
+fn recipients_are_read_from_the_header_alone() {
+    let (a, b, c) = (key(1), key(2), key(3));
+    let sealed =
+        sign_then_encrypt(b"hi", &a, &[b.public_key(), c.public_key(), b.public_key()]).unwrap();
+    let ids = recipients(&sealed).unwrap();
+    assert_eq!(
+        ids,
+        vec![*b.public_key().key_id(), *c.public_key().key_id()]
+    );
+    // The header is enough; one byte less is malformed.
+    let header_len = 26 + 2 * 145;
+    assert_eq!(recipients(&sealed[..header_len]).unwrap(), ids);
+    assert_eq!(recipients(&sealed[..header_len - 1]), Err(Error::Malformed));
+    assert_eq!(recipients(b"VGLE"), Err(Error::Malformed));
+    let mut newer = sealed.clone();
+    newer[4] = 2;
+    assert_eq!(recipients(&newer), Err(Error::UnsupportedVersion));
+    assert!(MAX_HEADER_LEN >= header_len);
+}
