@@ -66,6 +66,9 @@ pub(crate) struct EncryptArgs {
     /// Write ASCII armor (base64 lines between BEGIN/END lines) instead of binary.
     #[arg(short, long)]
     armor: bool,
+    /// Print a JSON summary on standard output (needs -o; docs/cli.md has the shape).
+    #[arg(long, requires = "output")]
+    json: bool,
 }
 
 /// Input and output of `encrypt` and `decrypt`.
@@ -110,6 +113,9 @@ pub(crate) struct DecryptArgs {
     /// otherwise).
     #[arg(long, conflicts_with = "from")]
     allow_unsigned: bool,
+    /// Print a JSON summary on standard output (needs -o; docs/cli.md has the shape).
+    #[arg(long, requires = "output")]
+    json: bool,
     #[command(flatten)]
     password: PasswordArgs,
     #[command(flatten)]
@@ -252,6 +258,25 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         }
     };
     eprintln!("encrypted for {}{signed}", names.join(", "));
+    if args.json {
+        let mut listed: Vec<serde_json::Value> = recipients
+            .iter()
+            .map(|card| serde_json::json!({"identity": card.identity(), "card": card.id().to_string()}))
+            .chain(
+                bare_keys
+                    .iter()
+                    .map(|key| serde_json::json!({"key": recipients::key_string(key)})),
+            )
+            .collect();
+        if let (true, Some(name)) = (self_included, &signer_name) {
+            listed.push(serde_json::json!({"self": name}));
+        }
+        crate::output::print_json(&serde_json::json!({
+            "recipients": listed,
+            "signed_by": signer_name,
+            "output": args.files.output.as_ref().map(|path| path.display().to_string()),
+        }))?;
+    }
     Ok(())
 }
 
@@ -291,6 +316,17 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
     }
     let sender = reader.sender();
     output.commit()?;
+    if args.json {
+        crate::output::print_json(&serde_json::json!({
+            "key": key_name,
+            "verified": sender.is_some(),
+            "sender": sender.map(|card| serde_json::json!({
+                "identity": card.identity(),
+                "card": card.id().to_string(),
+            })),
+            "output": args.files.output.as_ref().map(|path| path.display().to_string()),
+        }))?;
+    }
     match sender {
         Some(card) => {
             eprintln!(

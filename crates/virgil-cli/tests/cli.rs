@@ -1419,6 +1419,33 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(mine["pending_resets"], serde_json::json!([]));
     let sessions = json("alice", &["session", "list", "--json"]);
     assert_eq!(sessions["sessions"][0]["current"], true);
+
+    // encrypt/decrypt summaries (with -o: standard output is free for them).
+    std::fs::write(deployment.path("j.txt"), b"summarised").unwrap();
+    let sealed = json(
+        "alice",
+        &[
+            "encrypt", "--to", "bob", "--json", "-o", "j.virgil", "j.txt",
+        ],
+    );
+    assert_eq!(sealed["recipients"][0]["identity"], "bob");
+    assert_eq!(sealed["recipients"][1]["self"], "alice");
+    assert_eq!(sealed["signed_by"], "alice");
+    let opened = json(
+        "bob",
+        &[
+            "decrypt", "--from", "alice", "--json", "-o", "j.out", "j.virgil",
+        ],
+    );
+    assert_eq!(opened["verified"], true);
+    assert_eq!(opened["key"], "bob");
+    assert_eq!(opened["sender"]["identity"], "alice");
+    let usage = deployment.run_as(
+        "alice",
+        &["encrypt", "--to", "bob", "--json", "j.txt"],
+        None,
+    );
+    assert_eq!(usage.status.code(), Some(2), "--json needs -o");
 }
 
 /// The files in deploy/ (Dockerfile, compose.yaml, systemd units) name only binaries,
