@@ -177,23 +177,14 @@ pub struct SearchResponse {
 /// ```text
 /// "VGLQ" ‖ 0x01 ‖ u32be(n) ‖ (u32be(len) ‖ statement)×n
 /// ```
-pub fn search_statement<'a>(
-    statuses: impl ExactSizeIterator<Item = (&'a CardId, &'a CardStatus, u64)>,
-) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(9 + statuses.len() * 90);
+pub fn search_statement(cards: &[CardResponse]) -> Vec<u8> {
+    let length = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes();
+    let mut bytes = Vec::with_capacity(9 + cards.len() * 90);
     bytes.extend_from_slice(b"VGLQ\x01");
-    bytes.extend_from_slice(
-        &u32::try_from(statuses.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    for (card, status, as_of) in statuses {
-        let statement = status.statement(card, as_of);
-        bytes.extend_from_slice(
-            &u32::try_from(statement.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
+    bytes.extend_from_slice(&length(cards.len()));
+    for card in cards {
+        let statement = card.status.statement(&card.card.id, card.status_as_of);
+        bytes.extend_from_slice(&length(statement.len()));
         bytes.extend_from_slice(&statement);
     }
     bytes
@@ -204,11 +195,7 @@ pub fn sign_search(cards: &[CardResponse], service_key: &PrivateKey) -> Signatur
     sign::sign(
         service_key,
         Context::SEARCH_STATUS,
-        &search_statement(
-            cards
-                .iter()
-                .map(|card| (&card.card.id, &card.status, card.status_as_of)),
-        ),
+        &search_statement(cards),
     )
 }
 
@@ -221,11 +208,7 @@ pub fn is_search_signed(
     sign::verify(
         service_key,
         Context::SEARCH_STATUS,
-        &search_statement(
-            cards
-                .iter()
-                .map(|card| (&card.card.id, &card.status, card.status_as_of)),
-        ),
+        &search_statement(cards),
         signature,
     )
     .is_ok()

@@ -87,11 +87,7 @@ fn generate() -> Value {
             revocation: None,
         })
         .collect();
-    let search_statement = virgil_api::cards::search_statement(
-        answer
-            .iter()
-            .map(|card| (&card.card.id, &card.status, card.status_as_of)),
-    );
+    let search_statement = virgil_api::cards::search_statement(&answer);
     json!({
         "about": "card status statements (docs/format.md §12), signed by the service key seed(6) = a0 ‖ 06 × 31 under context \"virgil/card-status\"; search: the statements of the first two, signed once under \"virgil/search-status\"",
         "service_seed": to_hex(&service_seed()),

@@ -121,15 +121,19 @@ pub(crate) fn run() -> Result<(), String> {
     ));
 
     // Register users, log in, set up each device.
-    let device = |user: &str| -> Result<Virgil, String> {
-        let virgil = Virgil::new(
+    // A device: its own key directory (and contact file), the same servers and pins.
+    let open_device = |name: &str| -> Result<Virgil, String> {
+        Virgil::new(
             Config::new(APP_ID, app_public.clone(), service_public.clone())
                 .cards_service(&cards_url)
                 .app_server(&app_url)
                 .tls_roots(roots.clone())
-                .key_dir(dir.path().join(format!("device-{user}"))),
+                .key_dir(dir.path().join(format!("device-{name}"))),
         )
-        .map_err(err(user))?;
+        .map_err(err(name))
+    };
+    let device = |user: &str| -> Result<Virgil, String> {
+        let virgil = open_device(user)?;
         virgil
             .account()
             .register(user, PASSWORD)
@@ -180,14 +184,7 @@ pub(crate) fn run() -> Result<(), String> {
     );
 
     // Bob adds a phone: its card is linked from his first card with that card's key.
-    let phone = Virgil::new(
-        Config::new(APP_ID, app_public.clone(), service_public.clone())
-            .cards_service(&cards_url)
-            .app_server(&app_url)
-            .tls_roots(roots.clone())
-            .key_dir(dir.path().join("device-bob-phone")),
-    )
-    .map_err(err("bob's phone"))?;
+    let phone = open_device("bob-phone")?;
     phone
         .account()
         .login("bob", PASSWORD)

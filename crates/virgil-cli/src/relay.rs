@@ -195,51 +195,55 @@ pub(crate) fn inbox(
             received.from,
             crate::format_time(received.sent_at)
         );
-        match &received.message {
-            Ok(plaintext) => {
-                shown += 1;
-                if json {
-                    json_messages.push(serde_json::json!({
-                        "id": received.id,
-                        "from": received.from,
-                        "sent_at": received.sent_at,
-                        "verified": true,
-                        "text": std::str::from_utf8(plaintext.as_bytes()).ok(),
-                        "base64": virgil::crypto::encoding::to_base64(plaintext.as_bytes()),
-                    }));
-                    continue;
+        let outcome = received.message.as_ref().map_err(|error| match error {
+            Error::NotForThisKey { .. } => format!("not encrypted for key {key_name:?}"),
+            Error::SenderHasNoCard { identity } => {
+                format!("{identity} has no published card to verify it with")
+            }
+            Error::WrongSender { .. } => {
+                format!("signature does not match {}'s card", received.from)
+            }
+            Error::NotSigned { .. } => "not signed".to_owned(),
+            Error::KeyChanged(change) => change.to_string(),
+            Error::RevokedCardOffered { .. } => error.to_string(),
+            _ => "the message was modified or is damaged".to_owned(),
+        });
+        match &outcome {
+            Ok(_) => shown += 1,
+            Err(_) => rejected += 1,
+        }
+        if json {
+            let mut entry = serde_json::json!({
+                "id": received.id,
+                "from": received.from,
+                "sent_at": received.sent_at,
+                "verified": outcome.is_ok(),
+            });
+            if let Some(fields) = entry.as_object_mut() {
+                match &outcome {
+                    Ok(plaintext) => {
+                        let bytes = plaintext.as_bytes();
+                        fields.insert("text".into(), std::str::from_utf8(bytes).ok().into());
+                        fields.insert(
+                            "base64".into(),
+                            virgil::crypto::encoding::to_base64(bytes).into(),
+                        );
+                    }
+                    Err(why) => {
+                        fields.insert("error".into(), why.clone().into());
+                    }
                 }
+            }
+            json_messages.push(entry);
+            continue;
+        }
+        match outcome {
+            Ok(plaintext) => {
                 println!("{header} (signature verified)");
                 let text = String::from_utf8_lossy(plaintext.as_bytes());
                 println!("{}", text.strip_suffix('\n').unwrap_or(&text));
             }
-            Err(error) => {
-                let why = match error {
-                    Error::NotForThisKey { .. } => format!("not encrypted for key {key_name:?}"),
-                    Error::SenderHasNoCard { identity } => {
-                        format!("{identity} has no published card to verify it with")
-                    }
-                    Error::WrongSender { .. } => {
-                        format!("signature does not match {}'s card", received.from)
-                    }
-                    Error::NotSigned { .. } => "not signed".to_owned(),
-                    Error::KeyChanged(change) => change.to_string(),
-                    Error::RevokedCardOffered { .. } => error.to_string(),
-                    _ => "the message was modified or is damaged".to_owned(),
-                };
-                rejected += 1;
-                if json {
-                    json_messages.push(serde_json::json!({
-                        "id": received.id,
-                        "from": received.from,
-                        "sent_at": received.sent_at,
-                        "verified": false,
-                        "error": why,
-                    }));
-                    continue;
-                }
-                println!("{header} REJECTED: {why}");
-            }
+            Err(why) => println!("{header} REJECTED: {why}"),
         }
     }
     // Saved with the freshest tokens (they may have been refreshed on the way).

@@ -36,7 +36,8 @@ pub struct PublishedCard {
     pub published_at: u64,
     /// When the service stated the status.
     pub status_as_of: u64,
-    /// The service's signature over the status statement.
+    /// The service's signature over the status statement (for a card from a search,
+    /// the answer's one signature over every status was checked instead).
     pub status_signature: Signature,
     /// Who revoked it, when revoked (verified: the application's key, the owner's, or
     /// a reset card of the identity).

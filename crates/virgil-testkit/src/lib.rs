@@ -33,8 +33,19 @@ pub fn now() -> u64 {
 
 /// Asserts that every key a configuration type expects — as listed in the parser's
 /// "unknown field `x`, expected one of `a`, `b`, …" error — is written as `` `key` ``,
-/// `` `[key]` `` or `` `[[key]]` `` in `docs` (a section of docs/deployment.md).
-pub fn assert_keys_documented(error: &str, docs: &str) {
+/// `` `[key]` `` or `` `[[key]]` `` in docs/deployment.md between the headings
+/// `section` and `next_section`.
+pub fn assert_keys_documented(error: &str, section: &str, next_section: &str) {
+    let deployment = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/deployment.md"
+    ))
+    .expect("read docs/deployment.md");
+    let docs = deployment
+        .split(section)
+        .nth(1)
+        .and_then(|rest| rest.split(next_section).next())
+        .unwrap_or_else(|| panic!("docs/deployment.md has no {section:?} section"));
     let expected = error
         .split("expected one of")
         .nth(1)

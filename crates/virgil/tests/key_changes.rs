@@ -22,6 +22,16 @@ const SERVICE: u8 = 101;
 const PASSWORD: &str = "correct horse";
 
 fn device(cards_url: &str, app_url: &str, dir: &std::path::Path) -> Virgil {
+    device_with(cards_url, app_url, dir, KeyChangePolicy::Block)
+}
+
+/// A device whose contact file is in `dir`, under key-change `policy`.
+fn device_with(
+    cards_url: &str,
+    app_url: &str,
+    dir: &std::path::Path,
+    policy: KeyChangePolicy,
+) -> Virgil {
     Virgil::new(
         Config::new(
             "chat",
@@ -29,10 +39,35 @@ fn device(cards_url: &str, app_url: &str, dir: &std::path::Path) -> Virgil {
             key(SERVICE).public_key().clone(),
         )
         .contacts_file(dir.join("contacts.json"))
+        .key_changes(policy)
         .cards_service(cards_url)
         .app_server(app_url),
     )
     .unwrap()
+}
+
+/// The ids of the cards `virgil` finds (and accepts) for `identity`.
+fn card_ids(virgil: &Virgil, identity: &str) -> Vec<virgil::CardId> {
+    virgil
+        .cards()
+        .find(&[identity])
+        .unwrap()
+        .iter()
+        .map(|card| *card.id())
+        .collect()
+}
+
+fn sqlite(dir: &std::path::Path, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join(name).display())
+}
+
+/// Both servers on SQLite files in `dir`; (cards URL, app URL).
+fn sqlite_deployment(dir: &std::path::Path) -> (String, String) {
+    spawn_deployment(
+        &sqlite(dir, "cards.db"),
+        &sqlite(dir, "app.db"),
+        RelayQuota::default(),
+    )
 }
 
 fn publish(
@@ -57,12 +92,7 @@ fn publish(
 #[test]
 fn an_unlinked_card_stops_the_send_and_a_linked_device_is_only_announced() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let (cards_url, app_url) = spawn_deployment(
-        &sqlite("cards.db"),
-        &sqlite("app.db"),
-        RelayQuota::default(),
-    );
+    let (cards_url, app_url) = sqlite_deployment(dir.path());
     let homes: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let [alice, bob, bob_phone, mallory] =
         std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
@@ -151,35 +181,15 @@ fn an_unlinked_card_stops_the_send_and_a_linked_device_is_only_announced() {
         bob.contacts().safety_number("bob", "alice").unwrap()
     );
     alice.contacts().trust("bob").unwrap();
-    let found = alice.cards().find(&["bob"]).unwrap();
-    assert_eq!(
-        found.iter().map(|c| *c.id()).collect::<Vec<_>>(),
-        vec![*second_forgery.id()]
-    );
+    assert_eq!(card_ids(&alice, "bob"), vec![*second_forgery.id()]);
 }
 
 #[test]
 fn under_the_warn_policy_a_key_change_is_used_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let (cards_url, app_url) = spawn_deployment(
-        &sqlite("cards.db"),
-        &sqlite("app.db"),
-        RelayQuota::default(),
-    );
+    let (cards_url, app_url) = sqlite_deployment(dir.path());
     let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let alice = Virgil::new(
-        Config::new(
-            "chat",
-            key(APP).public_key().clone(),
-            key(SERVICE).public_key().clone(),
-        )
-        .contacts_file(homes[0].path().join("contacts.json"))
-        .key_changes(KeyChangePolicy::Warn)
-        .cards_service(&cards_url)
-        .app_server(&app_url),
-    )
-    .unwrap();
+    let alice = device_with(&cards_url, &app_url, homes[0].path(), KeyChangePolicy::Warn);
     let bob = device(&cards_url, &app_url, homes[1].path());
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
@@ -205,18 +215,12 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
     );
 
     // Under Accept, the next change is used and pinned without an event.
-    let quiet = Virgil::new(
-        Config::new(
-            "chat",
-            key(APP).public_key().clone(),
-            key(SERVICE).public_key().clone(),
-        )
-        .contacts_file(homes[0].path().join("contacts.json"))
-        .key_changes(KeyChangePolicy::Accept)
-        .cards_service(&cards_url)
-        .app_server(&app_url),
-    )
-    .unwrap();
+    let quiet = device_with(
+        &cards_url,
+        &app_url,
+        homes[0].path(),
+        KeyChangePolicy::Accept,
+    );
     quiet.account().login("alice", PASSWORD).unwrap();
     bob.cards()
         .revoke_as_application(reset.id(), RevocationReason::Unspecified, &key(APP))
@@ -263,8 +267,10 @@ fn api_code(result: Result<impl std::fmt::Debug, Error>) -> String {
 #[test]
 fn bobs_password_alone_only_resets_and_bobs_device_sees_and_cancels_it() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    password_alone_only_resets(&sqlite("cards.db"), &sqlite("app.db"));
+    password_alone_only_resets(
+        &sqlite(dir.path(), "cards.db"),
+        &sqlite(dir.path(), "app.db"),
+    );
 }
 
 #[test]
@@ -276,8 +282,7 @@ fn bobs_password_alone_only_resets_on_postgres() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let app_db = format!("sqlite://{}?mode=rwc", dir.path().join("app.db").display());
-    password_alone_only_resets(database.url(), &app_db);
+    password_alone_only_resets(database.url(), &sqlite(dir.path(), "app.db"));
 }
 
 /// Bob's password, and a login with it: a new card is refused (not linked), a reset
@@ -358,27 +363,13 @@ fn password_alone_only_resets(cards_db: &str, app_db: &str) {
     assert!(bob.cards().pending_resets("bob").unwrap().is_empty());
     let sent = alice.messages().send("bob", &alice_key, "good").unwrap();
     assert!(sent.events.is_empty(), "{:?}", sent.events);
-    assert_eq!(
-        alice
-            .cards()
-            .find(&["bob"])
-            .unwrap()
-            .iter()
-            .map(|c| *c.id())
-            .collect::<Vec<_>>(),
-        vec![*bob_card.id()]
-    );
+    assert_eq!(card_ids(&alice, "bob"), vec![*bob_card.id()]);
 }
 
 #[test]
 fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let (cards_url, app_url) = spawn_deployment(
-        &sqlite("cards.db"),
-        &sqlite("app.db"),
-        RelayQuota::default(),
-    );
+    let (cards_url, app_url) = sqlite_deployment(dir.path());
     let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let [alice, bob, bob_new] =
         std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));

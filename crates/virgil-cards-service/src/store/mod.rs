@@ -376,7 +376,7 @@ impl CardStore {
         if inserted.rows_affected() == 0 {
             // Another writer stored the same card in the meantime.
             tx.rollback().await?;
-            let existing = self.get(&content.app_id, card.id()).await?;
+            let existing = self.read(&content.app_id, card.id()).await?;
             return existing
                 .map(Published::Existing)
                 .ok_or(StoreError::NotFound(*card.id()));
@@ -516,6 +516,11 @@ impl CardStore {
     /// Any card of application `app_id` by id, whatever its status.
     pub async fn get(&self, app_id: &str, id: &CardId) -> Result<Option<StoredCard>, StoreError> {
         self.settle_resets(virgil_api::unix_now()).await?;
+        self.read(app_id, id).await
+    }
+
+    /// [`CardStore::get`] for callers that settled resets already.
+    async fn read(&self, app_id: &str, id: &CardId) -> Result<Option<StoredCard>, StoreError> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM cards WHERE id = $1 AND app_id = $2"
         ))
@@ -592,7 +597,7 @@ impl CardStore {
         .execute(&self.pool)
         .await?;
         let stored = self
-            .get(app_id, id)
+            .read(app_id, id)
             .await?
             .ok_or(StoreError::NotFound(*id))?;
         if updated.rows_affected() == 0 {
