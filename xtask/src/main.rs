@@ -15,16 +15,22 @@ cargo xtask <task> [options]
 Tasks:
   ci [--keep-going]               run every check CI runs, in order: fmt, clippy,
                                   no_std build, tests, docs, spec check (an independent
-                                  Python reader of docs/format.md), fuzz check
+                                  Python reader of docs/format.md), Python SDK, fuzz check
   fuzz [TARGET] [--seconds N]     run one cargo-fuzz target (or all of them) for N
                                   seconds each (default 60); installs cargo-fuzz if missing
   bench [ARGS...]                 run the criterion benchmarks (ARGS go to `cargo bench`)
+  python [--release] [PYTEST ARGS...]
+                                  build the Python SDK's wheel (maturin, in a fresh
+                                  virtualenv under the target directory), install it
+                                  there and run its pytest suite against real servers;
+                                  --release builds an optimised wheel (for benchmarks)
   man                             regenerate the CLI's manual pages in docs/man/ (a test
                                   checks they match the binary)
   help                            print this message
 
 Examples:
   cargo xtask ci --keep-going
+  cargo xtask python -k tutorial
   cargo xtask fuzz envelope_decrypt --seconds 600
   cargo xtask bench -p virgil-crypto -- envelope";
 
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz(rest),
         "bench" => bench(rest),
         "man" => man(),
+        "python" => python(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
@@ -248,6 +255,22 @@ fn ci(args: &[String]) -> Result<(), String> {
             "note: python3 with `cryptography` and `blake3` not found; skipping the spec-check step (install: pip install cryptography blake3)"
         );
     }
+    match python3() {
+        Ok(_) => {
+            let mut python = Command::new(env::current_exe().map_err(|e| e.to_string())?);
+            python.arg("python").current_dir(root());
+            steps.push(Step {
+                name: "python",
+                commands: vec![python],
+                fix: "the Python SDK (crates/virgil-py) failed to build or a pytest test failed: rerun `cargo xtask python -x -k <test>` and read its message",
+            });
+        }
+        // Without CPython the SDK cannot be tested; CI must have it.
+        Err(why) if env::var_os("CI").is_some() => {
+            return Err(format!("the Python SDK step needs {why}"));
+        }
+        Err(why) => println!("note: skipping the Python SDK step: it needs {why}"),
+    }
     if has_nightly() {
         steps.push(Step {
             name: "fuzz-check",
@@ -412,6 +435,120 @@ fn man() -> Result<(), String> {
     let mut command = cargo(&["run", "--quiet", "-p", "virgil-cli", "--", "man", "--dir"]);
     command.arg(&dir);
     run(&mut command)
+}
+
+/// The target directory cargo builds into (where the Python virtualenv and wheel go too).
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// `python3` if it is CPython >= 3.9 (the SDK's abi3 floor), else what is missing.
+fn python3() -> Result<&'static str, String> {
+    let version_ok = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)",
+        ])
+        .status();
+    match version_ok {
+        Ok(status) if status.success() => Ok("python3"),
+        Ok(_) => Err("CPython >= 3.9 as `python3` (found an older one)".into()),
+        Err(_) => Err("CPython >= 3.9 as `python3` on PATH (not found)".into()),
+    }
+}
+
+/// Builds the Python SDK's wheel with maturin, installs it into a fresh virtualenv and
+/// runs the pytest suite (crates/virgil-py/tests) against servers started from the
+/// debug `virgil` binary. `--release` builds an optimised wheel; other `args` go to pytest.
+fn python(args: &[String]) -> Result<(), String> {
+    let release = args.iter().any(|arg| arg == "--release");
+    let args: Vec<&String> = args.iter().filter(|arg| *arg != "--release").collect();
+    let python = python3()?;
+    let target = target_dir();
+    let venv = target.join("python-venv");
+    let wheels = target.join("python-wheels");
+    let package = root().join("crates").join("virgil-py");
+    let bin = venv.join("bin");
+
+    // A fresh virtualenv each run: what is tested is exactly `pip install <wheel>`.
+    println!("==> a fresh virtualenv in {}", venv.display());
+    run(Command::new(python)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))?;
+    run(Command::new(bin.join("python")).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "maturin>=1.9,<2",
+        "pytest>=7",
+    ]))?;
+
+    // The dev profile optimises every dependency (Cargo.toml), so the debug wheel tests
+    // at near-release speed and reuses what the Rust tests built.
+    let profile = if release { "release" } else { "dev" };
+    println!("==> building the wheel (maturin build --profile {profile})");
+    if wheels.exists() {
+        std::fs::remove_dir_all(&wheels)
+            .map_err(|e| format!("cannot clear {}: {e}", wheels.display()))?;
+    }
+    let mut build = Command::new(bin.join("maturin"));
+    build
+        .args(["build", "--profile", profile, "--quiet", "--out"])
+        .arg(&wheels)
+        .current_dir(&package)
+        .env("CARGO_TARGET_DIR", &target);
+    run(&mut build)?;
+    let wheel = std::fs::read_dir(&wheels)
+        .map_err(|e| format!("{}: {e}", wheels.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
+        .ok_or_else(|| format!("maturin left no wheel in {}", wheels.display()))?;
+    run(Command::new(bin.join("python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+        ])
+        .arg(&wheel))?;
+
+    // The servers the tests start, and the CLI the interop tests run.
+    println!("==> the `virgil` binary the tests run");
+    // Built as the test step builds it (dev-dependencies unify features), so after that
+    // step this is a no-op.
+    run(&mut cargo(&[
+        "test",
+        "--workspace",
+        "--all-features",
+        "--no-run",
+        "--quiet",
+    ]))?;
+    let virgil = target.join("debug").join("virgil");
+
+    println!("==> pytest");
+    let mut pytest = Command::new(bin.join("python"));
+    pytest
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(args)
+        .current_dir(&package)
+        .env("VIRGIL_BIN", &virgil)
+        // Import the installed wheel, never the source tree's `python/` folder.
+        .env_remove("PYTHONPATH");
+    run(&mut pytest)
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

@@ -1,0 +1,149 @@
+//! The exception hierarchy and how facade errors map onto it.
+//!
+//! `VirgilError` is the base of everything the SDK raises; the message is the facade's
+//! (the same words the CLI prints). Decryption and verification failures say only what
+//! the user can check.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(
+    virgil,
+    VirgilError,
+    PyException,
+    "Base class of every error the Virgil SDK raises."
+);
+create_exception!(
+    virgil,
+    DecryptionError,
+    VirgilError,
+    "The message cannot be decrypted: not encrypted for this key, or damaged or modified."
+);
+create_exception!(
+    virgil,
+    VerificationError,
+    VirgilError,
+    "A signature or card does not verify: wrong sender, not signed, untrusted card."
+);
+create_exception!(
+    virgil,
+    KeyNotFound,
+    VirgilError,
+    "No key is saved under this name."
+);
+create_exception!(
+    virgil,
+    KeyExists,
+    VirgilError,
+    "A key is saved under this name already; it was not replaced."
+);
+create_exception!(
+    virgil,
+    WrongPassword,
+    VirgilError,
+    "The password does not unlock this key."
+);
+create_exception!(
+    virgil,
+    CardNotFound,
+    VirgilError,
+    "An identity has no active card (not registered, or revoked)."
+);
+create_exception!(
+    virgil,
+    ServiceError,
+    VirgilError,
+    "A server refused or could not be reached; `.code` is the API's error code (or None), `.status` the HTTP status (or None)."
+);
+create_exception!(
+    virgil,
+    NotLoggedIn,
+    VirgilError,
+    "This needs a login to the application server (`virgil.account.login`)."
+);
+create_exception!(
+    virgil,
+    KeyChangeWarning,
+    VerificationError,
+    "A contact's keys changed without a link from a card used before: accept (`virgil.contacts.accept`) or verify first. `.identity` names the contact."
+);
+
+/// Adds the exception classes to the module.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("VirgilError", py.get_type::<VirgilError>())?;
+    m.add("DecryptionError", py.get_type::<DecryptionError>())?;
+    m.add("VerificationError", py.get_type::<VerificationError>())?;
+    m.add("KeyNotFound", py.get_type::<KeyNotFound>())?;
+    m.add("KeyExists", py.get_type::<KeyExists>())?;
+    m.add("WrongPassword", py.get_type::<WrongPassword>())?;
+    m.add("CardNotFound", py.get_type::<CardNotFound>())?;
+    m.add("ServiceError", py.get_type::<ServiceError>())?;
+    m.add("NotLoggedIn", py.get_type::<NotLoggedIn>())?;
+    m.add("KeyChangeWarning", py.get_type::<KeyChangeWarning>())?;
+    Ok(())
+}
+
+/// A facade error as the matching Python exception.
+pub(crate) fn to_py(error: virgil::Error) -> PyErr {
+    use virgil::Error as E;
+    use virgil::keystore::KeyStoreError as K;
+    let message = error.to_string();
+    match error {
+        E::KeyStore(K::NotFound { .. }) => KeyNotFound::new_err(message),
+        E::KeyStore(K::AlreadyExists { .. }) => KeyExists::new_err(message),
+        E::KeyStore(K::WrongPassword { .. }) => WrongPassword::new_err(message),
+        E::NotForThisKey { .. } | E::Crypto(_) => DecryptionError::new_err(message),
+        E::WrongSender { .. }
+        | E::NotSigned { .. }
+        | E::SenderHasNoCard { .. }
+        | E::CardNotTrusted { .. }
+        | E::RevokedCardOffered { .. } => VerificationError::new_err(message),
+        E::KeyChanged(change) => with_attributes(
+            KeyChangeWarning::new_err(message),
+            &[("identity", Some(change.identity))],
+            &[],
+        ),
+        E::NoCard { .. } => CardNotFound::new_err(message),
+        E::NotLoggedIn => NotLoggedIn::new_err(message),
+        E::CardsService(client) | E::AppServer(client) => service_error(message, &client),
+        _ => VirgilError::new_err(message),
+    }
+}
+
+fn service_error(message: String, error: &virgil::client::ClientError) -> PyErr {
+    use virgil::client::ClientError as C;
+    match error {
+        C::Api { status, code, .. } => with_attributes(
+            ServiceError::new_err(message),
+            &[("code", Some(code.to_string()))],
+            &[("status", Some(*status))],
+        ),
+        C::Verification(_) | C::Status(_) => VerificationError::new_err(message),
+        _ => with_attributes(
+            ServiceError::new_err(message),
+            &[("code", None)],
+            &[("status", None)],
+        ),
+    }
+}
+
+fn with_attributes(
+    error: PyErr,
+    texts: &[(&str, Option<String>)],
+    numbers: &[(&str, Option<u16>)],
+) -> PyErr {
+    Python::attach(|py| {
+        let value = error.value(py);
+        for (name, text) in texts {
+            // Setting an attribute on a fresh exception object cannot fail in practice;
+            // if it did, the exception is still raised with its message.
+            let _ = value.setattr(*name, text.clone());
+        }
+        for (name, number) in numbers {
+            let _ = value.setattr(*name, *number);
+        }
+    });
+    error
+}

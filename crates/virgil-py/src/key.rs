@@ -1,0 +1,173 @@
+//! `VirgilKey`: a user's private key with the tutorial's operations, one-shot and
+//! streaming over Python file objects.
+
+use crate::buffer::{VirgilBuffer, bytes_of, envelope_of};
+use crate::errors::to_py;
+use crate::files::{CHUNK, PyReader, PyWriter};
+use crate::sdk::{Card, cards_of};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::io::{BufReader, BufWriter, Write as _};
+use std::sync::Arc;
+use virgil::stream::{Decryptor, Encryptor, Format};
+use virgil::{Buffer, Key, PublicKey};
+
+/// A user's private key (from `virgil.keys.generate()` or `virgil.keys.load(...)`).
+/// Its `repr` shows the key id only.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct VirgilKey {
+    pub(crate) key: Key,
+    pub(crate) virgil: Arc<virgil::Virgil>,
+}
+
+impl VirgilKey {
+    /// Signs with this key and encrypts for `cards` and this key.
+    pub(crate) fn seal(
+        &self,
+        py: Python<'_>,
+        message: Vec<u8>,
+        cards: &[virgil::Card],
+    ) -> PyResult<VirgilBuffer> {
+        py.detach(|| self.key.sign_then_encrypt(&message, cards))
+            .map(VirgilBuffer)
+            .map_err(to_py)
+    }
+}
+
+#[pymethods]
+impl VirgilKey {
+    /// The key id (hex), as in card listings and `virgil key list`.
+    #[getter]
+    fn id(&self) -> String {
+        self.key.private_key().key_id().to_string()
+    }
+
+    /// Saves the key under `name`, locked with `password` (None: unprotected). Never
+    /// replaces a saved key (raises KeyExists).
+    #[pyo3(signature = (name, password=None))]
+    fn save(&self, py: Python<'_>, name: &str, password: Option<&str>) -> PyResult<()> {
+        py.detach(|| self.virgil.keys().save(&self.key, name, password))
+            .map(|_| ())
+            .map_err(to_py)
+    }
+
+    /// Signs `message` (str, bytes or VirgilBuffer) with this key, then encrypts it for
+    /// the holders of `recipients` (a Card or a list of Cards, lists may nest) and for
+    /// this key.
+    fn sign_then_encrypt(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        recipients: &Bound<'_, PyAny>,
+    ) -> PyResult<VirgilBuffer> {
+        let message = bytes_of(message)?;
+        let cards = cards_of(recipients)?;
+        self.seal(py, message, &cards)
+    }
+
+    /// Decrypts `cipher` (a VirgilBuffer, bytes, or the base64/armored text) with this
+    /// key, then verifies that the holder of `sender` (a Card, or a list of Cards of
+    /// which one signed) signed it. Raises DecryptionError or VerificationError.
+    fn decrypt_then_verify(
+        &self,
+        py: Python<'_>,
+        cipher: &Bound<'_, PyAny>,
+        sender: &Bound<'_, PyAny>,
+    ) -> PyResult<VirgilBuffer> {
+        let envelope = Buffer::from_bytes(envelope_of(cipher)?);
+        let senders = cards_of(sender)?;
+        if senders.is_empty() {
+            return Err(PyValueError::new_err(
+                "give the sender's card (or cards) to verify the message with",
+            ));
+        }
+        py.detach(|| self.key.decrypt_then_verify_any(&envelope, &senders))
+            .map(VirgilBuffer)
+            .map_err(to_py)
+    }
+
+    /// Streams `src` (a binary file object open for reading) to `dst` (open for
+    /// writing) signed by this key (unless `sign=False`) and encrypted for `recipients`
+    /// and this key, in bounded memory. `armor=True` writes ASCII armor. Returns the
+    /// number of plaintext bytes read.
+    #[pyo3(signature = (src, dst, recipients, *, armor=false, sign=true))]
+    fn encrypt_file(
+        &self,
+        py: Python<'_>,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        recipients: &Bound<'_, PyAny>,
+        armor: bool,
+        sign: bool,
+    ) -> PyResult<u64> {
+        let cards = cards_of(recipients)?;
+        let mut keys: Vec<&PublicKey> = cards.iter().map(virgil::Card::public_key).collect();
+        keys.push(self.key.public_key());
+        let format = if armor {
+            Format::Armored
+        } else {
+            Format::Binary
+        };
+        let signer = sign.then_some(&self.key);
+        py.detach(|| -> Result<u64, virgil::Error> {
+            let output = BufWriter::with_capacity(CHUNK, PyWriter(dst));
+            let mut input = BufReader::with_capacity(CHUNK, PyReader(src));
+            let mut writer = Encryptor::new(output, signer, &keys, format)?;
+            let read = std::io::copy(&mut input, &mut writer)?;
+            let mut output = writer.finish()?;
+            output.flush()?;
+            Ok(read)
+        })
+        .map_err(to_py)
+    }
+
+    /// Streams the message in `src` (binary or armored) to `dst`, decrypted with this
+    /// key and verified against `sender` (a Card or a list of Cards); returns the Card
+    /// that signed it. Plaintext is written as it authenticates: if this raises, discard
+    /// what `dst` received.
+    fn decrypt_file(
+        &self,
+        py: Python<'_>,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        sender: &Bound<'_, PyAny>,
+    ) -> PyResult<Card> {
+        let senders = cards_of(sender)?;
+        if senders.is_empty() {
+            return Err(PyValueError::new_err(
+                "give the sender's card (or cards) to verify the message with",
+            ));
+        }
+        py.detach(|| -> Result<virgil::Card, virgil::Error> {
+            let input = BufReader::with_capacity(CHUNK, PyReader(src));
+            let mut output = BufWriter::with_capacity(CHUNK, PyWriter(dst));
+            let mut reader = Decryptor::new(input, &self.key, &senders)?;
+            reader.copy_to(&mut output)?;
+            output.flush()?;
+            reader
+                .sender()
+                .cloned()
+                .ok_or(virgil::Error::Crypto(virgil::crypto::Error::NotSigned))
+        })
+        .map(Card)
+        .map_err(to_py)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<VirgilKey>()
+            .is_ok_and(|other| other.get().key == self.key)
+    }
+
+    fn __hash__(&self) -> u64 {
+        let id = self.key.private_key().key_id().to_string();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&id, &mut hasher);
+        std::hash::Hasher::finish(&hasher)
+    }
+
+    /// The key id only, never key material.
+    fn __repr__(&self) -> String {
+        format!("VirgilKey(id={})", self.id())
+    }
+}

@@ -1,0 +1,650 @@
+//! `Virgil` and its parts as in the tutorial: `virgil.keys`, `virgil.identities`,
+//! `virgil.cards`, `virgil.account`, `virgil.messages`, `virgil.contacts`.
+
+use crate::buffer::{VirgilBuffer, bytes_of};
+use crate::errors::to_py;
+use crate::key::VirgilKey;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use virgil::{CardId, Config, KeyChangePolicy, PublicKey, TlsRoots};
+
+type Shared = Arc<virgil::Virgil>;
+
+/// The client configuration `virgil init` writes (`client.toml`), as the CLI reads it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientFile {
+    cards_url: String,
+    cards_service_key: String,
+    app_url: String,
+    app_id: String,
+    app_key: String,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+}
+
+/// A public key given as base64 text (as in client.toml) or as bytes.
+fn public_key(value: &Bound<'_, PyAny>, what: &str) -> PyResult<PublicKey> {
+    let bytes = if let Ok(text) = value.cast::<PyString>() {
+        virgil::Buffer::from_string(&text.to_cow()?, virgil::Encoding::Base64)
+            .map_err(|_| PyValueError::new_err(format!("{what} is not base64")))?
+            .into_bytes()
+    } else {
+        bytes_of(value)?
+    };
+    PublicKey::from_bytes(&bytes)
+        .map_err(|_| PyValueError::new_err(format!("{what} is not a Virgil public key")))
+}
+
+fn policy(name: &str) -> PyResult<KeyChangePolicy> {
+    match name {
+        "block" => Ok(KeyChangePolicy::Block),
+        "warn" => Ok(KeyChangePolicy::Warn),
+        "accept" => Ok(KeyChangePolicy::Accept),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown key_changes policy {name:?}: use \"block\" (default), \"warn\" or \"accept\""
+        ))),
+    }
+}
+
+fn tls_roots(ca_file: Option<&Path>) -> PyResult<TlsRoots> {
+    let Some(path) = ca_file else {
+        return Ok(TlsRoots::default());
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        PyValueError::new_err(format!("cannot read the CA file {}: {e}", path.display()))
+    })?;
+    TlsRoots::from_pem(&pem)
+        .map_err(|e| PyValueError::new_err(format!("the CA file {}: {e}", path.display())))
+}
+
+/// The SDK: keys, identities, cards, the account and messages.
+///
+/// `Virgil(app_id, app_key, service_key, cards_service=..., app_server=...,
+/// key_dir=..., ca_file=...)`, or `Virgil.from_config("client.toml", key_dir=...)` for a
+/// deployment made with `virgil init`. The two public keys are pinned: ship them with
+/// the app. Without `key_dir`, keys live in memory only.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Virgil(Shared);
+
+#[pymethods]
+impl Virgil {
+    #[new]
+    #[pyo3(signature = (app_id, app_key, service_key, *, cards_service=None, app_server=None,
+                        key_dir=None, ca_file=None, contacts_file=None, key_changes="block"))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        app_id: &str,
+        app_key: &Bound<'_, PyAny>,
+        service_key: &Bound<'_, PyAny>,
+        cards_service: Option<&str>,
+        app_server: Option<&str>,
+        key_dir: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+        contacts_file: Option<PathBuf>,
+        key_changes: &str,
+    ) -> PyResult<Self> {
+        let mut config = Config::new(
+            app_id,
+            public_key(app_key, "app_key")?,
+            public_key(service_key, "service_key")?,
+        )
+        .tls_roots(tls_roots(ca_file.as_deref())?)
+        .key_changes(policy(key_changes)?);
+        if let Some(url) = cards_service {
+            config = config.cards_service(url);
+        }
+        if let Some(url) = app_server {
+            config = config.app_server(url);
+        }
+        if let Some(dir) = key_dir {
+            config = config.key_dir(dir);
+        }
+        if let Some(file) = contacts_file {
+            config = config.contacts_file(file);
+        }
+        virgil::Virgil::new(config)
+            .map(|virgil| Self(Arc::new(virgil)))
+            .map_err(to_py)
+    }
+
+    /// The SDK for the deployment described by `path` (the `client.toml` that
+    /// `virgil init` wrote: servers, pinned keys, CA).
+    #[staticmethod]
+    #[pyo3(signature = (path, *, key_dir=None, contacts_file=None, key_changes="block"))]
+    fn from_config(
+        py: Python<'_>,
+        path: PathBuf,
+        key_dir: Option<PathBuf>,
+        contacts_file: Option<PathBuf>,
+        key_changes: &str,
+    ) -> PyResult<Self> {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            PyValueError::new_err(format!(
+                "cannot read the client configuration {} ({e}): `virgil init` writes one (client.toml in its --dir)",
+                path.display()
+            ))
+        })?;
+        let file: ClientFile = toml::from_str(&text)
+            .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
+        let ca_file = file.ca_file.map(|ca| match path.parent() {
+            Some(dir) if ca.is_relative() => dir.join(ca),
+            _ => ca,
+        });
+        Self::new(
+            &file.app_id,
+            PyString::new(py, &file.app_key).as_any(),
+            PyString::new(py, &file.cards_service_key).as_any(),
+            Some(&file.cards_url),
+            Some(&file.app_url),
+            key_dir,
+            ca_file,
+            contacts_file,
+            key_changes,
+        )
+    }
+
+    /// Generating, saving and loading keys.
+    #[getter]
+    fn keys(&self) -> Keys {
+        Keys(self.0.clone())
+    }
+
+    /// Creating identities.
+    #[getter]
+    fn identities(&self) -> Identities {
+        Identities
+    }
+
+    /// Creating, importing, finding and getting cards.
+    #[getter]
+    fn cards(&self) -> Cards {
+        Cards(self.0.clone())
+    }
+
+    /// The account on the application server.
+    #[getter]
+    fn account(&self) -> Account {
+        Account(self.0.clone())
+    }
+
+    /// Sending and reading messages through the application server's relay.
+    #[getter]
+    fn messages(&self) -> Messages {
+        Messages(self.0.clone())
+    }
+
+    /// The contact store: key changes, safety numbers.
+    #[getter]
+    fn contacts(&self) -> Contacts {
+        Contacts(self.0.clone())
+    }
+
+    /// The tutorial's form: `virgil.sign_then_encrypt(message, [alice_key, bob_cards])`
+    /// signs with the one key in `recipients` and encrypts for every card in it (lists
+    /// may nest) and for that key.
+    fn sign_then_encrypt(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        recipients: &Bound<'_, PyAny>,
+    ) -> PyResult<VirgilBuffer> {
+        let message = bytes_of(message)?;
+        let mut cards = Vec::new();
+        let mut keys = Vec::new();
+        collect(recipients, &mut cards, &mut keys, 0)?;
+        match keys.as_slice() {
+            [key] => key.get().seal(py, message, &cards),
+            [] => Err(PyValueError::new_err(
+                "recipients holds no key to sign with: add the sender's VirgilKey (or use key.sign_then_encrypt)",
+            )),
+            _ => Err(PyValueError::new_err(
+                "recipients holds more than one key: a message has one signer",
+            )),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        "Virgil(...)".to_owned()
+    }
+}
+
+/// The cards in `value`: a Card or (nested) lists/tuples of Cards.
+pub(crate) fn cards_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<virgil::Card>> {
+    let mut cards = Vec::new();
+    let mut keys = Vec::new();
+    collect(value, &mut cards, &mut keys, 0)?;
+    if keys.is_empty() {
+        Ok(cards)
+    } else {
+        Err(PyTypeError::new_err(
+            "expected Cards, got a VirgilKey: encrypt to a person's card, not to a private key",
+        ))
+    }
+}
+
+fn collect<'py>(
+    value: &Bound<'py, PyAny>,
+    cards: &mut Vec<virgil::Card>,
+    keys: &mut Vec<Bound<'py, VirgilKey>>,
+    depth: usize,
+) -> PyResult<()> {
+    if let Ok(card) = value.cast::<Card>() {
+        cards.push(card.get().0.clone());
+        return Ok(());
+    }
+    if let Ok(key) = value.cast::<VirgilKey>() {
+        keys.push(key.clone());
+        return Ok(());
+    }
+    let iterable = depth < 4
+        && !value.is_instance_of::<PyString>()
+        && !value.is_instance_of::<PyBytes>()
+        && value.hasattr("__iter__")?;
+    if !iterable {
+        return Err(PyTypeError::new_err(format!(
+            "expected a Card or a list of Cards, not {}",
+            value.get_type().name()?
+        )));
+    }
+    for item in value.try_iter()? {
+        collect(&item?, cards, keys, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// `virgil.keys`: the device's key store.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Keys(Shared);
+
+#[pymethods]
+impl Keys {
+    /// A new key from the system's random generator (not saved: call `key.save`).
+    fn generate(&self) -> PyResult<VirgilKey> {
+        let key = self.0.keys().generate().map_err(to_py)?;
+        Ok(VirgilKey {
+            key,
+            virgil: self.0.clone(),
+        })
+    }
+
+    /// The key saved under `name`, unlocked with `password`. Raises KeyNotFound or
+    /// WrongPassword.
+    #[pyo3(signature = (name, password=None))]
+    fn load(&self, py: Python<'_>, name: &str, password: Option<&str>) -> PyResult<VirgilKey> {
+        let key = py
+            .detach(|| self.0.keys().load(name, password))
+            .map_err(to_py)?;
+        Ok(VirgilKey {
+            key,
+            virgil: self.0.clone(),
+        })
+    }
+
+    /// Whether a key is saved under `name`.
+    fn exists(&self, name: &str) -> PyResult<bool> {
+        self.0.keys().exists(name).map_err(to_py)
+    }
+
+    /// The names of the saved keys.
+    fn list(&self) -> PyResult<Vec<String>> {
+        let listing = self.0.keys().list().map_err(to_py)?;
+        Ok(listing
+            .entries
+            .into_iter()
+            .map(|entry| entry.name.to_string())
+            .collect())
+    }
+
+    /// Deletes key `name`: messages encrypted for it can no longer be read.
+    fn delete(&self, name: &str) -> PyResult<()> {
+        self.0.keys().delete(name).map_err(to_py)
+    }
+
+    /// Changes the password of key `name` (None: no password).
+    #[pyo3(signature = (name, old, new))]
+    fn change_password(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> PyResult<()> {
+        py.detach(|| self.0.keys().change_password(name, old, new))
+            .map_err(to_py)
+    }
+}
+
+/// `virgil.identities`.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Identities;
+
+#[pymethods]
+impl Identities {
+    /// A user identity (type "user").
+    fn create_user(&self, name: &str) -> Identity {
+        Identity(virgil::Identities.create_user(name))
+    }
+}
+
+/// An identity to create a card for.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Identity(virgil::Identity);
+
+#[pymethods]
+impl Identity {
+    /// The identity, e.g. a user name.
+    #[getter]
+    fn value(&self) -> &str {
+        &self.0.value
+    }
+
+    /// Its type, e.g. "user".
+    #[getter]
+    fn identity_type(&self) -> &str {
+        &self.0.identity_type
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Identity({:?}, type={:?})",
+            self.0.value, self.0.identity_type
+        )
+    }
+}
+
+/// A Virgil Card: an identity and a public key, signed by its owner (a request), then
+/// by the application and the cards service (published).
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Card(pub(crate) virgil::Card);
+
+#[pymethods]
+impl Card {
+    /// The card id (hex).
+    #[getter]
+    fn id(&self) -> String {
+        self.0.id().to_string()
+    }
+
+    /// The identity, e.g. "alice".
+    #[getter]
+    fn identity(&self) -> &str {
+        self.0.identity()
+    }
+
+    /// The key id (hex) of the card's public key.
+    #[getter]
+    fn key_id(&self) -> String {
+        self.0.public_key().key_id().to_string()
+    }
+
+    /// The card as text (base64), to send to your server or share: `cards.import_card`
+    /// reads it back.
+    fn export(&self) -> String {
+        self.0.export()
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<Card>()
+            .is_ok_and(|other| other.get().0.id() == self.0.id())
+    }
+
+    fn __hash__(&self) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&self.0.id().to_string(), &mut hasher);
+        std::hash::Hasher::finish(&hasher)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Card(id={}, identity={:?})", self.0.id(), self.0.identity())
+    }
+}
+
+fn card_id(text: &str) -> PyResult<CardId> {
+    text.trim()
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("{text:?} is not a card id: {e}")))
+}
+
+/// `virgil.cards`.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Cards(Shared);
+
+#[pymethods]
+impl Cards {
+    /// A self-signed card request for `identity` and `key`: export it and send it to
+    /// your application server for approval.
+    fn create(&self, identity: &Identity, key: &VirgilKey) -> PyResult<Card> {
+        self.0
+            .cards()
+            .create(&identity.0, &key.key)
+            .map(Card)
+            .map_err(to_py)
+    }
+
+    /// Links `request` (a new card for an identity that has cards: another device, a
+    /// new key) from `existing`, one of its active cards, with `existing`'s key; returns
+    /// the linked request.
+    fn link(&self, request: &Card, existing: &Card, key: &VirgilKey) -> PyResult<Card> {
+        let mut linked = request.0.clone();
+        self.0
+            .cards()
+            .link(&mut linked, &existing.0, &key.key)
+            .map_err(to_py)?;
+        Ok(Card(linked))
+    }
+
+    /// Reads an exported card or card request. With `verify=True` it must also carry
+    /// valid application and cards-service signatures (a published card).
+    #[pyo3(signature = (exported, *, verify=false))]
+    fn import_card(&self, exported: &str, verify: bool) -> PyResult<Card> {
+        let cards = self.0.cards();
+        if verify {
+            cards.import_verified(exported)
+        } else {
+            cards.import(exported)
+        }
+        .map(Card)
+        .map_err(to_py)
+    }
+
+    /// Checks a card against the pinned keys (raises VerificationError).
+    fn verify(&self, card: &Card) -> PyResult<()> {
+        self.0.cards().verify(&card.0).map_err(to_py)
+    }
+
+    /// The active, verified cards of `identity` (a name or a list of names). Raises
+    /// KeyChangeWarning if a contact's keys changed without a link (see
+    /// `virgil.contacts.accept`).
+    fn find(&self, py: Python<'_>, identity: &Bound<'_, PyAny>) -> PyResult<Vec<Card>> {
+        let names: Vec<String> = if let Ok(name) = identity.cast::<PyString>() {
+            vec![name.to_cow()?.into_owned()]
+        } else {
+            identity.extract()?
+        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        py.detach(|| self.0.cards().find(&names))
+            .map(|cards| cards.into_iter().map(Card).collect())
+            .map_err(to_py)
+    }
+
+    /// A verified card by id, whatever its status (so old messages stay verifiable).
+    fn get(&self, py: Python<'_>, id: &str) -> PyResult<Card> {
+        let id = card_id(id)?;
+        py.detach(|| self.0.cards().get(&id))
+            .map(Card)
+            .map_err(to_py)
+    }
+}
+
+/// `virgil.account`: the account on the application server.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Account(Shared);
+
+#[pymethods]
+impl Account {
+    /// Registers `username` with `password`.
+    fn register(&self, py: Python<'_>, username: &str, password: &str) -> PyResult<()> {
+        py.detach(|| self.0.account().register(username, password))
+            .map_err(to_py)
+    }
+
+    /// Logs in; the session is used for everything after.
+    fn login(&self, py: Python<'_>, username: &str, password: &str) -> PyResult<()> {
+        py.detach(|| self.0.account().login(username, password))
+            .map(|_| ())
+            .map_err(to_py)
+    }
+
+    /// Ends the session at the server.
+    fn logout(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.0.account().logout()).map_err(to_py)
+    }
+
+    /// The logged-in user's name, or None.
+    #[getter]
+    fn username(&self) -> Option<String> {
+        self.0.account().session().map(|session| session.username)
+    }
+
+    /// Sends a card request (a Card, or its export) to the application server, which
+    /// approves it for the logged-in user and publishes it; returns the published card.
+    fn publish_card(&self, py: Python<'_>, card: &Bound<'_, PyAny>) -> PyResult<Card> {
+        let request = match card.cast::<Card>() {
+            Ok(card) => card.get().0.clone(),
+            Err(_) => self
+                .0
+                .cards()
+                .import(&card.extract::<String>()?)
+                .map_err(to_py)?,
+        };
+        py.detach(|| self.0.account().publish_card(&request))
+            .map(|published| Card(published.card))
+            .map_err(to_py)
+    }
+}
+
+/// `virgil.messages`: the relay of the application server.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Messages(Shared);
+
+/// A message from the inbox.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Received {
+    /// The relay's message id.
+    #[pyo3(get)]
+    id: i64,
+    /// The sender (as the relay says; the signature is what proves it).
+    #[pyo3(get)]
+    sender: String,
+    /// When it was sent, seconds since the Unix epoch (as the relay says).
+    #[pyo3(get)]
+    sent_at: i64,
+    message: Result<virgil::Buffer, String>,
+}
+
+#[pymethods]
+impl Received {
+    /// The decrypted, verified message, or None if it was refused (see `error`).
+    #[getter]
+    fn message(&self) -> Option<VirgilBuffer> {
+        self.message.as_ref().ok().cloned().map(VirgilBuffer)
+    }
+
+    /// Why the message was refused (not for this key, not signed by the sender's card,
+    /// damaged), or None.
+    #[getter]
+    fn error(&self) -> Option<String> {
+        self.message.as_ref().err().cloned()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Received(id={}, sender={:?}, {})",
+            self.id,
+            self.sender,
+            if self.message.is_ok() {
+                "verified"
+            } else {
+                "refused"
+            }
+        )
+    }
+}
+
+#[pymethods]
+impl Messages {
+    /// Signs `message` with `key`, encrypts it for every card of `to` and of the
+    /// logged-in user, and relays it; returns the message id.
+    fn send(
+        &self,
+        py: Python<'_>,
+        to: &str,
+        key: &VirgilKey,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<i64> {
+        let message = bytes_of(message)?;
+        py.detach(|| self.0.messages().send(to, &key.key, &message))
+            .map(|sent| sent.id)
+            .map_err(to_py)
+    }
+
+    /// The messages after `cursor` (0: from the start), each decrypted with `key` and
+    /// verified against its sender's cards; returns (messages, next cursor).
+    #[pyo3(signature = (key, cursor=0))]
+    fn inbox(
+        &self,
+        py: Python<'_>,
+        key: &VirgilKey,
+        cursor: i64,
+    ) -> PyResult<(Vec<Received>, i64)> {
+        let read = py
+            .detach(|| self.0.messages().inbox(&key.key, cursor))
+            .map_err(to_py)?;
+        let messages = read
+            .messages
+            .into_iter()
+            .map(|received| Received {
+                id: received.id,
+                sender: received.from,
+                sent_at: received.sent_at,
+                message: received.message.map_err(|error| error.to_string()),
+            })
+            .collect();
+        Ok((messages, read.cursor))
+    }
+}
+
+/// `virgil.contacts`: the cards used per identity.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Contacts(Shared);
+
+#[pymethods]
+impl Contacts {
+    /// Accepts `identity`'s current cards after a key change confirmed with them.
+    fn accept(&self, py: Python<'_>, identity: &str) -> PyResult<()> {
+        py.detach(|| self.0.contacts().accept(identity))
+            .map(|_| ())
+            .map_err(to_py)
+    }
+
+    /// Marks `identity` verified (safety numbers compared): a later key change of theirs
+    /// is refused until verified again.
+    fn trust(&self, py: Python<'_>, identity: &str) -> PyResult<()> {
+        py.detach(|| self.0.contacts().trust(identity))
+            .map(|_| ())
+            .map_err(to_py)
+    }
+
+    /// The safety number of `mine` and `theirs` (60 digits in groups of five): the same
+    /// on both sides' devices.
+    fn safety_number(&self, py: Python<'_>, mine: &str, theirs: &str) -> PyResult<String> {
+        py.detach(|| self.0.contacts().safety_number(mine, theirs))
+            .map(|number| number.to_string())
+            .map_err(to_py)
+    }
+}
