@@ -1,10 +1,11 @@
 //! `VirgilBuffer` (the tutorial's bytes with text conversions) and how Python values
 //! become bytes.
 
-use crate::errors::{DecryptionError, to_py};
+use crate::errors::DecryptionError;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
+use std::borrow::Cow;
 use virgil::{Buffer, Encoding};
 
 /// Bytes: a message or a ciphertext, with text conversions (utf8, base64, hex).
@@ -28,16 +29,17 @@ impl VirgilBuffer {
     /// Bytes, a bytearray or another buffer.
     #[new]
     fn new(data: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self(Buffer::from_bytes(bytes_of(data)?)))
+        Ok(Self(Buffer::from_bytes(bytes_of(data)?.into_owned())))
     }
 
     /// Text in `encoding`: "utf8" (default), "base64" or "hex".
     #[staticmethod]
     #[pyo3(signature = (text, encoding="utf8"))]
     fn from_string(text: &str, encoding: &str) -> PyResult<Self> {
+        // Bad base64 or hex is the caller's mistake, like int("x"): a ValueError.
         Buffer::from_string(text, self::encoding(encoding)?)
             .map(Self)
-            .map_err(to_py)
+            .map_err(|error| PyValueError::new_err(error.to_string()))
     }
 
     /// Bytes (or a bytearray).
@@ -72,19 +74,24 @@ impl VirgilBuffer {
     }
 }
 
-/// The bytes of a `str` (UTF-8), `bytes`, `bytearray` or `VirgilBuffer`.
-pub(crate) fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+/// The bytes of a `str` (UTF-8), `bytes`, `bytearray` or `VirgilBuffer`: borrowed from
+/// the immutable ones (so a 64 MiB message is not copied, and may be read with the GIL
+/// released), copied from a `bytearray` (which another thread could change).
+pub(crate) fn bytes_of<'a>(data: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(buffer) = data.cast::<VirgilBuffer>() {
-        return Ok(buffer.get().0.as_bytes().to_vec());
+        return Ok(Cow::Borrowed(buffer.get().0.as_bytes()));
     }
     if let Ok(bytes) = data.cast::<PyBytes>() {
-        return Ok(bytes.as_bytes().to_vec());
+        return Ok(Cow::Borrowed(bytes.as_bytes()));
     }
     if let Ok(bytes) = data.cast::<PyByteArray>() {
-        return Ok(bytes.to_vec());
+        return Ok(Cow::Owned(bytes.to_vec()));
     }
     if let Ok(text) = data.cast::<PyString>() {
-        return Ok(text.to_cow()?.as_bytes().to_vec());
+        return Ok(match text.to_cow()? {
+            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+        });
     }
     Err(PyTypeError::new_err(format!(
         "expected str, bytes, bytearray or VirgilBuffer, not {}",
@@ -96,7 +103,7 @@ pub(crate) fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 /// `to_string("base64")`, also when read back with `VirgilBuffer.from_string(text)`), or
 /// armored. The three cannot be confused: a binary envelope starts with `VGLE`, its
 /// base64 with `VkdMR`, armor with `-----BEGIN VIRGIL MESSAGE-----`.
-pub(crate) fn envelope_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+pub(crate) fn envelope_of<'a>(data: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     let bytes = bytes_of(data)?;
     let text = bytes.trim_ascii_start();
     if text.starts_with(b"VkdMR")
@@ -104,13 +111,13 @@ pub(crate) fn envelope_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
             .ok()
             .and_then(|text| Buffer::from_string(text, Encoding::Base64).ok())
     {
-        return Ok(decoded.into_bytes());
+        return Ok(Cow::Owned(decoded.into_bytes()));
     }
     if text.starts_with(virgil::crypto::armor::BEGIN.as_bytes()) {
         let mut envelope = Vec::new();
         return virgil::crypto::armor::ArmorReader::new(text)
             .and_then(|mut reader| std::io::Read::read_to_end(&mut reader, &mut envelope))
-            .map(|_| envelope)
+            .map(|_| Cow::Owned(envelope))
             .map_err(|error| {
                 DecryptionError::new_err(format!("the armored message is damaged: {error}"))
             });

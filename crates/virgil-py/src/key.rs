@@ -2,15 +2,15 @@
 //! streaming over Python file objects.
 
 use crate::buffer::{VirgilBuffer, bytes_of, envelope_of};
+use crate::card::{Card, cards_of};
 use crate::errors::to_py;
 use crate::files::{CHUNK, PyReader, PyWriter};
-use crate::sdk::{Card, cards_of};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::io::{BufReader, BufWriter, Write as _};
 use std::sync::Arc;
 use virgil::stream::{Decryptor, Encryptor, Format};
-use virgil::{Buffer, Key, PublicKey};
+use virgil::{Key, PublicKey};
 
 /// A user's private key (from `virgil.keys.generate()` or `virgil.keys.load(...)`).
 /// Its `repr` shows the key id only.
@@ -25,10 +25,10 @@ impl VirgilKey {
     pub(crate) fn seal(
         &self,
         py: Python<'_>,
-        message: Vec<u8>,
+        message: &[u8],
         cards: &[virgil::Card],
     ) -> PyResult<VirgilBuffer> {
-        py.detach(|| self.key.sign_then_encrypt(&message, cards))
+        py.detach(|| self.key.sign_then_encrypt(message, cards))
             .map(VirgilBuffer)
             .map_err(to_py)
     }
@@ -62,7 +62,7 @@ impl VirgilKey {
     ) -> PyResult<VirgilBuffer> {
         let message = bytes_of(message)?;
         let cards = cards_of(recipients)?;
-        self.seal(py, message, &cards)
+        self.seal(py, &message, &cards)
     }
 
     /// Decrypts `cipher` (a VirgilBuffer, bytes, or the base64/armored text) with this
@@ -74,14 +74,14 @@ impl VirgilKey {
         cipher: &Bound<'_, PyAny>,
         sender: &Bound<'_, PyAny>,
     ) -> PyResult<VirgilBuffer> {
-        let envelope = Buffer::from_bytes(envelope_of(cipher)?);
+        let envelope = envelope_of(cipher)?;
         let senders = cards_of(sender)?;
         if senders.is_empty() {
             return Err(PyValueError::new_err(
                 "give the sender's card (or cards) to verify the message with",
             ));
         }
-        py.detach(|| self.key.decrypt_then_verify_any(&envelope, &senders))
+        py.detach(|| self.key.decrypt_then_verify_any(&*envelope, &senders))
             .map(VirgilBuffer)
             .map_err(to_py)
     }

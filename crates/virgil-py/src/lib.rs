@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bench;
 mod buffer;
+mod card;
 mod errors;
 mod files;
 mod key;
@@ -25,11 +27,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sdk::Identities>()?;
     m.add_class::<sdk::Identity>()?;
     m.add_class::<sdk::Cards>()?;
-    m.add_class::<sdk::Card>()?;
+    m.add_class::<card::Card>()?;
     m.add_class::<sdk::Account>()?;
     m.add_class::<sdk::Messages>()?;
     m.add_class::<sdk::Received>()?;
     m.add_class::<sdk::Contacts>()?;
+    // For benches/bench.py only (not part of the API).
+    m.add_function(wrap_pyfunction!(bench::rust_timings, m)?)?;
     errors::register(m)?;
     Ok(())
 }

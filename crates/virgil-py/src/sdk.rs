@@ -2,11 +2,12 @@
 //! `virgil.cards`, `virgil.account`, `virgil.messages`, `virgil.contacts`.
 
 use crate::buffer::{VirgilBuffer, bytes_of};
+use crate::card::{Card, walk};
 use crate::errors::to_py;
 use crate::key::VirgilKey;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use virgil::{CardId, Config, KeyChangePolicy, PublicKey, TlsRoots};
@@ -33,7 +34,7 @@ fn public_key(value: &Bound<'_, PyAny>, what: &str) -> PyResult<PublicKey> {
             .map_err(|_| PyValueError::new_err(format!("{what} is not base64")))?
             .into_bytes()
     } else {
-        bytes_of(value)?
+        bytes_of(value)?.into_owned()
     };
     PublicKey::from_bytes(&bytes)
         .map_err(|_| PyValueError::new_err(format!("{what} is not a Virgil public key")))
@@ -194,10 +195,25 @@ impl Virgil {
     ) -> PyResult<VirgilBuffer> {
         let message = bytes_of(message)?;
         let mut cards = Vec::new();
-        let mut keys = Vec::new();
-        collect(recipients, &mut cards, &mut keys, 0)?;
+        let mut others = Vec::new();
+        walk(recipients, &mut cards, &mut others, 0)?;
+        let keys = others
+            .iter()
+            .map(|other| {
+                other.cast::<VirgilKey>().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "expected Cards and the sender's VirgilKey, not {}",
+                        other
+                            .get_type()
+                            .name()
+                            .map(|name| name.to_string())
+                            .unwrap_or_default()
+                    ))
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
         match keys.as_slice() {
-            [key] => key.get().seal(py, message, &cards),
+            [key] => key.get().seal(py, &message, &cards),
             [] => Err(PyValueError::new_err(
                 "recipients holds no key to sign with: add the sender's VirgilKey (or use key.sign_then_encrypt)",
             )),
@@ -210,50 +226,6 @@ impl Virgil {
     fn __repr__(&self) -> String {
         "Virgil(...)".to_owned()
     }
-}
-
-/// The cards in `value`: a Card or (nested) lists/tuples of Cards.
-pub(crate) fn cards_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<virgil::Card>> {
-    let mut cards = Vec::new();
-    let mut keys = Vec::new();
-    collect(value, &mut cards, &mut keys, 0)?;
-    if keys.is_empty() {
-        Ok(cards)
-    } else {
-        Err(PyTypeError::new_err(
-            "expected Cards, got a VirgilKey: encrypt to a person's card, not to a private key",
-        ))
-    }
-}
-
-fn collect<'py>(
-    value: &Bound<'py, PyAny>,
-    cards: &mut Vec<virgil::Card>,
-    keys: &mut Vec<Bound<'py, VirgilKey>>,
-    depth: usize,
-) -> PyResult<()> {
-    if let Ok(card) = value.cast::<Card>() {
-        cards.push(card.get().0.clone());
-        return Ok(());
-    }
-    if let Ok(key) = value.cast::<VirgilKey>() {
-        keys.push(key.clone());
-        return Ok(());
-    }
-    let iterable = depth < 4
-        && !value.is_instance_of::<PyString>()
-        && !value.is_instance_of::<PyBytes>()
-        && value.hasattr("__iter__")?;
-    if !iterable {
-        return Err(PyTypeError::new_err(format!(
-            "expected a Card or a list of Cards, not {}",
-            value.get_type().name()?
-        )));
-    }
-    for item in value.try_iter()? {
-        collect(&item?, cards, keys, depth + 1)?;
-    }
-    Ok(())
 }
 
 /// `virgil.keys`: the device's key store.
@@ -353,54 +325,6 @@ impl Identity {
             "Identity({:?}, type={:?})",
             self.0.value, self.0.identity_type
         )
-    }
-}
-
-/// A Virgil Card: an identity and a public key, signed by its owner (a request), then
-/// by the application and the cards service (published).
-#[pyclass(frozen, module = "virgil")]
-pub(crate) struct Card(pub(crate) virgil::Card);
-
-#[pymethods]
-impl Card {
-    /// The card id (hex).
-    #[getter]
-    fn id(&self) -> String {
-        self.0.id().to_string()
-    }
-
-    /// The identity, e.g. "alice".
-    #[getter]
-    fn identity(&self) -> &str {
-        self.0.identity()
-    }
-
-    /// The key id (hex) of the card's public key.
-    #[getter]
-    fn key_id(&self) -> String {
-        self.0.public_key().key_id().to_string()
-    }
-
-    /// The card as text (base64), to send to your server or share: `cards.import_card`
-    /// reads it back.
-    fn export(&self) -> String {
-        self.0.export()
-    }
-
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .cast::<Card>()
-            .is_ok_and(|other| other.get().0.id() == self.0.id())
-    }
-
-    fn __hash__(&self) -> u64 {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(&self.0.id().to_string(), &mut hasher);
-        std::hash::Hasher::finish(&hasher)
-    }
-
-    fn __repr__(&self) -> String {
-        format!("Card(id={}, identity={:?})", self.0.id(), self.0.identity())
     }
 }
 

@@ -93,6 +93,27 @@ def test_errors_say_what_the_cli_says(deployment, alice, bob, carol, tmp_path):
     assert "not encrypted for key" in result.stderr.decode()
 
 
+def test_messages_and_ciphertexts_in_every_form(alice, bob):
+    _, alice_key, alice_card, _ = alice
+    _, bob_key, bob_card, _ = bob
+    text = "Grüße, Bob"
+    for message in (text, text.encode(), bytearray(text.encode()), VirgilBuffer(text)):
+        sealed = alice_key.sign_then_encrypt(message, [bob_card])
+        for cipher in (sealed, sealed.to_bytes(), sealed.to_string("base64"),
+                       sealed.to_string("base64") + "\n",
+                       VirgilBuffer.from_string(sealed.to_string("base64"))):
+            assert bob_key.decrypt_then_verify(cipher, [alice_card]).to_string() == text
+    armored = io.BytesIO()
+    alice_key.encrypt_file(io.BytesIO(text.encode()), armored, bob_card, armor=True)
+    assert armored.getvalue().startswith(b"-----BEGIN VIRGIL MESSAGE-----")
+    assert bob_key.decrypt_then_verify(armored.getvalue().decode(), alice_card).to_string() == text
+    assert VirgilBuffer.from_string(text).to_string("hex") == text.encode().hex()
+    with pytest.raises(ValueError):
+        VirgilBuffer.from_string("not base64!", "base64")
+    with pytest.raises(TypeError):
+        alice_key.sign_then_encrypt(12345, bob_card)
+
+
 # ---- every bad input raises its exception --------------------------------------------
 
 def test_tampered_ciphertext_is_a_decryption_error(alice, bob):

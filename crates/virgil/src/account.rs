@@ -419,9 +419,7 @@ impl Messages<'_> {
                     Some(Err(refused)) => Err(refused.to_error()),
                     Some(Ok(senders)) => from_base64(&relayed.body)
                         .map_err(|_| Error::Crypto(virgil_crypto::Error::Malformed))
-                        .and_then(|bytes| {
-                            key.decrypt_then_verify_any(&Buffer::from_bytes(bytes), senders)
-                        }),
+                        .and_then(|bytes| key.decrypt_then_verify_any(&bytes, senders)),
                     None => Err(Error::SenderHasNoCard {
                         identity: relayed.from.clone(),
                     }),

@@ -18,6 +18,12 @@ pub enum Encoding {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Buffer(Vec<u8>);
 
+impl AsRef<[u8]> for Buffer {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl Buffer {
     /// Wraps bytes.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {

@@ -51,11 +51,11 @@ impl Key {
     /// every card of one identity, or of a group).
     pub fn decrypt_then_verify_any(
         &self,
-        cipher: &Buffer,
+        cipher: impl AsRef<[u8]>,
         senders: &[Card],
     ) -> Result<Buffer, Error> {
         let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
-        envelope::decrypt_then_verify(cipher.as_bytes(), &self.0, &keys)
+        envelope::decrypt_then_verify(cipher.as_ref(), &self.0, &keys)
             .map(|message| Buffer::from_bytes(message.plaintext))
             .map_err(|error| opening(error, &self.0, senders))
     }

@@ -154,3 +154,12 @@ class Virgil:
     def sign_then_encrypt(
         self, message: Data, recipients: Iterable[Union[VirgilKey, Card, Iterable[Card]]]
     ) -> VirgilBuffer: ...
+
+# benches/bench.py only: the same facade calls timed in Rust (seconds per call).
+def rust_timings(
+    operation: Literal["sign_then_encrypt", "round_trip"],
+    key: VirgilKey,
+    card: Card,
+    message: Data,
+    iterations: int,
+) -> list[float]: ...
