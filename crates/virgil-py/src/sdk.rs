@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use virgil::client::ClientError;
 use virgil::{CardId, Config, KeyChangePolicy, PublicKey, TlsRoots};
 
 type Shared = Arc<virgil::Virgil>;
@@ -38,6 +39,27 @@ fn public_key(value: &Bound<'_, PyAny>, what: &str) -> PyResult<PublicKey> {
     };
     PublicKey::from_bytes(&bytes)
         .map_err(|_| PyValueError::new_err(format!("{what} is not a Virgil public key")))
+}
+
+/// A Python callable returning a current access token (str) for the cards service, as
+/// the facade's token source: called, with the GIL, whenever the client needs a token.
+fn token_source(
+    source: Py<PyAny>,
+) -> PyResult<impl Fn() -> Result<String, ClientError> + Send + Sync + 'static> {
+    let callable = Python::attach(|py| source.bind(py).is_callable());
+    if !callable {
+        return Err(PyTypeError::new_err(
+            "access_token must be a callable that returns a current access token (str)",
+        ));
+    }
+    Ok(move || {
+        Python::attach(|py| {
+            source
+                .call0(py)
+                .and_then(|token| token.extract::<String>(py))
+                .map_err(|error| ClientError::Token(error.to_string()))
+        })
+    })
 }
 
 fn policy(name: &str) -> PyResult<KeyChangePolicy> {
@@ -75,7 +97,8 @@ pub(crate) struct Virgil(Shared);
 impl Virgil {
     #[new]
     #[pyo3(signature = (app_id, app_key, service_key, *, cards_service=None, app_server=None,
-                        key_dir=None, ca_file=None, contacts_file=None, key_changes="block"))]
+                        key_dir=None, ca_file=None, contacts_file=None, key_changes="block",
+                        access_token=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         app_id: &str,
@@ -87,6 +110,7 @@ impl Virgil {
         ca_file: Option<PathBuf>,
         contacts_file: Option<PathBuf>,
         key_changes: &str,
+        access_token: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let mut config = Config::new(
             app_id,
@@ -107,6 +131,9 @@ impl Virgil {
         if let Some(file) = contacts_file {
             config = config.contacts_file(file);
         }
+        if let Some(source) = access_token {
+            config = config.tokens(token_source(source)?);
+        }
         virgil::Virgil::new(config)
             .map(|virgil| Self(Arc::new(virgil)))
             .map_err(to_py)
@@ -115,13 +142,15 @@ impl Virgil {
     /// The SDK for the deployment described by `path` (the `client.toml` that
     /// `virgil init` wrote: servers, pinned keys, CA).
     #[staticmethod]
-    #[pyo3(signature = (path, *, key_dir=None, contacts_file=None, key_changes="block"))]
+    #[pyo3(signature = (path, *, key_dir=None, contacts_file=None, key_changes="block",
+                        access_token=None))]
     fn from_config(
         py: Python<'_>,
         path: PathBuf,
         key_dir: Option<PathBuf>,
         contacts_file: Option<PathBuf>,
         key_changes: &str,
+        access_token: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             PyValueError::new_err(format!(
@@ -145,6 +174,7 @@ impl Virgil {
             ca_file,
             contacts_file,
             key_changes,
+            access_token,
         )
     }
 

@@ -328,3 +328,25 @@ def test_a_reset_key_is_a_key_change_warning(deployment, alice, tmp_path):
     assert raised.value.identity == erin
     alice_device.contacts.accept(erin)
     assert [card.id for card in alice_device.cards.find(erin)] != [erin_card.id]
+
+
+def test_an_access_token_source_is_used(deployment, alice):
+    calls = []
+
+    def token():
+        calls.append(1)
+        return "not.a.jwt"
+
+    device = deployment.device(deployment.name("tokens"), access_token=token)
+    with pytest.raises(virgil.ServiceError) as raised:
+        device.cards.find(alice[3])
+    assert calls and raised.value.code == "malformed_token" and raised.value.status == 401
+
+    def broken():
+        raise RuntimeError("token endpoint down")
+
+    device = deployment.device(deployment.name("tokens"), access_token=broken)
+    with pytest.raises(virgil.VirgilError, match="token endpoint down"):
+        device.cards.find(alice[3])
+    with pytest.raises(TypeError):
+        deployment.device(deployment.name("tokens"), access_token="a token")

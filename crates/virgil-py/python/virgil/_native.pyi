@@ -1,7 +1,7 @@
 """Type stubs for the Rust core (virgil._native); docs/python.md has the prose."""
 
 import os
-from typing import BinaryIO, Iterable, Literal, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Callable, Iterable, Literal, Optional, Sequence, Tuple, Union
 
 Data = Union[str, bytes, bytearray, "VirgilBuffer"]
 Encoding = Literal["utf8", "utf-8", "base64", "hex"]
@@ -130,6 +130,7 @@ class Virgil:
         ca_file: Optional[PathLike] = None,
         contacts_file: Optional[PathLike] = None,
         key_changes: Literal["block", "warn", "accept"] = "block",
+        access_token: Optional[Callable[[], str]] = None,
     ) -> None: ...
     @staticmethod
     def from_config(
@@ -138,6 +139,7 @@ class Virgil:
         key_dir: Optional[PathLike] = None,
         contacts_file: Optional[PathLike] = None,
         key_changes: Literal["block", "warn", "accept"] = "block",
+        access_token: Optional[Callable[[], str]] = None,
     ) -> "Virgil": ...
     @property
     def keys(self) -> Keys: ...
