@@ -350,3 +350,22 @@ def test_an_access_token_source_is_used(deployment, alice):
         device.cards.find(alice[3])
     with pytest.raises(TypeError):
         deployment.device(deployment.name("tokens"), access_token="a token")
+
+
+def test_sending_to_someone_without_a_card(deployment, alice):
+    device, key, _, _ = alice
+    no_card = deployment.name("no-card")
+    deployment.device(no_card).account.register(no_card, PASSWORD)
+    for to in (no_card, deployment.name("unregistered")):
+        with pytest.raises(virgil.CardNotFound, match="has no card"):
+            device.messages.send(to, key, "hello?")
+
+
+def test_change_password(deployment):
+    device = deployment.device(deployment.name("rekey"))
+    key = device.keys.generate()
+    key.save("mine", "old password")
+    device.keys.change_password("mine", "old password", "new password")
+    with pytest.raises(virgil.WrongPassword):
+        device.keys.load("mine", "old password")
+    assert device.keys.load("mine", "new password") == key
