@@ -492,6 +492,8 @@ fn python(args: &[String]) -> Result<(), String> {
         "--disable-pip-version-check",
         "maturin>=1.9,<2",
         "pytest>=7",
+        // tests/test_types.py: the stubs against the module (stubtest), the example.
+        "mypy>=1.11",
     ]))?;
 
     // The dev profile optimises every dependency (Cargo.toml), so the debug wheel tests

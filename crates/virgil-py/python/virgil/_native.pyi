@@ -1,12 +1,12 @@
 """Type stubs for the Rust core (virgil._native); docs/python.md has the prose."""
 
 import os
-from typing import BinaryIO, Callable, Iterable, Literal, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, final, Callable, Iterable, Literal, Optional, Sequence, Tuple, Union
 
-Data = Union[str, bytes, bytearray, "VirgilBuffer"]
-Encoding = Literal["utf8", "utf-8", "base64", "hex"]
-Recipients = Union["Card", Iterable[Union["Card", Iterable["Card"]]]]
-PathLike = Union[str, "os.PathLike[str]"]
+_Data = Union[str, bytes, bytearray, "VirgilBuffer"]
+_Encoding = Literal["utf8", "utf-8", "base64", "hex"]
+_Recipients = Union["Card", Iterable[Union["Card", Iterable["Card"]]]]
+_PathLike = Union[str, "os.PathLike[str]"]
 
 class VirgilError(Exception): ...
 class DecryptionError(VirgilError): ...
@@ -22,30 +22,32 @@ class ServiceError(VirgilError):
     code: Optional[str]
     status: Optional[int]
 
+@final
 class VirgilBuffer:
-    def __init__(self, data: Data) -> None: ...
+    def __new__(cls, data: _Data) -> "VirgilBuffer": ...
     @staticmethod
-    def from_string(text: str, encoding: Encoding = "utf8") -> "VirgilBuffer": ...
+    def from_string(text: str, encoding: _Encoding = "utf8") -> "VirgilBuffer": ...
     @staticmethod
     def from_bytes(data: Union[bytes, bytearray, "VirgilBuffer"]) -> "VirgilBuffer": ...
-    def to_string(self, encoding: Encoding = "utf8") -> str: ...
+    def to_string(self, encoding: _Encoding = "utf8") -> str: ...
     def to_bytes(self) -> bytes: ...
     def __bytes__(self) -> bytes: ...
     def __len__(self) -> int: ...
 
+@final
 class VirgilKey:
     @property
     def id(self) -> str: ...
     def save(self, name: str, password: Optional[str] = None) -> None: ...
-    def sign_then_encrypt(self, message: Data, recipients: Recipients) -> VirgilBuffer: ...
+    def sign_then_encrypt(self, message: _Data, recipients: _Recipients) -> VirgilBuffer: ...
     def decrypt_then_verify(
-        self, cipher: Data, sender: Union["Card", Sequence["Card"]]
+        self, cipher: _Data, sender: Union["Card", Sequence["Card"]]
     ) -> VirgilBuffer: ...
     def encrypt_file(
         self,
         src: BinaryIO,
         dst: BinaryIO,
-        recipients: Recipients,
+        recipients: _Recipients,
         *,
         armor: bool = False,
         sign: bool = True,
@@ -54,12 +56,14 @@ class VirgilKey:
         self, src: BinaryIO, dst: BinaryIO, sender: Union["Card", Sequence["Card"]]
     ) -> "Card": ...
 
+@final
 class Identity:
     @property
     def value(self) -> str: ...
     @property
     def identity_type(self) -> str: ...
 
+@final
 class Card:
     @property
     def id(self) -> str: ...
@@ -69,6 +73,7 @@ class Card:
     def key_id(self) -> str: ...
     def export(self) -> str: ...
 
+@final
 class Keys:
     def generate(self) -> VirgilKey: ...
     def load(self, name: str, password: Optional[str] = None) -> VirgilKey: ...
@@ -77,9 +82,11 @@ class Keys:
     def delete(self, name: str) -> None: ...
     def change_password(self, name: str, old: Optional[str], new: Optional[str]) -> None: ...
 
+@final
 class Identities:
     def create_user(self, name: str) -> Identity: ...
 
+@final
 class Cards:
     def create(self, identity: Identity, key: VirgilKey) -> Card: ...
     def link(self, request: Card, existing: Card, key: VirgilKey) -> Card: ...
@@ -88,6 +95,7 @@ class Cards:
     def find(self, identity: Union[str, Sequence[str]]) -> list[Card]: ...
     def get(self, id: str) -> Card: ...
 
+@final
 class Account:
     def register(self, username: str, password: str) -> None: ...
     def login(self, username: str, password: str) -> None: ...
@@ -96,6 +104,7 @@ class Account:
     def username(self) -> Optional[str]: ...
     def publish_card(self, card: Union[Card, str]) -> Card: ...
 
+@final
 class Received:
     @property
     def id(self) -> int: ...
@@ -108,36 +117,39 @@ class Received:
     @property
     def error(self) -> Optional[str]: ...
 
+@final
 class Messages:
-    def send(self, to: str, key: VirgilKey, message: Data) -> int: ...
+    def send(self, to: str, key: VirgilKey, message: _Data) -> int: ...
     def inbox(self, key: VirgilKey, cursor: int = 0) -> Tuple[list[Received], int]: ...
 
+@final
 class Contacts:
     def accept(self, identity: str) -> None: ...
     def trust(self, identity: str) -> None: ...
     def safety_number(self, mine: str, theirs: str) -> str: ...
 
+@final
 class Virgil:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         app_id: str,
         app_key: Union[str, bytes],
         service_key: Union[str, bytes],
         *,
         cards_service: Optional[str] = None,
         app_server: Optional[str] = None,
-        key_dir: Optional[PathLike] = None,
-        ca_file: Optional[PathLike] = None,
-        contacts_file: Optional[PathLike] = None,
+        key_dir: Optional[_PathLike] = None,
+        ca_file: Optional[_PathLike] = None,
+        contacts_file: Optional[_PathLike] = None,
         key_changes: Literal["block", "warn", "accept"] = "block",
         access_token: Optional[Callable[[], str]] = None,
-    ) -> None: ...
+    ) -> "Virgil": ...
     @staticmethod
     def from_config(
-        path: PathLike,
+        path: _PathLike,
         *,
-        key_dir: Optional[PathLike] = None,
-        contacts_file: Optional[PathLike] = None,
+        key_dir: Optional[_PathLike] = None,
+        contacts_file: Optional[_PathLike] = None,
         key_changes: Literal["block", "warn", "accept"] = "block",
         access_token: Optional[Callable[[], str]] = None,
     ) -> "Virgil": ...
@@ -154,7 +166,7 @@ class Virgil:
     @property
     def contacts(self) -> Contacts: ...
     def sign_then_encrypt(
-        self, message: Data, recipients: Iterable[Union[VirgilKey, Card, Iterable[Card]]]
+        self, message: _Data, recipients: Iterable[Union[VirgilKey, Card, Iterable[Card]]]
     ) -> VirgilBuffer: ...
 
 # benches/bench.py only: the same facade calls timed in Rust (seconds per call).
@@ -162,6 +174,6 @@ def rust_timings(
     operation: Literal["sign_then_encrypt", "round_trip"],
     key: VirgilKey,
     card: Card,
-    message: Data,
+    message: _Data,
     iterations: int,
 ) -> list[float]: ...
