@@ -198,6 +198,33 @@ fn recipients(c: &mut Criterion) {
     group.finish();
 }
 
+/// One Ed25519 signature over 1 KiB: what `sign::sign` costs against ring rebuilding the
+/// key pair from its seed per signature (the signer before issue 16) and ring with a
+/// cached pair (the floor).
+fn signing(c: &mut Criterion) {
+    use ring::signature::Ed25519KeyPair;
+    use virgil_crypto::sign::{Context, sign};
+    let message = vec![0x5au8; 1024];
+    let alice = key(1);
+    let seed = [9u8; 32];
+    let cached = Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+    let mut group = c.benchmark_group("sign-1KiB");
+    group.bench_function("baseline: ring, key pair rebuilt from the seed", |b| {
+        b.iter(|| {
+            Ed25519KeyPair::from_seed_unchecked(black_box(&seed))
+                .unwrap()
+                .sign(black_box(&message))
+        })
+    });
+    group.bench_function("baseline: ring, cached key pair", |b| {
+        b.iter(|| cached.sign(black_box(&message)))
+    });
+    group.bench_function("sign::sign (ed25519-dalek, expanded once)", |b| {
+        b.iter(|| sign(&alice, Context::MESSAGE, black_box(&message)))
+    });
+    group.finish();
+}
+
 fn unlock(c: &mut Criterion) {
     let alice = key(1);
     let blob = keyblob::lock(&alice, b"password", keyblob::Params::default()).unwrap();
@@ -235,5 +262,5 @@ fn unlock(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput, recipients, unlock);
+criterion_group!(benches, throughput, recipients, signing, unlock);
 criterion_main!(benches);

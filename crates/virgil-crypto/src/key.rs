@@ -36,7 +36,9 @@ const DERIVE_ENCRYPTION: &[u8] = b"p256 hpke ikm";
 /// [`crate::keyblob::lock`]; export the raw seed only through [`PrivateKey::to_seed`].
 pub struct PrivateKey {
     seed: Zeroizing<[u8; SEED_LEN]>,
-    signing_seed: Zeroizing<[u8; SEED_LEN]>,
+    /// The Ed25519 key, expanded once (a signature does not recompute the public
+    /// point); `ed25519-dalek` zeroizes it on drop.
+    signing: ed25519_dalek::SigningKey,
     decryption: p256::SecretKey,
     public: PublicKey,
 }
@@ -58,20 +60,18 @@ impl PrivateKey {
         hkdf.expand(DERIVE_ENCRYPTION, encryption_ikm.as_mut())
             .map_err(|_| Error::Malformed)?;
 
-        let signing = ring::signature::Ed25519KeyPair::from_seed_unchecked(signing_seed.as_ref())
-            .map_err(|_| Error::Malformed)?;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&signing_seed);
         let decryption = hpke::derive_key_pair(encryption_ikm.as_ref())?;
 
         let mut encoding = [0u8; PUBLIC_KEY_LEN];
         encoding[..2].copy_from_slice(&PUBLIC_KEY_MAGIC);
         encoding[2] = SUITE_V1;
-        let ed25519: &[u8] = ring::signature::KeyPair::public_key(&signing).as_ref();
-        encoding[3..3 + ED25519_LEN].copy_from_slice(ed25519);
+        encoding[3..3 + ED25519_LEN].copy_from_slice(signing.verifying_key().as_bytes());
         encoding[3 + ED25519_LEN..]
             .copy_from_slice(&hpke::serialize_public_key(&decryption.public_key()));
         Ok(Self {
             seed: Zeroizing::new(*seed),
-            signing_seed,
+            signing,
             decryption,
             public: PublicKey::from_trusted_encoding(encoding),
         })
@@ -93,8 +93,8 @@ impl PrivateKey {
         &self.public.key_id
     }
 
-    pub(crate) fn signing_seed(&self) -> &[u8; SEED_LEN] {
-        &self.signing_seed
+    pub(crate) fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.signing
     }
 
     pub(crate) fn decryption_key(&self) -> &p256::SecretKey {

@@ -9,7 +9,7 @@
 use crate::Error;
 use crate::key::{PrivateKey, PublicKey};
 use alloc::vec::Vec;
-use ring::signature::{ED25519, Ed25519KeyPair, UnparsedPublicKey};
+use ring::signature::{ED25519, UnparsedPublicKey};
 
 /// Length of a [`Signature`].
 pub const SIGNATURE_LEN: usize = 64;
@@ -88,17 +88,11 @@ fn signed_bytes(context: Context, message: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// Ed25519 (RFC 8032) with the key expanded when the private key was made; verified with
+/// ring (`verify_raw`), and held to ring's signatures by `signs_like_ring` below.
 fn sign_raw(key: &PrivateKey, bytes: &[u8]) -> Signature {
-    // The seed is always 32 bytes, which is all `from_seed_unchecked` checks; the
-    // fallback keeps this function total without a panic path.
-    match Ed25519KeyPair::from_seed_unchecked(key.signing_seed()) {
-        Ok(pair) => {
-            let mut out = [0u8; SIGNATURE_LEN];
-            out.copy_from_slice(pair.sign(bytes).as_ref());
-            Signature(out)
-        }
-        Err(_) => Signature([0; SIGNATURE_LEN]),
-    }
+    use ed25519_dalek::Signer as _;
+    Signature(key.signing_key().sign(bytes).to_bytes())
 }
 
 fn verify_raw(key: &PublicKey, bytes: &[u8], signature: &Signature) -> Result<(), Error> {
@@ -157,6 +151,23 @@ pub fn ed25519_public_key(key: &PublicKey) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The cached ed25519-dalek key signs exactly as ring does from the seed (the
+        /// signer before the cache), and its public half is ring's.
+        #[test]
+        fn signs_like_ring(seed in proptest::array::uniform32(0u8..), message in proptest::collection::vec(0u8.., 0..300)) {
+            use ring::signature::KeyPair as _;
+            let key = PrivateKey::from_seed(&seed).unwrap();
+            let ring_pair =
+                ring::signature::Ed25519KeyPair::from_seed_unchecked(&key.signing_key().to_bytes())
+                    .unwrap();
+            proptest::prop_assert_eq!(ring_pair.public_key().as_ref(), key.public_key().ed25519());
+            let ours = sign(&key, Context::MESSAGE, &message);
+            let theirs = ring_pair.sign(&signed_bytes(Context::MESSAGE, &message));
+            proptest::prop_assert_eq!(ours.as_bytes().as_slice(), theirs.as_ref());
+        }
+    }
 
     #[test]
     fn contexts_separate_signatures() {
