@@ -4,8 +4,7 @@
 use crate::error::{CliError, Exit, context};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use virgil::crypto::encoding::from_base64;
-use virgil::{Config, KeyChangePolicy, Keys, PublicKey, TlsRoots, Virgil};
+use virgil::{ClientFile, Config, KeyChangePolicy, Keys, Virgil};
 
 /// Options every command takes.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -45,13 +44,10 @@ impl Global {
     /// The SDK as configured: the home's keys, the servers and pinned keys of the client
     /// configuration, and the saved login if there is one.
     pub(crate) fn virgil(&self) -> Result<Virgil, CliError> {
-        let config = self.client_config()?;
         let virgil = Virgil::new(
-            Config::new(&config.app_id, config.app_key()?, config.service_key()?)
+            self.client_config()?
+                .config()?
                 .key_dir(self.home()?.join("keys"))
-                .cards_service(&config.cards_url)
-                .app_server(&config.app_url)
-                .tls_roots(config.tls_roots()?)
                 .key_changes(if self.accept_key_change {
                     KeyChangePolicy::Warn
                 } else {
@@ -157,42 +153,13 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CliErr
     Ok(())
 }
 
-/// Which servers the CLI talks to and the keys it pins (TOML).
-///
-/// ```toml
-/// cards_url = "http://127.0.0.1:8080"
-/// cards_service_key = "VksB…"   # the cards service's public key
-/// app_url = "http://127.0.0.1:8081"
-/// app_id = "chat"
-/// app_key = "VksB…"             # the application's public key
-/// ```
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Which servers the CLI talks to and the keys it pins: the facade's [`ClientFile`],
+/// with where it was read from.
 pub(crate) struct ClientConfig {
-    /// The cards service.
-    pub(crate) cards_url: String,
-    /// The cards service's public key, base64.
-    pub(crate) cards_service_key: String,
-    /// The application server.
-    pub(crate) app_url: String,
-    /// The application id.
-    pub(crate) app_id: String,
-    /// The application's public key, base64.
-    pub(crate) app_key: String,
-    /// The CA certificate (PEM) to trust for the https:// servers; without it, the
-    /// public web's CAs. A relative path is relative to this file's directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) ca_file: Option<PathBuf>,
-    /// Where this configuration was read from (not in the file).
-    #[serde(skip)]
+    /// The file's contents.
+    pub(crate) file: ClientFile,
+    /// Where it was read from (a relative `ca_file` is relative to its directory).
     pub(crate) path: PathBuf,
-}
-
-fn public_key(text: &str, what: &str) -> Result<PublicKey, CliError> {
-    from_base64(text)
-        .ok()
-        .and_then(|bytes| PublicKey::from_bytes(&bytes).ok())
-        .ok_or_else(|| CliError::new(format!("{what} in the configuration is not a public key")))
 }
 
 impl ClientConfig {
@@ -204,35 +171,18 @@ impl ClientConfig {
                 path.display()
             ))
         })?;
-        let mut config: Self = toml::from_str(&text).map_err(context(path.display()))?;
-        config.path = path.to_path_buf();
-        Ok(config)
+        let file = ClientFile::from_toml(&text).map_err(context(path.display()))?;
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
-    /// The CAs to trust for https://.
-    pub(crate) fn tls_roots(&self) -> Result<TlsRoots, CliError> {
-        let Some(ca_file) = &self.ca_file else {
-            return Ok(TlsRoots::default());
-        };
-        let path = match self.path.parent() {
-            Some(dir) if ca_file.is_relative() => dir.join(ca_file),
-            _ => ca_file.clone(),
-        };
-        let pem = std::fs::read(&path).map_err(context(format!(
-            "cannot read the CA file {}",
-            path.display()
-        )))?;
-        TlsRoots::from_pem(&pem).map_err(context(path.display()))
-    }
-
-    /// The pinned cards service key.
-    pub(crate) fn service_key(&self) -> Result<PublicKey, CliError> {
-        public_key(&self.cards_service_key, "cards_service_key")
-    }
-
-    /// The pinned application key.
-    pub(crate) fn app_key(&self) -> Result<PublicKey, CliError> {
-        public_key(&self.app_key, "app_key")
+    /// The SDK configuration for these servers and keys.
+    pub(crate) fn config(&self) -> Result<Config, CliError> {
+        self.file
+            .config(self.path.parent())
+            .map_err(context(self.path.display()))
     }
 }
 

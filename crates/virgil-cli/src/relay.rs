@@ -25,7 +25,7 @@ pub(crate) fn register(
     virgil.account().register(username, &password)?;
     println!(
         "registered {username:?} at {}; next: virgil login {username}",
-        config.app_url
+        config.file.app_url
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `virgil serve cards|app` (the server binaries' `serve`, same options) and
 //! `virgil init` (keys and configuration for a local deployment).
 
-use crate::config::{ClientConfig, write_private_file};
+use crate::config::write_private_file;
 use crate::error::{CliError, context};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -199,19 +199,20 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         service_public = toml_string(&service_public),
         ca = toml_string(&ca_file.display().to_string()),
     );
-    let client = ClientConfig {
+    let client = virgil::ClientFile {
         cards_url,
         cards_service_key: service_public,
         app_url,
         app_id: args.app_id.clone(),
         app_key: app_public,
         ca_file: Some(ca_file.clone()),
-        path: client_toml.clone(),
     };
     let client_config = format!(
         "# The virgil CLI's servers and pinned keys (export VIRGIL_CONFIG={}).\n{}",
         client_toml.display(),
-        toml::to_string(&client).map_err(context("cannot encode the client configuration"))?
+        client
+            .to_toml()
+            .map_err(context("cannot encode the client configuration"))?
     );
     for (path, text) in [
         (&cards_toml, cards_config),

@@ -34,6 +34,17 @@ impl VirgilKey {
     }
 }
 
+/// The cards a message must be signed by: at least one (`decrypt_*` always verifies).
+fn senders_of(sender: &Bound<'_, PyAny>) -> PyResult<Vec<virgil::Card>> {
+    let senders = cards_of(sender)?;
+    if senders.is_empty() {
+        return Err(PyValueError::new_err(
+            "give the sender's card (or cards) to verify the message with",
+        ));
+    }
+    Ok(senders)
+}
+
 #[pymethods]
 impl VirgilKey {
     /// The key id (hex), as in card listings and `virgil key list`.
@@ -75,12 +86,7 @@ impl VirgilKey {
         sender: &Bound<'_, PyAny>,
     ) -> PyResult<VirgilBuffer> {
         let envelope = envelope_of(cipher)?;
-        let senders = cards_of(sender)?;
-        if senders.is_empty() {
-            return Err(PyValueError::new_err(
-                "give the sender's card (or cards) to verify the message with",
-            ));
-        }
+        let senders = senders_of(sender)?;
         py.detach(|| self.key.decrypt_then_verify_any(&*envelope, &senders))
             .map(VirgilBuffer)
             .map_err(to_py)
@@ -132,22 +138,25 @@ impl VirgilKey {
         dst: Py<PyAny>,
         sender: &Bound<'_, PyAny>,
     ) -> PyResult<Card> {
-        let senders = cards_of(sender)?;
-        if senders.is_empty() {
-            return Err(PyValueError::new_err(
-                "give the sender's card (or cards) to verify the message with",
-            ));
-        }
+        let senders = senders_of(sender)?;
         py.detach(|| -> Result<virgil::Card, virgil::Error> {
             let input = BufReader::with_capacity(CHUNK, PyReader(src));
             let mut output = BufWriter::with_capacity(CHUNK, PyWriter(dst));
             let mut reader = Decryptor::new(input, &self.key, &senders)?;
             reader.copy_to(&mut output)?;
             output.flush()?;
+            // The verified reader ends without error only once the signature checked
+            // out, so a sender is always found; were it not, say so as the facade does.
             reader
                 .sender()
                 .cloned()
-                .ok_or(virgil::Error::Crypto(virgil::crypto::Error::NotSigned))
+                .ok_or_else(|| virgil::Error::NotSigned {
+                    expected: senders
+                        .iter()
+                        .map(virgil::Card::identity)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
         })
         .map(Card)
         .map_err(to_py)

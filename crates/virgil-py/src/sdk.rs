@@ -11,22 +11,9 @@ use pyo3::types::PyString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use virgil::client::ClientError;
-use virgil::{CardId, Config, KeyChangePolicy, PublicKey, TlsRoots};
+use virgil::{CardId, ClientFile, Config, KeyChangePolicy, PublicKey, TlsRoots};
 
 type Shared = Arc<virgil::Virgil>;
-
-/// The client configuration `virgil init` writes (`client.toml`), as the CLI reads it.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClientFile {
-    cards_url: String,
-    cards_service_key: String,
-    app_url: String,
-    app_id: String,
-    app_key: String,
-    #[serde(default)]
-    ca_file: Option<PathBuf>,
-}
 
 /// A public key given as base64 text (as in client.toml) or as bytes.
 fn public_key(value: &Bound<'_, PyAny>, what: &str) -> PyResult<PublicKey> {
@@ -84,6 +71,31 @@ fn tls_roots(ca_file: Option<&Path>) -> PyResult<TlsRoots> {
         .map_err(|e| PyValueError::new_err(format!("the CA file {}: {e}", path.display())))
 }
 
+impl Virgil {
+    /// Finishes `config` with what both constructors take for this device.
+    fn for_device(
+        mut config: Config,
+        key_dir: Option<PathBuf>,
+        contacts_file: Option<PathBuf>,
+        key_changes: &str,
+        access_token: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        config = config.key_changes(policy(key_changes)?);
+        if let Some(dir) = key_dir {
+            config = config.key_dir(dir);
+        }
+        if let Some(file) = contacts_file {
+            config = config.contacts_file(file);
+        }
+        if let Some(source) = access_token {
+            config = config.tokens(token_source(source)?);
+        }
+        virgil::Virgil::new(config)
+            .map(|virgil| Self(Arc::new(virgil)))
+            .map_err(to_py)
+    }
+}
+
 /// The SDK: keys, identities, cards, the account and messages.
 ///
 /// `Virgil(app_id, app_key, service_key, cards_service=..., app_server=...,
@@ -117,26 +129,14 @@ impl Virgil {
             public_key(app_key, "app_key")?,
             public_key(service_key, "service_key")?,
         )
-        .tls_roots(tls_roots(ca_file.as_deref())?)
-        .key_changes(policy(key_changes)?);
+        .tls_roots(tls_roots(ca_file.as_deref())?);
         if let Some(url) = cards_service {
             config = config.cards_service(url);
         }
         if let Some(url) = app_server {
             config = config.app_server(url);
         }
-        if let Some(dir) = key_dir {
-            config = config.key_dir(dir);
-        }
-        if let Some(file) = contacts_file {
-            config = config.contacts_file(file);
-        }
-        if let Some(source) = access_token {
-            config = config.tokens(token_source(source)?);
-        }
-        virgil::Virgil::new(config)
-            .map(|virgil| Self(Arc::new(virgil)))
-            .map_err(to_py)
+        Self::for_device(config, key_dir, contacts_file, key_changes, access_token)
     }
 
     /// The SDK for the deployment described by `path` (the `client.toml` that
@@ -145,7 +145,6 @@ impl Virgil {
     #[pyo3(signature = (path, *, key_dir=None, contacts_file=None, key_changes="block",
                         access_token=None))]
     fn from_config(
-        py: Python<'_>,
         path: PathBuf,
         key_dir: Option<PathBuf>,
         contacts_file: Option<PathBuf>,
@@ -158,24 +157,10 @@ impl Virgil {
                 path.display()
             ))
         })?;
-        let file: ClientFile = toml::from_str(&text)
+        let config = ClientFile::from_toml(&text)
+            .and_then(|file| file.config(path.parent()))
             .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
-        let ca_file = file.ca_file.map(|ca| match path.parent() {
-            Some(dir) if ca.is_relative() => dir.join(ca),
-            _ => ca,
-        });
-        Self::new(
-            &file.app_id,
-            PyString::new(py, &file.app_key).as_any(),
-            PyString::new(py, &file.cards_service_key).as_any(),
-            Some(&file.cards_url),
-            Some(&file.app_url),
-            key_dir,
-            ca_file,
-            contacts_file,
-            key_changes,
-            access_token,
-        )
+        Self::for_device(config, key_dir, contacts_file, key_changes, access_token)
     }
 
     /// Generating, saving and loading keys.

@@ -95,6 +95,10 @@ pub enum Error {
     /// This needs a login to the application server (`Account::login`) or a token source.
     #[error("not logged in: log in to the application server first")]
     NotLoggedIn,
+    /// The client configuration file (`client.toml`) does not parse or names something
+    /// unusable.
+    #[error("the client configuration: {0}")]
+    ClientFile(String),
     /// This needs a server the configuration does not name.
     #[error("no {0} is configured")]
     NotConfigured(&'static str),

@@ -51,6 +51,8 @@ mod account;
 mod buffer;
 mod cards;
 #[cfg(feature = "client")]
+mod client_file;
+#[cfg(feature = "client")]
 mod contacts;
 mod error;
 mod key;
@@ -60,6 +62,8 @@ pub mod stream;
 pub use account::{Account, InboxRead, Messages, Received, Sent, Session};
 pub use buffer::{Buffer, Encoding};
 pub use cards::{Cards, Identities, Identity};
+#[cfg(feature = "client")]
+pub use client_file::ClientFile;
 #[cfg(feature = "client")]
 pub use contacts::{ContactEvent, Contacts, KeyChange, KeyChangePolicy, Reviewed};
 pub use error::Error;
