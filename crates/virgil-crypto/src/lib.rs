@@ -80,6 +80,45 @@ pub mod testing {
         crate::envelope::seal(plaintext, signer, recipients, rng)
     }
 
+    /// Seals arbitrary `inner` bytes (`docs/format.md` §4.3) into valid envelopes under
+    /// one header sealed once: how tests and fuzzers reach the parsing that sits behind
+    /// the header MAC and the chunk tags (kind byte, sender key id, signature, lengths).
+    pub struct InnerSealer {
+        header: crate::envelope::header::SealedHeader,
+    }
+
+    impl InnerSealer {
+        /// A header for `recipients`, with its nonce, content key and HPKE ephemeral keys
+        /// drawn from `rng`.
+        pub fn new(recipients: &[&PublicKey], rng: &mut DeterministicRng) -> Result<Self, Error> {
+            Ok(Self {
+                header: crate::envelope::header::seal(recipients, rng)?,
+            })
+        }
+
+        /// The envelope `header ‖ mac ‖ STREAM(inner)`; an empty `inner` gives an empty
+        /// payload (which every reader rejects as corrupted).
+        pub fn seal(&self, inner: &[u8]) -> Result<Vec<u8>, Error> {
+            crate::envelope::seal_inner(&self.header, inner)
+        }
+
+        /// The well-formed signed `inner` of `plaintext` under this header (§4.3,
+        /// §4.6): `0x01 ‖ signer's key id ‖ plaintext ‖ signature`, to seal as it is or
+        /// to modify first.
+        pub fn signed_inner(&self, plaintext: &[u8], signer: &PrivateKey) -> Vec<u8> {
+            use crate::envelope::{KIND_SIGNED, digest, signed_message};
+            let message =
+                signed_message(&self.header.opened.header_hash, &digest::digest(plaintext));
+            let signature = crate::sign::sign(signer, crate::sign::Context::MESSAGE, &message);
+            let mut inner = Vec::with_capacity(1 + 32 + plaintext.len() + 64);
+            inner.push(KIND_SIGNED);
+            inner.extend_from_slice(signer.key_id().as_bytes());
+            inner.extend_from_slice(plaintext);
+            inner.extend_from_slice(signature.as_bytes());
+            inner
+        }
+    }
+
     /// [`crate::keyblob::lock`] with the salt and nonce drawn from `rng`.
     pub fn lock_deterministic(
         key: &PrivateKey,

@@ -174,6 +174,18 @@ fn generate() -> Value {
     let mut count = base.clone();
     count[22..26].copy_from_slice(&0u32.to_be_bytes());
     push("zero recipients", count, 2, 1);
+    let unsigned = from_base64(envelopes[2]["ciphertext"].as_str().unwrap()).unwrap();
+    push("unsigned, given to a reader that verifies", unsigned, 2, 1);
+    // §4.6: what the first chunk says about the sender waits for the last chunk's tag.
+    let mut three_chunks = from_base64(envelopes[5]["ciphertext"].as_str().unwrap()).unwrap();
+    let last = three_chunks.len() - 1;
+    three_chunks[last] ^= 0x80;
+    push(
+        "unexpected sender and, three chunks later, a flipped tag",
+        three_chunks,
+        2,
+        3,
+    );
 
     let mut rng = DeterministicRng::new([0x77; 32]);
     let params = keyblob::Params::with_iterations(1_000).unwrap();
@@ -271,7 +283,7 @@ fn stored_vectors_check_out() {
         }
     }
     let negatives = stored["negative_envelopes"].as_array().unwrap();
-    assert_eq!(negatives.len(), 8);
+    assert_eq!(negatives.len(), 10);
     for vector in negatives {
         let ciphertext = from_base64(vector["ciphertext"].as_str().unwrap()).unwrap();
         let recipient = key_of(&vector["recipient_seed"]);
@@ -284,6 +296,23 @@ fn stored_vectors_check_out() {
             "{}",
             vector["name"]
         );
+        // The streaming reader reports the same error, and releases nothing first.
+        let mut released = Vec::new();
+        let error = envelope::stream::DecryptingReader::verified(
+            &ciphertext[..],
+            &recipient,
+            &[sender.public_key()],
+        )
+        .and_then(|mut reader| std::io::Read::read_to_end(&mut reader, &mut released))
+        .unwrap_err();
+        let error = *error.into_inner().unwrap().downcast::<Error>().unwrap();
+        assert_eq!(
+            error_name(error),
+            vector["error"].as_str().unwrap(),
+            "{} (streaming)",
+            vector["name"]
+        );
+        assert!(released.is_empty(), "{} (streaming)", vector["name"]);
     }
     for vector in stored["key_blobs"].as_array().unwrap() {
         let blob = from_hex(vector["blob"].as_str().unwrap()).unwrap();

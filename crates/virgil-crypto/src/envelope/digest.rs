@@ -22,7 +22,7 @@ const HEADER_CONTEXT: &str = "virgil-envelope-v1 header hash";
 const PARALLEL_THRESHOLD: usize = 256 * 1024;
 
 /// The digest of a whole plaintext at once.
-#[cfg(any(feature = "parallel", test))]
+#[cfg(any(feature = "parallel", test, feature = "test-util"))]
 pub(crate) fn digest(plaintext: &[u8]) -> [u8; 32] {
     let mut hasher = IncrementalDigest::new();
     hasher.update_large(plaintext);
@@ -81,7 +81,7 @@ impl IncrementalDigest {
     }
 
     /// Like `update`, on all cores for large inputs when the `parallel` feature is on.
-    #[cfg(any(feature = "parallel", test))]
+    #[cfg(any(feature = "parallel", test, feature = "test-util"))]
     pub(crate) fn update_large(&mut self, data: &[u8]) {
         #[cfg(feature = "parallel")]
         if data.len() >= PARALLEL_THRESHOLD && self.pending.is_empty() {

@@ -18,7 +18,7 @@
 //!
 //! One-shot functions live here; streaming types are in [`stream`] (feature `std`).
 
-mod digest;
+pub(crate) mod digest;
 pub(crate) mod header;
 #[cfg(feature = "std")]
 pub mod stream;
@@ -39,8 +39,8 @@ pub const MAX_RECIPIENTS: usize = 10_000;
 const TAG_LEN: usize = 16;
 const ENCRYPTED_CHUNK_SIZE: usize = CHUNK_SIZE + TAG_LEN;
 const KIND_UNSIGNED: u8 = 0x00;
-const KIND_SIGNED: u8 = 0x01;
-const SIGNED_PREFIX_LEN: usize = 1 + KEY_ID_LEN;
+pub(crate) const KIND_SIGNED: u8 = 0x01;
+pub(crate) const SIGNED_PREFIX_LEN: usize = 1 + KEY_ID_LEN;
 
 /// The largest header an envelope can have (format.md §4.1: 26 bytes and 145 per
 /// recipient, at most [`MAX_RECIPIENTS`]), so a reader of [`recipients`] knows how much
@@ -101,7 +101,7 @@ fn open_chunk(
 }
 
 /// The bytes the sender signs: header_hash ‖ digest(plaintext).
-fn signed_message(header_hash: &[u8; 32], plaintext_digest: &[u8; 32]) -> [u8; 64] {
+pub(crate) fn signed_message(header_hash: &[u8; 32], plaintext_digest: &[u8; 32]) -> [u8; 64] {
     let mut message = [0u8; 64];
     message[..32].copy_from_slice(header_hash);
     message[32..].copy_from_slice(plaintext_digest);
@@ -262,6 +262,27 @@ pub(crate) fn seal(
     Ok(out)
 }
 
+/// Seals `inner` as it is — any bytes, well-formed or not (§4.3) — under an already
+/// sealed header: the testing feature's way to reach what lies behind the MACs.
+#[cfg(any(test, feature = "test-util"))]
+pub(crate) fn seal_inner(header: &header::SealedHeader, inner: &[u8]) -> Result<Vec<u8>, Error> {
+    let chunks = inner.len().div_ceil(CHUNK_SIZE);
+    let header_len = header.bytes.len();
+    let mut out = vec![0u8; header_len + inner.len() + chunks * TAG_LEN];
+    let (head, payload) = out.split_at_mut(header_len);
+    head.copy_from_slice(&header.bytes);
+    let writer = PayloadWriter {
+        key: &header.opened.payload_key,
+        header_hash: &header.opened.header_hash,
+        prefix: inner,
+        plaintext: &[],
+        signer: None,
+        chunks,
+    };
+    writer.write(payload)?;
+    Ok(out)
+}
+
 /// Fills a payload buffer: copies `inner` chunk by chunk and seals each in place.
 struct PayloadWriter<'a> {
     key: &'a LessSafeKey,
@@ -386,10 +407,11 @@ fn open(ciphertext: &[u8], key: &PrivateKey, want_digest: bool) -> Result<Opened
     let (first_data, first_tag) = first.split_at(first.len() - TAG_LEN);
     let mut first_plain = first_data.to_vec();
     open_chunk(key, 0, chunks == 1, &mut first_plain, first_tag)?;
-    let (prefix_len, suffix_len) = match first_plain.first() {
-        Some(&KIND_UNSIGNED) => (1, 0),
-        Some(&KIND_SIGNED) => (SIGNED_PREFIX_LEN, SIGNATURE_LEN),
-        _ => return Err(Error::Malformed),
+    // A bad kind is *malformed*, reported once every chunk has authenticated (§4.6).
+    let (prefix_len, suffix_len, kind_known) = match first_plain.first() {
+        Some(&KIND_UNSIGNED) => (1, 0, true),
+        Some(&KIND_SIGNED) => (SIGNED_PREFIX_LEN, SIGNATURE_LEN, true),
+        _ => (1, 0, false),
     };
     let body_len = inner_len
         .checked_sub(prefix_len + suffix_len)
@@ -441,6 +463,9 @@ fn open(ciphertext: &[u8], key: &PrivateKey, want_digest: bool) -> Result<Opened
             .zip(encrypted_rest.chunks(ENCRYPTED_CHUNK_SIZE))
             .enumerate()
             .try_for_each(open_one)?;
+    }
+    if !kind_known {
+        return Err(Error::Malformed);
     }
     #[cfg(feature = "parallel")]
     if let Some(digest) = digest.as_mut() {

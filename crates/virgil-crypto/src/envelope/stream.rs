@@ -7,6 +7,12 @@
 //! `read` returns an error, never a clean end of file. Plaintext released before a
 //! failure was authenticated by the content key (someone who could decrypt), but only
 //! reaching end of file proves who the sender was.
+//!
+//! Errors come in the order of `docs/format.md` §4.6, the same as the one-shot
+//! functions': what the first chunk says about the sender (*not signed*, *unknown
+//! sender*, a bad kind byte) is reported only once every chunk has authenticated, so a
+//! stream that is also modified further on is *corrupted*. No plaintext is released
+//! from such a message.
 
 use super::digest::IncrementalDigest;
 use super::{
@@ -199,6 +205,9 @@ pub struct DecryptingReader<R: Read> {
     carry_len: usize,
     /// `Some` once the first chunk has said whether the payload is signed.
     sender: Option<Option<KeyId>>,
+    /// What the first chunk said is wrong with the sender (§4.5, §4.6), reported once
+    /// the last chunk has authenticated; nothing is served meanwhile.
+    deferred: Option<Error>,
     digest: IncrementalDigest,
     state: ReaderState,
 }
@@ -251,6 +260,7 @@ impl<R: Read> DecryptingReader<R> {
             carry_pos: 0,
             carry_len: 0,
             sender: None,
+            deferred: None,
             digest: IncrementalDigest::new(),
             state: ReaderState::Reading,
         })
@@ -319,29 +329,23 @@ impl<R: Read> DecryptingReader<R> {
         let plain: &[u8] = data;
 
         let mut start = 0;
-        if self.sender.is_none() {
-            let (sender, prefix_len) = match plain.first() {
-                Some(&KIND_UNSIGNED) => (None, 1),
-                Some(&KIND_SIGNED) => {
-                    let id: [u8; KEY_ID_LEN] = plain
-                        .get(1..SIGNED_PREFIX_LEN)
-                        .and_then(|id| id.try_into().ok())
-                        .ok_or(Error::Malformed)?;
-                    (Some(KeyId::from_bytes(id)), SIGNED_PREFIX_LEN)
+        if self.sender.is_none() && self.deferred.is_none() {
+            match read_sender(plain, last, &self.check) {
+                Ok((sender, prefix_len)) => {
+                    self.sender = Some(sender);
+                    start = prefix_len;
                 }
-                _ => return Err(Error::Malformed),
-            };
-            if let (SenderCheck::Verify(senders), sender) = (&self.check, sender) {
-                let sender = sender.ok_or(Error::NotSigned)?;
-                if !senders
-                    .iter()
-                    .any(|candidate| candidate.key_id() == &sender)
-                {
-                    return Err(Error::UnknownSender);
-                }
+                Err(error) => self.deferred = Some(error),
             }
-            self.sender = Some(sender);
-            start = prefix_len;
+        }
+        if let Some(error) = self.deferred {
+            // Authenticate the rest of the stream before saying what is wrong with the
+            // sender, and serve nothing of it.
+            if last {
+                return Err(error);
+            }
+            (self.serve, self.serve_end, self.held, self.plain_end) = (0, 0, 0, 0);
+            return Ok(());
         }
         if start > data_len {
             return Err(Error::Malformed);
@@ -466,6 +470,41 @@ impl<R: Read> Read for DecryptingReader<R> {
             }
         }
     }
+}
+
+/// The sender a first chunk names (`None`: unsigned) and the length of its prefix, or
+/// what is wrong with it for this reader, in the order of §4.5 then §4.6.
+fn read_sender(
+    plain: &[u8],
+    last: bool,
+    check: &SenderCheck,
+) -> Result<(Option<KeyId>, usize), Error> {
+    let (sender, prefix_len) = match plain.first() {
+        Some(&KIND_UNSIGNED) => (None, 1),
+        // A signed `inner` holds at least its prefix and signature (a chunk that is not
+        // the last is full, hence long enough).
+        Some(&KIND_SIGNED) if last && plain.len() < SIGNED_PREFIX_LEN + SIGNATURE_LEN => {
+            return Err(Error::Malformed);
+        }
+        Some(&KIND_SIGNED) => {
+            let id: [u8; KEY_ID_LEN] = plain
+                .get(1..SIGNED_PREFIX_LEN)
+                .and_then(|id| id.try_into().ok())
+                .ok_or(Error::Malformed)?;
+            (Some(KeyId::from_bytes(id)), SIGNED_PREFIX_LEN)
+        }
+        _ => return Err(Error::Malformed),
+    };
+    if let SenderCheck::Verify(senders) = check {
+        let sender = sender.ok_or(Error::NotSigned)?;
+        if !senders
+            .iter()
+            .any(|candidate| candidate.key_id() == &sender)
+        {
+            return Err(Error::UnknownSender);
+        }
+    }
+    Ok((sender, prefix_len))
 }
 
 /// `read`, retrying on `Interrupted`; other I/O errors pass through unchanged.

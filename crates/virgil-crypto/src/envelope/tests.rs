@@ -453,3 +453,105 @@ fn recipients_are_read_from_the_header_alone() {
     assert_eq!(recipients(&newer), Err(Error::UnsupportedVersion));
     assert!(MAX_HEADER_LEN >= header_len);
 }
+
+type Outcome = Result<Vec<u8>, Error>;
+
+/// Both readers of one envelope: the one-shot result, the streaming result, and how many
+/// bytes the streaming reader released before its result.
+fn both_readers(
+    ciphertext: &[u8],
+    key: &PrivateKey,
+    senders: &[&PublicKey],
+) -> (Outcome, Outcome, usize) {
+    let one_shot = decrypt_then_verify(ciphertext, key, senders).map(|m| m.plaintext);
+    let mut released = Vec::new();
+    let streamed = DecryptingReader::verified(ciphertext, key, senders)
+        .and_then(|mut reader| reader.read_to_end(&mut released))
+        .map(|_| released.clone())
+        .map_err(io_to_error);
+    (one_shot, streamed, released.len())
+}
+
+/// format.md §4.6: what the first chunk says about the sender (a bad kind byte, no
+/// signature, a sender not among the candidates) is reported only after the last chunk
+/// authenticated, by both readers, and the streaming reader releases nothing of it.
+#[test]
+fn sender_errors_wait_for_the_last_chunk() {
+    let (alice, bob, carol) = (key(1), key(2), key(3));
+    let sealer =
+        crate::testing::InnerSealer::new(&[bob.public_key()], &mut DeterministicRng::new([5; 32]))
+            .unwrap();
+    let body = text(3 * CHUNK_SIZE);
+    let mut bad_kind = vec![0x02];
+    bad_kind.extend_from_slice(&body);
+    let mut unsigned = vec![KIND_UNSIGNED];
+    unsigned.extend_from_slice(&body);
+    let by_carol = sealer.signed_inner(&body, &carol);
+    for (inner, error) in [
+        (bad_kind, Error::Malformed),
+        (unsigned, Error::NotSigned),
+        (by_carol, Error::UnknownSender),
+    ] {
+        let sealed = sealer.seal(&inner).unwrap();
+        let (one_shot, streamed, released) = both_readers(&sealed, &bob, &[alice.public_key()]);
+        assert_eq!((one_shot, streamed, released), (Err(error), Err(error), 0));
+        let mut flipped = sealed.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        let (one_shot, streamed, released) = both_readers(&flipped, &bob, &[alice.public_key()]);
+        assert_eq!(
+            (one_shot, streamed, released),
+            (Err(Error::Corrupted), Err(Error::Corrupted), 0),
+            "{error:?}"
+        );
+    }
+    // A well-formed signed inner through the same sealer verifies.
+    let good = sealer.seal(&sealer.signed_inner(b"hi", &alice)).unwrap();
+    let (one_shot, streamed, _) = both_readers(&good, &bob, &[alice.public_key()]);
+    assert_eq!(
+        (one_shot, streamed),
+        (Ok(b"hi".to_vec()), Ok(b"hi".to_vec()))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any `inner` at all, validly sealed: the one-shot and streaming readers agree on
+    /// the plaintext or the error, and neither panics.
+    #[test]
+    fn prop_readers_agree_on_any_inner(
+        body in proptest::collection::vec(any::<u8>(), 0..200),
+        kind in prop_oneof![Just(KIND_UNSIGNED), Just(KIND_SIGNED), any::<u8>()],
+        signer_known in any::<bool>(),
+        well_formed in any::<bool>(),
+        flip in any::<Option<(prop::sample::Index, u8)>>(),
+        pad_to_chunks in 0usize..3,
+    ) {
+        let (alice, bob, carol) = (key(1), key(2), key(3));
+        let sealer = crate::testing::InnerSealer::new(&[bob.public_key()], &mut DeterministicRng::new([6; 32])).unwrap();
+        let mut body = body;
+        body.resize(body.len() + pad_to_chunks * CHUNK_SIZE, 0x55);
+        let signer = if signer_known { &alice } else { &carol };
+        let mut inner = if well_formed {
+            sealer.signed_inner(&body, signer)
+        } else {
+            let mut inner = vec![kind];
+            inner.extend_from_slice(&body);
+            inner
+        };
+        if let Some((index, value)) = flip {
+            let index = index.index(inner.len());
+            inner[index] ^= value;
+        }
+        let sealed = sealer.seal(&inner).unwrap();
+        let (one_shot, streamed, _) = both_readers(&sealed, &bob, &[alice.public_key()]);
+        prop_assert_eq!(one_shot, streamed);
+        let mut released = Vec::new();
+        let unverified = DecryptingReader::unverified(&sealed[..], &bob)
+            .and_then(|mut reader| reader.read_to_end(&mut released))
+            .map(|_| released.clone())
+            .map_err(io_to_error);
+        prop_assert_eq!(decrypt(&sealed, &bob), unverified);
+        prop_assert_eq!(decrypt(&sealed, &bob).is_ok(), matches!(inner.first(), Some(&KIND_UNSIGNED) | Some(&KIND_SIGNED)) && (inner[0] == KIND_UNSIGNED || inner.len() >= SIGNED_OVERHEAD));
+    }
+}
