@@ -156,6 +156,17 @@ fn ci(args: &[String]) -> Result<(), String> {
         ]));
     }
 
+    // The crypto core without `aws-lc`: the recipient's static ECDH by the `p256` crate,
+    // as `no_std` users get it, through the same KATs (RFC 9180, Wycheproof) and tests.
+    tests.push(cargo(&[
+        "test",
+        "--package",
+        "virgil-crypto",
+        "--no-default-features",
+        "--features",
+        "std",
+        "--lib",
+    ]));
     for command in &mut tests {
         command.env("VIRGIL_TEST_SKIPS", &skips_file);
     }

@@ -80,13 +80,15 @@ fn rfc9180_kem_and_key_schedule() {
         );
         let pk_rm: [u8; 65] = h(&vector.pk_rm).try_into().unwrap();
         assert_eq!(hpke::serialize_public_key(&sk_r.public_key()), pk_rm);
+        let sk_r = hpke::RecipientKey::new(&sk_r).unwrap();
+        assert_eq!(sk_r.public_point(), &pk_rm);
         if vector.mode > 1 {
             continue; // auth modes mix in the sender's static key; we use base mode only
         }
         let (enc, shared_secret) = hpke::encap_with(&sk_e, &pk_rm).unwrap();
         assert_eq!(enc.to_vec(), h(&vector.enc));
         assert_eq!(shared_secret.to_vec(), h(&vector.shared_secret));
-        let decapped = hpke::decap(&enc, &sk_r, &pk_rm).unwrap();
+        let decapped = hpke::decap(&enc, &sk_r).unwrap();
         assert_eq!(decapped.to_vec(), h(&vector.shared_secret));
         if vector.mode != 0 {
             continue; // psk mode has another key schedule
@@ -110,28 +112,13 @@ fn rfc9180_kem_and_key_schedule() {
         }
         // Single-shot open (sequence 0) through the crate's own function.
         let first = &vector.encryptions[0];
-        let opened = hpke::open(
-            &enc,
-            &sk_r,
-            &pk_rm,
-            &h(&vector.info),
-            &h(&first.aad),
-            &h(&first.ct),
-        )
-        .unwrap();
+        let opened =
+            hpke::open(&enc, &sk_r, &h(&vector.info), &h(&first.aad), &h(&first.ct)).unwrap();
         assert_eq!(opened.to_vec(), h(&first.pt));
         let mut bad_ct = h(&first.ct);
         bad_ct[0] ^= 1;
         assert_eq!(
-            hpke::open(
-                &enc,
-                &sk_r,
-                &pk_rm,
-                &h(&vector.info),
-                &h(&first.aad),
-                &bad_ct
-            )
-            .unwrap_err(),
+            hpke::open(&enc, &sk_r, &h(&vector.info), &h(&first.aad), &bad_ct).unwrap_err(),
             Error::Corrupted
         );
     }
@@ -179,8 +166,7 @@ fn differential_against_hpke_crate() {
         .unwrap();
         let opened = hpke::open(
             &their_enc.to_bytes(),
-            &ours,
-            &pk_rm,
+            &hpke::RecipientKey::new(&ours).unwrap(),
             b"info",
             b"aad",
             &their_ct,
@@ -247,6 +233,20 @@ fn wycheproof_ecdh_p256() {
             let mut padded = [0u8; 32];
             padded[32 - private.len()..].copy_from_slice(private);
             let secret = p256::SecretKey::from_bytes(&padded.into()).unwrap();
+            // The recipient's static ECDH (AWS-LC by default) agrees with `p256` on
+            // every case and refuses what `p256` refuses.
+            let recipient = hpke::RecipientKey::new(&secret).unwrap();
+            let static_dh = recipient.dh(&test.public_key, |dh| Ok(dh.to_vec()));
+            match &static_dh {
+                Ok(shared) => assert_eq!(shared, &test.shared_secret.to_vec(), "tc {}", test.tc_id),
+                Err(error) => assert_eq!(error, &Error::Corrupted),
+            }
+            assert_eq!(
+                static_dh.is_ok(),
+                hpke::deserialize_public_key(&test.public_key).is_ok(),
+                "tc {}",
+                test.tc_id
+            );
             match hpke::deserialize_public_key(&test.public_key) {
                 Ok(public) => {
                     let shared =

@@ -39,7 +39,7 @@ pub struct PrivateKey {
     /// The Ed25519 key, expanded once (a signature does not recompute the public
     /// point); `ed25519-dalek` zeroizes it on drop.
     signing: ed25519_dalek::SigningKey,
-    decryption: p256::SecretKey,
+    decryption: hpke::RecipientKey,
     public: PublicKey,
 }
 
@@ -61,14 +61,13 @@ impl PrivateKey {
             .map_err(|_| Error::Malformed)?;
 
         let signing = ed25519_dalek::SigningKey::from_bytes(&signing_seed);
-        let decryption = hpke::derive_key_pair(encryption_ikm.as_ref())?;
+        let decryption = hpke::RecipientKey::new(&hpke::derive_key_pair(encryption_ikm.as_ref())?)?;
 
         let mut encoding = [0u8; PUBLIC_KEY_LEN];
         encoding[..2].copy_from_slice(&PUBLIC_KEY_MAGIC);
         encoding[2] = SUITE_V1;
         encoding[3..3 + ED25519_LEN].copy_from_slice(signing.verifying_key().as_bytes());
-        encoding[3 + ED25519_LEN..]
-            .copy_from_slice(&hpke::serialize_public_key(&decryption.public_key()));
+        encoding[3 + ED25519_LEN..].copy_from_slice(decryption.public_point());
         Ok(Self {
             seed: Zeroizing::new(*seed),
             signing,
@@ -97,7 +96,7 @@ impl PrivateKey {
         &self.signing
     }
 
-    pub(crate) fn decryption_key(&self) -> &p256::SecretKey {
+    pub(crate) fn decryption_key(&self) -> &hpke::RecipientKey {
         &self.decryption
     }
 }

@@ -202,14 +202,7 @@ pub(crate) fn open(header: &[u8], mac: &[u8], key: &PrivateKey) -> Result<Opened
         .ok_or(Error::NotARecipient)?;
     let (key_id, rest) = stanza.split_at(KEY_ID_LEN);
     let (enc, sealed) = rest.split_at(POINT_LEN);
-    let content_key = hpke::open(
-        enc,
-        key.decryption_key(),
-        key.public_key().p256_point(),
-        HPKE_INFO,
-        key_id,
-        sealed,
-    )?;
+    let content_key = hpke::open(enc, key.decryption_key(), HPKE_INFO, key_id, sealed)?;
     let content_key: &[u8; CONTENT_KEY_LEN] = content_key
         .as_slice()
         .try_into()
