@@ -14,7 +14,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::{Digest as _, Sha256};
 use std::hint::black_box;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::num::NonZeroU32;
 use std::time::Duration;
 use virgil_crypto::envelope::stream::{DecryptingReader, EncryptingWriter};
@@ -45,6 +45,35 @@ fn raw_aead_plus_hash(key: &LessSafeKey, data: &mut [u8]) -> [u8; 32] {
         let _ = black_box(tag);
     }
     digest
+}
+
+/// age (the `age` crate, X25519 recipients, ChaCha20-Poly1305 STREAM, no signature):
+/// the peer the goals in docs/performance.md are stated against. Encrypts into `out`.
+fn age_encrypt(plaintext: &[u8], recipients: &[age::x25519::Recipient], out: &mut Vec<u8>) {
+    out.clear();
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .unwrap();
+    let mut writer = encryptor.wrap_output(out).unwrap();
+    writer.write_all(plaintext).unwrap();
+    writer.finish().unwrap();
+}
+
+fn age_decrypt(ciphertext: &[u8], identity: &age::x25519::Identity, out: &mut Vec<u8>) {
+    out.clear();
+    // `new_buffered`: age's fast header parser for in-memory input (`new` re-parses the
+    // header as it reads it, and is several times slower).
+    let decryptor = age::Decryptor::new_buffered(ciphertext).unwrap();
+    let mut reader = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .unwrap();
+    reader.read_to_end(out).unwrap();
+}
+
+fn age_identities(n: usize) -> (Vec<age::x25519::Identity>, Vec<age::x25519::Recipient>) {
+    let identities: Vec<_> = (0..n).map(|_| age::x25519::Identity::generate()).collect();
+    let recipients = identities.iter().map(|i| i.to_public()).collect();
+    (identities, recipients)
 }
 
 fn throughput(c: &mut Criterion) {
@@ -104,6 +133,38 @@ fn throughput(c: &mut Criterion) {
             envelope::decrypt_then_verify(black_box(&ciphertext), &bob, &[alice.public_key()])
                 .unwrap()
         })
+    });
+    let mut out = Vec::new();
+    group.bench_function("sign_then_encrypt_into (reused Vec)", |b| {
+        b.iter(|| {
+            envelope::sign_then_encrypt_into(
+                black_box(&plaintext),
+                &alice,
+                &[bob.public_key()],
+                &mut out,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("decrypt_then_verify_into (reused Vec)", |b| {
+        b.iter(|| {
+            envelope::decrypt_then_verify_into(
+                black_box(&ciphertext),
+                &bob,
+                &[alice.public_key()],
+                &mut out,
+            )
+            .unwrap()
+        })
+    });
+    let (identities, age_recipients) = age_identities(1);
+    group.bench_function("peer: age encrypt (reused Vec)", |b| {
+        b.iter(|| age_encrypt(black_box(&plaintext), &age_recipients, &mut out))
+    });
+    let mut age_ciphertext = Vec::new();
+    age_encrypt(&plaintext, &age_recipients, &mut age_ciphertext);
+    group.bench_function("peer: age decrypt (reused Vec)", |b| {
+        b.iter(|| age_decrypt(black_box(&age_ciphertext), &identities[0], &mut out))
     });
     group.finish();
 }
@@ -172,22 +233,88 @@ fn recipients(c: &mut Criterion) {
             })
         },
     );
+    let (identities, age_recipients) = age_identities(100);
+    let mut out = Vec::new();
     for n in [1usize, 10, 100, 1000] {
         group.bench_with_input(BenchmarkId::new("recipients", n), &n, |b, &n| {
             b.iter(|| {
                 envelope::sign_then_encrypt(black_box(&plaintext), &alice, &public[..n]).unwrap()
             })
         });
+        if n <= 100 {
+            group.bench_with_input(BenchmarkId::new("peer: age, recipients", n), &n, |b, &n| {
+                b.iter(|| age_encrypt(black_box(&plaintext), &age_recipients[..n], &mut out))
+            });
+        }
     }
     group.finish();
 
     let mut group = c.benchmark_group(format!("decrypt_then_verify-1KiB/{MODE}"));
     let one = envelope::sign_then_encrypt(&plaintext, &alice, &public[..1]).unwrap();
+    let hundred = envelope::sign_then_encrypt(&plaintext, &alice, &public[..100]).unwrap();
     let thousand = envelope::sign_then_encrypt(&plaintext, &alice, &public).unwrap();
+    // The parts of one decryption, each on its own: the static ECDH by either backend,
+    // and the signature check.
+    let scalar = [7u8; 32];
+    let pk_e = keys[1].public_key().as_bytes()[35..].to_vec();
+    let p256_secret = p256::SecretKey::from_bytes(&scalar.into()).unwrap();
+    group.bench_function("baseline: p256 static ECDH (pure Rust)", |b| {
+        b.iter(|| {
+            let pk_e = p256::PublicKey::from_sec1_bytes(black_box(&pk_e)).unwrap();
+            p256::ecdh::diffie_hellman(p256_secret.to_nonzero_scalar(), pk_e.as_affine())
+                .raw_secret_bytes()[0]
+        })
+    });
+    let aws_secret = aws_lc_rs::agreement::PrivateKey::from_private_key(
+        &aws_lc_rs::agreement::ECDH_P256,
+        &scalar,
+    )
+    .unwrap();
+    group.bench_function("baseline: aws-lc static ECDH", |b| {
+        b.iter(|| {
+            let peer = aws_lc_rs::agreement::UnparsedPublicKey::new(
+                &aws_lc_rs::agreement::ECDH_P256,
+                black_box(&pk_e),
+            );
+            aws_lc_rs::agreement::agree(&aws_secret, peer, (), |z| Ok(z[0])).unwrap()
+        })
+    });
+    let signature =
+        virgil_crypto::sign::sign(&alice, virgil_crypto::sign::Context::MESSAGE, &[1; 64]);
+    group.bench_function("baseline: Ed25519 verify (sign::verify)", |b| {
+        b.iter(|| {
+            virgil_crypto::sign::verify(
+                alice.public_key(),
+                virgil_crypto::sign::Context::MESSAGE,
+                black_box(&[1; 64]),
+                &signature,
+            )
+            .unwrap()
+        })
+    });
     group.bench_function("baseline: only recipient of 1", |b| {
         b.iter(|| {
             envelope::decrypt_then_verify(black_box(&one), &keys[0], &[alice.public_key()]).unwrap()
         })
+    });
+    group.bench_function("decrypt (unverified), only recipient", |b| {
+        b.iter(|| envelope::decrypt(black_box(&one), &keys[0]).unwrap())
+    });
+    group.bench_function("last recipient of 100", |b| {
+        b.iter(|| {
+            envelope::decrypt_then_verify(black_box(&hundred), &keys[99], &[alice.public_key()])
+                .unwrap()
+        })
+    });
+    let mut age_one = Vec::new();
+    age_encrypt(&plaintext, &age_recipients[..1], &mut age_one);
+    let mut age_hundred = Vec::new();
+    age_encrypt(&plaintext, &age_recipients, &mut age_hundred);
+    group.bench_function("peer: age decrypt, only recipient", |b| {
+        b.iter(|| age_decrypt(black_box(&age_one), &identities[0], &mut out))
+    });
+    group.bench_function("peer: age decrypt, last of 100", |b| {
+        b.iter(|| age_decrypt(black_box(&age_hundred), &identities[99], &mut out))
     });
     group.bench_function("last recipient of 1000", |b| {
         b.iter(|| {

@@ -102,6 +102,37 @@ pub mod testing {
             crate::envelope::seal_inner(&self.header, inner)
         }
 
+        /// [`crate::envelope::decrypt_then_verify`] of an envelope from [`Self::seal`],
+        /// with the header's HPKE open and MAC check skipped (they are the same for every
+        /// envelope of this sealer): everything after them runs as it does there.
+        pub fn decrypt_then_verify(
+            &self,
+            sealed: &[u8],
+            senders: &[&PublicKey],
+        ) -> Result<Vec<u8>, Error> {
+            crate::envelope::decrypt_then_verify_opened(&self.header.opened, sealed, senders)
+        }
+
+        /// [`crate::envelope::decrypt`] the same way.
+        pub fn decrypt(&self, sealed: &[u8]) -> Result<Vec<u8>, Error> {
+            crate::envelope::decrypt_opened(&self.header.opened, sealed)
+        }
+
+        /// A [`crate::envelope::stream::DecryptingReader`] over an envelope from
+        /// [`Self::seal`], past its header the same way (`senders: None`: unverified).
+        #[cfg(feature = "std")]
+        pub fn reader<'a>(
+            &self,
+            sealed: &'a [u8],
+            senders: Option<&[&PublicKey]>,
+        ) -> Result<crate::envelope::stream::DecryptingReader<&'a [u8]>, Error> {
+            Ok(crate::envelope::stream::DecryptingReader::from_opened(
+                crate::envelope::split(sealed)?.payload,
+                self.header.opened.clone(),
+                senders,
+            ))
+        }
+
         /// The well-formed signed `inner` of `plaintext` under this header (§4.3,
         /// §4.6): `0x01 ‖ signer's key id ‖ plaintext ‖ signature`, to seal as it is or
         /// to modify first.

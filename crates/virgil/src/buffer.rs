@@ -69,4 +69,9 @@ impl Buffer {
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }
+
+    /// The bytes, for the `_into` functions that refill this buffer in place.
+    pub(crate) fn bytes_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
 }

@@ -37,6 +37,7 @@ const LABEL_PAYLOAD: &[u8] = b"virgil-envelope-v1 payload";
 const _: () = assert!(CHUNK_SIZE == 64 * 1024);
 
 /// The keys a content key gives, plus what the signature covers.
+#[derive(Clone)]
 pub(crate) struct Opened {
     pub(crate) payload_key: LessSafeKey,
     pub(crate) header_hash: [u8; 32],

@@ -187,6 +187,46 @@ pub fn encrypt(plaintext: &[u8], recipients: &[&PublicKey]) -> Result<Vec<u8>, E
     seal(plaintext, None, recipients, &mut SystemRandom::new())
 }
 
+/// [`sign_then_encrypt`] into `out`, replacing what it held and reusing its memory: a
+/// caller that encrypts repeatedly with the same `Vec` pays for fresh pages once, not per
+/// message (at 64 MiB, faulting in fresh memory costs more than the cryptography). There
+/// is no need to clear `out` first; on error it is left empty.
+///
+/// ```
+/// use virgil_crypto::{PrivateKey, envelope};
+/// let (alice, bob) = (PrivateKey::generate()?, PrivateKey::generate()?);
+/// let (mut ciphertext, mut plaintext) = (Vec::new(), Vec::new());
+/// for message in [&b"first"[..], b"second"] {
+///     envelope::sign_then_encrypt_into(message, &alice, &[bob.public_key()], &mut ciphertext)?;
+///     let sender = envelope::decrypt_then_verify_into(&ciphertext, &bob, &[alice.public_key()], &mut plaintext)?;
+///     assert_eq!((plaintext.as_slice(), &sender), (message, alice.key_id()));
+/// }
+/// # Ok::<(), virgil_crypto::Error>(())
+/// ```
+pub fn sign_then_encrypt_into(
+    plaintext: &[u8],
+    signer: &PrivateKey,
+    recipients: &[&PublicKey],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    seal_into(
+        plaintext,
+        Some(signer),
+        recipients,
+        &mut SystemRandom::new(),
+        out,
+    )
+}
+
+/// [`encrypt`] into `out`, reusing its memory as [`sign_then_encrypt_into`] does.
+pub fn encrypt_into(
+    plaintext: &[u8],
+    recipients: &[&PublicKey],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    seal_into(plaintext, None, recipients, &mut SystemRandom::new(), out)
+}
+
 /// Decrypts an envelope with `key` and verifies that one of `senders` signed it.
 ///
 /// Errors: [`Error::NotARecipient`] (not encrypted for `key`), [`Error::Corrupted`]
@@ -198,7 +238,30 @@ pub fn decrypt_then_verify(
     key: &PrivateKey,
     senders: &[&PublicKey],
 ) -> Result<Verified, Error> {
-    let opened = open(ciphertext, key, true)?;
+    let mut plaintext = Vec::new();
+    let sender = decrypt_then_verify_into(ciphertext, key, senders, &mut plaintext)?;
+    Ok(Verified { plaintext, sender })
+}
+
+/// [`decrypt_then_verify`] into `out`, replacing what it held and reusing its memory
+/// (see [`sign_then_encrypt_into`]); returns the sender. On any error `out` is left
+/// empty, its memory zeroed: no plaintext is released unless everything checks out.
+pub fn decrypt_then_verify_into(
+    ciphertext: &[u8],
+    key: &PrivateKey,
+    senders: &[&PublicKey],
+    out: &mut Vec<u8>,
+) -> Result<KeyId, Error> {
+    let verified =
+        open_into(ciphertext, key, true, out).and_then(|opened| verify_opened(opened, senders));
+    if verified.is_err() {
+        zeroize::Zeroize::zeroize(out);
+    }
+    verified
+}
+
+/// The signature check of §4.6 on a decrypted payload: the sender, or why not.
+fn verify_opened(opened: Opened, senders: &[&PublicKey]) -> Result<KeyId, Error> {
     let (sender_id, signature) = opened.signature.ok_or(Error::NotSigned)?;
     let sender = senders
         .iter()
@@ -211,16 +274,63 @@ pub fn decrypt_then_verify(
         &signed_message(&opened.header_hash, &digest),
         &signature,
     )?;
-    Ok(Verified {
-        plaintext: opened.plaintext,
-        sender: sender_id,
-    })
+    Ok(sender_id)
+}
+
+/// [`decrypt_then_verify_into`] past an already opened header (the testing sealer's
+/// shortcut around HPKE); same result for an envelope made under that header.
+#[cfg(any(test, feature = "test-util"))]
+pub(crate) fn decrypt_then_verify_opened(
+    opened: &header::Opened,
+    ciphertext: &[u8],
+    senders: &[&PublicKey],
+) -> Result<Vec<u8>, Error> {
+    let payload = split(ciphertext)?.payload;
+    let mut out = Vec::new();
+    open_payload(opened, payload, true, &mut out)
+        .and_then(|opened| verify_opened(opened, senders))?;
+    Ok(out)
+}
+
+/// [`decrypt`] past an already opened header (see [`decrypt_then_verify_opened`]).
+#[cfg(any(test, feature = "test-util"))]
+pub(crate) fn decrypt_opened(opened: &header::Opened, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
+    let payload = split(ciphertext)?.payload;
+    let mut out = Vec::new();
+    open_payload(opened, payload, false, &mut out)?;
+    Ok(out)
 }
 
 /// Decrypts an envelope with `key` without checking who sent it. A signature, if the
 /// message has one, is ignored: use [`decrypt_then_verify`] to check it.
 pub fn decrypt(ciphertext: &[u8], key: &PrivateKey) -> Result<Vec<u8>, Error> {
-    open(ciphertext, key, false).map(|opened| opened.plaintext)
+    let mut plaintext = Vec::new();
+    decrypt_into(ciphertext, key, &mut plaintext)?;
+    Ok(plaintext)
+}
+
+/// [`decrypt`] into `out`, reusing its memory (see [`sign_then_encrypt_into`]). On any
+/// error `out` is left empty, its memory zeroed.
+pub fn decrypt_into(ciphertext: &[u8], key: &PrivateKey, out: &mut Vec<u8>) -> Result<(), Error> {
+    let opened = open_into(ciphertext, key, false, out).map(|_| ());
+    if opened.is_err() {
+        zeroize::Zeroize::zeroize(out);
+    }
+    opened
+}
+
+/// Makes `out` exactly `len` bytes long for a writer that overwrites every byte, at the
+/// least cost: a buffer already long enough is truncated (its bytes are all rewritten),
+/// one with the capacity grows in place, and otherwise a fresh zeroed allocation (whose
+/// pages the OS maps lazily) replaces it.
+fn prepare(out: &mut Vec<u8>, len: usize) {
+    if out.len() >= len {
+        out.truncate(len);
+    } else if out.capacity() >= len {
+        out.resize(len, 0);
+    } else {
+        *out = vec![0u8; len];
+    }
 }
 
 /// Like [`sign_then_encrypt`]/[`encrypt`] with a caller-chosen generator (test vectors).
@@ -230,6 +340,32 @@ pub(crate) fn seal(
     recipients: &[&PublicKey],
     rng: &mut dyn RandomSource,
 ) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    seal_into(plaintext, signer, recipients, rng, &mut out)?;
+    Ok(out)
+}
+
+fn seal_into(
+    plaintext: &[u8],
+    signer: Option<&PrivateKey>,
+    recipients: &[&PublicKey],
+    rng: &mut dyn RandomSource,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let sealed = seal_into_unchecked(plaintext, signer, recipients, rng, out);
+    if sealed.is_err() {
+        out.clear();
+    }
+    sealed
+}
+
+fn seal_into_unchecked(
+    plaintext: &[u8],
+    signer: Option<&PrivateKey>,
+    recipients: &[&PublicKey],
+    rng: &mut dyn RandomSource,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let header = header::seal(recipients, rng)?;
     let mut prefix = [0u8; SIGNED_PREFIX_LEN];
     let prefix: &[u8] = match signer {
@@ -247,7 +383,7 @@ pub(crate) fn seal(
         .checked_add(chunks * TAG_LEN)
         .ok_or(Misuse::MessageTooLong)?;
     let header_len = header.bytes.len();
-    let mut out = vec![0u8; header_len + payload_len];
+    prepare(out, header_len + payload_len);
     let (head, payload) = out.split_at_mut(header_len);
     head.copy_from_slice(&header.bytes);
     let writer = PayloadWriter {
@@ -258,8 +394,7 @@ pub(crate) fn seal(
         signer,
         chunks,
     };
-    writer.write(payload)?;
-    Ok(out)
+    writer.write(payload)
 }
 
 /// Seals `inner` as it is — any bytes, well-formed or not (§4.3) — under an already
@@ -363,9 +498,8 @@ impl PayloadWriter<'_> {
     }
 }
 
-/// A decrypted payload before any signature check.
+/// What a decrypted payload says besides its plaintext, before any signature check.
 struct Opened {
-    plaintext: Vec<u8>,
     signature: Option<(KeyId, Signature)>,
     header_hash: [u8; 32],
     /// The plaintext digest, for signed messages when asked for.
@@ -375,7 +509,28 @@ struct Opened {
 /// Decrypts and authenticates a whole envelope; with `want_digest`, also computes the
 /// plaintext digest of a signed message (on one core, in the same pass, chunk by chunk
 /// while each chunk is in cache).
-fn open(ciphertext: &[u8], key: &PrivateKey, want_digest: bool) -> Result<Opened, Error> {
+/// The plaintext goes to `out` (see [`prepare`]); on error it holds unauthenticated
+/// bytes, which the callers wipe.
+fn open_into(
+    ciphertext: &[u8],
+    key: &PrivateKey,
+    want_digest: bool,
+    out: &mut Vec<u8>,
+) -> Result<Opened, Error> {
+    let parts = split(ciphertext)?;
+    let opened = header::open(parts.header, parts.mac, key)?;
+    open_payload(&opened, parts.payload, want_digest, out)
+}
+
+/// The three parts of an envelope (§4).
+pub(crate) struct Parts<'a> {
+    pub(crate) header: &'a [u8],
+    pub(crate) mac: &'a [u8],
+    pub(crate) payload: &'a [u8],
+}
+
+/// An envelope's header, MAC and payload (§4.1), found without any key.
+pub(crate) fn split(ciphertext: &[u8]) -> Result<Parts<'_>, Error> {
     let fixed: &[u8; header::FIXED_LEN] = ciphertext
         .get(..header::FIXED_LEN)
         .and_then(|bytes| bytes.try_into().ok())
@@ -386,11 +541,23 @@ fn open(ciphertext: &[u8], key: &PrivateKey, want_digest: bool) -> Result<Opened
     let mac = ciphertext
         .get(header_len..header_len + header::MAC_LEN)
         .ok_or(Error::Malformed)?;
-    let opened = header::open(header_bytes, mac, key)?;
     let payload = ciphertext
         .get(header_len + header::MAC_LEN..)
         .ok_or(Error::Malformed)?;
+    Ok(Parts {
+        header: header_bytes,
+        mac,
+        payload,
+    })
+}
 
+/// Decrypts and authenticates the payload (§4.4–§4.6) under an opened header.
+fn open_payload(
+    opened: &header::Opened,
+    payload: &[u8],
+    want_digest: bool,
+    out: &mut Vec<u8>,
+) -> Result<Opened, Error> {
     // Every chunk but the last is full; the last holds 1..=CHUNK_SIZE bytes of inner.
     let chunks = payload.len().div_ceil(ENCRYPTED_CHUNK_SIZE);
     let last_len = payload.len() - chunks.saturating_sub(1) * ENCRYPTED_CHUNK_SIZE;
@@ -422,7 +589,7 @@ fn open(ciphertext: &[u8], key: &PrivateKey, want_digest: bool) -> Result<Opened
         .map(KeyId::from_bytes);
 
     // `out` receives inner without its prefix: chunk 0's tail, then chunks 1.. in place.
-    let mut out = vec![0u8; inner_len - prefix_len];
+    prepare(out, inner_len - prefix_len);
     let first_tail = first_plain.get(prefix_len..).ok_or(Error::Malformed)?;
     let (head, rest) = out.split_at_mut(first_tail.len());
     head.copy_from_slice(first_tail);
@@ -480,7 +647,6 @@ fn open(ciphertext: &[u8], key: &PrivateKey, want_digest: bool) -> Result<Opened
         None
     };
     Ok(Opened {
-        plaintext: out,
         signature,
         header_hash: opened.header_hash,
         digest: digest.map(digest::IncrementalDigest::finalize),

@@ -244,7 +244,26 @@ impl<R: Read> DecryptingReader<R> {
         let mut mac = [0u8; header::MAC_LEN];
         read_exact_or(&mut input, &mut mac, Error::Malformed)?;
         let opened = header::open(&header_bytes, &mac, key)?;
-        Ok(Self {
+        Ok(Self::after_header(input, opened, check))
+    }
+
+    /// A reader past an already opened header (the testing sealer's shortcut around
+    /// HPKE): `input` starts with the payload; `senders: None` reads unverified.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn from_opened(
+        input: R,
+        opened: header::Opened,
+        senders: Option<&[&PublicKey]>,
+    ) -> Self {
+        let check = match senders {
+            Some(senders) => SenderCheck::Verify(senders.iter().map(|&s| s.clone()).collect()),
+            None => SenderCheck::Ignore,
+        };
+        Self::after_header(input, opened, check)
+    }
+
+    fn after_header(input: R, opened: header::Opened, check: SenderCheck) -> Self {
+        Self {
             input,
             key: opened.payload_key,
             header_hash: opened.header_hash,
@@ -263,7 +282,7 @@ impl<R: Read> DecryptingReader<R> {
             deferred: None,
             digest: IncrementalDigest::new(),
             state: ReaderState::Reading,
-        })
+        }
     }
 
     /// The verified sender, once the whole message has been read without error (for a

@@ -165,7 +165,7 @@ fn surreptitious_forwarding_is_detected() {
     let (alice, bob, carol) = (key(1), key(2), key(3));
     let plaintext = b"I owe you 100 coins";
     let to_bob = sign_then_encrypt(plaintext, &alice, &[bob.public_key()]).unwrap();
-    let opened = open(&to_bob, &bob, false).unwrap();
+    let opened = open_into(&to_bob, &bob, false, &mut Vec::new()).unwrap();
     let (sender, signature) = opened.signature.unwrap();
     assert_eq!(&sender, alice.key_id());
 
@@ -552,6 +552,70 @@ proptest! {
             .map(|_| released.clone())
             .map_err(io_to_error);
         prop_assert_eq!(decrypt(&sealed, &bob), unverified);
+        // The sealer's shortcut past the header (what the envelope_inner fuzzer uses)
+        // gives the same results as the real functions.
+        prop_assert_eq!(sealer.decrypt_then_verify(&sealed, &[alice.public_key()]), decrypt_then_verify(&sealed, &bob, &[alice.public_key()]).map(|m| m.plaintext));
+        prop_assert_eq!(sealer.decrypt(&sealed), decrypt(&sealed, &bob));
+        let mut released = Vec::new();
+        let shortcut = sealer.reader(&sealed, Some(&[alice.public_key()])).unwrap().read_to_end(&mut released).map(|_| released.clone()).map_err(io_to_error);
+        prop_assert_eq!(shortcut, both_readers(&sealed, &bob, &[alice.public_key()]).1);
         prop_assert_eq!(decrypt(&sealed, &bob).is_ok(), matches!(inner.first(), Some(&KIND_UNSIGNED) | Some(&KIND_SIGNED)) && (inner[0] == KIND_UNSIGNED || inner.len() >= SIGNED_OVERHEAD));
     }
+}
+
+/// The `_into` functions give the one-shot functions' bytes, reuse the caller's memory
+/// (no new allocation once it is large enough), and leave nothing behind on failure.
+#[test]
+fn into_functions_reuse_the_buffer_and_wipe_it_on_failure() {
+    let (alice, bob) = (key(1), key(2));
+    let (mut ciphertext, mut plaintext) = (Vec::new(), Vec::new());
+    let largest = text(3 * CHUNK_SIZE + 17);
+    sign_then_encrypt_into(&largest, &alice, &[bob.public_key()], &mut ciphertext).unwrap();
+    decrypt_then_verify_into(&ciphertext, &bob, &[alice.public_key()], &mut plaintext).unwrap();
+    assert_eq!(plaintext, largest);
+    let (cipher_at, plain_at) = (ciphertext.as_ptr(), plaintext.as_ptr());
+    for len in [0, 1, 1000, CHUNK_SIZE, 3 * CHUNK_SIZE + 17, 2 * CHUNK_SIZE] {
+        let message = text(len);
+        sign_then_encrypt_into(&message, &alice, &[bob.public_key()], &mut ciphertext).unwrap();
+        assert_eq!(
+            ciphertext.len(),
+            sign_then_encrypt(&message, &alice, &[bob.public_key()])
+                .unwrap()
+                .len()
+        );
+        let sender =
+            decrypt_then_verify_into(&ciphertext, &bob, &[alice.public_key()], &mut plaintext)
+                .unwrap();
+        assert_eq!((&plaintext, &sender), (&message, alice.key_id()), "{len}");
+        decrypt_into(&ciphertext, &bob, &mut plaintext).unwrap();
+        assert_eq!(plaintext, message);
+        encrypt_into(&message, &[bob.public_key()], &mut ciphertext).unwrap();
+        assert_eq!(decrypt(&ciphertext, &bob).unwrap(), message);
+        assert_eq!(
+            (ciphertext.as_ptr(), plaintext.as_ptr()),
+            (cipher_at, plain_at),
+            "{len}: reallocated"
+        );
+    }
+
+    sign_then_encrypt_into(&largest, &alice, &[bob.public_key()], &mut ciphertext).unwrap();
+    *ciphertext.last_mut().unwrap() ^= 1;
+    plaintext = text(100);
+    let error = decrypt_then_verify_into(&ciphertext, &bob, &[alice.public_key()], &mut plaintext);
+    assert_eq!((error, plaintext.len()), (Err(Error::Corrupted), 0));
+    plaintext = text(100);
+    assert_eq!(
+        decrypt_into(&ciphertext, &bob, &mut plaintext),
+        Err(Error::Corrupted)
+    );
+    assert!(plaintext.is_empty());
+    // A verification failure after every chunk opened leaves nothing either.
+    sign_then_encrypt_into(&largest, &alice, &[bob.public_key()], &mut ciphertext).unwrap();
+    let error = decrypt_then_verify_into(&ciphertext, &bob, &[key(3).public_key()], &mut plaintext);
+    assert_eq!((error, plaintext.len()), (Err(Error::UnknownSender), 0));
+    assert_eq!(
+        sign_then_encrypt_into(b"x", &alice, &[], &mut ciphertext),
+        Err(Error::Misuse(Misuse::NoRecipients))
+    );
+    assert!(ciphertext.is_empty());
 }
