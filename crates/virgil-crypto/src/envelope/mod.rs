@@ -345,6 +345,7 @@ pub(crate) fn seal(
     Ok(out)
 }
 
+/// Leaves `out` empty on error.
 fn seal_into(
     plaintext: &[u8],
     signer: Option<&PrivateKey>,
@@ -352,21 +353,8 @@ fn seal_into(
     rng: &mut dyn RandomSource,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let sealed = seal_into_unchecked(plaintext, signer, recipients, rng, out);
-    if sealed.is_err() {
-        out.clear();
-    }
-    sealed
-}
-
-fn seal_into_unchecked(
-    plaintext: &[u8],
-    signer: Option<&PrivateKey>,
-    recipients: &[&PublicKey],
-    rng: &mut dyn RandomSource,
-    out: &mut Vec<u8>,
-) -> Result<(), Error> {
-    let header = header::seal(recipients, rng)?;
+    // `out` keeps its length until `prepare` (so its memory is reused without a fill).
+    let header = header::seal(recipients, rng).inspect_err(|_| out.clear())?;
     let mut prefix = [0u8; SIGNED_PREFIX_LEN];
     let prefix: &[u8] = match signer {
         Some(signer) => {
@@ -379,9 +367,10 @@ fn seal_into_unchecked(
     let suffix_len = if signer.is_some() { SIGNATURE_LEN } else { 0 };
     let inner_len = prefix.len() + plaintext.len() + suffix_len;
     let chunks = inner_len.div_ceil(CHUNK_SIZE);
-    let payload_len = inner_len
-        .checked_add(chunks * TAG_LEN)
-        .ok_or(Misuse::MessageTooLong)?;
+    let payload_len = inner_len.checked_add(chunks * TAG_LEN).ok_or_else(|| {
+        out.clear();
+        Misuse::MessageTooLong
+    })?;
     let header_len = header.bytes.len();
     prepare(out, header_len + payload_len);
     let (head, payload) = out.split_at_mut(header_len);
@@ -394,7 +383,11 @@ fn seal_into_unchecked(
         signer,
         chunks,
     };
-    writer.write(payload)
+    let written = writer.write(payload);
+    if written.is_err() {
+        out.clear();
+    }
+    written
 }
 
 /// Seals `inner` as it is — any bytes, well-formed or not (§4.3) — under an already
