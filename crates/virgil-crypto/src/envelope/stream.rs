@@ -123,15 +123,21 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
     }
 
     /// Appends bytes of `inner`, sealing full chunks only once more data follows them
-    /// (the last chunk must be sealed with the last-chunk flag).
-    fn push_inner(&mut self, mut data: &[u8]) -> io::Result<()> {
+    /// (the last chunk must be sealed with the last-chunk flag). With `hash`, the bytes
+    /// are plaintext and are hashed from the chunk buffer right after they are copied
+    /// there, while they are in cache (one pass over the caller's data, not two).
+    fn push_inner(&mut self, mut data: &[u8], hash: bool) -> io::Result<()> {
         while !data.is_empty() {
             if self.chunk.len() == CHUNK_SIZE {
                 self.flush_chunk(false)?;
             }
             let take = (CHUNK_SIZE - self.chunk.len()).min(data.len());
             let (now, rest) = data.split_at(take);
+            let start = self.chunk.len();
             self.chunk.extend_from_slice(now);
+            if let (true, Some((_, digest, _))) = (hash, self.signing.as_mut()) {
+                digest.update(self.chunk.get(start..).unwrap_or_default());
+            }
             data = rest;
         }
         Ok(())
@@ -143,7 +149,7 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
         if let Some((signer, digest, header_hash)) = self.signing.take() {
             let message = signed_message(&header_hash, &digest.finalize());
             let signature = sign::sign(signer, Context::MESSAGE, &message);
-            self.push_inner(signature.as_bytes())?;
+            self.push_inner(signature.as_bytes(), false)?;
         }
         self.flush_chunk(true)?;
         self.out.flush()?;
@@ -154,12 +160,10 @@ impl<'a, W: Write> EncryptingWriter<'a, W> {
 impl<W: Write> Write for EncryptingWriter<'_, W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.check_not_failed()?;
-        if let Some((_, digest, _)) = self.signing.as_mut() {
-            digest.update(data);
-        }
         // Once part of `data` is hashed and buffered, a failure cannot be retried
         // cleanly, so the writer refuses all further use.
-        self.push_inner(data).inspect_err(|_| self.failed = true)?;
+        self.push_inner(data, true)
+            .inspect_err(|_| self.failed = true)?;
         Ok(data.len())
     }
 
