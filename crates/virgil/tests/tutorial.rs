@@ -120,6 +120,18 @@ fn alice_sends_bob_a_signed_encrypted_message() {
         ),
         other => panic!("{other:?}"),
     }
+    // Many messages through one buffer (docs/guide.md).
+    let mut cipher = Buffer::default();
+    let mut received = Buffer::default();
+    for text in ["one", "two", "three"] {
+        alice_key
+            .sign_then_encrypt_into(text, &bob_cards, &mut cipher)
+            .unwrap();
+        bob_key
+            .decrypt_then_verify_into(&cipher, &[alice_card.clone()], &mut received)
+            .unwrap();
+        assert_eq!(received.to_string(Encoding::Utf8), text);
+    }
     let stranger = alice_device.keys().generate().unwrap();
     assert!(matches!(
         stranger.decrypt_then_verify(&cipher_buff, &alice_card),
