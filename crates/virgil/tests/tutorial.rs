@@ -128,7 +128,7 @@ fn alice_sends_bob_a_signed_encrypted_message() {
             .sign_then_encrypt_into(text, &bob_cards, &mut cipher)
             .unwrap();
         bob_key
-            .decrypt_then_verify_into(&cipher, &[alice_card.clone()], &mut received)
+            .decrypt_then_verify_into(&cipher, std::slice::from_ref(&alice_card), &mut received)
             .unwrap();
         assert_eq!(received.to_string(Encoding::Utf8), text);
     }
