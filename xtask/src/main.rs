@@ -20,7 +20,7 @@ Tasks:
                                   run one cargo-fuzz target (or all of them) for N
                                   seconds each (default 60); installs cargo-fuzz if
                                   missing. --no-sanitizer: without AddressSanitizer
-                                  (our crates forbid unsafe code), about 3.5x the rate
+                                  (our crates forbid `unsafe`): about twice the rate
   bench [ARGS...]                 run the criterion benchmarks (ARGS go to `cargo bench`)
   python [--release] [PYTEST ARGS...]
                                   build the Python SDK's wheel (maturin, in a fresh

@@ -353,7 +353,6 @@ fn seal_into(
     rng: &mut dyn RandomSource,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    // `out` keeps its length until `prepare` (so its memory is reused without a fill).
     let header = header::seal(recipients, rng).inspect_err(|_| out.clear())?;
     let mut prefix = [0u8; SIGNED_PREFIX_LEN];
     let prefix: &[u8] = match signer {
@@ -364,6 +363,19 @@ fn seal_into(
         }
         None => &prefix[..1],
     };
+    write_envelope(&header, prefix, plaintext, signer, out)
+}
+
+/// Writes `header ‖ mac ‖ STREAM(prefix ‖ plaintext ‖ signature)` into `out` (the
+/// signature only with a signer), reusing its memory (`out` keeps its length until
+/// `prepare`, so it is not refilled first). Leaves `out` empty on error.
+fn write_envelope(
+    header: &header::SealedHeader,
+    prefix: &[u8],
+    plaintext: &[u8],
+    signer: Option<&PrivateKey>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let suffix_len = if signer.is_some() { SIGNATURE_LEN } else { 0 };
     let inner_len = prefix.len() + plaintext.len() + suffix_len;
     let chunks = inner_len.div_ceil(CHUNK_SIZE);
@@ -394,20 +406,8 @@ fn seal_into(
 /// sealed header: the testing feature's way to reach what lies behind the MACs.
 #[cfg(any(test, feature = "test-util"))]
 pub(crate) fn seal_inner(header: &header::SealedHeader, inner: &[u8]) -> Result<Vec<u8>, Error> {
-    let chunks = inner.len().div_ceil(CHUNK_SIZE);
-    let header_len = header.bytes.len();
-    let mut out = vec![0u8; header_len + inner.len() + chunks * TAG_LEN];
-    let (head, payload) = out.split_at_mut(header_len);
-    head.copy_from_slice(&header.bytes);
-    let writer = PayloadWriter {
-        key: &header.opened.payload_key,
-        header_hash: &header.opened.header_hash,
-        prefix: inner,
-        plaintext: &[],
-        signer: None,
-        chunks,
-    };
-    writer.write(payload)?;
+    let mut out = Vec::new();
+    write_envelope(header, inner, &[], None, &mut out)?;
     Ok(out)
 }
 

@@ -182,6 +182,12 @@ enum SenderCheck {
     Ignore,
 }
 
+impl SenderCheck {
+    fn verify(senders: &[&PublicKey]) -> Self {
+        Self::Verify(senders.iter().map(|&sender| sender.clone()).collect())
+    }
+}
+
 /// Decrypts an envelope read from `R`; see the module docs for when plaintext is
 /// released.
 ///
@@ -227,8 +233,7 @@ enum ReaderState {
 impl<R: Read> DecryptingReader<R> {
     /// A reader that requires the message to be signed by one of `senders`.
     pub fn verified(input: R, key: &PrivateKey, senders: &[&PublicKey]) -> io::Result<Self> {
-        let senders = senders.iter().map(|&sender| sender.clone()).collect();
-        Self::new(input, key, SenderCheck::Verify(senders))
+        Self::new(input, key, SenderCheck::verify(senders))
     }
 
     /// A reader that decrypts without checking who sent the message.
@@ -259,10 +264,7 @@ impl<R: Read> DecryptingReader<R> {
         opened: header::Opened,
         senders: Option<&[&PublicKey]>,
     ) -> Self {
-        let check = match senders {
-            Some(senders) => SenderCheck::Verify(senders.iter().map(|&s| s.clone()).collect()),
-            None => SenderCheck::Ignore,
-        };
+        let check = senders.map_or(SenderCheck::Ignore, SenderCheck::verify);
         Self::after_header(input, opened, check)
     }
 
