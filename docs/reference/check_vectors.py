@@ -2,7 +2,7 @@
 """An independent implementation of docs/format.md, used to check docs/vectors/*.json.
 
 Written from format.md alone (not from the Rust code), in Python with the `cryptography`
-and `blake3` packages: `pip install cryptography blake3`, then
+(46 or later, for ML-KEM-768) and `blake3` packages: `pip install cryptography blake3`, then
 `python3 docs/reference/check_vectors.py`. It derives every key from its seed, decrypts
 and verifies every envelope, checks that every negative vector fails with the recorded
 error, and unlocks every key blob. Exit status 0 means the spec and the vectors agree.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import blake3
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives import serialization
 
@@ -65,14 +65,45 @@ def point(public):
 
 
 # --- §1, §2: keys ----------------------------------------------------------------------
+def raw(public):
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+class XWingKey:
+    """§1 suite 2: GenerateKeyPairDerand of the X-Wing draft."""
+
+    def __init__(self, xwing_seed):
+        expanded = hashlib.shake_256(xwing_seed).digest(96)
+        self.ml_kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64])  # d ‖ z
+        self.x25519 = x25519.X25519PrivateKey.from_private_bytes(expanded[64:])
+        self.pk_x = raw(self.x25519.public_key())
+        self.public = self.ml_kem.public_key().public_bytes_raw() + self.pk_x
+
+    def decap(self, enc):
+        if len(enc) != 1120:
+            raise Fail("corrupted")
+        ct_m, ct_x = enc[:1088], enc[1088:]
+        ss_m = self.ml_kem.decapsulate(ct_m)
+        try:  # cryptography refuses an all-zero X25519 output, as §4.1 asks
+            ss_x = self.x25519.exchange(x25519.X25519PublicKey.from_public_bytes(ct_x))
+        except ValueError:
+            raise Fail("corrupted")
+        return hashlib.sha3_256(ss_m + ss_x + ct_x + self.pk_x + b"\\.//^\\").digest()
+
+
 class Key:
-    def __init__(self, seed):
-        prk = extract(b"virgil-key-v1", seed)
+    def __init__(self, seed, suite=1):
+        self.suite = suite
+        prk = extract(b"virgil-key-v%d" % suite, seed)
         self.signing = ed25519.Ed25519PrivateKey.from_private_bytes(expand(prk, b"ed25519 signing seed", 32))
-        self.decryption = derive_key_pair(expand(prk, b"p256 hpke ikm", 32))
-        ed_public = self.signing.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        self.p256 = point(self.decryption.public_key())
-        self.public_key = b"VK\x01" + ed_public + self.p256
+        ed_public = raw(self.signing.public_key())
+        if suite == 1:
+            self.decryption = derive_key_pair(expand(prk, b"p256 hpke ikm", 32))
+            self.p256 = point(self.decryption.public_key())
+            self.public_key = b"VK\x01" + ed_public + self.p256
+        else:
+            self.xwing = XWingKey(expand(prk, b"x-wing seed", 32))
+            self.public_key = b"VK\x02" + ed_public + self.xwing.public
         self.key_id = hashlib.sha256(self.public_key).digest()
 
     def verify(self, context, message, signature):
@@ -84,7 +115,12 @@ class Key:
 
 
 # --- §4: envelope ----------------------------------------------------------------------
+XWING_HPKE_ID = b"HPKE\x64\x7a\x00\x01\x00\x02"
+
+
 def hpke_open(key, enc, info, aad, ct):
+    if key.suite == 2:
+        return key_schedule_open(XWING_HPKE_ID, key.xwing.decap(enc), info, aad, ct)
     try:
         pk_e = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), enc)
     except ValueError:
@@ -92,6 +128,10 @@ def hpke_open(key, enc, info, aad, ct):
     dh = key.decryption.exchange(ec.ECDH(), pk_e)
     eae_prk = labeled_extract(KEM_ID, b"", b"eae_prk", dh)
     shared = labeled_expand(KEM_ID, eae_prk, b"shared_secret", enc + key.p256, 32)
+    return key_schedule_open(HPKE_ID, shared, info, aad, ct)
+
+
+def key_schedule_open(HPKE_ID, shared, info, aad, ct):
     psk_id_hash = labeled_extract(HPKE_ID, b"", b"psk_id_hash", b"")
     info_hash = labeled_extract(HPKE_ID, b"", b"info_hash", info)
     context = b"\x00" + psk_id_hash + info_hash
@@ -107,21 +147,34 @@ def hpke_open(key, enc, info, aad, ct):
 def decrypt_then_verify(data, key, senders):
     if len(data) < 26 or data[:4] != b"VGLE":
         raise Fail("malformed")
-    if data[4] != 1 or data[5] != 1:
+    if data[4] != 1 or data[5] not in (1, 2):
         raise Fail("unsupported_version")
+    tagged = data[5] == 2
     nonce = data[6:22]
     (n,) = struct.unpack(">I", data[22:26])
-    if n == 0 or n > 10_000 or len(data) < 26 + 145 * n + 32:
+    if n == 0 or n > 10_000:
         raise Fail("malformed")
-    header = data[: 26 + 145 * n]
-    mac = data[len(header) : len(header) + 32]
-    payload = data[len(header) + 32 :]
-    stanzas = [header[26 + 145 * i : 26 + 145 * (i + 1)] for i in range(n)]
-    mine = [s for s in stanzas if s[:32] == key.key_id]
+    stanzas, at = [], 26  # (kind, key_id, enc, sealed_key)
+    for _ in range(n):
+        kind = data[at] if tagged and at < len(data) else 1
+        if kind not in (1, 2):
+            raise Fail("malformed")
+        start = at + 1 if tagged else at
+        enc_len = 65 if kind == 1 else 1120
+        at = start + 32 + enc_len + 48
+        if at > len(data):
+            raise Fail("malformed")
+        stanzas.append((kind, data[start : start + 32], data[start + 32 : at - 48], data[at - 48 : at]))
+    if len(data) < at + 32:
+        raise Fail("malformed")
+    header, mac, payload = data[:at], data[at : at + 32], data[at + 32 :]
+    mine = [s for s in stanzas if s[1] == key.key_id]
     if not mine:
         raise Fail("not_a_recipient")
-    stanza = mine[0]
-    content_key = hpke_open(key, stanza[32:97], b"virgil-envelope-v1 content key", stanza[:32], stanza[97:])
+    kind, key_id, enc, sealed_key = mine[0]
+    if kind != key.suite:
+        raise Fail("corrupted")
+    content_key = hpke_open(key, enc, b"virgil-envelope-v1 content key", key_id, sealed_key)
     prk = extract(nonce, content_key)
     mac_key = expand(prk, b"virgil-envelope-v1 header mac", 32)
     payload_key = expand(prk, b"virgil-envelope-v1 payload", 32)
@@ -162,7 +215,7 @@ def decrypt_then_verify(data, key, senders):
 def unlock(blob, password):
     if blob[:4] != b"VGLK":
         raise Fail("malformed")
-    if blob[4] != 1:
+    if blob[4] not in (1, 2):  # the key's suite
         raise Fail("unsupported_version")
     if len(blob) != 102:
         raise Fail("malformed")
@@ -217,12 +270,15 @@ class Reader:
 
 def decode_snapshot(snapshot):
     r = Reader(snapshot)
-    if r.take(4) != b"VGLC" or r.u8() != 1:
+    if r.take(4) != b"VGLC":
         raise Fail("malformed")
+    version = r.u8()
+    if version not in (1, 2):
+        raise Fail("unsupported_version")
     content = {
         "identity": r.string(),
         "identity_type": r.string(),
-        "public_key": r.take(100),
+        "public_key": r.take(100) if version == 1 else r.bytes_(),
         "app_id": r.string(),
         "data": [(r.string(), r.string()) for _ in range(r.u64())],
         "info": r.option(lambda: (r.string(), r.string())),
@@ -338,7 +394,7 @@ def main():
     vectors = json.loads((folder / "crypto.json").read_text())
     checked = 0
     for v in vectors["keys"]:
-        key = Key(bytes.fromhex(v["seed"]))
+        key = Key(bytes.fromhex(v["seed"]), v["suite"])
         assert key.public_key.hex() == v["public_key"], "public key"
         assert key.key_id.hex() == v["key_id"], "key id"
         checked += 1
@@ -348,22 +404,24 @@ def main():
     for v in vectors["envelopes"]:
         data = base64.b64decode(v["ciphertext"], validate=True)
         expected = bytes(i % 251 for i in range(v["plaintext_len"]))
-        senders = [Key(bytes.fromhex(v["sender_seed"]))] if v["sender_seed"] else None
-        for seed in v["recipient_seeds"]:
-            assert decrypt_then_verify(data, Key(bytes.fromhex(seed)), senders) == expected, v["name"]
+        senders = [Key(bytes.fromhex(v["sender_seed"]), v["sender_suite"])] if v["sender_seed"] else None
+        for seed, suite in zip(v["recipient_seeds"], v["recipient_suites"]):
+            assert decrypt_then_verify(data, Key(bytes.fromhex(seed), suite), senders) == expected, v["name"]
             checked += 1
     for v in vectors["negative_envelopes"]:
         data = base64.b64decode(v["ciphertext"], validate=True)
         try:
-            decrypt_then_verify(data, Key(bytes.fromhex(v["recipient_seed"])), [Key(bytes.fromhex(v["sender_seed"]))])
+            recipient = Key(bytes.fromhex(v["recipient_seed"]), v["recipient_suite"])
+            decrypt_then_verify(data, recipient, [Key(bytes.fromhex(v["sender_seed"]), v["sender_suite"])])
             raise AssertionError(f"{v['name']}: decrypted")
         except Fail as failure:
             assert failure.name == v["error"], f"{v['name']}: {failure.name} != {v['error']}"
         checked += 1
     for v in vectors["key_blobs"]:
         password = (v["password"] or "").encode()
-        seed = unlock(bytes.fromhex(v["blob"]), password)
-        assert seed.hex() == v["seed"], "key blob seed"
+        blob = bytes.fromhex(v["blob"])
+        seed = unlock(blob, password)
+        assert seed.hex() == v["seed"] and blob[4] == v["suite"], "key blob seed and suite"
         checked += 1
     checked += check_cards(json.loads((folder / "cards.json").read_text()))
     checked += check_statuses(json.loads((folder / "status.json").read_text()))

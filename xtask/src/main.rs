@@ -117,7 +117,10 @@ fn has_nightly() -> bool {
 
 /// Whether `python3` can run the independent format check (docs/reference/).
 fn python_can_check_spec() -> bool {
-    succeeds(Command::new("python3").args(["-c", "import cryptography, blake3"]))
+    succeeds(Command::new("python3").args([
+        "-c",
+        "import blake3; from cryptography.hazmat.primitives.asymmetric import mlkem",
+    ]))
 }
 
 fn ci(args: &[String]) -> Result<(), String> {
@@ -266,7 +269,7 @@ fn ci(args: &[String]) -> Result<(), String> {
         });
     } else {
         println!(
-            "note: python3 with `cryptography` and `blake3` not found; skipping the spec-check step (install: pip install cryptography blake3)"
+            "note: python3 with `cryptography` (46 or later) and `blake3` not found; skipping the spec-check step (install: pip install 'cryptography>=46' blake3)"
         );
     }
     match python3() {

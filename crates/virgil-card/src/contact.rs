@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha512};
 use std::fmt;
 use virgil_crypto::encoding::{from_hex, to_hex};
-use virgil_crypto::{PUBLIC_KEY_LEN, PublicKey};
+use virgil_crypto::{PQ_PUBLIC_KEY_LEN, PUBLIC_KEY_LEN, PublicKey, Suite};
 
 /// The data entry that marks a reset card: the one card an identity may get without a
 /// link, after its owner lost every key (format.md §3). The `virgil.` prefix of data
@@ -67,7 +67,7 @@ pub struct PinnedCard {
     /// Its public key's encoding (format.md §2), so a later card linked from it can be
     /// checked without it. Decoded only when a link from it is checked: reading the
     /// contact file costs no key decoding, however many contacts it holds.
-    pub public_key: [u8; PUBLIC_KEY_LEN],
+    pub public_key: Vec<u8>,
     /// Whether the client has seen it revoked (then it is never accepted as active,
     /// and links from it do not count).
     pub revoked: bool,
@@ -86,11 +86,17 @@ impl TryFrom<PinnedCardJson> for PinnedCard {
     type Error = String;
     fn try_from(json: PinnedCardJson) -> Result<Self, String> {
         let bytes = from_hex(&json.public_key).map_err(|error| error.to_string())?;
-        let public_key = <[u8; PUBLIC_KEY_LEN]>::try_from(bytes.as_slice())
-            .map_err(|_| format!("a public key is {PUBLIC_KEY_LEN} bytes"))?;
+        if !Suite::ALL
+            .iter()
+            .any(|suite| suite.public_key_len() == bytes.len())
+        {
+            return Err(format!(
+                "a public key is {PUBLIC_KEY_LEN} or {PQ_PUBLIC_KEY_LEN} bytes"
+            ));
+        }
         Ok(Self {
             id: json.id,
-            public_key,
+            public_key: bytes,
             revoked: json.revoked,
         })
     }
@@ -258,7 +264,7 @@ impl Contact {
             if self.is_for(card) && self.pinned(card.id()).is_none() {
                 self.cards.push(PinnedCard {
                     id: *card.id(),
-                    public_key: *card.public_key().as_bytes(),
+                    public_key: card.public_key().as_bytes().to_vec(),
                     revoked: false,
                 });
             }
@@ -276,7 +282,7 @@ impl Contact {
             Some(pinned) => pinned.revoked = true,
             None => self.cards.push(PinnedCard {
                 id: *card.id(),
-                public_key: *card.public_key().as_bytes(),
+                public_key: card.public_key().as_bytes().to_vec(),
                 revoked: true,
             }),
         }
@@ -355,7 +361,7 @@ fn side_digits(cards: &[Card]) -> Result<String, CardError> {
     }
     let mut keys: Vec<&[u8]> = cards
         .iter()
-        .map(|card| card.public_key().as_bytes().as_slice())
+        .map(|card| card.public_key().as_bytes())
         .collect();
     keys.sort_unstable();
     keys.dedup();

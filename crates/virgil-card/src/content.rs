@@ -8,7 +8,7 @@
 use crate::{CardError, CardId};
 use bincode::{Decode, Encode};
 use std::collections::BTreeMap;
-use virgil_crypto::{PUBLIC_KEY_LEN, PublicKey};
+use virgil_crypto::{PUBLIC_KEY_LEN, PublicKey, Suite};
 
 /// Most data entries a card may carry.
 pub const MAX_DATA_ENTRIES: usize = 16;
@@ -28,7 +28,10 @@ pub const MAX_SNAPSHOT_LEN: usize = 32 * 1024;
 pub const DEFAULT_IDENTITY_TYPE: &str = "user";
 
 const MAGIC: [u8; 4] = *b"VGLC";
-const VERSION: u8 = 1;
+/// Version 1: a suite-1 public key, as a fixed 100-byte field.
+const VERSION_CLASSIC: u8 = 1;
+/// Version 2: a public key of any later suite, as length-prefixed bytes.
+const VERSION_SIZED_KEY: u8 = 2;
 const NAME_CHARS: &str = "letters, digits, '_', '.' and '-'";
 
 /// Optional description of the device a key lives on.
@@ -61,14 +64,15 @@ pub struct CardContent {
     pub previous_card_id: Option<CardId>,
 }
 
-/// The wire form; field order is the byte order (see docs/format.md).
+/// The wire form; field order is the byte order (see docs/format.md). `Key` is
+/// `[u8; 100]` in version 1 and `Vec<u8>` (length-prefixed) in version 2.
 #[derive(Encode, Decode)]
-struct SnapshotWire {
+struct SnapshotWire<Key> {
     magic: [u8; 4],
     version: u8,
     identity: String,
     identity_type: String,
-    public_key: [u8; PUBLIC_KEY_LEN],
+    public_key: Key,
     app_id: String,
     data: Vec<(String, String)>,
     info: Option<(String, String)>,
@@ -174,15 +178,38 @@ impl CardContent {
         Ok(())
     }
 
-    /// Validates and encodes the content: the snapshot.
+    /// Validates and encodes the content: the snapshot (version 1 for a suite-1 key,
+    /// version 2 for any other).
     pub fn to_snapshot(&self) -> Result<Vec<u8>, CardError> {
         self.validate()?;
-        let wire = SnapshotWire {
+        let key = self.public_key.as_bytes();
+        let encoded = match self.public_key.suite() {
+            Suite::Classic => {
+                let key: [u8; PUBLIC_KEY_LEN] =
+                    key.try_into().map_err(|_| CardError::Malformed {
+                        what: "card snapshot",
+                        reason: "a suite-1 public key is 100 bytes",
+                    })?;
+                bincode::encode_to_vec(self.to_wire(VERSION_CLASSIC, key), bincode_config())
+            }
+            _ => bincode::encode_to_vec(
+                self.to_wire(VERSION_SIZED_KEY, key.to_vec()),
+                bincode_config(),
+            ),
+        };
+        encoded.map_err(|_| CardError::Malformed {
+            what: "card snapshot",
+            reason: "too large",
+        })
+    }
+
+    fn to_wire<Key>(&self, version: u8, public_key: Key) -> SnapshotWire<Key> {
+        SnapshotWire {
             magic: MAGIC,
-            version: VERSION,
+            version,
             identity: self.identity.clone(),
             identity_type: self.identity_type.clone(),
-            public_key: *self.public_key.as_bytes(),
+            public_key,
             app_id: self.app_id.clone(),
             data: self
                 .data
@@ -195,11 +222,7 @@ impl CardContent {
                 .map(|info| (info.device.clone(), info.device_name.clone())),
             created_at: self.created_at,
             previous_card_id: self.previous_card_id.map(|id| *id.as_bytes()),
-        };
-        bincode::encode_to_vec(wire, bincode_config()).map_err(|_| CardError::Malformed {
-            what: "card snapshot",
-            reason: "too large",
-        })
+        }
     }
 
     /// Decodes and validates a snapshot. Anything but the canonical encoding of valid
@@ -210,8 +233,34 @@ impl CardContent {
         if snapshot.len() > MAX_SNAPSHOT_LEN {
             return Err(malformed("larger than 32 KiB"));
         }
-        check_magic_and_version(snapshot, MAGIC, VERSION, WHAT)?;
-        let (wire, used): (SnapshotWire, usize) =
+        let content = match check_magic_and_version(snapshot, MAGIC, VERSION_CLASSIC, WHAT) {
+            Ok(()) => Self::from_wire::<[u8; PUBLIC_KEY_LEN]>(snapshot)?,
+            Err(CardError::UnsupportedVersion {
+                version: VERSION_SIZED_KEY,
+                ..
+            }) => Self::from_wire::<Vec<u8>>(snapshot)?,
+            Err(error) => return Err(error),
+        };
+        // Validation, then canonical form: data sorted by key (which `to_snapshot`
+        // produces), the version that goes with the key's suite, and no other encoding
+        // of the same content.
+        if content.to_snapshot()? != snapshot {
+            return Err(malformed(
+                "not in canonical form (data keys must be sorted; version 2 only for keys of suite 2 or later)",
+            ));
+        }
+        Ok(content)
+    }
+
+    fn from_wire<Key>(snapshot: &[u8]) -> Result<Self, CardError>
+    where
+        Key: Decode<()> + AsRef<[u8]>,
+    {
+        let malformed = |reason| CardError::Malformed {
+            what: "card snapshot",
+            reason,
+        };
+        let (wire, used): (SnapshotWire<Key>, usize) =
             bincode::decode_from_slice(snapshot, bincode_config())
                 .map_err(|_| malformed("truncated or invalid field encoding"))?;
         if used != snapshot.len() {
@@ -221,7 +270,7 @@ impl CardContent {
         let content = CardContent {
             identity: wire.identity,
             identity_type: wire.identity_type,
-            public_key: PublicKey::from_bytes(&wire.public_key)
+            public_key: PublicKey::from_bytes(wire.public_key.as_ref())
                 .map_err(CardError::InvalidPublicKey)?,
             app_id: wire.app_id,
             data: wire.data.into_iter().collect(),
@@ -234,13 +283,6 @@ impl CardContent {
         };
         if content.data.len() != entries {
             return Err(malformed("duplicate data key"));
-        }
-        // Validation, then canonical form: data sorted by key (which `to_snapshot`
-        // produces), and no other encoding of the same content.
-        if content.to_snapshot()? != snapshot {
-            return Err(malformed(
-                "not in canonical form (data keys must be sorted)",
-            ));
         }
         Ok(content)
     }

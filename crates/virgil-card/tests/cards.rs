@@ -278,10 +278,16 @@ fn snapshot_decoding_rejects_non_canonical_and_invalid_keys() {
         Err(CardError::Malformed { .. })
     ));
     let mut version = snapshot.clone();
+    version[4] = 3;
+    assert!(matches!(
+        CardContent::from_snapshot(&version),
+        Err(CardError::UnsupportedVersion { version: 3, .. })
+    ));
+    // Read as version 2, the fixed 100-byte key becomes a length prefix: malformed.
     version[4] = 2;
     assert!(matches!(
         CardContent::from_snapshot(&version),
-        Err(CardError::UnsupportedVersion { version: 2, .. })
+        Err(CardError::Malformed { .. })
     ));
     // Corrupt the P-256 point inside the public key (last byte of the 100-byte key).
     let key_bytes = world.user.public_key().as_bytes();
@@ -470,4 +476,63 @@ proptest! {
         let _ = Card::import(&virgil_crypto::encoding::to_base64(&bytes));
         let _ = CardContent::from_snapshot(&bytes);
     }
+}
+
+/// A suite-2 key's card: snapshot version 2 with a length-prefixed 1251-byte key, one
+/// encoding per content (a suite-1 key in a version-2 snapshot is not canonical).
+#[test]
+fn post_quantum_cards_use_snapshot_version_2() {
+    use virgil_crypto::Suite;
+    let pq = PrivateKey::from_seed_with_suite(&[5; 32], Suite::PostQuantum).unwrap();
+    let content = |key: &PrivateKey| CardContent {
+        identity: "alice".into(),
+        identity_type: "user".into(),
+        public_key: key.public_key().clone(),
+        app_id: "chat".into(),
+        data: Default::default(),
+        info: None,
+        created_at: 1_700_000_000,
+        previous_card_id: None,
+    };
+    let snapshot = content(&pq).to_snapshot().unwrap();
+    assert_eq!(&snapshot[..5], b"VGLC\x02");
+    let decoded = CardContent::from_snapshot(&snapshot).unwrap();
+    assert_eq!(decoded.public_key.suite(), Suite::PostQuantum);
+    assert_eq!(decoded, content(&pq));
+
+    // The same content with a suite-1 key, hand-framed as version 2.
+    let classic = PrivateKey::from_seed(&[5; 32]).unwrap();
+    let v1 = content(&classic).to_snapshot().unwrap();
+    assert_eq!(v1[4], 1);
+    let key_at = v1
+        .windows(100)
+        .position(|w| w == classic.public_key().as_bytes())
+        .unwrap();
+    let mut v2 = v1[..key_at].to_vec();
+    v2[4] = 2;
+    v2.extend_from_slice(&100u64.to_be_bytes());
+    v2.extend_from_slice(&v1[key_at..]);
+    assert!(matches!(
+        CardContent::from_snapshot(&v2),
+        Err(CardError::Malformed { .. })
+    ));
+    // A length prefix that disagrees with the key's suite is an invalid key.
+    let mut short = snapshot.clone();
+    let len_at = snapshot
+        .windows(8)
+        .position(|w| w == 1251u64.to_be_bytes())
+        .unwrap();
+    short[len_at..len_at + 8].copy_from_slice(&1250u64.to_be_bytes());
+    short.remove(len_at + 8 + 1250);
+    assert!(matches!(
+        CardContent::from_snapshot(&short),
+        Err(CardError::InvalidPublicKey(_))
+    ));
+    // A huge length prefix is refused by the decoder's limit, without allocating it.
+    let mut huge = snapshot;
+    huge[len_at..len_at + 8].copy_from_slice(&u64::MAX.to_be_bytes());
+    assert!(matches!(
+        CardContent::from_snapshot(&huge),
+        Err(CardError::Malformed { .. })
+    ));
 }

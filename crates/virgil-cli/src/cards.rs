@@ -207,6 +207,10 @@ fn print_card(card: &Card, virgil: Option<&Virgil>) -> bool {
         crate::format_time(i64::try_from(content.created_at).unwrap_or(i64::MAX))
     );
     println!("key id:        {}", card.public_key().key_id());
+    println!(
+        "suite:         {}",
+        crate::keys::suite_label(card.public_key().suite())
+    );
     println!("public key:    {}", to_base64(card.public_key().as_bytes()));
     if let Some(previous) = &content.previous_card_id {
         println!("replaces:      {previous}");

@@ -66,6 +66,11 @@ pub(crate) struct EncryptArgs {
     /// Write ASCII armor (base64 lines between BEGIN/END lines) instead of binary.
     #[arg(short, long)]
     armor: bool,
+    /// Refuse (before writing anything) if any recipient, your own key included, is a
+    /// classic (suite-1) key: one classic recipient lets a future quantum computer read
+    /// the message.
+    #[arg(long)]
+    require_pq: bool,
     /// Print a JSON summary on standard output (needs -o; docs/cli.md has the shape).
     #[arg(long, requires = "output")]
     json: bool,
@@ -220,6 +225,22 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         }
         _ => false,
     };
+    if args.require_pq {
+        let classic = recipients
+            .iter()
+            .find(|card| !card.public_key().suite().is_post_quantum())
+            .map(|card| format!("{}'s card {}", card.identity(), card.id()))
+            .or_else(|| {
+                keys.iter()
+                    .find(|key| !key.suite().is_post_quantum())
+                    .map(|key| format!("key {}", recipients::key_short(key)))
+            });
+        if let Some(classic) = classic {
+            return Err(CliError::new(format!(
+                "--require-pq: {classic} is a classic (suite-1) key; nothing was encrypted. Its owner can move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
+            )));
+        }
+    }
     let (mut input, bar) = open_input(args.files.path())?;
     let output = Output::open(args.files.output.as_deref())?;
     let format = if args.armor {
@@ -239,16 +260,17 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     output.commit()?;
     let mut names: Vec<String> = recipients
         .iter()
-        .map(|card| card.identity().to_owned())
+        .map(|card| format!("{} ({})", card.identity(), card.public_key().suite().name()))
         .chain(bare_keys.iter().map(|key| {
             format!(
-                "key {} (a bare key: not verified by any directory)",
-                recipients::key_short(key)
+                "key {} ({}; a bare key: not verified by any directory)",
+                recipients::key_short(key),
+                key.suite().name()
             )
         }))
         .collect();
-    if let (true, Some(name)) = (self_included, &signer_name) {
-        names.push(format!("you (key {name:?})"));
+    if let (true, Some(name), Some(key)) = (self_included, &signer_name, &signer) {
+        names.push(format!("you (key {name:?}, {})", key.suite().name()));
     }
     let signed = match (&signer_name, args.no_sign) {
         (Some(name), _) => format!("; signed with key {name:?}"),
@@ -261,12 +283,16 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     if args.json {
         let mut listed: Vec<serde_json::Value> = recipients
             .iter()
-            .map(|card| serde_json::json!({"identity": card.identity(), "card": card.id().to_string()}))
-            .chain(
-                bare_keys
-                    .iter()
-                    .map(|key| serde_json::json!({"key": recipients::key_string(key)})),
-            )
+            .map(|card| {
+                serde_json::json!({
+                    "identity": card.identity(),
+                    "card": card.id().to_string(),
+                    "suite": card.public_key().suite().name(),
+                })
+            })
+            .chain(bare_keys.iter().map(|key| {
+                serde_json::json!({"key": recipients::key_string(key), "suite": key.suite().name()})
+            }))
             .collect();
         if let (true, Some(name)) = (self_included, &signer_name) {
             listed.push(serde_json::json!({"self": name}));

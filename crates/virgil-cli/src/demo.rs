@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use virgil::crypto::PrivateKey;
-use virgil::{Config, ContactEvent, Encoding, TlsRoots, Virgil};
+use virgil::{Config, ContactEvent, Encoding, RecipientPolicy, Suite, TlsRoots, Virgil};
 use virgil_app_server::server::AppServer;
 use virgil_app_server::store::AppStore;
 use virgil_cards_service::auth::Applications;
@@ -93,9 +93,15 @@ fn start_servers(
     })
 }
 
-/// Runs the demo.
-pub(crate) fn run() -> Result<(), String> {
+/// Runs the demo with user keys of `suite`.
+pub(crate) fn run(suite: Suite) -> Result<(), String> {
     println!("virgil demo: Alice sends Bob a signed, encrypted message through real servers\n");
+    // A post-quantum deployment also refuses to encrypt to any classic card.
+    let policy = if suite.is_post_quantum() {
+        RecipientPolicy::RequirePostQuantum
+    } else {
+        RecipientPolicy::AnySuite
+    };
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
 
@@ -128,6 +134,8 @@ pub(crate) fn run() -> Result<(), String> {
                 .cards_service(&cards_url)
                 .app_server(&app_url)
                 .tls_roots(roots.clone())
+                .key_suite(suite)
+                .recipient_policy(policy)
                 .key_dir(dir.path().join(format!("device-{name}"))),
         )
         .map_err(err(name))
@@ -161,7 +169,8 @@ pub(crate) fn run() -> Result<(), String> {
             .publish_card(&request)
             .map_err(err("publishing the card"))?;
         step(format!(
-            "{user}: key generated and saved (password-locked), card {} approved and published (its status signed by the cards service, checked against the pinned key)",
+            "{user}: {} key generated and saved (password-locked), card {} approved and published (its status signed by the cards service, checked against the pinned key)",
+            crate::keys::suite_label(key.suite()),
             published.card.id()
         ));
         first_cards.push((key, published.card));
@@ -252,7 +261,12 @@ pub(crate) fn run() -> Result<(), String> {
         .send_ciphertext("bob", &cipher)
         .map_err(err("sending"))?;
     step(format!(
-        "alice signed, encrypted (for both of bob's devices) and sent {} bytes of ciphertext through the relay",
+        "alice signed, encrypted (for both of bob's devices{}) and sent {} bytes of ciphertext through the relay",
+        if suite.is_post_quantum() {
+            ", X-Wing stanzas only: the policy refuses classic cards"
+        } else {
+            ""
+        },
         cipher.as_bytes().len()
     ));
 

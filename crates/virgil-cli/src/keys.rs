@@ -7,7 +7,34 @@ use clap::Subcommand;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use virgil::keystore::KeyStoreError;
-use virgil::{Key, KeyEntry, Keys};
+use virgil::{Key, KeyEntry, Keys, Suite};
+
+/// A key suite on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SuiteArg {
+    /// Suite 1: Ed25519 + P-256 (the default).
+    Classic,
+    /// Suite 2: Ed25519 + X-Wing (ML-KEM-768 + X25519), post-quantum.
+    Pq,
+}
+
+impl From<SuiteArg> for Suite {
+    fn from(suite: SuiteArg) -> Self {
+        match suite {
+            SuiteArg::Classic => Suite::Classic,
+            SuiteArg::Pq => Suite::PostQuantum,
+        }
+    }
+}
+
+/// How the CLI names a suite: `classic` or `pq (post-quantum)`.
+pub(crate) fn suite_label(suite: Suite) -> &'static str {
+    if suite.is_post_quantum() {
+        "pq (post-quantum)"
+    } else {
+        "classic"
+    }
+}
 
 /// `virgil key` subcommands.
 #[derive(Subcommand, Debug)]
@@ -15,6 +42,7 @@ pub(crate) enum KeyCommand {
     /// Generate a key and save it under NAME, locked with a password.
     #[command(after_help = "Examples:\n  \
         virgil key generate alice                 # asks for the password twice\n  \
+        virgil key generate alice --suite pq      # post-quantum (X-Wing) key\n  \
         VIRGIL_PASSWORD=… virgil key generate alice\n  \
         virgil key generate bot --password-file bot.pass")]
     Generate {
@@ -25,6 +53,12 @@ pub(crate) enum KeyCommand {
         /// Store the key without a password (anyone who can read the file has it).
         #[arg(long)]
         unprotected: bool,
+        /// The key's suite: `classic` (P-256; 100-byte public key, 145 bytes per
+        /// recipient) or `pq` (post-quantum X-Wing, ML-KEM-768 + X25519; 1251-byte public
+        /// key, 1201 bytes per recipient). Messages to a `pq` key stay secret even from a
+        /// future quantum computer, as long as every recipient of the message is `pq`.
+        #[arg(long, value_enum, default_value_t = SuiteArg::Classic)]
+        suite: SuiteArg,
     },
     /// List the keys (no password needed).
     #[command(after_help = "Example:\n  virgil key list")]
@@ -132,6 +166,7 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             name,
             password,
             unprotected,
+            suite,
         } => {
             if store.exists(&name)? {
                 return Err(KeyStoreError::AlreadyExists { name }.into());
@@ -141,9 +176,15 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             } else {
                 Some(password::key_password(&password, &name, true)?)
             };
-            let key = store.generate().map_err(context("cannot generate a key"))?;
+            let key = store
+                .generate_with_suite(suite.into())
+                .map_err(context("cannot generate a key"))?;
             let entry = store.save(&key, &name, secret.as_ref().map(|p| p.as_str()))?;
-            println!("key {name:?} created, key id {}", entry.key_id);
+            println!(
+                "key {name:?} created, key id {}, suite {}",
+                entry.key_id,
+                suite_label(entry.suite)
+            );
             println!("saved in {}", path_of(&store, &name));
         }
         KeyCommand::List { json } => {
@@ -164,9 +205,10 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             }
             for entry in listing.entries {
                 println!(
-                    "{:<24} {}  {}{}",
+                    "{:<24} {}  {:<7}  {}{}",
                     entry.name.as_str(),
                     entry.key_id,
+                    entry.suite.name(),
                     time(entry.created_at),
                     if entry.password_protected {
                         ""
@@ -191,6 +233,7 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             }
             println!("name:      {}", entry.name.as_str());
             println!("key id:    {}", entry.key_id);
+            println!("suite:     {}", suite_label(entry.suite));
             println!("created:   {}", time(entry.created_at));
             println!(
                 "password:  {}",
@@ -266,5 +309,6 @@ fn entry_json(entry: &KeyEntry) -> serde_json::Value {
         "key_id": entry.key_id.to_string(),
         "created_at": entry.created_at,
         "password_protected": entry.password_protected,
+        "suite": entry.suite.name(),
     })
 }

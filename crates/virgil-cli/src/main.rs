@@ -49,13 +49,20 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    #[command(after_help = "Example:\n  cargo run -p virgil-cli -- demo")]
+    #[command(
+        after_help = "Examples:\n  cargo run -p virgil-cli -- demo\n  cargo run -p virgil-cli -- demo --suite pq"
+    )]
     /// Run the whole tutorial in one process: start a cards service and an application
     /// server on 127.0.0.1 (temporary SQLite databases and key directories), register
     /// alice and bob, create, approve and publish their cards, send "Hey Bob, how's it
     /// going?" signed and encrypted through the relay, and decrypt and verify it as Bob.
-    /// Exits 0 only if everything verified; leaves nothing behind.
-    Demo,
+    /// Exits 0 only if everything verified; leaves nothing behind. With `--suite pq`
+    /// every key is post-quantum and encrypting to a classic card is refused.
+    Demo {
+        /// The suite of every user key: `classic` or `pq` (post-quantum X-Wing).
+        #[arg(long, value_enum, default_value_t = keys::SuiteArg::Classic)]
+        suite: keys::SuiteArg,
+    },
     /// Create server keys and configuration files for a local deployment.
     Init(serve::InitArgs),
     /// Run a server: `cards` (the cards service) or `app` (the application server).
@@ -210,9 +217,8 @@ pub(crate) fn format_time(seconds: i64) -> String {
 fn run(cli: Cli) -> Result<(), error::CliError> {
     let global = &cli.global;
     match cli.command {
-        Command::Demo => {
-            demo::run().map_err(|message| error::CliError::new(format!("demo FAILED: {message}")))
-        }
+        Command::Demo { suite } => demo::run(suite.into())
+            .map_err(|message| error::CliError::new(format!("demo FAILED: {message}"))),
         Command::Init(args) => serve::init(args),
         Command::Serve(command) => serve::serve(command),
         Command::Key(command) => keys::run(global, command),

@@ -1181,7 +1181,7 @@ fn encrypt_signs_and_includes_you_by_default() {
     );
     assert!(sent.status.success(), "{}", text(&sent.stderr));
     let said = text(&sent.stderr);
-    assert!(said.contains("you (key \"alice\")"), "{said}");
+    assert!(said.contains("you (key \"alice\", classic)"), "{said}");
     assert!(said.contains("signed with key \"alice\""), "{said}");
     for (user, out) in [("bob", "bob.txt"), ("alice", "alice.txt")] {
         let read = deployment.run_as(
@@ -1536,4 +1536,126 @@ fn deploy_files_use_only_what_the_binaries_have() {
     }
     let dockerfile = std::fs::read_to_string(root.join("deploy/Dockerfile")).unwrap();
     assert!(dockerfile.contains("EXPOSE 8080 8081") && dockerfile.contains("USER virgil"));
+}
+
+/// Issue 15: `--suite pq` keys, the suite shown by `key show`/`key list`/`encrypt`, and
+/// `encrypt --require-pq` refusing a classic recipient before writing anything.
+#[test]
+fn post_quantum_keys_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env("VIRGIL_HOME", &home)
+            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
+            .env_remove("VIRGIL_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(
+            output.status.success(),
+            "`virgil {}`: {}",
+            args.join(" "),
+            text(&output.stderr)
+        );
+        output
+    };
+    let made = ok(&["key", "generate", "alice", "--suite", "pq"]);
+    assert!(text(&made.stdout).contains("suite pq (post-quantum)"));
+    ok(&["key", "generate", "bob"]);
+    assert!(text(&ok(&["key", "show", "alice"]).stdout).contains("suite:     pq (post-quantum)"));
+    assert!(text(&ok(&["key", "show", "bob"]).stdout).contains("suite:     classic"));
+    let listed: serde_json::Value =
+        serde_json::from_slice(&ok(&["key", "list", "--json"]).stdout).unwrap();
+    let suites: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["suite"].as_str().unwrap())
+        .collect();
+    assert_eq!(suites, ["pq", "classic"]);
+    let alice = text(&ok(&["key", "export-public", "alice"]).stdout);
+    assert_eq!(
+        alice.trim().len(),
+        4 + 1668,
+        "vpk: and 1251 bytes of base64"
+    );
+    std::fs::write(dir.path().join("alice.pub"), &alice).unwrap();
+    ok(&["key", "export-public", "bob", "-o", "bob.pub"]);
+    std::fs::write(dir.path().join("m.txt"), "harvest now, decrypt never").unwrap();
+
+    let refused = run(&[
+        "encrypt",
+        "--require-pq",
+        "--to",
+        "alice.pub",
+        "--to",
+        "bob.pub",
+        "-i",
+        "m.txt",
+        "-o",
+        "m.virgil",
+    ]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("is a classic (suite-1) key; nothing was encrypted"));
+    assert!(!dir.path().join("m.virgil").exists());
+
+    let sent = ok(&[
+        "encrypt",
+        "--require-pq",
+        "--to",
+        "alice.pub",
+        "-i",
+        "m.txt",
+        "-o",
+        "m.virgil",
+    ]);
+    assert!(
+        text(&sent.stderr).contains("(pq; a bare key"),
+        "{}",
+        text(&sent.stderr)
+    );
+    ok(&[
+        "decrypt",
+        "--key",
+        "alice",
+        "--allow-unsigned",
+        "-i",
+        "m.virgil",
+        "-o",
+        "out.txt",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "harvest now, decrypt never"
+    );
+    // Mixed recipients without the flag: both read it.
+    ok(&[
+        "encrypt",
+        "--to",
+        "alice.pub",
+        "--to",
+        "bob.pub",
+        "-i",
+        "m.txt",
+        "-o",
+        "mixed.virgil",
+    ]);
+    for key in ["alice", "bob"] {
+        let out = format!("{key}.out");
+        ok(&[
+            "decrypt",
+            "--key",
+            key,
+            "--allow-unsigned",
+            "-i",
+            "mixed.virgil",
+            "-o",
+            &out,
+        ]);
+    }
 }

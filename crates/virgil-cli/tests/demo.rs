@@ -40,3 +40,26 @@ fn help_explains_the_demo() {
         String::from_utf8_lossy(&output.stdout).contains("Exits 0 only if everything verified")
     );
 }
+
+#[test]
+fn the_demo_runs_with_post_quantum_keys() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_virgil"))
+        .args(["demo", "--suite", "pq"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("alice: pq (post-quantum) key generated"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("X-Wing stanzas only"), "{stdout}");
+    assert!(
+        stdout.contains("bob reads: \"Hey Bob, how's it going?\""),
+        "{stdout}"
+    );
+}

@@ -440,5 +440,63 @@ fn unlock(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput, recipients, signing, unlock);
+/// Issue 15: suite 2 (X-Wing) against suite 1 (P-256), in one run: the per-recipient
+/// cost of sealing a stanza (16 recipients, so the stanzas dominate the 1 KiB payload)
+/// and decrypting 1 KiB as the only recipient, with the X-Wing KEM's own encapsulation
+/// and decapsulation as baselines.
+fn post_quantum(c: &mut Criterion) {
+    use virgil_crypto::Suite;
+    use x_wing::{Decapsulate as _, TryKeyInit as _};
+    let plaintext = vec![0x5au8; 1024];
+    let of = |suite: Suite, n: u8| PrivateKey::from_seed_with_suite(&[n; 32], suite).unwrap();
+    let classic: Vec<PrivateKey> = (0..16).map(|n| of(Suite::Classic, n)).collect();
+    let pq: Vec<PrivateKey> = (0..16).map(|n| of(Suite::PostQuantum, n)).collect();
+    let classic_public: Vec<&PublicKey> = classic.iter().map(PrivateKey::public_key).collect();
+    let pq_public: Vec<&PublicKey> = pq.iter().map(PrivateKey::public_key).collect();
+    let alice = of(Suite::Classic, 200);
+
+    let mut group = c.benchmark_group(format!("suite2-1KiB/{MODE}"));
+    let xwing_public =
+        x_wing::EncapsulationKey::new_from_slice(&pq[0].public_key().as_bytes()[35..]).unwrap();
+    let xwing_secret = x_wing::DecapsulationKey::from([3u8; 32]);
+    let (ciphertext, _) = xwing_public.encapsulate_deterministic(&[9u8; 64].into());
+    group.bench_function("baseline: x-wing crate encapsulate", |b| {
+        b.iter(|| xwing_public.encapsulate_deterministic(black_box(&[9u8; 64].into())))
+    });
+    group.bench_function("baseline: x-wing crate decapsulate", |b| {
+        b.iter(|| xwing_secret.decapsulate(black_box(&ciphertext)))
+    });
+    for (name, public) in [("suite 1", &classic_public), ("suite 2", &pq_public)] {
+        group.bench_function(format!("{name}: sign_then_encrypt to 16 recipients"), |b| {
+            b.iter(|| envelope::sign_then_encrypt(black_box(&plaintext), &alice, public).unwrap())
+        });
+    }
+    for (name, keys) in [("suite 1", &classic), ("suite 2", &pq)] {
+        let sealed =
+            envelope::sign_then_encrypt(&plaintext, &alice, &[keys[0].public_key()]).unwrap();
+        group.bench_function(
+            format!("{name}: decrypt_then_verify, only recipient"),
+            |b| {
+                b.iter(|| {
+                    envelope::decrypt_then_verify(
+                        black_box(&sealed),
+                        &keys[0],
+                        &[alice.public_key()],
+                    )
+                    .unwrap()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    throughput,
+    recipients,
+    signing,
+    unlock,
+    post_quantum
+);
 criterion_main!(benches);

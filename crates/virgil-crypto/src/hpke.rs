@@ -1,6 +1,7 @@
-//! RFC 9180 HPKE, base mode, single-shot, for exactly one suite:
+//! RFC 9180 HPKE, base mode, single-shot, for exactly two suites:
 //! DHKEM(P-256, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM (kem 0x0010, kdf 0x0001,
-//! aead 0x0002).
+//! aead 0x0002; this module) and X-Wing / HKDF-SHA256 / AES-256-GCM (kem 0x647a;
+//! [`xwing`]).
 //!
 //! This is glue over vetted primitives, not new cryptography: ring does the sender's
 //! ephemeral ECDH and AES-256-GCM; the recipient's static ECDH is aws-lc-rs's (feature
@@ -21,10 +22,15 @@ use ring::agreement;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+pub(crate) mod xwing;
+
 /// `"KEM" ‖ I2OSP(kem_id, 2)`.
 const KEM_SUITE_ID: &[u8] = b"KEM\x00\x10";
 /// `"HPKE" ‖ I2OSP(kem_id, 2) ‖ I2OSP(kdf_id, 2) ‖ I2OSP(aead_id, 2)`.
 const HPKE_SUITE_ID: &[u8] = b"HPKE\x00\x10\x00\x01\x00\x02";
+/// Raw AES-256-GCM key and nonce lengths (`Nk`, `Nn`).
+const AEAD_KEY_LEN: usize = 32;
+const AEAD_NONCE_LEN: usize = 12;
 const VERSION_LABEL: &[u8] = b"HPKE-v1";
 const MODE_BASE: u8 = 0x00;
 
@@ -200,30 +206,35 @@ fn extract_and_expand(
 
 /// The AEAD key and base nonce of a base-mode context (`KeySchedule`, RFC 9180 §5.1).
 pub(crate) struct KeySchedule {
-    pub(crate) key: Zeroizing<[u8; 32]>,
-    pub(crate) base_nonce: [u8; 12],
+    pub(crate) key: Zeroizing<[u8; AEAD_KEY_LEN]>,
+    pub(crate) base_nonce: [u8; AEAD_NONCE_LEN],
 }
 
+/// `KeySchedule` of the P-256 suite.
 pub(crate) fn key_schedule(shared_secret: &[u8; 32], info: &[u8]) -> Result<KeySchedule, Error> {
-    let psk_id_hash = labeled_extract(HPKE_SUITE_ID, b"", b"psk_id_hash", b"");
-    let info_hash = labeled_extract(HPKE_SUITE_ID, b"", b"info_hash", info);
+    key_schedule_for(HPKE_SUITE_ID, shared_secret, info)
+}
+
+/// `KeySchedule(mode_base, shared_secret, info, "", "")` for the suite `suite_id`
+/// (`"HPKE" ‖ kem_id ‖ kdf_id ‖ aead_id`; the KDF is always HKDF-SHA256).
+pub(crate) fn key_schedule_for(
+    suite_id: &[u8],
+    shared_secret: &[u8; 32],
+    info: &[u8],
+) -> Result<KeySchedule, Error> {
+    let psk_id_hash = labeled_extract(suite_id, b"", b"psk_id_hash", b"");
+    let info_hash = labeled_extract(suite_id, b"", b"info_hash", info);
     let mut context = [0u8; 65];
     let (mode, hashes) = context.split_at_mut(1);
     mode.copy_from_slice(&[MODE_BASE]);
     let (psk_part, info_part) = hashes.split_at_mut(32);
     psk_part.copy_from_slice(psk_id_hash.as_ref());
     info_part.copy_from_slice(info_hash.as_ref());
-    let secret = labeled_extract(HPKE_SUITE_ID, shared_secret, b"secret", b"");
-    let mut key = Zeroizing::new([0u8; 32]);
-    labeled_expand(HPKE_SUITE_ID, &secret, b"key", &context, key.as_mut())?;
-    let mut base_nonce = [0u8; 12];
-    labeled_expand(
-        HPKE_SUITE_ID,
-        &secret,
-        b"base_nonce",
-        &context,
-        &mut base_nonce,
-    )?;
+    let secret = labeled_extract(suite_id, shared_secret, b"secret", b"");
+    let mut key = Zeroizing::new([0u8; AEAD_KEY_LEN]);
+    labeled_expand(suite_id, &secret, b"key", &context, key.as_mut())?;
+    let mut base_nonce = [0u8; AEAD_NONCE_LEN];
+    labeled_expand(suite_id, &secret, b"base_nonce", &context, &mut base_nonce)?;
     Ok(KeySchedule { key, base_nonce })
 }
 
@@ -318,7 +329,15 @@ pub(crate) fn open(
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
     let shared_secret = decap(enc, sk_r)?;
-    let schedule = key_schedule(&shared_secret, info)?;
+    aead_open(&key_schedule(&shared_secret, info)?, aad, ciphertext)
+}
+
+/// AES-256-GCM open with sequence number 0; every failure is [`Error::Corrupted`].
+fn aead_open(
+    schedule: &KeySchedule,
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     let key = LessSafeKey::new(
         UnboundKey::new(&AES_256_GCM, schedule.key.as_ref()).map_err(|_| Error::Corrupted)?,
     );

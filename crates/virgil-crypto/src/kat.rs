@@ -287,7 +287,7 @@ fn wycheproof_ecdh_p256() {
 /// A `PublicKey` whose Ed25519 half is `ed25519` (the P-256 half is a valid point).
 fn with_ed25519(ed25519: &[u8]) -> PublicKey {
     let base = PrivateKey::from_seed(&[1; 32]).unwrap();
-    let mut bytes = *base.public_key().as_bytes();
+    let mut bytes = base.public_key().as_bytes().to_vec();
     bytes[3..35].copy_from_slice(ed25519);
     PublicKey::from_bytes(&bytes).unwrap()
 }
@@ -344,5 +344,164 @@ fn rfc8032_ed25519() {
         assert_eq!(pair.sign(&h(message)).as_ref(), h(expected));
         let signature = Signature::from_slice(&h(expected)).unwrap();
         sign::verify_jws(&with_ed25519(&h(public)), &h(message), &signature).unwrap();
+    }
+}
+
+#[derive(Deserialize)]
+struct XWingVector {
+    seed: String,
+    eseed: String,
+    ss: String,
+    sk: String,
+    pk: String,
+    ct: String,
+}
+
+/// The X-Wing draft's own vectors (draft-connolly-cfrg-xwing-kem-06, appendix C):
+/// key generation from the seed, derandomised encapsulation and decapsulation, through
+/// the calls suite 2 makes.
+#[test]
+fn xwing_draft_vectors() {
+    use hpke::xwing;
+    let vectors: Vec<XWingVector> =
+        serde_json::from_str(include_str!("../tests/vectors/xwing-draft-06.json")).unwrap();
+    assert_eq!(vectors.len(), 3);
+    for vector in vectors {
+        assert_eq!(vector.sk, vector.seed);
+        let seed: [u8; xwing::SEED_LEN] = h(&vector.seed).try_into().unwrap();
+        let recipient = xwing::RecipientKey::from_seed(&seed);
+        assert_eq!(recipient.public_key().to_vec(), h(&vector.pk));
+        let public = xwing::PublicKey::from_bytes(&h(&vector.pk)).unwrap();
+        let eseed: [u8; 64] = h(&vector.eseed).try_into().unwrap();
+        let (enc, shared) = xwing::encap_with(&public, &eseed);
+        assert_eq!(enc.to_vec(), h(&vector.ct));
+        assert_eq!(shared.to_vec(), h(&vector.ss));
+        assert_eq!(
+            xwing::decap(&h(&vector.ct), &recipient).unwrap().to_vec(),
+            h(&vector.ss)
+        );
+        // Modified ciphertexts decapsulate to unrelated secrets (ML-KEM's implicit
+        // rejection), wrong lengths fail.
+        let mut bad = h(&vector.ct);
+        bad[0] ^= 1;
+        assert_ne!(
+            xwing::decap(&bad, &recipient).unwrap().to_vec(),
+            h(&vector.ss)
+        );
+        assert_eq!(
+            xwing::decap(&bad[..1119], &recipient).unwrap_err(),
+            Error::Corrupted
+        );
+    }
+}
+
+#[derive(Deserialize)]
+struct HpkePqVector {
+    info: String,
+    #[serde(rename = "ikmE")]
+    ikm_e: String,
+    #[serde(rename = "skRm")]
+    sk_rm: String,
+    #[serde(rename = "pkRm")]
+    pk_rm: String,
+    enc: String,
+    shared_secret: String,
+    suite_id: String,
+    key: String,
+    base_nonce: String,
+    encryptions: Vec<HpkeEncryption>,
+}
+
+/// The HPKE-PQ draft's X-Wing vector (kem 0x647a, HKDF-SHA256; its AEAD is
+/// ChaCha20-Poly1305, not suite 2's AES-256-GCM, so the key schedule is run with that
+/// vector's suite id and the first encryption opened with ring's ChaCha20-Poly1305).
+#[test]
+fn hpke_pq_xwing_vector() {
+    use hpke::xwing;
+    use ring::aead::CHACHA20_POLY1305;
+    let vectors: Vec<HpkePqVector> = serde_json::from_str(include_str!(
+        "../tests/vectors/hpke-pq-xwing-sha256-chacha20poly1305.json"
+    ))
+    .unwrap();
+    let vector = &vectors[0];
+    let seed: [u8; xwing::SEED_LEN] = h(&vector.sk_rm).try_into().unwrap();
+    let recipient = xwing::RecipientKey::from_seed(&seed);
+    assert_eq!(recipient.public_key().to_vec(), h(&vector.pk_rm));
+    let public = xwing::PublicKey::from_bytes(&h(&vector.pk_rm)).unwrap();
+    let randomness: [u8; 64] = h(&vector.ikm_e).try_into().unwrap();
+    let (enc, shared) = xwing::encap_with(&public, &randomness);
+    assert_eq!(enc.to_vec(), h(&vector.enc));
+    assert_eq!(shared.to_vec(), h(&vector.shared_secret));
+    assert_eq!(
+        xwing::decap(&enc[..], &recipient).unwrap().to_vec(),
+        h(&vector.shared_secret)
+    );
+
+    assert_eq!(h(&vector.suite_id), b"HPKE\x64\x7a\x00\x01\x00\x03");
+    let schedule = hpke::key_schedule_for(&h(&vector.suite_id), &shared, &h(&vector.info)).unwrap();
+    assert_eq!(schedule.key.to_vec(), h(&vector.key));
+    assert_eq!(schedule.base_nonce.to_vec(), h(&vector.base_nonce));
+    let first = &vector.encryptions[0];
+    assert_eq!(h(&first.nonce), h(&vector.base_nonce));
+    let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &h(&vector.key)).unwrap());
+    let mut data = h(&first.ct);
+    let pt = key
+        .open_in_place(
+            Nonce::assume_unique_for_key(schedule.base_nonce),
+            Aad::from(h(&first.aad)),
+            &mut data,
+        )
+        .unwrap();
+    assert_eq!(pt.to_vec(), h(&first.pt));
+}
+
+/// Suite 2's seal opens with the `hpke` crate's X-Wing / HKDF-SHA256 / AES-256-GCM and
+/// vice versa; key generation agrees with the `x-wing` crate used there.
+#[test]
+fn differential_against_hpke_crate_xwing() {
+    use ::hpke_pq::{
+        Deserializable as _, OpModeR, OpModeS, Serializable as _, aead::AesGcm256, kdf::HkdfSha256,
+        kem::XWing,
+    };
+    use hpke::xwing;
+    type Kem = XWing;
+    for i in 0..6u8 {
+        let seed = [i; xwing::SEED_LEN];
+        let ours = xwing::RecipientKey::from_seed(&seed);
+        let their_sk = <Kem as ::hpke_pq::Kem>::PrivateKey::from_bytes(&seed).unwrap();
+        let their_pk = <Kem as ::hpke_pq::Kem>::sk_to_pk(&their_sk);
+        assert_eq!(their_pk.to_bytes().to_vec(), ours.public_key().to_vec());
+
+        let public = xwing::PublicKey::from_bytes(ours.public_key()).unwrap();
+        let pt = alloc::vec![i; 32 + usize::from(i)];
+        let sealed = xwing::seal(&public, b"info", b"aad", &pt, &mut SystemRandom::new()).unwrap();
+        let enc = <Kem as ::hpke_pq::Kem>::EncappedKey::from_bytes(&sealed.enc[..]).unwrap();
+        let opened = ::hpke_pq::single_shot_open::<AesGcm256, HkdfSha256, Kem>(
+            &OpModeR::Base,
+            &their_sk,
+            &enc,
+            b"info",
+            &sealed.ciphertext,
+            b"aad",
+        )
+        .unwrap();
+        assert_eq!(opened, pt);
+
+        let (their_enc, their_ct) = ::hpke_pq::single_shot_seal::<AesGcm256, HkdfSha256, Kem>(
+            &OpModeS::Base,
+            &their_pk,
+            b"info",
+            &pt,
+            b"aad",
+        )
+        .unwrap();
+        let opened = xwing::open(&their_enc.to_bytes(), &ours, b"info", b"aad", &their_ct).unwrap();
+        assert_eq!(opened.to_vec(), pt);
+        let mut bad = their_ct.to_vec();
+        bad[0] ^= 1;
+        assert_eq!(
+            xwing::open(&their_enc.to_bytes(), &ours, b"info", b"aad", &bad).unwrap_err(),
+            Error::Corrupted
+        );
     }
 }

@@ -1,12 +1,13 @@
 //! Password-locked private keys: the bytes a key store writes to disk.
 //!
 //! ```text
-//! blob = "VGLK" ‖ version 0x01 ‖ kdf ‖ u32be(iterations) ‖ salt[16] ‖ check[16]
+//! blob = "VGLK" ‖ version ‖ kdf ‖ u32be(iterations) ‖ salt[16] ‖ check[16]
 //!        ‖ nonce[12] ‖ AES-256-GCM(key, nonce, seed[32], aad = the 54 bytes before it)
 //! kdf 0x01: master = PBKDF2-HMAC-SHA256(password, salt, iterations, 32)
 //! kdf 0x00: master = 32 zero bytes ("unprotected": anyone who reads the blob has the key)
 //! key   = HKDF-Expand(master, "virgil-keyblob-v1 key", 32)
 //! check = HKDF-Expand(master, "virgil-keyblob-v1 check", 16)
+//! version = the key's suite: 0x01 a suite-1 key, 0x02 a suite-2 key (same layout)
 //! ```
 //!
 //! The `check` value tells a wrong password ([`Error::WrongPassword`]) from a damaged blob
@@ -18,7 +19,7 @@
 //! The blob is framed with bincode 2 (big-endian, fixed-width integers); because every
 //! field has a fixed size, that is exactly the layout above.
 
-use crate::key::{PrivateKey, SEED_LEN};
+use crate::key::{PrivateKey, SEED_LEN, Suite};
 use crate::rng::{RandomSource, SystemRandom};
 use crate::{Error, Misuse};
 use alloc::vec::Vec;
@@ -39,7 +40,6 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 pub const BLOB_LEN: usize = HEADER_LEN + SEED_LEN + TAG_LEN;
 
 const MAGIC: [u8; 4] = *b"VGLK";
-const VERSION: u8 = 0x01;
 const KDF_NONE: u8 = 0x00;
 const KDF_PBKDF2_SHA256: u8 = 0x01;
 const SALT_LEN: usize = 16;
@@ -183,7 +183,7 @@ pub(crate) fn lock_with(
     let (aead, check) = derive(kdf, password.unwrap_or_default(), &salt, iterations)?;
     let mut blob = Blob {
         magic: MAGIC,
-        version: VERSION,
+        version: key.suite().id(),
         kdf,
         iterations,
         salt,
@@ -210,7 +210,7 @@ fn decode(bytes: &[u8]) -> Result<Blob, Error> {
     if bytes.get(..4) != Some(MAGIC.as_slice()) {
         return Err(Error::Malformed);
     }
-    if bytes.get(4) != Some(&VERSION) {
+    if bytes.get(4).copied().and_then(Suite::from_id).is_none() {
         return Err(Error::UnsupportedVersion);
     }
     if bytes.len() != BLOB_LEN {
@@ -227,6 +227,11 @@ fn decode(bytes: &[u8]) -> Result<Blob, Error> {
         (KDF_NONE | KDF_PBKDF2_SHA256, _) => Err(Error::Malformed),
         _ => Err(Error::UnsupportedVersion),
     }
+}
+
+/// The suite of the key a blob holds (its version byte; no password needed).
+pub fn suite_of(blob: &[u8]) -> Result<Suite, Error> {
+    decode(blob).and_then(|blob| Suite::from_id(blob.version).ok_or(Error::UnsupportedVersion))
 }
 
 /// Whether a blob needs a password (`false` for [`lock_unprotected`] blobs).
@@ -262,7 +267,9 @@ pub fn unlock(blob: &[u8], password: Option<&[u8]>) -> Result<PrivateKey, Error>
         )
         .map_err(|_| Error::Corrupted)?;
     let seed: &[u8; SEED_LEN] = (&*seed).try_into().map_err(|_| Error::Corrupted)?;
-    PrivateKey::from_seed(seed)
+    // The version byte is authenticated (it is in the AAD), so this is the locked suite.
+    let suite = Suite::from_id(blob.version).ok_or(Error::UnsupportedVersion)?;
+    PrivateKey::from_seed_with_suite(seed, suite)
 }
 
 #[cfg(test)]
@@ -285,6 +292,24 @@ mod tests {
             Error::WrongPassword
         );
         assert_eq!(unlock(&blob, None).unwrap_err(), Error::WrongPassword);
+    }
+
+    #[test]
+    fn post_quantum_keys_keep_their_suite() {
+        let key = PrivateKey::from_seed_with_suite(&[9; 32], Suite::PostQuantum).unwrap();
+        let blob = lock(&key, b"pw", fast()).unwrap();
+        assert_eq!(blob.len(), BLOB_LEN);
+        assert_eq!(blob[4], 0x02);
+        assert_eq!(suite_of(&blob), Ok(Suite::PostQuantum));
+        let unlocked = unlock(&blob, Some(b"pw")).unwrap();
+        assert_eq!(unlocked.suite(), Suite::PostQuantum);
+        assert_eq!(unlocked.public_key(), key.public_key());
+        let mut relabelled = blob;
+        relabelled[4] = Suite::Classic.id();
+        assert_eq!(
+            unlock(&relabelled, Some(b"pw")).unwrap_err(),
+            Error::Corrupted
+        );
     }
 
     #[test]
@@ -341,10 +366,18 @@ mod tests {
         longer.push(0);
         assert_eq!(unlock(&longer, Some(b"pw")).unwrap_err(), Error::Malformed);
         let mut newer = blob.clone();
-        newer[4] = 2;
+        newer[4] = 3;
         assert_eq!(
             unlock(&newer, Some(b"pw")).unwrap_err(),
             Error::UnsupportedVersion
+        );
+        // The suite is authenticated: relabelling a suite-1 blob as suite 2 does not
+        // give the suite-2 key of the same seed.
+        let mut relabelled = blob.clone();
+        relabelled[4] = Suite::PostQuantum.id();
+        assert_eq!(
+            unlock(&relabelled, Some(b"pw")).unwrap_err(),
+            Error::Corrupted
         );
         assert_eq!(unlock(b"", Some(b"pw")).unwrap_err(), Error::Malformed);
     }

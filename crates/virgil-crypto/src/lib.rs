@@ -58,7 +58,10 @@ mod rng;
 pub mod sign;
 
 pub use error::{Error, Misuse};
-pub use key::{KEY_ID_LEN, KeyId, PUBLIC_KEY_LEN, PrivateKey, PublicKey, SEED_LEN};
+pub use key::{
+    KEY_ID_LEN, KeyId, MAX_PUBLIC_KEY_LEN, PQ_PUBLIC_KEY_LEN, PUBLIC_KEY_LEN, PrivateKey,
+    PublicKey, SEED_LEN, Suite,
+};
 
 /// Test-only hooks (feature `test-util`, never in a production build): deterministic
 /// randomness for regenerating the published vectors. Never use it for real keys.

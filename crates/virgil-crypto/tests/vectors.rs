@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use virgil_crypto::encoding::{from_base64, from_hex, to_base64, to_hex};
 use virgil_crypto::sign::{self, Context, Signature};
 use virgil_crypto::testing::{DeterministicRng, lock_deterministic, seal_deterministic};
-use virgil_crypto::{Error, PrivateKey, PublicKey, envelope, keyblob};
+use virgil_crypto::{Error, PrivateKey, PublicKey, Suite, envelope, keyblob};
 
 const PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,6 +27,11 @@ fn seed(n: u8) -> [u8; 32] {
     let mut seed = [n; 32];
     seed[0] = 0xa0;
     seed
+}
+
+/// Vector key `n` of suite `suite` (1 or 2).
+fn key(n: u8, suite: u8) -> PrivateKey {
+    PrivateKey::from_seed_with_suite(&seed(n), Suite::from_id(suite).unwrap()).unwrap()
 }
 
 fn plaintext(len: usize) -> Vec<u8> {
@@ -48,11 +53,13 @@ fn error_name(error: Error) -> &'static str {
 }
 
 fn generate() -> Value {
-    let keys: Vec<Value> = (1..=4u8)
-        .map(|n| {
-            let key = PrivateKey::from_seed(&seed(n)).unwrap();
+    let keys: Vec<Value> = [(1, 1), (2, 1), (3, 1), (4, 1), (5, 2), (6, 2)]
+        .into_iter()
+        .map(|(n, suite)| {
+            let key = key(n, suite);
             json!({
                 "seed": to_hex(&seed(n)),
+                "suite": suite,
                 "public_key": to_hex(key.public_key().as_bytes()),
                 "key_id": key.key_id().to_string(),
             })
@@ -76,52 +83,81 @@ fn generate() -> Value {
     })
     .collect();
 
-    // (name, plaintext length, signed, recipients)
+    // (name, plaintext length, sender (none: unsigned), recipients), keys as (n, suite)
     let signed_one_chunk = 65_536 - 1 - 32 - 64;
-    let cases: [(&str, usize, bool, &[u8]); 8] = [
-        ("empty, signed, 1 recipient", 0, true, &[2]),
-        ("1 byte, signed, 1 recipient", 1, true, &[2]),
-        ("1 byte, unsigned, 1 recipient", 1, false, &[2]),
+    type Case<'a> = (&'a str, usize, Option<(u8, u8)>, &'a [(u8, u8)]);
+    let alice_1 = Some((1, 1));
+    let cases: [Case<'_>; 11] = [
+        ("empty, signed, 1 recipient", 0, alice_1, &[(2, 1)]),
+        ("1 byte, signed, 1 recipient", 1, alice_1, &[(2, 1)]),
+        ("1 byte, unsigned, 1 recipient", 1, None, &[(2, 1)]),
         (
             "exactly one chunk of inner, signed",
             signed_one_chunk,
-            true,
-            &[2],
+            alice_1,
+            &[(2, 1)],
         ),
         (
             "one chunk of inner + 1 byte, signed",
             signed_one_chunk + 1,
-            true,
-            &[2],
+            alice_1,
+            &[(2, 1)],
         ),
         (
             "three chunks, signed, 3 recipients",
             2 * 65_536 + 1000,
-            true,
-            &[2, 3, 4],
+            alice_1,
+            &[(2, 1), (3, 1), (4, 1)],
         ),
-        ("100 bytes, signed, 3 recipients", 100, true, &[2, 3, 4]),
-        ("empty, unsigned, 3 recipients", 0, false, &[2, 3, 4]),
+        (
+            "100 bytes, signed, 3 recipients",
+            100,
+            alice_1,
+            &[(2, 1), (3, 1), (4, 1)],
+        ),
+        (
+            "empty, unsigned, 3 recipients",
+            0,
+            None,
+            &[(2, 1), (3, 1), (4, 1)],
+        ),
+        (
+            "suite 2: 100 bytes, signed by a suite-2 key, 1 suite-2 recipient",
+            100,
+            Some((5, 2)),
+            &[(6, 2)],
+        ),
+        (
+            "mixed: 100 bytes, signed by suite 1, recipients of suites 2, 1, 2",
+            100,
+            alice_1,
+            &[(6, 2), (2, 1), (5, 2)],
+        ),
+        (
+            "mixed: three chunks, unsigned, recipients of suites 1, 2",
+            2 * 65_536 + 1000,
+            None,
+            &[(3, 1), (6, 2)],
+        ),
     ];
     let envelopes: Vec<Value> = cases
         .iter()
         .enumerate()
-        .map(|(index, (name, len, signed, recipients))| {
-            let keys: Vec<PrivateKey> = recipients
-                .iter()
-                .map(|&n| PrivateKey::from_seed(&seed(n)).unwrap())
-                .collect();
+        .map(|(index, (name, len, sender, recipients))| {
+            let keys: Vec<PrivateKey> = recipients.iter().map(|&(n, suite)| key(n, suite)).collect();
             let public: Vec<&PublicKey> = keys.iter().map(PrivateKey::public_key).collect();
             let rng_seed = [index as u8; 32];
             let mut rng = DeterministicRng::new(rng_seed);
-            let signer = signed.then_some(&alice);
+            let signer = sender.map(|(n, suite)| key(n, suite));
             let ciphertext =
-                seal_deterministic(&plaintext(*len), signer, &public, &mut rng).unwrap();
+                seal_deterministic(&plaintext(*len), signer.as_ref(), &public, &mut rng).unwrap();
             json!({
                 "name": name,
                 "rng_seed": to_hex(&rng_seed),
-                "sender_seed": signed.then(|| to_hex(&seed(1))),
-                "recipient_seeds": recipients.iter().map(|&n| to_hex(&seed(n))).collect::<Vec<_>>(),
+                "sender_seed": sender.map(|(n, _)| to_hex(&seed(n))),
+                "sender_suite": sender.map(|(_, suite)| suite),
+                "recipient_seeds": recipients.iter().map(|&(n, _)| to_hex(&seed(n))).collect::<Vec<_>>(),
+                "recipient_suites": recipients.iter().map(|&(_, suite)| suite).collect::<Vec<_>>(),
                 "plaintext_len": len,
                 "plaintext": "byte i = i mod 251",
                 "ciphertext": to_base64(&ciphertext),
@@ -132,15 +168,18 @@ fn generate() -> Value {
     // Negative vectors derived from the 100-byte signed envelope (index 6).
     let base = from_base64(envelopes[6]["ciphertext"].as_str().unwrap()).unwrap();
     let mut negatives = Vec::new();
-    let mut push = |name: &str, ciphertext: Vec<u8>, recipient: u8, sender: u8| {
-        let key = PrivateKey::from_seed(&seed(recipient)).unwrap();
-        let sender_key = PrivateKey::from_seed(&seed(sender)).unwrap();
-        let error = envelope::decrypt_then_verify(&ciphertext, &key, &[sender_key.public_key()])
-            .unwrap_err();
+    let mut push_as = |name: &str, ciphertext: Vec<u8>, recipient: (u8, u8), sender: (u8, u8)| {
+        let recipient_key = key(recipient.0, recipient.1);
+        let sender_key = key(sender.0, sender.1);
+        let error =
+            envelope::decrypt_then_verify(&ciphertext, &recipient_key, &[sender_key.public_key()])
+                .unwrap_err();
         negatives.push(json!({
             "name": name,
-            "recipient_seed": to_hex(&seed(recipient)),
-            "sender_seed": to_hex(&seed(sender)),
+            "recipient_seed": to_hex(&seed(recipient.0)),
+            "recipient_suite": recipient.1,
+            "sender_seed": to_hex(&seed(sender.0)),
+            "sender_suite": sender.1,
             "ciphertext": to_base64(&ciphertext),
             "error": error_name(error),
         }));
@@ -148,52 +187,113 @@ fn generate() -> Value {
     let mut flipped = base.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x80;
-    push("last tag byte flipped", flipped, 2, 1);
+    push_as("last tag byte flipped", flipped, (2, 1), (1, 1));
     let mut mac = base.clone();
     mac[26 + 3 * 145] ^= 1;
-    push("header MAC flipped", mac, 2, 1);
-    push(
+    push_as("header MAC flipped", mac, (2, 1), (1, 1));
+    push_as(
         "truncated by one byte",
         base[..base.len() - 1].to_vec(),
-        2,
-        1,
+        (2, 1),
+        (1, 1),
     );
     let mut extended = base.clone();
     extended.push(0);
-    push("one byte appended", extended, 2, 1);
-    push("not encrypted for this key", base.clone(), 1, 1);
-    push(
+    push_as("one byte appended", extended, (2, 1), (1, 1));
+    push_as("not encrypted for this key", base.clone(), (1, 1), (1, 1));
+    push_as(
         "signed by someone else than the expected sender",
         base.clone(),
-        2,
-        3,
+        (2, 1),
+        (3, 1),
     );
     let mut version = base.clone();
     version[4] = 2;
-    push("unknown version", version, 2, 1);
+    push_as("unknown version", version, (2, 1), (1, 1));
     let mut count = base.clone();
     count[22..26].copy_from_slice(&0u32.to_be_bytes());
-    push("zero recipients", count, 2, 1);
+    push_as("zero recipients", count, (2, 1), (1, 1));
     let unsigned = from_base64(envelopes[2]["ciphertext"].as_str().unwrap()).unwrap();
-    push("unsigned, given to a reader that verifies", unsigned, 2, 1);
+    push_as(
+        "unsigned, given to a reader that verifies",
+        unsigned,
+        (2, 1),
+        (1, 1),
+    );
     // §4.6: what the first chunk says about the sender waits for the last chunk's tag.
     let mut three_chunks = from_base64(envelopes[5]["ciphertext"].as_str().unwrap()).unwrap();
     let last = three_chunks.len() - 1;
     three_chunks[last] ^= 0x80;
-    push(
+    push_as(
         "unexpected sender and, three chunks later, a flipped tag",
         three_chunks,
-        2,
-        3,
+        (2, 1),
+        (3, 1),
     );
+
+    // Suite 2, from the mixed 100-byte envelope (index 9): stanzas 6 (X-Wing, at 26),
+    // 2 (P-256, at 26 + 1201) and 5 (X-Wing, at 26 + 1201 + 146), then the MAC.
+    let mixed = from_base64(envelopes[9]["ciphertext"].as_str().unwrap()).unwrap();
+    let (first, second, third, mac_at) = (26, 26 + 1201, 26 + 1201 + 146, 26 + 2 * 1201 + 146);
+    let mut xwing_flip = mixed.clone();
+    xwing_flip[first + 1 + 32 + 100] ^= 0x04;
+    push_as(
+        "X-Wing ciphertext bit flipped (ML-KEM part)",
+        xwing_flip,
+        (6, 2),
+        (1, 1),
+    );
+    let mut x25519_flip = mixed.clone();
+    x25519_flip[first + 1 + 32 + 1088 + 5] ^= 0x04;
+    push_as(
+        "X-Wing ciphertext bit flipped (X25519 part)",
+        x25519_flip,
+        (6, 2),
+        (1, 1),
+    );
+    let mut sealed_flip = mixed.clone();
+    sealed_flip[third + 1 + 32 + 1120 + 47] ^= 0x01;
+    push_as(
+        "sealed content key of an X-Wing stanza flipped",
+        sealed_flip,
+        (5, 2),
+        (1, 1),
+    );
+    let mut unknown_kind = mixed.clone();
+    unknown_kind[second] = 0x03;
+    push_as("unknown stanza kind", unknown_kind, (6, 2), (1, 1));
+    // The P-256 stanza (key 2's) relabelled with key 6's id: a stanza of the wrong kind.
+    let mut wrong_kind = mixed.clone();
+    let id_6 = key(6, 2);
+    wrong_kind[second + 1..second + 33].copy_from_slice(id_6.key_id().as_bytes());
+    wrong_kind.drain(first..second);
+    wrong_kind[22..26].copy_from_slice(&2u32.to_be_bytes());
+    push_as(
+        "a P-256 stanza under a suite-2 key id",
+        wrong_kind,
+        (6, 2),
+        (1, 1),
+    );
+    push_as(
+        "cut inside an X-Wing stanza",
+        mixed[..third + 600].to_vec(),
+        (2, 1),
+        (1, 1),
+    );
+    let mut pq_mac = mixed.clone();
+    pq_mac[mac_at] ^= 1;
+    push_as("header MAC flipped (mixed header)", pq_mac, (5, 2), (1, 1));
 
     let mut rng = DeterministicRng::new([0x77; 32]);
     let params = keyblob::Params::with_iterations(1_000).unwrap();
     let locked = lock_deterministic(&alice, Some(b"correct horse"), params, &mut rng).unwrap();
     let unprotected = lock_deterministic(&alice, None, params, &mut rng).unwrap();
+    let pq_locked =
+        lock_deterministic(&key(5, 2), Some(b"correct horse"), params, &mut rng).unwrap();
     let key_blobs = json!([
-        {"seed": to_hex(&seed(1)), "password": "correct horse", "iterations": 1000, "blob": to_hex(&locked)},
-        {"seed": to_hex(&seed(1)), "password": null, "iterations": 0, "blob": to_hex(&unprotected)},
+        {"seed": to_hex(&seed(1)), "suite": 1, "password": "correct horse", "iterations": 1000, "blob": to_hex(&locked)},
+        {"seed": to_hex(&seed(1)), "suite": 1, "password": null, "iterations": 0, "blob": to_hex(&unprotected)},
+        {"seed": to_hex(&seed(5)), "suite": 2, "password": "correct horse", "iterations": 1000, "blob": to_hex(&pq_locked)},
     ]);
 
     json!({
@@ -231,13 +331,16 @@ fn stored_vectors_check_out() {
     }
     let text = std::fs::read_to_string(PATH).unwrap();
     let stored: Value = serde_json::from_str(&text).unwrap();
-    let key_of = |hex: &Value| {
-        PrivateKey::from_seed(&from_hex(hex.as_str().unwrap()).unwrap().try_into().unwrap())
-            .unwrap()
+    // A seed and its suite (absent: suite 1).
+    let key_in = |hex: &Value, suite: &Value| {
+        let suite = Suite::from_id(suite.as_u64().unwrap_or(1) as u8).unwrap();
+        let seed: [u8; 32] = from_hex(hex.as_str().unwrap()).unwrap().try_into().unwrap();
+        PrivateKey::from_seed_with_suite(&seed, suite).unwrap()
     };
+    let key_of = |hex: &Value| key_in(hex, &Value::Null);
 
     for vector in stored["keys"].as_array().unwrap() {
-        let key = key_of(&vector["seed"]);
+        let key = key_in(&vector["seed"], &vector["suite"]);
         let public =
             PublicKey::from_bytes(&from_hex(vector["public_key"].as_str().unwrap()).unwrap())
                 .unwrap();
@@ -262,19 +365,25 @@ fn stored_vectors_check_out() {
         sign::verify(key.public_key(), context, &message, &signature).unwrap();
     }
     let envelopes = stored["envelopes"].as_array().unwrap();
-    assert_eq!(envelopes.len(), 8);
+    assert_eq!(envelopes.len(), 11);
     for vector in envelopes {
         let ciphertext = from_base64(vector["ciphertext"].as_str().unwrap()).unwrap();
         let expected = plaintext(vector["plaintext_len"].as_u64().unwrap() as usize);
-        for recipient in vector["recipient_seeds"].as_array().unwrap() {
-            let recipient = key_of(recipient);
+        let suites = vector["recipient_suites"].as_array().unwrap();
+        for (recipient, suite) in vector["recipient_seeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(suites)
+        {
+            let recipient = key_in(recipient, suite);
             if vector["sender_seed"].is_null() {
                 assert_eq!(
                     envelope::decrypt(&ciphertext, &recipient).unwrap(),
                     expected
                 );
             } else {
-                let sender = key_of(&vector["sender_seed"]);
+                let sender = key_in(&vector["sender_seed"], &vector["sender_suite"]);
                 let message =
                     envelope::decrypt_then_verify(&ciphertext, &recipient, &[sender.public_key()])
                         .unwrap();
@@ -283,11 +392,11 @@ fn stored_vectors_check_out() {
         }
     }
     let negatives = stored["negative_envelopes"].as_array().unwrap();
-    assert_eq!(negatives.len(), 10);
+    assert_eq!(negatives.len(), 17);
     for vector in negatives {
         let ciphertext = from_base64(vector["ciphertext"].as_str().unwrap()).unwrap();
-        let recipient = key_of(&vector["recipient_seed"]);
-        let sender = key_of(&vector["sender_seed"]);
+        let recipient = key_in(&vector["recipient_seed"], &vector["recipient_suite"]);
+        let sender = key_in(&vector["sender_seed"], &vector["sender_suite"]);
         let error = envelope::decrypt_then_verify(&ciphertext, &recipient, &[sender.public_key()])
             .unwrap_err();
         assert_eq!(
@@ -319,7 +428,7 @@ fn stored_vectors_check_out() {
         let password = vector["password"].as_str().map(str::as_bytes);
         assert_eq!(
             keyblob::unlock(&blob, password).unwrap(),
-            key_of(&vector["seed"])
+            key_in(&vector["seed"], &vector["suite"])
         );
         if password.is_some() {
             assert_eq!(

@@ -13,7 +13,7 @@ use crate::{KeyName, KeyStoreError};
 use bincode::{Decode, Encode};
 use std::path::Path;
 use virgil_crypto::keyblob::{self, Params};
-use virgil_crypto::{Error as CryptoError, KeyId, PrivateKey};
+use virgil_crypto::{Error as CryptoError, KeyId, PrivateKey, Suite};
 
 const MAGIC: [u8; 4] = *b"VGLS";
 const VERSION: u8 = 1;
@@ -31,6 +31,8 @@ pub struct KeyEntry {
     pub key_id: KeyId,
     /// Whether a password is needed to load it.
     pub password_protected: bool,
+    /// The key's suite (classic or post-quantum).
+    pub suite: Suite,
 }
 
 #[derive(Encode, Decode)]
@@ -84,6 +86,7 @@ pub(crate) fn seal(
         created_at,
         key_id: *key.key_id(),
         password_protected: password.is_some(),
+        suite: key.suite(),
     };
     Ok((entry, bytes))
 }
@@ -133,11 +136,13 @@ fn decode(
     }
     let password_protected =
         keyblob::is_password_protected(&wire.blob).map_err(|_| corrupted("damaged key blob"))?;
+    let suite = keyblob::suite_of(&wire.blob).map_err(|_| corrupted("damaged key blob"))?;
     let entry = KeyEntry {
         name: recorded,
         created_at: wire.created_at,
         key_id: KeyId::from_bytes(wire.key_id),
         password_protected,
+        suite,
     };
     Ok((entry, wire.blob))
 }

@@ -352,13 +352,16 @@ pub struct Messages<'a> {
 
 impl Messages<'_> {
     /// Signs `message` with `key`, encrypts it for every card of `to` and of the
-    /// logged-in user (so their other devices can read it), and relays it.
+    /// logged-in user (so their other devices can read it), and relays it. The key's
+    /// [`crate::RecipientPolicy`] applies to all of those cards.
     pub fn send(&self, to: &str, key: &Key, message: impl AsRef<[u8]>) -> Result<Sent, Error> {
         let remote = &self.virgil.remote;
         let session = remote.session()?;
         let identities = [to, session.username.as_str()];
         let found = self.virgil.cards().find_reviewed(&identities)?;
         found.check_each(&identities)?;
+        let cards: Vec<Card> = found.cards.iter().map(|c| c.card.clone()).collect();
+        key.check_recipients(&cards)?;
         let keys: Vec<&PublicKey> = found.cards.iter().map(|c| c.card.public_key()).collect();
         let ciphertext = envelope::sign_then_encrypt(message.as_ref(), &key.0, &keys)?;
         let id = remote

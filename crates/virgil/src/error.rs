@@ -54,6 +54,15 @@ pub enum Error {
         /// The identities whose signature was required.
         expected: String,
     },
+    /// The key's [`crate::RecipientPolicy`] requires post-quantum recipients and one is
+    /// suite 1.
+    #[error(
+        "{whose} is a classic (suite-1) key, and this application encrypts only to post-quantum keys: its owner must move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
+    )]
+    NotPostQuantum {
+        /// Which card or key.
+        whose: String,
+    },
     /// The sender has no published card to verify the message with.
     #[error("{identity} has no published card to verify the message with")]
     SenderHasNoCard {

@@ -3,17 +3,66 @@
 use crate::error::opening;
 use crate::{Buffer, Card, Error, PublicKey};
 use std::path::PathBuf;
-use virgil_crypto::{PrivateKey, envelope};
+use virgil_crypto::{PrivateKey, Suite, envelope};
 use virgil_keystore::{DirKeyStore, KeyEntry, KeyListing, KeyStore, MemoryKeyStore};
 
 /// A user's private key, with the tutorial's operations.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Key(pub(crate) PrivateKey);
+pub struct Key(pub(crate) PrivateKey, pub(crate) RecipientPolicy);
+
+/// Which recipients a [`Key`] agrees to encrypt to ([`Config::recipient_policy`]).
+///
+/// An envelope is only as strong as its weakest stanza: one suite-1 recipient (or a
+/// suite-1 sender, who is always a recipient of their own message) lets a future quantum
+/// computer read it. An application that must resist "harvest now, decrypt later"
+/// therefore refuses suite-1 cards outright.
+///
+/// [`Config::recipient_policy`]: crate::Config::recipient_policy
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecipientPolicy {
+    /// Encrypt to keys of any suite (the default).
+    #[default]
+    AnySuite,
+    /// Encrypt only to post-quantum (suite 2) keys, the sender's own included:
+    /// [`Error::NotPostQuantum`] names the first card (or own key) that is not.
+    RequirePostQuantum,
+}
+
+impl RecipientPolicy {
+    /// Checks `recipients`, named by `whose` for the error.
+    pub(crate) fn check<'k>(
+        self,
+        recipients: impl IntoIterator<Item = (&'k PublicKey, String)>,
+    ) -> Result<(), Error> {
+        if self == RecipientPolicy::AnySuite {
+            return Ok(());
+        }
+        for (key, whose) in recipients {
+            if !key.suite().is_post_quantum() {
+                return Err(Error::NotPostQuantum { whose });
+            }
+        }
+        Ok(())
+    }
+}
 
 impl Key {
-    /// Wraps a private key (e.g. one made with the crypto layer).
+    /// Wraps a private key (e.g. one made with the crypto layer); it encrypts to any
+    /// suite until [`Key::with_recipient_policy`] says otherwise.
     pub fn from_private_key(key: PrivateKey) -> Self {
-        Self(key)
+        Self(key, RecipientPolicy::default())
+    }
+
+    /// This key with `policy` for the recipients it encrypts to.
+    pub fn with_recipient_policy(mut self, policy: RecipientPolicy) -> Self {
+        self.1 = policy;
+        self
+    }
+
+    /// The key's suite: [`Suite::PostQuantum`] or [`Suite::Classic`].
+    pub fn suite(&self) -> Suite {
+        self.0.suite()
     }
 
     /// The underlying private key.
@@ -27,7 +76,9 @@ impl Key {
     }
 
     /// Signs `message`, then encrypts it for the holders of `cards` and for this key
-    /// (so the sender can read what it sent).
+    /// (so the sender can read what it sent). Under
+    /// [`RecipientPolicy::RequirePostQuantum`], fails with [`Error::NotPostQuantum`] before
+    /// encrypting anything if a card or this key is suite 1.
     pub fn sign_then_encrypt(
         &self,
         message: impl AsRef<[u8]>,
@@ -59,6 +110,7 @@ impl Key {
         cards: &[Card],
         cipher: &mut Buffer,
     ) -> Result<(), Error> {
+        self.check_recipients(cards)?;
         let mut recipients: Vec<&PublicKey> = cards.iter().map(Card::public_key).collect();
         recipients.push(self.0.public_key());
         Ok(envelope::sign_then_encrypt_into(
@@ -67,6 +119,16 @@ impl Key {
             &recipients,
             cipher.bytes_mut(),
         )?)
+    }
+
+    /// Checks this key's [`RecipientPolicy`] against `cards` and the key itself.
+    pub(crate) fn check_recipients(&self, cards: &[Card]) -> Result<(), Error> {
+        let own = (self.0.public_key(), "your own key".to_owned());
+        let cards = cards.iter().map(|card| {
+            let whose = format!("the card {} of {:?}", card.id(), card.identity());
+            (card.public_key(), whose)
+        });
+        self.1.check(std::iter::once(own).chain(cards))
     }
 
     /// Decrypts with this key, then verifies that the sender is the holder of `sender`.
@@ -111,6 +173,8 @@ enum Storage {
 /// generate, save (never replacing a key), load, list, delete, change a password.
 pub struct Keys {
     storage: Storage,
+    suite: Suite,
+    policy: RecipientPolicy,
 }
 
 impl Keys {
@@ -118,6 +182,8 @@ impl Keys {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
         Ok(Self {
             storage: Storage::Dir(DirKeyStore::open(dir)?),
+            suite: Suite::default(),
+            policy: RecipientPolicy::default(),
         })
     }
 
@@ -131,6 +197,8 @@ impl Keys {
     pub fn in_memory() -> Self {
         Self {
             storage: Storage::Memory(MemoryKeyStore::new()),
+            suite: Suite::default(),
+            policy: RecipientPolicy::default(),
         }
     }
 
@@ -141,9 +209,23 @@ impl Keys {
         }
     }
 
-    /// A new key from the system's random generator.
+    /// These keys, generating `suite` and encrypting under `policy`
+    /// ([`crate::Config::key_suite`], [`crate::Config::recipient_policy`]).
+    pub(crate) fn with_choices(mut self, suite: Suite, policy: RecipientPolicy) -> Self {
+        self.suite = suite;
+        self.policy = policy;
+        self
+    }
+
+    /// A new key from the system's random generator, of the configured suite
+    /// ([`crate::Config::key_suite`]; [`Suite::Classic`] by default).
     pub fn generate(&self) -> Result<Key, Error> {
-        Ok(Key(PrivateKey::generate()?))
+        self.generate_with_suite(self.suite)
+    }
+
+    /// A new key of `suite` from the system's random generator.
+    pub fn generate_with_suite(&self, suite: Suite) -> Result<Key, Error> {
+        Ok(Key(PrivateKey::generate_with_suite(suite)?, self.policy))
     }
 
     /// Saves `key` under `name`, locked with `password` (`None`: unprotected); never
@@ -156,7 +238,8 @@ impl Keys {
 
     /// Loads the key `name` with its password.
     pub fn load(&self, name: &str, password: Option<&str>) -> Result<Key, Error> {
-        Ok(Key(self.store().load(name, password.map(str::as_bytes))?))
+        let key = self.store().load(name, password.map(str::as_bytes))?;
+        Ok(Key(key, self.policy))
     }
 
     /// Whether a key is saved under `name`.

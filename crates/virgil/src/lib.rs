@@ -67,7 +67,7 @@ pub use client_file::ClientFile;
 #[cfg(feature = "client")]
 pub use contacts::{ContactEvent, Contacts, KeyChange, KeyChangePolicy, Reviewed};
 pub use error::Error;
-pub use key::{Key, Keys};
+pub use key::{Key, Keys, RecipientPolicy};
 #[cfg(feature = "client")]
 pub use virgil_api::app::SessionInfo;
 #[cfg(feature = "client")]
@@ -76,7 +76,7 @@ pub use virgil_card::{Card, CardId, RevocationReason};
 pub use virgil_card::{Contact, SafetyNumber};
 #[cfg(feature = "client")]
 pub use virgil_client::{PublishedCard, TlsRoots, TokenSource};
-pub use virgil_crypto::PublicKey;
+pub use virgil_crypto::{PublicKey, Suite};
 pub use virgil_keystore::{KeyEntry, KeyListing};
 
 #[cfg(feature = "card")]
@@ -102,6 +102,8 @@ pub struct Config {
     app_key: PublicKey,
     service_key: PublicKey,
     key_dir: Option<PathBuf>,
+    key_suite: Suite,
+    recipient_policy: RecipientPolicy,
     #[cfg(feature = "client")]
     cards_url: Option<String>,
     #[cfg(feature = "client")]
@@ -124,6 +126,8 @@ impl Config {
             app_key,
             service_key,
             key_dir: None,
+            key_suite: Suite::default(),
+            recipient_policy: RecipientPolicy::default(),
             #[cfg(feature = "client")]
             cards_url: None,
             #[cfg(feature = "client")]
@@ -161,6 +165,21 @@ impl Config {
     #[cfg(feature = "client")]
     pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
         self.tls_roots = roots;
+        self
+    }
+
+    /// The suite of the keys [`Keys::generate`] makes [default: [`Suite::Classic`]; see
+    /// docs/decisions.md for when to choose [`Suite::PostQuantum`]].
+    pub fn key_suite(mut self, suite: Suite) -> Self {
+        self.key_suite = suite;
+        self
+    }
+
+    /// Which recipients the keys of [`Virgil::keys`] encrypt to [default:
+    /// [`RecipientPolicy::AnySuite`]]. With [`RecipientPolicy::RequirePostQuantum`] no
+    /// message is ever encrypted to a suite-1 card.
+    pub fn recipient_policy(mut self, policy: RecipientPolicy) -> Self {
+        self.recipient_policy = policy;
         self
     }
 
@@ -240,7 +259,8 @@ impl Virgil {
             keys: match config.key_dir {
                 Some(dir) => Keys::open(dir)?,
                 None => Keys::in_memory(),
-            },
+            }
+            .with_choices(config.key_suite, config.recipient_policy),
             app_id: config.app_id,
             service_key: config.service_key,
             verifier,

@@ -57,7 +57,8 @@ pub struct Encryptor<'a, W: Write> {
 
 impl<'a, W: Write> Encryptor<'a, W> {
     /// Starts a message to `recipients` (a card's key is `card.public_key()`; add your
-    /// own key to read it later), signed by `signer` if given.
+    /// own key to read it later), signed by `signer` if given; a signer's
+    /// [`crate::RecipientPolicy`] applies to `recipients`.
     pub fn new(
         output: W,
         signer: Option<&'a Key>,
@@ -73,6 +74,12 @@ impl<'a, W: Write> Encryptor<'a, W> {
                 Some(key) => EncryptingWriter::signed(out, &key.0, recipients),
                 None => EncryptingWriter::unsigned(out, recipients),
             }
+        }
+        if let Some(key) = signer {
+            let named = recipients
+                .iter()
+                .map(|public| (*public, format!("the key {}", public.key_id())));
+            key.1.check(named)?;
         }
         let sealer = match format {
             Format::Binary => Sealer::Binary(start(output, signer, recipients)?),
@@ -231,7 +238,7 @@ mod tests {
     use virgil_crypto::PrivateKey;
 
     fn key() -> Key {
-        Key(PrivateKey::generate().unwrap())
+        Key::from_private_key(PrivateKey::generate().unwrap())
     }
 
     fn card(name: &str, key: &Key) -> Card {

@@ -125,3 +125,103 @@ fn an_expired_access_token_is_refreshed_with_the_session() {
         other => panic!("{other:?}"),
     }
 }
+
+fn device_with(
+    cards_url: &str,
+    app_url: &str,
+    suite: virgil::Suite,
+    policy: virgil::RecipientPolicy,
+) -> Virgil {
+    Virgil::new(
+        Config::new(
+            "chat",
+            key(APP).public_key().clone(),
+            key(SERVICE).public_key().clone(),
+        )
+        .cards_service(cards_url)
+        .app_server(app_url)
+        .key_suite(suite)
+        .recipient_policy(policy),
+    )
+    .unwrap()
+}
+
+/// Issue 15: the tutorial with alice post-quantum and bob classic, both ways, through
+/// the real servers (a suite-2 card is published, found, verified and pinned); then a
+/// device that requires post-quantum recipients refuses bob's classic card and sends
+/// nothing, and accepts carol's post-quantum one.
+#[test]
+fn mixed_suites_talk_and_a_post_quantum_policy_refuses_classic_cards() {
+    use virgil::{RecipientPolicy, Suite};
+    let dir = tempfile::tempdir().unwrap();
+    let (cards_url, app_url) = start(dir.path());
+    let pq = |policy| device_with(&cards_url, &app_url, Suite::PostQuantum, policy);
+    let alice = pq(RecipientPolicy::AnySuite);
+    let bob = device_with(
+        &cards_url,
+        &app_url,
+        Suite::Classic,
+        RecipientPolicy::AnySuite,
+    );
+    let alice_key = sign_up(&alice, "alice");
+    let bob_key = sign_up(&bob, "bob");
+    assert_eq!(alice_key.suite(), Suite::PostQuantum);
+    assert_eq!(bob_key.suite(), Suite::Classic);
+    let bobs_cards = alice.cards().find(&["bob"]).unwrap();
+    assert_eq!(bobs_cards[0].public_key().suite(), Suite::Classic);
+    let alices_cards = bob.cards().find(&["alice"]).unwrap();
+    assert_eq!(alices_cards[0].public_key().suite(), Suite::PostQuantum);
+
+    alice
+        .messages()
+        .send("bob", &alice_key, "pq to classic")
+        .unwrap();
+    bob.messages()
+        .send("alice", &bob_key, "classic to pq")
+        .unwrap();
+    let text = |read: virgil::InboxRead| {
+        read.messages[0]
+            .message
+            .as_ref()
+            .unwrap()
+            .to_string(Encoding::Utf8)
+    };
+    assert_eq!(
+        text(bob.messages().inbox(&bob_key, 0).unwrap()),
+        "pq to classic"
+    );
+    assert_eq!(
+        text(alice.messages().inbox(&alice_key, 0).unwrap()),
+        "classic to pq"
+    );
+
+    // Carol requires post-quantum recipients: bob's classic card is refused before
+    // anything is encrypted or sent.
+    let carol = pq(RecipientPolicy::RequirePostQuantum);
+    let carol_key = sign_up(&carol, "carol");
+    let refused = carol.messages().send("bob", &carol_key, "secret");
+    assert!(
+        matches!(&refused, Err(Error::NotPostQuantum { whose }) if whose.contains("\"bob\"")),
+        "{refused:?}"
+    );
+    assert!(bob.messages().inbox(&bob_key, 0).unwrap().messages.len() == 1);
+    let bobs = carol.cards().find(&["bob"]).unwrap();
+    assert!(matches!(
+        carol_key.sign_then_encrypt("secret", &bobs),
+        Err(Error::NotPostQuantum { .. })
+    ));
+    carol
+        .messages()
+        .send("alice", &carol_key, "pq only")
+        .unwrap();
+    // Her own key counts too: a classic key under the same policy refuses even a
+    // post-quantum recipient.
+    let classic_own =
+        virgil::Key::from_private_key(virgil::crypto::PrivateKey::generate().unwrap())
+            .with_recipient_policy(RecipientPolicy::RequirePostQuantum);
+    let alices = carol.cards().find(&["alice"]).unwrap();
+    assert!(matches!(
+        classic_own.sign_then_encrypt("x", &alices),
+        Err(Error::NotPostQuantum { whose }) if whose == "your own key"
+    ));
+}

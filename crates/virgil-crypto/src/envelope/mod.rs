@@ -42,30 +42,42 @@ const KIND_UNSIGNED: u8 = 0x00;
 pub(crate) const KIND_SIGNED: u8 = 0x01;
 pub(crate) const SIGNED_PREFIX_LEN: usize = 1 + KEY_ID_LEN;
 
-/// The largest header an envelope can have (format.md §4.1: 26 bytes and 145 per
-/// recipient, at most [`MAX_RECIPIENTS`]), so a reader of [`recipients`] knows how much
-/// to read at most.
-pub const MAX_HEADER_LEN: usize = header::FIXED_LEN + header::STANZA_LEN * MAX_RECIPIENTS;
+/// The largest header an envelope can have (format.md §4.1: 26 bytes and at most 1201
+/// per recipient, at most [`MAX_RECIPIENTS`]), so a reader of [`recipients`] knows how
+/// much to read at most.
+pub const MAX_HEADER_LEN: usize = header::FIXED_LEN + header::MAX_STANZA_LEN * MAX_RECIPIENTS;
 
 /// The key ids of an envelope's recipients, in header order, read from the start of
 /// the envelope (`start`: at least its header; more is ignored) without decrypting
 /// anything: which of several keys can open it. *Malformed* or *unsupported version*
 /// as for decryption.
 pub fn recipients(start: &[u8]) -> Result<Vec<KeyId>, Error> {
+    Ok(recipient_suites(start)?
+        .into_iter()
+        .map(|(key_id, _)| key_id)
+        .collect())
+}
+
+/// The key id and suite of each recipient, as [`recipients`].
+pub fn recipient_suites(start: &[u8]) -> Result<Vec<(KeyId, crate::Suite)>, Error> {
+    let header = header_of(start)?;
+    Ok(header::stanzas(header)?
+        .iter()
+        .filter_map(|stanza| {
+            let id = <[u8; KEY_ID_LEN]>::try_from(stanza.key_id).ok()?;
+            Some((KeyId::from_bytes(id), stanza.kind))
+        })
+        .collect())
+}
+
+/// The header (fixed part and stanzas) at the start of `start`.
+fn header_of(start: &[u8]) -> Result<&[u8], Error> {
     let fixed: &[u8; header::FIXED_LEN] = start
         .get(..header::FIXED_LEN)
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or(Error::Malformed)?;
-    let count = header::parse_fixed(fixed)?;
-    let stanzas = start
-        .get(header::FIXED_LEN..header::FIXED_LEN + count * header::STANZA_LEN)
-        .ok_or(Error::Malformed)?;
-    Ok(stanzas
-        .chunks_exact(header::STANZA_LEN)
-        .filter_map(|stanza| stanza.get(..KEY_ID_LEN))
-        .filter_map(|id| <[u8; KEY_ID_LEN]>::try_from(id).ok())
-        .map(KeyId::from_bytes)
-        .collect())
+    let header_len = header::parse_fixed(fixed)?.header_len(start)?;
+    start.get(..header_len).ok_or(Error::Malformed)
 }
 
 /// The STREAM nonce of chunk `counter`: 11-byte big-endian counter ‖ last-chunk flag.
@@ -524,13 +536,8 @@ pub(crate) struct Parts<'a> {
 
 /// An envelope's header, MAC and payload (§4.1), found without any key.
 pub(crate) fn split(ciphertext: &[u8]) -> Result<Parts<'_>, Error> {
-    let fixed: &[u8; header::FIXED_LEN] = ciphertext
-        .get(..header::FIXED_LEN)
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or(Error::Malformed)?;
-    let count = header::parse_fixed(fixed)?;
-    let header_len = header::FIXED_LEN + count * header::STANZA_LEN;
-    let header_bytes = ciphertext.get(..header_len).ok_or(Error::Malformed)?;
+    let header_bytes = header_of(ciphertext)?;
+    let header_len = header_bytes.len();
     let mac = ciphertext
         .get(header_len..header_len + header::MAC_LEN)
         .ok_or(Error::Malformed)?;
@@ -648,3 +655,5 @@ fn open_payload(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pq;

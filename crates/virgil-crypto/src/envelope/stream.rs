@@ -244,12 +244,20 @@ impl<R: Read> DecryptingReader<R> {
     fn new(mut input: R, key: &PrivateKey, check: SenderCheck) -> io::Result<Self> {
         let mut fixed = [0u8; header::FIXED_LEN];
         read_exact_or(&mut input, &mut fixed, Error::Malformed)?;
-        let count = header::parse_fixed(&fixed)?;
-        // `count` ≤ MAX_RECIPIENTS, so this allocation is bounded (≈ 1.4 MiB).
+        let layout = header::parse_fixed(&fixed)?;
+        // At most MAX_RECIPIENTS stanzas of at most MAX_STANZA_LEN bytes (≈ 12 MiB), and
+        // never more than was actually read.
         let mut header_bytes = fixed.to_vec();
-        header_bytes.resize(header::FIXED_LEN + count * header::STANZA_LEN, 0);
-        let (_, stanzas) = header_bytes.split_at_mut(header::FIXED_LEN);
-        read_exact_or(&mut input, stanzas, Error::Malformed)?;
+        for _ in 0..layout.count {
+            let start = header_bytes.len();
+            let mut first = [0u8; 1];
+            read_exact_or(&mut input, &mut first, Error::Malformed)?;
+            let len = layout.stanza_len(first[0])?;
+            header_bytes.push(first[0]);
+            header_bytes.resize(start + len, 0);
+            let rest = header_bytes.get_mut(start + 1..).ok_or(Error::Malformed)?;
+            read_exact_or(&mut input, rest, Error::Malformed)?;
+        }
         let mut mac = [0u8; header::MAC_LEN];
         read_exact_or(&mut input, &mut mac, Error::Malformed)?;
         let opened = header::open(&header_bytes, &mac, key)?;

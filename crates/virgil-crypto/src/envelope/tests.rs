@@ -272,7 +272,10 @@ fn header_fields_are_checked() {
     };
     assert_eq!(with(0, b'X'), Err(Error::Malformed));
     assert_eq!(with(4, 2), Err(Error::UnsupportedVersion));
-    assert_eq!(with(5, 2), Err(Error::UnsupportedVersion));
+    assert_eq!(with(5, 0), Err(Error::UnsupportedVersion));
+    assert_eq!(with(5, 3), Err(Error::UnsupportedVersion));
+    // Relabelled as a tagged header, its first key id byte is read as a kind.
+    assert!(with(5, 2).is_err());
     let count = |n: u32| {
         let mut bad = ciphertext.clone();
         bad[22..26].copy_from_slice(&n.to_be_bytes());
