@@ -466,6 +466,50 @@ fn post_quantum(c: &mut Criterion) {
     group.bench_function("baseline: x-wing crate decapsulate", |b| {
         b.iter(|| xwing_secret.decapsulate(black_box(&ciphertext)))
     });
+    // The parts X-Wing is made of, from AWS-LC (ML-KEM-768, X25519) and ring (X25519).
+    let ml_kem = aws_lc_rs::kem::DecapsulationKey::generate(&aws_lc_rs::kem::ML_KEM_768).unwrap();
+    let ml_kem_public = ml_kem.encapsulation_key().unwrap();
+    let (ml_kem_ct, _) = ml_kem_public.encapsulate().unwrap();
+    let ml_kem_ct = ml_kem_ct.as_ref().to_vec();
+    group.bench_function("baseline: aws-lc ML-KEM-768 encapsulate", |b| {
+        b.iter(|| black_box(&ml_kem_public).encapsulate().unwrap())
+    });
+    group.bench_function("baseline: aws-lc ML-KEM-768 decapsulate", |b| {
+        b.iter(|| {
+            ml_kem
+                .decapsulate(aws_lc_rs::kem::Ciphertext::from(black_box(&ml_kem_ct[..])))
+                .unwrap()
+        })
+    });
+    let rng = ring::rand::SystemRandom::new();
+    let x25519_peer = [9u8; 32];
+    group.bench_function("baseline: ring X25519 ephemeral keygen + agree", |b| {
+        b.iter(|| {
+            let ephemeral =
+                ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &rng)
+                    .unwrap();
+            let _public = ephemeral.compute_public_key().unwrap();
+            let peer = ring::agreement::UnparsedPublicKey::new(
+                &ring::agreement::X25519,
+                black_box(&x25519_peer),
+            );
+            ring::agreement::agree_ephemeral(ephemeral, &peer, |z| z[0]).unwrap()
+        })
+    });
+    let x25519_static = aws_lc_rs::agreement::PrivateKey::from_private_key(
+        &aws_lc_rs::agreement::X25519,
+        &[5u8; 32],
+    )
+    .unwrap();
+    group.bench_function("baseline: aws-lc X25519 static agree", |b| {
+        b.iter(|| {
+            let peer = aws_lc_rs::agreement::UnparsedPublicKey::new(
+                &aws_lc_rs::agreement::X25519,
+                black_box(&x25519_peer),
+            );
+            aws_lc_rs::agreement::agree(&x25519_static, peer, (), |z| Ok(z[0])).unwrap()
+        })
+    });
     for (name, public) in [("suite 1", &classic_public), ("suite 2", &pq_public)] {
         group.bench_function(format!("{name}: sign_then_encrypt to 16 recipients"), |b| {
             b.iter(|| envelope::sign_then_encrypt(black_box(&plaintext), &alice, public).unwrap())

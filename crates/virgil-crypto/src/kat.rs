@@ -369,7 +369,7 @@ fn xwing_draft_vectors() {
     for vector in vectors {
         assert_eq!(vector.sk, vector.seed);
         let seed: [u8; xwing::SEED_LEN] = h(&vector.seed).try_into().unwrap();
-        let recipient = xwing::RecipientKey::from_seed(&seed);
+        let recipient = xwing::RecipientKey::from_seed(&seed).unwrap();
         assert_eq!(recipient.public_key().to_vec(), h(&vector.pk));
         let public = xwing::PublicKey::from_bytes(&h(&vector.pk)).unwrap();
         let eseed: [u8; 64] = h(&vector.eseed).try_into().unwrap();
@@ -425,7 +425,7 @@ fn hpke_pq_xwing_vector() {
     .unwrap();
     let vector = &vectors[0];
     let seed: [u8; xwing::SEED_LEN] = h(&vector.sk_rm).try_into().unwrap();
-    let recipient = xwing::RecipientKey::from_seed(&seed);
+    let recipient = xwing::RecipientKey::from_seed(&seed).unwrap();
     assert_eq!(recipient.public_key().to_vec(), h(&vector.pk_rm));
     let public = xwing::PublicKey::from_bytes(&h(&vector.pk_rm)).unwrap();
     let randomness: [u8; 64] = h(&vector.ikm_e).try_into().unwrap();
@@ -467,7 +467,7 @@ fn differential_against_hpke_crate_xwing() {
     type Kem = XWing;
     for i in 0..6u8 {
         let seed = [i; xwing::SEED_LEN];
-        let ours = xwing::RecipientKey::from_seed(&seed);
+        let ours = xwing::RecipientKey::from_seed(&seed).unwrap();
         let their_sk = <Kem as ::hpke_pq::Kem>::PrivateKey::from_bytes(&seed).unwrap();
         let their_pk = <Kem as ::hpke_pq::Kem>::sk_to_pk(&their_sk);
         assert_eq!(their_pk.to_bytes().to_vec(), ours.public_key().to_vec());
@@ -503,5 +503,44 @@ fn differential_against_hpke_crate_xwing() {
             xwing::open(&their_enc.to_bytes(), &ours, b"info", b"aad", &bad).unwrap_err(),
             Error::Corrupted
         );
+    }
+}
+
+/// A stanza whose X25519 share makes the shared point all zero (a low-order point:
+/// 0 or 1 here) is refused, on whichever backend decapsulates: no honest writer makes
+/// one, and accepting it would drop X25519 from the hybrid.
+#[test]
+fn xwing_refuses_non_contributory_x25519_shares() {
+    use hpke::xwing;
+    let recipient = xwing::RecipientKey::from_seed(&[4; xwing::SEED_LEN]).unwrap();
+    let public = xwing::PublicKey::from_bytes(recipient.public_key()).unwrap();
+    let (enc, shared) = xwing::encap(&public, &mut SystemRandom::new()).unwrap();
+    assert_eq!(xwing::decap(&enc[..], &recipient).unwrap(), shared);
+    for low_order in [[0u8; 32], {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    }] {
+        let mut bad = enc.to_vec();
+        bad[1088..].copy_from_slice(&low_order);
+        assert_eq!(
+            xwing::decap(&bad, &recipient).unwrap_err(),
+            Error::Corrupted
+        );
+    }
+}
+
+/// The AWS-LC encapsulation (system generator) and `x-wing`'s derandomised one both
+/// decapsulate to what they promised, many times over (each uses fresh randomness).
+#[test]
+fn xwing_encapsulation_paths_agree() {
+    use hpke::xwing;
+    for i in 0..16u8 {
+        let recipient = xwing::RecipientKey::from_seed(&[i; xwing::SEED_LEN]).unwrap();
+        let public = xwing::PublicKey::from_bytes(recipient.public_key()).unwrap();
+        let (enc, shared) = xwing::encap(&public, &mut SystemRandom::new()).unwrap();
+        assert_eq!(xwing::decap(&enc[..], &recipient).unwrap(), shared);
+        let (enc, shared) = xwing::encap_with(&public, &[i; 64]);
+        assert_eq!(xwing::decap(&enc[..], &recipient).unwrap(), shared);
     }
 }

@@ -183,7 +183,7 @@ impl PrivateKey {
                 let mut xwing_seed = Zeroizing::new([0u8; hpke::xwing::SEED_LEN]);
                 hkdf.expand(DERIVE_XWING, xwing_seed.as_mut())
                     .map_err(|_| Error::Malformed)?;
-                let key = hpke::xwing::RecipientKey::from_seed(&xwing_seed);
+                let key = hpke::xwing::RecipientKey::from_seed(&xwing_seed)?;
                 encoding.extend_from_slice(key.public_key());
                 let public = hpke::xwing::PublicKey::from_bytes(key.public_key())?;
                 (
