@@ -318,7 +318,7 @@ def check_cards(vectors):
     for v in vectors["cards"]:
         snapshot = bytes.fromhex(v["snapshot"])
         content = decode_snapshot(snapshot)
-        owner = Key(bytes.fromhex(v["owner_seed"]))
+        owner = Key(bytes.fromhex(v["owner_seed"]), v["owner_suite"])
         assert content["public_key"] == owner.public_key, "card public key"
         assert content["identity"] == v["identity"]
         card_id = hashlib.sha256(snapshot).digest()

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use virgil_card::{
     Card, CardContent, CardId, CardRequest, RevocationReason, RevocationRequest, Signer, Verifier,
 };
-use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_hex, to_hex};
 use virgil_crypto::sign::Signature;
+use virgil_crypto::{PrivateKey, Suite};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/cards.json");
 
@@ -27,6 +27,10 @@ fn seed(n: u8) -> [u8; 32] {
 
 fn key(n: u8) -> PrivateKey {
     PrivateKey::from_seed(&seed(n)).unwrap()
+}
+
+fn pq_key(n: u8) -> PrivateKey {
+    PrivateKey::from_seed_with_suite(&seed(n), Suite::PostQuantum).unwrap()
 }
 
 fn generate() -> Value {
@@ -46,11 +50,21 @@ fn generate() -> Value {
         .unwrap();
     full.sign_as(Signer::App("chat".into()), &app).unwrap();
     full.sign_as(Signer::Service, &service).unwrap();
-    let cards: Vec<Value> = [(&minimal, 1u8), (&full, 2u8)]
+    // A suite-2 (post-quantum) key's card: snapshot version 2.
+    let mut post_quantum = CardRequest::new("carol", "chat")
+        .created_at(1_700_000_004)
+        .sign(&pq_key(7))
+        .unwrap();
+    post_quantum
+        .sign_as(Signer::App("chat".into()), &app)
+        .unwrap();
+    post_quantum.sign_as(Signer::Service, &service).unwrap();
+    let cards: Vec<Value> = [(&minimal, 1u8, 1u8), (&full, 2, 1), (&post_quantum, 7, 2)]
         .into_iter()
-        .map(|(card, owner)| {
+        .map(|(card, owner, suite)| {
             json!({
                 "owner_seed": to_hex(&seed(owner)),
+                "owner_suite": suite,
                 "identity": card.identity(),
                 "snapshot": to_hex(card.snapshot()),
                 "id": card.id().to_string(),
@@ -133,6 +147,10 @@ fn stored_vectors_check_out() {
         let card = Card::import(vector["export"].as_str().unwrap()).unwrap();
         assert_eq!(card.snapshot(), &snapshot[..]);
         card.verify_self_signature().unwrap();
+        assert_eq!(
+            u64::from(card.public_key().suite().id()),
+            vector["owner_suite"].as_u64().unwrap()
+        );
         for signature in vector["signatures"].as_array().unwrap() {
             let signer: Signer = signature["signer"].as_str().unwrap().parse().unwrap();
             let bytes: [u8; 64] = from_hex(signature["signature"].as_str().unwrap())

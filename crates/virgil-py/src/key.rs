@@ -53,6 +53,12 @@ impl VirgilKey {
         self.key.private_key().key_id().to_string()
     }
 
+    /// The key's suite: `"classic"` or `"pq"` (post-quantum).
+    #[getter]
+    fn suite(&self) -> &'static str {
+        self.key.suite().name()
+    }
+
     /// Saves the key under `name`, locked with `password` (None: unprotected). Never
     /// replaces a saved key (raises KeyExists).
     #[pyo3(signature = (name, password=None))]

@@ -249,9 +249,20 @@ pub(crate) struct Keys(Shared);
 
 #[pymethods]
 impl Keys {
-    /// A new key from the system's random generator (not saved: call `key.save`).
-    fn generate(&self) -> PyResult<VirgilKey> {
-        let key = self.0.keys().generate().map_err(to_py)?;
+    /// A new key from the system's random generator (not saved: call `key.save`):
+    /// `suite="classic"` (P-256, the default) or `"pq"` (post-quantum X-Wing).
+    #[pyo3(signature = (suite="classic"))]
+    fn generate(&self, suite: &str) -> PyResult<VirgilKey> {
+        let suite = match suite {
+            "classic" => virgil::Suite::Classic,
+            "pq" => virgil::Suite::PostQuantum,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "suite must be \"classic\" or \"pq\", not {other:?}"
+                )));
+            }
+        };
+        let key = self.0.keys().generate_with_suite(suite).map_err(to_py)?;
         Ok(VirgilKey {
             key,
             virgil: self.0.clone(),

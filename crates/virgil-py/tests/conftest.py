@@ -7,6 +7,7 @@ The binary is $VIRGIL_BIN (`cargo xtask python` sets it), else `virgil` on PATH.
 """
 
 import subprocess
+from typing import Literal
 
 import pytest
 
@@ -22,14 +23,14 @@ class Deployment(LocalDeployment):
     def name(self, who: str) -> str:
         return self.unique_name(who)
 
-    def user(self, who: str, **options):
-        """A registered, logged-in user with a saved key and a published card, on its
-        own device (named like the user): (device, key, published card, name)."""
+    def user(self, who: str, suite: Literal["classic", "pq"] = "classic", **options):
+        """A registered, logged-in user with a saved key (of `suite`) and a published
+        card, on its own device (named like the user): (device, key, published card, name)."""
         name = self.name(who)
         device = self.device(name, **options)
         device.account.register(name, PASSWORD)
         device.account.login(name, PASSWORD)
-        key = device.keys.generate()
+        key = device.keys.generate(suite)
         key.save(name, KEY_PASSWORD)
         card = device.account.publish_card(
             device.cards.create(device.identities.create_user(name), key))

@@ -114,6 +114,23 @@ def test_messages_and_ciphertexts_in_every_form(alice, bob):
         alice_key.sign_then_encrypt(12345, bob_card)
 
 
+def test_post_quantum_keys_talk_to_classic_ones(deployment, alice, bob):
+    """Issue 15: a post-quantum (X-Wing) user and classic users, through the real
+    servers, in both directions; the suite is visible and a bad suite name is refused."""
+    _, alice_key, alice_card, _ = alice
+    _, bob_key, bob_card, _ = bob
+    dora_device, dora_key, dora_card, _ = deployment.user("dora", suite="pq")
+    assert (dora_key.suite, alice_key.suite) == ("pq", "classic")
+    to_dora = alice_key.sign_then_encrypt("to pq dora", [dora_card, bob_card])
+    assert dora_key.decrypt_then_verify(to_dora, alice_card).to_string() == "to pq dora"
+    assert bob_key.decrypt_then_verify(to_dora, alice_card).to_string() == "to pq dora"
+    from_dora = dora_key.sign_then_encrypt("from pq dora", alice_card)
+    assert alice_key.decrypt_then_verify(from_dora, dora_card).to_string() == "from pq dora"
+    assert len(to_dora.to_bytes()) > 1201 + 145
+    with pytest.raises(ValueError):
+        dora_device.keys.generate("kyber")
+
+
 # ---- every bad input raises its exception --------------------------------------------
 
 def test_tampered_ciphertext_is_a_decryption_error(alice, bob):

@@ -424,3 +424,78 @@ fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
         .unwrap();
     assert_eq!(sent.cards, 2);
 }
+
+/// Issue 15: bob moves from a classic (suite-1) card to a post-quantum one, linked from
+/// the old card and revoking it. Alice's client takes the change as a linked one (no
+/// warning), her next message to bob is sealed to his X-Wing key, and what bob signed with
+/// his classic key before still verifies against that card, fetched from the history.
+#[test]
+fn a_classic_card_rotates_to_a_post_quantum_one() {
+    use virgil::{Encoding, Suite};
+    let dir = tempfile::tempdir().unwrap();
+    let (cards_url, app_url) = sqlite_deployment(dir.path());
+    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [alice, bob] = std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    alice.account().register("alice", PASSWORD).unwrap();
+    bob.account().register("bob", PASSWORD).unwrap();
+    let (alice_key, _) = publish(&alice, "alice", None);
+    let (old_key, old_card) = publish(&bob, "bob", None);
+    assert_eq!(old_card.public_key().suite(), Suite::Classic);
+    assert_eq!(card_ids(&alice, "bob"), vec![*old_card.id()]);
+    let alices = bob.cards().find(&["alice"]).unwrap();
+    let signed_before = old_key
+        .sign_then_encrypt("from classic bob", &alices)
+        .unwrap();
+
+    // The rotation: a post-quantum key, its card linked from the classic card, then the
+    // classic card revoked by its owner.
+    let new_key = bob.keys().generate_with_suite(Suite::PostQuantum).unwrap();
+    let mut request = bob
+        .cards()
+        .create(&bob.identities().create_user("bob"), &new_key)
+        .unwrap();
+    bob.cards().link(&mut request, &old_card, &old_key).unwrap();
+    let new_card = bob.account().publish_card(&request).unwrap().card;
+    bob.cards()
+        .revoke(old_card.id(), RevocationReason::Unspecified, &new_key)
+        .unwrap();
+
+    let found = alice.cards().find_reviewed(&["bob"]).unwrap();
+    assert!(
+        found
+            .events
+            .iter()
+            .all(|event| !matches!(event, ContactEvent::FirstContact { .. })),
+        "{:?}",
+        found.events
+    );
+    let cards: Vec<Card> = found.cards.into_iter().map(|found| found.card).collect();
+    assert_eq!(cards.len(), 1);
+    assert_eq!(cards[0].id(), new_card.id());
+    assert_eq!(cards[0].public_key().suite(), Suite::PostQuantum);
+    alice
+        .messages()
+        .send("bob", &alice_key, "to pq bob")
+        .unwrap();
+    let read = bob.messages().inbox(&new_key, 0).unwrap();
+    assert_eq!(
+        read.messages[0]
+            .message
+            .as_ref()
+            .unwrap()
+            .to_string(Encoding::Utf8),
+        "to pq bob"
+    );
+    // Sealed to the new card only: the revoked classic key cannot read it.
+    assert!(matches!(
+        bob.messages().inbox(&old_key, 0).unwrap().messages[0].message,
+        Err(Error::NotForThisKey { .. })
+    ));
+
+    // The history: bob's revoked classic card still verifies what he signed with it.
+    let history = alice.cards().get(old_card.id()).unwrap();
+    let alice_reads = alice_key
+        .decrypt_then_verify(&signed_before, &history)
+        .unwrap();
+    assert_eq!(alice_reads.to_string(Encoding::Utf8), "from classic bob");
+}

@@ -8,7 +8,7 @@
     clippy::panic
 )]
 
-use virgil::{Buffer, Config, Encoding, Error, Virgil};
+use virgil::{Buffer, Config, Encoding, Error, RecipientPolicy, Suite, Virgil};
 use virgil_api::token;
 use virgil_card::{Signer, Verifier};
 use virgil_client::CardsClient;
@@ -182,6 +182,42 @@ fn alice_sends_bob_a_signed_encrypted_message() {
         bob_device.contacts().safety_number("bob", "alice").unwrap()
     );
     assert!(alice_device.contacts().list().unwrap()[0].verified);
+}
+
+/// The guide's "Post-quantum keys": the suite of new keys and the policy that refuses
+/// classic recipients (no server needed: the policy is checked before encrypting).
+#[test]
+fn post_quantum_keys_and_the_policy() {
+    let config = Config::new(
+        "chat",
+        key(APP).public_key().clone(),
+        key(SERVICE).public_key().clone(),
+    )
+    .key_suite(Suite::PostQuantum)
+    .recipient_policy(RecipientPolicy::RequirePostQuantum);
+    let virgil = Virgil::new(config).unwrap();
+    let pq_key = virgil.keys().generate().unwrap();
+    assert_eq!(pq_key.suite(), Suite::PostQuantum);
+
+    let classic_key = virgil.keys().generate_with_suite(Suite::Classic).unwrap();
+    let carol = virgil.identities().create_user("carol");
+    let classic_card = virgil.cards().create(&carol, &classic_key).unwrap();
+    match pq_key.sign_then_encrypt("for carol", &[classic_card]) {
+        Err(Error::NotPostQuantum { whose }) => println!("not sent: {whose} is classic"),
+        other => panic!("encrypted to a classic card: {other:?}"),
+    }
+
+    // A post-quantum card is accepted, and its holder reads the message.
+    let dana_key = virgil.keys().generate().unwrap();
+    let dana = virgil.identities().create_user("dana");
+    let dana_card = virgil.cards().create(&dana, &dana_key).unwrap();
+    let sealed = pq_key.sign_then_encrypt("for dana", &[dana_card]).unwrap();
+    let own_card = virgil
+        .cards()
+        .create(&virgil.identities().create_user("me"), &pq_key)
+        .unwrap();
+    let read = dana_key.decrypt_then_verify(&sealed, &own_card).unwrap();
+    assert_eq!(read.to_string(Encoding::Utf8), "for dana");
 }
 
 /// Every Rust block of docs/guide.md appears, line for line, in this file.
