@@ -1010,25 +1010,33 @@ fn a_pending_reset_alarms_the_owner_who_cancels_it() {
     assert!(!deployment.ok("frank", &["card", "list"]).contains("RESET"));
 }
 
-/// Like age: recipients as public key strings or files (`--to`, `-R`), no configuration
-/// and no server needed for them, and a mistyped card path reported as a missing file
-/// instead of being looked up as a name.
-#[test]
-fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let run = |args: &[&str]| {
+/// `virgil` with no configuration, in `dir`, with its home in `dir/home` and the key
+/// password in `VIRGIL_PASSWORD`: what bare-key use needs.
+struct Offline {
+    dir: PathBuf,
+}
+
+impl Offline {
+    fn in_dir(dir: &std::path::Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
-            .current_dir(dir.path())
-            .env("VIRGIL_HOME", &home)
+            .current_dir(&self.dir)
+            .env("VIRGIL_HOME", self.dir.join("home"))
             .env("VIRGIL_PASSWORD", KEY_PASSWORD)
             .env_remove("VIRGIL_CONFIG")
             .output()
             .unwrap()
-    };
-    let ok = |args: &[&str]| {
-        let output = run(args);
+    }
+
+    /// Like `run`, and the command must succeed.
+    fn ok(&self, args: &[&str]) -> Output {
+        let output = self.run(args);
         assert!(
             output.status.success(),
             "`virgil {}`: {}",
@@ -1036,7 +1044,18 @@ fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
             text(&output.stderr)
         );
         output
-    };
+    }
+}
+
+/// Like age: recipients as public key strings or files (`--to`, `-R`), no configuration
+/// and no server needed for them, and a mistyped card path reported as a missing file
+/// instead of being looked up as a name.
+#[test]
+fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Offline::in_dir(dir.path());
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
     ok(&["key", "generate", "bob"]);
     ok(&["key", "generate", "carol"]);
     ok(&["key", "export-public", "bob", "-o", "bob.pub"]);
@@ -1543,27 +1562,9 @@ fn deploy_files_use_only_what_the_binaries_have() {
 #[test]
 fn post_quantum_keys_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .args(args)
-            .current_dir(dir.path())
-            .env("VIRGIL_HOME", &home)
-            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
-            .env_remove("VIRGIL_CONFIG")
-            .output()
-            .unwrap()
-    };
-    let ok = |args: &[&str]| {
-        let output = run(args);
-        assert!(
-            output.status.success(),
-            "`virgil {}`: {}",
-            args.join(" "),
-            text(&output.stderr)
-        );
-        output
-    };
+    let cli = Offline::in_dir(dir.path());
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
     let made = ok(&["key", "generate", "alice", "--suite", "pq"]);
     assert!(text(&made.stdout).contains("suite pq (post-quantum)"));
     ok(&["key", "generate", "bob"]);

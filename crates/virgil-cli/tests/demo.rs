@@ -1,18 +1,24 @@
 //! `virgil demo` runs the whole tutorial and exits 0 only if everything verified.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-#[test]
-fn the_demo_runs_the_tutorial_end_to_end() {
+/// Runs `virgil ARGS`, which must succeed; its standard output.
+fn demo(args: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_virgil"))
-        .arg("demo")
+        .args(args)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "stdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+#[test]
+fn the_demo_runs_the_tutorial_end_to_end() {
+    let stdout = demo(&["demo"]);
     assert!(
         stdout.contains("bob reads: \"Hey Bob, how's it going?\""),
         "{stdout}"
@@ -43,16 +49,7 @@ fn help_explains_the_demo() {
 
 #[test]
 fn the_demo_runs_with_post_quantum_keys() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_virgil"))
-        .args(["demo", "--suite", "pq"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = demo(&["demo", "--suite", "pq"]);
     assert!(
         stdout.contains("alice: pq (post-quantum) key generated"),
         "{stdout}"

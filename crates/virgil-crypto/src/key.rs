@@ -498,6 +498,37 @@ mod tests {
         assert_eq!(PublicKey::from_bytes(&bad), Err(Error::InvalidPublicKey));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any bytes after a suite-2 prefix, at the suite-2 length or near it: a valid
+        /// key that re-encodes to the input, or an error, never a panic.
+        #[test]
+        fn prop_pq_public_key_bytes_never_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 1240..1260),
+            valid_ml_kem in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = b"VK\x02".to_vec();
+            bytes.extend_from_slice(&body);
+            if valid_ml_kem && bytes.len() == PQ_PUBLIC_KEY_LEN {
+                // A real ML-KEM key with random Ed25519 and X25519 halves.
+                let key = PrivateKey::from_seed_with_suite(&[3; 32], Suite::PostQuantum).unwrap();
+                bytes[35..35 + 1184].copy_from_slice(&key.public_key().as_bytes()[35..35 + 1184]);
+            }
+            match PublicKey::from_bytes(&bytes) {
+                Ok(key) => {
+                    proptest::prop_assert_eq!(key.as_bytes(), &bytes[..]);
+                    proptest::prop_assert_eq!(key.suite(), Suite::PostQuantum);
+                }
+                Err(error) => proptest::prop_assert_eq!(error, Error::InvalidPublicKey),
+            }
+            proptest::prop_assert_eq!(
+                PublicKey::from_bytes(&bytes).is_ok(),
+                valid_ml_kem && bytes.len() == PQ_PUBLIC_KEY_LEN
+            );
+        }
+    }
+
     #[test]
     fn suite_ids_and_names() {
         for suite in Suite::ALL {

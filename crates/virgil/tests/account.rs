@@ -26,16 +26,12 @@ fn start(dir: &std::path::Path) -> (String, String) {
 }
 
 fn device(cards_url: &str, app_url: &str) -> Virgil {
-    Virgil::new(
-        Config::new(
-            "chat",
-            key(APP).public_key().clone(),
-            key(SERVICE).public_key().clone(),
-        )
-        .cards_service(cards_url)
-        .app_server(app_url),
+    device_with(
+        cards_url,
+        app_url,
+        virgil::Suite::Classic,
+        virgil::RecipientPolicy::AnySuite,
     )
-    .unwrap()
 }
 
 /// Registers, logs in, makes a key and publishes its card.
@@ -126,6 +122,7 @@ fn an_expired_access_token_is_refreshed_with_the_session() {
     }
 }
 
+/// A device making keys of `suite` that encrypt under `policy`.
 fn device_with(
     cards_url: &str,
     app_url: &str,
