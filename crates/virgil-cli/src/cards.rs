@@ -170,6 +170,7 @@ fn published_json(published: &virgil::PublishedCard) -> serde_json::Value {
         "identity": card.identity(),
         "identity_type": card.content().identity_type,
         "key_id": card.public_key().key_id().to_string(),
+        "suite": card.public_key().suite().name(),
         "published_at": published.published_at,
         "status": published.status,
         "export": card.export(),
@@ -446,10 +447,11 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                     println!("{}", card.export());
                 } else {
                     println!(
-                        "{}  {:<20} key {}  published {}",
+                        "{}  {:<20} key {} ({})  published {}",
                         card.id(),
                         card.identity(),
                         card.public_key().key_id(),
+                        card.public_key().suite().name(),
                         crate::format_time(
                             i64::try_from(published.published_at).unwrap_or(i64::MAX)
                         )

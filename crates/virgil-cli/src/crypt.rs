@@ -225,7 +225,12 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         }
         _ => false,
     };
-    if args.require_pq {
+    // `--require-pq`, or the deployment's `require_post_quantum` (client.toml).
+    let require_pq = args.require_pq
+        || global
+            .client_config()
+            .is_ok_and(|config| config.file.require_post_quantum);
+    if require_pq {
         let classic = recipients
             .iter()
             .find(|card| !card.public_key().suite().is_post_quantum())
@@ -236,9 +241,12 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
                     .map(|key| format!("key {}", recipients::key_short(key)))
             });
         if let Some(classic) = classic {
-            return Err(CliError::new(format!(
-                "--require-pq: {classic} is a classic (suite-1) key; nothing was encrypted. Its owner can move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
-            )));
+            return Err(CliError::with(
+                Exit::Rejected,
+                format!(
+                    "post-quantum recipients required (--require-pq or require_post_quantum in client.toml): {classic} is a classic (suite-1) key; nothing was encrypted. Its owner can move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
+                ),
+            ));
         }
     }
     let (mut input, bar) = open_input(args.files.path())?;

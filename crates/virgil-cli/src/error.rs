@@ -136,6 +136,7 @@ impl From<virgil::Error> for CliError {
             | E::SenderHasNoCard { .. }
             | E::NotYourCard { .. }
             | E::KeyChanged(_)
+            | E::NotPostQuantum { .. }
             | E::RevokedCardOffered { .. } => Self::with(Exit::Rejected, error.to_string()),
             other => Self::new(other.to_string()),
         }

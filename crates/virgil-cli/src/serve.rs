@@ -206,6 +206,7 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         app_id: args.app_id.clone(),
         app_key: app_public,
         ca_file: Some(ca_file.clone()),
+        require_post_quantum: false,
     };
     let client_config = format!(
         "# The virgil CLI's servers and pinned keys (export VIRGIL_CONFIG={}).\n{}",

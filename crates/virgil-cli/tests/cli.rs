@@ -1660,3 +1660,46 @@ fn post_quantum_keys_from_the_cli() {
         ]);
     }
 }
+
+/// Issue 15: an operator's `require_post_quantum = true` in client.toml makes every
+/// client refuse classic cards, for `send` and `encrypt` alike (exit 3, nothing sent or
+/// written), while post-quantum users keep talking.
+#[test]
+fn a_deployment_can_require_post_quantum_recipients() {
+    let deployment = Deployment::start();
+    deployment.onboard("bob");
+    for user in ["alice", "carol"] {
+        assert!(
+            deployment
+                .ok(user, &["key", "generate", user, "--suite", "pq"])
+                .contains("pq (post-quantum)")
+        );
+        deployment.ok(user, &["register", user]);
+        deployment.ok(user, &["login", user]);
+        deployment.ok(user, &["card", "publish"]);
+    }
+    let found = deployment.ok("alice", &["card", "find", "carol", "bob"]);
+    assert!(found.contains(" (pq)  published"), "{found}");
+    assert!(found.contains(" (classic)  published"), "{found}");
+    deployment.ok_with("alice", &["send", "bob"], Some(b"before the rule"));
+
+    let rules = std::fs::read_to_string(&deployment.client_config).unwrap();
+    std::fs::write(
+        &deployment.client_config,
+        format!("{rules}require_post_quantum = true\n"),
+    )
+    .unwrap();
+    let said = deployment.fails_with("alice", &["send", "bob"], Some(b"secret"), 3);
+    assert!(said.contains("is a classic (suite-1) key"), "{said}");
+    std::fs::write(deployment.path("note.txt"), "secret").unwrap();
+    let said = deployment.fails(
+        "alice",
+        &["encrypt", "--to", "bob", "-o", "note.virgil", "note.txt"],
+        3,
+    );
+    assert!(said.contains("nothing was encrypted"), "{said}");
+    assert!(!deployment.path("note.virgil").exists());
+    deployment.ok_with("alice", &["send", "carol"], Some(b"pq only"));
+    assert!(deployment.ok("carol", &["inbox"]).contains("pq only"));
+    assert!(!deployment.ok("bob", &["inbox"]).contains("secret"));
+}

@@ -15,6 +15,7 @@ use virgil_crypto::encoding::from_base64;
 /// app_id = "chat"
 /// app_key = "VksB…"             # the application's public key, base64
 /// ca_file = "ca.pem"            # optional; relative to the file's directory
+/// require_post_quantum = true   # optional: encrypt only to post-quantum (suite-2) keys
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,11 @@ pub struct ClientFile {
     /// public web's CAs. A relative path is relative to the file's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Encrypt only to post-quantum keys ([`crate::RecipientPolicy::RequirePostQuantum`]
+    /// for every key of the clients): a deployment's rule that no message is ever sealed
+    /// to a classic card.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_post_quantum: bool,
 }
 
 impl ClientFile {
@@ -75,7 +81,12 @@ impl ClientFile {
         )
         .cards_service(&self.cards_url)
         .app_server(&self.app_url)
-        .tls_roots(tls_roots))
+        .tls_roots(tls_roots)
+        .recipient_policy(if self.require_post_quantum {
+            crate::RecipientPolicy::RequirePostQuantum
+        } else {
+            crate::RecipientPolicy::AnySuite
+        }))
     }
 }
 
@@ -105,6 +116,7 @@ mod tests {
             app_id: "chat".into(),
             app_key: key,
             ca_file: None,
+            require_post_quantum: false,
         }
     }
 
