@@ -232,7 +232,7 @@ pub struct RevokeRequest {
 /// `GET /v1/service-key`: the key to pin in clients.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceKeyResponse {
-    /// The service's public key (100-byte encoding), base64.
+    /// The service's public key (its format.md §2 encoding), base64.
     pub public_key: String,
     /// Its key id, hex.
     pub key_id: String,

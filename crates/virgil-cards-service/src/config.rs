@@ -18,7 +18,7 @@
 //!
 //! [[applications]]
 //! app_id = "chat"
-//! public_key = "VksB…"                             # base64 of the app's 100-byte public key
+//! public_key = "VksB…"                             # base64 of the app's public key
 //! ```
 //!
 //! The service key's password comes from `VIRGIL_SERVICE_KEY_PASSWORD` (never from the
@@ -41,7 +41,7 @@ pub const PASSWORD_VAR: &str = "VIRGIL_SERVICE_KEY_PASSWORD";
 pub struct ApplicationConfig {
     /// The application id cards carry.
     pub app_id: String,
-    /// The application's public key (base64 of the 100-byte encoding).
+    /// The application's public key (base64 of its format.md §2 encoding).
     pub public_key: String,
 }
 

@@ -39,7 +39,7 @@ pub(crate) enum Named {
     Key(PublicKey),
 }
 
-/// `key` as a public key string: `vpk:` and base64 of its 100 bytes.
+/// `key` as a public key string: `vpk:` and base64 of its encoding (100 or 1251 bytes).
 pub(crate) fn key_string(key: &PublicKey) -> String {
     format!("{KEY_PREFIX}{}", to_base64(key.as_bytes()))
 }
