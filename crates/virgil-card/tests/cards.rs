@@ -411,6 +411,10 @@ fn a_card_linked_from_an_existing_one() {
     );
 }
 
+fn pq_owner() -> PrivateKey {
+    PrivateKey::from_seed_with_suite(&[9; 32], virgil_crypto::Suite::PostQuantum).unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -422,6 +426,7 @@ proptest! {
         device in proptest::option::of(("[^\\p{Cc}]{0,20}", "[^\\p{Cc}]{0,20}")),
         created_at in any::<u64>(),
         previous in proptest::option::of(any::<[u8; 32]>()),
+        post_quantum in any::<bool>(),
     ) {
         let mut request = CardRequest::new(&identity, "app").identity_type(&identity_type).created_at(created_at);
         for (k, v) in &data {
@@ -433,7 +438,10 @@ proptest! {
         if let Some(previous) = previous {
             request = request.replaces(CardId::from_bytes(previous));
         }
-        let card = request.sign(&key(1)).unwrap();
+        // Both snapshot versions: 1 for a suite-1 key, 2 for a suite-2 key.
+        let owner = if post_quantum { pq_owner() } else { key(1) };
+        let card = request.sign(&owner).unwrap();
+        prop_assert_eq!(card.snapshot()[4], if post_quantum { 2 } else { 1 });
         let decoded = CardContent::from_snapshot(card.snapshot()).unwrap();
         prop_assert_eq!(&decoded, card.content());
         prop_assert_eq!(decoded.to_snapshot().unwrap(), card.snapshot().to_vec());
