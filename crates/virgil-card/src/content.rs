@@ -87,6 +87,16 @@ pub(crate) fn check_magic_and_version(
     version: u8,
     what: &'static str,
 ) -> Result<(), CardError> {
+    check_magic_and_versions(bytes, magic, &[version], what).map(|_| ())
+}
+
+/// Like [`check_magic_and_version`], for a format with several versions: which one.
+pub(crate) fn check_magic_and_versions(
+    bytes: &[u8],
+    magic: [u8; 4],
+    versions: &[u8],
+    what: &'static str,
+) -> Result<u8, CardError> {
     if bytes.get(..4) != Some(magic.as_slice()) {
         return Err(CardError::Malformed {
             what,
@@ -94,7 +104,7 @@ pub(crate) fn check_magic_and_version(
         });
     }
     match bytes.get(4) {
-        Some(found) if *found == version => Ok(()),
+        Some(found) if versions.contains(found) => Ok(*found),
         Some(&found) => Err(CardError::UnsupportedVersion {
             what,
             version: found,
@@ -233,14 +243,13 @@ impl CardContent {
         if snapshot.len() > MAX_SNAPSHOT_LEN {
             return Err(malformed("larger than 32 KiB"));
         }
-        let content = match check_magic_and_version(snapshot, MAGIC, VERSION_CLASSIC, WHAT) {
-            Ok(()) => Self::from_wire::<[u8; PUBLIC_KEY_LEN]>(snapshot)?,
-            Err(CardError::UnsupportedVersion {
-                version: VERSION_SIZED_KEY,
-                ..
-            }) => Self::from_wire::<Vec<u8>>(snapshot)?,
-            Err(error) => return Err(error),
-        };
+        let versions = [VERSION_CLASSIC, VERSION_SIZED_KEY];
+        let content =
+            if check_magic_and_versions(snapshot, MAGIC, &versions, WHAT)? == VERSION_CLASSIC {
+                Self::from_wire::<[u8; PUBLIC_KEY_LEN]>(snapshot)?
+            } else {
+                Self::from_wire::<Vec<u8>>(snapshot)?
+            };
         // Validation, then canonical form: data sorted by key (which `to_snapshot`
         // produces), the version that goes with the key's suite, and no other encoding
         // of the same content.

@@ -130,7 +130,6 @@ pub(crate) enum DecryptionKey {
 /// [`crate::keyblob::lock`]; export the raw seed only through [`PrivateKey::to_seed`].
 pub struct PrivateKey {
     seed: Zeroizing<[u8; SEED_LEN]>,
-    suite: Suite,
     /// The Ed25519 key, expanded once (a signature does not recompute the public
     /// point); `ed25519-dalek` zeroizes it on drop.
     signing: ed25519_dalek::SigningKey,
@@ -194,7 +193,6 @@ impl PrivateKey {
         };
         Ok(Self {
             seed: Zeroizing::new(*seed),
-            suite,
             signing,
             decryption,
             public: PublicKey::from_parts(encoding, encryption),
@@ -209,7 +207,7 @@ impl PrivateKey {
 
     /// The key's suite.
     pub fn suite(&self) -> Suite {
-        self.suite
+        self.public.suite()
     }
 
     /// The public half, to publish on a card.
@@ -234,7 +232,7 @@ impl PrivateKey {
 impl PartialEq for PrivateKey {
     /// Constant-time comparison of the seeds (and of the suites, which are public).
     fn eq(&self, other: &Self) -> bool {
-        self.suite == other.suite && bool::from(self.seed.as_ref().ct_eq(other.seed.as_ref()))
+        self.suite() == other.suite() && bool::from(self.seed.as_ref().ct_eq(other.seed.as_ref()))
     }
 }
 
@@ -265,7 +263,6 @@ pub(crate) enum EncryptionKey {
 pub struct PublicKey {
     encoding: Box<[u8]>,
     key_id: KeyId,
-    suite: Suite,
     encryption: EncryptionKey,
 }
 
@@ -305,14 +302,9 @@ impl PublicKey {
 
     fn from_parts(encoding: Vec<u8>, encryption: EncryptionKey) -> Self {
         let key_id = KeyId(Sha256::digest(&encoding).into());
-        let suite = match encryption {
-            EncryptionKey::P256 => Suite::Classic,
-            EncryptionKey::XWing(_) => Suite::PostQuantum,
-        };
         Self {
             encoding: encoding.into_boxed_slice(),
             key_id,
-            suite,
             encryption,
         }
     }
@@ -329,7 +321,10 @@ impl PublicKey {
 
     /// The key's suite.
     pub fn suite(&self) -> Suite {
-        self.suite
+        match self.encryption {
+            EncryptionKey::P256 => Suite::Classic,
+            EncryptionKey::XWing(_) => Suite::PostQuantum,
+        }
     }
 
     pub(crate) fn ed25519(&self) -> &[u8] {
@@ -370,7 +365,7 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
             .field("key_id", &self.key_id)
-            .field("suite", &self.suite)
+            .field("suite", &self.suite())
             .finish_non_exhaustive()
     }
 }

@@ -360,8 +360,7 @@ impl Messages<'_> {
         let identities = [to, session.username.as_str()];
         let found = self.virgil.cards().find_reviewed(&identities)?;
         found.check_each(&identities)?;
-        let cards: Vec<Card> = found.cards.iter().map(|c| c.card.clone()).collect();
-        key.check_recipients(&cards)?;
+        key.check_recipients(found.cards.iter().map(|found| &found.card))?;
         let keys: Vec<&PublicKey> = found.cards.iter().map(|c| c.card.public_key()).collect();
         let ciphertext = envelope::sign_then_encrypt(message.as_ref(), &key.0, &keys)?;
         let id = remote

@@ -122,9 +122,12 @@ impl Key {
     }
 
     /// Checks this key's [`RecipientPolicy`] against `cards` and the key itself.
-    pub(crate) fn check_recipients(&self, cards: &[Card]) -> Result<(), Error> {
+    pub(crate) fn check_recipients<'c>(
+        &self,
+        cards: impl IntoIterator<Item = &'c Card>,
+    ) -> Result<(), Error> {
         let own = (self.0.public_key(), "your own key".to_owned());
-        let cards = cards.iter().map(|card| {
+        let cards = cards.into_iter().map(|card| {
             let whose = format!("the card {} of {:?}", card.id(), card.identity());
             (card.public_key(), whose)
         });

@@ -216,15 +216,15 @@ pub(crate) struct Fixed {
 }
 
 impl Fixed {
-    /// The length of the stanza that starts with `first` (its kind, in a tagged
-    /// header); *malformed* for an unknown kind.
-    pub(crate) fn stanza_len(self, first: u8) -> Result<usize, Error> {
+    /// The kind and length of the stanza that starts with `first` (its kind, in a
+    /// tagged header); *malformed* for an unknown kind.
+    pub(crate) fn stanza(self, first: u8) -> Result<(Suite, usize), Error> {
         if !self.tagged {
-            return Ok(STANZA_LEN);
+            return Ok((Suite::Classic, STANZA_LEN));
         }
         match Suite::from_id(first) {
-            Some(Suite::Classic) => Ok(1 + STANZA_LEN),
-            Some(Suite::PostQuantum) => Ok(MAX_STANZA_LEN),
+            Some(Suite::Classic) => Ok((Suite::Classic, 1 + STANZA_LEN)),
+            Some(Suite::PostQuantum) => Ok((Suite::PostQuantum, MAX_STANZA_LEN)),
             None => Err(Error::Malformed),
         }
     }
@@ -238,7 +238,7 @@ impl Fixed {
         let mut offset = FIXED_LEN;
         for _ in 0..self.count {
             let first = header.get(offset).copied().ok_or(Error::Malformed)?;
-            offset += self.stanza_len(first)?;
+            offset += self.stanza(first)?.1;
         }
         Ok(offset)
     }
@@ -286,14 +286,13 @@ pub(crate) fn stanzas(header: &[u8]) -> Result<Vec<Stanza<'_>>, Error> {
     let mut stanzas = Vec::with_capacity(fixed.count);
     for _ in 0..fixed.count {
         let first = rest.first().copied().ok_or(Error::Malformed)?;
-        let len = fixed.stanza_len(first)?;
+        let (kind, len) = fixed.stanza(first)?;
         let (stanza, after) = rest.split_at_checked(len).ok_or(Error::Malformed)?;
         rest = after;
-        let (kind, body) = if fixed.tagged {
-            let kind = Suite::from_id(first).ok_or(Error::Malformed)?;
-            (kind, stanza.get(1..).ok_or(Error::Malformed)?)
+        let body = if fixed.tagged {
+            stanza.get(1..).ok_or(Error::Malformed)?
         } else {
-            (Suite::Classic, stanza)
+            stanza
         };
         let (key_id, body) = body.split_at_checked(KEY_ID_LEN).ok_or(Error::Malformed)?;
         let (enc, sealed) = body

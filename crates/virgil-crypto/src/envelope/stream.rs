@@ -252,7 +252,7 @@ impl<R: Read> DecryptingReader<R> {
             let start = header_bytes.len();
             let mut first = [0u8; 1];
             read_exact_or(&mut input, &mut first, Error::Malformed)?;
-            let len = layout.stanza_len(first[0])?;
+            let (_, len) = layout.stanza(first[0])?;
             header_bytes.push(first[0]);
             header_bytes.resize(start + len, 0);
             let rest = header_bytes.get_mut(start + 1..).ok_or(Error::Malformed)?;

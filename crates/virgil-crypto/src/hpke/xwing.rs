@@ -207,7 +207,7 @@ pub(crate) fn encap(pk_r: &PublicKey, rng: &mut dyn RandomSource) -> Result<Enca
 
 /// `Encap(pkR)` on AWS-LC.
 #[cfg(feature = "aws-lc")]
-pub(crate) fn encap_aws_lc(pk_r: &PublicKey) -> Result<Encapsulated, Error> {
+fn encap_aws_lc(pk_r: &PublicKey) -> Result<Encapsulated, Error> {
     use aws_lc_rs::agreement::{self, X25519};
     let (ct_m, ss_m) = pk_r.ml_kem.encapsulate().map_err(|_| Error::RandomFailed)?;
     let random = aws_lc_rs::rand::SystemRandom::new();
