@@ -289,6 +289,10 @@ def decode_snapshot(snapshot):
         raise Fail("malformed")
     keys = [k for k, _ in content["data"]]
     assert keys == sorted(set(keys), key=str.encode), "data keys strictly ascending"
+    for key, value in content["data"]:
+        # §7: the "virgil." prefix is reserved; its one entry is virgil.reset = "1".
+        if key.startswith("virgil.") and (key, value) != ("virgil.reset", "1"):
+            raise Fail("malformed")
     return content
 
 
@@ -347,13 +351,56 @@ def check_cards(vectors):
         verify_with_public_key(content["public_key"], b"virgil/card", card_id + b"self", by_signer["self"])
         checked += 1
     request = bytes.fromhex(vectors["revocation"]["request"])
-    assert len(request) == 46 and request[:5] == b"VGLR\x01" and request[37] in (0, 1)
+    decode_revocation(request)
     verify_with_public_key(app.public_key, b"virgil/card-revocation", request, bytes.fromhex(vectors["revocation"]["signature"]))
-    return checked + 1
+    checked += 1
+    for v in vectors["negative_snapshots"]:
+        try:
+            decode_snapshot(bytes.fromhex(v["snapshot"]))
+            raise AssertionError(v["name"] + ": decoded")
+        except Fail as failure:
+            assert failure.name == v["error"], v["name"]
+        checked += 1
+    for v in vectors["negative_revocations"]:
+        try:
+            decode_revocation(bytes.fromhex(v["request"]))
+            raise AssertionError(v["name"] + ": decoded")
+        except Fail as failure:
+            assert failure.name == v["error"], v["name"]
+        checked += 1
+    for v in vectors["safety_numbers"]:
+        assert safety_number(v["ours"], v["theirs"]) == v["number"], "safety number"
+        assert safety_number(v["theirs"], v["ours"]) == v["number"], "safety number, other side"
+        checked += 1
+    return checked
+
+
+def decode_revocation(request):
+    """§9: 46 bytes; reason 0 or 1 (2, reset, is the service's and never requested)."""
+    if len(request) != 46 or request[:4] != b"VGLR":
+        raise Fail("malformed")
+    if request[4] != 1:
+        raise Fail("unsupported_version")
+    if request[37] not in (0, 1):
+        raise Fail("malformed")
+    return request[5:37], request[37], int.from_bytes(request[38:], "big")
+
+
+def safety_number(ours, theirs):
+    """§13: a half per side from its owner and its cards' public keys."""
+    def half(side):
+        keys = sorted(set(bytes.fromhex(k) for k in side["public_keys"]))
+        h = hashlib.sha512(b"virgil/safety-number/v2")
+        for field in (side["app_id"], side["identity"]):
+            h.update(len(field.encode()).to_bytes(4, "big") + field.encode())
+        h.update(len(keys).to_bytes(4, "big") + b"".join(keys))
+        digest = h.digest()
+        return "".join("%05d" % (int.from_bytes(digest[i : i + 5], "big") % 100000) for i in range(0, 30, 5))
+    return "".join(sorted([half(ours), half(theirs)]))
 
 
 def status_statement(card_id, status, as_of):
-    out = b"VGLS\x01" + card_id
+    out = b"VGLT\x01" + card_id
     state = status["state"]
     if state == "active":
         out += b"\x00"
@@ -376,12 +423,21 @@ def check_statuses(vectors):
         assert statement.hex() == v["statement"], "status statement " + v["name"]
         verify_with_public_key(service.public_key, b"virgil/card-status", statement, bytes.fromhex(v["signature"]))
         checked += 1
-    # A search answer: the first two statements, length-prefixed, signed once.
+    # A search answer: the application, the identities asked for (sorted, without
+    # duplicates), the answer's time and the first two statements, signed once.
     first_two = [
         status_statement(bytes.fromhex(v["card_id"]), v["status"], v["as_of"])
         for v in vectors["statuses"][:2]
     ]
-    search = b"VGLQ\x01" + len(first_two).to_bytes(4, "big")
+    answer = vectors["search"]
+
+    def string(text):
+        return len(text.encode()).to_bytes(4, "big") + text.encode()
+
+    names = sorted(set(answer["identities"]), key=str.encode)
+    search = b"VGLQ\x02" + answer["as_of"].to_bytes(8, "big") + string(answer["app_id"])
+    search += len(names).to_bytes(4, "big") + b"".join(string(name) for name in names)
+    search += len(first_two).to_bytes(4, "big")
     for statement in first_two:
         search += len(statement).to_bytes(4, "big") + statement
     assert search.hex() == vectors["search"]["statement"], "search statement"

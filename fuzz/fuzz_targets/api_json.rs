@@ -48,37 +48,47 @@ fuzz_target!(|data: &[u8]| {
         card_answer(response);
     }
     if let Ok(search) = serde_json::from_slice::<SearchResponse>(data) {
+        let _ = virgil_card::SearchStatement::new(
+            &search.app_id,
+            ["alice", "bob"],
+            search.as_of,
+            search
+                .cards
+                .iter()
+                .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+        );
         for response in search.cards {
             card_answer(response);
         }
     }
     let _ = serde_json::from_slice::<Vec<virgil_card::Contact>>(data);
+    let _ = serde_json::from_slice::<Vec<virgil_card::OwnCards>>(data);
 });
 
-/// What a client decodes of one card answer: the card and its revocation record.
+/// What a client decodes and checks of one card answer: the card, and its status and
+/// revocation record through the card crate's checks (against fixed keys: the point is
+/// that nothing panics, whatever the answer holds).
 fn card_answer(response: CardResponse) {
-    let _ = response.card.into_card();
-    let signed = |request: &str, signature: &str| {
-        if let Ok(bytes) = from_base64(request) {
-            let _ = RevocationRequest::from_bytes(&bytes);
-        }
-        if let Ok(bytes) = from_base64(signature) {
-            let _ = Signature::from_slice(&bytes);
-        }
+    let Ok(card) = response.card.into_card() else {
+        return;
     };
-    match response.revocation {
-        Some(RevocationRecord::Application { request, signature }) => signed(&request, &signature),
-        Some(RevocationRecord::Owner {
-            request,
-            signature,
-            signer,
+    let verifier = virgil_card::Verifier::new();
+    let _ = virgil_card::status::check_status(
+        &verifier,
+        &card,
+        &response.status,
+        response.status_as_of,
+        None,
+        response.revocation.as_ref(),
+        0,
+    );
+    match &response.revocation {
+        Some(RevocationRecord::Application { request, signature })
+        | Some(RevocationRecord::Owner {
+            request, signature, ..
         }) => {
-            signed(&request, &signature);
-            let _ = signer.into_card();
+            let _ = virgil_card::status::decode_signed_request(request, signature);
         }
-        Some(RevocationRecord::Reset { card }) => {
-            let _ = card.into_card();
-        }
-        None => {}
+        _ => {}
     }
 }

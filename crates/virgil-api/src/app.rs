@@ -102,6 +102,23 @@ impl core::fmt::Debug for SubmitCardRequest {
     }
 }
 
+/// `POST /v1/account/password`: the current password and a new one. Every other session
+/// of the account ends (and with it, within an access token's lifetime, their access to
+/// the cards service).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The new one (8–1024 bytes).
+    pub new_password: String,
+}
+
+impl core::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
 /// `POST /v1/messages`: ciphertext for another user.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SendMessageRequest {

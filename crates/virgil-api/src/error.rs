@@ -63,6 +63,13 @@ pub enum ErrorCode {
     LinkRequired,
     /// 409: the identity already has the most active cards allowed; revoke or replace one.
     TooManyCards,
+    /// 409: a link signature on the card names a card that is not an active card of the
+    /// identity (revoked, superseded, pending or unknown), or does not verify: such a
+    /// card vouches for nothing.
+    InvalidLink,
+    /// 409: a reset of the identity was cancelled less than the cooldown ago; the
+    /// answer's `Retry-After` says when a reset may start again.
+    ResetTooSoon,
     /// 409: the identity has a reset pending already: cancel it (revoke the reset card
     /// with an active card) or wait until it becomes active.
     ResetPending,
@@ -153,6 +160,8 @@ impl ErrorCode {
             | CardAlreadyRevoked
             | LinkRequired
             | TooManyCards
+            | InvalidLink
+            | ResetTooSoon
             | ResetPending
             | UsernameTaken => 409,
             RequestTimeout => 408,
@@ -223,7 +232,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 46);
+        assert_eq!(seen.len(), 48);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! one definition that the servers answer with and the clients read: every JSON body
 //! ([`cards`], [`app`]), the error codes with their HTTP statuses ([`ErrorCode`],
 //! [`ErrorBody`]) and the access tokens the application server issues and the cards
-//! service verifies ([`token`]). `docs/api.md` documents the same shapes.
+//! service verifies ([`token`]), every endpoint's method and path ([`endpoints`]), and
+//! the rule both sides apply to plain HTTP ([`transport`]). `docs/api.md` documents the
+//! same shapes.
 //!
 //! Depend on it if you write a client or a server of either API. Card model types
 //! (cards, ids, revocation requests) live in `virgil-card`; this crate only says how
@@ -24,8 +26,10 @@
 
 pub mod app;
 pub mod cards;
+pub mod endpoints;
 mod error;
 pub mod token;
+pub mod transport;
 
 pub use error::{ErrorBody, ErrorCode};
 

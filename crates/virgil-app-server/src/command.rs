@@ -4,7 +4,7 @@
 use crate::accounts::{check_password, check_username, new_user_record};
 use crate::config::Config;
 use crate::server::{AppServer, Registration, serve as serve_listener};
-use crate::store::AppStore;
+use crate::store::{AppStore, UserRecord};
 use std::path::PathBuf;
 use std::sync::Arc;
 use virgil_client::{CardsClient, TlsRoots};
@@ -64,9 +64,9 @@ pub struct ServeArgs {
     pub tls: TlsArgs,
 }
 
-/// Options of `add-user`.
+/// Options of `add-user` and `set-password`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct AddUserArgs {
+pub struct AccountArgs {
     /// The username (1–64 of letters, digits, '.', '_', '-', '@').
     pub username: String,
     /// The configuration file (for database_url and password_iterations).
@@ -77,12 +77,15 @@ pub struct AddUserArgs {
     pub database_url: Option<String>,
 }
 
-/// The environment variable `add-user` reads the new account's password from.
+/// The environment variable `add-user` and `set-password` read the account's new
+/// password from.
 pub const ACCOUNT_PASSWORD_VAR: &str = "VIRGIL_ACCOUNT_PASSWORD";
 
-/// `add-user`: creates an account directly in the database (for `registration =
-/// "closed"`), with the password from [`ACCOUNT_PASSWORD_VAR`].
-pub async fn add_user(args: AddUserArgs) -> Result<(), ServeError> {
+/// What `add-user` and `set-password` share: the checked username, the new password's
+/// record from [`ACCOUNT_PASSWORD_VAR`], and the store.
+async fn operator_account(
+    args: &AccountArgs,
+) -> Result<(AppStore, UserRecord, String), ServeError> {
     runtime::init_logging(runtime::LogFormat::Text);
     let file = match &args.config {
         Some(path) => Config::from_file(path)?,
@@ -91,29 +94,42 @@ pub async fn add_user(args: AddUserArgs) -> Result<(), ServeError> {
     let iterations = file.password_iterations()?;
     let password = zeroize::Zeroizing::new(std::env::var(ACCOUNT_PASSWORD_VAR).map_err(|_| {
         ConfigError::Missing {
-            what: "the new account's password",
+            what: "the account's new password",
             how: format!("set {ACCOUNT_PASSWORD_VAR}"),
         }
     })?);
-    let invalid = |e: virgil_server::ApiError| ConfigError::invalid("add-user", e.message);
+    let invalid = |e: virgil_server::ApiError| ConfigError::invalid("account", e.message);
     check_username(&args.username).map_err(invalid)?;
     check_password(&password).map_err(invalid)?;
     let record = new_user_record(password.as_bytes(), iterations).map_err(invalid)?;
     let database_url = args
         .database_url
+        .clone()
         .or(file.database_url)
         .unwrap_or_else(|| "sqlite://app.db?mode=rwc".to_owned());
-    let database = |e: sqlx::Error| ServeError::Database {
-        url: database_url.clone(),
+    let store = AppStore::connect(&database_url)
+        .await
+        .map_err(|e| database_error(&database_url, &e))?;
+    Ok((store, record, database_url))
+}
+
+fn database_error(url: &str, e: &sqlx::Error) -> ServeError {
+    ServeError::Database {
+        url: url.to_owned(),
         message: e.to_string(),
-    };
-    let store = AppStore::connect(&database_url).await.map_err(database)?;
+    }
+}
+
+/// `add-user`: creates an account directly in the database (for `registration =
+/// "closed"`), with the password from [`ACCOUNT_PASSWORD_VAR`].
+pub async fn add_user(args: AccountArgs) -> Result<(), ServeError> {
+    let (store, record, url) = operator_account(&args).await?;
     let created = store
         .create_user(&args.username, &record, virgil_api::unix_now())
         .await
-        .map_err(database)?;
+        .map_err(|e| database_error(&url, &e));
     store.close().await;
-    if !created {
+    if !created? {
         return Err(ConfigError::invalid(
             "add-user",
             format!("the username {:?} is taken", args.username),
@@ -121,6 +137,31 @@ pub async fn add_user(args: AddUserArgs) -> Result<(), ServeError> {
         .into());
     }
     println!("user {:?} added", args.username);
+    Ok(())
+}
+
+/// `set-password`: the operator sets an account's password (from
+/// [`ACCOUNT_PASSWORD_VAR`]) and ends every session of the account at once, e.g. after
+/// the user reports a stolen password. The account's access tokens for the cards
+/// service stop within their lifetime ([`crate::server::ACCESS_TOKEN_SECONDS`]).
+pub async fn set_password(args: AccountArgs) -> Result<(), ServeError> {
+    let (store, record, url) = operator_account(&args).await?;
+    let changed = store
+        .set_password(&args.username, &record, None)
+        .await
+        .map_err(|e| database_error(&url, &e));
+    store.close().await;
+    if !changed? {
+        return Err(ConfigError::invalid(
+            "set-password",
+            format!("there is no user {:?}", args.username),
+        )
+        .into());
+    }
+    println!(
+        "password of {:?} set; every session of the account ended",
+        args.username
+    );
     Ok(())
 }
 

@@ -13,8 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, Inbox, RegisteredUser, SendMessageRequest, SentMessage,
-    SessionInfo, SessionList, SessionResponse, SubmitCardRequest,
+    AccessTokenResponse, Credentials, Inbox, PasswordChange, RegisteredUser, SendMessageRequest,
+    SentMessage, SessionInfo, SessionList, SessionResponse, SubmitCardRequest,
 };
 use virgil_api::cards::CardResponse;
 use virgil_api::token;
@@ -163,6 +163,45 @@ pub(crate) async fn refresh_access_token(
     Ok(Json(access_token(&server, &user, now())))
 }
 
+/// `POST /v1/account/password`: the current password again and a new one. The new
+/// hash replaces the old and every other session of the account ends, in one
+/// transaction; this session stays.
+pub(crate) async fn change_password(
+    State(server): State<Arc<AppServer>>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let (user, _) = session_of(&server, &headers).await?;
+    let change: PasswordChange = parse_json(&body)?;
+    check_password(&change.new_password)?;
+    check_credentials(&server, &extensions, &user, change.current_password, now()).await?;
+    let iterations = server.password_iterations;
+    let password = zeroize::Zeroizing::new(change.new_password.into_bytes());
+    let record = tokio::task::spawn_blocking(move || new_user_record(&password, iterations))
+        .await
+        .map_err(ApiError::internal)??;
+    let keep = session_token_hash(&headers).unwrap_or_default();
+    server
+        .store
+        .set_password(&user, &record, Some(&keep))
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::warn!(user = %user, "password changed; the account's other sessions ended");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The SHA-256 (hex) of the bearer session token of `headers`, as the store keeps it.
+fn session_token_hash(headers: &HeaderMap) -> Option<String> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))?;
+    Some(virgil_crypto::encoding::to_hex(&Sha256::digest(
+        token.as_bytes(),
+    )))
+}
+
 /// The length of a session id: a prefix of its token's SHA-256, in hex.
 const SESSION_ID_LEN: usize = 16;
 
@@ -172,17 +211,12 @@ pub(crate) async fn session_of(
     headers: &HeaderMap,
 ) -> Result<(String, String), ApiError> {
     let unauthorized = |code, message: &str| ApiError::new(code, message);
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            unauthorized(
-                ErrorCode::MissingSession,
-                "log in and send Authorization: Bearer <session token>",
-            )
-        })?;
-    let token_hash = virgil_crypto::encoding::to_hex(&Sha256::digest(token.as_bytes()));
+    let token_hash = session_token_hash(headers).ok_or_else(|| {
+        unauthorized(
+            ErrorCode::MissingSession,
+            "log in and send Authorization: Bearer <session token>",
+        )
+    })?;
     let user = server
         .store
         .session_user(&token_hash, now())
@@ -297,7 +331,7 @@ pub(crate) async fn submit_card(
     }
     card.verify_self_signature()
         .map_err(|e| ApiError::new(ErrorCode::CardVerificationFailed, e.to_string()))?;
-    if virgil_card::contact::is_reset(&card) {
+    if virgil_card::lifecycle::is_reset(&card) {
         // A reset replaces every card of the user: the session is not enough, the
         // user proves who they are again.
         let password = request.password.ok_or_else(|| {

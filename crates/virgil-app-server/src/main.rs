@@ -36,7 +36,10 @@ enum Command {
     Keygen(KeygenArgs),
     /// Create an account directly in the database, password from VIRGIL_ACCOUNT_PASSWORD
     /// (for registration = "closed").
-    AddUser(command::AddUserArgs),
+    AddUser(command::AccountArgs),
+    /// Set an account's password (from VIRGIL_ACCOUNT_PASSWORD) and end every session
+    /// of the account, e.g. after the user reports a stolen password.
+    SetPassword(command::AccountArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
         }
         Command::Serve(args) => runtime::block_on(command::serve(*args)),
         Command::AddUser(args) => runtime::block_on(command::add_user(args)),
+        Command::SetPassword(args) => runtime::block_on(command::set_password(args)),
     };
     runtime::exit("virgil-app-server", result)
 }

@@ -3,15 +3,16 @@
 //! `POST /v1/users` registers a user (password stored as a salted PBKDF2-HMAC-SHA256 hash);
 //! `POST /v1/sessions` logs in and returns a session token for this server plus a
 //! short-lived access token for the cards service (JWT signed with the app key);
+//! `POST /v1/account/password` changes the password and ends the account's other sessions;
 //! `POST /v1/cards` approves the logged-in user's exported card request and publishes it;
 //! `POST /v1/messages` and `GET /v1/messages` relay ciphertext between users.
 
 use crate::handlers;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
 use std::sync::Arc;
-use virgil_server::http::{json_body_limit, track_request};
+use virgil_api::endpoints;
+use virgil_server::http::{json_body_limit, on, track_request};
 
 pub use crate::accounts::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
 pub use crate::state::{
@@ -20,52 +21,52 @@ pub use crate::state::{
 };
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 9] = [
-    "/v1/users",
-    "/v1/sessions",
-    "/v1/sessions/{id}",
-    "/v1/access-tokens",
-    "/v1/cards",
-    "/v1/messages",
-    "/v1/health",
-    "/v1/openapi.json",
-    "/metrics",
-];
+pub const ROUTES: [&str; 10] = endpoints::app::PATHS;
 
 /// The router.
 pub fn router(server: Arc<AppServer>) -> Router {
-    let [
-        users_path,
-        sessions_path,
-        session_path,
-        access_tokens_path,
-        cards_path,
-        messages_path,
-        health_path,
-        openapi_path,
-        metrics_path,
-    ] = ROUTES;
+    use endpoints::{Endpoint as _, Health, Metrics, OpenApi, app};
     Router::new()
-        .route(users_path, post(handlers::register))
         .route(
-            sessions_path,
-            post(handlers::login).get(handlers::list_sessions),
+            app::Register::PATH,
+            on::<app::Register, _, _, _>(handlers::register),
         )
-        .route(session_path, delete(handlers::end_session))
-        .route(access_tokens_path, post(handlers::refresh_access_token))
-        .route(cards_path, post(handlers::submit_card))
+        .route(app::Login::PATH, on::<app::Login, _, _, _>(handlers::login))
         .route(
-            messages_path,
-            post(handlers::send_message).get(handlers::inbox),
+            app::Sessions::PATH,
+            on::<app::Sessions, _, _, _>(handlers::list_sessions),
         )
-        .route(health_path, get(handlers::health))
-        .route(openapi_path, get(handlers::openapi))
         .route(
-            metrics_path,
-            get(handlers::metrics).route_layer(axum::middleware::from_fn_with_state(
-                virgil_server::http::MetricsAccess::from_env(),
-                virgil_server::http::metrics_guard,
-            )),
+            app::EndSession::PATH,
+            on::<app::EndSession, _, _, _>(handlers::end_session),
+        )
+        .route(
+            app::AccessToken::PATH,
+            on::<app::AccessToken, _, _, _>(handlers::refresh_access_token),
+        )
+        .route(
+            app::ChangePassword::PATH,
+            on::<app::ChangePassword, _, _, _>(handlers::change_password),
+        )
+        .route(
+            app::SubmitCard::PATH,
+            on::<app::SubmitCard, _, _, _>(handlers::submit_card),
+        )
+        .route(
+            app::SendMessage::PATH,
+            on::<app::SendMessage, _, _, _>(handlers::send_message),
+        )
+        .route(app::Inbox::PATH, on::<app::Inbox, _, _, _>(handlers::inbox))
+        .route(Health::PATH, on::<Health, _, _, _>(handlers::health))
+        .route(OpenApi::PATH, on::<OpenApi, _, _, _>(handlers::openapi))
+        .route(
+            Metrics::PATH,
+            on::<Metrics, _, _, _>(handlers::metrics).route_layer(
+                axum::middleware::from_fn_with_state(
+                    virgil_server::http::MetricsAccess::from_env(),
+                    virgil_server::http::metrics_guard,
+                ),
+            ),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

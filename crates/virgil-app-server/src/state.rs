@@ -11,8 +11,12 @@ use virgil_server::rate_limit::{Rate, RateLimiter};
 pub use virgil_api::app::MAX_BODY_BYTES;
 /// Lifetime of a session token (seconds).
 pub const SESSION_SECONDS: u64 = 24 * 60 * 60;
-/// Lifetime of an access token for the cards service (seconds).
-pub const ACCESS_TOKEN_SECONDS: u64 = 10 * 60;
+/// Lifetime of an access token for the cards service (seconds). Short, because the
+/// cards service checks these tokens on its own, without asking this server: when a
+/// session ends (logout, `DELETE /v1/sessions/{id}`, a password change), its tokens stop
+/// working within this lifetime plus the service's clock allowance (5 s). Clients
+/// refresh them through `POST /v1/access-tokens` as they go (docs/security.md).
+pub const ACCESS_TOKEN_SECONDS: u64 = 30;
 
 /// What one user may relay per hour: the relay stores ciphertext until the operator
 /// deletes it, so an account must not be able to fill the disk.

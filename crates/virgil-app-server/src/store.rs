@@ -123,6 +123,38 @@ impl AppStore {
         tx.commit().await
     }
 
+    /// Replaces `username`'s password hash and ends every session of the user but
+    /// `keep` (a session token hash; `None`: all of them), in one transaction. `false` if
+    /// there is no such user.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        record: &UserRecord,
+        keep: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE users SET salt = $1, hash = $2, iterations = $3 WHERE username = $4",
+        )
+        .bind(record.salt.clone())
+        .bind(record.hash.clone())
+        .bind(i64::from(record.iterations))
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE username = $1 AND token_hash <> $2")
+            .bind(username)
+            .bind(keep.unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The user of an unexpired session.
     pub async fn session_user(
         &self,

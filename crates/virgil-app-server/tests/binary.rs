@@ -201,6 +201,43 @@ fn closed_registration_leaves_accounts_to_the_operator() {
     server.stop();
 }
 
+/// The operator sets a user's password (after the user reports it stolen): every
+/// session of the account ends at once, the old password stops working.
+#[test]
+fn the_operator_sets_a_password_and_ends_every_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, _) = deployment(dir.path(), 1000);
+    let server = start(&config, PASSWORD);
+    let app = AppClient::new(&server.url, Verifier::new());
+    app.register("bob", "correct horse").unwrap();
+    let thiefs = app.login("bob", "correct horse").unwrap();
+    let set = |user: &str| {
+        Command::new(BIN)
+            .args(["set-password", user, "--config"])
+            .arg(&config)
+            .env("VIRGIL_ACCOUNT_PASSWORD", "a new password")
+            .output()
+            .unwrap()
+    };
+    let output = set("bob");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("every session"));
+    match app.sessions(&thiefs) {
+        Err(virgil_client::ClientError::Api { code, .. }) => {
+            assert_eq!(code, virgil_api::ErrorCode::InvalidSession);
+        }
+        other => panic!("the session survived: {other:?}"),
+    }
+    assert!(app.login("bob", "correct horse").is_err());
+    app.login("bob", "a new password").unwrap();
+    assert!(!set("nobody").status.success(), "no such user");
+    server.stop();
+}
+
 /// Every key the configuration file takes is in docs/deployment.md's table (the list
 /// comes from the type itself: the parser names every key it expects).
 #[test]

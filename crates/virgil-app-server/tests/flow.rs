@@ -145,7 +145,7 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
             ))
         })
         .build()
-        .search(&["bob"], None)
+        .search(&["bob"])
         .unwrap();
     assert_eq!(bobs_cards.len(), 2, "bob's two devices, no duplicate");
 
@@ -208,7 +208,7 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
         .token_source(move || Ok(alice_token.clone()))
         .build();
     let bob_card = alice_cards
-        .search(&["bob"], None)
+        .search(&["bob"])
         .unwrap()
         .into_iter()
         .map(|found| found.card)
@@ -231,7 +231,7 @@ fn register_login_publish_and_relay((cards_url, app_url): (String, String)) {
     let inbox = app.inbox(&bob, 0).unwrap();
     assert_eq!(inbox.messages.len(), 1);
     assert_eq!(inbox.messages[0].from, "alice");
-    let alice_card = alice_cards.search(&["alice"], None).unwrap().remove(0).card;
+    let alice_card = alice_cards.search(&["alice"]).unwrap().remove(0).card;
     let received = virgil_crypto::encoding::from_base64(&inbox.messages[0].body).unwrap();
     let opened =
         envelope::decrypt_then_verify(&received, &bob_key, &[alice_card.public_key()]).unwrap();

@@ -188,8 +188,8 @@ impl Card {
         Ok(())
     }
 
-    /// Links this card from `existing`, a card of the same identity (identity, identity
-    /// type and application), by signing with `existing`'s private key `key`: the proof
+    /// Links this card from `existing`, a card of the same owner
+    /// ([`crate::CardIdentity`]: application and identity), by signing with `existing`'s private key `key`: the proof
     /// that whoever holds an identity's key made the new card (a second device, or a
     /// rotation). The cards service refuses a new card for an identity that has active
     /// cards unless it is linked from one of them.
@@ -204,7 +204,7 @@ impl Card {
     }
 
     /// Whether this card carries a link signature by `existing` that verifies against
-    /// `existing`'s key, and both cards are of the same identity.
+    /// `existing`'s key, and both cards have the same owner ([`crate::CardIdentity`]).
     pub fn is_linked_from(&self, existing: &Card) -> bool {
         self.check_linkable(existing).is_ok()
             && self.is_signed_by(&Signer::Link(*existing.id()), existing.public_key())
@@ -222,14 +222,10 @@ impl Card {
     }
 
     fn check_linkable(&self, existing: &Card) -> Result<(), CardError> {
-        let (new, old) = (self.content(), existing.content());
         if existing.id == self.id {
             return Err(CardError::InvalidLink("a card cannot link itself"));
         }
-        if new.identity != old.identity
-            || new.identity_type != old.identity_type
-            || new.app_id != old.app_id
-        {
+        if !self.same_owner(existing) {
             return Err(CardError::InvalidLink(
                 "the cards are of different identities or applications",
             ));

@@ -1,16 +1,22 @@
-//! Contacts: what a client remembers of the cards it has used for an identity, how a
-//! new set of cards compares with that memory, and safety numbers.
+//! What a client remembers of the cards it has used, and how a lookup's answer compares
+//! with that memory: for a contact ([`Contact`]) and for the device's own identity
+//! ([`OwnCards`]). Both apply the same rule ([`crate::lifecycle::vouched`]): a card is
+//! accepted if a card already trusted links it, directly or through a chain.
 //!
-//! A [`Contact`] pins the cards (id and public key) a client has verified and used for
-//! one identity. When a lookup returns the identity's active cards again,
-//! [`Contact::review`] sorts each card into *known* (pinned), *linked* (carries a link
-//! signature, format.md §7, that verifies against a pinned card's key, directly or
-//! through other linked cards of the same answer) or *unlinked* — a key change the
-//! user must hear about: a reset, or a directory that skipped the link rule. A card the
-//! client has seen revoked is never accepted as active again.
+//! - A [`Contact`] pins the cards (id and public key) a client has verified and used
+//!   for one owner ([`CardIdentity`]). [`Contact::review`] sorts the owner's active
+//!   cards into *known* (pinned), *linked* (from a pinned card that is still active, or
+//!   was superseded) or *unlinked* — a key change the user must hear about. A pinned
+//!   card the answer no longer holds has its status fetched and recorded
+//!   ([`PinnedCards::record_status`]): a revoked card vouches for nothing and is never
+//!   accepted as active again.
+//! - [`OwnCards`] is the device's record of its own identity's cards: those its keys
+//!   made, those it linked and those it was linked from. [`OwnCards::review`] trusts the
+//!   answer's cards whose key is on the device, the recorded ones, and what they link;
+//!   any other card of the owner is *foreign*: an alarm, never accepted.
 //!
-//! The pinned state is small and serializable (`docs/format.md` §13 gives its JSON
-//! form); where it is stored is the caller's business (the `virgil` facade keeps it in
+//! The state is small and serializable (`docs/format.md` §13 gives its JSON form);
+//! where it is stored is the caller's business (the `virgil` facade keeps it in
 //! `contacts.json` beside the key store).
 //!
 //! ```
@@ -24,41 +30,40 @@
 //!
 //! let mut second = CardRequest::new("bob", "chat").sign(&phone)?;
 //! second.link_from(&first, &laptop)?;
-//! let review = contact.review(&[first.clone(), second.clone()]);
+//! let review = contact.review(&[&first, &second]);
 //! assert_eq!(review.linked.len(), 1);            // "bob added a device, linked from …"
 //! assert!(!review.is_key_change());
 //!
 //! let unlinked = CardRequest::new("bob", "chat").sign(&stranger)?;
-//! assert!(contact.review(&[first, unlinked]).is_key_change());
+//! assert!(contact.review(&[&first, &unlinked]).is_key_change());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::{Card, CardError, CardId, Signer};
+use crate::lifecycle::{LinkedCard, is_reset, vouched};
+use crate::{Card, CardId, CardIdentity, CardStatus, RevocationReason};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha512};
-use std::fmt;
-use virgil_crypto::encoding::{from_hex, to_hex};
-use virgil_crypto::{PQ_PUBLIC_KEY_LEN, PUBLIC_KEY_LEN, PublicKey, Suite};
-
-/// The data entry that marks a reset card: the one card an identity may get without a
-/// link, after its owner lost every key (format.md §3). The `virgil.` prefix of data
-/// keys is reserved for such markers.
-pub const RESET_DATA_KEY: &str = "virgil.reset";
-
-/// Whether `card` says, in its signed content, that it is a reset card.
-pub fn is_reset(card: &Card) -> bool {
-    card.content()
-        .data
-        .get(RESET_DATA_KEY)
-        .is_some_and(|value| value == "1")
-}
+use virgil_crypto::encoding::{from_base64, to_base64};
+use virgil_crypto::{KeyId, PQ_PUBLIC_KEY_LEN, PUBLIC_KEY_LEN, PublicKey, Suite};
 
 /// At most this many cards are remembered per contact (the oldest revoked ones are
 /// forgotten first, then the oldest others), so a contact file stays small whatever a
 /// directory answers.
 pub const MAX_PINNED_CARDS: usize = 64;
 
-/// A card a contact is known by.
+/// What a client knows of a pinned card's status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PinnedState {
+    /// Active when last seen.
+    #[default]
+    Active,
+    /// Replaced by a card linked from an active card of the owner: links it made count.
+    Superseded,
+    /// Revoked (for `reason`): never accepted as active again, and links from it do not
+    /// count.
+    Revoked(RevocationReason),
+}
+
+/// A card a client trusts (a contact's, or its own).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "PinnedCardJson", into = "PinnedCardJson")]
 pub struct PinnedCard {
@@ -68,9 +73,8 @@ pub struct PinnedCard {
     /// checked without it. Decoded only when a link from it is checked: reading the
     /// contact file costs no key decoding, however many contacts it holds.
     pub public_key: Vec<u8>,
-    /// Whether the client has seen it revoked (then it is never accepted as active,
-    /// and links from it do not count).
-    pub revoked: bool,
+    /// What the client knows of its status.
+    pub state: PinnedState,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -78,14 +82,14 @@ pub struct PinnedCard {
 struct PinnedCardJson {
     id: CardId,
     public_key: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    revoked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
 }
 
 impl TryFrom<PinnedCardJson> for PinnedCard {
     type Error = String;
     fn try_from(json: PinnedCardJson) -> Result<Self, String> {
-        let bytes = from_hex(&json.public_key).map_err(|error| error.to_string())?;
+        let bytes = from_base64(&json.public_key).map_err(|error| error.to_string())?;
         if !Suite::ALL
             .iter()
             .any(|suite| suite.public_key_len() == bytes.len())
@@ -94,36 +98,179 @@ impl TryFrom<PinnedCardJson> for PinnedCard {
                 "a public key is {PUBLIC_KEY_LEN} or {PQ_PUBLIC_KEY_LEN} bytes"
             ));
         }
+        let state = match json.state.as_deref() {
+            None => PinnedState::Active,
+            Some("superseded") => PinnedState::Superseded,
+            Some("revoked") => PinnedState::Revoked(RevocationReason::Unspecified),
+            Some("compromised") => PinnedState::Revoked(RevocationReason::Compromised),
+            Some("reset") => PinnedState::Revoked(RevocationReason::Reset),
+            Some(other) => return Err(format!("unknown card state {other:?}")),
+        };
         Ok(Self {
             id: json.id,
             public_key: bytes,
-            revoked: json.revoked,
+            state,
         })
     }
 }
 
 impl From<PinnedCard> for PinnedCardJson {
     fn from(card: PinnedCard) -> Self {
+        let state = match card.state {
+            PinnedState::Active => None,
+            PinnedState::Superseded => Some("superseded"),
+            PinnedState::Revoked(RevocationReason::Unspecified) => Some("revoked"),
+            PinnedState::Revoked(RevocationReason::Compromised) => Some("compromised"),
+            PinnedState::Revoked(RevocationReason::Reset) => Some("reset"),
+        };
         Self {
             id: card.id,
-            public_key: to_hex(&card.public_key),
-            revoked: card.revoked,
+            public_key: to_base64(&card.public_key),
+            state: state.map(str::to_owned),
         }
     }
 }
 
-/// What a client remembers of one identity (application, identity type, identity).
+impl PinnedCard {
+    fn of(card: &Card, state: PinnedState) -> Self {
+        Self {
+            id: *card.id(),
+            public_key: card.public_key().as_bytes().to_vec(),
+            state,
+        }
+    }
+
+    fn is_revoked(&self) -> bool {
+        matches!(self.state, PinnedState::Revoked(_))
+    }
+
+    /// Its key, if links from it may count (not revoked).
+    fn key_if_vouching(&self) -> Option<PublicKey> {
+        (!self.is_revoked())
+            .then(|| PublicKey::from_bytes(&self.public_key).ok())
+            .flatten()
+    }
+}
+
+/// A pinned card's status, learned because a complete answer no longer held it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusConflict {
+    /// The directory said the card is active (or pending) by id, but left it out of a
+    /// signed, complete answer for its owner: it hides cards.
+    #[error(
+        "the cards service left card {0} out of a complete answer for its identity, but says by id that it is still active: the directory is inconsistent; nothing was used"
+    )]
+    Hidden(CardId),
+}
+
+/// Cards a client trusts for one owner, and what it knows of their status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PinnedCards(pub Vec<PinnedCard>);
+
+impl PinnedCards {
+    /// The pinned cards, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &PinnedCard> {
+        self.0.iter()
+    }
+
+    /// The pinned card with this id.
+    pub fn get(&self, id: &CardId) -> Option<&PinnedCard> {
+        self.0.iter().find(|pinned| pinned.id == *id)
+    }
+
+    /// Pinned cards last known active that `answer` (a complete answer of the owner's
+    /// active and pending cards) does not hold: their status must be fetched and
+    /// recorded ([`PinnedCards::record_status`]) before the answer is reviewed.
+    pub fn missing_from(&self, answer: &[&Card]) -> Vec<CardId> {
+        self.0
+            .iter()
+            .filter(|pinned| pinned.state == PinnedState::Active)
+            .filter(|pinned| !answer.iter().any(|card| *card.id() == pinned.id))
+            .map(|pinned| pinned.id)
+            .collect()
+    }
+
+    /// Records what the directory says of pinned card `id`, which a complete answer no
+    /// longer holds: superseded or revoked. Returns the new state if it changed.
+    pub fn record_status(
+        &mut self,
+        id: &CardId,
+        status: &CardStatus,
+    ) -> Result<Option<PinnedState>, StatusConflict> {
+        let state = match status {
+            CardStatus::Superseded { .. } => PinnedState::Superseded,
+            CardStatus::Revoked { reason, .. } => PinnedState::Revoked(*reason),
+            CardStatus::Active | CardStatus::Pending { .. } => {
+                return Err(StatusConflict::Hidden(*id));
+            }
+        };
+        Ok(self.set_state(id, state))
+    }
+
+    fn set_state(&mut self, id: &CardId, state: PinnedState) -> Option<PinnedState> {
+        let pinned = self.0.iter_mut().find(|pinned| pinned.id == *id)?;
+        // Revoked is final; superseded can still become revoked.
+        if pinned.state == state || pinned.is_revoked() {
+            return None;
+        }
+        pinned.state = state;
+        Some(state)
+    }
+
+    /// Pins `card` (a no-op if it is pinned already).
+    fn pin(&mut self, card: &Card) {
+        if self.get(card.id()).is_none() {
+            self.0.push(PinnedCard::of(card, PinnedState::Active));
+        }
+        self.forget_oldest();
+    }
+
+    /// Remembers that `card` was seen revoked (pinning it as revoked if unknown, so it
+    /// is refused if offered later).
+    fn mark_revoked(&mut self, card: &Card, reason: RevocationReason) {
+        if self.get(card.id()).is_none() {
+            self.0
+                .push(PinnedCard::of(card, PinnedState::Revoked(reason)));
+        } else {
+            self.set_state(card.id(), PinnedState::Revoked(reason));
+        }
+        self.forget_oldest();
+    }
+
+    fn forget_oldest(&mut self) {
+        while self.0.len() > MAX_PINNED_CARDS {
+            let index = self.0.iter().position(PinnedCard::is_revoked).unwrap_or(0);
+            self.0.remove(index);
+        }
+    }
+
+    /// The key of pinned card `id` if links from it count: it is active and in the
+    /// `answer`, or superseded. A revoked card vouches for nothing, and a card last
+    /// known active but missing from the answer is not trusted until its status is known.
+    fn anchor(&self, id: &CardId, answer: &[&Card]) -> Option<PublicKey> {
+        let pinned = self.get(id)?;
+        match pinned.state {
+            PinnedState::Superseded => pinned.key_if_vouching(),
+            PinnedState::Active if answer.iter().any(|card| card.id() == id) => {
+                pinned.key_if_vouching()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a client remembers of one contact: the cards used for them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// The application id.
     pub app_id: String,
-    /// The identity type, e.g. `user`.
-    pub identity_type: String,
     /// The identity, e.g. `bob`.
     pub identity: String,
-    /// The cards used for it, oldest first.
-    pub cards: Vec<PinnedCard>,
+    /// The cards used for them, oldest first.
+    pub cards: PinnedCards,
     /// Whether the user compared safety numbers and marked the contact verified. A
     /// verified contact's unlinked key change is refused under every policy until the
     /// user verifies again.
@@ -131,16 +278,7 @@ pub struct Contact {
     pub verified: bool,
 }
 
-/// A new card linked from a card the contact is known by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinkedCard {
-    /// The new card.
-    pub card: CardId,
-    /// The pinned (or, through a chain, already linked) card whose key signed the link.
-    pub from: CardId,
-}
-
-/// How a set of active cards compares with what a [`Contact`] remembers.
+/// How an owner's active cards compare with what a [`Contact`] remembers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Review {
@@ -148,7 +286,7 @@ pub struct Review {
     pub known: Vec<CardId>,
     /// New cards linked from a pinned card (another device, or a rotation).
     pub linked: Vec<LinkedCard>,
-    /// New cards not linked from any pinned card: a key change.
+    /// New cards not linked from any pinned card that may vouch: a key change.
     pub unlinked: Vec<CardId>,
     /// Of the unlinked cards, those that say they are reset cards.
     pub reset: Vec<CardId>,
@@ -165,232 +303,218 @@ impl Review {
 }
 
 impl Contact {
-    /// An empty contact for `card`'s identity (nothing pinned yet).
+    /// An empty contact for `card`'s owner (nothing pinned yet).
     pub fn new(card: &Card) -> Self {
-        let content = card.content();
+        Self::for_owner(&card.owner())
+    }
+
+    /// An empty contact for `owner`.
+    pub fn for_owner(owner: &CardIdentity) -> Self {
         Self {
-            app_id: content.app_id.clone(),
-            identity_type: content.identity_type.clone(),
-            identity: content.identity.clone(),
-            cards: Vec::new(),
+            app_id: owner.app_id.clone(),
+            identity: owner.identity.clone(),
+            cards: PinnedCards::default(),
             verified: false,
         }
     }
 
-    /// Whether `card` is of this contact's identity.
+    /// Whose cards these are.
+    pub fn owner(&self) -> CardIdentity {
+        CardIdentity::new(&self.app_id, &self.identity)
+    }
+
+    /// Whether this is the contact of `owner`.
+    pub fn is_of(&self, owner: &CardIdentity) -> bool {
+        self.app_id == owner.app_id && self.identity == owner.identity
+    }
+
+    /// Whether `card` is of this contact's owner.
     pub fn is_for(&self, card: &Card) -> bool {
-        let content = card.content();
-        content.identity == self.identity
-            && content.identity_type == self.identity_type
-            && content.app_id == self.app_id
+        self.owner().owns(card)
     }
 
     /// The pinned card with this id.
     pub fn pinned(&self, id: &CardId) -> Option<&PinnedCard> {
-        self.cards.iter().find(|pinned| pinned.id == *id)
+        self.cards.get(id)
     }
 
-    /// Compares `cards` (the identity's active cards, already verified against the
-    /// pinned application and service keys) with what is pinned. Cards of another
-    /// identity are reported unlinked.
-    pub fn review(&self, cards: &[Card]) -> Review {
+    /// Compares `answer` (the owner's active cards, verified against the pinned
+    /// application and service keys, after [`PinnedCards::missing_from`] were recorded)
+    /// with what is pinned. Cards of another owner are reported unlinked.
+    pub fn review(&self, answer: &[&Card]) -> Review {
         let mut review = Review::default();
-        // Keys links may be checked against: pinned cards not seen revoked, then every
-        // card found linked in this answer (a chain of devices added since). A pinned
-        // key is decoded only when a card claims a link from it.
-        let mut linked_now: Vec<(CardId, PublicKey)> = Vec::new();
-        let mut pending: Vec<&Card> = Vec::new();
-        for card in cards {
+        let mut candidates: Vec<&Card> = Vec::new();
+        for card in answer {
             match self.pinned(card.id()) {
-                Some(pinned) if pinned.revoked => review.revoked.push(*card.id()),
+                Some(pinned) if pinned.is_revoked() => review.revoked.push(*card.id()),
                 Some(_) if self.is_for(card) => review.known.push(*card.id()),
-                _ => pending.push(card),
+                _ if self.is_for(card) => candidates.push(card),
+                _ => review.unlinked.push(*card.id()),
             }
         }
-        loop {
-            let before = pending.len();
-            pending.retain(|card| {
-                let from = self
-                    .is_for(card)
-                    .then(|| {
-                        card.links().find(|link| {
-                            let key = match self.pinned(link) {
-                                Some(pinned) if !pinned.revoked => {
-                                    PublicKey::from_bytes(&pinned.public_key).ok()
-                                }
-                                Some(_) => None,
-                                None => linked_now
-                                    .iter()
-                                    .find(|(id, _)| id == *link)
-                                    .map(|(_, key)| key.clone()),
-                            };
-                            *link != card.id()
-                                && key.is_some_and(|key| {
-                                    card.is_signed_by(&Signer::Link(**link), &key)
-                                })
-                        })
-                    })
-                    .flatten()
-                    .copied();
-                match from {
-                    Some(from) => {
-                        review.linked.push(LinkedCard {
-                            card: *card.id(),
-                            from,
-                        });
-                        linked_now.push((*card.id(), card.public_key().clone()));
-                        false
-                    }
-                    None => true,
+        review.linked = vouched(&candidates, |id| self.cards.anchor(id, answer));
+        for card in candidates {
+            if !review.linked.iter().any(|linked| linked.card == *card.id()) {
+                review.unlinked.push(*card.id());
+                if is_reset(card) {
+                    review.reset.push(*card.id());
                 }
-            });
-            if pending.len() == before {
-                break;
-            }
-        }
-        for card in pending {
-            review.unlinked.push(*card.id());
-            if is_reset(card) {
-                review.reset.push(*card.id());
             }
         }
         review
     }
 
-    /// Pins `cards` of this identity (others are ignored): after a first contact, a
+    /// Pins `cards` of this owner (others are ignored): after a first contact, a
     /// linked change, or a key change the user accepted.
     pub fn pin(&mut self, cards: &[Card]) {
-        for card in cards {
-            if self.is_for(card) && self.pinned(card.id()).is_none() {
-                self.cards.push(PinnedCard {
-                    id: *card.id(),
-                    public_key: card.public_key().as_bytes().to_vec(),
-                    revoked: false,
-                });
-            }
+        let owner = self.owner();
+        for card in cards.iter().filter(|card| owner.owns(card)) {
+            self.cards.pin(card);
         }
-        self.forget_oldest();
     }
 
-    /// Remembers that card `id` is revoked (pinning it as revoked if unknown, so it is
-    /// refused if offered later).
-    pub fn mark_revoked(&mut self, card: &Card) {
-        if !self.is_for(card) {
-            return;
+    /// Remembers that `card` was seen revoked for `reason`.
+    pub fn mark_revoked(&mut self, card: &Card, reason: RevocationReason) {
+        if self.is_for(card) {
+            self.cards.mark_revoked(card, reason);
         }
-        match self.cards.iter_mut().find(|pinned| pinned.id == *card.id()) {
-            Some(pinned) => pinned.revoked = true,
-            None => self.cards.push(PinnedCard {
-                id: *card.id(),
-                public_key: card.public_key().as_bytes().to_vec(),
-                revoked: true,
-            }),
+    }
+}
+
+/// A device's record of its own identity's cards: the cards its keys made (published
+/// from it), the cards it linked, and the cards it was linked from. Kept beside the
+/// contacts; the device's own half of a safety number and its self-check come from it
+/// and from the keys it holds, never from the directory's word alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnCards {
+    /// The application id.
+    pub app_id: String,
+    /// The identity.
+    pub identity: String,
+    /// The cards, oldest first.
+    pub cards: PinnedCards,
+}
+
+/// How the owner's cards in a lookup compare with what the device knows of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OwnReview {
+    /// Cards the device trusts: made by its keys, recorded, or linked from those.
+    pub trusted: Vec<CardId>,
+    /// Of the trusted cards, those newly vouched by a link (not recorded before).
+    pub linked: Vec<LinkedCard>,
+    /// Cards nothing the device knows vouches for: an alarm.
+    pub foreign: Vec<CardId>,
+    /// Cards that a reset *this device* made replaces (the keys it declared lost):
+    /// neither trusted nor an alarm.
+    pub replaced: Vec<CardId>,
+    /// Whether the device knows anything of its identity (a recorded card, or a card of
+    /// the answer whose key it holds). A device that knows nothing cannot check: its
+    /// review has no foreign cards.
+    pub knows: bool,
+}
+
+impl OwnReview {
+    /// Whether the owner must be alarmed.
+    pub fn is_alarm(&self) -> bool {
+        !self.foreign.is_empty()
+    }
+}
+
+impl OwnCards {
+    /// An empty record for `owner`.
+    pub fn for_owner(owner: &CardIdentity) -> Self {
+        Self {
+            app_id: owner.app_id.clone(),
+            identity: owner.identity.clone(),
+            cards: PinnedCards::default(),
         }
-        self.forget_oldest();
     }
 
-    fn forget_oldest(&mut self) {
-        while self.cards.len() > MAX_PINNED_CARDS {
-            let index = self
+    /// Whose cards these are.
+    pub fn owner(&self) -> CardIdentity {
+        CardIdentity::new(&self.app_id, &self.identity)
+    }
+
+    /// Whether this is the record of `owner`'s cards.
+    pub fn is_of(&self, owner: &CardIdentity) -> bool {
+        self.app_id == owner.app_id && self.identity == owner.identity
+    }
+
+    /// Records `card` as one of the device's own (published from it, linked by it, or
+    /// the card it was linked from). Cards of another owner are ignored.
+    pub fn record(&mut self, card: &Card) {
+        if self.owner().owns(card) {
+            self.cards.pin(card);
+        }
+    }
+
+    /// Compares `answer` (the owner's active and pending cards with their statuses,
+    /// verified, after [`PinnedCards::missing_from`] were recorded) with what the device
+    /// knows: `local_keys` are the ids of the keys it holds.
+    pub fn review(&self, answer: &[(&Card, &CardStatus)], local_keys: &[KeyId]) -> OwnReview {
+        let statuses = answer;
+        let answer: Vec<&Card> = statuses.iter().map(|(card, _)| *card).collect();
+        let answer = answer.as_slice();
+        let owner = self.owner();
+        let mut review = OwnReview::default();
+        let mut candidates: Vec<&Card> = Vec::new();
+        for card in answer.iter().filter(|card| owner.owns(card)) {
+            let holds_key = local_keys.contains(card.public_key().key_id());
+            let recorded = self
                 .cards
-                .iter()
-                .position(|pinned| pinned.revoked)
-                .unwrap_or(0);
-            self.cards.remove(index);
-        }
-    }
-}
-
-/// A number two people compare (read aloud, or side by side) to know that each holds
-/// the other's real keys: 60 digits, the same on both devices, derived from both
-/// identities and both sides' current public keys. Shown as 12 groups of 5 digits.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SafetyNumber(String);
-
-impl SafetyNumber {
-    /// The 60 digits, without spaces.
-    pub fn digits(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SafetyNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, group) in self.0.as_bytes().chunks(5).enumerate() {
-            if index > 0 {
-                f.write_str(" ")?;
+                .get(card.id())
+                .is_some_and(|pinned| !pinned.is_revoked());
+            if holds_key || recorded {
+                review.trusted.push(*card.id());
+            } else {
+                candidates.push(card);
             }
-            f.write_str(std::str::from_utf8(group).map_err(|_| fmt::Error)?)?;
         }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for SafetyNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SafetyNumber({self})")
-    }
-}
-
-/// Domain separation for the safety number's hash.
-const SAFETY_NUMBER_CONTEXT: &[u8] = b"virgil/safety-number/v1";
-
-/// The safety number of two identities' current cards (`ours` and `theirs`, each all
-/// of one identity; the order of the two arguments and of the cards within each does
-/// not matter). It changes whenever either side's set of keys changes.
-///
-/// Each side's 30 digits are the first 30 bytes of
-/// `SHA-512(context ‖ len‖app id ‖ len‖identity type ‖ len‖identity ‖ count ‖ keys…)`,
-/// keys sorted, taken as six 5-byte big-endian numbers modulo 100 000; the two halves
-/// are concatenated in ascending order (format.md §13).
-pub fn safety_number(ours: &[Card], theirs: &[Card]) -> Result<SafetyNumber, CardError> {
-    let mut halves = [side_digits(ours)?, side_digits(theirs)?];
-    halves.sort();
-    Ok(SafetyNumber(halves.concat()))
-}
-
-fn side_digits(cards: &[Card]) -> Result<String, CardError> {
-    let first = cards.first().ok_or(CardError::Empty {
-        field: "the cards of a safety number",
-    })?;
-    let contact = Contact::new(first);
-    if !cards.iter().all(|card| contact.is_for(card)) {
-        return Err(CardError::InvalidLink(
-            "a safety number's cards on one side must all be of one identity",
-        ));
-    }
-    let mut keys: Vec<&[u8]> = cards
-        .iter()
-        .map(|card| card.public_key().as_bytes())
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut hash = Sha512::new();
-    hash.update(SAFETY_NUMBER_CONTEXT);
-    for field in [&contact.app_id, &contact.identity_type, &contact.identity] {
-        hash.update((field.len() as u32).to_be_bytes());
-        hash.update(field.as_bytes());
-    }
-    hash.update((keys.len() as u32).to_be_bytes());
-    for key in keys {
-        hash.update(key);
-    }
-    let digest = hash.finalize();
-    let mut digits = String::with_capacity(30);
-    for chunk in digest.chunks_exact(5).take(6) {
-        let value = chunk
+        review.knows = !review.trusted.is_empty() || !self.cards.0.is_empty();
+        let trusted_now: Vec<&Card> = answer
             .iter()
-            .fold(0u64, |value, byte| (value << 8) | u64::from(*byte));
-        digits.push_str(&format!("{:05}", value % 100_000));
+            .copied()
+            .filter(|card| review.trusted.contains(card.id()))
+            .collect();
+        review.linked = vouched(&candidates, |id| {
+            trusted_now
+                .iter()
+                .find(|card| card.id() == id)
+                .map(|card| card.public_key().clone())
+                .or_else(|| self.cards.anchor(id, answer))
+        });
+        review
+            .trusted
+            .extend(review.linked.iter().map(|linked| linked.card));
+        // A reset this device made, still pending: the other cards are the keys it
+        // declared lost.
+        let resetting = statuses.iter().any(|(card, status)| {
+            review.trusted.contains(card.id())
+                && is_reset(card)
+                && matches!(status, CardStatus::Pending { .. })
+        });
+        for card in candidates {
+            if review.trusted.contains(card.id()) {
+                continue;
+            }
+            if resetting {
+                review.replaced.push(*card.id());
+            } else if review.knows {
+                review.foreign.push(*card.id());
+            }
+        }
+        review
     }
-    Ok(digits)
 }
 
 #[cfg(test)]
 #[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
-    use crate::CardRequest;
+    use crate::lifecycle::RESET_DATA_KEY;
+    use crate::{CardRequest, Signer};
     use virgil_crypto::PrivateKey;
 
     fn card(identity: &str, key: &PrivateKey) -> Card {
@@ -403,6 +527,8 @@ mod tests {
         std::array::from_fn(|_| PrivateKey::generate().expect("key"))
     }
 
+    const ACTIVE: CardStatus = CardStatus::Active;
+
     #[test]
     fn a_chain_of_links_from_a_pinned_card_is_accepted_and_anything_else_is_a_key_change() {
         let [a, b, c, x] = keys();
@@ -414,33 +540,84 @@ mod tests {
         let mut third = card("bob", &c);
         third.link_from(&second, &b).expect("link");
         // The chain is found whatever the order of the answer.
-        let review = contact.review(&[third.clone(), second.clone()]);
+        let review = contact.review(&[&third, &second, &first]);
         assert_eq!(review.linked.len(), 2);
-        assert!(review.unlinked.is_empty() && review.known.is_empty());
+        assert!(review.unlinked.is_empty());
         // A link signature by a key that is not pinned does not count.
         let mut forged = card("bob", &x);
         forged.sign_as(Signer::Link(*first.id()), &x).expect("sign");
-        let review = contact.review(&[first.clone(), forged.clone()]);
+        let review = contact.review(&[&first, &forged]);
         assert_eq!(review.unlinked, vec![*forged.id()]);
         assert!(review.is_key_change());
         // A card of another identity linked by a pinned key is not bob's.
         let mut other = card("mallory", &b);
         other.sign_as(Signer::Link(*first.id()), &a).expect("sign");
-        assert!(contact.review(&[other]).is_key_change());
+        assert!(contact.review(&[&first, &other]).is_key_change());
     }
 
     #[test]
-    fn a_card_seen_revoked_is_refused_and_its_links_do_not_count() {
+    fn a_card_of_another_identity_type_is_the_same_owners_and_needs_a_link() {
+        let [a, x] = keys();
+        let first = card("bob", &a);
+        let mut contact = Contact::new(&first);
+        contact.pin(std::slice::from_ref(&first));
+        let other_type = CardRequest::new("bob", "chat")
+            .identity_type("other")
+            .sign(&x)
+            .expect("card");
+        assert!(contact.is_for(&other_type));
+        let review = contact.review(&[&first, &other_type]);
+        assert_eq!(review.unlinked, vec![*other_type.id()]);
+    }
+
+    #[test]
+    fn a_revoked_card_is_refused_and_vouches_for_nothing() {
         let [a, b] = keys();
         let first = card("bob", &a);
         let mut contact = Contact::new(&first);
         contact.pin(std::slice::from_ref(&first));
-        contact.mark_revoked(&first);
         let mut second = card("bob", &b);
         second.link_from(&first, &a).expect("link");
-        let review = contact.review(&[first.clone(), second.clone()]);
-        assert_eq!(review.revoked, vec![*first.id()]);
+        // Learned from a fetch: the pinned card is revoked (compromised).
+        assert_eq!(contact.cards.missing_from(&[&second]), vec![*first.id()]);
+        let status = CardStatus::Revoked {
+            reason: RevocationReason::Compromised,
+            at: 1,
+        };
+        assert_eq!(
+            contact.cards.record_status(first.id(), &status),
+            Ok(Some(PinnedState::Revoked(RevocationReason::Compromised)))
+        );
+        let review = contact.review(&[&second]);
         assert_eq!(review.unlinked, vec![*second.id()]);
+        assert!(contact.cards.missing_from(&[&second]).is_empty());
+        // Offered as active again: refused.
+        assert_eq!(contact.review(&[&first]).revoked, vec![*first.id()]);
+    }
+
+    #[test]
+    fn a_pinned_card_missing_from_the_answer_vouches_only_once_known_superseded() {
+        let [a, b] = keys();
+        let first = card("bob", &a);
+        let mut contact = Contact::new(&first);
+        contact.pin(std::slice::from_ref(&first));
+        let mut rotated = card("bob", &b);
+        rotated.link_from(&first, &a).expect("link");
+        // Missing, status not yet known: not trusted.
+        assert!(contact.review(&[&rotated]).is_key_change());
+        let status = CardStatus::Superseded { by: *rotated.id() };
+        contact
+            .cards
+            .record_status(first.id(), &status)
+            .expect("recorded");
+        assert_eq!(contact.review(&[&rotated]).linked.len(), 1);
+        // A directory that says by id that a card it left out is active hides cards.
+        let mut hiding = Contact::new(&first);
+        hiding.pin(std::slice::from_ref(&first));
+        assert_eq!(
+            hiding.cards.record_status(first.id(), &CardStatus::Active),
+            Err(StatusConflict::Hidden(*first.id()))
+        );
     }
 
     #[test]
@@ -453,57 +630,110 @@ mod tests {
             .data(RESET_DATA_KEY, "1")
             .sign(&b)
             .expect("card");
-        let review = contact.review(&[reset.clone()]);
+        let review = contact.review(&[&reset]);
         assert_eq!(review.reset, vec![*reset.id()]);
     }
 
     #[test]
     fn the_pinned_state_round_trips_through_json_and_stays_bounded() {
-        let [a] = keys();
+        let [a, b] = keys();
         let first = card("bob", &a);
         let mut contact = Contact::new(&first);
-        for _ in 0..MAX_PINNED_CARDS + 5 {
-            let [k] = keys();
-            contact.pin(&[card("bob", &k)]);
-        }
-        contact.mark_revoked(&first);
-        assert_eq!(contact.cards.len(), MAX_PINNED_CARDS);
+        contact.pin(&[first.clone(), card("bob", &b)]);
+        contact.mark_revoked(&first, RevocationReason::Compromised);
         let json = serde_json::to_string(&contact).expect("json");
+        assert!(json.contains("\"state\":\"compromised\""), "{json}");
         let back: Contact = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, contact);
         assert!(
             serde_json::from_str::<Contact>(
-                &json.replace("\"public_key\":\"", "\"public_key\":\"00")
+                &json.replace("\"public_key\":\"", "\"public_key\":\"AAAA")
             )
             .is_err()
         );
+        // However many cards a directory shows, at most MAX_PINNED_CARDS are kept, the
+        // revoked ones forgotten first.
+        for _ in 0..MAX_PINNED_CARDS + 5 {
+            let [k] = keys();
+            contact.pin(&[card("bob", &k)]);
+        }
+        assert_eq!(contact.cards.0.len(), MAX_PINNED_CARDS);
+        assert!(contact.pinned(first.id()).is_none());
     }
 
     #[test]
-    fn safety_numbers_are_the_same_on_both_sides_and_change_with_any_key() {
-        let [a, b, c] = keys();
-        let (alice, bob) = (card("alice", &a), card("bob", &b));
-        let number = safety_number(&[alice.clone()], &[bob.clone()]).expect("number");
+    fn a_device_trusts_its_own_keys_cards_and_their_links_and_alarms_on_any_other() {
+        let [laptop, phone, thief] = keys();
+        let mine = card("bob", &laptop);
+        let mut own = OwnCards::for_owner(&mine.owner());
+        let local = [*laptop.key_id()];
+        // Nothing recorded, the key on the device: trusted.
+        let review = own.review(&[(&mine, &ACTIVE)], &local);
+        assert_eq!(review.trusted, vec![*mine.id()]);
+        assert!(!review.is_alarm());
+        own.record(&mine);
+        // A device linked from the laptop's card: trusted, said once.
+        let mut second = card("bob", &phone);
+        second.link_from(&mine, &laptop).expect("link");
+        let review = own.review(&[(&mine, &ACTIVE), (&second, &ACTIVE)], &local);
+        assert_eq!(review.linked.len(), 1);
+        assert!(!review.is_alarm());
+        // A card nothing of the device's vouches for: an alarm, even if a contact's
+        // client would accept it, and even with every own card revoked.
+        let swapped = card("bob", &thief);
         assert_eq!(
-            number,
-            safety_number(&[bob.clone()], &[alice.clone()]).expect("number")
+            own.review(&[(&mine, &ACTIVE), (&swapped, &ACTIVE)], &local)
+                .foreign,
+            vec![*swapped.id()]
         );
-        assert_eq!(number.digits().len(), 60);
-        assert!(number.digits().bytes().all(|d| d.is_ascii_digit()));
-        assert_eq!(number.to_string().split(' ').count(), 12);
-        let bob_phone = card("bob", &c);
-        let more =
-            safety_number(&[alice.clone()], &[bob.clone(), bob_phone.clone()]).expect("number");
-        assert_ne!(more, number);
+        let revoked = CardStatus::Revoked {
+            reason: RevocationReason::Unspecified,
+            at: 1,
+        };
+        own.cards.record_status(mine.id(), &revoked).expect("known");
         assert_eq!(
-            more,
-            safety_number(&[alice.clone()], &[bob_phone, bob.clone()]).expect("number")
+            own.review(&[(&swapped, &ACTIVE)], &[]).foreign,
+            vec![*swapped.id()]
         );
-        // The identity counts, not only the keys.
-        assert_ne!(
-            safety_number(&[card("alice", &a)], &[card("carol", &b)]).expect("number"),
-            number
+        // A device that knows nothing of its identity cannot check, and says nothing.
+        let fresh = OwnCards::for_owner(&mine.owner());
+        let review = fresh.review(&[(&swapped, &ACTIVE)], &[]);
+        assert!(!review.knows && !review.is_alarm());
+    }
+
+    #[test]
+    fn a_device_that_resets_does_not_alarm_on_the_cards_it_replaces() {
+        let [old, new, thief] = keys();
+        let lost = card("bob", &old);
+        let reset = CardRequest::new("bob", "chat")
+            .data(RESET_DATA_KEY, "1")
+            .sign(&new)
+            .expect("card");
+        let own = OwnCards::for_owner(&lost.owner());
+        let pending = CardStatus::Pending { activates_at: 9 };
+        let review = own.review(&[(&lost, &ACTIVE), (&reset, &pending)], &[*new.key_id()]);
+        assert_eq!(review.trusted, vec![*reset.id()]);
+        assert_eq!(review.replaced, vec![*lost.id()]);
+        assert!(!review.is_alarm());
+        // Once active, the reset card is an ordinary card: a later card nothing vouches
+        // for is an alarm again.
+        let mut after = OwnCards::for_owner(&lost.owner());
+        after.record(&reset);
+        let intruder = card("bob", &thief);
+        assert_eq!(
+            after
+                .review(&[(&reset, &ACTIVE), (&intruder, &ACTIVE)], &[*new.key_id()])
+                .foreign,
+            vec![*intruder.id()]
         );
-        assert!(safety_number(&[], &[bob]).is_err());
+        // The old device sees the reset it did not make: an alarm.
+        let mut old_device = OwnCards::for_owner(&lost.owner());
+        old_device.record(&lost);
+        assert_eq!(
+            old_device
+                .review(&[(&lost, &ACTIVE), (&reset, &pending)], &[*old.key_id()])
+                .foreign,
+            vec![*reset.id()]
+        );
     }
 }

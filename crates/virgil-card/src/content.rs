@@ -158,6 +158,22 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), CardEr
     Ok(())
 }
 
+/// Data keys starting with this are the format's own markers (format.md §7).
+pub const RESERVED_DATA_PREFIX: &str = "virgil.";
+
+/// The one reserved entry a card may carry: `virgil.reset = "1"` (a reset card,
+/// [`crate::lifecycle::is_reset`]). Any other `virgil.` key, or another value, is
+/// refused, so that no card says something the rules do not define.
+fn check_reserved(key: &str, value: &str) -> Result<(), CardError> {
+    match key.strip_prefix(RESERVED_DATA_PREFIX) {
+        None => Ok(()),
+        Some(_) if key == crate::lifecycle::RESET_DATA_KEY && value == "1" => Ok(()),
+        Some(_) => Err(CardError::ReservedData {
+            key: key.to_owned(),
+        }),
+    }
+}
+
 /// Checks an identity: 1–256 printable characters.
 pub fn validate_identity(identity: &str) -> Result<(), CardError> {
     if identity.is_empty() {
@@ -180,6 +196,7 @@ impl CardContent {
         for (key, value) in &self.data {
             check_name("data key", key, MAX_DATA_KEY_CHARS)?;
             check_text("data value", value, MAX_DATA_VALUE_CHARS)?;
+            check_reserved(key, value)?;
         }
         if let Some(info) = &self.info {
             check_text("info.device", &info.device, MAX_INFO_CHARS)?;

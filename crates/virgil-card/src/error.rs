@@ -50,6 +50,14 @@ pub enum CardError {
     /// a card linking itself, or a key that is not the linking card's.
     #[error("cannot link the cards: {0}")]
     InvalidLink(&'static str),
+    /// A data entry under the reserved `virgil.` prefix other than `virgil.reset = "1"`.
+    #[error(
+        "data key {key:?} is reserved: the only `virgil.` entry a card may carry is `virgil.reset = \"1\"` (a reset card, docs/format.md §7)"
+    )]
+    ReservedData {
+        /// The key.
+        key: String,
+    },
     /// A card id that is not 64 lowercase hex digits.
     #[error("card id must be 64 lowercase hex digits")]
     InvalidCardId,

@@ -5,9 +5,15 @@
 //! and sent verbatim; the card id is the SHA-256 of that snapshot. The owner (`self`),
 //! the application (`app:<app id>`) and the cards service (`service`) each sign it. This
 //! crate holds that model, the [`Verifier`] every client applies before using a card,
-//! export/import (including the card's JSON form, [`CardJson`]) and revocation requests,
-//! so servers and clients share one definition; how cards travel over HTTP is
-//! `virgil-api`'s. Formats: `docs/format.md`.
+//! export/import (including the card's JSON form, [`CardJson`]) and revocation requests.
+//!
+//! It is also the specification of the card lifecycle, free of I/O (as `akd_core` is
+//! for akd): whose card a card is ([`CardIdentity`]), who may add, link, revoke and
+//! reset one ([`lifecycle`]: the pure decisions the cards service's stores carry out in
+//! their transactions), the service's signed statements of status ([`status`]) and what
+//! a client remembers and re-checks ([`contact`]: contacts, the device's own identity,
+//! safety numbers). Servers and clients share these definitions; how cards travel over
+//! HTTP is `virgil-api`'s. Formats: `docs/format.md`.
 //!
 //! Depend on it if you handle cards without talking to a server (an application backend
 //! approving card requests, a tool inspecting cards). It depends on `virgil-crypto` only.
@@ -51,14 +57,21 @@ pub mod content;
 mod error;
 mod export;
 mod id;
+mod identity;
+pub mod lifecycle;
 mod revocation;
+mod safety_number;
+pub mod status;
 mod verify;
 
 pub use card::{Card, CardRequest, CardSignature, Signer};
-pub use contact::{Contact, Review, SafetyNumber, safety_number};
+pub use contact::{Contact, OwnCards, OwnReview, PinnedState, Review};
 pub use content::{CardContent, DeviceInfo};
 pub use error::{CardError, VerifyError};
 pub use export::{CardJson, MAX_EXPORT_LEN, MAX_SIGNATURES, SignatureJson};
 pub use id::CardId;
+pub use identity::CardIdentity;
 pub use revocation::{REVOCATION_LEN, RevocationReason, RevocationRequest};
+pub use safety_number::{SafetyNumber, safety_number};
+pub use status::{CardStatus, RevocationRecord, SearchStatement, StatusError};
 pub use verify::Verifier;

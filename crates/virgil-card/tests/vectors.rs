@@ -97,16 +97,61 @@ fn generate() -> Value {
         reason: RevocationReason::Compromised,
         created_at: 1_700_000_002,
     };
+    // Snapshots every decoder refuses: reserved data keys (§7), made by renaming the key
+    // of an otherwise valid snapshot (so nothing else is wrong with them).
+    let reserved = |key: &str, value: &str| {
+        let stand_in = key.replacen("virgil.", "zirgil.", 1);
+        let card = CardRequest::new("alice", "chat")
+            .data(&stand_in, value)
+            .created_at(1_700_000_005)
+            .sign(&user)
+            .unwrap();
+        let snapshot = to_hex(card.snapshot());
+        snapshot.replacen(&to_hex(stand_in.as_bytes()), &to_hex(key.as_bytes()), 1)
+    };
+    let negative_snapshots = vec![
+        json!({"name": "reserved data key virgil.other", "snapshot": reserved("virgil.other", "1"), "error": "malformed"}),
+        json!({"name": "virgil.reset with a value other than \"1\"", "snapshot": reserved("virgil.reset", "0"), "error": "malformed"}),
+    ];
+    // A request for reason 2 (reset) is refused: that reason is the service's own.
+    let mut reset_reason = revocation.to_bytes();
+    reset_reason[37] = 2;
+    // Safety numbers (§13): alice's two devices (seed(1) and the linked seed(3)) and bob
+    // (seed(2)), each side's public keys in any order.
+    let side = |identity: &str, keys: &[&PrivateKey]| {
+        json!({
+            "app_id": "chat",
+            "identity": identity,
+            "public_keys": keys.iter().map(|key| to_hex(key.public_key().as_bytes())).collect::<Vec<_>>(),
+        })
+    };
+    let alice_cards = [minimal.clone(), linked.clone()];
+    let bob_card = CardRequest::new("bob", "chat")
+        .created_at(1_700_000_006)
+        .sign(&key(2))
+        .unwrap();
+    let number = virgil_card::safety_number(&alice_cards, std::slice::from_ref(&bob_card)).unwrap();
     json!({
-        "about": "virgil-card format vectors; see docs/format.md. Keys: seed(n) = a0 ‖ n × 31; app key seed(5), service key seed(6), app id \"chat\".",
+        "about": "virgil-card format vectors; see docs/format.md. Keys: seed(n) = a0 ‖ n × 31, suite 1 unless a vector says otherwise; app key seed(5), service key seed(6), both suite 1; app id \"chat\".",
         "app_seed": to_hex(&seed(5)),
+        "app_suite": 1,
         "service_seed": to_hex(&seed(6)),
+        "service_suite": 1,
         "cards": cards,
         "links": links,
+        "negative_snapshots": negative_snapshots,
         "revocation": {
             "request": to_hex(&revocation.to_bytes()),
             "signature": to_hex(revocation.sign(&app).as_bytes()),
         },
+        "negative_revocations": [
+            {"name": "reason 2 (reset) is never requested", "request": to_hex(&reset_reason), "error": "malformed"},
+        ],
+        "safety_numbers": [{
+            "ours": side("alice", &[&key(3), &user]),
+            "theirs": side("bob", &[&key(2)]),
+            "number": number.digits(),
+        }],
     })
 }
 
@@ -192,4 +237,20 @@ fn stored_vectors_check_out() {
         .try_into()
         .unwrap();
     assert!(request.verify(app.public_key(), &Signature::from_bytes(signature)));
+    for vector in stored["negative_snapshots"].as_array().unwrap() {
+        let snapshot = from_hex(vector["snapshot"].as_str().unwrap()).unwrap();
+        assert!(
+            matches!(
+                CardContent::from_snapshot(&snapshot),
+                Err(virgil_card::CardError::ReservedData { .. })
+            ),
+            "{}",
+            vector["name"]
+        );
+    }
+    for vector in stored["negative_revocations"].as_array().unwrap() {
+        let bytes = from_hex(vector["request"].as_str().unwrap()).unwrap();
+        let error = RevocationRequest::from_bytes(&bytes).unwrap_err();
+        assert!(error.to_string().contains("reset"), "{error}");
+    }
 }

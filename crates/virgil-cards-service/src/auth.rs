@@ -1,7 +1,8 @@
 //! Authentication: `Authorization: Bearer <JWT>`, verified with the `jsonwebtoken` crate
 //! against the registered application keys. `alg` must be EdDSA, `kid` must name a
 //! registered application key, `iss` must be that application, `exp` is enforced with a
-//! 60-second allowance for clock skew. No shared secrets.
+//! 5-second allowance for clock skew (the application server's and this service's
+//! clocks must agree to that: run NTP). No shared secrets.
 //!
 //! A token that verified is remembered (the exact token string, its caller and `exp`)
 //! so that the clients' repeated use of one token costs a hash lookup instead of a
@@ -16,8 +17,10 @@ use virgil_api::token::{AccessClaims, jwk_x};
 use virgil_crypto::PublicKey;
 use virgil_server::ApiError;
 
-/// Clock skew allowed on `exp`, in seconds.
-pub const LEEWAY_SECONDS: u64 = 60;
+/// Clock skew allowed on `exp`, in seconds. Small, because a session that ends (logout,
+/// a password change) keeps its access tokens until they expire: with the application
+/// server's 30-second tokens, at most 35 s (docs/security.md).
+pub const LEEWAY_SECONDS: u64 = 5;
 
 /// The longest an access token may stay valid from now (seconds) unless configured
 /// ([`Applications::with_max_token_lifetime`]): a token that claims more is refused, so
@@ -224,8 +227,8 @@ mod tests {
         applications
             .register("chat", app_key.public_key().clone())
             .unwrap();
-        // exp is 59 s ago: valid for about one more second thanks to the leeway.
-        let token = virgil_api::token::issue(&app_key, "chat", "alice", now() - 119, 60);
+        // exp is 4 s ago: valid for about one more second thanks to the leeway.
+        let token = virgil_api::token::issue(&app_key, "chat", "alice", now() - 64, 60);
         let header = format!("Bearer {token}");
         let caller = applications.authenticate(Some(&header)).unwrap();
         assert_eq!(caller.subject, "alice");

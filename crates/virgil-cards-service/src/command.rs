@@ -97,10 +97,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listener = runtime::bind(&listen, tls, insecure_http).await?;
     tracing::info!(address = %listen, service_key_id = %service_key.key_id(), "cards service started");
+    let reset_delay = config.reset_delay_seconds.unwrap_or(0);
     let service = Arc::new(
         Service::new(store, service_key, applications)
             .with_account_rate(config.limits.account_rate()?)
-            .with_reset_delay(config.reset_delay_seconds.unwrap_or(0)),
+            .with_reset_delay(reset_delay)
+            .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay)),
     );
     serve_listener(listener, service, shutdown, limits).await
 }

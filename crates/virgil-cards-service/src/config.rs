@@ -12,6 +12,8 @@
 //!
 //! max_token_lifetime_seconds = 3600               # access tokens valid longer are refused
 //! reset_delay_seconds = 86400                      # a reset card waits this long (default 0)
+//! reset_cooldown_seconds = 86400                   # no new reset this long after a cancelled one
+//!                                                  # (default: the reset delay)
 //!
 //! [limits]                                         # see virgil_server::limits
 //! client_requests_per_minute = 1200
@@ -66,6 +68,10 @@ pub struct Config {
     /// cancel it (docs/key-changes.md). Default 0 (at once); use at least 86400 in
     /// production so the owner's devices can notice a reset they did not make.
     pub reset_delay_seconds: Option<u64>,
+    /// How long after a cancelled reset no new reset of the identity may start, in
+    /// seconds (409 `reset_too_soon` with `Retry-After`), so that whoever cancelled is
+    /// not made to cancel again and again. Default: the reset delay.
+    pub reset_cooldown_seconds: Option<u64>,
     /// `text` (default) or `json` log lines.
     pub log_format: Option<virgil_server::runtime::LogFormat>,
     /// Connection limits and request rates.

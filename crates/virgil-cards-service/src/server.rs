@@ -3,25 +3,25 @@
 //! number of identities per search (50, 422), every field of a card (422).
 
 use crate::auth::{Applications, Caller};
-use crate::store::{CardStore, Published, StoreError, StoredCard};
+use crate::store::{CardStore, Published, RevokedBy, StoreError, StoredCard};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 use virgil_api::cards::{
-    CardResponse, CardStatus, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevocationRecord,
-    RevokeRequest, SearchRequest, SearchResponse, ServiceKeyResponse,
+    CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
+    SearchResponse, ServiceKeyResponse,
 };
-use virgil_api::{ErrorCode, HealthResponse};
-use virgil_card::{CardId, CardJson, RevocationRequest, Signer, Verifier};
+use virgil_api::{ErrorCode, HealthResponse, endpoints};
+use virgil_card::lifecycle::{Refusal, RevocationRefusal};
+use virgil_card::status::decode_signed_request;
+use virgil_card::{CardId, CardJson, SearchStatement, Signer, Verifier};
 use virgil_crypto::PrivateKey;
-use virgil_crypto::encoding::{from_base64, to_base64};
-use virgil_crypto::sign::Signature;
+use virgil_crypto::encoding::to_base64;
 use virgil_server::ApiError;
 use virgil_server::http::{
-    PROMETHEUS_TEXT, authorization, json_body_limit, parse_json, track_request,
+    PROMETHEUS_TEXT, authorization, json_body_limit, on, parse_json, track_request,
 };
 use virgil_server::metrics::{Gauge, Metrics};
 use virgil_server::rate_limit::{Rate, RateLimiter};
@@ -47,9 +47,18 @@ impl Service {
         }
     }
 
-    /// How long a reset card stays pending, in seconds ([`CardStore::with_reset_delay`]).
+    /// How long a reset card stays pending, in seconds ([`CardStore::with_reset_delay`];
+    /// also the cooldown after a cancelled reset unless
+    /// [`Service::with_reset_cooldown`] sets another).
     pub fn with_reset_delay(mut self, seconds: u64) -> Self {
         self.store = self.store.with_reset_delay(seconds);
+        self
+    }
+
+    /// How long after a cancelled reset no new one may start, in seconds
+    /// ([`CardStore::with_reset_cooldown`]).
+    pub fn with_reset_cooldown(mut self, seconds: u64) -> Self {
+        self.store = self.store.with_reset_cooldown(seconds);
         self
     }
 
@@ -79,54 +88,46 @@ impl Service {
 }
 
 fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::TooManyCards { identity } => ApiError::new(
-            ErrorCode::TooManyCards,
-            format!(
-                "{identity:?} already has {} active cards, the most allowed: revoke one, or publish the new card as a replacement (previous_card_id)",
-                crate::store::MAX_ACTIVE_CARDS
-            ),
-        ),
-        StoreError::LinkRequired { identity, active } => ApiError::new(
-            ErrorCode::LinkRequired,
-            format!(
-                "{identity:?} already has {active} active card(s): a new card for it must be linked from one of them (signed with that card's key; docs/format.md §7)"
-            ),
-        ),
-        StoreError::PreviousNotFound(id) => ApiError::new(
-            ErrorCode::PreviousCardNotFound,
-            format!("the card to replace ({id}) does not exist in this application"),
-        ),
-        StoreError::PreviousMismatch(id) => ApiError::new(
-            ErrorCode::PreviousCardMismatch,
-            format!("the card to replace ({id}) belongs to another identity or identity type"),
-        ),
-        StoreError::PreviousNotActive(id) => ApiError::new(
-            ErrorCode::PreviousCardNotActive,
-            format!("the card to replace ({id}) was already replaced or revoked"),
-        ),
-        StoreError::NotFound(id) => ApiError::new(
-            ErrorCode::CardNotFound,
-            format!("no card {id} in this application"),
-        ),
-        StoreError::ResetPending(id) => ApiError::new(
-            ErrorCode::ResetPending,
-            format!(
-                "a reset of this identity is pending already (card {id}): an active card of the identity can cancel it by revoking it; otherwise wait until it becomes active"
-            ),
-        ),
-        StoreError::AlreadyRevoked(id) => ApiError::new(
-            ErrorCode::CardAlreadyRevoked,
-            format!("card {id} is already revoked"),
-        ),
-        other => ApiError::internal(other.to_string()),
+    let message = error.to_string();
+    let retry_at = match &error {
+        StoreError::Refused(Refusal::ResetTooSoon { retry_at }) => Some(*retry_at),
+        _ => None,
+    };
+    let code = match &error {
+        StoreError::Refused(refusal) => match refusal {
+            Refusal::LinkRequired { .. } => ErrorCode::LinkRequired,
+            Refusal::BadLink { .. } => ErrorCode::InvalidLink,
+            Refusal::TooManyCards => ErrorCode::TooManyCards,
+            Refusal::ResetPending(_) => ErrorCode::ResetPending,
+            Refusal::ResetTooSoon { .. } => ErrorCode::ResetTooSoon,
+            Refusal::PreviousNotFound(_) => ErrorCode::PreviousCardNotFound,
+            Refusal::PreviousMismatch(_) => ErrorCode::PreviousCardMismatch,
+            Refusal::PreviousNotActive(_) => ErrorCode::PreviousCardNotActive,
+            _ => ErrorCode::CardVerificationFailed,
+        },
+        StoreError::RevocationRefused(refusal) => match refusal {
+            RevocationRefusal::AlreadyRevoked(_) => ErrorCode::CardAlreadyRevoked,
+            RevocationRefusal::NamesAnotherCard => ErrorCode::InvalidRevocation,
+            _ => ErrorCode::BadRevocationSignature,
+        },
+        StoreError::NotFound(_) => ErrorCode::CardNotFound,
+        _ => return ApiError::internal(message),
+    };
+    let error = ApiError::new(code, message);
+    match retry_at {
+        Some(retry_at) => error.with_retry_after(retry_at.saturating_sub(now())),
+        None => error,
     }
 }
 
 impl Service {
     /// The answer for a stored card, its status signed as of now.
     fn response(&self, stored: StoredCard) -> CardResponse {
-        let as_of = now();
+        self.response_as_of(stored, now())
+    }
+
+    /// The answer for a stored card, its status signed as of `as_of`.
+    fn response_as_of(&self, stored: StoredCard, as_of: u64) -> CardResponse {
         let signature = stored
             .status
             .sign(stored.card.id(), as_of, &self.service_key);
@@ -236,21 +237,30 @@ async fn search(
     }
     let found = service
         .store
-        .search(
-            &caller.app_id,
-            &request.identities,
-            request.identity_type.as_deref(),
-        )
+        .search(&caller.app_id, &request.identities)
         .await
         .map_err(store_error)?;
+    let as_of = now();
     let cards: Vec<CardResponse> = found
         .into_iter()
-        .map(|stored| service.response(stored))
+        .map(|stored| service.response_as_of(stored, as_of))
         .collect();
-    let signature = virgil_api::cards::sign_search(&cards, &service.service_key);
+    // One signature over the query and every card's status: a client refuses an answer
+    // from which a card was dropped, or that answers another query or time.
+    let statement = SearchStatement::new(
+        &caller.app_id,
+        request.identities.iter().map(String::as_str),
+        as_of,
+        cards
+            .iter()
+            .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+    );
+    let signature = statement.sign(&service.service_key);
     Ok(Json(SearchResponse {
+        app_id: caller.app_id,
+        as_of,
         cards,
-        statuses_signature: Some(to_base64(signature.as_bytes())),
+        statuses_signature: to_base64(signature.as_bytes()),
     }))
 }
 
@@ -263,115 +273,25 @@ async fn revoke(
     let caller = service.caller(&headers)?;
     let id = parse_id(&id)?;
     let body: RevokeRequest = parse_json(&body)?;
-    let bad = |what: &str| {
-        ApiError::new(
-            ErrorCode::InvalidRevocation,
-            format!("{what} is not valid base64 of the right length"),
-        )
-    };
-    let request = from_base64(&body.request)
-        .ok()
-        .and_then(|bytes| RevocationRequest::from_bytes(&bytes).ok())
-        .ok_or_else(|| bad("request"))?;
-    let signature = from_base64(&body.signature)
-        .ok()
-        .and_then(|bytes| Signature::from_slice(&bytes).ok())
-        .ok_or_else(|| bad("signature"))?;
-    if request.card_id != id {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRevocation,
-            "the revocation request names another card",
-        ));
-    }
-    let record = match body.signed_by {
-        None => {
-            let signed_by_app = service
+    let (request, signature) = decode_signed_request(&body.request, &body.signature)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRevocation, e.to_string()))?;
+    let by = match body.signed_by {
+        None => RevokedBy::Application(
+            service
                 .applications
                 .keys_of(&caller.app_id)
                 .into_iter()
-                .any(|key| request.verify(key, &signature));
-            if !signed_by_app {
-                return Err(ApiError::new(
-                    ErrorCode::BadRevocationSignature,
-                    "the revocation request is not signed by this application's key",
-                ));
-            }
-            RevocationRecord::Application {
-                request: body.request,
-                signature: body.signature,
-            }
-        }
-        Some(signer) => {
-            let signer =
-                check_owner_revocation(&service, &caller, &id, &signer, &request, &signature)
-                    .await?;
-            RevocationRecord::Owner {
-                request: body.request,
-                signature: body.signature,
-                signer: signer.to_json(),
-            }
-        }
+                .cloned()
+                .collect(),
+        ),
+        Some(signer) => RevokedBy::Owner(signer),
     };
     let stored = service
         .store
-        .revoke(&caller.app_id, &id, request.reason, now(), &record)
+        .revoke(&caller.app_id, &id, &request, &signature, &by, now())
         .await
         .map_err(store_error)?;
     Ok(Json(service.response(stored)))
-}
-
-/// An owner's revocation: `signer` must be the revoked card itself or an active card of
-/// the same identity, and its key must have signed the request. Returns that card.
-async fn check_owner_revocation(
-    service: &Service,
-    caller: &Caller,
-    id: &CardId,
-    signer: &CardId,
-    request: &RevocationRequest,
-    signature: &Signature,
-) -> Result<virgil_card::Card, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            ErrorCode::CardNotFound,
-            format!("no card {id} in this application"),
-        )
-    };
-    let target = service
-        .store
-        .get(&caller.app_id, id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(not_found)?;
-    let signing = if signer == id {
-        target.clone()
-    } else {
-        service
-            .store
-            .get(&caller.app_id, signer)
-            .await
-            .map_err(store_error)?
-            .filter(|stored| stored.status == CardStatus::Active)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::BadRevocationSignature,
-                    format!("signed_by names no active card {signer} of this application"),
-                )
-            })?
-    };
-    let (a, b) = (target.card.content(), signing.card.content());
-    if a.identity != b.identity || a.identity_type != b.identity_type {
-        return Err(ApiError::new(
-            ErrorCode::BadRevocationSignature,
-            "signed_by names a card of another identity: only the owner's keys revoke a card",
-        ));
-    }
-    if !request.verify(signing.card.public_key(), signature) {
-        return Err(ApiError::new(
-            ErrorCode::BadRevocationSignature,
-            format!("the revocation request is not signed by the key of card {signer}"),
-        ));
-    }
-    Ok(signing.card)
 }
 
 async fn service_key(State(service): State<Arc<Service>>) -> Json<ServiceKeyResponse> {
@@ -424,16 +344,7 @@ pub async fn serve(
 pub const OPENAPI: &str = include_str!("../../../docs/api/cards-service.openapi.json");
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 8] = [
-    "/v1/cards",
-    "/v1/cards/actions/search",
-    "/v1/cards/{id}",
-    "/v1/cards/{id}/actions/revoke",
-    "/v1/service-key",
-    "/v1/health",
-    "/v1/openapi.json",
-    "/metrics",
-];
+pub const ROUTES: [&str; 8] = endpoints::cards::PATHS;
 
 async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
@@ -441,27 +352,21 @@ async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
 
 /// The router of the HTTP API.
 pub fn router(service: Arc<Service>) -> Router {
-    let [
-        publish_path,
-        search_path,
-        card_path,
-        revoke_path,
-        key_path,
-        health_path,
-        openapi_path,
-        metrics_path,
-    ] = ROUTES;
+    use endpoints::{Endpoint as _, Health, Metrics, OpenApi, cards};
     Router::new()
-        .route(publish_path, post(publish))
-        .route(search_path, post(search))
-        .route(card_path, get(get_card))
-        .route(revoke_path, post(revoke))
-        .route(key_path, get(service_key))
-        .route(health_path, get(health))
-        .route(openapi_path, get(openapi))
+        .route(cards::Publish::PATH, on::<cards::Publish, _, _, _>(publish))
+        .route(cards::Search::PATH, on::<cards::Search, _, _, _>(search))
+        .route(cards::Get::PATH, on::<cards::Get, _, _, _>(get_card))
+        .route(cards::Revoke::PATH, on::<cards::Revoke, _, _, _>(revoke))
         .route(
-            metrics_path,
-            get(metrics).route_layer(axum::middleware::from_fn_with_state(
+            cards::ServiceKey::PATH,
+            on::<cards::ServiceKey, _, _, _>(service_key),
+        )
+        .route(Health::PATH, on::<Health, _, _, _>(health))
+        .route(OpenApi::PATH, on::<OpenApi, _, _, _>(openapi))
+        .route(
+            Metrics::PATH,
+            on::<Metrics, _, _, _>(metrics).route_layer(axum::middleware::from_fn_with_state(
                 virgil_server::http::MetricsAccess::from_env(),
                 virgil_server::http::metrics_guard,
             )),

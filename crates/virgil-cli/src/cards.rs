@@ -47,7 +47,7 @@ pub(crate) enum CardCommand {
     /// Submit a card request to the app server (logged in as its identity), which
     /// approves and publishes it. Without CARD, creates one for --key first.
     #[command(
-        after_help = "Examples:\n  virgil card publish --key alice\n  virgil card publish alice.card\n  virgil card publish --key alice-phone --link-from alice"
+        after_help = "Examples:\n  virgil card publish --key alice\n  virgil card publish alice.card\n  virgil card publish --key alice-phone --link-from alice\n  virgil card publish --key alice-2027 --replaces alice"
     )]
     Publish {
         /// A card request (string, file or -) from `virgil card create`.
@@ -56,10 +56,15 @@ pub(crate) enum CardCommand {
         #[arg(long)]
         key: Option<String>,
         /// Link the new card from your active card of this key (required when you
-        /// already have a card: a new device or a new key); its password comes from the
-        /// same place as --key's.
-        #[arg(long, value_name = "KEY")]
+        /// already have a card: a new device); its password comes from the same place
+        /// as --key's.
+        #[arg(long, value_name = "KEY", conflicts_with = "replaces")]
         link_from: Option<String>,
+        /// Rotate: the new card replaces your active card of this key (linked from it,
+        /// and superseding it once published, so contacts take it as a new key of
+        /// yours, not a key change). Needs --key (a new key); not with a CARD argument.
+        #[arg(long, value_name = "KEY", requires = "key", conflicts_with = "card")]
+        replaces: Option<String>,
         #[command(flatten)]
         password: PasswordArgs,
     },
@@ -299,28 +304,43 @@ pub(crate) fn find_each_announcing(
     identities: &[&str],
 ) -> Result<Vec<Card>, CliError> {
     let found = virgil.cards().find_reviewed(identities)?;
-    announce(virgil, &found.events);
+    announce(&found.events);
     found.check_each(identities)?;
     Ok(found.cards.into_iter().map(|found| found.card).collect())
 }
 
-/// Prints what a lookup found worth telling (first contacts, linked devices, key
-/// changes, pending resets) on standard error; a pending reset of the logged-in user's
-/// own cards as an alarm.
-pub(crate) fn announce(virgil: &Virgil, events: &[virgil::ContactEvent]) {
-    let me = virgil.account().session().map(|session| session.username);
+/// Prints what a lookup found worth telling (first contacts, linked devices, revoked
+/// cards, key changes, pending resets, your own new devices) on standard error, one
+/// line each.
+pub(crate) fn announce(events: &[virgil::ContactEvent]) {
     for event in events {
-        match event {
-            virgil::ContactEvent::ResetPending {
-                identity,
-                card,
-                activates_at,
-            } if me.as_deref() == Some(identity.as_str()) => eprintln!(
-                "virgil: WARNING: a RESET of your cards was requested (card {card}). At {} it replaces every card of yours and your contacts are told your keys changed. If you did not ask for it, someone knows your account password: cancel it now with `virgil card revoke {card}`, then change your password.",
-                crate::format_time(i64::try_from(*activates_at).unwrap_or(i64::MAX))
-            ),
-            other => eprintln!("virgil: {other}"),
+        eprintln!("virgil: {event}");
+    }
+}
+
+/// Checks the logged-in user's own cards ([`Virgil::self_check`]) and tells the user:
+/// the events on standard error, and an alarm as the error to exit with (3) once the
+/// command has done what it safely can. A device that knows nothing of its identity yet
+/// says that it cannot check.
+pub(crate) fn self_check(virgil: &Virgil) -> Result<Option<CliError>, CliError> {
+    match virgil.self_check() {
+        Ok(check) => {
+            announce(&check.events);
+            if !check.checked {
+                eprintln!(
+                    "virgil: this device holds none of your cards' keys yet, so it cannot tell your cards from someone else's; it checks them once you publish or link a card here"
+                );
+            }
+            Ok(None)
         }
+        Err(virgil::Error::SelfCheck(alarm)) => {
+            eprintln!("virgil: {alarm}");
+            Ok(Some(CliError::with(
+                Exit::Rejected,
+                "your own identity has a card you did not make (see the ALARM above)",
+            )))
+        }
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -371,16 +391,45 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             card,
             key,
             link_from,
+            replaces,
             password,
         } => {
             let virgil = global.virgil()?;
             let username = global.session()?.session.username;
-            let mut request = match card {
-                Some(card) => read_card(&card)?,
-                None => {
+            let identity = virgil.identities().create_user(&username);
+            // Your active card of key `name` (the one a new card is linked from).
+            let own_card = |name: &str| -> Result<(Card, virgil::Key), CliError> {
+                let private = keys::load(virgil.keys(), name, &password)?;
+                let mine = virgil.cards().find(&[username.as_str()])?;
+                let card = mine
+                    .into_iter()
+                    .find(|card| card.public_key() == private.public_key())
+                    .ok_or_else(|| {
+                        CliError::new(format!(
+                            "key {name:?} has no active card of {username:?}; `virgil card list` lists yours"
+                        ))
+                    })?;
+                Ok((card, private))
+            };
+            let mut request = match (card, replaces) {
+                (Some(card), _) => read_card(&card)?,
+                (None, Some(replaces)) => {
+                    let (previous, previous_key) = own_card(&replaces)?;
                     let key = key.unwrap_or_else(|| username.clone());
                     let private = keys::load(virgil.keys(), &key, &password)?;
-                    let identity = virgil.identities().create_user(&username);
+                    let request = virgil
+                        .cards()
+                        .create_replacement(&identity, &private, &previous, &previous_key)
+                        .map_err(context("cannot create the card"))?;
+                    println!(
+                        "replaces your card {} (key {replaces:?}), linked from it",
+                        previous.id()
+                    );
+                    request
+                }
+                (None, None) => {
+                    let key = key.unwrap_or_else(|| username.clone());
+                    let private = keys::load(virgil.keys(), &key, &password)?;
                     virgil
                         .cards()
                         .create(&identity, &private)
@@ -388,21 +437,10 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                 }
             };
             if let Some(link_from) = link_from {
-                let linking_key = keys::load(virgil.keys(), &link_from, &password)?;
-                let mine = virgil.cards().find(&[request.identity()])?;
-                let existing = mine
-                    .iter()
-                    .find(|card| card.public_key() == linking_key.public_key())
-                    .ok_or_else(|| {
-                        CliError::new(format!(
-                            "key {link_from:?} has no active card of {:?} to link from; `virgil card find {}` lists the active ones",
-                            request.identity(),
-                            request.identity()
-                        ))
-                    })?;
+                let (existing, linking_key) = own_card(&link_from)?;
                 virgil
                     .cards()
-                    .link(&mut request, existing, &linking_key)
+                    .link(&mut request, &existing, &linking_key)
                     .map_err(context("cannot link the card"))?;
                 println!(
                     "linked from your card {} (key {link_from:?})",
@@ -474,59 +512,58 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
         CardCommand::List { json } => {
             let virgil = global.virgil()?;
             let username = global.session()?.session.username;
-            let found = virgil.cards().find_reviewed(&[username.as_str()])?;
-            announce(&virgil, &found.events);
+            let check = virgil.self_check()?;
+            announce(&check.events);
+            global.keep_refreshed_session(&virgil)?;
+            let local = virgil.keys().list()?;
+            let local_key = |card: &Card| {
+                local
+                    .entries
+                    .iter()
+                    .find(|entry| entry.key_id == *card.public_key().key_id())
+                    .map(|entry| entry.name.as_str().to_owned())
+            };
+            let pending: Vec<(CardId, u64)> = check
+                .events
+                .iter()
+                .filter_map(|event| match event {
+                    virgil::ContactEvent::OwnResetPending { card, activates_at } => {
+                        Some((*card, *activates_at))
+                    }
+                    _ => None,
+                })
+                .collect();
             if json {
-                let local = virgil.keys().list()?;
-                let cards: Vec<serde_json::Value> = found
+                let cards: Vec<serde_json::Value> = check
                     .cards
                     .iter()
                     .map(|published| {
                         let mut value = published_json(published);
-                        let key = local
-                            .entries
-                            .iter()
-                            .find(|entry| entry.key_id == *published.card.public_key().key_id())
-                            .map(|entry| entry.name.as_str().to_owned());
                         if let Some(fields) = value.as_object_mut() {
-                            fields.insert("local_key".to_owned(), key.into());
+                            fields
+                                .insert("local_key".to_owned(), local_key(&published.card).into());
                         }
                         value
                     })
                     .collect();
-                let pending: Vec<serde_json::Value> = found
-                    .events
-                    .iter()
-                    .filter_map(|event| match event {
-                        virgil::ContactEvent::ResetPending {
-                            card, activates_at, ..
-                        } => Some(serde_json::json!({
-                            "id": card.to_string(),
-                            "activates_at": activates_at,
-                        })),
-                        _ => None,
-                    })
-                    .collect();
                 return crate::output::print_json(&serde_json::json!({
                     "cards": cards,
-                    "pending_resets": pending,
+                    "checked": check.checked,
+                    "pending_resets": pending.iter().map(|(id, at)| serde_json::json!({
+                        "id": id.to_string(),
+                        "activates_at": at,
+                    })).collect::<Vec<_>>(),
                 }));
             }
-            let mine = found.cards;
-            if mine.is_empty() {
+            if check.cards.is_empty() {
                 println!("{username:?} has no active card; publish one with `virgil card publish`");
             }
-            let local = virgil.keys().list()?;
-            for published in mine {
+            for published in &check.cards {
                 let card = &published.card;
-                let key = local
-                    .entries
-                    .iter()
-                    .find(|entry| entry.key_id == *card.public_key().key_id())
-                    .map_or_else(
-                        || "(not on this device)".to_owned(),
-                        |entry| format!("key {:?}", entry.name.as_str()),
-                    );
+                let key = local_key(card).map_or_else(
+                    || "(not on this device)".to_owned(),
+                    |name| format!("key {name:?}"),
+                );
                 let device = card
                     .content()
                     .info
@@ -538,16 +575,16 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
                     crate::format_time(i64::try_from(published.published_at).unwrap_or(i64::MAX))
                 );
             }
-            for event in &found.events {
-                if let virgil::ContactEvent::ResetPending {
-                    card, activates_at, ..
-                } = event
-                {
-                    println!(
-                        "{card}  RESET PENDING until {} (cancel: virgil card revoke {card})",
-                        crate::format_time(i64::try_from(*activates_at).unwrap_or(i64::MAX))
-                    );
-                }
+            for (card, activates_at) in pending {
+                println!(
+                    "{card}  YOUR RESET, pending until {}",
+                    crate::format_time(i64::try_from(activates_at).unwrap_or(i64::MAX))
+                );
+            }
+            if check.checked {
+                eprintln!(
+                    "virgil: every card above was made by this device's keys or linked from them"
+                );
             }
         }
         CardCommand::Reset {

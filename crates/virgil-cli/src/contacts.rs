@@ -3,6 +3,17 @@
 
 use crate::config::Global;
 use crate::error::CliError;
+use virgil::card::PinnedState;
+
+/// How a pinned card's state is shown (and named in `--json`).
+fn state_name(state: PinnedState) -> &'static str {
+    match state {
+        PinnedState::Active => "active",
+        PinnedState::Superseded => "superseded",
+        PinnedState::Revoked(virgil::RevocationReason::Compromised) => "revoked as compromised",
+        PinnedState::Revoked(_) => "revoked",
+    }
+}
 
 /// Contacts: the cards used for each identity, key changes, safety numbers.
 #[derive(clap::Subcommand, Debug)]
@@ -51,12 +62,11 @@ pub(crate) fn run(global: &Global, command: ContactCommand) -> Result<(), CliErr
                 return crate::output::print_json(&serde_json::json!({
                     "contacts": contacts.iter().map(|contact| serde_json::json!({
                         "identity": contact.identity,
-                        "identity_type": contact.identity_type,
                         "app_id": contact.app_id,
                         "verified": contact.verified,
                         "cards": contact.cards.iter().map(|card| serde_json::json!({
                             "id": card.id.to_string(),
-                            "revoked": card.revoked,
+                            "state": state_name(card.state),
                         })).collect::<Vec<_>>(),
                     })).collect::<Vec<_>>(),
                 }));
@@ -67,20 +77,23 @@ pub(crate) fn run(global: &Global, command: ContactCommand) -> Result<(), CliErr
                 );
             }
             for contact in contacts {
-                let active = contact.cards.iter().filter(|card| !card.revoked).count();
+                let active = contact
+                    .cards
+                    .iter()
+                    .filter(|card| card.state == PinnedState::Active)
+                    .count();
                 println!(
-                    "{}  {} card(s) pinned, {} seen revoked{}",
+                    "{}  {} card(s) in use, {} replaced or revoked{}",
                     contact.identity,
                     active,
-                    contact.cards.len() - active,
+                    contact.cards.iter().count() - active,
                     if contact.verified { ", verified" } else { "" }
                 );
-                for card in &contact.cards {
-                    println!(
-                        "  {}{}",
-                        card.id,
-                        if card.revoked { "  (revoked)" } else { "" }
-                    );
+                for card in contact.cards.iter() {
+                    match card.state {
+                        PinnedState::Active => println!("  {}", card.id),
+                        state => println!("  {}  ({})", card.id, state_name(state)),
+                    }
                 }
             }
         }
@@ -90,11 +103,10 @@ pub(crate) fn run(global: &Global, command: ContactCommand) -> Result<(), CliErr
         }
         ContactCommand::Verify { identity } => {
             let me = virgil
-                .account()
-                .session()
-                .map(|session| session.username)
+                .own_identity()
+                .map(|me| me.identity)
                 .ok_or(virgil::Error::NotLoggedIn)?;
-            let number = virgil.contacts().safety_number(&me, &identity)?;
+            let number = virgil.contacts().safety_number(&identity)?;
             println!("safety number of {me} and {identity}:\n  {number}");
             println!("if {identity} sees the same number, run `virgil contact trust {identity}`");
         }

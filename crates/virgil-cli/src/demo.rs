@@ -119,7 +119,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
     ));
     let (cards_url, app_url, roots) = start_servers(&runtime, dir.path(), service_key, app_key)?;
     step(format!(
-        "cards service listening on {cards_url} (SQLite in {})",
+        "cards service listening on {cards_url} (SQLite in {}; reset delay 0 for the demo, where `virgil init` writes a day)",
         dir.path().display()
     ));
     step(format!(
@@ -239,19 +239,24 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         "alice found and verified bob's {} cards: the phone's link from the card she pinned checks out, so no key-change warning",
         bob_cards.len()
     ));
+    let own = bob_device.self_check().map_err(err("bob's self-check"))?;
+    step(format!(
+        "bob's laptop checked bob's own cards: all {} were made by its key or linked from it (self-check; any other card of bob's would be an alarm)",
+        own.cards.len()
+    ));
     let number = alice_device
         .contacts()
-        .safety_number("alice", "bob")
+        .safety_number("bob")
         .map_err(err("safety number"))?;
     let on_bobs_side = bob_device
         .contacts()
-        .safety_number("bob", "alice")
+        .safety_number("alice")
         .map_err(err("safety number"))?;
     if number != on_bobs_side {
         return Err("the two sides computed different safety numbers".to_owned());
     }
     step(format!(
-        "safety number of alice and bob, the same on both devices: {number}"
+        "safety number of alice and bob, the same on both devices (each computed its own half from its own cards): {number}"
     ));
     let cipher = alice_key
         .sign_then_encrypt(MESSAGE, &bob_cards)

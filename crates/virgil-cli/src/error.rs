@@ -80,12 +80,17 @@ impl CliError {
             } => Self::with(
                 Exit::Rejected,
                 format!(
-                    "{server} refused: {message}. Publish with `--link-from KEY`, naming the key of one of your active cards; if you lost every such key, the application's operator must revoke your old cards first"
+                    "{server} refused: {message}. Publish with `--link-from KEY`, naming the key of one of your active cards; if you lost every such key, reset: `virgil card reset` (your other devices can cancel it during the service's reset delay)"
                 ),
             ),
             ClientError::Api { code, message, .. } => {
                 Self::new(format!("{server} refused: {message} ({code})"))
             }
+            ClientError::Status(e) => Self::with(
+                Exit::Rejected,
+                format!("an answer from {server} was not used: {e}"),
+            ),
+            ClientError::PlainHttp(message) => Self::new(message),
             ClientError::Verification(e) => Self::with(
                 Exit::Rejected,
                 format!("a card from {server} failed verification, it was not used: {e}"),
@@ -137,6 +142,9 @@ impl From<virgil::Error> for CliError {
             | E::NotYourCard { .. }
             | E::KeyChanged(_)
             | E::NotPostQuantum { .. }
+            | E::SelfCheck(_)
+            | E::OwnIdentity { .. }
+            | E::Directory(_)
             | E::RevokedCardOffered { .. } => Self::with(Exit::Rejected, error.to_string()),
             other => Self::new(other.to_string()),
         }

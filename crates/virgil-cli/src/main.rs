@@ -96,10 +96,23 @@ enum Command {
         #[command(flatten)]
         password: password::AccountPasswordArgs,
     },
-    /// End the session at the application server (its tokens stop working at once) and
-    /// forget the saved login.
+    /// End the session at the application server and forget the saved login: the
+    /// session stops at once, and its access to the cards service within 35 seconds
+    /// (the access tokens' lifetime and the service's clock allowance).
     #[command(after_help = "Example:\n  virgil logout")]
     Logout,
+    /// Change your account password (asks for the current one, then the new one twice);
+    /// every other session of your account ends, and with it their access to the cards
+    /// service within 35 seconds.
+    #[command(
+        after_help = "Example:\n  virgil passwd\n  VIRGIL_ACCOUNT_PASSWORD=… VIRGIL_NEW_ACCOUNT_PASSWORD=… virgil passwd"
+    )]
+    Passwd {
+        #[command(flatten)]
+        password: password::AccountPasswordArgs,
+        #[command(flatten)]
+        new: password::NewAccountPasswordArgs,
+    },
     /// List or end your sessions on the application server (e.g. a lost device's).
     #[command(subcommand)]
     Session(relay::SessionCommand),
@@ -227,6 +240,7 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Register { username, password } => relay::register(global, &username, &password),
         Command::Login { username, password } => relay::login(global, &username, &password),
         Command::Logout => relay::logout(global),
+        Command::Passwd { password, new } => relay::change_password(global, &password, &new),
         Command::Session(command) => relay::session(global, command),
         Command::Send {
             to,

@@ -9,8 +9,10 @@ use zeroize::Zeroizing;
 pub(crate) const KEY_PASSWORD_VAR: &str = "VIRGIL_PASSWORD";
 /// The new key password's environment variable (`virgil key passwd`).
 pub(crate) const NEW_PASSWORD_VAR: &str = "VIRGIL_NEW_PASSWORD";
-/// The account password's environment variable (`virgil register|login`).
+/// The account password's environment variable (`virgil register|login|passwd`).
 pub(crate) const ACCOUNT_PASSWORD_VAR: &str = "VIRGIL_ACCOUNT_PASSWORD";
+/// The new account password's environment variable (`virgil passwd`).
+pub(crate) const NEW_ACCOUNT_PASSWORD_VAR: &str = "VIRGIL_NEW_ACCOUNT_PASSWORD";
 
 /// Where a key's password comes from.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -140,6 +142,28 @@ pub(crate) fn account_password(
         ACCOUNT_PASSWORD_VAR,
         &format!("Account password for {username:?}: "),
         confirm,
+    )
+}
+
+/// Where a new account password comes from (`virgil passwd`).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct NewAccountPasswordArgs {
+    /// Read the new account password from the first line of this file (else
+    /// VIRGIL_NEW_ACCOUNT_PASSWORD, else a prompt, asked twice).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) new_password_file: Option<PathBuf>,
+}
+
+/// A new account password per `args` (at least eight characters).
+pub(crate) fn new_account_password(
+    args: &NewAccountPasswordArgs,
+    username: &str,
+) -> Result<Zeroizing<String>, CliError> {
+    read(
+        args.new_password_file.as_deref(),
+        NEW_ACCOUNT_PASSWORD_VAR,
+        &format!("New account password for {username:?}: "),
+        true,
     )
 }
 

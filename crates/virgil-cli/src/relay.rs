@@ -54,7 +54,29 @@ pub(crate) fn login(
         session,
         inbox_cursor,
     })?;
-    println!("logged in as {username:?} (cards service access for {minutes} minutes)");
+    println!("logged in as {username:?} (cards service access tokens refreshed as you go)");
+    let _ = minutes;
+    match crate::cards::self_check(&virgil)? {
+        Some(alarm) => Err(alarm),
+        None => Ok(()),
+    }
+}
+
+/// `virgil passwd`: changes the account password; every other session ends.
+pub(crate) fn change_password(
+    global: &Global,
+    args: &AccountPasswordArgs,
+    new: &crate::password::NewAccountPasswordArgs,
+) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let username = global.session()?.session.username;
+    let current = account_password(args, &username, false)?;
+    let new = crate::password::new_account_password(new, &username)?;
+    virgil.account().change_password(&current, &new)?;
+    global.keep_refreshed_session(&virgil)?;
+    println!(
+        "password of {username:?} changed; every other session of the account ended (their access to the cards service stops within 35 s)"
+    );
     Ok(())
 }
 
@@ -156,7 +178,7 @@ pub(crate) fn send(
     let key_name = key.unwrap_or(username);
     let private = keys::load(virgil.keys(), &key_name, password)?;
     let sent = virgil.messages().send(to, &private, &message)?;
-    crate::cards::announce(&virgil, &sent.events);
+    crate::cards::announce(&sent.events);
     global.keep_refreshed_session(&virgil)?;
     println!(
         "sent to {to} (message {}), signed and encrypted for {} card(s)",
@@ -178,13 +200,9 @@ pub(crate) fn inbox(
     let key_name = key.unwrap_or_else(|| saved.session.username.clone());
     let private = keys::load(virgil.keys(), &key_name, password)?;
     let cursor = if all { 0 } else { saved.inbox_cursor };
-    // Every read also checks that nobody is resetting this user's cards.
-    let pending = virgil.cards().pending_resets(&saved.session.username)?;
-    let alarms: Vec<virgil::ContactEvent> = pending
-        .iter()
-        .filter_map(virgil::ContactEvent::reset_pending)
-        .collect();
-    crate::cards::announce(&virgil, &alarms);
+    // Every read also checks the user's own cards: an alarm is printed first, the
+    // messages still shown, and the exit status is 3.
+    let alarm = crate::cards::self_check(&virgil)?;
     let read = virgil.messages().inbox(&private, cursor)?;
     let (mut shown, mut rejected) = (0usize, 0usize);
     let mut json_messages = Vec::new();
@@ -258,6 +276,9 @@ pub(crate) fn inbox(
         }))?;
     } else if shown == 0 && rejected == 0 {
         println!("no new messages");
+    }
+    if let Some(alarm) = alarm {
+        return Err(alarm);
     }
     if rejected > 0 {
         return Err(CliError::with(

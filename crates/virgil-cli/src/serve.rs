@@ -166,9 +166,10 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
          database_url = {db}\n\
          service_key_file = {key}\n\
          # A reset card (a user who lost every key) waits this long, in seconds, before\n\
-         # it replaces the user's cards; their devices can cancel it meanwhile. 0 suits\n\
-         # a demo; use 86400 or more in production.\n\
-         reset_delay_seconds = 0\n\
+         # it replaces the user's cards; their devices can cancel it meanwhile, and no\n\
+         # new reset may start for as long after a cancelled one. A day, as production\n\
+         # wants (`virgil demo` uses 0).\n\
+         reset_delay_seconds = 86400\n\
          {tls_section}\n\
          [[applications]]\n\
          app_id = {app_id}\n\

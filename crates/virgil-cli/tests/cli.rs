@@ -64,11 +64,12 @@ impl Deployment {
 
         let cards_toml = local.join("cards.toml");
         let written = std::fs::read_to_string(&cards_toml).unwrap();
-        assert!(written.contains("reset_delay_seconds = 0"), "{written}");
+        // `init` writes the production delay (a day); the tests choose their own.
+        assert!(written.contains("reset_delay_seconds = 86400"), "{written}");
         std::fs::write(
             &cards_toml,
             written.replace(
-                "reset_delay_seconds = 0",
+                "reset_delay_seconds = 86400",
                 &format!("reset_delay_seconds = {seconds}"),
             ),
         )
@@ -468,8 +469,9 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
         virgil_api::token::issue(&app_key, "chat", "alice", now() - 3600, 60).into();
     session["response"]["access_token_expires_at"] = (now() + 600).into();
     deployment.set_session("alice", &session);
+    // The expired token is refreshed with the session, which is gone too.
     let stderr = deployment.fails("alice", &["card", "find", "bob"], 4);
-    assert!(stderr.contains("token_expired"), "{stderr}");
+    assert!(stderr.contains("invalid_session"), "{stderr}");
     deployment.ok("alice", &["login", "alice"]);
     deployment.ok("alice", &["card", "find", "bob"]);
 
@@ -935,6 +937,43 @@ fn a_second_device_is_linked_from_the_first() {
     assert!(stderr.contains("only the owner's keys"), "{stderr}");
 }
 
+/// Carol rotates her key (`--replaces`): the new card is linked from the old one and
+/// supersedes it, so erin's client takes it as carol's new key, not a key change.
+#[test]
+fn a_rotation_is_no_key_change_for_contacts() {
+    let deployment = Deployment::start();
+    deployment.onboard("carol");
+    deployment.onboard("erin");
+    assert!(
+        deployment
+            .run_as("erin", &["send", "carol"], Some(b"hi"))
+            .status
+            .success()
+    );
+    deployment.ok("carol", &["key", "generate", "carol-2027"]);
+    let rotated = deployment.ok(
+        "carol",
+        &[
+            "card",
+            "publish",
+            "--key",
+            "carol-2027",
+            "--replaces",
+            "carol",
+        ],
+    );
+    assert!(rotated.contains("replaces your card"), "{rotated}");
+    let listed = deployment.ok("carol", &["card", "list"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("key \"carol-2027\""), "{listed}");
+    let sent = deployment.run_as("erin", &["send", "carol"], Some(b"hi again"));
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let said = text(&sent.stderr);
+    assert!(said.contains("replaced by a newer one"), "{said}");
+    assert!(said.contains("carol added a device"), "{said}");
+    assert!(!said.contains("WARNING"), "{said}");
+}
+
 /// Dave lost his key and resets from a new device: erin's next send stops with a
 /// key-change warning (exit 3) naming the reset, goes ahead with --accept-key-change
 /// (said on stderr), and dave reads it on the new device.
@@ -988,18 +1027,28 @@ fn a_pending_reset_alarms_the_owner_who_cancels_it() {
     let reset = deployment.ok("thief", &["card", "reset"]);
     assert!(reset.contains("pending until"), "{reset}");
 
+    // The inbox is still read, but the alarm comes first and the exit status is 3.
     let inbox = deployment.run_as("frank", &["inbox"], None);
-    assert!(inbox.status.success(), "{}", text(&inbox.stderr));
+    assert_eq!(inbox.status.code(), Some(3), "{}", text(&inbox.stderr));
     let alarm = text(&inbox.stderr);
-    assert!(alarm.contains("RESET of your cards"), "{alarm}");
-    let listed = deployment.ok("frank", &["card", "list"]);
-    let pending_line = listed
-        .lines()
-        .find(|line| line.contains("RESET PENDING"))
-        .unwrap_or_else(|| panic!("{listed}"));
-    let pending_card = pending_line.split_whitespace().next().unwrap();
-    assert!(alarm.contains(pending_card), "{alarm}");
-    let cancelled = deployment.ok("frank", &["card", "revoke", pending_card]);
+    assert!(
+        alarm.contains("a RESET that replaces all of your cards"),
+        "{alarm}"
+    );
+    assert!(text(&inbox.stdout).contains("no new messages"));
+    let listed = deployment.fails("frank", &["card", "list"], 3);
+    let pending_card = listed
+        .split("virgil card revoke ")
+        .nth(1)
+        .and_then(|rest| rest.get(..64))
+        .unwrap_or_else(|| panic!("{listed}"))
+        .to_owned();
+    assert!(alarm.contains(&pending_card), "{alarm}");
+    for command in [&["login", "frank"][..], &["send", "frank"]] {
+        let stderr = deployment.fails_with("frank", command, Some(b"hi"), 3);
+        assert!(stderr.contains(&pending_card), "{stderr}");
+    }
+    let cancelled = deployment.ok("frank", &["card", "revoke", &pending_card]);
     assert!(cancelled.contains("revoked"), "{cancelled}");
     let inbox = deployment.run_as("frank", &["inbox"], None);
     assert!(
@@ -1431,7 +1480,7 @@ fn json_output_has_the_documented_shape() {
         .find(|contact| contact["identity"] == "bob")
         .unwrap_or_else(|| panic!("{contacts}"));
     assert_eq!(bob["verified"], false);
-    assert_eq!(bob["cards"][0]["revoked"], false);
+    assert_eq!(bob["cards"][0]["state"], "active");
     let mine = json("alice", &["card", "list", "--json"]);
     assert_eq!(mine["cards"][0]["identity"], "alice");
     assert_eq!(mine["cards"][0]["local_key"], "alice");

@@ -6,10 +6,10 @@ use crate::http::{Http, Method, TlsRoots};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, Inbox, SendMessageRequest, SentMessage, SessionList,
+    AccessTokenResponse, Credentials, Inbox, PasswordChange, SendMessageRequest, SessionList,
     SessionResponse, SubmitCardRequest,
 };
-use virgil_api::cards::CardResponse;
+use virgil_api::endpoints::{self, Endpoint, app};
 use virgil_card::{Card, Verifier};
 use virgil_crypto::encoding::to_base64;
 
@@ -46,15 +46,31 @@ impl AppClient {
         }
     }
 
-    fn call<T: DeserializeOwned>(
+    /// Calls endpoint `E` with its path `parameters`, the session's token and `body`.
+    fn call<E>(
         &self,
-        path: &str,
+        parameters: &[&str],
+        query: &str,
         session: Option<&SessionResponse>,
-        method: Method,
-    ) -> Result<T, ClientError> {
+        body: Option<&E::Request>,
+    ) -> Result<E::Response, ClientError>
+    where
+        E: Endpoint,
+        E::Request: serde::Serialize,
+        E::Response: DeserializeOwned,
+    {
+        let method = match (E::METHOD, body) {
+            (endpoints::Method::Get, _) => Method::Get,
+            (endpoints::Method::Delete, _) => Method::Delete,
+            (endpoints::Method::Post, Some(body)) => Method::json(body)?,
+            (endpoints::Method::Post, None) => Method::Post(Vec::new()),
+        };
         let token = session.map(|session| session.session_token.as_str());
-        self.http
-            .request(&format!("{}{path}", self.base_url), token, &method)
+        self.http.request(
+            &format!("{}{}{query}", self.base_url, E::path(parameters)),
+            token,
+            &method,
+        )
     }
 
     /// Registers a user.
@@ -63,7 +79,7 @@ impl AppClient {
             username: username.to_owned(),
             password: password.to_owned(),
         };
-        self.call::<serde::de::IgnoredAny>("/v1/users", None, Method::json(&credentials)?)?;
+        self.call::<app::Register>(&[], "", None, Some(&credentials))?;
         Ok(())
     }
 
@@ -73,7 +89,7 @@ impl AppClient {
             username: username.to_owned(),
             password: password.to_owned(),
         };
-        self.call("/v1/sessions", None, Method::json(&credentials)?)
+        self.call::<app::Login>(&[], "", None, Some(&credentials))
     }
 
     /// A fresh access token for the cards service, for a session that is still valid
@@ -82,33 +98,32 @@ impl AppClient {
         &self,
         session: &SessionResponse,
     ) -> Result<AccessTokenResponse, ClientError> {
-        self.call("/v1/access-tokens", Some(session), Method::Post(Vec::new()))
+        self.call::<app::AccessToken>(&[], "", Some(session), None)
     }
 
     /// The logged-in user's live sessions, newest first.
     pub fn sessions(&self, session: &SessionResponse) -> Result<SessionList, ClientError> {
-        self.call("/v1/sessions", Some(session), Method::Get)
+        self.call::<app::Sessions>(&[], "", Some(session), None)
     }
 
     /// Ends session `id` (from [`AppClient::sessions`]; `"current"`: this one) at once.
     pub fn end_session(&self, session: &SessionResponse, id: &str) -> Result<(), ClientError> {
-        // A path segment: anything but letters and digits is percent-encoded.
-        let segment: String = id
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    char::from(b).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        self.call::<serde::de::IgnoredAny>(
-            &format!("/v1/sessions/{segment}"),
-            Some(session),
-            Method::Delete,
-        )?;
-        Ok(())
+        self.call::<app::EndSession>(&[id], "", Some(session), None)
+    }
+
+    /// Changes the logged-in user's account password; the server ends every other
+    /// session of the account.
+    pub fn change_password(
+        &self,
+        session: &SessionResponse,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), ClientError> {
+        let body = PasswordChange {
+            current_password: current_password.to_owned(),
+            new_password: new_password.to_owned(),
+        };
+        self.call::<app::ChangePassword>(&[], "", Some(session), Some(&body))
     }
 
     /// Submits the logged-in user's card request; returns the published, verified card.
@@ -141,7 +156,7 @@ impl AppClient {
             card: request.export(),
             password: password.map(str::to_owned),
         };
-        let response: CardResponse = self.call("/v1/cards", Some(session), Method::json(&body)?)?;
+        let response = self.call::<app::SubmitCard>(&[], "", Some(session), Some(&body))?;
         let published = verified(&self.verifier, response)?;
         crate::cards::same_key_card(request, &published.card)?;
         Ok(published)
@@ -158,16 +173,12 @@ impl AppClient {
             to: to.to_owned(),
             body: to_base64(ciphertext),
         };
-        let sent: SentMessage = self.call("/v1/messages", Some(session), Method::json(&body)?)?;
+        let sent = self.call::<app::SendMessage>(&[], "", Some(session), Some(&body))?;
         Ok(sent.id)
     }
 
     /// The logged-in user's messages after the cursor `after` (0: from the start).
     pub fn inbox(&self, session: &SessionResponse, after: i64) -> Result<Inbox, ClientError> {
-        self.call(
-            &format!("/v1/messages?after={after}"),
-            Some(session),
-            Method::Get,
-        )
+        self.call::<app::Inbox>(&[], &format!("?after={after}"), Some(session), None)
     }
 }

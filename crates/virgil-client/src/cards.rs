@@ -1,29 +1,25 @@
-//! The cards service's client: publish, get, search, revoke; every card verified.
+//! The cards service's client: publish, get, search, revoke. Every card, status and
+//! answer is checked with the card crate's rules (`virgil_card::status`,
+//! `virgil_card::Verifier`) before anyone sees it; this module is transport.
 
 use crate::ClientError;
 use crate::http::{Http, Method, TlsRoots};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use virgil_api::cards::{
-    CardResponse, CardStatus, RevocationRecord, RevokeRequest, SearchRequest, SearchResponse,
-    is_search_signed,
-};
-use virgil_api::{token, unix_now};
-use virgil_card::{Card, CardId, RevocationRequest, Verifier};
-use virgil_crypto::encoding::to_base64;
+use virgil_api::cards::{CardResponse, CardStatus, RevocationRecord, RevokeRequest, SearchRequest};
+use virgil_api::endpoints::{self, Endpoint};
+use virgil_api::{ErrorCode, token, unix_now};
+use virgil_card::status::{StatusError, check_fresh, check_status};
+use virgil_card::{Card, CardId, RevocationRequest, SearchStatement, Verifier};
+use virgil_crypto::encoding::{from_base64, to_base64};
 use virgil_crypto::sign::Signature;
 use virgil_crypto::{PrivateKey, PublicKey};
 
+pub use virgil_card::status::{MAX_STATUS_AGE_SECONDS, STATUS_CLOCK_SKEW_SECONDS};
+
 /// Lifetime of the tokens [`CardsClient::for_application`] signs (seconds).
 pub const APPLICATION_TOKEN_SECONDS: u64 = 300;
-
-/// How old a card status the service signed may be when a client reads it (seconds):
-/// a revocation reaches every client within this time, even through a proxy that
-/// replays an older "active" answer.
-pub const MAX_STATUS_AGE_SECONDS: u64 = 10 * 60;
-/// How far ahead of the client's clock a status may be dated (clock skew, seconds).
-pub const STATUS_CLOCK_SKEW_SECONDS: u64 = 5 * 60;
 
 /// A card as the service returned it, after verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +59,12 @@ impl PublishedCard {
 pub trait TokenSource: Send + Sync {
     /// A current access token.
     fn token(&self) -> Result<String, ClientError>;
+
+    /// A new access token, after the service refused the current one as expired (the
+    /// client's clock and the issuer's disagree). Default: [`TokenSource::token`] again.
+    fn refresh(&self) -> Result<String, ClientError> {
+        self.token()
+    }
 }
 
 impl<F: Fn() -> Result<String, ClientError> + Send + Sync> TokenSource for F {
@@ -137,7 +139,8 @@ impl std::fmt::Debug for CardsClient {
 }
 
 impl CardsClient {
-    /// A client of the service at `base_url` that verifies every card with `verifier`.
+    /// A client of the service at `base_url` that verifies every card with `verifier`
+    /// (which must pin the service's key).
     pub fn builder(base_url: &str, verifier: Verifier) -> ClientBuilder {
         ClientBuilder {
             base_url: base_url.to_owned(),
@@ -182,32 +185,44 @@ impl CardsClient {
             .build())
     }
 
-    fn call<T: DeserializeOwned>(&self, path: &str, method: Method) -> Result<T, ClientError> {
-        let token = match &self.tokens {
-            Some(tokens) => Some(tokens.token()?),
-            None => None,
-        };
-        self.http.request(
-            &format!("{}{path}", self.base_url),
-            token.as_deref(),
-            &method,
-        )
-    }
-
-    fn post<B: Serialize, T: DeserializeOwned>(
+    /// Calls endpoint `E` with its path `parameters` and `body`; a token the service
+    /// refuses as expired is refreshed once and the call made again.
+    fn call<E>(
         &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.call(path, Method::json(body)?)
+        parameters: &[&str],
+        body: Option<&E::Request>,
+    ) -> Result<E::Response, ClientError>
+    where
+        E: Endpoint,
+        E::Request: Serialize,
+        E::Response: DeserializeOwned,
+    {
+        let method = match (E::METHOD, body) {
+            (endpoints::Method::Get, _) => Method::Get,
+            (endpoints::Method::Delete, _) => Method::Delete,
+            (endpoints::Method::Post, Some(body)) => Method::json(body)?,
+            (endpoints::Method::Post, None) => Method::Post(Vec::new()),
+        };
+        let url = format!("{}{}", self.base_url, E::path(parameters));
+        let Some(tokens) = &self.tokens else {
+            return self.http.request(&url, None, &method);
+        };
+        match self.http.request(&url, Some(&tokens.token()?), &method) {
+            Err(ClientError::Api {
+                status: 401,
+                code: ErrorCode::TokenExpired,
+                ..
+            }) => self.http.request(&url, Some(&tokens.refresh()?), &method),
+            other => other,
+        }
     }
 
     /// Publishes a card approved by its application (self + app signatures); returns
     /// it countersigned by the service. Publishing the same card again returns it, and
     /// so does publishing another card for a key that already has an active card of the
-    /// identity: the answer is then that card (same identity, application and key).
+    /// identity: the answer is then that card (same owner and key).
     pub fn publish(&self, card: &Card) -> Result<PublishedCard, ClientError> {
-        let response: CardResponse = self.post("/v1/cards", &card.to_json())?;
+        let response = self.call::<endpoints::cards::Publish>(&[], Some(&card.to_json()))?;
         let published = verified(&self.verifier, response)?;
         same_key_card(card, &published.card)?;
         Ok(published)
@@ -216,7 +231,7 @@ impl CardsClient {
     /// A card by id, whatever its status (superseded cards stay available so old
     /// messages remain verifiable).
     pub fn get(&self, id: &CardId) -> Result<PublishedCard, ClientError> {
-        let response: CardResponse = self.call(&format!("/v1/cards/{id}"), Method::Get)?;
+        let response = self.call::<endpoints::cards::Get>(&[&id.to_string()], None)?;
         let published = verified(&self.verifier, response)?;
         if published.card.id() != id {
             return Err(ClientError::InvalidResponse(format!(
@@ -227,44 +242,52 @@ impl CardsClient {
         Ok(published)
     }
 
-    /// The active cards of `identities` (1–50), of `identity_type` if given, and their
-    /// pending reset cards ([`CardStatus::Pending`]: never encrypt to one).
-    pub fn search(
-        &self,
-        identities: &[&str],
-        identity_type: Option<&str>,
-    ) -> Result<Vec<PublishedCard>, ClientError> {
+    /// Every card of `identities` (1–50, whatever the cards' identity types) that is
+    /// active, and their pending reset cards ([`CardStatus::Pending`]: never encrypt to
+    /// one). The answer is used only if the service's one signature covers exactly this
+    /// query, a fresh time and every card in it (`virgil_card::SearchStatement`): a
+    /// card dropped or added on the way, or an answer replayed from another query, is
+    /// refused. There is no fallback to the cards' own status signatures.
+    pub fn search(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, ClientError> {
         let request = SearchRequest {
             identities: identities
                 .iter()
                 .map(|identity| (*identity).to_owned())
                 .collect(),
-            identity_type: identity_type.map(str::to_owned),
         };
-        let response: SearchResponse = self.post("/v1/cards/actions/search", &request)?;
-        // One signature over every status, when the service sends it and it verifies
-        // (one verification per answer); else each card's own status signature is
-        // checked, and its error names the card.
-        let statuses_signed = response.statuses_signature.as_deref().is_some_and(|text| {
-            let service_keys = self.verifier.service_keys();
-            virgil_crypto::encoding::from_base64(text)
-                .ok()
-                .and_then(|bytes| Signature::from_slice(&bytes).ok())
-                .is_some_and(|signature| {
-                    !service_keys.is_empty()
-                        && service_keys
-                            .iter()
-                            .any(|key| is_search_signed(&response.cards, &signature, key))
-                })
-        });
+        let response = self.call::<endpoints::cards::Search>(&[], Some(&request))?;
+        let statement = SearchStatement::new(
+            &response.app_id,
+            identities.iter().copied(),
+            response.as_of,
+            response
+                .cards
+                .iter()
+                .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+        );
+        let signed = from_base64(&response.statuses_signature)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .is_some_and(|signature| statement.is_signed(&signature, self.verifier.service_keys()));
+        if !signed {
+            return Err(StatusError::AnswerNotSigned.into());
+        }
+        check_fresh("the search answer", response.as_of, unix_now())?;
+        if self.verifier.app_keys(&response.app_id).is_empty() {
+            return Err(ClientError::InvalidResponse(format!(
+                "the search answered for application {:?}, which this client does not trust",
+                response.app_id
+            )));
+        }
+        let app_id = response.app_id;
         response
             .cards
             .into_iter()
             .map(|card| {
-                let published = checked(&self.verifier, card, statuses_signed)?;
+                let published = checked(&self.verifier, card, true)?;
                 let content = published.card.content();
                 if !identities.contains(&content.identity.as_str())
-                    || identity_type.is_some_and(|wanted| wanted != content.identity_type)
+                    || content.app_id != app_id
                     || !matches!(
                         published.status,
                         CardStatus::Active | CardStatus::Pending { .. }
@@ -311,10 +334,8 @@ impl CardsClient {
             signature: to_base64(signature.as_bytes()),
             signed_by,
         };
-        let response: CardResponse = self.post(
-            &format!("/v1/cards/{}/actions/revoke", request.card_id),
-            &body,
-        )?;
+        let response =
+            self.call::<endpoints::cards::Revoke>(&[&request.card_id.to_string()], Some(&body))?;
         verified(&self.verifier, response)
     }
 }
@@ -327,57 +348,28 @@ pub(crate) fn verified(
     checked(verifier, response, false)
 }
 
-/// [`verified`]; `status_signed`: the status signature was checked already (a search
-/// answer's one signature over every status), only its freshness is left.
+/// [`verified`]; `in_signed_answer`: the card came in a search answer whose one
+/// signature (already checked) covers its status; only its freshness and revocation
+/// record are left.
 fn checked(
     verifier: &Verifier,
     response: CardResponse,
-    status_signed: bool,
+    in_signed_answer: bool,
 ) -> Result<PublishedCard, ClientError> {
     let card = response.card.into_card()?;
     verifier.verify(&card)?;
-    let signature = virgil_crypto::encoding::from_base64(&response.status_signature)
+    let signature = from_base64(&response.status_signature)
         .ok()
-        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
-        .map(Signature::from_bytes)
-        .ok_or_else(|| {
-            ClientError::Status(format!(
-                "the status of card {} carries no valid signature",
-                card.id()
-            ))
-        })?;
-    // A verifier without service keys checks card requests only; every client of the
-    // cards service pins its key, and then the status must be the service's.
-    let service_keys = verifier.service_keys();
-    if !service_keys.is_empty() {
-        let signed = status_signed
-            || service_keys.iter().any(|key| {
-                response
-                    .status
-                    .is_signed(card.id(), response.status_as_of, &signature, key)
-            });
-        if !signed {
-            return Err(ClientError::Status(format!(
-                "the status of card {} is not signed by the pinned cards service key (changed on the way?)",
-                card.id()
-            )));
-        }
-        let now = unix_now();
-        if response.status_as_of.saturating_add(MAX_STATUS_AGE_SECONDS) < now
-            || response.status_as_of > now.saturating_add(STATUS_CLOCK_SKEW_SECONDS)
-        {
-            return Err(ClientError::Status(format!(
-                "the status of card {} was stated at {} and it is now {now}: too old or from the future (a replayed answer, or a wrong clock)",
-                card.id(),
-                response.status_as_of
-            )));
-        }
-    }
-    check_revocation(
+        .and_then(|bytes| Signature::from_slice(&bytes).ok())
+        .ok_or(StatusError::NotSigned { card: *card.id() })?;
+    check_status(
         verifier,
         &card,
         &response.status,
+        response.status_as_of,
+        (!in_signed_answer).then_some(&signature),
         response.revocation.as_ref(),
+        unix_now(),
     )?;
     Ok(PublishedCard {
         card,
@@ -389,98 +381,10 @@ fn checked(
     })
 }
 
-/// A revoked card must come with a record of who revoked it, and that record must
-/// verify: a request for this card and reason signed by the application's key or by
-/// the key of a card of the same identity, or a verified reset card of the identity.
-/// Any other status comes without one.
-fn check_revocation(
-    verifier: &Verifier,
-    card: &Card,
-    status: &CardStatus,
-    record: Option<&RevocationRecord>,
-) -> Result<(), ClientError> {
-    let refused = |why: &str| {
-        Err(ClientError::Status(format!(
-            "the revocation of card {} does not verify: {why}",
-            card.id()
-        )))
-    };
-    let (reason, record) = match (status, record) {
-        (CardStatus::Revoked { reason, .. }, Some(record)) => (*reason, record),
-        (CardStatus::Revoked { .. }, None) => return refused("no revocation record"),
-        (_, None) => return Ok(()),
-        (_, Some(_)) => return refused("a revocation record on a card that is not revoked"),
-    };
-    let content = card.content();
-    let same_identity = |other: &Card| {
-        let other = other.content();
-        other.app_id == content.app_id
-            && other.identity == content.identity
-            && other.identity_type == content.identity_type
-    };
-    let signed = |request: &str, signature: &str| -> Option<(RevocationRequest, Signature)> {
-        let request = virgil_crypto::encoding::from_base64(request)
-            .ok()
-            .and_then(|bytes| RevocationRequest::from_bytes(&bytes).ok())?;
-        let signature = virgil_crypto::encoding::from_base64(signature)
-            .ok()
-            .and_then(|bytes| Signature::from_slice(&bytes).ok())?;
-        (request.card_id == *card.id() && request.reason == reason).then_some((request, signature))
-    };
-    match record {
-        RevocationRecord::Application { request, signature } => {
-            let Some((request, signature)) = signed(request, signature) else {
-                return refused("the request is malformed or names another card or reason");
-            };
-            if !verifier
-                .app_keys(&content.app_id)
-                .iter()
-                .any(|key| request.verify(key, &signature))
-            {
-                return refused("not signed by the application's key");
-            }
-        }
-        RevocationRecord::Owner {
-            request,
-            signature,
-            signer,
-        } => {
-            let Some((request, signature)) = signed(request, signature) else {
-                return refused("the request is malformed or names another card or reason");
-            };
-            let signer = signer.clone().into_card()?;
-            verifier.verify(&signer)?;
-            if !same_identity(&signer) {
-                return refused("signed by a card of another identity");
-            }
-            if !request.verify(signer.public_key(), &signature) {
-                return refused("not signed by the signer card's key");
-            }
-        }
-        RevocationRecord::Reset { card: reset } => {
-            let reset = reset.clone().into_card()?;
-            verifier.verify(&reset)?;
-            if reason != virgil_card::RevocationReason::Reset
-                || !virgil_card::contact::is_reset(&reset)
-                || !same_identity(&reset)
-                || reset.id() == card.id()
-            {
-                return refused("not replaced by a reset card of the same identity");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The answer to publishing `sent` must be `sent` itself or the identity's existing
-/// card for the same key (same identity, identity type, application and key).
+/// The answer to publishing `sent` must be `sent` itself or the owner's existing card
+/// for the same key.
 pub(crate) fn same_key_card(sent: &Card, got: &Card) -> Result<(), ClientError> {
-    let (sent, got) = (sent.content(), got.content());
-    if sent.identity == got.identity
-        && sent.identity_type == got.identity_type
-        && sent.app_id == got.app_id
-        && sent.public_key == got.public_key
-    {
+    if sent.same_owner(got) && sent.public_key() == got.public_key() {
         Ok(())
     } else {
         Err(ClientError::InvalidResponse(
@@ -556,7 +460,7 @@ mod tests {
     fn card_of(identity: &str, owner: u8, reset: bool) -> Card {
         let mut request = CardRequest::new(identity, "chat");
         if reset {
-            request = request.data(virgil_card::contact::RESET_DATA_KEY, "1");
+            request = request.data(virgil_card::lifecycle::RESET_DATA_KEY, "1");
         }
         let mut card = request.sign(&virgil_testkit::key(owner)).unwrap();
         card.sign_as(Signer::App("chat".into()), &virgil_testkit::key(2))

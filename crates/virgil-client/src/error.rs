@@ -1,7 +1,7 @@
 //! The one error type of both clients.
 
 use virgil_api::ErrorCode;
-use virgil_card::{CardError, VerifyError};
+use virgil_card::{CardError, StatusError, VerifyError};
 
 /// Everything a client call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +40,14 @@ pub enum ClientError {
     /// The TLS trust settings are not usable (e.g. a CA file that holds no certificate).
     #[error("TLS: {0}")]
     Tls(String),
-    /// A card's status is not the cards service's signed statement, or is stale.
+    /// A card's status, or a search answer, is not the cards service's signed
+    /// statement, is stale, or comes with a revocation nobody allowed made.
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    /// A plain `http://` URL whose host is not loopback: refused before anything is
+    /// sent (virgil_api::transport).
     #[error("{0}")]
-    Status(String),
+    PlainHttp(String),
     /// The token source failed.
     #[error("could not get an access token: {0}")]
     Token(String),

@@ -109,6 +109,7 @@ impl Http {
         token: Option<&str>,
         method: &Method,
     ) -> Result<T, ClientError> {
+        virgil_api::transport::check_url(url).map_err(ClientError::PlainHttp)?;
         let mut wait = self.backoff;
         let mut attempt = 0;
         loop {

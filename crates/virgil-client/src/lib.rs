@@ -20,7 +20,7 @@
 //! let client = CardsClient::builder("http://127.0.0.1:8080", verifier)
 //!     .token_source(|| Ok("<access token from your app server>".to_owned()))
 //!     .build();
-//! let bob_cards = client.search(&["bob"], None)?;
+//! let bob_cards = client.search(&["bob"])?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

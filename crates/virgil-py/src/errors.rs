@@ -69,6 +69,13 @@ create_exception!(
     "A contact's keys changed without a link from a card used before: accept (`virgil.contacts.accept`) or verify first. `.identity` names the contact."
 );
 
+create_exception!(
+    virgil,
+    SelfCheckAlarm,
+    VerificationError,
+    "Your own identity has a card this device's keys did not make and no card of yours links: someone with your password, a session or the application's key added it. `.identity` names you, `.cards` lists the card ids. Revoke it with one of your keys and change your password."
+);
+
 /// Adds the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -82,6 +89,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ServiceError", py.get_type::<ServiceError>())?;
     m.add("NotLoggedIn", py.get_type::<NotLoggedIn>())?;
     m.add("KeyChangeWarning", py.get_type::<KeyChangeWarning>())?;
+    m.add("SelfCheckAlarm", py.get_type::<SelfCheckAlarm>())?;
     Ok(())
 }
 
@@ -105,6 +113,19 @@ pub(crate) fn to_py(error: virgil::Error) -> PyErr {
             &[("identity", Some(change.identity))],
             &[],
         ),
+        E::SelfCheck(alarm) => {
+            let error = with_attributes(
+                SelfCheckAlarm::new_err(message),
+                &[("identity", Some(alarm.identity.clone()))],
+                &[],
+            );
+            let cards: Vec<String> = alarm.cards.iter().map(|c| c.card.to_string()).collect();
+            Python::attach(|py| {
+                let _ = error.value(py).setattr("cards", cards);
+            });
+            error
+        }
+        E::OwnIdentity { .. } | E::Directory(_) => VerificationError::new_err(message),
         E::NoCard { .. } => CardNotFound::new_err(message),
         E::NotLoggedIn => NotLoggedIn::new_err(message),
         E::CardsService(client) | E::AppServer(client) => service_error(message, &client),

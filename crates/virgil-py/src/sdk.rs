@@ -199,6 +199,22 @@ impl Virgil {
         Contacts(self.0.clone())
     }
 
+    /// Checks the logged-in user's own cards: returns those this device's keys made or
+    /// link (the ones messages are encrypted to); raises `SelfCheckAlarm` if the
+    /// identity has any other card (someone else added it: revoke it with one of your
+    /// keys and change your password).
+    fn self_check(&self, py: Python<'_>) -> PyResult<Vec<Card>> {
+        py.detach(|| self.0.self_check())
+            .map(|check| {
+                check
+                    .cards
+                    .into_iter()
+                    .map(|found| Card(found.card))
+                    .collect()
+            })
+            .map_err(to_py)
+    }
+
     /// The tutorial's form: `virgil.sign_then_encrypt(message, [alice_key, bob_cards])`
     /// signs with the one key in `recipients` and encrypts for every card in it (lists
     /// may nest) and for that key.
@@ -455,6 +471,13 @@ impl Account {
         py.detach(|| self.0.account().logout()).map_err(to_py)
     }
 
+    /// Changes the account password (the current one is checked again); every other
+    /// session of the account ends.
+    fn change_password(&self, py: Python<'_>, current: &str, new: &str) -> PyResult<()> {
+        py.detach(|| self.0.account().change_password(current, new))
+            .map_err(to_py)
+    }
+
     /// The logged-in user's name, or None.
     #[getter]
     fn username(&self) -> Option<String> {
@@ -590,10 +613,11 @@ impl Contacts {
             .map_err(to_py)
     }
 
-    /// The safety number of `mine` and `theirs` (60 digits in groups of five): the same
-    /// on both sides' devices.
-    fn safety_number(&self, py: Python<'_>, mine: &str, theirs: &str) -> PyResult<String> {
-        py.detach(|| self.0.contacts().safety_number(mine, theirs))
+    /// The safety number of the logged-in user and `theirs` (60 digits in groups of
+    /// five): the same on both sides' devices. This device's half comes from the cards
+    /// it knows are its own, so a card swapped by the directory makes the numbers differ.
+    fn safety_number(&self, py: Python<'_>, theirs: &str) -> PyResult<String> {
+        py.detach(|| self.0.contacts().safety_number(theirs))
             .map(|number| number.to_string())
             .map_err(to_py)
     }

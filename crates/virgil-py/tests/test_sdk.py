@@ -386,3 +386,41 @@ def test_change_password(deployment):
     with pytest.raises(virgil.WrongPassword):
         device.keys.load("mine", "old password")
     assert device.keys.load("mine", "new password") == key
+
+
+def test_self_check_and_safety_numbers(alice, bob):
+    alice_device, _, alice_card, alice_name = alice
+    bob_device, _, _, bob_name = bob
+    assert [card.id for card in alice_device.self_check()] == [alice_card.id]
+    number = alice_device.contacts.safety_number(bob_name)
+    assert len(number.replace(" ", "")) == 60
+    assert bob_device.contacts.safety_number(alice_name) == number
+
+
+def test_a_card_the_owner_did_not_make_is_a_self_check_alarm(deployment):
+    device, _, card, name = deployment.user("dana")
+    # Someone with dana's password resets her cards from another device.
+    thief = deployment.name("thief")
+    deployment.cli(thief, "key", "generate", thief)
+    deployment.cli(thief, "login", name)
+    deployment.cli(thief, "card", "reset", "--key", thief)
+    with pytest.raises(virgil.SelfCheckAlarm) as raised:
+        device.self_check()
+    assert raised.value.identity == name
+    assert len(raised.value.cards) == 1 and raised.value.cards[0] != card.id
+    assert isinstance(raised.value, virgil.VerificationError)
+    with pytest.raises(virgil.SelfCheckAlarm):
+        device.contacts.safety_number(name)
+
+
+def test_changing_the_account_password(deployment):
+    device, _, _, name = deployment.user("frank")
+    with pytest.raises(virgil.ServiceError) as raised:
+        device.account.change_password("not the password", "a new password")
+    assert raised.value.code == "invalid_credentials"
+    device.account.change_password(PASSWORD, "a new password")
+    other = deployment.device(deployment.name("frank-other"))
+    with pytest.raises(virgil.ServiceError) as raised:
+        other.account.login(name, PASSWORD)
+    assert raised.value.code == "invalid_credentials"
+    other.account.login(name, "a new password")

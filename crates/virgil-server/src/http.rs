@@ -7,6 +7,25 @@ use axum::http::{HeaderMap, header};
 use std::sync::Arc;
 use virgil_api::ErrorCode;
 
+/// The handler of endpoint `E` (`virgil_api::endpoints`) for its method, to route at
+/// `E::PATH`: `router.route(Search::PATH, on::<Search, _, _, _>(search))`. The method and
+/// the path come from the one definition the clients use too.
+pub fn on<E, H, T, S>(handler: H) -> axum::routing::MethodRouter<S>
+where
+    E: virgil_api::endpoints::Endpoint,
+    H: axum::handler::Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    use virgil_api::endpoints::Method;
+    let filter = match E::METHOD {
+        Method::Get => axum::routing::MethodFilter::GET,
+        Method::Post => axum::routing::MethodFilter::POST,
+        Method::Delete => axum::routing::MethodFilter::DELETE,
+    };
+    axum::routing::on(filter, handler)
+}
+
 /// Middleware: records each request in `metrics` and logs one line per request
 /// (method, matched route, status, time). Never headers or bodies: tokens, passwords
 /// and cards stay out of logs.

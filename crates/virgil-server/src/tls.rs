@@ -195,7 +195,7 @@ impl rustls::server::ResolvesServerCert for CertificateFiles {
 /// Plain HTTP is for loopback only: on any other address it would carry passwords and
 /// tokens in clear. `insecure_http` allows it (TLS ending in a proxy in front), loudly.
 pub fn check_plain_http(address: SocketAddr, insecure_http: bool) -> Result<(), ConfigError> {
-    if address.ip().is_loopback() {
+    if virgil_api::transport::is_loopback(address.ip()) {
         return Ok(());
     }
     if insecure_http {
@@ -207,8 +207,9 @@ pub fn check_plain_http(address: SocketAddr, insecure_http: bool) -> Result<(), 
     }
     Err(ConfigError::invalid(
         "listen",
-        format!(
-            "refusing plain HTTP on {address}, which is not a loopback address: configure [tls] cert_file and key_file (or --tls-cert/--tls-key), or pass --insecure-http if a reverse proxy in front terminates TLS"
+        virgil_api::transport::refusal(
+            &format!("on {address}"),
+            "configure [tls] cert_file and key_file (or --tls-cert/--tls-key), or pass --insecure-http if a reverse proxy in front terminates TLS",
         ),
     ))
 }

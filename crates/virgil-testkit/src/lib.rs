@@ -6,6 +6,7 @@
 //!   port) over a database URL;
 //! - [`process::ServerProcess`]: a server binary as a child process, stopped with
 //!   SIGTERM and required to exit 0;
+//! - [`proxy::spawn_tampering_proxy`]: a man in the middle that edits answers;
 //! - [`postgres::TempPostgres`]: a fresh PostgreSQL database per test, dropped after.
 //!   Where PostgreSQL is unreachable, [`postgres::TempPostgres::or_skip`] skips the
 //!   test with one visible line (and records it for `cargo xtask ci`'s summary), unless
@@ -17,6 +18,7 @@
 
 pub mod postgres;
 pub mod process;
+pub mod proxy;
 pub mod servers;
 
 use virgil_crypto::PrivateKey;

@@ -75,7 +75,6 @@ fn search_text(agent: &ureq::Agent, base: &str, identity: &str) -> String {
     // The request as `virgil_client` sends it: a JSON body with a length.
     let body = serde_json::to_vec(&SearchRequest {
         identities: vec![identity.to_owned()],
-        identity_type: None,
     })
     .unwrap();
     agent
@@ -94,18 +93,21 @@ fn search_text(agent: &ureq::Agent, base: &str, identity: &str) -> String {
 /// Decodes a search answer and checks each card with `Verifier` (self, application and
 /// service signatures); with `status`, also the answer's one signature over every
 /// card's status.
-fn decode(verifier: &Verifier, text: &str, status: bool) -> Vec<Card> {
+fn decode(verifier: &Verifier, identity: &str, text: &str, status: bool) -> Vec<Card> {
     let answer: SearchResponse = serde_json::from_str(text).unwrap();
     if status {
-        let signature =
-            virgil_crypto::encoding::from_base64(answer.statuses_signature.as_deref().unwrap())
-                .unwrap();
+        let signature = virgil_crypto::encoding::from_base64(&answer.statuses_signature).unwrap();
         let signature = virgil_crypto::sign::Signature::from_slice(&signature).unwrap();
-        assert!(virgil_api::cards::is_search_signed(
-            &answer.cards,
-            &signature,
-            &verifier.service_keys()[0]
-        ));
+        let statement = virgil_card::SearchStatement::new(
+            &answer.app_id,
+            [identity],
+            answer.as_of,
+            answer
+                .cards
+                .iter()
+                .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+        );
+        assert!(statement.is_signed(&signature, verifier.service_keys()));
     }
     answer
         .cards
@@ -120,7 +122,12 @@ fn decode(verifier: &Verifier, text: &str, status: bool) -> Vec<Card> {
 
 /// The lookup before issue 12: search, decode, `Verifier` only.
 fn verify_only(verifier: &Verifier, agent: &ureq::Agent, base: &str, identity: &str) -> Vec<Card> {
-    decode(verifier, &search_text(agent, base, identity), false)
+    decode(
+        verifier,
+        identity,
+        &search_text(agent, base, identity),
+        false,
+    )
 }
 
 fn find_then_encrypt(c: &mut Criterion) {
@@ -188,7 +195,7 @@ fn find_then_encrypt(c: &mut Criterion) {
         let text = search_text(&agent, &base, identity);
         for (name, status) in [("decode-verify", false), ("decode-verify-status", true)] {
             group.bench_with_input(BenchmarkId::new(name, chain), &text, |b, text| {
-                b.iter(|| black_box(decode(&verifier, text, status)));
+                b.iter(|| black_box(decode(&verifier, identity, text, status)));
             });
         }
     }

@@ -10,8 +10,9 @@ use virgil_client::{AppClient, CardsClient, ClientError, PublishedCard, TlsRoots
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::envelope;
 
-/// An access token this close to expiry (seconds) is refreshed before use.
-const REFRESH_MARGIN_SECONDS: u64 = 30;
+/// An access token this close to expiry (seconds) is refreshed before use (they live
+/// 30 s: see the application server's `ACCESS_TOKEN_SECONDS`).
+const REFRESH_MARGIN_SECONDS: u64 = 10;
 
 /// A login to the application server: who, the session token for the application
 /// server and the cards service's access token. Save it (it is a bearer secret: keep the
@@ -49,13 +50,16 @@ struct SessionTokens {
     app: Option<Arc<AppClient>>,
 }
 
-impl TokenSource for SessionTokens {
-    fn token(&self) -> Result<String, ClientError> {
+impl SessionTokens {
+    /// The session's access token, refreshed first if `force` or if it is about to
+    /// expire.
+    fn current(&self, force: bool) -> Result<String, ClientError> {
         let mut guard = locked(&self.session);
         let session = guard
             .as_mut()
             .ok_or_else(|| ClientError::Token(Error::NotLoggedIn.to_string()))?;
-        if session.response.access_token_expires_at <= unix_now() + REFRESH_MARGIN_SECONDS {
+        if force || session.response.access_token_expires_at <= unix_now() + REFRESH_MARGIN_SECONDS
+        {
             let app = self.app.as_ref().ok_or_else(|| {
                 ClientError::Token(format!(
                     "the access token of {} has expired; log in again",
@@ -67,6 +71,16 @@ impl TokenSource for SessionTokens {
             session.response.access_token_expires_at = fresh.access_token_expires_at;
         }
         Ok(session.response.access_token.clone())
+    }
+}
+
+impl TokenSource for SessionTokens {
+    fn token(&self) -> Result<String, ClientError> {
+        self.current(false)
+    }
+
+    fn refresh(&self) -> Result<String, ClientError> {
+        self.current(true)
     }
 }
 
@@ -157,6 +171,10 @@ struct BoxedTokens(Box<dyn TokenSource>);
 impl TokenSource for BoxedTokens {
     fn token(&self) -> Result<String, ClientError> {
         self.0.token()
+    }
+
+    fn refresh(&self) -> Result<String, ClientError> {
+        self.0.refresh()
     }
 }
 
@@ -272,20 +290,57 @@ impl Account<'_> {
         password: &str,
     ) -> Result<PublishedCard, Error> {
         let session = self.remote().session()?;
-        self.remote()
+        let published = self
+            .remote()
             .app()?
             .submit_reset_card(&session.response, request, password)
-            .map_err(Error::AppServer)
+            .map_err(Error::AppServer)?;
+        self.record_own(request, &published)?;
+        Ok(published)
     }
 
     /// Submits the logged-in user's card request (from [`crate::Cards::create`]); the
     /// application server approves and publishes it. Returns the published, verified card.
+    /// This device records it as one of its own, with every card the request is linked
+    /// from (their keys signed the request here): the self-check trusts them.
     pub fn publish_card(&self, request: &Card) -> Result<PublishedCard, Error> {
+        let session = self.remote().session()?;
+        let published = self
+            .remote()
+            .app()?
+            .submit_card(&session.response, request)
+            .map_err(Error::AppServer)?;
+        self.record_own(request, &published)?;
+        Ok(published)
+    }
+
+    /// Changes the account password (the current one is checked again); the
+    /// application server ends every other session of the account, and their access to
+    /// the cards service stops within an access token's lifetime (30 s).
+    pub fn change_password(&self, current: &str, new: &str) -> Result<(), Error> {
         let session = self.remote().session()?;
         self.remote()
             .app()?
-            .submit_card(&session.response, request)
+            .change_password(&session.response, current, new)
             .map_err(Error::AppServer)
+    }
+
+    /// Records `published` (the answer to `request`) and the cards `request` is linked
+    /// from as this device's own.
+    fn record_own(&self, request: &Card, published: &PublishedCard) -> Result<(), Error> {
+        let contacts = &self.virgil.contacts;
+        contacts.record_own(&published.card)?;
+        if published.card.id() != request.id() {
+            return Ok(());
+        }
+        let cards = self.remote().cards()?;
+        for from in request.links() {
+            let linking = cards.get(from).map_err(Error::CardsService)?;
+            if request.is_linked_from(&linking.card) {
+                contacts.record_own(&linking.card)?;
+            }
+        }
+        Ok(())
     }
 }
 

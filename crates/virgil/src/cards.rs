@@ -73,7 +73,7 @@ impl Cards<'_> {
     pub fn create_reset(&self, identity: &Identity, key: &Key) -> Result<Card, Error> {
         Ok(CardRequest::new(&identity.value, &self.virgil.app_id)
             .identity_type(&identity.identity_type)
-            .data(virgil_card::contact::RESET_DATA_KEY, "1")
+            .data(virgil_card::lifecycle::RESET_DATA_KEY, "1")
             .sign(&key.0)?)
     }
 
@@ -96,6 +96,27 @@ impl Cards<'_> {
     /// ```
     pub fn link(&self, request: &mut Card, existing: &Card, key: &Key) -> Result<(), Error> {
         Ok(request.link_from(existing, &key.0)?)
+    }
+
+    /// A card request for `key` that *replaces* `previous`, one of the identity's
+    /// active cards (key rotation): linked from it with `previous_key` and naming it as
+    /// `previous_card_id`, so that once published `previous` is superseded in the same
+    /// step. Contacts take it as a rotation (the superseded card still vouches for the
+    /// card that replaced it); revoking the old card instead would make it vouch for
+    /// nothing and show contacts a key change.
+    pub fn create_replacement(
+        &self,
+        identity: &Identity,
+        key: &Key,
+        previous: &Card,
+        previous_key: &Key,
+    ) -> Result<Card, Error> {
+        let mut request = CardRequest::new(&identity.value, &self.virgil.app_id)
+            .identity_type(&identity.identity_type)
+            .replaces(*previous.id())
+            .sign(&key.0)?;
+        request.link_from(previous, &previous_key.0)?;
+        Ok(request)
     }
 
     /// Imports an exported card or card request (not verified: see [`Cards::verify`]).
@@ -138,57 +159,81 @@ impl Cards<'_> {
         Ok(self.find_reviewed(identities)?.cards)
     }
 
-    /// The active, verified cards of `identities`, each identity's compared with the
-    /// cards used for it before (the contact store, docs/key-changes.md): a first
-    /// contact is pinned, a card linked from a known one is accepted, anything else is
-    /// a key change, refused with [`Error::KeyChanged`] under the default
-    /// [`crate::KeyChangePolicy::Block`]. The events say what to tell the user.
-    /// [`Cards::find`] and [`Cards::find_published`] apply the same checks.
+    /// The usable, verified cards of `identities`, each identity's compared with what
+    /// this device knows (docs/key-changes.md). For a contact: a first contact is
+    /// pinned, a card linked from a known one is accepted, anything else is a key
+    /// change, refused with [`Error::KeyChanged`] under the default
+    /// [`crate::KeyChangePolicy::Block`]; a pinned card the directory no longer lists
+    /// has its status fetched, and if revoked is reported and no longer vouches. For
+    /// the user's own identity ([`Virgil::self_check`]): only the cards this device's
+    /// keys made or link are used, and any other card is an [`Error::SelfCheck`]
+    /// alarm. The events say what to tell the user. [`Cards::find`] and
+    /// [`Cards::find_published`] apply the same checks.
     #[cfg(feature = "client")]
     pub fn find_reviewed(&self, identities: &[&str]) -> Result<crate::Reviewed, Error> {
-        let (cards, pending) = self.search(identities)?;
-        let mut events = self
-            .virgil
+        let virgil = self.virgil;
+        let cards = virgil.remote.cards()?;
+        let found = cards.search(identities).map_err(Error::CardsService)?;
+        let me = virgil.own_identity();
+        let missing = virgil
             .contacts
-            .review(&cards, self.virgil.key_changes)?;
-        events.extend(
-            pending
-                .iter()
-                .filter_map(crate::ContactEvent::reset_pending),
-        );
-        Ok(crate::Reviewed { cards, events })
+            .missing(&virgil.app_id, identities, &found, me.as_ref())?;
+        let statuses = missing
+            .iter()
+            .map(|id| cards.get(id).map_err(Error::CardsService))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The keys this device holds matter only when its own identity is looked up.
+        let local_keys = match &me {
+            Some(me) if identities.contains(&me.identity.as_str()) => virgil
+                .keys
+                .list()?
+                .entries
+                .into_iter()
+                .map(|entry| entry.key_id)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let lookup = crate::contacts::Lookup {
+            app_id: &virgil.app_id,
+            identities,
+            found: &found,
+            me: me.as_ref(),
+            local_keys: &local_keys,
+            statuses: &statuses,
+        };
+        virgil.contacts.review(&lookup, virgil.key_changes)
     }
 
     /// The active cards of `identities`, not compared with the contact store.
     #[cfg(feature = "client")]
     pub(crate) fn find_unreviewed(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
-        Ok(self.search(identities)?.0)
+        Ok(self
+            .search(identities)?
+            .into_iter()
+            .filter(|found| found.status.is_active())
+            .collect())
     }
 
-    /// The search answer split into active cards and pending reset cards.
+    /// Every active and pending card of `identities`, verified, unreviewed.
     #[cfg(feature = "client")]
-    fn search(
-        &self,
-        identities: &[&str],
-    ) -> Result<(Vec<PublishedCard>, Vec<PublishedCard>), Error> {
-        Ok(self
-            .virgil
+    fn search(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
+        self.virgil
             .remote
             .cards()?
-            .search(identities, None)
-            .map_err(Error::CardsService)?
-            .into_iter()
-            .partition(|found| !matches!(found.status, crate::CardStatus::Pending { .. })))
+            .search(identities)
+            .map_err(Error::CardsService)
     }
 
-    /// The reset cards of `identity` waiting out the cards service's reset delay. For
-    /// your own identity, ask on every start: a reset you did not make means someone
-    /// has your account password (or the application's key) and is replacing your
-    /// cards; cancel it by revoking the reset card with one of your keys
-    /// ([`Cards::revoke`]) before it becomes active.
+    /// The reset cards of `identity` waiting out the cards service's reset delay (not
+    /// reviewed: for your own identity, [`Virgil::self_check`] says whether this
+    /// device made it).
     #[cfg(feature = "client")]
     pub fn pending_resets(&self, identity: &str) -> Result<Vec<PublishedCard>, Error> {
-        Ok(self.search(&[identity])?.1)
+        Ok(self
+            .search(&[identity])?
+            .into_iter()
+            .filter(|found| matches!(found.status, crate::CardStatus::Pending { .. }))
+            .collect())
     }
 
     /// The active, verified cards of `identities`; an identity without one is an
@@ -215,8 +260,8 @@ impl Cards<'_> {
             .cards()?
             .get(id)
             .map_err(Error::CardsService)?;
-        if matches!(found.status, crate::CardStatus::Revoked { .. }) {
-            self.virgil.contacts.saw_revoked(&found.card)?;
+        if let crate::CardStatus::Revoked { reason, .. } = found.status {
+            self.virgil.contacts.saw_revoked(&found.card, reason)?;
         }
         Ok(found)
     }
@@ -237,13 +282,14 @@ impl Cards<'_> {
             *id
         } else {
             cards
-                .search(
-                    &[target.card.identity()],
-                    Some(&target.card.content().identity_type),
-                )
+                .search(&[target.card.identity()])
                 .map_err(Error::CardsService)?
                 .into_iter()
-                .find(|active| active.card.public_key() == key.public_key())
+                .find(|active| {
+                    active.status.is_active()
+                        && active.card.same_owner(&target.card)
+                        && active.card.public_key() == key.public_key()
+                })
                 .map(|active| *active.card.id())
                 .ok_or_else(|| Error::NotYourCard {
                     card: *id,
@@ -259,7 +305,7 @@ impl Cards<'_> {
         let revoked = cards
             .revoke_as_owner(&request, &signature, &signed_by)
             .map_err(Error::CardsService)?;
-        self.virgil.contacts.saw_revoked(&revoked.card)?;
+        self.virgil.contacts.saw_revoked(&revoked.card, reason)?;
         Ok(revoked)
     }
 
@@ -289,7 +335,7 @@ impl Cards<'_> {
         let revoked = client
             .revoke(&request, &signature)
             .map_err(Error::CardsService)?;
-        self.virgil.contacts.saw_revoked(&revoked.card)?;
+        self.virgil.contacts.saw_revoked(&revoked.card, reason)?;
         Ok(revoked)
     }
 }

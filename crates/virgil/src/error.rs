@@ -98,6 +98,24 @@ pub enum Error {
         /// The card.
         card: CardId,
     },
+    /// The check of the user's own identity found a card that neither this device's
+    /// keys made nor a link from them vouches for (docs/key-changes.md,
+    /// "self-monitoring"): it is never used, and the user must act.
+    #[cfg(feature = "client")]
+    #[error("{0}")]
+    SelfCheck(crate::SelfCheckAlarm),
+    /// A change to the user's own identity cannot be accepted like a contact's.
+    #[error(
+        "{identity:?} is you: a change to your own cards is never accepted as a contact's would be; `virgil card list` shows your cards and how to revoke one you did not make"
+    )]
+    OwnIdentity {
+        /// The identity.
+        identity: String,
+    },
+    /// The directory contradicts itself: a card it left out of a signed, complete
+    /// answer for its identity is still active by id.
+    #[error(transparent)]
+    Directory(#[from] virgil_card::contact::StatusConflict),
     /// The contact store could not be read or written.
     #[error("the contact store is damaged: {0}")]
     ContactStore(String),

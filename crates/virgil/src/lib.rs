@@ -65,14 +65,17 @@ pub use cards::{Cards, Identities, Identity};
 #[cfg(feature = "client")]
 pub use client_file::ClientFile;
 #[cfg(feature = "client")]
-pub use contacts::{ContactEvent, Contacts, KeyChange, KeyChangePolicy, Reviewed};
+pub use contacts::{
+    ContactEvent, Contacts, ForeignCard, KeyChange, KeyChangePolicy, Reviewed, SelfCheck,
+    SelfCheckAlarm,
+};
 pub use error::Error;
 pub use key::{Key, Keys, RecipientPolicy};
 #[cfg(feature = "client")]
 pub use virgil_api::app::SessionInfo;
 #[cfg(feature = "client")]
 pub use virgil_api::cards::CardStatus;
-pub use virgil_card::{Card, CardId, RevocationReason};
+pub use virgil_card::{Card, CardId, CardIdentity, RevocationReason};
 pub use virgil_card::{Contact, SafetyNumber};
 #[cfg(feature = "client")]
 pub use virgil_client::{PublishedCard, TlsRoots, TokenSource};
@@ -116,6 +119,8 @@ pub struct Config {
     contacts_file: Option<PathBuf>,
     #[cfg(feature = "client")]
     key_changes: KeyChangePolicy,
+    #[cfg(feature = "client")]
+    identity: Option<String>,
 }
 
 impl Config {
@@ -140,7 +145,19 @@ impl Config {
             contacts_file: None,
             #[cfg(feature = "client")]
             key_changes: KeyChangePolicy::default(),
+            #[cfg(feature = "client")]
+            identity: None,
         }
+    }
+
+    /// The user's own identity, checked on every lookup that includes it
+    /// ([`Virgil::self_check`]) [default: the logged-in user's name
+    /// ([`Account::login`]); set it when tokens come from your own server
+    /// ([`Config::tokens`])].
+    #[cfg(feature = "client")]
+    pub fn identity(mut self, identity: &str) -> Self {
+        self.identity = Some(identity.to_owned());
+        self
     }
 
     /// Keep the contact store (the cards used per identity, docs/key-changes.md) in this
@@ -227,6 +244,8 @@ pub struct Virgil {
     contacts: contacts::ContactStore,
     #[cfg(feature = "client")]
     key_changes: KeyChangePolicy,
+    #[cfg(feature = "client")]
+    identity: Option<String>,
 }
 
 impl Virgil {
@@ -248,6 +267,8 @@ impl Virgil {
             contacts,
             #[cfg(feature = "client")]
             key_changes: config.key_changes,
+            #[cfg(feature = "client")]
+            identity: config.identity,
             #[cfg(feature = "client")]
             remote: account::Remote::new(
                 config.cards_url,
@@ -298,5 +319,33 @@ impl Virgil {
     #[cfg(feature = "client")]
     pub fn messages(&self) -> Messages<'_> {
         Messages { virgil: self }
+    }
+
+    /// The user's own identity: [`Config::identity`], else the logged-in user's.
+    #[cfg(feature = "client")]
+    pub fn own_identity(&self) -> Option<CardIdentity> {
+        self.identity
+            .clone()
+            .or_else(|| self.account().session().map(|session| session.username))
+            .map(|identity| CardIdentity::new(&self.app_id, &identity))
+    }
+
+    /// Checks the user's own identity (docs/key-changes.md, "self-monitoring"): every
+    /// active or pending card of it must be one this device's keys made, one it
+    /// published or was linked from, or one linked from those. Any other card is an
+    /// [`Error::SelfCheck`] alarm (someone with the account password, a session token
+    /// or the application's key added it, or is resetting the identity); it is never
+    /// pinned and never encrypted to. Every lookup that includes the user's identity
+    /// (`send` looks the sender up too) makes the same check; call this on start, after
+    /// login and before reading the inbox.
+    #[cfg(feature = "client")]
+    pub fn self_check(&self) -> Result<SelfCheck, Error> {
+        let me = self.own_identity().ok_or(Error::NotLoggedIn)?;
+        let found = self.cards().find_reviewed(&[me.identity.as_str()])?;
+        Ok(SelfCheck {
+            checked: found.own_checked,
+            cards: found.cards,
+            events: found.events,
+        })
     }
 }

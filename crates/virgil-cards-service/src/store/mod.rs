@@ -2,19 +2,30 @@
 //! SQLite (the embedded default: one file, WAL) and PostgreSQL (scale-out). The URL
 //! picks the backend: `sqlite://path/to/cards.db` or `postgres://user@host/db`.
 //!
-//! Every write is one transaction. The service keeps no state in memory that matters,
-//! so several replicas can share one PostgreSQL database.
+//! Every write is one transaction. Who may add, link, supersede, revoke and reset a
+//! card is not decided here: each write reads the owner's cards under the owner's lock,
+//! asks `virgil_card::lifecycle` ([`lifecycle::admit`],
+//! [`lifecycle::authorize_revocation`]) and carries the decision out in the same
+//! transaction. The service keeps no state in memory that matters, so several replicas
+//! can share one PostgreSQL database.
 
 mod schema;
 
 use crate::store::schema::SCHEMA_VERSION;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row as _};
-use virgil_card::{Card, CardId, CardJson, RevocationReason, SignatureJson};
+use virgil_card::lifecycle::{
+    self, Admission, IdentityState, Refusal, ResetPolicy, RevocationRefusal, Revoker,
+};
+use virgil_card::{
+    Card, CardId, CardIdentity, CardJson, RevocationReason, RevocationRequest, SignatureJson,
+};
+use virgil_crypto::PublicKey;
+use virgil_crypto::sign::Signature;
 use virgil_server::database::Database;
 
-/// What happened to a card after publication: the API's status, stored as is.
-pub use virgil_api::cards::{CardStatus, RevocationRecord};
+/// What happened to a card after publication, stored as is.
+pub use virgil_card::{CardStatus, RevocationRecord};
 
 /// A card as stored: the card, when it was published, and its status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,40 +54,16 @@ pub enum Published {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The card's `previous_card_id` names no card of this application.
-    #[error("the card to replace ({0}) does not exist")]
-    PreviousNotFound(CardId),
-    /// The card to replace has another identity or identity type.
-    #[error("the card to replace ({0}) belongs to another identity")]
-    PreviousMismatch(CardId),
-    /// The card to replace was already replaced or revoked.
-    #[error("the card to replace ({0}) is no longer active (already replaced or revoked)")]
-    PreviousNotActive(CardId),
+    /// The card rules refuse the new card ([`virgil_card::lifecycle::admit`]).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The card rules refuse the revocation
+    /// ([`virgil_card::lifecycle::authorize_revocation`]).
+    #[error(transparent)]
+    RevocationRefused(#[from] RevocationRefusal),
     /// No card with this id in this application.
     #[error("no card {0}")]
     NotFound(CardId),
-    /// The identity has active cards and the new card is linked from none of them.
-    #[error(
-        "{identity:?} already has {active} active card(s) and the new card is not linked from any of them"
-    )]
-    LinkRequired {
-        /// The identity.
-        identity: String,
-        /// How many active cards it has.
-        active: usize,
-    },
-    /// The identity has [`MAX_ACTIVE_CARDS`] active cards and the new one replaces none.
-    #[error("{identity:?} already has {MAX_ACTIVE_CARDS} active cards")]
-    TooManyCards {
-        /// The identity.
-        identity: String,
-    },
-    /// The card is already revoked.
-    #[error("card {0} is already revoked")]
-    AlreadyRevoked(CardId),
-    /// A reset card for an identity that has a reset pending already.
-    #[error("a reset of this identity is pending already (card {0})")]
-    ResetPending(CardId),
     /// A stored row could not be read back as a card (the database was edited by hand?).
     #[error("stored card {id} is damaged: {reason}")]
     Damaged {
@@ -90,15 +77,22 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
-/// The most active cards one identity may have (devices): every search answer carries,
-/// and the service signs the status of, each of them.
-pub const MAX_ACTIVE_CARDS: usize = 16;
+pub use virgil_card::lifecycle::MAX_ACTIVE_CARDS;
+
+/// Who signed a revocation request, as the HTTP request says.
+#[derive(Clone, Debug)]
+pub enum RevokedBy {
+    /// The application: these are its registered keys.
+    Application(Vec<PublicKey>),
+    /// The owner: the card whose key signed.
+    Owner(CardId),
+}
 
 const COLUMNS: &str = "id, snapshot, signatures, published_at, superseded_by, revoked_at, revocation_reason, activates_at, revocation_record";
 
-/// Cards of one identity (`$1` app, `$2` identity, `$3` type) that are active now.
-const ACTIVE_OF_IDENTITY: &str = "app_id = $1 AND identity = $2 AND identity_type = $3 \
-     AND superseded_by IS NULL AND revoked_at IS NULL AND activates_at IS NULL";
+/// Cards of one owner (`$1` app, `$2` identity) that are active or pending now.
+const CURRENT_OF_OWNER: &str =
+    "app_id = $1 AND identity = $2 AND superseded_by IS NULL AND revoked_at IS NULL";
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -119,12 +113,20 @@ fn record_json(record: &RevocationRecord) -> Result<String, StoreError> {
     })
 }
 
+/// The lock every change to `owner`'s cards takes, so that two first cards, a reset and
+/// a revocation of one owner never interleave.
+fn owner_lock(owner: &CardIdentity) -> String {
+    format!("cards/{}/{}", owner.app_id, owner.identity)
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
 /// The card store.
 #[derive(Clone, Debug)]
 pub struct CardStore {
     database: Database,
     pool: AnyPool,
-    reset_delay: u64,
+    resets: ResetPolicy,
 }
 
 impl CardStore {
@@ -135,19 +137,34 @@ impl CardStore {
         let store = Self {
             pool: database.pool.clone(),
             database,
-            reset_delay: 0,
+            resets: ResetPolicy::default(),
         };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// How long a reset card stays pending (cancellable by the identity's active
-    /// cards) before it becomes active and revokes every other card of the identity,
-    /// in seconds. Default 0 (at once, as in the demo); docs/deployment.md recommends
-    /// at least a day in production.
+    /// How long a reset card stays pending (cancellable by the owner's active cards)
+    /// before it becomes active and revokes every other card of the owner, in seconds;
+    /// also the cooldown after a cancelled reset, unless
+    /// [`CardStore::with_reset_cooldown`] sets another. Default 0 (at once, as in the
+    /// demo); `virgil init` writes a day, as docs/deployment.md recommends.
     pub fn with_reset_delay(mut self, seconds: u64) -> Self {
-        self.reset_delay = seconds;
+        self.resets = ResetPolicy {
+            delay: seconds,
+            cooldown: seconds,
+        };
         self
+    }
+
+    /// How long after a cancelled reset no new reset of the owner may start, in seconds.
+    pub fn with_reset_cooldown(mut self, seconds: u64) -> Self {
+        self.resets.cooldown = seconds;
+        self
+    }
+
+    /// The reset rules in force.
+    pub fn reset_policy(&self) -> ResetPolicy {
+        self.resets
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -248,119 +265,129 @@ impl CardStore {
         })
     }
 
-    /// Stores a card (already verified and countersigned by the caller). Publishing the
-    /// same card again returns the stored one, and so does publishing a card whose key
-    /// already has an active card of the identity (never two active cards for one key).
-    /// When the identity (application, identity, identity type) has active cards, the
-    /// new card must be linked from one of them ([`Card::is_linked_from`]), else
-    /// [`StoreError::LinkRequired`]. A card with `previous_card_id` replaces that card,
-    /// which must be an active card of the same identity; every check and change happens
-    /// in one transaction, serialized per identity.
-    ///
-    /// A reset card ([`virgil_card::contact::is_reset`]) needs no link: with no delay
-    /// it is active at once and every other card of the identity is revoked (reason
-    /// [`RevocationReason::Reset`]); with a delay ([`CardStore::with_reset_delay`]) it
-    /// is [`CardStatus::Pending`] until then, and the identity's active cards can cancel
-    /// it by revoking it. One reset may be pending per identity
-    /// ([`StoreError::ResetPending`]); a reset card's `previous_card_id` is ignored.
+    /// The cards of `owner` that are active or pending, read in `tx`.
+    async fn current_cards(
+        tx: &mut Tx,
+        owner: &CardIdentity,
+    ) -> Result<Vec<(Card, CardStatus)>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cards WHERE {CURRENT_OF_OWNER} ORDER BY published_at, id"
+        ))
+        .bind(&owner.app_id)
+        .bind(&owner.identity)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| Self::decode(row).map(|stored| (stored.card, stored.status)))
+        .collect()
+    }
+
+    /// Everything the card rules need to decide on `card`, read in `tx` (which holds
+    /// the owner's lock).
+    async fn identity_state(tx: &mut Tx, card: &Card) -> Result<IdentityState, StoreError> {
+        let owner = card.owner();
+        let cards = Self::current_cards(tx, &owner).await?;
+        let previous = match card.content().previous_card_id {
+            Some(previous) => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM cards WHERE id = $1 AND app_id = $2"
+            ))
+            .bind(previous.to_string())
+            .bind(&owner.app_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .as_ref()
+            .map(Self::decode)
+            .transpose()?
+            .map(|stored| (stored.card, stored.status)),
+            None => None,
+        };
+        // A cancelled reset: a reset card revoked while it was pending (activation
+        // clears `activates_at`, so only cancelled ones keep it).
+        let last_cancelled_reset: Option<i64> = sqlx::query(
+            "SELECT MAX(revoked_at) AS at FROM cards WHERE app_id = $1 AND identity = $2 \
+             AND activates_at IS NOT NULL AND revoked_at IS NOT NULL",
+        )
+        .bind(&owner.app_id)
+        .bind(&owner.identity)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("at")?;
+        Ok(IdentityState {
+            cards,
+            previous,
+            last_cancelled_reset: last_cancelled_reset.and_then(|at| u64::try_from(at).ok()),
+        })
+    }
+
+    /// Stores a card (already verified and countersigned by the caller), as the card
+    /// rules decide ([`lifecycle::admit`]): publishing the same card again, or another
+    /// card for a key that has an active card of the owner, returns the stored one; a
+    /// card of an owner with active cards must be linked from one of them; a
+    /// replacement supersedes its `previous_card_id`; a reset card is pending for the
+    /// reset delay, or active at once revoking the owner's other cards. The owner's
+    /// cards are read, and the decision carried out, in one transaction under the
+    /// owner's lock.
     pub async fn publish(&self, card: &Card, now: u64) -> Result<Published, StoreError> {
         self.settle_resets(now).await?;
-        let content = card.content();
         let id = card.id().to_string();
+        let mut tx = self.database.begin_write().await?;
+        self.database
+            .lock_key(&mut tx, &owner_lock(&card.owner()))
+            .await?;
+        if let Some(existing) = self
+            .read_in(&mut tx, &card.content().app_id, card.id())
+            .await?
+        {
+            return Ok(Published::Existing(existing));
+        }
+        let state = Self::identity_state(&mut tx, card).await?;
+        let (status, activates_at) = match lifecycle::admit(&state, card, now, self.resets)? {
+            Admission::SameKey(existing) => {
+                let stored = self
+                    .read_in(&mut tx, &card.content().app_id, &existing)
+                    .await?
+                    .ok_or(StoreError::NotFound(existing))?;
+                return Ok(Published::Existing(stored));
+            }
+            Admission::Active { supersedes } => {
+                if let Some(previous) = supersedes {
+                    // Conditional: of two concurrent replacements one fails here.
+                    let replaced = sqlx::query(
+                        "UPDATE cards SET superseded_by = $1 WHERE id = $2 AND superseded_by IS NULL AND revoked_at IS NULL",
+                    )
+                    .bind(&id)
+                    .bind(previous.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                    if replaced.rows_affected() != 1 {
+                        return Err(Refusal::PreviousNotActive(previous).into());
+                    }
+                }
+                (CardStatus::Active, None)
+            }
+            Admission::PendingReset { activates_at } => {
+                (CardStatus::Pending { activates_at }, Some(activates_at))
+            }
+            Admission::ActiveReset { revokes } => {
+                Self::revoke_for_reset(&mut tx, card, &revokes, now).await?;
+                (CardStatus::Active, None)
+            }
+            other => {
+                return Err(StoreError::Damaged {
+                    id,
+                    reason: format!("this store cannot carry out {other:?}"),
+                });
+            }
+        };
         let signatures =
             serde_json::to_string(&card.to_json().signatures).map_err(|e| StoreError::Damaged {
                 id: id.clone(),
                 reason: e.to_string(),
             })?;
-        let mut tx = self.database.begin_write().await?;
-
-        if let Some(existing) = sqlx::query(&format!("SELECT {COLUMNS} FROM cards WHERE id = $1"))
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            return Ok(Published::Existing(Self::decode(&existing)?));
-        }
-
-        // Who may add a card to this identity depends on its active cards: read them
-        // under the identity's lock, so two first cards cannot both go in unlinked.
-        let identity_key = format!(
-            "cards/{}/{}/{}",
-            content.app_id, content.identity_type, content.identity
-        );
-        self.database.lock_key(&mut tx, &identity_key).await?;
-        let active: Vec<StoredCard> = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM cards WHERE {ACTIVE_OF_IDENTITY} ORDER BY published_at, id"
-        ))
-        .bind(&content.app_id)
-        .bind(&content.identity)
-        .bind(&content.identity_type)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(Self::decode)
-        .collect::<Result<_, _>>()?;
-        if let Some(same_key) = active
-            .iter()
-            .find(|stored| stored.card.public_key() == card.public_key())
-        {
-            return Ok(Published::Existing(same_key.clone()));
-        }
-        if virgil_card::contact::is_reset(card) && !active.is_empty() {
-            return self.publish_reset(tx, card, &signatures, now).await;
-        }
-        if !active.is_empty()
-            && !active
-                .iter()
-                .any(|stored| card.is_linked_from(&stored.card))
-        {
-            return Err(StoreError::LinkRequired {
-                identity: content.identity.clone(),
-                active: active.len(),
-            });
-        }
-
-        if active.len() >= MAX_ACTIVE_CARDS
-            && !content
-                .previous_card_id
-                .is_some_and(|previous| active.iter().any(|stored| *stored.card.id() == previous))
-        {
-            return Err(StoreError::TooManyCards {
-                identity: content.identity.clone(),
-            });
-        }
-
-        if let Some(previous) = content.previous_card_id {
-            let row = sqlx::query(
-                "SELECT identity, identity_type, superseded_by, revoked_at FROM cards WHERE id = $1 AND app_id = $2",
-            )
-            .bind(previous.to_string())
-            .bind(&content.app_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::PreviousNotFound(previous))?;
-            let identity: String = row.try_get("identity")?;
-            let identity_type: String = row.try_get("identity_type")?;
-            if identity != content.identity || identity_type != content.identity_type {
-                return Err(StoreError::PreviousMismatch(previous));
-            }
-            // Only an active card can be replaced, and only once: the update is
-            // conditional, so of two concurrent replacements one fails here.
-            let replaced = sqlx::query(
-                "UPDATE cards SET superseded_by = $1 WHERE id = $2 AND superseded_by IS NULL AND revoked_at IS NULL",
-            )
-            .bind(&id)
-            .bind(previous.to_string())
-            .execute(&mut *tx)
-            .await?;
-            if replaced.rows_affected() != 1 {
-                return Err(StoreError::PreviousNotActive(previous));
-            }
-        }
-
-        let inserted = sqlx::query(
-            "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at, previous_card_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        let content = card.content();
+        sqlx::query(
+            "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at, previous_card_id, activates_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(&content.app_id)
@@ -371,75 +398,9 @@ impl CardStore {
         .bind(to_i64(content.created_at))
         .bind(to_i64(now))
         .bind(content.previous_card_id.map(|previous| previous.to_string()))
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            // Another writer stored the same card in the meantime.
-            tx.rollback().await?;
-            let existing = self.read(&content.app_id, card.id()).await?;
-            return existing
-                .map(Published::Existing)
-                .ok_or(StoreError::NotFound(*card.id()));
-        }
-        tx.commit().await?;
-        Ok(Published::Created(StoredCard {
-            card: card.clone(),
-            published_at: now,
-            status: CardStatus::Active,
-            revocation: None,
-        }))
-    }
-
-    /// Stores a reset card for an identity with active cards (`tx` holds its lock).
-    async fn publish_reset(
-        &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Any>,
-        card: &Card,
-        signatures: &str,
-        now: u64,
-    ) -> Result<Published, StoreError> {
-        let content = card.content();
-        let id = card.id().to_string();
-        if let Some(pending) = sqlx::query(
-            "SELECT id FROM cards WHERE app_id = $1 AND identity = $2 AND identity_type = $3 \
-             AND activates_at IS NOT NULL AND revoked_at IS NULL",
-        )
-        .bind(&content.app_id)
-        .bind(&content.identity)
-        .bind(&content.identity_type)
-        .fetch_optional(&mut *tx)
-        .await?
-        {
-            let pending: String = pending.try_get("id")?;
-            let pending = pending.parse().map_err(|e| StoreError::Damaged {
-                id: pending.clone(),
-                reason: format!("id: {e}"),
-            })?;
-            return Err(StoreError::ResetPending(pending));
-        }
-        let activates_at = (self.reset_delay > 0).then(|| now.saturating_add(self.reset_delay));
-        sqlx::query(
-            "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at, activates_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&id)
-        .bind(&content.app_id)
-        .bind(&content.identity)
-        .bind(&content.identity_type)
-        .bind(card.snapshot().to_vec())
-        .bind(signatures)
-        .bind(to_i64(content.created_at))
-        .bind(to_i64(now))
         .bind(activates_at.map(to_i64))
         .execute(&mut *tx)
         .await?;
-        let status = match activates_at {
-            Some(activates_at) => CardStatus::Pending { activates_at },
-            None => {
-                Self::revoke_all_but(&mut tx, card, now).await?;
-                CardStatus::Active
-            }
-        };
         tx.commit().await?;
         Ok(Published::Created(StoredCard {
             card: card.clone(),
@@ -449,38 +410,38 @@ impl CardStore {
         }))
     }
 
-    /// Revokes every active card of `reset`'s identity except `reset` (reason reset).
-    async fn revoke_all_but(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    /// Revokes `revokes` (reason reset, as of `at`), the record naming `reset`.
+    async fn revoke_for_reset(
+        tx: &mut Tx,
         reset: &Card,
+        revokes: &[CardId],
         at: u64,
     ) -> Result<(), StoreError> {
-        let content = reset.content();
         let record = record_json(&RevocationRecord::Reset {
             card: reset.to_json(),
         })?;
-        sqlx::query(&format!(
-            "UPDATE cards SET revoked_at = $4, revocation_reason = $5, revocation_record = $7 WHERE {ACTIVE_OF_IDENTITY} AND id <> $6"
-        ))
-        .bind(&content.app_id)
-        .bind(&content.identity)
-        .bind(&content.identity_type)
-        .bind(to_i64(at))
-        .bind(reason_text(RevocationReason::Reset))
-        .bind(reset.id().to_string())
-        .bind(record)
-        .execute(&mut **tx)
-        .await?;
+        for id in revokes {
+            sqlx::query(
+                "UPDATE cards SET revoked_at = $1, revocation_reason = $2, revocation_record = $3 WHERE id = $4 AND revoked_at IS NULL",
+            )
+            .bind(to_i64(at))
+            .bind(reason_text(RevocationReason::Reset))
+            .bind(&record)
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(())
     }
 
-    /// Activates the pending reset cards whose delay ended by `now` (each revokes the
-    /// other cards of its identity, as of its activation time). Every request runs it
-    /// first, so no background job is needed and every replica sees the same state; it
-    /// is idempotent and safe to run concurrently. Returns how many resets it activated.
+    /// Activates the pending reset cards whose delay ended by `now`: each revokes the
+    /// cards the rules say it replaces ([`lifecycle::revoked_by_reset`]), as of its
+    /// activation time. Every request runs it first, so no background job is needed and
+    /// every replica sees the same state; it is idempotent and safe to run concurrently.
+    /// Returns how many resets it activated.
     pub async fn settle_resets(&self, now: u64) -> Result<usize, StoreError> {
         let due = sqlx::query(&format!(
-            "SELECT {COLUMNS}, app_id FROM cards WHERE activates_at IS NOT NULL AND activates_at <= $1 AND revoked_at IS NULL"
+            "SELECT {COLUMNS} FROM cards WHERE activates_at IS NOT NULL AND activates_at <= $1 AND revoked_at IS NULL"
         ))
         .bind(to_i64(now))
         .fetch_all(&self.pool)
@@ -491,13 +452,10 @@ impl CardStore {
             let CardStatus::Pending { activates_at } = stored.status else {
                 continue;
             };
-            let content = stored.card.content();
             let mut tx = self.database.begin_write().await?;
-            let identity_key = format!(
-                "cards/{}/{}/{}",
-                content.app_id, content.identity_type, content.identity
-            );
-            self.database.lock_key(&mut tx, &identity_key).await?;
+            self.database
+                .lock_key(&mut tx, &owner_lock(&stored.card.owner()))
+                .await?;
             let activated = sqlx::query(
                 "UPDATE cards SET activates_at = NULL WHERE id = $1 AND activates_at IS NOT NULL AND revoked_at IS NULL",
             )
@@ -505,7 +463,9 @@ impl CardStore {
             .execute(&mut *tx)
             .await?;
             if activated.rows_affected() == 1 {
-                Self::revoke_all_but(&mut tx, &stored.card, activates_at).await?;
+                let state = Self::identity_state(&mut tx, &stored.card).await?;
+                let revokes = lifecycle::revoked_by_reset(&state, &stored.card);
+                Self::revoke_for_reset(&mut tx, &stored.card, &revokes, activates_at).await?;
                 settled += 1;
             }
             tx.commit().await?;
@@ -533,37 +493,46 @@ impl CardStore {
         .transpose()
     }
 
-    /// The active cards of application `app_id` for any of `identities` (and of
-    /// `identity_type`, if given), and their pending reset cards, ordered by identity
+    /// [`CardStore::read`] inside a transaction.
+    async fn read_in(
+        &self,
+        tx: &mut Tx,
+        app_id: &str,
+        id: &CardId,
+    ) -> Result<Option<StoredCard>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cards WHERE id = $1 AND app_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(app_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(Self::decode)
+        .transpose()
+    }
+
+    /// Every card of application `app_id` for any of `identities` (whatever its
+    /// identity type: [`CardIdentity`]) that is active or pending, ordered by identity
     /// then publication time.
     pub async fn search(
         &self,
         app_id: &str,
         identities: &[String],
-        identity_type: Option<&str>,
     ) -> Result<Vec<StoredCard>, StoreError> {
         if identities.is_empty() {
             return Ok(Vec::new());
         }
         self.settle_resets(virgil_api::unix_now()).await?;
-        let first = if identity_type.is_some() { 3 } else { 2 };
         let placeholders: Vec<String> = (0..identities.len())
-            .map(|i| format!("${}", first + i))
+            .map(|i| format!("${}", 2 + i))
             .collect();
-        let type_filter = if identity_type.is_some() {
-            " AND identity_type = $2"
-        } else {
-            ""
-        };
         let sql = format!(
-            "SELECT {COLUMNS} FROM cards WHERE app_id = $1{type_filter} AND identity IN ({}) \
+            "SELECT {COLUMNS} FROM cards WHERE app_id = $1 AND identity IN ({}) \
              AND superseded_by IS NULL AND revoked_at IS NULL ORDER BY identity, published_at, id",
             placeholders.join(", ")
         );
         let mut query = sqlx::query(&sql).bind(app_id);
-        if let Some(identity_type) = identity_type {
-            query = query.bind(identity_type);
-        }
         for identity in identities {
             query = query.bind(identity);
         }
@@ -575,34 +544,72 @@ impl CardStore {
             .collect()
     }
 
-    /// Revokes a card of application `app_id`; `record` is the signed request (the
-    /// caller has checked it), stored and served with the card.
+    /// Revokes card `id` of application `app_id` with `request`, signed with
+    /// `signature` by `by`, if the card rules allow it
+    /// ([`lifecycle::authorize_revocation`]: the application's key, the card's own, or
+    /// that of another active card of its owner); the signed record is stored and
+    /// served with the card. Read, decided and written in one transaction under the
+    /// owner's lock.
     pub async fn revoke(
         &self,
         app_id: &str,
         id: &CardId,
-        reason: RevocationReason,
+        request: &RevocationRequest,
+        signature: &Signature,
+        by: &RevokedBy,
         at: u64,
-        record: &RevocationRecord,
     ) -> Result<StoredCard, StoreError> {
         self.settle_resets(at).await?;
-        let updated = sqlx::query(
-            "UPDATE cards SET revoked_at = $1, revocation_reason = $2, revocation_record = $5 WHERE id = $3 AND app_id = $4 AND revoked_at IS NULL",
-        )
-        .bind(to_i64(at))
-        .bind(reason_text(reason))
-        .bind(id.to_string())
-        .bind(app_id)
-        .bind(record_json(record)?)
-        .execute(&self.pool)
-        .await?;
-        let stored = self
-            .read(app_id, id)
+        let mut tx = self.database.begin_write().await?;
+        let target = self
+            .read_in(&mut tx, app_id, id)
             .await?
             .ok_or(StoreError::NotFound(*id))?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::AlreadyRevoked(*id));
-        }
+        self.database
+            .lock_key(&mut tx, &owner_lock(&target.card.owner()))
+            .await?;
+        // Read again under the lock: the status may have changed meanwhile.
+        let target = self
+            .read_in(&mut tx, app_id, id)
+            .await?
+            .ok_or(StoreError::NotFound(*id))?;
+        let signer = match by {
+            RevokedBy::Application(_) => None,
+            RevokedBy::Owner(signer) if signer == id => Some(target.clone()),
+            RevokedBy::Owner(signer) => Some(
+                self.read_in(&mut tx, app_id, signer)
+                    .await?
+                    .ok_or(RevocationRefusal::NotOwner(*signer))?,
+            ),
+        };
+        let revoker = match (by, &signer) {
+            (RevokedBy::Application(keys), _) => Revoker::Application(keys),
+            (RevokedBy::Owner(_), Some(signer)) => Revoker::Owner(&signer.card, &signer.status),
+            (RevokedBy::Owner(signer), None) => {
+                return Err(RevocationRefusal::NotOwner(*signer).into());
+            }
+        };
+        let record = lifecycle::authorize_revocation(
+            (&target.card, &target.status),
+            request,
+            signature,
+            revoker,
+        )?;
+        sqlx::query(
+            "UPDATE cards SET revoked_at = $1, revocation_reason = $2, revocation_record = $3 WHERE id = $4 AND app_id = $5 AND revoked_at IS NULL",
+        )
+        .bind(to_i64(at))
+        .bind(reason_text(request.reason))
+        .bind(record_json(&record)?)
+        .bind(id.to_string())
+        .bind(app_id)
+        .execute(&mut *tx)
+        .await?;
+        let stored = self
+            .read_in(&mut tx, app_id, id)
+            .await?
+            .ok_or(StoreError::NotFound(*id))?;
+        tx.commit().await?;
         Ok(stored)
     }
 

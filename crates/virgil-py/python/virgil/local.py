@@ -58,11 +58,14 @@ class LocalDeployment:
     """The servers of one ``virgil init`` deployment, started on free loopback ports.
 
     Use it as a context manager (the servers stop and the temporary directory goes away
-    on exit), or call :meth:`stop` yourself.
+    on exit), or call :meth:`stop` yourself. ``reset_delay`` is the cards service's
+    ``reset_delay_seconds``: 0 by default here, as in ``virgil demo``, so a reset takes
+    effect at once (``virgil init`` writes a day, as production wants).
     """
 
     def __init__(self, directory: Optional[PathLike] = None,
-                 binary: Optional[PathLike] = None, startup_timeout: float = 60.0):
+                 binary: Optional[PathLike] = None, startup_timeout: float = 60.0,
+                 reset_delay: int = 0):
         self.binary = find_virgil_binary(binary)
         self._temporary = None
         if directory is None:
@@ -78,6 +81,9 @@ class LocalDeployment:
              "--app-listen", f"127.0.0.1:{_free_port()}"],
             check=True, capture_output=True,
         )
+        cards_toml = self.dir / "cards.toml"
+        cards_toml.write_text(cards_toml.read_text().replace(
+            "reset_delay_seconds = 86400", f"reset_delay_seconds = {int(reset_delay)}"))
         try:
             for server in ("cards", "app"):
                 log = self.root / f"{server}.log"

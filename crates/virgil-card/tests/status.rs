@@ -1,6 +1,6 @@
 //! The card status vectors in `docs/vectors/status.json` (docs/format.md §12),
 //! regenerated and compared byte for byte (`VIRGIL_REGENERATE_VECTORS=1 cargo test -p
-//! virgil-api --test vectors` after an intentional format change), and checked on their
+//! virgil-card --test status` after an intentional format change), and checked on their
 //! own.
 #![allow(
     missing_docs,
@@ -11,8 +11,7 @@
 )]
 
 use serde_json::{Value, json};
-use virgil_api::cards::{CardResponse, CardStatus};
-use virgil_card::{CardId, CardJson, RevocationReason};
+use virgil_card::{CardId, CardStatus, RevocationReason, SearchStatement};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_hex, to_hex};
 use virgil_crypto::sign::Signature;
@@ -71,30 +70,27 @@ fn generate() -> Value {
             })
         })
         .collect();
-    // A search answer's one signature over the first two statuses.
-    let answer: Vec<CardResponse> = statuses[..2]
-        .iter()
-        .map(|(_, status)| CardResponse {
-            card: CardJson {
-                id: card,
-                content_snapshot: String::new(),
-                signatures: Vec::new(),
-            },
-            status: status.clone(),
-            published_at: 0,
-            status_as_of: as_of,
-            status_signature: String::new(),
-            revocation: None,
-        })
-        .collect();
-    let search_statement = virgil_api::cards::search_statement(&answer);
+    // A search answer's one signature: application "chat", the query ["bob", "alice"]
+    // (sorted in the statement), the answer's time, and the first two statuses.
+    let search = SearchStatement::new(
+        "chat",
+        ["bob", "alice"],
+        as_of,
+        statuses[..2]
+            .iter()
+            .map(|(_, status)| (&card, status, as_of)),
+    );
     json!({
-        "about": "card status statements (docs/format.md §12), signed by the service key seed(6) = a0 ‖ 06 × 31 under context \"virgil/card-status\"; search: the statements of the first two, signed once under \"virgil/search-status\"",
+        "about": "card status statements (docs/format.md §12), signed by the service key seed(6) = a0 ‖ 06 × 31 (a suite-1 key) under context \"virgil/card-status\"; search: application \"chat\", identities [\"bob\", \"alice\"], as_of, and the statements of the first two, signed once under \"virgil/search-status\"",
         "service_seed": to_hex(&service_seed()),
+        "service_suite": 1,
         "statuses": vectors,
         "search": {
-            "statement": to_hex(&search_statement),
-            "signature": to_hex(virgil_api::cards::sign_search(&answer, &service).as_bytes()),
+            "app_id": "chat",
+            "identities": ["bob", "alice"],
+            "as_of": as_of,
+            "statement": to_hex(search.as_bytes()),
+            "signature": to_hex(search.sign(&service).as_bytes()),
         },
     })
 }
@@ -114,7 +110,7 @@ fn vectors_file_matches_the_code() {
     assert!(
         stored == generated,
         "docs/vectors/status.json differs from what the code produces; if the format changed on purpose, \
-         update docs/format.md §12 and run VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-api --test vectors"
+         update docs/format.md §12 and run VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-card --test status"
     );
 }
 
