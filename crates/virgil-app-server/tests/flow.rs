@@ -286,6 +286,7 @@ fn an_account_over_its_rate_gets_429_and_others_do_not() {
         "chat",
         key(100),
         key(101).public_key().clone(),
+        virgil_server::runtime::ConnectionLimits::default(),
         |server| server.with_account_rate(virgil_server::rate_limit::Rate::new(60, 4)),
     );
     let app = app(&app_url);

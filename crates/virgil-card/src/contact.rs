@@ -330,7 +330,8 @@ impl Contact {
 
     /// Whether `card` is of this contact's owner.
     pub fn is_for(&self, card: &Card) -> bool {
-        self.owner().owns(card)
+        let content = card.content();
+        content.identity == self.identity && content.app_id == self.app_id
     }
 
     /// The pinned card with this id.

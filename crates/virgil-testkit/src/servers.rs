@@ -63,18 +63,20 @@ pub fn spawn_app_server_with_quota(
         app_id,
         app_key,
         service_key,
+        ConnectionLimits::default(),
         move |server| server.with_relay_quota(quota),
     )
 }
 
-/// Like [`spawn_app_server`], with the server `configure` makes of the default one
-/// (quotas, rate limits, registration).
+/// Like [`spawn_app_server`], within `limits`, with the server `configure` makes of the
+/// default one (quotas, rate limits, registration).
 pub fn spawn_app_server_configured(
     database_url: &str,
     cards_url: &str,
     app_id: &str,
     app_key: PrivateKey,
     service_key: PublicKey,
+    limits: ConnectionLimits,
     configure: impl FnOnce(AppServer) -> AppServer + Send + 'static,
 ) -> String {
     let (database_url, cards_url, app_id) = (
@@ -82,7 +84,7 @@ pub fn spawn_app_server_configured(
         cards_url.to_owned(),
         app_id.to_owned(),
     );
-    serve_on_thread("app server", move || async move {
+    serve_on_thread_with("app server", limits, move || async move {
         let cards = virgil_client::CardsClient::for_application(
             &cards_url,
             service_key,
@@ -95,17 +97,6 @@ pub fn spawn_app_server_configured(
         let server = configure(AppServer::new(store, &app_id, app_key, cards, 1_000));
         app_router(Arc::new(server))
     })
-}
-
-/// Runs the router that `build` makes on its own thread and tokio runtime, on
-/// 127.0.0.1 (ephemeral port), with the servers' own accept loop and default limits,
-/// until the process exits; returns its base URL.
-fn serve_on_thread<F, Fut>(what: &'static str, build: F) -> String
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = axum::Router>,
-{
-    serve_on_thread_with(what, ConnectionLimits::default(), build)
 }
 
 /// Like [`spawn_cards_service`], within `limits` (short timeouts for limit tests).
@@ -146,6 +137,9 @@ pub fn spawn_cards_service_configured(
     })
 }
 
+/// Runs the router that `build` makes on its own thread and tokio runtime, on
+/// 127.0.0.1 (ephemeral port), with the servers' own accept loop within `limits`, until
+/// the process exits; returns its base URL.
 fn serve_on_thread_with<F, Fut>(what: &'static str, limits: ConnectionLimits, build: F) -> String
 where
     F: FnOnce() -> Fut + Send + 'static,

@@ -11,16 +11,29 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 use virgil::{Config, Virgil};
+use virgil_server::runtime::ConnectionLimits;
 use virgil_testkit::key;
-use virgil_testkit::servers::{RelayQuota, spawn_deployment};
+use virgil_testkit::servers::{spawn_app_server_configured, spawn_cards_service_configured};
 
 fn refresh_against_lookup(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let (cards_url, app_url) = spawn_deployment(
+    // No rate limits: the bench makes thousands of requests from one account.
+    let cards_url = spawn_cards_service_configured(
         &sqlite("cards.db"),
+        key(101),
+        &[("chat", key(100).public_key().clone())],
+        ConnectionLimits::without_rate_limit(),
+        |service| service.with_account_rate(None),
+    );
+    let app_url = spawn_app_server_configured(
         &sqlite("app.db"),
-        RelayQuota::default(),
+        &cards_url,
+        "chat",
+        key(100),
+        key(101).public_key().clone(),
+        ConnectionLimits::without_rate_limit(),
+        |server| server.with_account_rate(None),
     );
     let device = Virgil::new(
         Config::new(

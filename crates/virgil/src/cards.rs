@@ -175,9 +175,9 @@ impl Cards<'_> {
         let cards = virgil.remote.cards()?;
         let found = cards.search(identities).map_err(Error::CardsService)?;
         let me = virgil.own_identity();
-        let missing = virgil
-            .contacts
-            .missing(&virgil.app_id, identities, &found, me.as_ref())?;
+        // The contact file is read once: most lookups change nothing in it.
+        let book = virgil.contacts.read()?;
+        let missing = book.missing(&virgil.app_id, identities, &found, me.as_ref());
         let statuses = missing
             .iter()
             .map(|id| cards.get(id).map_err(Error::CardsService))
@@ -201,7 +201,7 @@ impl Cards<'_> {
             local_keys: &local_keys,
             statuses: &statuses,
         };
-        virgil.contacts.review(&lookup, virgil.key_changes)
+        virgil.contacts.review(book, &lookup, virgil.key_changes)
     }
 
     /// The active cards of `identities`, not compared with the contact store.

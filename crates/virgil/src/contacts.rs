@@ -362,7 +362,7 @@ pub struct SelfCheck {
 /// identity type too) is read and rewritten as version 2 on the next change.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ContactBook {
+pub(crate) struct ContactBook {
     version: u32,
     #[serde(default)]
     own: Vec<OwnCards>,
@@ -467,6 +467,43 @@ impl ContactBook {
         Ok(book)
     }
 
+    /// The pinned (or own) cards of `identities` that were last known active but are
+    /// missing from `found`: their status must be fetched before the answer is reviewed.
+    pub(crate) fn missing(
+        &self,
+        app_id: &str,
+        identities: &[&str],
+        found: &[PublishedCard],
+        me: Option<&CardIdentity>,
+    ) -> Vec<CardId> {
+        let mut missing = Vec::new();
+        for identity in identities {
+            let owner = CardIdentity::new(app_id, identity);
+            let pinned = if me == Some(&owner) {
+                self.own.iter().find(|o| o.is_of(&owner)).map(|o| &o.cards)
+            } else {
+                self.contacts
+                    .iter()
+                    .find(|c| c.is_of(&owner))
+                    .map(|c| &c.cards)
+            };
+            let Some(pinned) = pinned else {
+                continue;
+            };
+            let answer: Vec<&Card> = found
+                .iter()
+                .map(|f| &f.card)
+                .filter(|card| owner.owns(card))
+                .collect();
+            for id in pinned.missing_from(&answer) {
+                if !missing.contains(&id) {
+                    missing.push(id);
+                }
+            }
+        }
+        missing
+    }
+
     fn contact(&mut self, owner: &CardIdentity) -> &mut Contact {
         if !self.contacts.iter().any(|c| c.is_of(owner)) {
             self.contacts.push(Contact::for_owner(owner));
@@ -519,30 +556,48 @@ impl ContactStore {
         Self::Memory(Mutex::new(Vec::new()))
     }
 
-    /// Runs `change` on the book and saves it if it returns `true` with `Ok`. Most
-    /// lookups change nothing, so the file is first read without its lock (it is only
-    /// ever replaced whole, atomically); only a change runs again under the lock, on
-    /// what is there then, and writes.
+    /// The book as it is now, read without the lock (the file is only ever replaced
+    /// whole, atomically).
+    pub(crate) fn read(&self) -> Result<ContactBook, Error> {
+        match self {
+            Self::File(file) => ContactBook::decode(file.read()?.as_deref()),
+            Self::Memory(bytes) => ContactBook::decode(Some(
+                &bytes
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            )),
+        }
+    }
+
+    /// Runs `change` on the book and saves it if it returns `true` with `Ok`.
     fn update<T>(
         &self,
+        change: impl Fn(&mut ContactBook) -> Result<(bool, T), Error>,
+    ) -> Result<T, Error> {
+        self.update_from(self.read()?, change)
+    }
+
+    /// Runs `change` on `book` (read before, without the lock). Most lookups change
+    /// nothing, and then that is all; only a change runs again under the lock, on what
+    /// is there then, and writes.
+    fn update_from<T>(
+        &self,
+        mut book: ContactBook,
         change: impl Fn(&mut ContactBook) -> Result<(bool, T), Error>,
     ) -> Result<T, Error> {
         let encode = |book: &ContactBook| {
             serde_json::to_vec_pretty(book).map_err(|error| Error::ContactStore(error.to_string()))
         };
+        let (changed, result) = change(&mut book)?;
+        if !changed {
+            return Ok(result);
+        }
         match self {
-            Self::File(file) => {
-                let mut book = ContactBook::decode(file.read()?.as_deref())?;
+            Self::File(file) => file.update(|bytes| {
+                let mut book = ContactBook::decode(bytes)?;
                 let (changed, result) = change(&mut book)?;
-                if !changed {
-                    return Ok(result);
-                }
-                file.update(|bytes| {
-                    let mut book = ContactBook::decode(bytes)?;
-                    let (changed, result) = change(&mut book)?;
-                    Ok((changed.then(|| encode(&book)).transpose()?, result))
-                })
-            }
+                Ok((changed.then(|| encode(&book)).transpose()?, result))
+            }),
             Self::Memory(bytes) => {
                 let mut bytes = bytes
                     .lock()
@@ -557,55 +612,18 @@ impl ContactStore {
         }
     }
 
-    /// The pinned (or own) cards of `identities` that were last known active but are
-    /// missing from `found`: their status must be fetched before the answer is reviewed.
-    pub(crate) fn missing(
-        &self,
-        app_id: &str,
-        identities: &[&str],
-        found: &[PublishedCard],
-        me: Option<&CardIdentity>,
-    ) -> Result<Vec<CardId>, Error> {
-        self.update(|book| {
-            let mut missing = Vec::new();
-            for identity in identities {
-                let owner = CardIdentity::new(app_id, identity);
-                let answer: Vec<&Card> = found
-                    .iter()
-                    .map(|f| &f.card)
-                    .filter(|card| owner.owns(card))
-                    .collect();
-                let pinned = if me == Some(&owner) {
-                    book.own.iter().find(|o| o.is_of(&owner)).map(|o| &o.cards)
-                } else {
-                    book.contacts
-                        .iter()
-                        .find(|c| c.is_of(&owner))
-                        .map(|c| &c.cards)
-                };
-                if let Some(pinned) = pinned {
-                    for id in pinned.missing_from(&answer) {
-                        if !missing.contains(&id) {
-                            missing.push(id);
-                        }
-                    }
-                }
-            }
-            Ok((false, missing))
-        })
-    }
-
     /// Reviews a lookup under `policy`: the user's own identity against what this
     /// device knows of it (an alarm is an error), every other identity against its
     /// contact (pinning what is accepted).
     pub(crate) fn review(
         &self,
+        book: ContactBook,
         lookup: &Lookup<'_>,
         policy: KeyChangePolicy,
     ) -> Result<Reviewed, Error> {
         // What was learned (a revocation, a card recorded) is saved even when the lookup
         // is refused: the refusal is the closure's result, not its failure.
-        self.update(|book| {
+        self.update_from(book, |book| {
             let mut reviewed = Reviewed {
                 cards: Vec::new(),
                 events: Vec::new(),
