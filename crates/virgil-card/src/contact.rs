@@ -515,18 +515,8 @@ impl OwnCards {
 mod tests {
     use super::*;
     use crate::lifecycle::RESET_DATA_KEY;
+    use crate::testing::{card, keys};
     use crate::{CardRequest, Signer};
-    use virgil_crypto::PrivateKey;
-
-    fn card(identity: &str, key: &PrivateKey) -> Card {
-        CardRequest::new(identity, "chat")
-            .sign(key)
-            .expect("valid card")
-    }
-
-    fn keys<const N: usize>() -> [PrivateKey; N] {
-        std::array::from_fn(|_| PrivateKey::generate().expect("key"))
-    }
 
     const ACTIVE: CardStatus = CardStatus::Active;
 

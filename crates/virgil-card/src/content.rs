@@ -161,13 +161,26 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), CardEr
 /// Data keys starting with this are the format's own markers (format.md §7).
 pub const RESERVED_DATA_PREFIX: &str = "virgil.";
 
+/// The data entry that marks a reset card: the one card an owner may get without a
+/// link, after losing every key (format.md §7; the rule is
+/// [`crate::lifecycle::admit`]'s).
+pub const RESET_DATA_KEY: &str = "virgil.reset";
+
+/// Whether `card` says, in its signed content, that it is a reset card.
+pub fn is_reset(card: &crate::Card) -> bool {
+    card.content()
+        .data
+        .get(RESET_DATA_KEY)
+        .is_some_and(|value| value == "1")
+}
+
 /// The one reserved entry a card may carry: `virgil.reset = "1"` (a reset card,
-/// [`crate::lifecycle::is_reset`]). Any other `virgil.` key, or another value, is
-/// refused, so that no card says something the rules do not define.
+/// [`is_reset`]). Any other `virgil.` key, or another value, is refused, so that no
+/// card says something the rules do not define.
 fn check_reserved(key: &str, value: &str) -> Result<(), CardError> {
     match key.strip_prefix(RESERVED_DATA_PREFIX) {
         None => Ok(()),
-        Some(_) if key == crate::lifecycle::RESET_DATA_KEY && value == "1" => Ok(()),
+        Some(_) if key == RESET_DATA_KEY && value == "1" => Ok(()),
         Some(_) => Err(CardError::ReservedData {
             key: key.to_owned(),
         }),

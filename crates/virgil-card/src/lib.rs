@@ -62,6 +62,8 @@ pub mod lifecycle;
 mod revocation;
 mod safety_number;
 pub mod status;
+#[cfg(test)]
+mod testing;
 mod verify;
 
 pub use card::{Card, CardRequest, CardSignature, Signer};

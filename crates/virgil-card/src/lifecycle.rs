@@ -47,22 +47,11 @@ use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::to_base64;
 use virgil_crypto::sign::Signature;
 
-/// The data entry that marks a reset card: the one card an owner may get without a
-/// link, after losing every key (format.md §7). The `virgil.` prefix of data keys is
-/// reserved for such markers.
-pub const RESET_DATA_KEY: &str = "virgil.reset";
+pub use crate::content::{RESET_DATA_KEY, is_reset};
 
 /// The most active cards one owner may have (devices): every search answer carries,
 /// and the service signs the status of, each of them.
 pub const MAX_ACTIVE_CARDS: usize = 16;
-
-/// Whether `card` says, in its signed content, that it is a reset card.
-pub fn is_reset(card: &Card) -> bool {
-    card.content()
-        .data
-        .get(RESET_DATA_KEY)
-        .is_some_and(|value| value == "1")
-}
 
 /// What the directory knows of an owner when a new card arrives, read in the same
 /// transaction that carries out the decision, under the owner's lock.
@@ -256,6 +245,13 @@ pub fn admit(
             supersedes: Some(previous),
         }),
     }
+}
+
+/// Whether `answer` may be the service's answer to publishing `sent` (rule 1): `sent`
+/// itself, or the owner's existing card for the same key, never another owner's or
+/// another key's card.
+pub fn answers_publication(sent: &Card, answer: &Card) -> bool {
+    sent.same_owner(answer) && sent.public_key() == answer.public_key()
 }
 
 /// The cards a reset card revokes when it becomes active (after its delay): every

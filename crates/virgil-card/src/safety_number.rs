@@ -100,18 +100,11 @@ fn half(cards: &[Card]) -> Result<String, CardError> {
 mod tests {
     use super::*;
     use crate::CardRequest;
-    use virgil_crypto::PrivateKey;
-
-    fn card(identity: &str, key: &PrivateKey) -> Card {
-        CardRequest::new(identity, "chat")
-            .sign(key)
-            .expect("valid card")
-    }
+    use crate::testing::{card, keys};
 
     #[test]
     fn safety_numbers_are_the_same_on_both_sides_and_change_with_any_key() {
-        let [a, b, c]: [PrivateKey; 3] =
-            std::array::from_fn(|_| PrivateKey::generate().expect("key"));
+        let [a, b, c] = keys();
         let (alice, bob) = (card("alice", &a), card("bob", &b));
         let number = safety_number(&[alice.clone()], &[bob.clone()]).expect("number");
         assert_eq!(

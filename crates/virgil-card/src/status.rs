@@ -403,7 +403,7 @@ impl RevocationRecord {
                     return refused("the reset card does not verify");
                 };
                 if reason != RevocationReason::Reset
-                    || !crate::lifecycle::is_reset(&reset)
+                    || !crate::content::is_reset(&reset)
                     || !reset.same_owner(card)
                     || reset.id() == card.id()
                 {

@@ -290,6 +290,24 @@ async fn the_card_lifecycle_over_http(server: Server) {
     };
     let revoke = json!({"request": to_base64(&request.to_bytes()), "signature": to_base64(request.sign(&key(CHAT)).as_bytes())});
     let revoke_url = format!("{cards}/{}/actions/revoke", bob.id());
+    // Reason 2 (reset) is the service's own: refused, and the message says so (it said
+    // "not valid base64" before).
+    let mut reset_reason = request.to_bytes();
+    reset_reason[37] = 2;
+    let (status, body) = call(
+        "POST",
+        revoke_url.clone(),
+        chat.clone(),
+        json_body(
+            &json!({"request": to_base64(&reset_reason), "signature": to_base64(&[0u8; 64])}),
+        ),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (422, "invalid_revocation"));
+    assert!(
+        body["message"].as_str().unwrap().contains("reset"),
+        "{body}"
+    );
     let forged = json!({"request": to_base64(&request.to_bytes()), "signature": to_base64(request.sign(&key(MAIL)).as_bytes())});
     let (status, body) = call("POST", revoke_url.clone(), chat.clone(), json_body(&forged)).await;
     assert_eq!((status, code(&body)), (403, "bad_revocation_signature"));

@@ -381,10 +381,10 @@ fn checked(
     })
 }
 
-/// The answer to publishing `sent` must be `sent` itself or the owner's existing card
-/// for the same key.
+/// The answer to publishing `sent` must be one the card rules allow
+/// (`virgil_card::lifecycle::answers_publication`).
 pub(crate) fn same_key_card(sent: &Card, got: &Card) -> Result<(), ClientError> {
-    if sent.same_owner(got) && sent.public_key() == got.public_key() {
+    if virgil_card::lifecycle::answers_publication(sent, got) {
         Ok(())
     } else {
         Err(ClientError::InvalidResponse(

@@ -177,73 +177,14 @@ fn a_rate_limited_call_waits_for_retry_after_and_succeeds() {
 }
 
 /// A man in the middle between client and service (here a plain-HTTP proxy; with TLS,
-/// whoever terminates it) that rewrites every card status in the answers with
-/// `relabel`. Serves until the process exits; returns its base URL.
+/// whoever terminates it) that rewrites every JSON answer with `relabel`
+/// (`virgil_testkit::proxy`). Serves until the process exits; returns its base URL.
 fn relabeling_proxy(upstream: &str, relabel: fn(&mut serde_json::Value)) -> String {
-    use std::io::{BufRead as _, Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let upstream = upstream.to_owned();
-    std::thread::spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        for stream in listener.incoming() {
-            let stream = stream.unwrap();
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut parts = request_line.split_whitespace();
-            let (method, path) = (
-                parts.next().unwrap().to_owned(),
-                parts.next().unwrap().to_owned(),
-            );
-            let (mut length, mut auth) = (0usize, None);
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                let (name, value) = line.split_once(':').unwrap();
-                match name.to_ascii_lowercase().as_str() {
-                    "content-length" => length = value.trim().parse().unwrap(),
-                    "authorization" => auth = Some(value.trim().to_owned()),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let url = format!("{upstream}{path}");
-            let mut answer = if method == "GET" {
-                let mut request = agent.get(&url);
-                if let Some(auth) = &auth {
-                    request = request.header("Authorization", auth);
-                }
-                request.call().unwrap()
-            } else {
-                let mut request = agent.post(&url).header("Content-Type", "application/json");
-                if let Some(auth) = &auth {
-                    request = request.header("Authorization", auth);
-                }
-                request.send(&body[..]).unwrap()
-            };
-            let status = answer.status().as_u16();
-            let mut json: serde_json::Value = answer.body_mut().read_json().unwrap();
-            relabel(&mut json);
-            let text = json.to_string();
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                text.len()
-            )
-            .unwrap();
-        }
-    });
-    base
+    virgil_testkit::proxy::spawn_tampering_proxy(upstream, move |_, body| {
+        let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        relabel(&mut json);
+        json.to_string().into_bytes()
+    })
 }
 
 /// Every `"status"` object in `value` (a card answer or a search) set to active.

@@ -20,24 +20,6 @@ pub struct Identity {
     pub identity_type: String,
 }
 
-/// [`Error::NoCard`] for the first of `identities` without a card in `found`.
-#[cfg(feature = "client")]
-pub(crate) fn each_has_a_card<C: std::borrow::Borrow<Card>>(
-    identities: &[&str],
-    found: &[C],
-) -> Result<(), Error> {
-    match identities.iter().find(|identity| {
-        !found
-            .iter()
-            .any(|card| card.borrow().identity() == **identity)
-    }) {
-        Some(missing) => Err(Error::NoCard {
-            identity: (*missing).to_owned(),
-        }),
-        None => Ok(()),
-    }
-}
-
 /// Identity operations ([`Virgil::identities`]).
 pub struct Identities;
 
@@ -241,7 +223,7 @@ impl Cards<'_> {
     #[cfg(feature = "client")]
     pub fn find_each(&self, identities: &[&str]) -> Result<Vec<Card>, Error> {
         let found = self.find(identities)?;
-        each_has_a_card(identities, &found)?;
+        crate::contacts::each_has_a_card(identities, &found)?;
         Ok(found)
     }
 
