@@ -16,33 +16,6 @@ use virgil::card::{CardRequest, Signer};
 use virgil::{Card, ContactEvent, Error, Identity, RevocationReason};
 use virgil_client::{CardsClient, ClientError, TlsRoots};
 use virgil_testkit::key;
-use virgil_testkit::postgres::TempPostgres;
-use virgil_testkit::servers::{RelayQuota, spawn_deployment_configured};
-
-/// Both servers; the cards service on `backend` ("sqlite" or "postgres") with
-/// `reset_delay` seconds; `None` when PostgreSQL is asked for and unreachable (a visible
-/// skip). The temporary database lives as long as the returned guard.
-fn deployment(
-    backend: &str,
-    test: &str,
-    dir: &std::path::Path,
-    reset_delay: u64,
-) -> Option<(String, String, Option<TempPostgres>)> {
-    let (cards_db, guard) = match backend {
-        "postgres" => {
-            let database = TempPostgres::or_skip(test)?;
-            (database.url().to_owned(), Some(database))
-        }
-        _ => (sqlite(dir, "cards.db"), None),
-    };
-    let (cards_url, app_url) = spawn_deployment_configured(
-        &cards_db,
-        &sqlite(dir, "app.db"),
-        RelayQuota::default(),
-        move |service| service.with_reset_delay(reset_delay),
-    );
-    Some((cards_url, app_url, guard))
-}
 
 /// What the application key alone can do at the cards service: publish cards it
 /// approved, revoke any card.
@@ -88,13 +61,11 @@ fn client_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
 /// identity is "bob" but whose identity type is another one. A card's owner is its
 /// application and identity: the link rule applies to it like to any card of bob's.
 fn another_identity_type_needs_a_link(backend: &str, test: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let Some((cards_url, app_url, _db)) = deployment(backend, test, dir.path(), 0) else {
+    let Some(scene) = Scene::on(backend, test, 3, 0) else {
         return;
     };
-    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob, mallory] =
-        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let cards_url = &scene.cards_url;
+    let [alice, bob, mallory] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);
@@ -115,7 +86,7 @@ fn another_identity_type_needs_a_link(backend: &str, test: &str) {
     );
     // Straight to the cards service, with the application key.
     assert_eq!(
-        client_code(app_key_client(&cards_url).publish(&app_approved_card("bob", "email"))),
+        client_code(app_key_client(cards_url).publish(&app_approved_card("bob", "email"))),
         "link_required"
     );
     // Nothing reached alice, nor bob's own devices.
@@ -150,10 +121,9 @@ fn a_card_of_another_identity_type_needs_a_link_on_postgres() {
 /// swap is an alarm on his device, never a matching number.
 #[test]
 fn a_swap_served_to_everyone_does_not_give_matching_safety_numbers() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob] = std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(2);
+    let cards_url = &scene.cards_url;
+    let [alice, bob] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     publish(&alice, "alice", None);
@@ -167,7 +137,7 @@ fn a_swap_served_to_everyone_does_not_give_matching_safety_numbers() {
         .revoke_as_application(bob_card.id(), RevocationReason::Unspecified, &key(APP))
         .unwrap();
     let swapped = app_approved_card("bob", "user");
-    app_key_client(&cards_url).publish(&swapped).unwrap();
+    app_key_client(cards_url).publish(&swapped).unwrap();
 
     // Alice (accepting the change, as a first contact would) computes a number with
     // the swapped card; bob's device refuses to: none of its cards is active and the
@@ -189,10 +159,8 @@ fn a_swap_served_to_everyone_does_not_give_matching_safety_numbers() {
 /// answering with the directory's view.
 #[test]
 fn a_card_added_beside_the_owners_is_an_alarm_not_a_safety_number() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob] = std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(2);
+    let [alice, bob] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     publish(&alice, "alice", None);
@@ -200,7 +168,7 @@ fn a_card_added_beside_the_owners_is_an_alarm_not_a_safety_number() {
     // Written straight into the service's database, with the app and service keys.
     let mut added = app_approved_card("bob", "user");
     added.sign_as(Signer::Service, &key(SERVICE)).unwrap();
-    insert_card(&dir.path().join("cards.db"), &added);
+    insert_card(&scene.dir.path().join("cards.db"), &added);
 
     let number = alice.contacts().safety_number("bob").unwrap();
     assert!(!number.digits().is_empty());
@@ -239,13 +207,10 @@ fn insert_card(path: &std::path::Path, card: &Card) {
 /// Hole 3 at the service: a card linked from a card revoked as compromised (here a
 /// reset card, which needs no link, carrying one to pass as "a new device") is refused.
 fn a_link_from_a_revoked_card_is_refused_by_the_service(backend: &str, test: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let Some((cards_url, app_url, _db)) = deployment(backend, test, dir.path(), 0) else {
+    let Some(scene) = Scene::on(backend, test, 3, 0) else {
         return;
     };
-    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob, mallory] =
-        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let [alice, bob, mallory] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);
@@ -312,11 +277,9 @@ fn a_link_from_a_revoked_card_is_refused_on_postgres() {
 /// card no longer counts: a key change, not "bob added a device".
 #[test]
 fn a_card_revoked_as_compromised_vouches_for_nothing_at_the_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob, mallory] =
-        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(3);
+    let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
+    let [alice, bob, mallory] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);
@@ -334,9 +297,9 @@ fn a_card_revoked_as_compromised_vouches_for_nothing_at_the_client() {
     }
     // Under Warn she hears both: the revocation and the key change.
     let warned = device_with(
-        &cards_url,
-        &app_url,
-        homes[0].path(),
+        cards_url,
+        app_url,
+        scene.home(0),
         virgil::KeyChangePolicy::Warn,
     );
     warned.account().login("alice", PASSWORD).unwrap();
@@ -360,11 +323,8 @@ fn a_card_revoked_as_compromised_vouches_for_nothing_at_the_client() {
 /// used was revoked, even when no new card appears.
 #[test]
 fn contacts_learn_that_a_card_they_used_was_revoked() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob, bob_phone] =
-        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(3);
+    let [alice, bob, bob_phone] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);
@@ -414,17 +374,16 @@ fn contacts_learn_that_a_card_they_used_was_revoked() {
 /// "accept".
 #[test]
 fn the_owners_device_alarms_on_a_card_it_did_not_make() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob] = std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(2);
+    let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
+    let [alice, bob] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     publish(&alice, "alice", None);
     let (bob_key, bob_card) = publish(&bob, "bob", None);
     // A device of bob's linked from his first card: announced, not an alarm.
     let phone_home = tempfile::tempdir().unwrap();
-    let phone = device(&cards_url, &app_url, phone_home.path());
+    let phone = device(cards_url, app_url, phone_home.path());
     let (_, phone_card) = publish(&phone, "bob", Some((&bob_card, &bob_key)));
     let check = bob.self_check().unwrap();
     assert!(check.checked);
@@ -442,7 +401,7 @@ fn the_owners_device_alarms_on_a_card_it_did_not_make() {
             .unwrap();
     }
     let swapped = app_approved_card("bob", "user");
-    app_key_client(&cards_url).publish(&swapped).unwrap();
+    app_key_client(cards_url).publish(&swapped).unwrap();
 
     // Every door of bob's device: the self-check, a lookup naming him, a send (which
     // looks the sender up), the safety number; and "accept" is refused for himself.
@@ -486,10 +445,8 @@ fn the_owners_device_alarms_on_a_card_it_did_not_make() {
 /// accept the change.
 #[test]
 fn a_reset_the_owner_did_not_make_is_an_alarm_on_their_device() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [bob, mallory] = std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(2);
+    let [bob, mallory] = scene.devices();
     bob.account().register("bob", PASSWORD).unwrap();
     publish(&bob, "bob", None);
     mallory.account().login("bob", PASSWORD).unwrap();
@@ -520,11 +477,11 @@ fn a_reset_the_owner_did_not_make_is_an_alarm_on_their_device() {
 /// over exactly its query and every card in it.
 #[test]
 fn a_trimmed_or_replayed_search_answer_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some((cards_url, app_url, _db)) = deployment("sqlite", "", dir.path(), 86_400) else {
+    let Some(scene) = Scene::on("sqlite", "", 3, 86_400) else {
         return;
     };
-    let trimming = virgil_testkit::proxy::spawn_tampering_proxy(&cards_url, |path, body| {
+    let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
+    let trimming = virgil_testkit::proxy::spawn_tampering_proxy(cards_url, |path, body| {
         if path != "/v1/cards/actions/search" {
             return body;
         }
@@ -534,9 +491,8 @@ fn a_trimmed_or_replayed_search_answer_is_refused() {
         }
         serde_json::to_vec(&answer).unwrap()
     });
-    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let bob = device(&trimming, &app_url, homes[0].path());
-    let mallory = device(&cards_url, &app_url, homes[1].path());
+    let bob = device(&trimming, app_url, scene.home(0));
+    let mallory = device(cards_url, app_url, scene.home(1));
     bob.account().register("bob", PASSWORD).unwrap();
     publish(&bob, "bob", None);
     mallory.account().login("bob", PASSWORD).unwrap();
@@ -565,20 +521,20 @@ fn a_trimmed_or_replayed_search_answer_is_refused() {
         );
     }
     // The honest answer to the same device raises the alarm.
-    let direct = device(&cards_url, &app_url, homes[0].path());
+    let direct = device(cards_url, app_url, scene.home(0));
     direct.account().resume(bob.account().session().unwrap());
     assert!(matches!(direct.self_check(), Err(Error::SelfCheck(_))));
 
     // A proxy that answers another query (bob's lookup of alice and bob, asked as one
     // of alice only: "bob has no card") is refused too.
-    let narrowing = virgil_testkit::proxy::spawn_rewriting_proxy(&cards_url, |path, request| {
+    let narrowing = virgil_testkit::proxy::spawn_rewriting_proxy(cards_url, |path, request| {
         if path == "/v1/cards/actions/search" {
             br#"{"identities":["alice"]}"#.to_vec()
         } else {
             request
         }
     });
-    let narrowed = device(&narrowing, &app_url, homes[2].path());
+    let narrowed = device(&narrowing, app_url, scene.home(2));
     narrowed.account().resume(bob.account().session().unwrap());
     assert!(matches!(
         narrowed.cards().find(&["alice", "bob"]),
@@ -591,13 +547,12 @@ fn a_trimmed_or_replayed_search_answer_is_refused() {
 /// Hole 6: after bob cancels a reset, the thief resets again at once, without end. Now
 /// no reset starts within the cooldown (the reset delay) after a cancellation.
 fn a_cancelled_reset_cannot_start_again_at_once(backend: &str, test: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let Some((cards_url, app_url, _db)) = deployment(backend, test, dir.path(), 86_400) else {
+    let Some(scene) = Scene::on(backend, test, 2, 86_400) else {
         return;
     };
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let bob = device(&cards_url, &app_url, homes[0].path());
-    let mallory = device(&cards_url, &app_url, homes[1].path());
+    let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
+    let bob = device(cards_url, app_url, scene.home(0));
+    let mallory = device(cards_url, app_url, scene.home(1));
     bob.account().register("bob", PASSWORD).unwrap();
     let (bob_key, _) = publish(&bob, "bob", None);
     mallory.account().login("bob", PASSWORD).unwrap();
@@ -637,11 +592,8 @@ fn a_cancelled_reset_cannot_start_again_at_once_on_postgres() {
 /// old password stops working.
 #[test]
 fn a_password_change_ends_every_other_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let bob = device(&cards_url, &app_url, homes[0].path());
-    let mallory = device(&cards_url, &app_url, homes[1].path());
+    let scene = Scene::sqlite(2);
+    let [bob, mallory] = scene.devices();
     bob.account().register("bob", PASSWORD).unwrap();
     bob.account().login("bob", PASSWORD).unwrap();
     mallory.account().login("bob", PASSWORD).unwrap();
@@ -736,10 +688,9 @@ fn non_loopback_address() -> Option<std::net::IpAddr> {
 /// a copied token stops within 35 s of the logout.
 #[test]
 fn logging_out_stops_the_access_tokens_within_seconds() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let home = tempfile::tempdir().unwrap();
-    let bob = device(&cards_url, &app_url, home.path());
+    let scene = Scene::sqlite(1);
+    let cards_url = &scene.cards_url;
+    let [bob] = scene.devices();
     bob.account().register("bob", PASSWORD).unwrap();
     publish(&bob, "bob", None);
     let stolen = bob.account().refresh().unwrap().response.access_token;

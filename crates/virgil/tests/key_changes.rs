@@ -18,15 +18,11 @@ mod support;
 use support::*;
 use virgil::{Card, ContactEvent, Error, KeyChangePolicy, RevocationReason, Virgil};
 use virgil_testkit::key;
-use virgil_testkit::servers::{RelayQuota, spawn_deployment_configured};
 
 #[test]
 fn an_unlinked_card_stops_the_send_and_a_linked_device_is_only_announced() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob, bob_phone, mallory] =
-        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(4);
+    let [alice, bob, bob_phone, mallory] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);
@@ -120,11 +116,10 @@ fn an_unlinked_card_stops_the_send_and_a_linked_device_is_only_announced() {
 
 #[test]
 fn under_the_warn_policy_a_key_change_is_used_and_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let alice = device_with(&cards_url, &app_url, homes[0].path(), KeyChangePolicy::Warn);
-    let bob = device(&cards_url, &app_url, homes[1].path());
+    let scene = Scene::sqlite(2);
+    let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
+    let alice = device_with(cards_url, app_url, scene.home(0), KeyChangePolicy::Warn);
+    let bob = device(cards_url, app_url, scene.home(1));
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     publish(&alice, "alice", None);
@@ -154,12 +149,7 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
     );
 
     // Under Accept, the next change is used and pinned without an event.
-    let quiet = device_with(
-        &cards_url,
-        &app_url,
-        homes[0].path(),
-        KeyChangePolicy::Accept,
-    );
+    let quiet = device_with(cards_url, app_url, scene.home(0), KeyChangePolicy::Accept);
     quiet.account().login("alice", PASSWORD).unwrap();
     bob.cards()
         .revoke_as_application(reset.id(), RevocationReason::Unspecified, &key(APP))
@@ -212,36 +202,28 @@ fn api_code(result: Result<impl std::fmt::Debug, Error>) -> String {
 
 #[test]
 fn bobs_password_alone_only_resets_and_bobs_device_sees_and_cancels_it() {
-    let dir = tempfile::tempdir().unwrap();
-    password_alone_only_resets(
-        &sqlite(dir.path(), "cards.db"),
-        &sqlite(dir.path(), "app.db"),
-    );
+    password_alone_only_resets("sqlite", "");
 }
 
 #[test]
 fn bobs_password_alone_only_resets_on_postgres() {
-    let Some(database) = virgil_testkit::postgres::TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::bobs_password_alone_only_resets_on_postgres"
-    )) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    password_alone_only_resets(database.url(), &sqlite(dir.path(), "app.db"));
+    password_alone_only_resets(
+        "postgres",
+        concat!(
+            module_path!(),
+            "::bobs_password_alone_only_resets_on_postgres"
+        ),
+    );
 }
 
 /// Bob's password, and a login with it: a new card is refused (not linked), a reset
 /// needs the password again and then waits out the delay, bob's device and alice are
 /// told, nobody encrypts to it, and bob's key cancels it.
-fn password_alone_only_resets(cards_db: &str, app_db: &str) {
-    let (cards_url, app_url) =
-        spawn_deployment_configured(cards_db, app_db, RelayQuota::default(), |service| {
-            service.with_reset_delay(86_400)
-        });
-    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob, mallory] =
-        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+fn password_alone_only_resets(backend: &str, test: &str) {
+    let Some(scene) = Scene::on(backend, test, 3, 86_400) else {
+        return;
+    };
+    let [alice, bob, mallory] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);
@@ -316,11 +298,8 @@ fn password_alone_only_resets(cards_db: &str, app_db: &str) {
 
 #[test]
 fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob, bob_new] =
-        std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(3);
+    let [alice, bob, bob_new] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);
@@ -381,10 +360,8 @@ fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
 #[test]
 fn a_classic_card_rotates_to_a_post_quantum_one() {
     use virgil::{Encoding, Suite};
-    let dir = tempfile::tempdir().unwrap();
-    let (cards_url, app_url) = sqlite_deployment(dir.path());
-    let homes: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let [alice, bob] = std::array::from_fn(|i| device(&cards_url, &app_url, homes[i].path()));
+    let scene = Scene::sqlite(2);
+    let [alice, bob] = scene.devices();
     alice.account().register("alice", PASSWORD).unwrap();
     bob.account().register("bob", PASSWORD).unwrap();
     let (alice_key, _) = publish(&alice, "alice", None);

@@ -1,9 +1,15 @@
 //! What the facade's integration tests share: devices against real servers on loopback.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use virgil::{Card, Config, KeyChangePolicy, Virgil};
 use virgil_testkit::key;
-use virgil_testkit::servers::{RelayQuota, spawn_deployment};
+use virgil_testkit::postgres::TempPostgres;
+use virgil_testkit::servers::{RelayQuota, spawn_deployment_configured};
 
 pub(crate) const APP: u8 = 100;
 pub(crate) const SERVICE: u8 = 101;
@@ -50,13 +56,57 @@ pub(crate) fn sqlite(dir: &std::path::Path, name: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join(name).display())
 }
 
-/// Both servers on SQLite files in `dir`; (cards URL, app URL).
-pub(crate) fn sqlite_deployment(dir: &std::path::Path) -> (String, String) {
-    spawn_deployment(
-        &sqlite(dir, "cards.db"),
-        &sqlite(dir, "app.db"),
-        RelayQuota::default(),
-    )
+/// A deployment (both servers on 127.0.0.1) and device homes, alive as long as it is.
+pub(crate) struct Scene {
+    pub(crate) cards_url: String,
+    pub(crate) app_url: String,
+    pub(crate) dir: tempfile::TempDir,
+    homes: Vec<tempfile::TempDir>,
+    _postgres: Option<TempPostgres>,
+}
+
+impl Scene {
+    /// Both servers on SQLite, no reset delay, and `homes` device homes.
+    pub(crate) fn sqlite(homes: usize) -> Self {
+        Self::on("sqlite", "", homes, 0).expect("SQLite is always there")
+    }
+
+    /// Both servers, the cards service on `backend` (`sqlite` or `postgres`) with a
+    /// reset delay of `reset_delay` seconds; `None` when PostgreSQL is asked for and
+    /// unreachable (a visible skip, named `test`).
+    pub(crate) fn on(backend: &str, test: &str, homes: usize, reset_delay: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let postgres = match backend {
+            "postgres" => Some(TempPostgres::or_skip(test)?),
+            _ => None,
+        };
+        let cards_db = postgres
+            .as_ref()
+            .map_or_else(|| sqlite(dir.path(), "cards.db"), |db| db.url().to_owned());
+        let (cards_url, app_url) = spawn_deployment_configured(
+            &cards_db,
+            &sqlite(dir.path(), "app.db"),
+            RelayQuota::default(),
+            move |service| service.with_reset_delay(reset_delay),
+        );
+        Some(Self {
+            cards_url,
+            app_url,
+            dir,
+            homes: (0..homes).map(|_| tempfile::tempdir().unwrap()).collect(),
+            _postgres: postgres,
+        })
+    }
+
+    /// Device home `n`.
+    pub(crate) fn home(&self, n: usize) -> &std::path::Path {
+        self.homes[n].path()
+    }
+
+    /// Devices in homes 0 to N − 1.
+    pub(crate) fn devices<const N: usize>(&self) -> [Virgil; N] {
+        std::array::from_fn(|i| device(&self.cards_url, &self.app_url, self.home(i)))
+    }
 }
 
 /// Logs `virgil` in as `name`, makes a key and publishes a card for it (linked from
