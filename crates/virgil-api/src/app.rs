@@ -126,19 +126,38 @@ pub struct SendMessageRequest {
     pub to: String,
     /// The base64 ciphertext.
     pub body: String,
+    /// The sender's id for this message, an idempotency key ([`MESSAGE_ID_CHARS`]): the
+    /// same message sent again with it (a retry after a timeout) is stored once, and the
+    /// answer is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
-/// The answer to `POST /v1/messages`.
+/// What a `message_id` may be: 8 to 64 of letters, digits, `-` and `_`.
+pub const MESSAGE_ID_CHARS: std::ops::RangeInclusive<usize> = 8..=64;
+
+/// Whether `id` is a valid `message_id`.
+pub fn is_valid_message_id(id: &str) -> bool {
+    MESSAGE_ID_CHARS.contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// The answer to `POST /v1/messages` (201 when stored now, 200 when a message with the
+/// same `message_id` was stored before).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SentMessage {
-    /// The message id (inbox cursor).
+    /// The message's place in the recipient's inbox (their inbox cursor).
     pub id: i64,
 }
 
 /// One relayed message.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RelayedMessage {
-    /// Increasing id; the inbox cursor.
+    /// Its place in the recipient's inbox: 1, 2, 3… in the order the messages were
+    /// stored (committed), so a cursor never passes a message stored later; the inbox
+    /// cursor.
     pub id: i64,
     /// The sender's username.
     pub from: String,

@@ -78,6 +78,9 @@ pub enum ErrorCode {
     ReauthenticationRequired,
     /// 409: registering a username that exists (application server).
     UsernameTaken,
+    /// 409: a `message_id` the sender already used for another message (another
+    /// recipient or body).
+    MessageIdReused,
     /// 413: the request body is over the server's limit.
     BodyTooLarge,
     /// 422: the card does not decode (snapshot, signatures, limits).
@@ -113,6 +116,13 @@ pub enum ErrorCode {
     InternalError,
     /// 502: the cards service could not be reached (application server).
     CardsServiceUnavailable,
+    /// 503: the server's storage failed (a full disk, a read-only or unreachable
+    /// database, a failed commit): nothing was stored; try again after `Retry-After`.
+    StorageUnavailable,
+    /// 503: the cards service asked the application server to wait (it rate-limited it,
+    /// or its own storage failed): nothing was published; try again after
+    /// `Retry-After` (application server).
+    CardsServiceBusy,
     /// A code this version does not know (a newer server), kept as sent.
     #[strum(default)]
     Other(String),
@@ -163,7 +173,8 @@ impl ErrorCode {
             | InvalidLink
             | ResetTooSoon
             | ResetPending
-            | UsernameTaken => 409,
+            | UsernameTaken
+            | MessageIdReused => 409,
             RequestTimeout => 408,
             BodyTooLarge => 413,
             InvalidCard
@@ -180,6 +191,7 @@ impl ErrorCode {
             TooManyAttempts | RelayQuotaExceeded | RateLimited => 429,
             InternalError | Other(_) => 500,
             CardsServiceUnavailable => 502,
+            StorageUnavailable | CardsServiceBusy => 503,
         }
     }
 }
@@ -232,7 +244,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 48);
+        assert_eq!(seen.len(), 51);
     }
 
     #[test]

@@ -36,11 +36,31 @@ pub use error::{ErrorBody, ErrorCode};
 /// `GET /v1/health` of either server.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealthResponse {
-    /// `"ok"`.
+    /// `"ok"`, or `"degraded"` while the server's storage fails (writes are then
+    /// answered 503 `storage_unavailable`; see `reason`).
     pub status: String,
-    /// Cards in the database (cards service only).
+    /// Cards in the database (cards service only; absent while it cannot be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cards: Option<u64>,
+    /// Why the server is degraded, e.g. "the database or disk is full (13: …)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl HealthResponse {
+    /// `"ok"`, or `"degraded"` for `degraded`'s reason.
+    pub fn of(degraded: Option<String>, cards: Option<u64>) -> Self {
+        Self {
+            status: if degraded.is_some() { "degraded" } else { "ok" }.to_owned(),
+            cards,
+            reason: degraded,
+        }
+    }
+
+    /// Whether the server said it is fine.
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
 }
 
 /// Seconds since the Unix epoch, the unit of every time on the wire (0 if the clock is

@@ -4,6 +4,7 @@ use crate::accounts::{
     MAX_PASSWORD_BYTES, check_password, check_username, hash_password, new_user_record,
 };
 use crate::state::{ACCESS_TOKEN_SECONDS, AppServer, OPENAPI, Registration, SESSION_SECONDS};
+use crate::store::Sent;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use virgil_api::app::{
     AccessTokenResponse, Credentials, Inbox, PasswordChange, RegisteredUser, SendMessageRequest,
-    SentMessage, SessionInfo, SessionList, SessionResponse, SubmitCardRequest,
+    SentMessage, SessionInfo, SessionList, SessionResponse, SubmitCardRequest, is_valid_message_id,
 };
 use virgil_api::cards::CardResponse;
 use virgil_api::token;
@@ -47,7 +48,7 @@ pub(crate) async fn register(
         .store
         .create_user(&credentials.username, &record, now())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| server.storage(&e))?
     {
         return Err(ApiError::new(
             ErrorCode::UsernameTaken,
@@ -83,7 +84,7 @@ async fn check_credentials(
         .store
         .user(username)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| server.storage(&e))?;
     // Unknown users cost the same PBKDF2 work, so timing does not reveal who exists.
     let (salt, expected, iterations) = match &record {
         Some(record) => (record.salt.clone(), record.hash.clone(), record.iterations),
@@ -132,7 +133,7 @@ pub(crate) async fn login(
             now + SESSION_SECONDS,
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| server.storage(&e))?;
     let access = access_token(&server, &credentials.username, now);
     Ok(Json(SessionResponse {
         session_token,
@@ -186,7 +187,7 @@ pub(crate) async fn change_password(
         .store
         .set_password(&user, &record, Some(&keep))
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| server.storage(&e))?;
     tracing::warn!(user = %user, "password changed; the account's other sessions ended");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -221,7 +222,7 @@ pub(crate) async fn session_of(
         .store
         .session_user(&token_hash, now())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| server.storage(&e))?
         .ok_or_else(|| {
             unauthorized(
                 ErrorCode::InvalidSession,
@@ -256,7 +257,7 @@ pub(crate) async fn list_sessions(
         .store
         .sessions_of(&user, now())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| server.storage(&e))?
         .into_iter()
         .map(|(token_hash, expires_at)| {
             let id = token_hash
@@ -289,7 +290,7 @@ pub(crate) async fn end_session(
             .store
             .delete_session(&user, &id)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| server.storage(&e))?;
     if ended {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -355,10 +356,25 @@ pub(crate) async fn submit_card(
         virgil_client::ClientError::Api { code, message, .. } if code.status() == 409 => {
             ApiError::new(code, message)
         }
+        // The cards service asked to wait (it rate-limits this server, or its storage
+        // failed): so does this answer, with its Retry-After; nothing was published.
+        virgil_client::ClientError::Api {
+            status: 429 | 503,
+            code,
+            retry_after_seconds,
+            ..
+        } => ApiError::new(
+            ErrorCode::CardsServiceBusy,
+            format!(
+                "the cards service is busy ({code}); nothing was published: try again in a few seconds"
+            ),
+        )
+        .with_retry_after(retry_after_seconds.unwrap_or(CARDS_SERVICE_RETRY_AFTER_SECONDS)),
         virgil_client::ClientError::Api {
             status,
             code,
             message,
+            ..
         } if status < 500 => ApiError::new(
             ErrorCode::CardsServiceRefused,
             format!("{message} ({code})"),
@@ -368,6 +384,10 @@ pub(crate) async fn submit_card(
     Ok((StatusCode::CREATED, Json(published.to_response())))
 }
 
+/// What a client is told to wait when the cards service asked this server to wait
+/// without saying how long.
+const CARDS_SERVICE_RETRY_AFTER_SECONDS: u64 = 5;
+
 pub(crate) async fn send_message(
     State(server): State<Arc<AppServer>>,
     headers: HeaderMap,
@@ -375,6 +395,16 @@ pub(crate) async fn send_message(
 ) -> Result<(StatusCode, Json<SentMessage>), ApiError> {
     let user = session_user(&server, &headers).await?;
     let message: SendMessageRequest = parse_json(&body)?;
+    if message
+        .message_id
+        .as_deref()
+        .is_some_and(|id| !is_valid_message_id(id))
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidMessage,
+            "message_id must be 8 to 64 of letters, digits, '-' and '_'",
+        ));
+    }
     if virgil_crypto::encoding::from_base64(&message.body).is_err() {
         return Err(ApiError::new(
             ErrorCode::InvalidMessage,
@@ -385,7 +415,7 @@ pub(crate) async fn send_message(
         .store
         .user_exists(&message.to)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| server.storage(&e))?
     {
         return Err(ApiError::new(
             ErrorCode::UnknownUser,
@@ -397,7 +427,7 @@ pub(crate) async fn send_message(
         .store
         .sent_since(&user, now.saturating_sub(3600))
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| server.storage(&e))?;
     let quota = server.relay_quota;
     let size = u64::try_from(message.body.len()).unwrap_or(u64::MAX);
     if sent >= quota.messages_per_hour || bytes.saturating_add(size) > quota.bytes_per_hour {
@@ -409,12 +439,26 @@ pub(crate) async fn send_message(
             ),
         ));
     }
-    let id = server
+    let stored = server
         .store
-        .send(&user, &message.to, &message.body, now)
+        .send(
+            &user,
+            &message.to,
+            &message.body,
+            message.message_id.as_deref(),
+            now,
+        )
         .await
-        .map_err(ApiError::internal)?;
-    Ok((StatusCode::CREATED, Json(SentMessage { id })))
+        .map_err(|e| server.storage(&e))?;
+    // Answered only now, after the commit: an acknowledged message is a stored one.
+    match stored {
+        Sent::Stored(id) => Ok((StatusCode::CREATED, Json(SentMessage { id }))),
+        Sent::Already(id) => Ok((StatusCode::OK, Json(SentMessage { id }))),
+        Sent::IdReused => Err(ApiError::new(
+            ErrorCode::MessageIdReused,
+            "you sent another message with this message_id before: choose a new id for a new message",
+        )),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -435,7 +479,7 @@ pub(crate) async fn inbox(
         .store
         .inbox(&user, after, limit)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| server.storage(&e))?;
     let next_cursor = messages.last().map_or(after, |message| message.id);
     Ok(Json(Inbox {
         messages,
@@ -443,20 +487,23 @@ pub(crate) async fn inbox(
     }))
 }
 
-pub(crate) async fn health() -> Json<HealthResponse> {
-    Json(HealthResponse {
-        status: "ok".to_owned(),
-        cards: None,
-    })
+/// Always answers (200): `"ok"`, or `"degraded"` with the reason while the storage
+/// fails (a database that does not answer is such a failure).
+pub(crate) async fn health(State(server): State<Arc<AppServer>>) -> Json<HealthResponse> {
+    if let Err(error) = server.store.ping().await {
+        let _ = server.storage(&error);
+    }
+    Json(HealthResponse::of(server.store.health().degraded(), None))
 }
 
+/// Always answers: the storage gauges even while the database cannot be read (the
+/// counts are left out then).
 pub(crate) async fn metrics(
     State(server): State<Arc<AppServer>>,
-) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
-    let (users, messages) = server.store.counts().await.map_err(ApiError::internal)?;
-    Ok((
-        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
-        server.metrics.render(&[
+) -> ([(header::HeaderName, &'static str); 1], String) {
+    let mut gauges = Vec::from(server.store.health().gauges());
+    match server.store.counts().await {
+        Ok((users, messages)) => gauges.extend([
             Gauge {
                 name: "virgil_app_users",
                 help: "Registered users.",
@@ -468,7 +515,14 @@ pub(crate) async fn metrics(
                 value: messages,
             },
         ]),
-    ))
+        Err(error) => {
+            let _ = server.storage(&error);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+        server.metrics.render(&gauges),
+    )
 }
 
 /// `GET /v1/openapi.json`.

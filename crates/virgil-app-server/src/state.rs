@@ -119,6 +119,12 @@ impl AppServer {
         self
     }
 
+    /// The answer for a failed database call: 503 `storage_unavailable` when the storage
+    /// failed (counted, logged once per episode), else 500.
+    pub(crate) fn storage(&self, error: &sqlx::Error) -> virgil_server::ApiError {
+        self.store.health().failed(error)
+    }
+
     /// Relays at most `quota` per sender per hour (default [`RelayQuota::default`]).
     pub fn with_relay_quota(mut self, quota: RelayQuota) -> Self {
         self.relay_quota = quota;

@@ -1,9 +1,9 @@
 //! The application server's database (SQLite or PostgreSQL through sqlx's `Any` driver,
 //! like the cards service): users, sessions and relayed messages (ciphertext only).
 
-use sqlx::{AnyPool, Row as _};
+use sqlx::{Any, AnyPool, Row as _, Transaction};
 use virgil_api::app::RelayedMessage as Message;
-use virgil_server::database::{Backend, Database};
+use virgil_server::database::{Backend, Database, StorageHealth};
 
 /// A stored user's password hash.
 pub struct UserRecord {
@@ -26,8 +26,25 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// Schema version in `virgil_app_schema`. 2: each message has its place in its
+/// recipient's inbox (`seq`, the inbox cursor) and the sender's idempotency key
+/// (`client_id`).
+const SCHEMA_VERSION: i64 = 2;
+
+/// The result of [`AppStore::send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Stored now, at this place in the recipient's inbox.
+    Stored(i64),
+    /// The sender sent this message id before: its place (nothing stored again).
+    Already(i64),
+    /// The sender used this message id for another message (another recipient or
+    /// body): refused.
+    IdReused,
+}
+
 impl AppStore {
-    /// Connects and creates the schema if missing.
+    /// Connects and creates (or migrates) the schema.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         let database = Database::connect(url).await?;
         let bytes = database.backend.bytes_type();
@@ -36,30 +53,96 @@ impl AppStore {
             _ => "BIGSERIAL PRIMARY KEY",
         };
         let mut tx = database.begin_schema().await?;
+        let existing = match database.backend {
+            Backend::Sqlite => {
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'"
+            }
+            _ => {
+                // (Not the name itself: the Any driver cannot decode PostgreSQL's `name`.)
+                "SELECT 1 FROM pg_tables WHERE tablename = 'messages' AND schemaname = current_schema()"
+            }
+        };
+        let had_messages = sqlx::query(existing)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
         for statement in [
+            "CREATE TABLE IF NOT EXISTS virgil_app_schema (version BIGINT NOT NULL)".to_owned(),
             format!("CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, salt {bytes} NOT NULL, hash {bytes} NOT NULL, iterations BIGINT NOT NULL, created_at BIGINT NOT NULL)"),
             "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at BIGINT NOT NULL)".to_owned(),
-            format!("CREATE TABLE IF NOT EXISTS messages (id {serial}, recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, sent_at BIGINT NOT NULL)"),
-            "CREATE INDEX IF NOT EXISTS messages_inbox ON messages (recipient, id)".to_owned(),
-            "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username)".to_owned(),
-            "CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (sender, sent_at)".to_owned(),
+            format!("CREATE TABLE IF NOT EXISTS messages (id {serial}, recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, sent_at BIGINT NOT NULL, seq BIGINT NOT NULL DEFAULT 0, client_id TEXT NULL)"),
         ] {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        let version: Option<i64> = sqlx::query("SELECT version FROM virgil_app_schema")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+        match version {
+            Some(SCHEMA_VERSION) => {}
+            None if had_messages => {
+                // Version 1 (no schema table): the inbox cursor was the global id, so
+                // each old message keeps it as its place; new ones continue after it.
+                for statement in [
+                    "ALTER TABLE messages ADD COLUMN seq BIGINT NOT NULL DEFAULT 0",
+                    "ALTER TABLE messages ADD COLUMN client_id TEXT NULL",
+                    "UPDATE messages SET seq = id",
+                ] {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                Self::set_version(&mut tx).await?;
+            }
+            None => Self::set_version(&mut tx).await?,
+            Some(other) => {
+                return Err(sqlx::Error::Configuration(
+                    format!("the database has schema version {other}, this build knows {SCHEMA_VERSION} (a newer server?)").into(),
+                ));
+            }
+        }
+        for statement in [
+            "DROP INDEX IF EXISTS messages_inbox",
+            "CREATE UNIQUE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, seq)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_id ON messages (sender, client_id)",
+            "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username)",
+            "CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (sender, sent_at)",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        database.commit(tx).await?;
         Ok(Self {
             pool: database.pool.clone(),
             database,
         })
     }
 
-    /// Creates a user; `false` if the name is taken.
+    async fn set_version(tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO virgil_app_schema (version) VALUES ($1)")
+            .bind(SCHEMA_VERSION)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// How the storage has been doing (503s, health, metrics).
+    pub fn health(&self) -> &StorageHealth {
+        &self.database.health
+    }
+
+    /// Whether the database answers a trivial query now (for `/v1/health`).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Creates a user; `false` if the name is taken. Committed before it returns.
     pub async fn create_user(
         &self,
         username: &str,
         record: &UserRecord,
         now: u64,
     ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (username, salt, hash, iterations, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING",
         )
@@ -68,8 +151,9 @@ impl AppStore {
         .bind(record.hash.clone())
         .bind(i64::from(record.iterations))
         .bind(to_i64(now))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        self.database.commit(tx).await?;
         Ok(inserted.rows_affected() == 1)
     }
 
@@ -120,7 +204,7 @@ impl AppStore {
             .bind(to_i64(expires_at))
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        self.database.commit(tx).await
     }
 
     /// Replaces `username`'s password hash and ends every session of the user but
@@ -151,7 +235,7 @@ impl AppStore {
             .bind(keep.unwrap_or_default())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.database.commit(tx).await?;
         Ok(true)
     }
 
@@ -195,38 +279,82 @@ impl AppStore {
     }
 
     /// Ends the session of `username` whose token hash starts with `id_prefix` (16 hex
-    /// digits); `false` if there is none.
+    /// digits); `false` if there is none. Committed before it returns.
     pub async fn delete_session(
         &self,
         username: &str,
         id_prefix: &str,
     ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
         let deleted = sqlx::query(
             "DELETE FROM sessions WHERE username = $1 AND substr(token_hash, 1, 16) = $2",
         )
         .bind(username)
         .bind(id_prefix)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        self.database.commit(tx).await?;
         Ok(deleted.rows_affected() > 0)
     }
 
-    /// Stores a message; returns its id.
+    /// Stores a message for `to` at the next place in `to`'s inbox, committed before it
+    /// returns. The place is taken under a lock on that inbox inside the transaction, so
+    /// places are given in commit order: a reader asking for everything after place N
+    /// can never miss a message committed later with a smaller place. `client_id` (the
+    /// sender's idempotency key): the same message sent again is not stored twice.
     pub async fn send(
         &self,
         from: &str,
         to: &str,
         body: &str,
+        client_id: Option<&str>,
         now: u64,
-    ) -> Result<i64, sqlx::Error> {
-        let row = sqlx::query("INSERT INTO messages (recipient, sender, body, sent_at) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(to)
+    ) -> Result<Sent, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        if let Some(client_id) = client_id {
+            self.database
+                .lock_key(&mut tx, &format!("outbox/{from}/{client_id}"))
+                .await?;
+            let earlier = sqlx::query(
+                "SELECT seq, recipient, body FROM messages WHERE sender = $1 AND client_id = $2",
+            )
             .bind(from)
-            .bind(body)
-            .bind(to_i64(now))
-            .fetch_one(&self.pool)
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
             .await?;
-        row.try_get("id")
+            if let Some(row) = earlier {
+                let (recipient, sent): (String, String) =
+                    (row.try_get("recipient")?, row.try_get("body")?);
+                return Ok(if recipient == to && sent == body {
+                    Sent::Already(row.try_get("seq")?)
+                } else {
+                    Sent::IdReused
+                });
+            }
+        }
+        self.database
+            .lock_key(&mut tx, &format!("inbox/{to}"))
+            .await?;
+        let seq: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM messages WHERE recipient = $1",
+        )
+        .bind(to)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("next")?;
+        sqlx::query(
+            "INSERT INTO messages (recipient, sender, body, sent_at, seq, client_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(to)
+        .bind(from)
+        .bind(body)
+        .bind(to_i64(now))
+        .bind(seq)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        self.database.commit(tx).await?;
+        Ok(Sent::Stored(seq))
     }
 
     /// What `sender` relayed since `since`: (messages, bytes of base64 body).
@@ -246,14 +374,14 @@ impl AppStore {
         ))
     }
 
-    /// The inbox of `username`, oldest first, after the cursor `after`.
+    /// The inbox of `username`, oldest first, after place `after`.
     pub async fn inbox(
         &self,
         username: &str,
         after: i64,
         limit: i64,
     ) -> Result<Vec<Message>, sqlx::Error> {
-        let rows = sqlx::query("SELECT id, sender, body, sent_at FROM messages WHERE recipient = $1 AND id > $2 ORDER BY id LIMIT $3")
+        let rows = sqlx::query("SELECT seq, sender, body, sent_at FROM messages WHERE recipient = $1 AND seq > $2 ORDER BY seq LIMIT $3")
             .bind(username)
             .bind(after)
             .bind(limit)
@@ -262,7 +390,7 @@ impl AppStore {
         rows.iter()
             .map(|row| {
                 Ok(Message {
-                    id: row.try_get("id")?,
+                    id: row.try_get("seq")?,
                     from: row.try_get("sender")?,
                     body: row.try_get("body")?,
                     sent_at: row.try_get("sent_at")?,

@@ -287,7 +287,9 @@ fn an_account_over_its_rate_gets_429_and_others_do_not() {
         key(100),
         key(101).public_key().clone(),
         virgil_server::runtime::ConnectionLimits::default(),
-        |server| server.with_account_rate(virgil_server::rate_limit::Rate::new(60, 4)),
+        // Four at once, then one every 15 s: longer than a client waits out by itself
+        // (`MAX_RETRY_AFTER`), so the fifth call hears the 429.
+        |server| server.with_account_rate(virgil_server::rate_limit::Rate::new(4, 4)),
     );
     let app = app(&app_url);
     app.register("alice", "correct horse").unwrap();
@@ -378,4 +380,52 @@ fn oversized_bodies_get_a_json_413() {
     let error: serde_json::Value =
         serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
     assert_eq!(error["code"], "body_too_large");
+}
+
+/// When the cards service asks the app server to wait (here: it rate-limits the
+/// application), the user hears 503 `cards_service_busy` with a `Retry-After`, not a
+/// refusal of the card (it was 422 `cards_service_refused`).
+#[test]
+fn an_upstream_rate_limit_passes_through_as_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    // One request a minute from the app server's address: its first publish passes,
+    // the second is rate-limited with a Retry-After of a minute.
+    let cards_url = virgil_testkit::servers::spawn_cards_service_configured(
+        &sqlite(dir.path(), "cards.db"),
+        key(SERVICE),
+        &[("chat", key(APP).public_key().clone())],
+        {
+            let mut limits = virgil_server::runtime::ConnectionLimits::default();
+            limits.per_client = virgil_server::rate_limit::Rate::new(1, 1);
+            limits
+        },
+        |service| service,
+    );
+    let app_url = virgil_testkit::servers::spawn_app_server(
+        &sqlite(dir.path(), "app.db"),
+        &cards_url,
+        "chat",
+        key(APP),
+        key(SERVICE).public_key().clone(),
+    );
+    let app = app(&app_url);
+    let mut answers = Vec::new();
+    for (n, name) in ["alice", "bob"].into_iter().enumerate() {
+        app.register(name, "correct horse").unwrap();
+        let session = app.login(name, "correct horse").unwrap();
+        let request = CardRequest::new(name, "chat")
+            .sign(&key(u8::try_from(n).unwrap() + 1))
+            .unwrap();
+        answers.push(app.submit_card(&session, &request));
+    }
+    assert!(answers[0].is_ok(), "{:?}", answers[0]);
+    match &answers[1] {
+        Err(ClientError::Api {
+            status: 503,
+            code: ErrorCode::CardsServiceBusy,
+            retry_after_seconds: Some(seconds),
+            ..
+        }) => assert!((1..=60).contains(seconds), "Retry-After {seconds}"),
+        other => panic!("expected 503 cards_service_busy with Retry-After, got {other:?}"),
+    }
 }

@@ -87,7 +87,18 @@ impl Service {
     }
 }
 
-fn store_error(error: StoreError) -> ApiError {
+impl Service {
+    /// The answer for a store error: a refusal by the card rules, 503 when the storage
+    /// failed ([`virgil_server::database::StorageHealth`]), else 500.
+    fn store_error(&self, error: StoreError) -> ApiError {
+        match error {
+            StoreError::Database(error) => self.store.health().failed(&error),
+            other => refusal(other),
+        }
+    }
+}
+
+fn refusal(error: StoreError) -> ApiError {
     let message = error.to_string();
     let retry_at = match &error {
         StoreError::Refused(Refusal::ResetTooSoon { retry_at }) => Some(*retry_at),
@@ -174,7 +185,7 @@ async fn publish(
         .store
         .publish(&card, now())
         .await
-        .map_err(store_error)?
+        .map_err(|e| service.store_error(e))?
     {
         Published::Created(stored) => Ok((StatusCode::CREATED, Json(service.response(stored)))),
         Published::Existing(stored) => Ok((StatusCode::OK, Json(service.response(stored)))),
@@ -201,7 +212,7 @@ async fn get_card(
         .store
         .get(&caller.app_id, &id)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| service.store_error(e))?;
     stored
         .map(|stored| Json(service.response(stored)))
         .ok_or_else(|| {
@@ -239,7 +250,7 @@ async fn search(
         .store
         .search(&caller.app_id, &request.identities)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| service.store_error(e))?;
     let as_of = now();
     let cards: Vec<CardResponse> = found
         .into_iter()
@@ -290,7 +301,7 @@ async fn revoke(
         .store
         .revoke(&caller.app_id, &id, &request, &signature, &by, now())
         .await
-        .map_err(store_error)?;
+        .map_err(|e| service.store_error(e))?;
     Ok(Json(service.response(stored)))
 }
 
@@ -302,26 +313,40 @@ async fn service_key(State(service): State<Arc<Service>>) -> Json<ServiceKeyResp
     })
 }
 
-async fn health(State(service): State<Arc<Service>>) -> Result<Json<HealthResponse>, ApiError> {
-    let cards = service.store.count().await.map_err(store_error)?;
-    Ok(Json(HealthResponse {
-        status: "ok".to_owned(),
-        cards: Some(cards),
-    }))
+/// Always answers (200): `"ok"`, or `"degraded"` with the reason while the storage
+/// fails (a failed count is such a failure, not an error answer).
+async fn health(State(service): State<Arc<Service>>) -> Json<HealthResponse> {
+    let cards = match service.store.count().await {
+        Ok(cards) => Some(cards),
+        Err(error) => {
+            let _ = service.store_error(error);
+            None
+        }
+    };
+    Json(HealthResponse::of(service.store.health().degraded(), cards))
 }
 
+/// Always answers: the storage gauges even while the database cannot be read (the
+/// cards count is left out then).
 async fn metrics(
     State(service): State<Arc<Service>>,
-) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
-    let cards = service.store.count().await.map_err(store_error)?;
-    Ok((
-        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
-        service.metrics.render(&[Gauge {
+) -> ([(header::HeaderName, &'static str); 1], String) {
+    let cards = service.store.count().await;
+    let mut gauges = Vec::from(service.store.health().gauges());
+    match cards {
+        Ok(cards) => gauges.push(Gauge {
             name: "virgil_cards_stored",
             help: "Cards in the database.",
             value: cards,
-        }]),
-    ))
+        }),
+        Err(error) => {
+            let _ = service.store_error(error);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+        service.metrics.render(&gauges),
+    )
 }
 
 /// Serves the API on `listener` within `limits` until `shutdown` completes, then lets

@@ -51,9 +51,21 @@ impl CliError {
                 ),
             ),
             ClientError::Api {
+                code: code @ (ErrorCode::StorageUnavailable | ErrorCode::CardsServiceBusy),
+                retry_after_seconds,
+                ..
+            } => Self::with(
+                Exit::Unavailable,
+                format!(
+                    "{server} could not store this now ({code}); nothing was stored: try again in {} s",
+                    retry_after_seconds.unwrap_or(5)
+                ),
+            ),
+            ClientError::Api {
                 status: 401,
                 code: ErrorCode::InvalidCredentials,
                 message,
+                ..
             } => Self::with(
                 Exit::Auth,
                 format!("{server} refused: {message} (invalid_credentials)"),
@@ -62,6 +74,7 @@ impl CliError {
                 status: 401,
                 code,
                 message,
+                ..
             } => Self::with(
                 Exit::Auth,
                 format!(
@@ -72,6 +85,7 @@ impl CliError {
                 status: 429,
                 code,
                 message,
+                ..
             } => Self::with(Exit::Auth, format!("{server} refused: {message} ({code})")),
             ClientError::Api {
                 code: ErrorCode::LinkRequired,

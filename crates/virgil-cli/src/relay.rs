@@ -9,6 +9,8 @@ use crate::password::{AccountPasswordArgs, PasswordArgs, account_password};
 use std::io::Read as _;
 use std::path::PathBuf;
 use virgil::Error;
+use virgil::client::ClientError;
+use virgil_api::ErrorCode;
 
 /// The largest message `send` accepts (the relay takes 1 MiB of base64 JSON).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 700 * 1024;
@@ -177,7 +179,23 @@ pub(crate) fn send(
     }
     let key_name = key.unwrap_or(username);
     let private = keys::load(virgil.keys(), &key_name, password)?;
-    let sent = virgil.messages().send(to, &private, &message)?;
+    let sent = virgil
+        .messages()
+        .send(to, &private, &message)
+        .map_err(|error| match error {
+            virgil::Error::AppServer(ClientError::Api {
+                code: ErrorCode::StorageUnavailable,
+                retry_after_seconds,
+                ..
+            }) => CliError::with(
+                Exit::Unavailable,
+                format!(
+                    "the server could not store your message; it was not sent: try again in {} s",
+                    retry_after_seconds.unwrap_or(5)
+                ),
+            ),
+            other => other.into(),
+        })?;
     crate::cards::announce(&sent.events);
     global.keep_refreshed_session(&virgil)?;
     println!(

@@ -15,10 +15,13 @@ use virgil_crypto::encoding::to_base64;
 
 /// A blocking client of the reference application server: register, log in, submit a
 /// card request for approval, relay messages. Cards it returns are verified like the
-/// cards client's. Calls are not retried: registering or sending twice is not harmless.
+/// cards client's. Calls that are safe to repeat (reading, and sending a message, which
+/// carries its own idempotency key) are retried on connection errors, 429 and 503
+/// (waiting out `Retry-After`); the others are not: registering twice is not harmless.
 pub struct AppClient {
     base_url: String,
     http: Http,
+    retrying: Http,
     verifier: Verifier,
 }
 
@@ -42,6 +45,12 @@ impl AppClient {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
             http: Http::new(Duration::from_secs(30), 0, Duration::ZERO, roots),
+            retrying: Http::new(
+                Duration::from_secs(30),
+                2,
+                Duration::from_millis(250),
+                roots,
+            ),
             verifier,
         }
     }
@@ -55,7 +64,7 @@ impl AppClient {
         body: Option<&E::Request>,
     ) -> Result<E::Response, ClientError>
     where
-        E: Endpoint,
+        E: Endpoint + 'static,
         E::Request: serde::Serialize,
         E::Response: DeserializeOwned,
     {
@@ -66,7 +75,14 @@ impl AppClient {
             (endpoints::Method::Post, None) => Method::Post(Vec::new()),
         };
         let token = session.map(|session| session.session_token.as_str());
-        self.http.request(
+        let http = if E::METHOD == endpoints::Method::Get
+            || std::any::TypeId::of::<E>() == std::any::TypeId::of::<app::SendMessage>()
+        {
+            &self.retrying
+        } else {
+            &self.http
+        };
+        http.request(
             &format!("{}{}{query}", self.base_url, E::path(parameters)),
             token,
             &method,
@@ -162,16 +178,38 @@ impl AppClient {
         Ok(published)
     }
 
-    /// Relays `ciphertext` to user `to`; returns the message id.
+    /// Relays `ciphertext` to user `to`; returns its place in their inbox. Each call
+    /// gives the message a new idempotency key (32 hex digits, unique to this call:
+    /// a hash of the recipient, the ciphertext, the time, the process and a counter),
+    /// so it is retried safely: a retry after a lost answer is stored once, while two
+    /// calls with the same bytes are two messages.
     pub fn send_message(
         &self,
         session: &SessionResponse,
         to: &str,
         ciphertext: &[u8],
     ) -> Result<i64, ClientError> {
+        use sha2::Digest as _;
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let digest = sha2::Sha256::new()
+            .chain_update(b"virgil/message-id\0")
+            .chain_update(to.as_bytes())
+            .chain_update([0])
+            .chain_update(ciphertext)
+            .chain_update(now.to_be_bytes())
+            .chain_update(std::process::id().to_be_bytes())
+            .chain_update(call.to_be_bytes())
+            .finalize();
+        let message_id = virgil_crypto::encoding::to_hex(&digest);
         let body = SendMessageRequest {
             to: to.to_owned(),
             body: to_base64(ciphertext),
+            message_id: message_id.get(..32).map(str::to_owned),
         };
         let sent = self.call::<app::SendMessage>(&[], "", Some(session), Some(&body))?;
         Ok(sent.id)

@@ -24,6 +24,9 @@ pub enum ClientError {
         code: ErrorCode,
         /// The service's message.
         message: String,
+        /// How long the service asked the caller to wait before trying again (its
+        /// `Retry-After`), in seconds: on 429 and 503.
+        retry_after_seconds: Option<u64>,
     },
     /// The service's answer is not what the API promises.
     #[error("unexpected answer from the server: {0}")]

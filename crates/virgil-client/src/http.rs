@@ -198,6 +198,7 @@ impl Http {
                     status,
                     code: error.code,
                     message: error.message,
+                    retry_after_seconds: retry_after.map(|after| after.as_secs()),
                 },
                 retry_after,
             ));

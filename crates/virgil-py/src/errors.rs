@@ -54,7 +54,7 @@ create_exception!(
     virgil,
     ServiceError,
     VirgilError,
-    "A server refused or could not be reached; `.code` is the API's error code (or None), `.status` the HTTP status (or None)."
+    "A server refused or could not be reached; `.code` is the API's error code (or None), `.status` the HTTP status (or None), `.retry_after` the seconds the server asked to wait (or None; 429 and 503)."
 );
 create_exception!(
     virgil,
@@ -136,16 +136,27 @@ pub(crate) fn to_py(error: virgil::Error) -> PyErr {
 fn service_error(message: String, error: &virgil::client::ClientError) -> PyErr {
     use virgil::client::ClientError as C;
     match error {
-        C::Api { status, code, .. } => with_attributes(
-            ServiceError::new_err(message),
-            &[("code", Some(code.to_string()))],
-            &[("status", Some(*status))],
-        ),
+        C::Api {
+            status,
+            code,
+            retry_after_seconds,
+            ..
+        } => {
+            let error = with_attributes(
+                ServiceError::new_err(message),
+                &[("code", Some(code.to_string()))],
+                &[("status", Some(*status))],
+            );
+            Python::attach(|py| {
+                let _ = error.value(py).setattr("retry_after", *retry_after_seconds);
+            });
+            error
+        }
         C::Verification(_) | C::Status(_) => VerificationError::new_err(message),
         _ => with_attributes(
             ServiceError::new_err(message),
             &[("code", None)],
-            &[("status", None)],
+            &[("status", None), ("retry_after", None)],
         ),
     }
 }

@@ -27,7 +27,8 @@ struct Inner {
 /// A value read at scrape time, e.g. the number of cards stored.
 #[derive(Clone, Copy, Debug)]
 pub struct Gauge<'a> {
-    /// Metric name, e.g. `virgil_cards_stored`.
+    /// Metric name, e.g. `virgil_cards_stored` (one ending in `_total` is rendered as a
+    /// counter).
     pub name: &'a str,
     /// One line of help text.
     pub help: &'a str,
@@ -128,8 +129,14 @@ impl Metrics {
             );
         }
         for gauge in gauges {
+            // Prometheus's convention: a name ending in `_total` is a counter.
+            let kind = if gauge.name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
             let _ = writeln!(out, "# HELP {} {}", gauge.name, gauge.help);
-            let _ = writeln!(out, "# TYPE {} gauge", gauge.name);
+            let _ = writeln!(out, "# TYPE {} {kind}", gauge.name);
             let _ = writeln!(out, "{} {}", gauge.name, gauge.value);
         }
         out

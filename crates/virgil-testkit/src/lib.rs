@@ -7,19 +7,28 @@
 //! - [`process::ServerProcess`]: a server binary as a child process, stopped with
 //!   SIGTERM and required to exit 0;
 //! - [`proxy::spawn_tampering_proxy`]: a man in the middle that edits answers;
+//! - [`storage::FullSqlite`] and [`postgres::TempPostgres::set_read_only`]: storage
+//!   that fails on demand (a full disk, a read-only database, lost connections);
 //! - [`postgres::TempPostgres`]: a fresh PostgreSQL database per test, dropped after.
 //!   Where PostgreSQL is unreachable, [`postgres::TempPostgres::or_skip`] skips the
 //!   test with one visible line (and records it for `cargo xtask ci`'s summary), unless
 //!   `CI=true`, where a missing server fails the test.
 // Test helpers: failing loudly is how they report.
-#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod http;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
 pub mod servers;
+pub mod storage;
 
 use virgil_crypto::PrivateKey;
 

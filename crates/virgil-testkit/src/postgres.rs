@@ -138,6 +138,70 @@ impl TempPostgres {
         &self.url
     }
 
+    /// Turns the database read-only (`on`) or writable again, as a failover to a
+    /// standby or an operator would: new sessions start read-only (or writable). Turning
+    /// it read-only also ends every open connection to it (the servers' pooled ones), so
+    /// they see a lost connection first; turning it writable ends none: the servers must
+    /// notice by themselves.
+    pub fn set_read_only(&self, on: bool) {
+        let value = if on { "on" } else { "off" };
+        Self::admin(
+            &self.admin_url,
+            &format!(
+                "ALTER DATABASE {} SET default_transaction_read_only = {value}",
+                self.name
+            ),
+        )
+        .unwrap_or_else(|(Failure::Unreachable(e) | Failure::Statement(e))| panic!("{e}"));
+        if on {
+            self.end_connections();
+        }
+    }
+
+    /// Makes every commit that wrote to a table fail (`on`), as a disk that fills up
+    /// when the write-ahead log is flushed would: the statements succeed, the `COMMIT`
+    /// answers SQLSTATE 53100 (disk full) and nothing is stored. A deferred constraint
+    /// trigger on every table of the database does it; `false` drops them.
+    pub fn fail_commits(&self, on: bool) {
+        let statement = if on {
+            r#"
+            CREATE OR REPLACE FUNCTION virgil_test_fail_commit() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN
+                RAISE EXCEPTION 'could not write to file: No space left on device (a test fault)'
+                    USING ERRCODE = 'disk_full';
+            END $$;
+            DO $$ DECLARE t text; BEGIN
+                FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+                    EXECUTE format('CREATE CONSTRAINT TRIGGER virgil_test_fail_commit AFTER INSERT OR UPDATE OR DELETE ON %I DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION virgil_test_fail_commit()', t);
+                END LOOP;
+            END $$;
+            "#
+        } else {
+            r#"
+            DO $$ DECLARE t text; BEGIN
+                FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+                    EXECUTE format('DROP TRIGGER IF EXISTS virgil_test_fail_commit ON %I', t);
+                END LOOP;
+            END $$;
+            "#
+        };
+        Self::admin(&self.url, statement)
+            .unwrap_or_else(|(Failure::Unreachable(e) | Failure::Statement(e))| panic!("{e}"));
+    }
+
+    /// Ends every open connection to the database (`pg_terminate_backend`), as a
+    /// restart of PostgreSQL or a network failure would.
+    pub fn end_connections(&self) {
+        Self::admin(
+            &self.admin_url,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                self.name
+            ),
+        )
+        .unwrap_or_else(|(Failure::Unreachable(e) | Failure::Statement(e))| panic!("{e}"));
+    }
+
     /// Runs one statement on its own thread and runtime, so this works from sync code
     /// and from inside an async test alike.
     fn admin(admin_url: &str, statement: &str) -> Result<(), Failure> {
@@ -154,7 +218,7 @@ impl TempPostgres {
                     .await
                     .map_err(|_| Failure::Unreachable("timed out".to_owned()))?
                     .map_err(|e| Failure::Unreachable(e.to_string()))?;
-                sqlx::query(&statement)
+                sqlx::raw_sql(&statement)
                     .execute(&mut admin)
                     .await
                     .map_err(|e| Failure::Statement(format!("{statement}: {e}")))?;

@@ -22,7 +22,7 @@ use virgil_card::{
 };
 use virgil_crypto::PublicKey;
 use virgil_crypto::sign::Signature;
-use virgil_server::database::Database;
+use virgil_server::database::{Database, StorageHealth};
 
 /// What happened to a card after publication, stored as is.
 pub use virgil_card::{CardStatus, RevocationRecord};
@@ -167,6 +167,17 @@ impl CardStore {
         self.resets
     }
 
+    /// How the storage has been doing (503s, health, metrics).
+    pub fn health(&self) -> &StorageHealth {
+        &self.database.health
+    }
+
+    /// Whether the database answers a trivial query now (for `/v1/health`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.database.begin_schema().await?;
         for statement in schema::statements(self.database.backend.bytes_type()) {
@@ -206,7 +217,7 @@ impl CardStore {
         for statement in schema::indexes() {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.database.commit(tx).await?;
         Ok(())
     }
 
@@ -401,7 +412,7 @@ impl CardStore {
         .bind(activates_at.map(to_i64))
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.database.commit(tx).await?;
         Ok(Published::Created(StoredCard {
             card: card.clone(),
             published_at: now,
@@ -468,7 +479,7 @@ impl CardStore {
                 Self::revoke_for_reset(&mut tx, &stored.card, &revokes, activates_at).await?;
                 settled += 1;
             }
-            tx.commit().await?;
+            self.database.commit(tx).await?;
         }
         Ok(settled)
     }
@@ -609,7 +620,7 @@ impl CardStore {
             .read_in(&mut tx, app_id, id)
             .await?
             .ok_or(StoreError::NotFound(*id))?;
-        tx.commit().await?;
+        self.database.commit(tx).await?;
         Ok(stored)
     }
 

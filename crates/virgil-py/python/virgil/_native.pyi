@@ -24,6 +24,7 @@ class NotLoggedIn(VirgilError): ...
 class ServiceError(VirgilError):
     code: Optional[str]
     status: Optional[int]
+    retry_after: Optional[int]
 
 @final
 class VirgilBuffer:
