@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod rate_limit;
 pub mod runtime;
+pub mod tally;
 pub mod tls;
 
 pub use config::ConfigError;

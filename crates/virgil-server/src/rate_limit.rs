@@ -68,6 +68,8 @@ pub struct RateLimiter<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
     rate: Rate,
     checks: AtomicU64,
     who: &'static str,
+    /// Refused requests, logged as a count per minute ([`crate::tally`]).
+    pub(crate) refused: crate::tally::Tally,
 }
 
 impl<K: Hash + Eq + Clone, C: Clock> std::fmt::Debug for RateLimiter<K, C> {
@@ -95,6 +97,7 @@ impl<K: Hash + Eq + Clone, C: Clock> RateLimiter<K, C> {
             rate,
             checks: AtomicU64::new(0),
             who,
+            refused: crate::tally::Tally::new("requests refused: over the per-address rate"),
         }
     }
 
@@ -153,7 +156,7 @@ pub async fn limit_clients(
     if let Some(client) = client
         && let Err(error) = limiter.check(&client)
     {
-        tracing::warn!(%client, "rate limited");
+        limiter.refused.record(&client);
         return error.into_response();
     }
     next.run(request).await

@@ -2,14 +2,14 @@
 //! shutdown, and the process exit.
 
 use crate::rate_limit::{Rate, RateLimiter};
+use crate::tally::Tally;
 use crate::{ApiError, ServeError};
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 use virgil_api::ErrorCode;
@@ -128,7 +128,8 @@ pub struct ConnectionLimits {
     /// The time a request may take from its headers to the answer, body upload
     /// included: 408 `request_timeout` after that.
     pub request_timeout: Duration,
-    /// Connections open at once; more are closed as soon as they are accepted.
+    /// Connections open at once. A new one at the cap closes the connection that has
+    /// been idle longest (no request in flight); only when all are busy is it refused.
     pub max_connections: usize,
     /// Requests per client address (IPv6: per /64); `None`: no limit. Over it the
     /// answer is 429 `rate_limited` with `Retry-After` ([`crate::rate_limit`]).
@@ -190,8 +191,9 @@ pub async fn serve_with_limits(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Connections::new(limits.max_connections));
+    // Every connection task holds a clone; when the last is dropped, all have ended.
+    let (running, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
     let Listener { tcp, tls } = listener.into();
     tokio::pin!(shutdown);
     loop {
@@ -201,40 +203,52 @@ pub async fn serve_with_limits(
                 Err(error) => {
                     // Out of file descriptors, or the peer gave up during accept: wait a
                     // moment instead of spinning.
-                    tracing::warn!(%error, "accept failed");
+                    static ACCEPT_FAILED: Tally = Tally::new("accept failed");
+                    ACCEPT_FAILED.record(&error);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            tracing::warn!(%remote, max = limits.max_connections, "connection refused: too many open connections");
+        let Some(slot) = connections.admit(remote) else {
             drop(stream);
             continue;
         };
-        let service = TowerToHyperService::new(router.clone().map_request(
+        let in_flight = Arc::clone(&slot.state);
+        let router = router.clone();
+        let service = tower::service_fn(
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(remote));
-                request
+                let busy = Busy::start(&in_flight);
+                let router = router.clone();
+                async move {
+                    use http_body_util::BodyExt as _;
+                    let response = router.oneshot(request).await;
+                    // The connection stays busy until the answer's body is sent (hyper
+                    // drops it then), not only until the handler returns.
+                    response.map(|response| {
+                        response.map(|body| {
+                            axum::body::Body::new(body.map_frame(move |frame| {
+                                let _busy = &busy;
+                                frame
+                            }))
+                        })
+                    })
+                }
             },
-        ));
-        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
+        );
+        let service = TowerToHyperService::new(service);
+        let (http, tls, running) = (http.clone(), tls.clone(), running.clone());
         tokio::spawn(async move {
             let served = match tls {
-                None => {
-                    let connection =
-                        watcher.watch(http.serve_connection(TokioIo::new(stream), service));
-                    connection.await.map_err(|e| e.to_string())
-                }
+                None => serve_connection(&http, TokioIo::new(stream), service, &slot).await,
                 Some(tls) => {
                     // The handshake gets the header timeout too: a client that starts one
                     // and stalls is cut off like a slow request.
                     match tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            let connection =
-                                watcher.watch(http.serve_connection(TokioIo::new(stream), service));
-                            connection.await.map_err(|e| e.to_string())
+                            serve_connection(&http, TokioIo::new(stream), service, &slot).await
                         }
                         Ok(Err(error)) => Err(format!("TLS handshake failed: {error}")),
                         Err(_) => Err("TLS handshake timed out".to_owned()),
@@ -244,12 +258,186 @@ pub async fn serve_with_limits(
             if let Err(error) = served {
                 tracing::debug!(%remote, %error, "connection ended with an error");
             }
-            drop(permit);
+            drop(slot);
+            drop(running);
         });
     }
     drop(tcp);
-    graceful.shutdown().await;
+    // Stop every connection gracefully: in-flight requests finish, idle ones close.
+    connections.close_all();
+    drop(running);
+    let _ = all_ended.recv().await;
     Ok(())
+}
+
+/// Serves one connection until it ends. When its slot is told to close (the server is
+/// shutting down, or the connection was idle longest when the table was full), an idle
+/// connection (no request being answered: waiting for one, or part of its headers) is
+/// closed at once; a busy one finishes its answer and then closes (hyper's graceful
+/// shutdown, which alone would leave a connection that never completed a request
+/// waiting for one until the header timeout).
+async fn serve_connection<I, S>(
+    http: &hyper::server::conn::http1::Builder,
+    io: I,
+    service: S,
+    slot: &Slot,
+) -> Result<(), String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming> + Send,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+{
+    let connection = http.serve_connection(io, service);
+    tokio::pin!(connection);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            served = connection.as_mut() => return served.map_err(|e| e.to_string()),
+            () = slot.state.close.notified(), if !closing => {
+                if slot.state.in_flight.load(Ordering::Relaxed) == 0 {
+                    return Ok(());
+                }
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+}
+
+/// The open connections: at most `max`. When a new one arrives at the cap, the one idle
+/// longest (no request in flight; a client holding connections open without using them)
+/// is closed to make room, so idle connections cannot lock everyone else out; only when
+/// every connection is busy is the new one refused.
+struct Connections {
+    max: usize,
+    started: std::time::Instant,
+    table: std::sync::Mutex<ConnectionTable>,
+    shed: Tally,
+    refused: Tally,
+}
+
+#[derive(Default)]
+struct ConnectionTable {
+    next: u64,
+    open: std::collections::HashMap<u64, Arc<ConnectionState>>,
+}
+
+/// What the table knows of one connection.
+struct ConnectionState {
+    /// Requests being answered on it now.
+    in_flight: AtomicUsize,
+    /// When it last began or finished a request (or was accepted), in milliseconds since
+    /// the server started.
+    last_active: AtomicU64,
+    /// Told once: close gracefully.
+    close: tokio::sync::Notify,
+    started: std::time::Instant,
+}
+
+impl ConnectionState {
+    fn touch(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_active.store(now, Ordering::Relaxed);
+    }
+}
+
+/// A connection's place in the table, given up when it ends.
+struct Slot {
+    id: u64,
+    state: Arc<ConnectionState>,
+    connections: Arc<Connections>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.connections.table().open.remove(&self.id);
+    }
+}
+
+/// A request in flight on a connection; finishing it marks the connection active now.
+struct Busy(Arc<ConnectionState>);
+
+impl Busy {
+    fn start(state: &Arc<ConnectionState>) -> Self {
+        state.in_flight.fetch_add(1, Ordering::Relaxed);
+        state.touch();
+        Self(Arc::clone(state))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Connections {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            started: std::time::Instant::now(),
+            table: std::sync::Mutex::new(ConnectionTable::default()),
+            shed: Tally::new("idle connections closed: too many open connections"),
+            refused: Tally::new("connections refused: too many open connections, all busy"),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, ConnectionTable> {
+        self.table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slot for a new connection from `remote`, making room if the table is full by
+    /// closing the connection idle longest; `None` if every connection is busy.
+    fn admit(self: &Arc<Self>, remote: std::net::SocketAddr) -> Option<Slot> {
+        let mut table = self.table();
+        if table.open.len() >= self.max {
+            let idle_longest = table
+                .open
+                .iter()
+                .filter(|(_, state)| state.in_flight.load(Ordering::Relaxed) == 0)
+                .min_by_key(|(_, state)| state.last_active.load(Ordering::Relaxed))
+                .map(|(id, _)| *id);
+            match idle_longest.and_then(|id| table.open.remove(&id)) {
+                Some(idle) => {
+                    idle.close.notify_one();
+                    self.shed.record(&remote);
+                }
+                None => {
+                    drop(table);
+                    self.refused.record(&remote);
+                    return None;
+                }
+            }
+        }
+        let id = table.next;
+        table.next = table.next.wrapping_add(1);
+        let state = Arc::new(ConnectionState {
+            in_flight: AtomicUsize::new(0),
+            last_active: AtomicU64::new(0),
+            close: tokio::sync::Notify::new(),
+            started: self.started,
+        });
+        state.touch();
+        table.open.insert(id, Arc::clone(&state));
+        Some(Slot {
+            id,
+            state,
+            connections: Arc::clone(self),
+        })
+    }
+
+    /// Tells every open connection to close gracefully (shutdown).
+    fn close_all(&self) {
+        for state in self.table().open.values() {
+            state.close.notify_one();
+        }
+    }
 }
 
 /// Answers 408 when a request (body upload included) takes longer than `limit`.
