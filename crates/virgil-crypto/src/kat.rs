@@ -3,6 +3,7 @@
 //! P-256, Ed25519) and RFC 8032 (Ed25519).
 
 use crate::hpke;
+use crate::hpke::dhkem_p256::{self, DhKemP256};
 use crate::key::PublicKey;
 use crate::rng::SystemRandom;
 use crate::sign::{self, Signature};
@@ -60,8 +61,8 @@ fn rfc9180_kem_and_key_schedule() {
     assert_eq!(vectors.len(), 4);
     for vector in &vectors {
         // DeriveKeyPair and the KEM are the same in every mode.
-        let sk_e = hpke::derive_key_pair(&h(&vector.ikm_e)).unwrap();
-        let sk_r = hpke::derive_key_pair(&h(&vector.ikm_r)).unwrap();
+        let sk_e = dhkem_p256::derive_key_pair(&h(&vector.ikm_e)).unwrap();
+        let sk_r = dhkem_p256::derive_key_pair(&h(&vector.ikm_r)).unwrap();
         assert_eq!(
             sk_e.to_bytes().to_vec(),
             h(&vector.sk_em),
@@ -75,25 +76,25 @@ fn rfc9180_kem_and_key_schedule() {
             vector.mode
         );
         assert_eq!(
-            hpke::serialize_public_key(&sk_e.public_key()).to_vec(),
+            dhkem_p256::serialize_public_key(&sk_e.public_key()).to_vec(),
             h(&vector.pk_em)
         );
         let pk_rm: [u8; 65] = h(&vector.pk_rm).try_into().unwrap();
-        assert_eq!(hpke::serialize_public_key(&sk_r.public_key()), pk_rm);
-        let sk_r = hpke::RecipientKey::new(&sk_r).unwrap();
+        assert_eq!(dhkem_p256::serialize_public_key(&sk_r.public_key()), pk_rm);
+        let sk_r = dhkem_p256::RecipientKey::new(&sk_r).unwrap();
         assert_eq!(sk_r.public_point(), &pk_rm);
         if vector.mode > 1 {
             continue; // auth modes mix in the sender's static key; we use base mode only
         }
-        let (enc, shared_secret) = hpke::encap_with(&sk_e, &pk_rm).unwrap();
+        let (enc, shared_secret) = dhkem_p256::encap_with(&sk_e, &pk_rm).unwrap();
         assert_eq!(enc.to_vec(), h(&vector.enc));
         assert_eq!(shared_secret.to_vec(), h(&vector.shared_secret));
-        let decapped = hpke::decap(&enc, &sk_r).unwrap();
+        let decapped = dhkem_p256::decap(&enc, &sk_r).unwrap();
         assert_eq!(decapped.to_vec(), h(&vector.shared_secret));
         if vector.mode != 0 {
             continue; // psk mode has another key schedule
         }
-        let schedule = hpke::key_schedule(&shared_secret, &h(&vector.info)).unwrap();
+        let schedule = hpke::key_schedule::<DhKemP256>(&shared_secret, &h(&vector.info)).unwrap();
         assert_eq!(schedule.key.to_vec(), h(&vector.key));
         assert_eq!(schedule.base_nonce.to_vec(), h(&vector.base_nonce));
         let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, schedule.key.as_ref()).unwrap());
@@ -113,12 +114,14 @@ fn rfc9180_kem_and_key_schedule() {
         // Single-shot open (sequence 0) through the crate's own function.
         let first = &vector.encryptions[0];
         let opened =
-            hpke::open(&enc, &sk_r, &h(&vector.info), &h(&first.aad), &h(&first.ct)).unwrap();
+            hpke::open::<DhKemP256>(&enc, &sk_r, &h(&vector.info), &h(&first.aad), &h(&first.ct))
+                .unwrap();
         assert_eq!(opened.to_vec(), h(&first.pt));
         let mut bad_ct = h(&first.ct);
         bad_ct[0] ^= 1;
         assert_eq!(
-            hpke::open(&enc, &sk_r, &h(&vector.info), &h(&first.aad), &bad_ct).unwrap_err(),
+            hpke::open::<DhKemP256>(&enc, &sk_r, &h(&vector.info), &h(&first.aad), &bad_ct)
+                .unwrap_err(),
             Error::Corrupted
         );
     }
@@ -135,14 +138,16 @@ fn differential_against_hpke_crate() {
     let mut os_rng = rand_core::OsRng;
     for i in 0..8u8 {
         let ikm = [i; 32];
-        let ours = hpke::derive_key_pair(&ikm).unwrap();
+        let ours = dhkem_p256::derive_key_pair(&ikm).unwrap();
         let (their_sk, their_pk) = Kem::derive_keypair(&ikm);
         assert_eq!(their_sk.to_bytes().to_vec(), ours.to_bytes().to_vec());
-        let pk_rm = hpke::serialize_public_key(&ours.public_key());
+        let pk_rm = dhkem_p256::serialize_public_key(&ours.public_key());
         assert_eq!(their_pk.to_bytes().to_vec(), pk_rm.to_vec());
 
         let pt = alloc::vec![i; 32 + usize::from(i)];
-        let sealed = hpke::seal(&pk_rm, b"info", b"aad", &pt, &mut SystemRandom::new()).unwrap();
+        let sealed =
+            hpke::seal::<DhKemP256>(&pk_rm, b"info", b"aad", &pt, &mut SystemRandom::new())
+                .unwrap();
         let enc = <Kem as ::hpke::Kem>::EncappedKey::from_bytes(&sealed.enc).unwrap();
         let opened = ::hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(
             &OpModeR::Base,
@@ -164,9 +169,9 @@ fn differential_against_hpke_crate() {
             &mut os_rng,
         )
         .unwrap();
-        let opened = hpke::open(
+        let opened = hpke::open::<DhKemP256>(
             &their_enc.to_bytes(),
-            &hpke::RecipientKey::new(&ours).unwrap(),
+            &dhkem_p256::RecipientKey::new(&ours).unwrap(),
             b"info",
             b"aad",
             &their_ct,
@@ -235,7 +240,7 @@ fn wycheproof_ecdh_p256() {
             let secret = p256::SecretKey::from_bytes(&padded.into()).unwrap();
             // The recipient's static ECDH (AWS-LC by default) agrees with `p256` on
             // every case and refuses what `p256` refuses.
-            let recipient = hpke::RecipientKey::new(&secret).unwrap();
+            let recipient = dhkem_p256::RecipientKey::new(&secret).unwrap();
             let static_dh = recipient.dh(&test.public_key, |dh| Ok(dh.to_vec()));
             match &static_dh {
                 Ok(shared) => assert_eq!(shared, &test.shared_secret.to_vec(), "tc {}", test.tc_id),
@@ -243,11 +248,11 @@ fn wycheproof_ecdh_p256() {
             }
             assert_eq!(
                 static_dh.is_ok(),
-                hpke::deserialize_public_key(&test.public_key).is_ok(),
+                dhkem_p256::deserialize_public_key(&test.public_key).is_ok(),
                 "tc {}",
                 test.tc_id
             );
-            match hpke::deserialize_public_key(&test.public_key) {
+            match dhkem_p256::deserialize_public_key(&test.public_key) {
                 Ok(public) => {
                     let shared =
                         p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
@@ -474,7 +479,9 @@ fn differential_against_hpke_crate_xwing() {
 
         let public = xwing::PublicKey::from_bytes(ours.public_key()).unwrap();
         let pt = alloc::vec![i; 32 + usize::from(i)];
-        let sealed = xwing::seal(&public, b"info", b"aad", &pt, &mut SystemRandom::new()).unwrap();
+        let sealed =
+            hpke::seal::<xwing::XWing>(&public, b"info", b"aad", &pt, &mut SystemRandom::new())
+                .unwrap();
         let enc = <Kem as ::hpke_pq::Kem>::EncappedKey::from_bytes(&sealed.enc[..]).unwrap();
         let opened = ::hpke_pq::single_shot_open::<AesGcm256, HkdfSha256, Kem>(
             &OpModeR::Base,
@@ -495,12 +502,15 @@ fn differential_against_hpke_crate_xwing() {
             b"aad",
         )
         .unwrap();
-        let opened = xwing::open(&their_enc.to_bytes(), &ours, b"info", b"aad", &their_ct).unwrap();
+        let opened =
+            hpke::open::<xwing::XWing>(&their_enc.to_bytes(), &ours, b"info", b"aad", &their_ct)
+                .unwrap();
         assert_eq!(opened.to_vec(), pt);
         let mut bad = their_ct.to_vec();
         bad[0] ^= 1;
         assert_eq!(
-            xwing::open(&their_enc.to_bytes(), &ours, b"info", b"aad", &bad).unwrap_err(),
+            hpke::open::<xwing::XWing>(&their_enc.to_bytes(), &ours, b"info", b"aad", &bad)
+                .unwrap_err(),
             Error::Corrupted
         );
     }

@@ -120,7 +120,7 @@ impl fmt::Display for Suite {
 
 /// A private key's HPKE half.
 pub(crate) enum DecryptionKey {
-    P256(hpke::RecipientKey),
+    P256(hpke::dhkem_p256::RecipientKey),
     XWing(Box<hpke::xwing::RecipientKey>),
 }
 
@@ -174,7 +174,9 @@ impl PrivateKey {
                 let mut ikm = Zeroizing::new([0u8; 32]);
                 hkdf.expand(DERIVE_P256, ikm.as_mut())
                     .map_err(|_| Error::Malformed)?;
-                let key = hpke::RecipientKey::new(&hpke::derive_key_pair(ikm.as_ref())?)?;
+                let key = hpke::dhkem_p256::RecipientKey::new(&hpke::dhkem_p256::derive_key_pair(
+                    ikm.as_ref(),
+                )?)?;
                 encoding.extend_from_slice(key.public_point());
                 (DecryptionKey::P256(key), EncryptionKey::P256)
             }
@@ -290,7 +292,7 @@ impl PublicKey {
             .ok_or(Error::InvalidPublicKey)?;
         let encryption = match suite {
             Suite::Classic => {
-                hpke::deserialize_public_key(hpke_half)?;
+                hpke::dhkem_p256::deserialize_public_key(hpke_half)?;
                 EncryptionKey::P256
             }
             Suite::PostQuantum => {
@@ -336,11 +338,11 @@ impl PublicKey {
     }
 
     /// The P-256 point of a suite-1 key (the last 65 bytes of its encoding).
-    pub(crate) fn p256_point(&self) -> Option<&[u8; hpke::POINT_LEN]> {
+    pub(crate) fn p256_point(&self) -> Option<&[u8; hpke::dhkem_p256::POINT_LEN]> {
         match self.encryption {
             EncryptionKey::P256 => self
                 .encoding
-                .split_last_chunk::<{ hpke::POINT_LEN }>()
+                .split_last_chunk::<{ hpke::dhkem_p256::POINT_LEN }>()
                 .map(|(_, point)| point),
             EncryptionKey::XWing(_) => None,
         }

@@ -13,7 +13,9 @@
 
 use super::{CHUNK_SIZE, MAX_RECIPIENTS};
 use crate::Error;
-use crate::hpke::{self, POINT_LEN, TAG_LEN};
+use crate::hpke::dhkem_p256::{DhKemP256, POINT_LEN};
+use crate::hpke::xwing::XWing;
+use crate::hpke::{self, TAG_LEN};
 use crate::key::{DecryptionKey, EncryptionKey, KEY_ID_LEN, PrivateKey, PublicKey, Suite};
 use crate::rng::RandomSource;
 use alloc::vec::Vec;
@@ -156,12 +158,12 @@ fn seal_stanza(
     let sealed = match recipient.encryption_key() {
         EncryptionKey::P256 => {
             let point = recipient.p256_point().ok_or(Error::InvalidPublicKey)?;
-            let sealed = hpke::seal(point, HPKE_INFO, key_id, content_key, rng)?;
+            let sealed = hpke::seal::<DhKemP256>(point, HPKE_INFO, key_id, content_key, rng)?;
             stanza.extend_from_slice(&sealed.enc);
             sealed.ciphertext
         }
         EncryptionKey::XWing(public) => {
-            let sealed = hpke::xwing::seal(public, HPKE_INFO, key_id, content_key, rng)?;
+            let sealed = hpke::seal::<XWing>(public, HPKE_INFO, key_id, content_key, rng)?;
             stanza.extend_from_slice(sealed.enc.as_slice());
             sealed.ciphertext
         }
@@ -326,10 +328,10 @@ pub(crate) fn open(header: &[u8], mac: &[u8], key: &PrivateKey) -> Result<Opened
     // under this key's id was not made by an honest writer.
     let content_key = match (stanza.kind, key.decryption_key()) {
         (Suite::Classic, DecryptionKey::P256(sk)) => {
-            hpke::open(stanza.enc, sk, HPKE_INFO, stanza.key_id, stanza.sealed)?
+            hpke::open::<DhKemP256>(stanza.enc, sk, HPKE_INFO, stanza.key_id, stanza.sealed)?
         }
         (Suite::PostQuantum, DecryptionKey::XWing(sk)) => {
-            hpke::xwing::open(stanza.enc, sk, HPKE_INFO, stanza.key_id, stanza.sealed)?
+            hpke::open::<XWing>(stanza.enc, sk, HPKE_INFO, stanza.key_id, stanza.sealed)?
         }
         _ => return Err(Error::Corrupted),
     };

@@ -16,18 +16,14 @@
 //! are checked against the X-Wing draft's vectors, the HPKE-PQ draft's X-Wing vector and,
 //! differentially, the `hpke` crate's X-Wing suite and each other (`kat.rs`).
 
-use super::{KeySchedule, aead_open, aead_seal, key_schedule_for};
+use super::Kem;
 use crate::Error;
 use crate::rng::RandomSource;
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use x_wing::TryKeyInit as _;
 #[cfg(not(feature = "aws-lc"))]
 use x_wing::{Decapsulator as _, KeyExport as _, TryDecapsulate as _};
 use zeroize::{Zeroize as _, Zeroizing};
-
-/// `"HPKE" ‖ I2OSP(0x647a, 2) ‖ I2OSP(0x0001, 2) ‖ I2OSP(0x0002, 2)`.
-const HPKE_SUITE_ID: &[u8] = b"HPKE\x64\x7a\x00\x01\x00\x02";
 
 /// Length of an X-Wing private key: a seed (`Nsk`).
 pub(crate) const SEED_LEN: usize = x_wing::DECAPSULATION_KEY_SIZE;
@@ -183,10 +179,23 @@ fn combine(ss_m: &[u8], ss_x: &[u8], ct_x: &[u8], pk_x: &[u8]) -> Zeroizing<[u8;
     out
 }
 
-/// A sealed message: the X-Wing ciphertext and the AEAD ciphertext (pt ‖ tag).
-pub(crate) struct Sealed {
-    pub(crate) enc: Box<[u8; ENC_LEN]>,
-    pub(crate) ciphertext: Vec<u8>,
+/// X-Wing, as a [`Kem`].
+pub(crate) struct XWing;
+
+impl Kem for XWing {
+    /// `"HPKE" ‖ I2OSP(0x647a, 2) ‖ I2OSP(0x0001, 2) ‖ I2OSP(0x0002, 2)`.
+    const HPKE_SUITE_ID: &'static [u8] = b"HPKE\x64\x7a\x00\x01\x00\x02";
+    type PublicKey = PublicKey;
+    type RecipientKey = RecipientKey;
+    type Enc = Box<[u8; ENC_LEN]>;
+
+    fn encap(pk_r: &PublicKey, rng: &mut dyn RandomSource) -> Result<Encapsulated, Error> {
+        encap(pk_r, rng)
+    }
+
+    fn decap(enc: &[u8], sk_r: &RecipientKey) -> Result<Zeroizing<[u8; 32]>, Error> {
+        decap(enc, sk_r)
+    }
 }
 
 /// `(enc, shared_secret)` of one encapsulation.
@@ -280,38 +289,4 @@ pub(crate) fn decap(enc: &[u8], sk_r: &RecipientKey) -> Result<Zeroizing<[u8; 32
         shared.zeroize();
         Ok(shared_secret)
     }
-}
-
-/// The key schedule of this suite.
-pub(crate) fn key_schedule(shared_secret: &[u8; 32], info: &[u8]) -> Result<KeySchedule, Error> {
-    key_schedule_for(HPKE_SUITE_ID, shared_secret, info)
-}
-
-/// `SealBase(pkR, info, aad, pt)`.
-pub(crate) fn seal(
-    pk_r: &PublicKey,
-    info: &[u8],
-    aad: &[u8],
-    pt: &[u8],
-    rng: &mut dyn RandomSource,
-) -> Result<Sealed, Error> {
-    let (enc, shared_secret) = encap(pk_r, rng)?;
-    let schedule = key_schedule(&shared_secret, info)?;
-    Ok(Sealed {
-        enc,
-        ciphertext: aead_seal(&schedule, aad, pt)?,
-    })
-}
-
-/// `OpenBase(enc, skR, info, aad, ct)` with sequence number 0. Every failure is
-/// [`Error::Corrupted`].
-pub(crate) fn open(
-    enc: &[u8],
-    sk_r: &RecipientKey,
-    info: &[u8],
-    aad: &[u8],
-    ciphertext: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let shared_secret = decap(enc, sk_r)?;
-    aead_open(&key_schedule(&shared_secret, info)?, aad, ciphertext)
 }
