@@ -4,7 +4,7 @@
 //!
 //! The key schedule, seal and open are written once, here, over the [`Kem`] trait; each
 //! KEM is one implementation of it. This is glue over vetted primitives, not new
-//! cryptography: `hkdf`/`sha2` do the labeled KDF, ring does AES-256-GCM, and each KEM
+//! cryptography: `hkdf`/`sha2` do the labeled KDF, the backend does AES-256-GCM, and each KEM
 //! module says what does its key agreement. It exists because the `hpke` crate is
 //! several times slower per recipient (see `docs/decisions.md`); it is checked against
 //! the RFC 9180 and HPKE-PQ test vectors and, differentially, against the `hpke` crate
@@ -12,10 +12,10 @@
 //! counter can wrap.
 
 use crate::Error;
+use crate::backend::AeadKey;
 use crate::rng::RandomSource;
 use alloc::vec::Vec;
 use hkdf::{Hkdf, HkdfExtract};
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -160,17 +160,11 @@ pub(crate) fn open<K: Kem>(
 
 /// AES-256-GCM seal of `pt` with sequence number 0 (nonce = base nonce).
 fn aead_seal(schedule: &KeySchedule, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, Error> {
-    let key = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, schedule.key.as_ref()).map_err(|_| Error::Malformed)?,
-    );
+    let key = AeadKey::new(&schedule.key).map_err(|_| Error::Malformed)?;
     let mut in_out = Vec::with_capacity(pt.len() + TAG_LEN);
     in_out.extend_from_slice(pt);
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(schedule.base_nonce),
-        Aad::from(aad),
-        &mut in_out,
-    )
-    .map_err(|_| Error::Malformed)?;
+    key.seal_append_tag(schedule.base_nonce, aad, &mut in_out)
+        .map_err(|_| Error::Malformed)?;
     Ok(in_out)
 }
 
@@ -180,18 +174,11 @@ fn aead_open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let key = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, schedule.key.as_ref()).map_err(|_| Error::Corrupted)?,
-    );
+    let key = AeadKey::new(&schedule.key).map_err(|_| Error::Corrupted)?;
     let mut in_out = Zeroizing::new(ciphertext.to_vec());
     let plaintext_len = key
-        .open_in_place(
-            Nonce::assume_unique_for_key(schedule.base_nonce),
-            Aad::from(aad),
-            in_out.as_mut_slice(),
-        )
-        .map_err(|_| Error::Corrupted)?
-        .len();
+        .open_appended_tag(schedule.base_nonce, aad, in_out.as_mut_slice())
+        .map_err(|_| Error::Corrupted)?;
     in_out.truncate(plaintext_len);
     Ok(in_out)
 }

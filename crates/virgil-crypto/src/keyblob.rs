@@ -19,13 +19,13 @@
 //! The blob is framed with bincode 2 (big-endian, fixed-width integers); because every
 //! field has a fixed size, that is exactly the layout above.
 
+use crate::backend::AeadKey;
 use crate::key::{PrivateKey, SEED_LEN, Suite};
 use crate::rng::{RandomSource, SystemRandom};
 use crate::{Error, Misuse};
 use alloc::vec::Vec;
 use bincode::{Decode, Encode};
 use hkdf::Hkdf;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
@@ -138,10 +138,8 @@ fn derive(
     Ok((key, check))
 }
 
-fn aead_key(key: &[u8; 32]) -> Result<LessSafeKey, Error> {
-    UnboundKey::new(&AES_256_GCM, key)
-        .map(LessSafeKey::new)
-        .map_err(|_| Error::Malformed)
+fn aead_key(key: &[u8; 32]) -> Result<AeadKey, Error> {
+    AeadKey::new(key).map_err(|_| Error::Malformed)
 }
 
 /// Locks `key` with `password` (PBKDF2-HMAC-SHA256 with `params`, then AES-256-GCM).
@@ -195,11 +193,7 @@ pub(crate) fn lock_with(
     let mut sealed = Zeroizing::new(Vec::with_capacity(SEED_LEN + TAG_LEN));
     sealed.extend_from_slice(key.to_seed().as_ref());
     aead_key(&aead)?
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(&header),
-            &mut *sealed,
-        )
+        .seal_append_tag(nonce, &header, &mut sealed)
         .map_err(|_| Error::Malformed)?;
     blob.ciphertext.copy_from_slice(&sealed);
     blob.encode()
@@ -259,14 +253,13 @@ pub fn unlock(blob: &[u8], password: Option<&[u8]>) -> Result<PrivateKey, Error>
     }
     let header = blob.header_bytes()?;
     let mut opened = Zeroizing::new(blob.ciphertext);
-    let seed = aead_key(&aead)?
-        .open_in_place(
-            Nonce::assume_unique_for_key(blob.nonce),
-            Aad::from(&header),
-            opened.as_mut(),
-        )
+    let seed_len = aead_key(&aead)?
+        .open_appended_tag(blob.nonce, &header, opened.as_mut())
         .map_err(|_| Error::Corrupted)?;
-    let seed: &[u8; SEED_LEN] = (&*seed).try_into().map_err(|_| Error::Corrupted)?;
+    let seed: &[u8; SEED_LEN] = opened
+        .get(..seed_len)
+        .and_then(|seed| seed.try_into().ok())
+        .ok_or(Error::Corrupted)?;
     // The version byte is authenticated (it is in the AAD), so this is the locked suite.
     let suite = Suite::from_id(blob.version).ok_or(Error::UnsupportedVersion)?;
     PrivateKey::from_seed_with_suite(seed, suite)

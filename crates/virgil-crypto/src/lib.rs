@@ -1,10 +1,11 @@
 //! The cryptographic core of the Virgil-style SDK: keys, signatures, the multi-recipient
 //! signed envelope and password-locked key blobs.
 //!
-//! Built from vetted primitives — ring (AES-256-GCM, Ed25519, PBKDF2, ephemeral ECDH),
-//! RustCrypto `p256` (static ECDH) and `hkdf`/`sha2` — with protocol glue only. Every
-//! format's byte layout is specified in `docs/format.md`, with test vectors in
-//! `docs/vectors/` that the tests regenerate and compare.
+//! Built from vetted primitives — ring (AES-256-GCM, Ed25519 verification, ephemeral
+//! ECDH), AWS-LC or RustCrypto `p256`/`x-wing` (the recipient's static keys; one internal
+//! backend module chooses, at build time), `ed25519-dalek`, `pbkdf2` and `hkdf`/`sha2` —
+//! with protocol glue only. Every format's byte layout is specified in `docs/format.md`,
+//! with test vectors in `docs/vectors/` that the tests regenerate and compare.
 //!
 //! Embedded users depend on this crate alone: it is `#![no_std]` + `alloc`. The default
 //! `std` feature adds `std::error::Error` and `io::Read`/`io::Write` streaming
@@ -46,6 +47,7 @@ extern crate std;
 
 #[cfg(feature = "std")]
 pub mod armor;
+mod backend;
 pub mod encoding;
 pub mod envelope;
 mod error;

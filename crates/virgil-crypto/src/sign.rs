@@ -9,7 +9,6 @@
 use crate::Error;
 use crate::key::{PrivateKey, PublicKey};
 use alloc::vec::Vec;
-use ring::signature::{ED25519, UnparsedPublicKey};
 
 /// Length of a [`Signature`].
 pub const SIGNATURE_LEN: usize = 64;
@@ -88,16 +87,15 @@ fn signed_bytes(context: Context, message: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// Ed25519 (RFC 8032) with the key expanded when the private key was made; verified with
-/// ring (`verify_raw`), and held to ring's signatures by `signs_like_ring` below.
+/// Ed25519 (RFC 8032) with the key expanded when the private key was made; verified by
+/// the backend (ring's `verify`), and held to ring's signatures by `signs_like_ring` below.
 fn sign_raw(key: &PrivateKey, bytes: &[u8]) -> Signature {
     use ed25519_dalek::Signer as _;
     Signature(key.signing_key().sign(bytes).to_bytes())
 }
 
 fn verify_raw(key: &PublicKey, bytes: &[u8], signature: &Signature) -> Result<(), Error> {
-    UnparsedPublicKey::new(&ED25519, key.ed25519())
-        .verify(bytes, &signature.0)
+    crate::backend::ed25519_verify(key.ed25519(), bytes, &signature.0)
         .map_err(|_| Error::BadSignature)
 }
 

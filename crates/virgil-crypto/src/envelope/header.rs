@@ -13,6 +13,7 @@
 
 use super::{CHUNK_SIZE, MAX_RECIPIENTS};
 use crate::Error;
+use crate::backend::AeadKey;
 use crate::hpke::dhkem_p256::{DhKemP256, POINT_LEN};
 use crate::hpke::xwing::XWing;
 use crate::hpke::{self, TAG_LEN};
@@ -21,7 +22,6 @@ use crate::rng::RandomSource;
 use alloc::vec::Vec;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac as _};
-use ring::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -53,7 +53,7 @@ const _: () = assert!(CHUNK_SIZE == 64 * 1024);
 /// The keys a content key gives, plus what the signature covers.
 #[derive(Clone)]
 pub(crate) struct Opened {
-    pub(crate) payload_key: LessSafeKey,
+    pub(crate) payload_key: AeadKey,
     pub(crate) header_hash: [u8; 32],
 }
 
@@ -61,7 +61,7 @@ pub(crate) struct Opened {
 fn derive_keys(
     content_key: &[u8; CONTENT_KEY_LEN],
     nonce: &[u8],
-) -> Result<(Zeroizing<[u8; 32]>, LessSafeKey), Error> {
+) -> Result<(Zeroizing<[u8; 32]>, AeadKey), Error> {
     let hkdf = Hkdf::<Sha256>::new(Some(nonce), content_key);
     let mut mac_key = Zeroizing::new([0u8; 32]);
     let mut payload_key = Zeroizing::new([0u8; 32]);
@@ -69,9 +69,7 @@ fn derive_keys(
         .map_err(|_| Error::Corrupted)?;
     hkdf.expand(LABEL_PAYLOAD, payload_key.as_mut())
         .map_err(|_| Error::Corrupted)?;
-    let payload_key = UnboundKey::new(&AES_256_GCM, payload_key.as_ref())
-        .map(LessSafeKey::new)
-        .map_err(|_| Error::Corrupted)?;
+    let payload_key = AeadKey::new(&payload_key).map_err(|_| Error::Corrupted)?;
     Ok((mac_key, payload_key))
 }
 

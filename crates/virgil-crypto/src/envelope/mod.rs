@@ -23,20 +23,20 @@ pub(crate) mod header;
 #[cfg(feature = "std")]
 pub mod stream;
 
+use crate::backend::{AEAD_NONCE_LEN, AEAD_TAG_LEN, AeadKey};
 use crate::key::{KEY_ID_LEN, KeyId, PrivateKey, PublicKey};
 use crate::rng::{RandomSource, SystemRandom};
 use crate::sign::{self, Context, SIGNATURE_LEN, Signature};
 use crate::{Error, Misuse};
 use alloc::vec;
 use alloc::vec::Vec;
-use ring::aead::{Aad, LessSafeKey, NONCE_LEN, Nonce, Tag};
 
 /// Bytes of `inner` per payload chunk (fixed by format version 1).
 pub const CHUNK_SIZE: usize = 64 * 1024;
 /// The most recipients one envelope may have.
 pub const MAX_RECIPIENTS: usize = 10_000;
 
-const TAG_LEN: usize = 16;
+const TAG_LEN: usize = AEAD_TAG_LEN;
 const ENCRYPTED_CHUNK_SIZE: usize = CHUNK_SIZE + TAG_LEN;
 const KIND_UNSIGNED: u8 = 0x00;
 pub(crate) const KIND_SIGNED: u8 = 0x01;
@@ -81,35 +81,33 @@ fn header_of(start: &[u8]) -> Result<&[u8], Error> {
 }
 
 /// The STREAM nonce of chunk `counter`: 11-byte big-endian counter ‖ last-chunk flag.
-fn chunk_nonce(counter: u64, last: bool) -> Nonce {
-    let mut nonce = [0u8; NONCE_LEN];
+fn chunk_nonce(counter: u64, last: bool) -> [u8; AEAD_NONCE_LEN] {
+    let mut nonce = [0u8; AEAD_NONCE_LEN];
     nonce[3..11].copy_from_slice(&counter.to_be_bytes());
     nonce[11] = u8::from(last);
-    Nonce::assume_unique_for_key(nonce)
+    nonce
 }
 
-fn seal_chunk(key: &LessSafeKey, counter: u64, last: bool, data: &mut [u8]) -> Result<Tag, Error> {
-    key.seal_in_place_separate_tag(chunk_nonce(counter, last), Aad::empty(), data)
+fn seal_chunk(
+    key: &AeadKey,
+    counter: u64,
+    last: bool,
+    data: &mut [u8],
+) -> Result<[u8; TAG_LEN], Error> {
+    key.seal_separate_tag(chunk_nonce(counter, last), &[], data)
         .map_err(|_| Error::Misuse(Misuse::MessageTooLong))
 }
 
 fn open_chunk(
-    key: &LessSafeKey,
+    key: &AeadKey,
     counter: u64,
     last: bool,
     data: &mut [u8],
     tag: &[u8],
 ) -> Result<(), Error> {
-    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Corrupted)?;
-    key.open_in_place_separate_tag(
-        chunk_nonce(counter, last),
-        Aad::empty(),
-        Tag::from(tag),
-        data,
-        0..,
-    )
-    .map(|_| ())
-    .map_err(|_| Error::Corrupted)
+    let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Corrupted)?;
+    key.open_separate_tag(chunk_nonce(counter, last), &[], data, tag)
+        .map_err(|_| Error::Corrupted)
 }
 
 /// The bytes the sender signs: header_hash ‖ digest(plaintext).
@@ -425,7 +423,7 @@ pub(crate) fn seal_inner(header: &header::SealedHeader, inner: &[u8]) -> Result<
 
 /// Fills a payload buffer: copies `inner` chunk by chunk and seals each in place.
 struct PayloadWriter<'a> {
-    key: &'a LessSafeKey,
+    key: &'a AeadKey,
     header_hash: &'a [u8; 32],
     prefix: &'a [u8],
     plaintext: &'a [u8],

@@ -19,11 +19,11 @@ use super::{
     CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, KIND_SIGNED, KIND_UNSIGNED, SIGNED_PREFIX_LEN, TAG_LEN,
     header, open_chunk, seal_chunk, signed_message,
 };
+use crate::backend::AeadKey;
 use crate::key::{KEY_ID_LEN, KeyId, PrivateKey, PublicKey};
 use crate::rng::{RandomSource, SystemRandom};
 use crate::sign::{self, Context, SIGNATURE_LEN, Signature};
 use crate::{Error, Misuse};
-use ring::aead::LessSafeKey;
 use std::io::{self, Read, Write};
 use std::vec::Vec;
 
@@ -50,7 +50,7 @@ use std::vec::Vec;
 /// ```
 pub struct EncryptingWriter<'a, W: Write> {
     out: W,
-    key: LessSafeKey,
+    key: AeadKey,
     counter: u64,
     /// Pending bytes of `inner`, at most one chunk.
     chunk: Vec<u8>,
@@ -196,7 +196,7 @@ impl SenderCheck {
 /// they are held back and carried over (copied) to be served before the next chunk.
 pub struct DecryptingReader<R: Read> {
     input: R,
-    key: LessSafeKey,
+    key: AeadKey,
     header_hash: [u8; 32],
     check: SenderCheck,
     counter: u64,

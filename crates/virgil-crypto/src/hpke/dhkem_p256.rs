@@ -1,15 +1,14 @@
 //! DHKEM(P-256, HKDF-SHA256), kem 0x0010 (RFC 9180 §4.1, §7.1.3).
 //!
-//! ring does the sender's ephemeral ECDH; the recipient's static ECDH is aws-lc-rs's
-//! (feature `aws-lc`, on by default: AWS-LC's P-256, about three times faster than
-//! `p256`'s) or the `p256` crate's (without it, e.g. `no_std`); `p256` also does
-//! `DeriveKeyPair` and the deterministic (test-vector) encapsulation.
+//! The backend (`backend.rs`) does the sender's ephemeral ECDH and the recipient's
+//! static ECDH; `p256` does `DeriveKeyPair` and the deterministic (test-vector)
+//! encapsulation.
 
 use super::{Kem, labeled_expand, labeled_extract};
 use crate::Error;
+use crate::backend::{P256StaticKey, p256_ephemeral_agree};
 use crate::rng::RandomSource;
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-use ring::agreement;
 use zeroize::Zeroizing;
 
 /// `"KEM" ‖ I2OSP(kem_id, 2)`.
@@ -83,39 +82,18 @@ pub(crate) fn deserialize_public_key(bytes: &[u8]) -> Result<p256::PublicKey, Er
 /// A recipient's static key (`skR` with its serialized `pkR`), expanded once when the
 /// private key is loaded so that every decryption costs one ECDH and nothing more.
 ///
-/// Zeroized on drop: `p256::SecretKey` zeroizes itself; AWS-LC clears every allocation
-/// it frees (`OPENSSL_free` calls `OPENSSL_cleanse`), the key's scalar included.
+/// Zeroized on drop (by the backend: `p256::SecretKey` zeroizes itself, AWS-LC clears
+/// what it frees).
 pub(crate) struct RecipientKey {
-    #[cfg(feature = "aws-lc")]
-    static_key: aws_lc_rs::agreement::PrivateKey,
-    #[cfg(not(feature = "aws-lc"))]
-    static_key: p256::SecretKey,
+    static_key: P256StaticKey,
     public: [u8; POINT_LEN],
 }
 
 impl RecipientKey {
     /// Expands `skR` (e.g. from [`derive_key_pair`]).
     pub(crate) fn new(secret: &p256::SecretKey) -> Result<Self, Error> {
-        #[cfg(feature = "aws-lc")]
-        {
-            use aws_lc_rs::agreement;
-            let scalar = Zeroizing::new(secret.to_bytes());
-            let static_key =
-                agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, scalar.as_ref())
-                    .map_err(|_| Error::Malformed)?;
-            let public: [u8; POINT_LEN] = static_key
-                .compute_public_key()
-                .map_err(|_| Error::Malformed)?
-                .as_ref()
-                .try_into()
-                .map_err(|_| Error::Malformed)?;
-            Ok(Self { static_key, public })
-        }
-        #[cfg(not(feature = "aws-lc"))]
-        Ok(Self {
-            static_key: secret.clone(),
-            public: serialize_public_key(&secret.public_key()),
-        })
+        let (static_key, public) = P256StaticKey::new(secret).map_err(|_| Error::Malformed)?;
+        Ok(Self { static_key, public })
     }
 
     /// `SerializePublicKey(pkR)`.
@@ -130,22 +108,11 @@ impl RecipientKey {
         pk_e: &[u8],
         kdf: impl FnOnce(&[u8]) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        if pk_e.len() != POINT_LEN || pk_e.first() != Some(&0x04) {
+        let pk_e: &[u8; POINT_LEN] = pk_e.try_into().map_err(|_| Error::Corrupted)?;
+        if pk_e.first() != Some(&0x04) {
             return Err(Error::Corrupted);
         }
-        #[cfg(feature = "aws-lc")]
-        {
-            use aws_lc_rs::agreement;
-            let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, pk_e);
-            agreement::agree(&self.static_key, peer, Error::Corrupted, kdf)
-        }
-        #[cfg(not(feature = "aws-lc"))]
-        {
-            let pk_e = deserialize_public_key(pk_e).map_err(|_| Error::Corrupted)?;
-            let dh =
-                p256::ecdh::diffie_hellman(self.static_key.to_nonzero_scalar(), pk_e.as_affine());
-            kdf(dh.raw_secret_bytes())
-        }
+        self.static_key.agree(pk_e, kdf)
     }
 }
 
@@ -173,28 +140,15 @@ fn extract_and_expand(
 
 /// `Encap(pkR)`. `pk_rm` must be a validated uncompressed point.
 ///
-/// With the system generator, the ephemeral key is ring's (`EphemeralPrivateKey`, fast
-/// and never exported). With a deterministic generator (test vectors), it is
+/// With the system generator, the ephemeral key is the backend's (fast, and never
+/// exported). With a deterministic generator (test vectors), it is
 /// `DeriveKeyPair(32 bytes from the generator)` and the ECDH is done by `p256`.
 pub(crate) fn encap(
     pk_rm: &[u8; POINT_LEN],
     rng: &mut dyn RandomSource,
 ) -> Result<([u8; POINT_LEN], Zeroizing<[u8; 32]>), Error> {
     if let Some(system) = rng.system() {
-        let ephemeral = agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, system)
-            .map_err(|_| Error::RandomFailed)?;
-        let public = ephemeral
-            .compute_public_key()
-            .map_err(|_| Error::RandomFailed)?;
-        let enc: [u8; POINT_LEN] = public
-            .as_ref()
-            .try_into()
-            .map_err(|_| Error::InvalidPublicKey)?;
-        let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, pk_rm);
-        let shared_secret =
-            agreement::agree_ephemeral(ephemeral, &peer, |dh| extract_and_expand(dh, &enc, pk_rm))
-                .map_err(|_| Error::InvalidPublicKey)??;
-        Ok((enc, shared_secret))
+        p256_ephemeral_agree(system, pk_rm, |enc, dh| extract_and_expand(dh, enc, pk_rm))
     } else {
         let mut ikm_e = Zeroizing::new([0u8; 32]);
         rng.fill(ikm_e.as_mut())?;
