@@ -1,13 +1,13 @@
-//! The command line of the application server, shared by the `virgil-app-server`
-//! binary and `virgil serve app`: [`ServeArgs`] + [`serve`].
+//! The command line of the application server: the `virgil-app-server` binary is
+//! [`main`]; `virgil serve app` is [`ServeArgs`] + [`serve`].
 
 use crate::accounts::{check_password, check_username, new_user_record};
 use crate::config::Config;
-use crate::server::{AppServer, Registration, serve as serve_listener};
+use crate::server::{Registration, Server};
 use crate::store::{AppStore, UserRecord};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::sync::Arc;
-use virgil_client::{CardsClient, TlsRoots};
+use virgil_server::command::{KeygenArgs, keygen};
 use virgil_server::tls::TlsArgs;
 use virgil_server::{ConfigError, ServeError, runtime};
 
@@ -106,7 +106,7 @@ async fn operator_account(
         .database_url
         .clone()
         .or(file.database_url)
-        .unwrap_or_else(|| "sqlite://app.db?mode=rwc".to_owned());
+        .unwrap_or_else(|| crate::config::DEFAULT_DATABASE_URL.to_owned());
     let store = AppStore::connect(&database_url)
         .await
         .map_err(|e| database_error(&database_url, &e))?;
@@ -196,52 +196,72 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let config = resolve(args)?;
     runtime::init_logging(config.log_format.unwrap_or_default());
     let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
-    let roots = match &config.cards_ca_file {
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                ConfigError::invalid(
-                    "cards_ca_file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            TlsRoots::from_pem(&pem)
-                .map_err(|e| ConfigError::invalid("cards_ca_file", e.to_string()))?
-        }
-        None => TlsRoots::default(),
-    };
-    let app_id = config.app_id()?.to_owned();
-    let cards_url = config.cards_url()?.to_owned();
-    let service_key = config.cards_service_key()?;
-    let iterations = config.password_iterations()?;
-    let limits = config.limits.connection_limits()?;
-    let account_rate = config.limits.account_rate()?;
     let password = std::env::var(PASSWORD_VAR).ok();
     let app_key = virgil_server::keys::load_key_file(
         config.app_key_file()?,
         password.as_deref().map(str::as_bytes),
         PASSWORD_VAR,
     )?;
-    let client = CardsClient::for_application(&cards_url, service_key, &app_id, &app_key, roots)
-        .map_err(|e| ConfigError::Key(e.to_string()))?;
-    let database_url = config
-        .database_url
-        .unwrap_or_else(|| "sqlite://app.db?mode=rwc".to_owned());
-    let store = AppStore::connect(&database_url)
-        .await
-        .map_err(|e| ServeError::Database {
-            url: database_url.clone(),
-            message: e.to_string(),
-        })?;
+    let app_key_id = app_key.key_id().to_string();
+    let server = Server::build(&config, app_key, config.cards_roots()?).await?;
     let shutdown = runtime::shutdown_signal()?;
-    let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8081".to_owned());
-    let listener = runtime::bind(&listen, tls, insecure_http).await?;
-    tracing::info!(address = %listen, app_id, cards_url, app_key_id = %app_key.key_id(), "application server started");
-    let registration = config.registration.unwrap_or_default();
-    let server = Arc::new(
-        AppServer::new(store, &app_id, app_key, client, iterations)
-            .with_registration(registration)
-            .with_relay_quota(config.relay)
-            .with_account_rate(account_rate),
+    let listener = runtime::bind(config.listen(), tls, insecure_http).await?;
+    tracing::info!(
+        address = %config.listen(),
+        app_id = config.app_id()?,
+        cards_url = config.cards_url()?,
+        app_key_id,
+        "application server started"
     );
-    serve_listener(listener, server, shutdown, limits).await
+    server.serve(listener, shutdown).await
+}
+
+/// The reference application server: users, logins, card approval, access tokens for
+/// the cards service, and a relay for encrypted messages.
+///
+/// Options can also be given in a TOML file (--config) and as environment variables;
+/// the command line wins over the environment, which wins over the file. The
+/// application key's password is read from VIRGIL_APP_KEY_PASSWORD.
+#[derive(Parser, Debug)]
+#[command(
+    name = "virgil-app-server",
+    version,
+    after_help = "Examples:\n  \
+    virgil-app-server keygen --out app.key      # register its public key with the cards service\n  \
+    VIRGIL_APP_KEY_PASSWORD=… virgil-app-server serve --app-id chat --app-key-file app.key \\\n      \
+    --cards-url http://127.0.0.1:8080 --cards-service-key VksB… --database-url 'sqlite://app.db?mode=rwc'\n  \
+    virgil-app-server serve --config app.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the HTTP API (see docs/api.md).
+    Serve(Box<ServeArgs>),
+    /// Create an application key, locked with VIRGIL_APP_KEY_PASSWORD, and print its
+    /// public key (register it with the cards service: --app APP_ID=KEY).
+    Keygen(KeygenArgs),
+    /// Create an account directly in the database, password from VIRGIL_ACCOUNT_PASSWORD
+    /// (for registration = "closed").
+    AddUser(AccountArgs),
+    /// Set an account's password (from VIRGIL_ACCOUNT_PASSWORD) and end every session
+    /// of the account, e.g. after the user reports a stolen password.
+    SetPassword(AccountArgs),
+}
+
+/// The `virgil-app-server` binary: parses the command line, runs the command, reports
+/// an error as `virgil-app-server: message` with exit code 1.
+pub fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Command::Keygen(args) => {
+            keygen(&args, KEY_NAME, PASSWORD_VAR, "application key").map_err(ServeError::from)
+        }
+        Command::Serve(args) => runtime::block_on(serve(*args)),
+        Command::AddUser(args) => runtime::block_on(add_user(args)),
+        Command::SetPassword(args) => runtime::block_on(set_password(args)),
+    };
+    runtime::exit("virgil-app-server", result)
 }

@@ -31,6 +31,10 @@ use virgil_server::tls::TlsFiles;
 
 /// PBKDF2 iterations for user passwords unless configured (OWASP 2023 for SHA-256).
 pub const DEFAULT_PASSWORD_ITERATIONS: u32 = 600_000;
+/// Where the server listens unless configured: loopback, port 8081.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
+/// The database unless configured: `app.db` in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://app.db?mode=rwc";
 
 /// The application server's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -70,6 +74,31 @@ pub struct Config {
 }
 
 impl Config {
+    /// The address to listen on ([`DEFAULT_LISTEN`] unless set).
+    pub fn listen(&self) -> &str {
+        self.listen.as_deref().unwrap_or(DEFAULT_LISTEN)
+    }
+
+    /// The database URL ([`DEFAULT_DATABASE_URL`] unless set).
+    pub fn database_url(&self) -> &str {
+        self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
+    }
+
+    /// The CA to trust for the cards service: `cards_ca_file`'s, else the public web's.
+    pub fn cards_roots(&self) -> Result<virgil_client::TlsRoots, ConfigError> {
+        let Some(path) = &self.cards_ca_file else {
+            return Ok(virgil_client::TlsRoots::default());
+        };
+        let pem = std::fs::read(path).map_err(|e| {
+            ConfigError::invalid(
+                "cards_ca_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        virgil_client::TlsRoots::from_pem(&pem)
+            .map_err(|e| ConfigError::invalid("cards_ca_file", e.to_string()))
+    }
+
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         virgil_server::config::read_toml(path)

@@ -7,12 +7,18 @@
 //! `POST /v1/cards` approves the logged-in user's exported card request and publishes it;
 //! `POST /v1/messages` and `GET /v1/messages` relay ciphertext between users.
 
+use crate::config::Config;
 use crate::handlers;
+use crate::store::AppStore;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
 use virgil_api::endpoints;
+use virgil_client::{CardsClient, TlsRoots};
+use virgil_crypto::PrivateKey;
 use virgil_server::http::{json_body_limit, on, track_request};
+use virgil_server::runtime::ConnectionLimits;
+use virgil_server::{ConfigError, ServeError};
 
 pub use crate::accounts::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
 pub use crate::state::{
@@ -80,17 +86,86 @@ pub fn router(server: Arc<AppServer>) -> Router {
         .with_state(server)
 }
 
-/// Serves the API on `listener` within `limits` until `shutdown` completes, then lets
-/// in-flight requests finish and closes the database pool.
-pub async fn serve(
-    listener: impl Into<virgil_server::runtime::Listener>,
-    server: Arc<AppServer>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    limits: virgil_server::runtime::ConnectionLimits,
-) -> Result<(), virgil_server::ServeError> {
-    let store = server.store.clone();
-    let served =
-        virgil_server::runtime::serve_with_limits(listener, router(server), shutdown, limits).await;
-    store.close().await;
-    served
+/// An application server assembled from its [`Config`]: settings checked, the cards
+/// service's client made, database open and migrated, ready to
+/// [`serve`](Server::serve) on a listener.
+///
+/// ```no_run
+/// # async fn run(app_key: virgil_crypto::PrivateKey) -> Result<(), virgil_server::ServeError> {
+/// use virgil_app_server::{config::Config, server::Server};
+/// let config = Config::from_file("app.toml".as_ref())?;
+/// let server = Server::build(&config, app_key, config.cards_roots()?).await?;
+/// let listener = virgil_server::runtime::bind(config.listen(), None, false).await?;
+/// server.serve(listener, std::future::pending()).await
+/// # }
+/// ```
+pub struct Server {
+    server: AppServer,
+    limits: ConnectionLimits,
+}
+
+impl Server {
+    /// Builds the server `config` describes, approving cards with `app_key` and
+    /// reaching the cards service over TLS trusting `cards_roots`.
+    pub async fn build(
+        config: &Config,
+        app_key: PrivateKey,
+        cards_roots: TlsRoots,
+    ) -> Result<Self, ServeError> {
+        let app_id = config.app_id()?;
+        let iterations = config.password_iterations()?;
+        let limits = config.limits.connection_limits()?;
+        let account_rate = config.limits.account_rate()?;
+        let client = CardsClient::for_application(
+            config.cards_url()?,
+            config.cards_service_key()?,
+            app_id,
+            &app_key,
+            cards_roots,
+        )
+        .map_err(|e| ConfigError::Key(e.to_string()))?;
+        let database_url = config.database_url();
+        let store = AppStore::connect(database_url)
+            .await
+            .map_err(|e| ServeError::Database {
+                url: database_url.to_owned(),
+                message: e.to_string(),
+            })?;
+        let server = AppServer::new(store, app_id, app_key, client, iterations)
+            .with_registration(config.registration.unwrap_or_default())
+            .with_relay_quota(config.relay)
+            .with_account_rate(account_rate);
+        Ok(Self { server, limits })
+    }
+
+    /// The server `change` makes of this one (tests: other rates, quotas).
+    pub fn map_server(mut self, change: impl FnOnce(AppServer) -> AppServer) -> Self {
+        self.server = change(self.server);
+        self
+    }
+
+    /// Serves within `limits` instead of the configured ones.
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes, then lets in-flight
+    /// requests finish and closes the database pool.
+    pub async fn serve(
+        self,
+        listener: impl Into<virgil_server::runtime::Listener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let store = self.server.store.clone();
+        let served = virgil_server::runtime::serve_with_limits(
+            listener,
+            router(Arc::new(self.server)),
+            shutdown,
+            self.limits,
+        )
+        .await;
+        store.close().await;
+        served
+    }
 }

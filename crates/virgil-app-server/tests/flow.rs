@@ -407,6 +407,7 @@ fn an_upstream_rate_limit_passes_through_as_503_with_retry_after() {
         "chat",
         key(APP),
         key(SERVICE).public_key().clone(),
+        virgil_testkit::servers::RelayQuota::default(),
     );
     let app = app(&app_url);
     let mut answers = Vec::new();

@@ -1,12 +1,12 @@
-//! The command line of the cards service, shared by the `virgil-cards-service` binary
-//! and `virgil serve cards`: [`ServeArgs`] + [`serve`] (`keygen` is
+//! The command line of the cards service: the `virgil-cards-service` binary is
+//! [`main`]; `virgil serve cards` is [`ServeArgs`] + [`serve`] (`keygen` is
 //! [`virgil_server::command::keygen`] with [`KEY_NAME`] and [`PASSWORD_VAR`]).
 
 use crate::config::{ApplicationConfig, Config};
-use crate::server::{Service, serve as serve_listener};
-use crate::store::CardStore;
+use crate::server::Server;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::sync::Arc;
+use virgil_server::command::{KeygenArgs, keygen};
 use virgil_server::tls::TlsArgs;
 use virgil_server::{ConfigError, ServeError, runtime};
 
@@ -80,29 +80,53 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let config = resolve(args)?;
     runtime::init_logging(config.log_format.unwrap_or_default());
     let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
-    let applications = config.applications()?;
-    let limits = config.limits.connection_limits()?;
     let password = std::env::var(PASSWORD_VAR).ok();
     let service_key = config.service_key(password.as_deref().map(str::as_bytes))?;
-    let database_url = config
-        .database_url
-        .unwrap_or_else(|| "sqlite://cards.db?mode=rwc".to_owned());
-    let store = CardStore::connect(&database_url)
-        .await
-        .map_err(|e| ServeError::Database {
-            url: database_url.clone(),
-            message: e.to_string(),
-        })?;
+    let service_key_id = service_key.key_id().to_string();
+    let server = Server::build(&config, service_key).await?;
     let shutdown = runtime::shutdown_signal()?;
-    let listen = config.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let listener = runtime::bind(&listen, tls, insecure_http).await?;
-    tracing::info!(address = %listen, service_key_id = %service_key.key_id(), "cards service started");
-    let reset_delay = config.reset_delay_seconds.unwrap_or(0);
-    let service = Arc::new(
-        Service::new(store, service_key, applications)
-            .with_account_rate(config.limits.account_rate()?)
-            .with_reset_delay(reset_delay)
-            .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay)),
-    );
-    serve_listener(listener, service, shutdown, limits).await
+    let listener = runtime::bind(config.listen(), tls, insecure_http).await?;
+    tracing::info!(address = %config.listen(), service_key_id, "cards service started");
+    server.serve(listener, shutdown).await
+}
+
+/// The self-hosted cards service: verifies, countersigns, stores and serves cards.
+///
+/// Options can also be given in a TOML file (--config) and as environment variables;
+/// the command line wins over the environment, which wins over the file. The service
+/// key's password is read from VIRGIL_SERVICE_KEY_PASSWORD.
+#[derive(Parser, Debug)]
+#[command(
+    name = "virgil-cards-service",
+    version,
+    after_help = "Examples:\n  \
+    virgil-cards-service keygen --out service.key\n  \
+    VIRGIL_SERVICE_KEY_PASSWORD=… virgil-cards-service serve --service-key-file service.key \\\n      \
+    --database-url 'sqlite://cards.db?mode=rwc' --app chat=VksB…\n  \
+    virgil-cards-service serve --config cards.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the HTTP API (see docs/api.md).
+    Serve(Box<ServeArgs>),
+    /// Create a service key, locked with VIRGIL_SERVICE_KEY_PASSWORD, and print its public
+    /// key for clients to pin.
+    Keygen(KeygenArgs),
+}
+
+/// The `virgil-cards-service` binary: parses the command line, runs the command,
+/// reports an error as `virgil-cards-service: message` with exit code 1.
+pub fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Command::Keygen(args) => {
+            keygen(&args, KEY_NAME, PASSWORD_VAR, "service key").map_err(ServeError::from)
+        }
+        Command::Serve(args) => runtime::block_on(serve(*args)),
+    };
+    runtime::exit("virgil-cards-service", result)
 }

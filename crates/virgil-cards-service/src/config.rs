@@ -36,6 +36,10 @@ use virgil_server::tls::TlsFiles;
 
 /// The environment variable the service key's password is read from.
 pub const PASSWORD_VAR: &str = "VIRGIL_SERVICE_KEY_PASSWORD";
+/// Where the service listens unless configured: loopback, port 8080.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The database unless configured: `cards.db` in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://cards.db?mode=rwc";
 
 /// One registered application.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -83,6 +87,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The address to listen on ([`DEFAULT_LISTEN`] unless set).
+    pub fn listen(&self) -> &str {
+        self.listen.as_deref().unwrap_or(DEFAULT_LISTEN)
+    }
+
+    /// The database URL ([`DEFAULT_DATABASE_URL`] unless set).
+    pub fn database_url(&self) -> &str {
+        self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
+    }
+
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         virgil_server::config::read_toml(path)

@@ -3,6 +3,7 @@
 //! number of identities per search (50, 422), every field of a card (422).
 
 use crate::auth::{Applications, Caller};
+use crate::config::Config;
 use crate::store::{CardStore, Published, RevokedBy, StoreError, StoredCard};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -19,12 +20,13 @@ use virgil_card::status::decode_signed_request;
 use virgil_card::{CardId, CardJson, SearchStatement, Signer, Verifier};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::to_base64;
-use virgil_server::ApiError;
 use virgil_server::http::{
     PROMETHEUS_TEXT, authorization, json_body_limit, on, parse_json, track_request,
 };
 use virgil_server::metrics::{Gauge, Metrics};
 use virgil_server::rate_limit::{Rate, RateLimiter};
+use virgil_server::runtime::ConnectionLimits;
+use virgil_server::{ApiError, ServeError};
 
 /// Everything a request handler needs; shared by all requests.
 pub struct Service {
@@ -349,20 +351,74 @@ async fn metrics(
     )
 }
 
-/// Serves the API on `listener` within `limits` until `shutdown` completes, then lets
-/// in-flight requests finish and closes the database pool.
-pub async fn serve(
-    listener: impl Into<virgil_server::runtime::Listener>,
-    service: Arc<Service>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    limits: virgil_server::runtime::ConnectionLimits,
-) -> Result<(), virgil_server::ServeError> {
-    let store = service.store.clone();
-    let served =
-        virgil_server::runtime::serve_with_limits(listener, router(service), shutdown, limits)
-            .await;
-    store.close().await;
-    served
+/// A cards service assembled from its [`Config`]: applications and limits checked,
+/// database open and migrated, ready to [`serve`](Server::serve) on a listener.
+///
+/// ```no_run
+/// # async fn run(service_key: virgil_crypto::PrivateKey) -> Result<(), virgil_server::ServeError> {
+/// use virgil_cards_service::{config::Config, server::Server};
+/// let config = Config::from_file("cards.toml".as_ref())?;
+/// let server = Server::build(&config, service_key).await?;
+/// let listener = virgil_server::runtime::bind(config.listen(), None, false).await?;
+/// server.serve(listener, std::future::pending()).await
+/// # }
+/// ```
+pub struct Server {
+    service: Service,
+    limits: ConnectionLimits,
+}
+
+impl Server {
+    /// Builds the service `config` describes, countersigning with `service_key`.
+    pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Self, ServeError> {
+        let applications = config.applications()?;
+        let limits = config.limits.connection_limits()?;
+        let account_rate = config.limits.account_rate()?;
+        let database_url = config.database_url();
+        let store = CardStore::connect(database_url)
+            .await
+            .map_err(|e| ServeError::Database {
+                url: database_url.to_owned(),
+                message: e.to_string(),
+            })?;
+        let reset_delay = config.reset_delay_seconds.unwrap_or(0);
+        let service = Service::new(store, service_key, applications)
+            .with_account_rate(account_rate)
+            .with_reset_delay(reset_delay)
+            .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay));
+        Ok(Self { service, limits })
+    }
+
+    /// The service `change` makes of this one (tests: other rates, delays).
+    pub fn map_service(mut self, change: impl FnOnce(Service) -> Service) -> Self {
+        self.service = change(self.service);
+        self
+    }
+
+    /// Serves within `limits` instead of the configured ones.
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes, then lets in-flight
+    /// requests finish and closes the database pool.
+    pub async fn serve(
+        self,
+        listener: impl Into<virgil_server::runtime::Listener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let store = self.service.store.clone();
+        let served = virgil_server::runtime::serve_with_limits(
+            listener,
+            router(Arc::new(self.service)),
+            shutdown,
+            self.limits,
+        )
+        .await;
+        store.close().await;
+        served
+    }
 }
 
 /// The OpenAPI 3 document of this API (`docs/api/cards-service.openapi.json`).

@@ -14,14 +14,15 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use virgil_server::runtime::ConnectionLimits;
 use virgil_testkit::key;
-use virgil_testkit::servers::spawn_cards_service_with_limits;
+use virgil_testkit::servers::spawn_cards_service_configured;
 
 fn start(dir: &std::path::Path, limits: ConnectionLimits) -> String {
-    let url = spawn_cards_service_with_limits(
+    let url = spawn_cards_service_configured(
         &format!("sqlite://{}?mode=rwc", dir.join("cards.db").display()),
         key(101),
         &[("chat", key(100).public_key().clone())],
         limits,
+        |service| service,
     );
     url.trim_start_matches("http://").to_owned()
 }

@@ -634,13 +634,7 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             };
             let revoked = match app_key_file {
                 Some(app_key_file) => {
-                    let password = std::env::var(virgil_app_server::command::PASSWORD_VAR).ok();
-                    let app_key = virgil_server::keys::load_key_file(
-                        &app_key_file,
-                        password.as_deref().map(str::as_bytes),
-                        virgil_app_server::command::PASSWORD_VAR,
-                    )
-                    .map_err(|e| CliError::with(Exit::Auth, e.to_string()))?;
+                    let app_key = load_app_key(&app_key_file)?;
                     virgil
                         .cards()
                         .revoke_as_application(&card_id, reason, &app_key)?
@@ -662,6 +656,28 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
         }
     }
     Ok(())
+}
+
+/// The environment variable the application key's password is read from (as the
+/// application server reads it).
+const APP_KEY_PASSWORD_VAR: &str = "VIRGIL_APP_KEY_PASSWORD";
+
+/// Reads and unlocks an application key file (password from [`APP_KEY_PASSWORD_VAR`]).
+fn load_app_key(path: &std::path::Path) -> Result<virgil::crypto::PrivateKey, CliError> {
+    use virgil::keystore::KeyStoreError;
+    let password = std::env::var(APP_KEY_PASSWORD_VAR).ok();
+    virgil::keystore::key_file::open(path, password.as_deref().map(str::as_bytes))
+        .map(|(_, key)| key)
+        .map_err(|e| match e {
+            KeyStoreError::WrongPassword { .. } => CliError::with(
+                Exit::Auth,
+                format!(
+                    "wrong or missing password for the key {} (set {APP_KEY_PASSWORD_VAR})",
+                    path.display()
+                ),
+            ),
+            other => CliError::new(format!("the key {} is unusable: {other}", path.display())),
+        })
 }
 
 fn card_id(text: &str) -> Result<CardId, CliError> {

@@ -1,15 +1,8 @@
 //! `virgil demo`: the seed tutorial, end to end, against real servers on loopback.
 
-use std::sync::Arc;
-use virgil::crypto::PrivateKey;
+use crate::error::CliError;
 use virgil::{Config, ContactEvent, Encoding, RecipientPolicy, Suite, TlsRoots, Virgil};
-use virgil_app_server::server::AppServer;
-use virgil_app_server::store::AppStore;
-use virgil_cards_service::auth::Applications;
-use virgil_cards_service::server::Service;
-use virgil_cards_service::store::CardStore;
-use virgil_server::runtime::{ConnectionLimits, Listener};
-use virgil_server::tls;
+use virgil_deploy::LocalDeployment;
 
 const APP_ID: &str = "demo-chat";
 const PASSWORD: &str = "correct horse battery staple";
@@ -19,82 +12,17 @@ fn step(text: impl std::fmt::Display) {
     println!("  ✓ {text}");
 }
 
-fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> String + '_ {
-    move |e| format!("{context}: {e}")
+/// A failed step: `demo FAILED: …`.
+fn fail(message: impl Into<String>) -> CliError {
+    CliError::new(format!("demo FAILED: {}", message.into()))
 }
 
-/// Starts both servers on the runtime over HTTPS (certificates from a throwaway local
-/// CA); returns their URLs and the CA the clients pin.
-fn start_servers(
-    runtime: &tokio::runtime::Runtime,
-    dir: &std::path::Path,
-    service_key: PrivateKey,
-    app_key: PrivateKey,
-) -> Result<(String, String, TlsRoots), String> {
-    let cards_db = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
-    let app_db = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
-    let app_public = app_key.public_key().clone();
-    let service_public = service_key.public_key().clone();
-    let ca = tls::local_ca(&["127.0.0.1".to_owned(), "localhost".to_owned()])?;
-    let roots = TlsRoots::from_pem(ca.ca_pem.as_bytes()).map_err(|e| e.to_string())?;
-    let acceptor = tls::acceptor_from_pem(ca.cert_pem.as_bytes(), ca.key_pem.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let client_roots = roots.clone();
-    runtime.block_on(async move {
-        let mut applications = Applications::new();
-        applications
-            .register(APP_ID, app_public.clone())
-            .map_err(|e| e.message)?;
-        let store = CardStore::connect(&cards_db)
-            .await
-            .map_err(|e| e.to_string())?;
-        let service = Arc::new(Service::new(store, service_key, applications));
-        let cards_listener = Listener::with_tls(
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| e.to_string())?,
-            acceptor.clone(),
-        );
-        let cards_url = cards_listener.url().map_err(|e| e.to_string())?;
-        tokio::spawn(virgil_cards_service::server::serve(
-            cards_listener,
-            service,
-            std::future::pending(),
-            ConnectionLimits::default(),
-        ));
-
-        let client = virgil::client::CardsClient::for_application(
-            &cards_url,
-            service_public,
-            APP_ID,
-            &app_key,
-            client_roots,
-        )
-        .map_err(|e| e.to_string())?;
-        let app_store = AppStore::connect(&app_db)
-            .await
-            .map_err(|e| e.to_string())?;
-        // 600 000 PBKDF2 iterations, as in production.
-        let app = Arc::new(AppServer::new(app_store, APP_ID, app_key, client, 600_000));
-        let app_listener = Listener::with_tls(
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| e.to_string())?,
-            acceptor,
-        );
-        let app_url = app_listener.url().map_err(|e| e.to_string())?;
-        tokio::spawn(virgil_app_server::server::serve(
-            app_listener,
-            app,
-            std::future::pending(),
-            ConnectionLimits::default(),
-        ));
-        Ok((cards_url, app_url, roots))
-    })
+fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> CliError + '_ {
+    move |e| fail(format!("{context}: {e}"))
 }
 
 /// Runs the demo with user keys of `suite`.
-pub(crate) fn run(suite: Suite) -> Result<(), String> {
+pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
     println!("virgil demo: Alice sends Bob a signed, encrypted message through real servers\n");
     // A post-quantum deployment also refuses to encrypt to any classic card.
     let policy = if suite.is_post_quantum() {
@@ -102,22 +30,23 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
     } else {
         RecipientPolicy::AnySuite
     };
-    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| fail(format!("temporary directory: {e}")))?;
 
-    // Set up the servers.
-    let service_key = PrivateKey::generate().map_err(|e| e.to_string())?;
-    let app_key = PrivateKey::generate().map_err(|e| e.to_string())?;
-    let (service_public, app_public) = (
-        service_key.public_key().clone(),
-        app_key.public_key().clone(),
-    );
+    // Set up the servers: HTTPS from a throwaway local CA; 600 000 PBKDF2 iterations
+    // for account passwords, as in production.
+    let local = LocalDeployment::builder(dir.path())
+        .app_id(APP_ID)
+        .tls(true)
+        .start()
+        .map_err(err("starting the servers"))?;
+    let (service_public, app_public) = (local.service_key().clone(), local.app_key().clone());
+    let roots: TlsRoots = local.tls_roots().cloned().unwrap_or_default();
+    let (cards_url, app_url) = (local.cards_url().to_owned(), local.app_url().to_owned());
     step(format!(
         "generated the cards service key ({}) and the application key ({})",
         service_public.key_id(),
         app_public.key_id()
     ));
-    let (cards_url, app_url, roots) = start_servers(&runtime, dir.path(), service_key, app_key)?;
     step(format!(
         "cards service listening on {cards_url} (SQLite in {}; reset delay 0 for the demo, where `virgil init` writes a day)",
         dir.path().display()
@@ -128,7 +57,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
 
     // Register users, log in, set up each device.
     // A device: its own key directory (and contact file), the same servers and pins.
-    let open_device = |name: &str| -> Result<Virgil, String> {
+    let open_device = |name: &str| -> Result<Virgil, CliError> {
         Virgil::new(
             Config::new(APP_ID, app_public.clone(), service_public.clone())
                 .cards_service(&cards_url)
@@ -140,7 +69,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         )
         .map_err(err(name))
     };
-    let device = |user: &str| -> Result<Virgil, String> {
+    let device = |user: &str| -> Result<Virgil, CliError> {
         let virgil = open_device(user)?;
         virgil
             .account()
@@ -186,7 +115,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         .iter()
         .any(|event| matches!(event, ContactEvent::FirstContact { .. }))
     {
-        return Err("alice's first lookup of bob pinned nothing".to_owned());
+        return Err(fail("alice's first lookup of bob pinned nothing"));
     }
     step(
         "alice found bob's card and pinned it as a new contact (later changes are checked against it)",
@@ -203,7 +132,8 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         .cards()
         .create(&phone.identities().create_user("bob"), &phone_key)
         .map_err(err("bob's phone"))?;
-    let (bob_first_key, bob_first_card) = first_cards.get(1).ok_or("bob has no card")?;
+    let (bob_first_key, bob_first_card) =
+        first_cards.get(1).ok_or_else(|| fail("bob has no card"))?;
     bob_device
         .cards()
         .link(&mut phone_request, bob_first_card, bob_first_key)
@@ -232,7 +162,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         .iter()
         .any(|event| matches!(event, ContactEvent::Linked { card, .. } if card == phone_card.id()))
     {
-        return Err("alice's client did not see bob's phone as linked".to_owned());
+        return Err(fail("alice's client did not see bob's phone as linked"));
     }
     let bob_cards: Vec<_> = found.cards.into_iter().map(|found| found.card).collect();
     step(format!(
@@ -253,7 +183,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         .safety_number("alice")
         .map_err(err("safety number"))?;
     if number != on_bobs_side {
-        return Err("the two sides computed different safety numbers".to_owned());
+        return Err(fail("the two sides computed different safety numbers"));
     }
     step(format!(
         "safety number of alice and bob, the same on both devices (each computed its own half from its own cards): {number}"
@@ -285,11 +215,14 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         .messages()
         .inbox(&bob_key, 0)
         .map_err(err("fetching the inbox"))?;
-    let received = inbox.messages.first().ok_or("bob's inbox is empty")?;
+    let received = inbox
+        .messages
+        .first()
+        .ok_or_else(|| fail("bob's inbox is empty"))?;
     let message = received
         .message
         .as_ref()
-        .map_err(|e| format!("decrypting: {e}"))?
+        .map_err(|e| fail(format!("decrypting: {e}")))?
         .to_string(Encoding::Utf8);
     step("bob fetched the message, decrypted it and verified alice's signature against her card");
     let phone_read = phone
@@ -301,16 +234,18 @@ pub(crate) fn run(suite: Suite) -> Result<(), String> {
         .first()
         .is_none_or(|received| received.message.is_err())
     {
-        return Err("bob's phone could not read the message".to_owned());
+        return Err(fail("bob's phone could not read the message"));
     }
     step("bob's phone read it too, with its own key");
     if message != MESSAGE {
-        return Err(format!("bob read {message:?}, expected {MESSAGE:?}"));
+        return Err(fail(format!("bob read {message:?}, expected {MESSAGE:?}")));
     }
     println!("\n  bob reads: \"{message}\"\n");
-    runtime.shutdown_background();
+    local
+        .stop()
+        .map_err(|e| fail(format!("stopping the servers: {e}")))?;
     dir.close()
-        .map_err(|e| format!("removing the temporary directory: {e}"))?;
+        .map_err(|e| fail(format!("removing the temporary directory: {e}")))?;
     step("everything verified; servers stopped, temporary files removed");
     Ok(())
 }

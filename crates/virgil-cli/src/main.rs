@@ -7,13 +7,17 @@ mod cards;
 mod config;
 mod contacts;
 mod crypt;
+#[cfg(feature = "server")]
 mod demo;
 mod error;
+#[cfg(feature = "server")]
+mod init;
 mod keys;
 mod output;
 mod password;
 mod recipients;
 mod relay;
+#[cfg(feature = "server")]
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +53,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    #[cfg(feature = "server")]
     #[command(
         after_help = "Examples:\n  cargo run -p virgil-cli -- demo\n  cargo run -p virgil-cli -- demo --suite pq"
     )]
@@ -64,8 +69,10 @@ enum Command {
         suite: keys::SuiteArg,
     },
     /// Create server keys and configuration files for a local deployment.
-    Init(serve::InitArgs),
+    #[cfg(feature = "server")]
+    Init(init::InitArgs),
     /// Run a server: `cards` (the cards service) or `app` (the application server).
+    #[cfg(feature = "server")]
     #[command(subcommand)]
     Serve(serve::ServeCommand),
     /// Manage private keys (generate, list, show, export-public, delete, passwd).
@@ -210,9 +217,11 @@ pub(crate) use virgil_api::format_time;
 fn run(cli: Cli) -> Result<(), error::CliError> {
     let global = &cli.global;
     match cli.command {
-        Command::Demo { suite } => demo::run(suite.into())
-            .map_err(|message| error::CliError::new(format!("demo FAILED: {message}"))),
-        Command::Init(args) => serve::init(args),
+        #[cfg(feature = "server")]
+        Command::Demo { suite } => demo::run(suite.into()),
+        #[cfg(feature = "server")]
+        Command::Init(args) => init::init(args),
+        #[cfg(feature = "server")]
         Command::Serve(command) => serve::serve(command),
         Command::Key(command) => keys::run(global, command),
         Command::Card(command) => cards::run(global, command),

@@ -1,7 +1,8 @@
 //! Test support for the workspace's crates; a dev-dependency only, never in a
 //! production build.
 //!
-//! - [`key`] and [`now`]: the fixed keys and the clock every test uses;
+//! - [`key`] and [`now`]: the fixed keys and the clock every test uses (all there is
+//!   without the `servers` feature; the rest below needs it);
 //! - [`servers::spawn_cards_service`]: a real cards service on 127.0.0.1 (ephemeral
 //!   port) over a database URL;
 //! - [`process::ServerProcess`]: a server binary as a child process, stopped with
@@ -23,11 +24,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "servers")]
 pub mod http;
+#[cfg(feature = "servers")]
 pub mod postgres;
+#[cfg(feature = "servers")]
 pub mod process;
+#[cfg(feature = "servers")]
 pub mod proxy;
+#[cfg(feature = "servers")]
 pub mod servers;
+#[cfg(feature = "servers")]
 pub mod storage;
 
 use virgil_crypto::PrivateKey;
@@ -39,7 +46,9 @@ pub fn key(n: u8) -> PrivateKey {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
-    virgil_api::unix_now()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// Asserts that every key a configuration type expects — as listed in the parser's

@@ -1,13 +1,14 @@
-//! Real servers on loopback, in-process, for tests of the layers above them.
+//! Real servers on loopback, in-process, for tests of the layers above them: thin
+//! wrappers over the deployment assembler ([`virgil_deploy`]) with the test kit's fixed
+//! keys, 1 000 PBKDF2 rounds for passwords (fast tests, not for production), and
+//! servers that run until the test process exits.
 
-use std::sync::Arc;
-use std::time::Duration;
+use virgil_app_server::config::Config as AppConfig;
+use virgil_app_server::server::AppServer;
 pub use virgil_app_server::server::RelayQuota;
-use virgil_app_server::server::{AppServer, router as app_router};
-use virgil_app_server::store::AppStore;
-use virgil_cards_service::auth::Applications;
-use virgil_cards_service::server::{Service, router};
-use virgil_cards_service::store::CardStore;
+use virgil_cards_service::config::{ApplicationConfig, Config as CardsConfig};
+use virgil_cards_service::server::Service;
+use virgil_crypto::encoding::to_base64;
 use virgil_crypto::{PrivateKey, PublicKey};
 use virgil_server::runtime::ConnectionLimits;
 
@@ -19,37 +20,74 @@ pub fn spawn_cards_service(
     service_key: PrivateKey,
     applications: &[(&str, PublicKey)],
 ) -> String {
-    spawn_cards_service_with_limits(
+    spawn_cards_service_configured(
         database_url,
         service_key,
         applications,
         ConnectionLimits::default(),
+        |service| service,
     )
+}
+
+/// Like [`spawn_cards_service`], within `limits`, with the service `configure` makes of
+/// the default one (account rate limits, reset delays).
+pub fn spawn_cards_service_configured(
+    database_url: &str,
+    service_key: PrivateKey,
+    applications: &[(&str, PublicKey)],
+    limits: ConnectionLimits,
+    configure: impl FnOnce(Service) -> Service + Send + 'static,
+) -> String {
+    let config = CardsConfig {
+        database_url: Some(database_url.to_owned()),
+        applications: applications
+            .iter()
+            .map(|(app_id, key)| ApplicationConfig {
+                app_id: (*app_id).to_owned(),
+                public_key: to_base64(key.as_bytes()),
+            })
+            .collect(),
+        ..CardsConfig::default()
+    };
+    virgil_deploy::spawn_cards_service(config, service_key, None, move |server| {
+        server.with_limits(limits).map_service(configure)
+    })
+    .unwrap_or_else(|e| panic!("the cards service did not start: {e}"))
+    .detach()
 }
 
 /// Starts the reference application server on 127.0.0.1 (ephemeral port) on its own
 /// thread, over `database_url`, publishing through the cards service at `cards_url`
-/// (which pins `service_key`), as application `app_id` with `app_key`; returns its base
-/// URL. Passwords are hashed with 1 000 PBKDF2 rounds (fast tests, not for production).
-pub fn spawn_app_server(
+/// (which pins `service_key`), as application `app_id` with `app_key`, within
+/// `limits`, with the server `configure` makes of the default one (quotas, rate
+/// limits, registration); returns its base URL.
+pub fn spawn_app_server_configured(
     database_url: &str,
     cards_url: &str,
     app_id: &str,
     app_key: PrivateKey,
     service_key: PublicKey,
+    limits: ConnectionLimits,
+    configure: impl FnOnce(AppServer) -> AppServer + Send + 'static,
 ) -> String {
-    spawn_app_server_with_quota(
-        database_url,
-        cards_url,
-        app_id,
-        app_key,
-        service_key,
-        RelayQuota::default(),
-    )
+    let config = AppConfig {
+        database_url: Some(database_url.to_owned()),
+        app_id: Some(app_id.to_owned()),
+        cards_url: Some(cards_url.to_owned()),
+        cards_service_key: Some(to_base64(service_key.as_bytes())),
+        password_iterations: Some(1_000),
+        ..AppConfig::default()
+    };
+    virgil_deploy::spawn_app_server(config, app_key, Default::default(), None, move |server| {
+        server.with_limits(limits).map_server(configure)
+    })
+    .unwrap_or_else(|e| panic!("the app server did not start: {e}"))
+    .detach()
 }
 
-/// Like [`spawn_app_server`], relaying at most `quota` per sender per hour.
-pub fn spawn_app_server_with_quota(
+/// Like [`spawn_app_server_configured`] with the default limits, relaying at most
+/// `quota` per sender per hour.
+pub fn spawn_app_server(
     database_url: &str,
     cards_url: &str,
     app_id: &str,
@@ -66,110 +104,6 @@ pub fn spawn_app_server_with_quota(
         ConnectionLimits::default(),
         move |server| server.with_relay_quota(quota),
     )
-}
-
-/// Like [`spawn_app_server`], within `limits`, with the server `configure` makes of the
-/// default one (quotas, rate limits, registration).
-pub fn spawn_app_server_configured(
-    database_url: &str,
-    cards_url: &str,
-    app_id: &str,
-    app_key: PrivateKey,
-    service_key: PublicKey,
-    limits: ConnectionLimits,
-    configure: impl FnOnce(AppServer) -> AppServer + Send + 'static,
-) -> String {
-    let (database_url, cards_url, app_id) = (
-        database_url.to_owned(),
-        cards_url.to_owned(),
-        app_id.to_owned(),
-    );
-    serve_on_thread_with("app server", limits, move || async move {
-        let cards = virgil_client::CardsClient::for_application(
-            &cards_url,
-            service_key,
-            &app_id,
-            &app_key,
-            virgil_client::TlsRoots::default(),
-        )
-        .expect("cards client");
-        let store = AppStore::connect(&database_url).await.expect("app store");
-        let server = configure(AppServer::new(store, &app_id, app_key, cards, 1_000));
-        app_router(Arc::new(server))
-    })
-}
-
-/// Like [`spawn_cards_service`], within `limits` (short timeouts for limit tests).
-pub fn spawn_cards_service_with_limits(
-    database_url: &str,
-    service_key: PrivateKey,
-    applications: &[(&str, PublicKey)],
-    limits: ConnectionLimits,
-) -> String {
-    spawn_cards_service_configured(database_url, service_key, applications, limits, |s| s)
-}
-
-/// Like [`spawn_cards_service_with_limits`], with the service `configure` makes of the
-/// default one (account rate limits).
-pub fn spawn_cards_service_configured(
-    database_url: &str,
-    service_key: PrivateKey,
-    applications: &[(&str, PublicKey)],
-    limits: ConnectionLimits,
-    configure: impl FnOnce(Service) -> Service + Send + 'static,
-) -> String {
-    let database_url = database_url.to_owned();
-    let applications: Vec<(String, PublicKey)> = applications
-        .iter()
-        .map(|(id, key)| ((*id).to_owned(), key.clone()))
-        .collect();
-    serve_on_thread_with("cards service", limits, move || async move {
-        let mut registered = Applications::new();
-        for (app_id, key) in applications {
-            registered.register(&app_id, key).expect("application key");
-        }
-        let store = CardStore::connect(&database_url).await.expect("card store");
-        router(Arc::new(configure(Service::new(
-            store,
-            service_key,
-            registered,
-        ))))
-    })
-}
-
-/// Runs the router that `build` makes on its own thread and tokio runtime, on
-/// 127.0.0.1 (ephemeral port), with the servers' own accept loop within `limits`, until
-/// the process exits; returns its base URL.
-fn serve_on_thread_with<F, Fut>(what: &'static str, limits: ConnectionLimits, build: F) -> String
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = axum::Router>,
-{
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-        runtime.block_on(async move {
-            let router = build().await;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind 127.0.0.1:0");
-            let address = listener.local_addr().expect("local address");
-            sender
-                .send(format!("http://{address}"))
-                .expect("report the address");
-            virgil_server::runtime::serve_with_limits(
-                listener,
-                router,
-                std::future::pending(),
-                limits,
-            )
-            .await
-            .expect("serve");
-        });
-    });
-    receiver
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("the {what} did not start: {e}"))
 }
 
 /// The application of [`spawn_deployment`]: id `chat`, key [`crate::key`]`(100)`; the
@@ -192,20 +126,16 @@ pub fn spawn_deployment_configured(
     quota: RelayQuota,
     configure: impl FnOnce(Service) -> Service + Send + 'static,
 ) -> (String, String) {
-    let cards_url = spawn_cards_service_configured(
-        cards_db,
-        crate::key(101),
-        &[(APP_ID, crate::key(100).public_key().clone())],
-        ConnectionLimits::default(),
-        configure,
-    );
-    let app_url = spawn_app_server_with_quota(
-        app_db,
-        &cards_url,
-        APP_ID,
-        crate::key(100),
-        crate::key(101).public_key().clone(),
-        quota,
-    );
-    (cards_url, app_url)
+    let dir = std::env::temp_dir();
+    virgil_deploy::LocalDeployment::builder(&dir)
+        .app_id(APP_ID)
+        .cards_database(cards_db)
+        .app_database(app_db)
+        .keys(crate::key(101), crate::key(100))
+        .password_iterations(1_000)
+        .configure_cards(move |server| server.map_service(configure))
+        .configure_app(move |server| server.map_server(|app| app.with_relay_quota(quota)))
+        .start()
+        .unwrap_or_else(|e| panic!("the deployment did not start: {e}"))
+        .detach()
 }
