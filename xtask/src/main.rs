@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+mod layers;
+
 const USAGE: &str = "\
 cargo xtask <task> [options]
 
 Tasks:
-  ci [--keep-going]               run every check CI runs, in order: fmt, clippy,
-                                  no_std build, tests, docs, spec check (an independent
+  ci [--keep-going]               run every check CI runs, in order: layers, fmt,
+                                  clippy, no_std build, tests, docs, spec check (an independent
                                   Python reader of docs/format.md), Python SDK, fuzz check
   fuzz [TARGET] [--seconds N] [--no-sanitizer]
                                   run one cargo-fuzz target (or all of them) for N
@@ -27,6 +29,9 @@ Tasks:
                                   virtualenv under the target directory), install it
                                   there and run its pytest suite against real servers;
                                   --release builds an optimised wheel (for benchmarks)
+  layers                          check the crate layering: each crate depends only on
+                                  lower layers (README's crate map), and the virgil
+                                  binary links no server crate without `server`
   man                             regenerate the CLI's manual pages in docs/man/ (a test
                                   checks they match the binary)
   help                            print this message
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz(rest),
         "bench" => bench(rest),
         "man" => man(),
+        "layers" => check_layers(),
         "python" => python(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
@@ -180,7 +186,15 @@ fn ci(args: &[String]) -> Result<(), String> {
     let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--all-features"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
 
+    let mut layer_check = Command::new(env::current_exe().map_err(|e| e.to_string())?);
+    layer_check.arg("layers").current_dir(root());
+
     let mut steps = vec![
+        Step {
+            name: "layers",
+            commands: vec![layer_check],
+            fix: "a crate depends on one above it, or the virgil binary links a server without its `server` feature: see the lines above",
+        },
         Step {
             name: "fmt",
             commands: vec![
@@ -362,6 +376,63 @@ fn ci(args: &[String]) -> Result<(), String> {
             "failed step(s): {} (run with --keep-going to see every failure)",
             failures.join(", ")
         ))
+    }
+}
+
+/// Output of a `cargo` command that must succeed.
+fn cargo_output(args: &[&str]) -> Result<String, String> {
+    let output = cargo(args)
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo {}` failed:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|_| "cargo printed non-UTF-8 output".to_owned())
+}
+
+fn check_layers() -> Result<(), String> {
+    let tree = cargo_output(&[
+        "tree",
+        "--workspace",
+        "--all-features",
+        "--edges",
+        "normal,build",
+        "--depth",
+        "1",
+        "--prefix",
+        "depth",
+        "--no-dedupe",
+    ])?;
+    let root = root();
+    let edges = layers::workspace_edges(&tree, &root.to_string_lossy());
+    let client = cargo_output(&[
+        "tree",
+        "--package",
+        "virgil-cli",
+        "--no-default-features",
+        "--edges",
+        "normal",
+        "--prefix",
+        "none",
+    ])?;
+    let mut problems = layers::layer_violations(&edges);
+    problems.extend(layers::client_violations(&client));
+    if problems.is_empty() {
+        println!(
+            "layers: {} edges between {} crates go down the crate map; the virgil binary without `server` links no server",
+            edges.len(),
+            layers::LAYERS.len()
+        );
+        Ok(())
+    } else {
+        for problem in &problems {
+            eprintln!("layers: {problem}");
+        }
+        Err(format!("{} layering problem(s)", problems.len()))
     }
 }
 
