@@ -2,18 +2,18 @@
 //! memory; output files are written to a temporary file and renamed into place only
 //! when everything (including the signature) checked out.
 
-use crate::cards;
+use crate::card;
 use crate::config::Global;
 use crate::error::{CliError, Exit, context};
-use crate::keys;
+use crate::key;
 use crate::output::Output;
 use crate::password::PasswordArgs;
 use crate::recipients;
 use std::io::{self, BufReader, IsTerminal as _, Read};
 use std::path::{Path, PathBuf};
 use virgil::crypto::Error as CryptoError;
-use virgil::stream::{Decryptor, Format};
-use virgil::{Error, PublicKey};
+use virgil::stream::{Decryptor, Encryptor, Format};
+use virgil::{Error, Key, PublicKey};
 
 /// Files at least this large get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -164,6 +164,22 @@ fn open_input(
     Ok((Box::new(file), None))
 }
 
+/// Encrypts all of `input` to `output`, signed by `signer` if given.
+fn seal<W: io::Write>(
+    input: &mut dyn io::Read,
+    output: W,
+    signer: Option<&Key>,
+    recipients: &[&PublicKey],
+    format: Format,
+) -> Result<W, Error> {
+    let mut writer = match signer {
+        Some(signer) => Encryptor::signed(output, signer, recipients, format)?,
+        None => Encryptor::unsigned(output, recipients, format)?,
+    };
+    io::copy(input, &mut writer)?;
+    writer.finish()
+}
+
 /// `virgil encrypt`.
 pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError> {
     if args.files.output.is_none() && !args.armor && io::stdout().is_terminal() {
@@ -198,7 +214,7 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         (Vec::new(), keys)
     } else {
         let virgil = global.virgil()?;
-        let resolved = cards::resolve_named(&virgil, named)?;
+        let resolved = card::resolve_named(&virgil, named)?;
         global.keep_refreshed_session(&virgil)?;
         resolved
     };
@@ -214,17 +230,15 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         (None, false) => current_user(global)?,
     };
     let signer = match &signer_name {
-        Some(name) => Some(keys::load(&global.keys()?, name, &args.password)?),
+        Some(name) => {
+            Some(key::load(&global.keys()?, name, &args.password)?.with_own_copy(!args.no_self))
+        }
         None => None,
     };
-    let mut keys = keys;
-    let self_included = match &signer {
-        Some(key) if !args.no_self && !keys.contains(&key.public_key()) => {
-            keys.push(key.public_key());
-            true
-        }
-        _ => false,
-    };
+    // The facade adds the signer's own key (unless --no-self); name it when it is new.
+    let self_included = signer
+        .as_ref()
+        .is_some_and(|key| !args.no_self && !keys.contains(&key.public_key()));
     // `--require-pq`, or the deployment's `require_post_quantum` (client.toml).
     let require_pq = args.require_pq
         || global
@@ -256,12 +270,11 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     } else {
         Format::Binary
     };
-    let output = virgil::stream::encrypt(&mut input, output, signer.as_ref(), &keys, format)
-        .map_err(|e| match e {
-            Error::Crypto(e) => CliError::new(format!("cannot encrypt: {e}")),
-            Error::Io(e) => CliError::new(format!("cannot encrypt: {e}")),
-            other => CliError::from(other),
-        })?;
+    let output = seal(&mut input, output, signer.as_ref(), &keys, format).map_err(|e| match e {
+        Error::Crypto(e) => CliError::new(format!("cannot encrypt: {e}")),
+        Error::Io(e) => CliError::new(format!("cannot encrypt: {e}")),
+        other => CliError::from(other),
+    })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -320,7 +333,7 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         Vec::new()
     } else {
         let virgil = global.virgil()?;
-        let senders = cards::resolve(&virgil, &args.from)?;
+        let senders = card::resolve(&virgil, &args.from)?;
         global.keep_refreshed_session(&virgil)?;
         senders
     };
@@ -330,10 +343,15 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         (None, true) => key_for(&store, args.files.path())?,
         (None, false) => default_key(global, &store)?,
     };
-    let key = keys::load(&store, &key_name, &args.password)?;
+    let key = key::load(&store, &key_name, &args.password)?;
     let (input, bar) = open_input(args.files.path())?;
-    let mut reader = Decryptor::new(BufReader::new(input), &key, &senders)
-        .map_err(|e| rejected(e, &args, &key_name))?;
+    let input = BufReader::new(input);
+    let mut reader = if senders.is_empty() {
+        Decryptor::unverified(input, &key)
+    } else {
+        Decryptor::verified(input, &key, &senders)
+    }
+    .map_err(|e| rejected(e, &args, &key_name))?;
     // Nobody to check the signature against: refuse before any plaintext is written.
     if senders.is_empty() && !args.allow_unsigned {
         return Err(CliError::with(

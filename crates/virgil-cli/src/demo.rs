@@ -99,7 +99,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
             .map_err(err("publishing the card"))?;
         step(format!(
             "{user}: {} key generated and saved (password-locked), card {} approved and published (its status signed by the cards service, checked against the pinned key)",
-            crate::keys::suite_label(key.suite()),
+            crate::key::suite_label(key.suite()),
             published.card.id()
         ));
         first_cards.push((key, published.card));
@@ -108,7 +108,7 @@ pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
     // Alice looks bob up: his card is verified and pinned as a new contact.
     let found = alice_device
         .cards()
-        .find_reviewed(&["bob"])
+        .find(&["bob"])
         .map_err(err("finding bob"))?;
     if !found
         .events
@@ -155,13 +155,11 @@ pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
         .map_err(err("alice"))?;
     let found = alice_device
         .cards()
-        .find_reviewed(&["bob"])
+        .find(&["bob"])
         .map_err(err("finding bob"))?;
-    if !found
-        .events
-        .iter()
-        .any(|event| matches!(event, ContactEvent::Linked { card, .. } if card == phone_card.id()))
-    {
+    if !found.events.iter().any(
+        |event| matches!(event, ContactEvent::Linked { card, .. } if *card == *phone_card.id()),
+    ) {
         return Err(fail("alice's client did not see bob's phone as linked"));
     }
     let bob_cards: Vec<_> = found.cards.into_iter().map(|found| found.card).collect();

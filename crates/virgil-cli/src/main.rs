@@ -3,20 +3,21 @@
 //! docs/cli.md is the manual.
 #![forbid(unsafe_code)]
 
-mod cards;
+mod account;
+mod card;
 mod config;
-mod contacts;
+mod contact;
 mod crypt;
 #[cfg(feature = "server")]
 mod demo;
 mod error;
 #[cfg(feature = "server")]
 mod init;
-mod keys;
+mod key;
+mod messages;
 mod output;
 mod password;
 mod recipients;
-mod relay;
 #[cfg(feature = "server")]
 mod serve;
 
@@ -65,8 +66,8 @@ enum Command {
     /// every key is post-quantum and encrypting to a classic card is refused.
     Demo {
         /// The suite of every user key: `classic` or `pq` (post-quantum X-Wing).
-        #[arg(long, value_enum, default_value_t = keys::SuiteArg::Classic)]
-        suite: keys::SuiteArg,
+        #[arg(long, value_enum, default_value_t = key::SuiteArg::Classic)]
+        suite: key::SuiteArg,
     },
     /// Create server keys and configuration files for a local deployment.
     #[cfg(feature = "server")]
@@ -77,14 +78,14 @@ enum Command {
     Serve(serve::ServeCommand),
     /// Manage private keys (generate, list, show, export-public, delete, passwd).
     #[command(subcommand)]
-    Key(keys::KeyCommand),
+    Key(key::KeyCommand),
     /// Manage cards (create, inspect, publish, find, get, revoke).
     #[command(subcommand)]
-    Card(cards::CardCommand),
+    Card(card::CardCommand),
     /// Contacts: the cards used for each person, key changes, safety numbers (list,
     /// accept, verify, trust).
     #[command(subcommand)]
-    Contact(contacts::ContactCommand),
+    Contact(contact::ContactCommand),
     /// Create an account on the application server.
     #[command(
         after_help = "Example:\n  virgil register alice     # asks for the account password twice"
@@ -122,7 +123,7 @@ enum Command {
     },
     /// List or end your sessions on the application server (e.g. a lost device's).
     #[command(subcommand)]
-    Session(relay::SessionCommand),
+    Session(account::SessionCommand),
     /// Sign and encrypt a short message (a file, or standard input) for a user and send
     /// it through the app server's relay.
     #[command(
@@ -223,26 +224,26 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Init(args) => init::init(args),
         #[cfg(feature = "server")]
         Command::Serve(command) => serve::serve(command),
-        Command::Key(command) => keys::run(global, command),
-        Command::Card(command) => cards::run(global, command),
-        Command::Contact(command) => contacts::run(global, command),
-        Command::Register { username, password } => relay::register(global, &username, &password),
-        Command::Login { username, password } => relay::login(global, &username, &password),
-        Command::Logout => relay::logout(global),
-        Command::Passwd { password, new } => relay::change_password(global, &password, &new),
-        Command::Session(command) => relay::session(global, command),
+        Command::Key(command) => key::run(global, command),
+        Command::Card(command) => card::run(global, command),
+        Command::Contact(command) => contact::run(global, command),
+        Command::Register { username, password } => account::register(global, &username, &password),
+        Command::Login { username, password } => account::login(global, &username, &password),
+        Command::Logout => account::logout(global),
+        Command::Passwd { password, new } => account::change_password(global, &password, &new),
+        Command::Session(command) => account::session(global, command),
         Command::Send {
             to,
             file,
             key,
             password,
-        } => relay::send(global, &to, file, key, &password),
+        } => messages::send(global, &to, file, key, &password),
         Command::Inbox {
             all,
             key,
             password,
             json,
-        } => relay::inbox(global, all, key, &password, json),
+        } => messages::inbox(global, all, key, &password, json),
         Command::Encrypt(args) => crypt::encrypt(global, args),
         Command::Decrypt(args) => crypt::decrypt(global, args),
         Command::Completions { shell } => {

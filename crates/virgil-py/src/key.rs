@@ -9,8 +9,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::io::{BufReader, BufWriter, Write as _};
 use std::sync::Arc;
+use virgil::Key;
 use virgil::stream::{Decryptor, Encryptor, Format};
-use virgil::{Key, PublicKey};
 
 /// A user's private key (from `virgil.keys.generate()` or `virgil.keys.load(...)`).
 /// Its `repr` shows the key id only.
@@ -99,8 +99,10 @@ impl VirgilKey {
     }
 
     /// Streams `src` (a binary file object open for reading) to `dst` (open for
-    /// writing) signed by this key (unless `sign=False`) and encrypted for `recipients`
-    /// and this key, in bounded memory. `armor=True` writes ASCII armor. Returns the
+    /// writing) signed by this key and encrypted for `recipients` and this key, in
+    /// bounded memory: `sign_then_encrypt`'s rules. With `sign=False` the file is
+    /// unsigned and encrypted for `recipients` only (the facade's unsigned rule: there
+    /// is no sender, so no sender's copy). `armor=True` writes ASCII armor. Returns the
     /// number of plaintext bytes read.
     #[pyo3(signature = (src, dst, recipients, *, armor=false, sign=true))]
     fn encrypt_file(
@@ -113,18 +115,19 @@ impl VirgilKey {
         sign: bool,
     ) -> PyResult<u64> {
         let cards = cards_of(recipients)?;
-        let mut keys: Vec<&PublicKey> = cards.iter().map(virgil::Card::public_key).collect();
-        keys.push(self.key.public_key());
         let format = if armor {
             Format::Armored
         } else {
             Format::Binary
         };
-        let signer = sign.then_some(&self.key);
         py.detach(|| -> Result<u64, virgil::Error> {
             let output = BufWriter::with_capacity(CHUNK, PyWriter(dst));
             let mut input = BufReader::with_capacity(CHUNK, PyReader(src));
-            let mut writer = Encryptor::new(output, signer, &keys, format)?;
+            let mut writer = if sign {
+                Encryptor::signed(output, &self.key, &cards, format)?
+            } else {
+                Encryptor::unsigned(output, &cards, format)?
+            };
             let read = std::io::copy(&mut input, &mut writer)?;
             let mut output = writer.finish()?;
             output.flush()?;
@@ -148,7 +151,7 @@ impl VirgilKey {
         py.detach(|| -> Result<virgil::Card, virgil::Error> {
             let input = BufReader::with_capacity(CHUNK, PyReader(src));
             let mut output = BufWriter::with_capacity(CHUNK, PyWriter(dst));
-            let mut reader = Decryptor::new(input, &self.key, &senders)?;
+            let mut reader = Decryptor::verified(input, &self.key, &senders)?;
             reader.copy_to(&mut output)?;
             output.flush()?;
             // The verified reader ends without error only once the signature checked

@@ -410,9 +410,9 @@ impl Cards {
     fn import_card(&self, exported: &str, verify: bool) -> PyResult<Card> {
         let cards = self.0.cards();
         if verify {
-            cards.import_verified(exported)
-        } else {
             cards.import(exported)
+        } else {
+            virgil::Card::import(exported).map_err(virgil::Error::from)
         }
         .map(Card)
         .map_err(to_py)
@@ -434,7 +434,7 @@ impl Cards {
         };
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         py.detach(|| self.0.cards().find(&names))
-            .map(|cards| cards.into_iter().map(Card).collect())
+            .map(|found| found.into_cards().into_iter().map(Card).collect())
             .map_err(to_py)
     }
 
@@ -442,7 +442,7 @@ impl Cards {
     fn get(&self, py: Python<'_>, id: &str) -> PyResult<Card> {
         let id = card_id(id)?;
         py.detach(|| self.0.cards().get(&id))
-            .map(Card)
+            .map(|found| Card(found.card))
             .map_err(to_py)
     }
 }
@@ -489,11 +489,9 @@ impl Account {
     fn publish_card(&self, py: Python<'_>, card: &Bound<'_, PyAny>) -> PyResult<Card> {
         let request = match card.cast::<Card>() {
             Ok(card) => card.get().0.clone(),
-            Err(_) => self
-                .0
-                .cards()
-                .import(&card.extract::<String>()?)
-                .map_err(to_py)?,
+            // A request: not yet signed by the application, so not verifiable here.
+            Err(_) => virgil::Card::import(&card.extract::<String>()?)
+                .map_err(|e| to_py(virgil::Error::from(e)))?,
         };
         py.detach(|| self.0.account().publish_card(&request))
             .map(|published| Card(published.card))

@@ -171,11 +171,11 @@ fn find_then_encrypt(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500));
     for (identity, chain) in [("one", 1), ("ten", 10)] {
         // First contact outside the measurement: the device pins the cards once.
-        assert_eq!(device.cards().find(&[identity]).unwrap().len(), chain);
+        assert_eq!(device.cards().find(&[identity]).unwrap().cards.len(), chain);
         group.bench_with_input(BenchmarkId::new("reviewed", chain), &identity, |b, id| {
             b.iter(|| {
-                let cards = device.cards().find(&[id]).unwrap();
-                let keys: Vec<_> = cards.iter().map(Card::public_key).collect();
+                let found = device.cards().find(&[id]).unwrap();
+                let keys: Vec<_> = found.cards.iter().map(|f| f.card.public_key()).collect();
                 black_box(envelope::sign_then_encrypt(&message, &sender, &keys).unwrap())
             });
         });

@@ -1,14 +1,13 @@
 //! The application server flow (feature `client`): register, log in, keep the cards
 //! service's access token fresh, submit a card for approval, send and read messages.
 
-use crate::{Buffer, Card, CardId, Error, Key, PublicKey, Virgil};
+use crate::{Buffer, Card, CardId, Error, Key, Virgil};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use virgil_api::app::{SessionInfo, SessionResponse};
 use virgil_api::unix_now;
 use virgil_client::{AppClient, CardsClient, ClientError, PublishedCard, TlsRoots, TokenSource};
 use virgil_crypto::encoding::from_base64;
-use virgil_crypto::envelope;
 
 /// An access token this close to expiry (seconds) is refreshed before use (they live
 /// 30 s: see the application server's `ACCESS_TOKEN_SECONDS`).
@@ -413,18 +412,16 @@ impl Messages<'_> {
         let remote = &self.virgil.remote;
         let session = remote.session()?;
         let identities = [to, session.username.as_str()];
-        let found = self.virgil.cards().find_reviewed(&identities)?;
+        let found = self.virgil.cards().find(&identities)?;
         found.check_each(&identities)?;
-        key.check_recipients(found.cards.iter().map(|found| &found.card))?;
-        let keys: Vec<&PublicKey> = found.cards.iter().map(|c| c.card.public_key()).collect();
-        let ciphertext = envelope::sign_then_encrypt(message.as_ref(), &key.0, &keys)?;
+        let ciphertext = key.sign_then_encrypt(message, &found.cards)?;
         let id = remote
             .app()?
-            .send_message(&session.response, to, &ciphertext)
+            .send_message(&session.response, to, ciphertext.as_bytes())
             .map_err(Error::AppServer)?;
         Ok(Sent {
             id,
-            cards: keys.len(),
+            cards: found.cards.len(),
             events: found.events,
         })
     }
@@ -462,7 +459,7 @@ impl Messages<'_> {
             for relayed in page.messages {
                 if !sender_cards.contains_key(&relayed.from) {
                     let found = match self.virgil.cards().find(&[relayed.from.as_str()]) {
-                        Ok(found) => Ok(found),
+                        Ok(found) => Ok(found.into_cards()),
                         Err(Error::KeyChanged(change)) => Err(Refused::KeyChanged(change)),
                         Err(Error::RevokedCardOffered { identity, card }) => {
                             Err(Refused::Revoked { identity, card })

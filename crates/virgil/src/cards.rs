@@ -44,7 +44,7 @@ impl Cards<'_> {
     pub fn create(&self, identity: &Identity, key: &Key) -> Result<Card, Error> {
         Ok(CardRequest::new(&identity.value, &self.virgil.app_id)
             .identity_type(&identity.identity_type)
-            .sign(&key.0)?)
+            .sign(&key.private)?)
     }
 
     /// A self-signed *reset* card request for `identity` and `key`: for a user who lost
@@ -56,7 +56,7 @@ impl Cards<'_> {
         Ok(CardRequest::new(&identity.value, &self.virgil.app_id)
             .identity_type(&identity.identity_type)
             .data(virgil_card::lifecycle::RESET_DATA_KEY, "1")
-            .sign(&key.0)?)
+            .sign(&key.private)?)
     }
 
     /// Links `request` (a new card for an identity that already has cards: another
@@ -77,7 +77,7 @@ impl Cards<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn link(&self, request: &mut Card, existing: &Card, key: &Key) -> Result<(), Error> {
-        Ok(request.link_from(existing, &key.0)?)
+        Ok(request.link_from(existing, &key.private)?)
     }
 
     /// A card request for `key` that *replaces* `previous`, one of the identity's
@@ -96,14 +96,17 @@ impl Cards<'_> {
         let mut request = CardRequest::new(&identity.value, &self.virgil.app_id)
             .identity_type(&identity.identity_type)
             .replaces(*previous.id())
-            .sign(&key.0)?;
-        request.link_from(previous, &previous_key.0)?;
+            .sign(&key.private)?;
+        request.link_from(previous, &previous_key.private)?;
         Ok(request)
     }
 
-    /// Imports an exported card or card request (not verified: see [`Cards::verify`]).
+    /// Imports an exported, published card and checks it with [`Cards::verify`]. (An
+    /// unverified card or card request: [`Card::import`].)
     pub fn import(&self, exported: &str) -> Result<Card, Error> {
-        Ok(Card::import(exported)?)
+        let card = Card::import(exported)?;
+        self.verify(&card)?;
+        Ok(card)
     }
 
     /// Checks a card against the pinned keys: its self signature, this application's
@@ -118,41 +121,20 @@ impl Cards<'_> {
             })
     }
 
-    /// Imports an exported card and checks it with [`Cards::verify`].
-    pub fn import_verified(&self, exported: &str) -> Result<Card, Error> {
-        let card = self.import(exported)?;
-        self.verify(&card)?;
-        Ok(card)
-    }
-
-    /// The active, verified cards of `identities` (possibly none for some).
+    /// The usable, verified cards of `identities` (possibly none for some: require one
+    /// each with [`crate::Reviewed::check_each`]), each identity's compared with what
+    /// this device knows (docs/key-changes.md), and what happened on the way. Encrypt
+    /// to them with `key.sign_then_encrypt(message, &found.cards)`.
+    ///
+    /// For a contact: a first contact is pinned, a card linked from a known one is
+    /// accepted, anything else is a key change, refused with [`Error::KeyChanged`] under
+    /// the default [`crate::KeyChangePolicy::Block`]; a pinned card the directory no
+    /// longer lists has its status fetched, and if revoked is reported and no longer
+    /// vouches. For the user's own identity ([`Virgil::self_check`]): only the cards
+    /// this device's keys made or link are used, and any other card is an
+    /// [`Error::SelfCheck`] alarm. The events say what to tell the user.
     #[cfg(feature = "client")]
-    pub fn find(&self, identities: &[&str]) -> Result<Vec<Card>, Error> {
-        Ok(self
-            .find_published(identities)?
-            .into_iter()
-            .map(|found| found.card)
-            .collect())
-    }
-
-    /// Like [`Cards::find`], with when each card was published.
-    #[cfg(feature = "client")]
-    pub fn find_published(&self, identities: &[&str]) -> Result<Vec<PublishedCard>, Error> {
-        Ok(self.find_reviewed(identities)?.cards)
-    }
-
-    /// The usable, verified cards of `identities`, each identity's compared with what
-    /// this device knows (docs/key-changes.md). For a contact: a first contact is
-    /// pinned, a card linked from a known one is accepted, anything else is a key
-    /// change, refused with [`Error::KeyChanged`] under the default
-    /// [`crate::KeyChangePolicy::Block`]; a pinned card the directory no longer lists
-    /// has its status fetched, and if revoked is reported and no longer vouches. For
-    /// the user's own identity ([`Virgil::self_check`]): only the cards this device's
-    /// keys made or link are used, and any other card is an [`Error::SelfCheck`]
-    /// alarm. The events say what to tell the user. [`Cards::find`] and
-    /// [`Cards::find_published`] apply the same checks.
-    #[cfg(feature = "client")]
-    pub fn find_reviewed(&self, identities: &[&str]) -> Result<crate::Reviewed, Error> {
+    pub fn find(&self, identities: &[&str]) -> Result<crate::Reviewed, Error> {
         let virgil = self.virgil;
         let cards = virgil.remote.cards()?;
         let found = cards.search(identities).map_err(Error::CardsService)?;
@@ -218,24 +200,10 @@ impl Cards<'_> {
             .collect())
     }
 
-    /// The active, verified cards of `identities`; an identity without one is an
-    /// [`Error::NoCard`].
+    /// A verified card by id whatever its status (so old messages stay verifiable),
+    /// with that status (active, superseded, revoked): `cards.get(&id)?.card`.
     #[cfg(feature = "client")]
-    pub fn find_each(&self, identities: &[&str]) -> Result<Vec<Card>, Error> {
-        let found = self.find(identities)?;
-        crate::contacts::each_has_a_card(identities, &found)?;
-        Ok(found)
-    }
-
-    /// A verified card by id, whatever its status (so old messages stay verifiable).
-    #[cfg(feature = "client")]
-    pub fn get(&self, id: &CardId) -> Result<Card, Error> {
-        Ok(self.get_published(id)?.card)
-    }
-
-    /// Like [`Cards::get`], with the card's status (active, superseded, revoked).
-    #[cfg(feature = "client")]
-    pub fn get_published(&self, id: &CardId) -> Result<PublishedCard, Error> {
+    pub fn get(&self, id: &CardId) -> Result<PublishedCard, Error> {
         let found = self
             .virgil
             .remote
@@ -283,7 +251,7 @@ impl Cards<'_> {
             reason,
             created_at: virgil_api::unix_now(),
         };
-        let signature = request.sign(&key.0);
+        let signature = request.sign(&key.private);
         let revoked = cards
             .revoke_as_owner(&request, &signature, &signed_by)
             .map_err(Error::CardsService)?;

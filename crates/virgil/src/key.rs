@@ -1,19 +1,28 @@
 //! A user's private key with the tutorial's operations, and the key store around it.
 
 use crate::error::opening;
+use crate::recipient::{self, Recipient};
 use crate::{Buffer, Card, Error, PublicKey};
 use std::path::PathBuf;
 use virgil_crypto::{PrivateKey, Suite, envelope};
 use virgil_keystore::{DirKeyStore, KeyEntry, KeyListing, KeyStore, MemoryKeyStore};
 
 /// A user's private key, with the tutorial's operations.
+///
+/// Both tiers follow the same rules for it: a message it signs is also encrypted to it
+/// (so the sender can read what it sent) unless [`Key::with_own_copy`] says otherwise,
+/// and its [`RecipientPolicy`] is checked against every recipient first.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Key(pub(crate) PrivateKey, pub(crate) RecipientPolicy);
+pub struct Key {
+    pub(crate) private: PrivateKey,
+    pub(crate) policy: RecipientPolicy,
+    pub(crate) own_copy: bool,
+}
 
 /// Which recipients a [`Key`] agrees to encrypt to ([`Config::recipient_policy`]).
 ///
 /// An envelope is only as strong as its weakest stanza: one suite-1 recipient (or a
-/// suite-1 sender, who is always a recipient of their own message) lets a future quantum
+/// suite-1 sender, who is a recipient of their own message) lets a future quantum
 /// computer read it. An application that must resist "harvest now, decrypt later"
 /// therefore refuses suite-1 cards outright.
 ///
@@ -47,45 +56,78 @@ impl RecipientPolicy {
     }
 }
 
+/// Encrypts `message` for `recipients` without signing it: anyone could have sent it,
+/// and nobody but the recipients can read it (not even its sender). To say who sent it,
+/// use [`Key::sign_then_encrypt`]; the streaming tier's twin is
+/// [`crate::stream::Encryptor::unsigned`].
+///
+/// ```
+/// # use virgil::Key;
+/// let bob = Key::from_private_key(virgil::crypto::PrivateKey::generate()?);
+/// let cipher = virgil::encrypt("an anonymous tip", &[bob.public_key()])?;
+/// assert_eq!(bob.decrypt(&cipher)?.as_bytes(), b"an anonymous tip");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encrypt<R: Recipient>(message: impl AsRef<[u8]>, recipients: &[R]) -> Result<Buffer, Error> {
+    let keys = recipient::keys_for(None, recipients)?;
+    let mut cipher = Buffer::default();
+    envelope::encrypt_into(message.as_ref(), &keys, cipher.bytes_mut())?;
+    Ok(cipher)
+}
+
 impl Key {
     /// Wraps a private key (e.g. one made with the crypto layer); it encrypts to any
-    /// suite until [`Key::with_recipient_policy`] says otherwise.
+    /// suite until [`Key::with_recipient_policy`] says otherwise, and keeps a copy of
+    /// what it signs.
     pub fn from_private_key(key: PrivateKey) -> Self {
-        Self(key, RecipientPolicy::default())
+        Self {
+            private: key,
+            policy: RecipientPolicy::default(),
+            own_copy: true,
+        }
     }
 
     /// This key with `policy` for the recipients it encrypts to.
     pub fn with_recipient_policy(mut self, policy: RecipientPolicy) -> Self {
-        self.1 = policy;
+        self.policy = policy;
+        self
+    }
+
+    /// This key, encrypting what it signs to itself too (`true`, the default: the sender
+    /// can read what it sent) or only to the recipients (`false`: e.g. a relay that must
+    /// not keep readable copies). Applies to both tiers.
+    pub fn with_own_copy(mut self, own_copy: bool) -> Self {
+        self.own_copy = own_copy;
         self
     }
 
     /// The key's suite: [`Suite::PostQuantum`] or [`Suite::Classic`].
     pub fn suite(&self) -> Suite {
-        self.0.suite()
+        self.private.suite()
     }
 
     /// The underlying private key.
     pub fn private_key(&self) -> &PrivateKey {
-        &self.0
+        &self.private
     }
 
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
-        self.0.public_key()
+        self.private.public_key()
     }
 
-    /// Signs `message`, then encrypts it for the holders of `cards` and for this key
-    /// (so the sender can read what it sent). Under
+    /// Signs `message`, then encrypts it for `recipients` (cards, found cards or bare
+    /// keys: [`Recipient`]) and for this key (see [`Key::with_own_copy`]). Under
     /// [`RecipientPolicy::RequirePostQuantum`], fails with [`Error::NotPostQuantum`] before
-    /// encrypting anything if a card or this key is suite 1.
-    pub fn sign_then_encrypt(
+    /// encrypting anything if a recipient or this key is suite 1. Unsigned:
+    /// [`crate::encrypt`]; streaming: [`crate::stream::Encryptor::signed`].
+    pub fn sign_then_encrypt<R: Recipient>(
         &self,
         message: impl AsRef<[u8]>,
-        cards: &[Card],
+        recipients: &[R],
     ) -> Result<Buffer, Error> {
         let mut cipher = Buffer::default();
-        self.sign_then_encrypt_into(message, cards, &mut cipher)?;
+        self.sign_then_encrypt_into(message, recipients, &mut cipher)?;
         Ok(cipher)
     }
 
@@ -94,53 +136,42 @@ impl Key {
     /// once, not per message.
     ///
     /// ```
-    /// # use virgil::{Buffer, Key, crypto::envelope};
+    /// # use virgil::{Buffer, Card, Key};
     /// let key = Key::from_private_key(virgil::crypto::PrivateKey::generate()?);
     /// let mut cipher = Buffer::default();
     /// for text in ["one", "two"] {
-    ///     key.sign_then_encrypt_into(text, &[], &mut cipher)?;
-    ///     let own_copy = envelope::decrypt(cipher.as_bytes(), key.private_key())?;
-    ///     assert_eq!(own_copy, text.as_bytes());
+    ///     key.sign_then_encrypt_into(text, &[] as &[Card], &mut cipher)?;
+    ///     assert_eq!(key.decrypt(&cipher)?.as_bytes(), text.as_bytes());
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn sign_then_encrypt_into(
+    pub fn sign_then_encrypt_into<R: Recipient>(
         &self,
         message: impl AsRef<[u8]>,
-        cards: &[Card],
+        recipients: &[R],
         cipher: &mut Buffer,
     ) -> Result<(), Error> {
-        self.check_recipients(cards)?;
-        let mut recipients: Vec<&PublicKey> = cards.iter().map(Card::public_key).collect();
-        recipients.push(self.0.public_key());
+        let keys = recipient::keys_for(Some(self), recipients)?;
         Ok(envelope::sign_then_encrypt_into(
             message.as_ref(),
-            &self.0,
-            &recipients,
+            &self.private,
+            &keys,
             cipher.bytes_mut(),
         )?)
     }
 
-    /// Checks this key's [`RecipientPolicy`] against `cards` and the key itself.
-    pub(crate) fn check_recipients<'c>(
-        &self,
-        cards: impl IntoIterator<Item = &'c Card>,
-    ) -> Result<(), Error> {
-        let own = (self.0.public_key(), "your own key".to_owned());
-        let cards = cards.into_iter().map(|card| {
-            let whose = format!("the card {} of {:?}", card.id(), card.identity());
-            (card.public_key(), whose)
-        });
-        self.1.check(std::iter::once(own).chain(cards))
-    }
-
     /// Decrypts with this key, then verifies that the sender is the holder of `sender`.
-    pub fn decrypt_then_verify(&self, cipher: &Buffer, sender: &Card) -> Result<Buffer, Error> {
+    pub fn decrypt_then_verify(
+        &self,
+        cipher: impl AsRef<[u8]>,
+        sender: &Card,
+    ) -> Result<Buffer, Error> {
         self.decrypt_then_verify_any(cipher, std::slice::from_ref(sender))
     }
 
     /// Like [`Key::decrypt_then_verify`] when the sender is one of several cards (e.g.
-    /// every card of one identity, or of a group).
+    /// every card of one identity, or of a group). Streaming:
+    /// [`crate::stream::Decryptor::verified`].
     pub fn decrypt_then_verify_any(
         &self,
         cipher: impl AsRef<[u8]>,
@@ -161,9 +192,25 @@ impl Key {
         message: &mut Buffer,
     ) -> Result<(), Error> {
         let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
-        envelope::decrypt_then_verify_into(cipher.as_ref(), &self.0, &keys, message.bytes_mut())
-            .map(|_| ())
-            .map_err(|error| opening(error, &self.0, senders))
+        envelope::decrypt_then_verify_into(
+            cipher.as_ref(),
+            &self.private,
+            &keys,
+            message.bytes_mut(),
+        )
+        .map(|_| ())
+        .map_err(|error| opening(error, &self.private, senders))
+    }
+
+    /// Decrypts with this key without checking who sent it: for unsigned messages
+    /// ([`crate::encrypt`]). A signature, if there is one, is not checked, so the
+    /// message may come from anyone: prefer [`Key::decrypt_then_verify`]. Streaming:
+    /// [`crate::stream::Decryptor::unverified`].
+    pub fn decrypt(&self, cipher: impl AsRef<[u8]>) -> Result<Buffer, Error> {
+        let mut message = Buffer::default();
+        envelope::decrypt_into(cipher.as_ref(), &self.private, message.bytes_mut())
+            .map_err(|error| opening(error, &self.private, &[]))?;
+        Ok(message)
     }
 }
 
@@ -228,7 +275,10 @@ impl Keys {
 
     /// A new key of `suite` from the system's random generator.
     pub fn generate_with_suite(&self, suite: Suite) -> Result<Key, Error> {
-        Ok(Key(PrivateKey::generate_with_suite(suite)?, self.policy))
+        Ok(
+            Key::from_private_key(PrivateKey::generate_with_suite(suite)?)
+                .with_recipient_policy(self.policy),
+        )
     }
 
     /// Saves `key` under `name`, locked with `password` (`None`: unprotected); never
@@ -236,13 +286,13 @@ impl Keys {
     pub fn save(&self, key: &Key, name: &str, password: Option<&str>) -> Result<KeyEntry, Error> {
         Ok(self
             .store()
-            .save(name, &key.0, password.map(str::as_bytes))?)
+            .save(name, &key.private, password.map(str::as_bytes))?)
     }
 
     /// Loads the key `name` with its password.
     pub fn load(&self, name: &str, password: Option<&str>) -> Result<Key, Error> {
         let key = self.store().load(name, password.map(str::as_bytes))?;
-        Ok(Key(key, self.policy))
+        Ok(Key::from_private_key(key).with_recipient_policy(self.policy))
     }
 
     /// Whether a key is saved under `name`.

@@ -33,12 +33,12 @@
 //!
 //! // Sign then encrypt for Bob (and for Alice herself).
 //! let alice_key = virgil.keys().load("alice", Some("password"))?;
-//! let bob_cards = virgil.cards().find(&["bob"])?;
-//! let cipher_text = alice_key.sign_then_encrypt("Hey Bob, how's it going?", &bob_cards)?.to_string(Encoding::Base64);
+//! let bob = virgil.cards().find(&["bob"])?;
+//! let cipher_text = alice_key.sign_then_encrypt("Hey Bob, how's it going?", &bob.cards)?.to_string(Encoding::Base64);
 //!
 //! // Bob decrypts then verifies against Alice's card.
 //! # let bob_key = virgil.keys().load("bob", Some("bob's password"))?; let alice_card_id = *request.id();
-//! let alice_card = virgil.cards().get(&alice_card_id)?;
+//! let alice_card = virgil.cards().get(&alice_card_id)?.card;
 //! let message = bob_key.decrypt_then_verify(&Buffer::from_string(&cipher_text, Encoding::Base64)?, &alice_card)?;
 //! println!("{}", message.to_string(Encoding::Utf8));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -56,6 +56,7 @@ mod client_file;
 mod contacts;
 mod error;
 mod key;
+mod recipient;
 pub mod stream;
 
 #[cfg(feature = "client")]
@@ -70,7 +71,8 @@ pub use contacts::{
     SelfCheckAlarm,
 };
 pub use error::Error;
-pub use key::{Key, Keys, RecipientPolicy};
+pub use key::{Key, Keys, RecipientPolicy, encrypt};
+pub use recipient::Recipient;
 #[cfg(feature = "client")]
 pub use virgil_api::app::SessionInfo;
 #[cfg(feature = "client")]
@@ -341,7 +343,7 @@ impl Virgil {
     #[cfg(feature = "client")]
     pub fn self_check(&self) -> Result<SelfCheck, Error> {
         let me = self.own_identity().ok_or(Error::NotLoggedIn)?;
-        let found = self.cards().find_reviewed(&[me.identity.as_str()])?;
+        let found = self.cards().find(&[me.identity.as_str()])?;
         Ok(SelfCheck {
             checked: found.own_checked,
             cards: found.cards,

@@ -7,14 +7,14 @@
 //! # let alice = virgil::Key::from_private_key(virgil_crypto::PrivateKey::generate()?);
 //! # let bob = virgil::Key::from_private_key(virgil_crypto::PrivateKey::generate()?);
 //! # let alice_card = virgil_card::CardRequest::new("alice", "chat").sign(alice.private_key())?;
-//! // Alice signs and encrypts for Bob, armored.
-//! let mut writer = Encryptor::new(Vec::new(), Some(&alice), &[bob.public_key()], Format::Armored)?;
+//! // Alice signs and encrypts for Bob (and herself), armored.
+//! let mut writer = Encryptor::signed(Vec::new(), &alice, &[bob.public_key()], Format::Armored)?;
 //! writer.write_all(b"a long report")?;
 //! let armored = writer.finish()?;
 //!
 //! // Bob decrypts, requiring Alice's signature; armor is recognised.
 //! let senders = [alice_card];
-//! let mut reader = Decryptor::new(armored.as_slice(), &bob, &senders)?;
+//! let mut reader = Decryptor::verified(armored.as_slice(), &bob, &senders)?;
 //! let mut report = Vec::new();
 //! reader.read_to_end(&mut report)?;
 //! assert_eq!(report, b"a long report");
@@ -22,12 +22,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The tiers match: [`Encryptor::signed`] is [`crate::Key::sign_then_encrypt`] (the same
+//! [`Recipient`]s, the signer added under the same rule), [`Encryptor::unsigned`] is
+//! [`crate::encrypt`], [`Decryptor::verified`] is
+//! [`crate::Key::decrypt_then_verify_any`] and [`Decryptor::unverified`] is
+//! [`crate::Key::decrypt`].
+//!
 //! Errors while writing or reading come as `io::Error`s; `virgil::Error::from` takes back
 //! the [`Error`] inside (e.g. [`Error::WrongSender`]). Plaintext is released chunk by
 //! chunk as it authenticates: write it somewhere you can discard until the reader reached
 //! the end without error.
 
 use crate::error::opening;
+use crate::recipient::{self, Recipient};
 use crate::{Card, Error, Key, PublicKey};
 use std::io::{self, BufRead, Read, Write};
 use virgil_crypto::armor::{self, ArmorReader, ArmorWriter};
@@ -48,44 +55,56 @@ enum Sealer<'a, W: Write> {
     Armored(EncryptingWriter<'a, ArmorWriter<W>>),
 }
 
-/// Encrypts what is written to it for `recipients` (signed when a signer is given) and
-/// writes the envelope to `W`. Call [`Encryptor::finish`]: without it the message is cut
-/// short and no reader accepts it.
+/// Encrypts what is written to it for `recipients` (signed or not) and writes the
+/// envelope to `W`. Call [`Encryptor::finish`]: without it the message is cut short and
+/// no reader accepts it.
 pub struct Encryptor<'a, W: Write> {
     sealer: Sealer<'a, W>,
 }
 
 impl<'a, W: Write> Encryptor<'a, W> {
-    /// Starts a message to `recipients` (a card's key is `card.public_key()`; add your
-    /// own key to read it later), signed by `signer` if given; a signer's
-    /// [`crate::RecipientPolicy`] applies to `recipients`.
-    pub fn new(
+    /// Starts a message signed by `signer` to `recipients` and to the signer itself
+    /// (unless [`Key::with_own_copy`] says otherwise), after checking the signer's
+    /// [`crate::RecipientPolicy`]: the rules of [`Key::sign_then_encrypt`].
+    pub fn signed<R: Recipient>(
         output: W,
-        signer: Option<&'a Key>,
-        recipients: &[&PublicKey],
+        signer: &'a Key,
+        recipients: &[R],
         format: Format,
     ) -> Result<Self, Error> {
-        fn start<'a, V: Write>(
+        let keys = recipient::keys_for(Some(signer), recipients)?;
+        Self::start(output, Some(signer), &keys, format)
+    }
+
+    /// Starts an unsigned message to `recipients` only: [`crate::encrypt`]'s rules.
+    pub fn unsigned<R: Recipient>(
+        output: W,
+        recipients: &[R],
+        format: Format,
+    ) -> Result<Self, Error> {
+        let keys = recipient::keys_for(None, recipients)?;
+        Self::start(output, None, &keys, format)
+    }
+
+    fn start(
+        output: W,
+        signer: Option<&'a Key>,
+        keys: &[&PublicKey],
+        format: Format,
+    ) -> Result<Self, Error> {
+        fn begin<'a, V: Write>(
             out: V,
             signer: Option<&'a Key>,
-            recipients: &[&PublicKey],
+            keys: &[&PublicKey],
         ) -> io::Result<EncryptingWriter<'a, V>> {
             match signer {
-                Some(key) => EncryptingWriter::signed(out, &key.0, recipients),
-                None => EncryptingWriter::unsigned(out, recipients),
+                Some(key) => EncryptingWriter::signed(out, &key.private, keys),
+                None => EncryptingWriter::unsigned(out, keys),
             }
-        }
-        if let Some(key) = signer {
-            let named = recipients
-                .iter()
-                .map(|public| (*public, format!("the key {}", public.key_id())));
-            key.1.check(named)?;
         }
         let sealer = match format {
-            Format::Binary => Sealer::Binary(start(output, signer, recipients)?),
-            Format::Armored => {
-                Sealer::Armored(start(ArmorWriter::new(output)?, signer, recipients)?)
-            }
+            Format::Binary => Sealer::Binary(begin(output, signer, keys)?),
+            Format::Armored => Sealer::Armored(begin(ArmorWriter::new(output)?, signer, keys)?),
         };
         Ok(Self { sealer })
     }
@@ -115,19 +134,6 @@ impl<W: Write> Write for Encryptor<'_, W> {
     }
 }
 
-/// Encrypts all of `input` to `output` (see [`Encryptor::new`]); returns the output.
-pub fn encrypt<W: Write>(
-    input: &mut dyn Read,
-    output: W,
-    signer: Option<&Key>,
-    recipients: &[&PublicKey],
-    format: Format,
-) -> Result<W, Error> {
-    let mut writer = Encryptor::new(output, signer, recipients, format)?;
-    io::copy(input, &mut writer)?;
-    writer.finish()
-}
-
 enum Source<R: BufRead> {
     Binary(R),
     Armored(ArmorReader<R>),
@@ -142,9 +148,9 @@ impl<R: BufRead> Read for Source<R> {
     }
 }
 
-/// Decrypts an envelope (binary or armored, recognised by its first line) read from `R`.
-/// With sender cards, the message must be signed by one of them; with none, the sender
-/// is not checked.
+/// Decrypts an envelope (binary or armored, recognised by its first line) read from `R`:
+/// [`Decryptor::verified`] requires a signature by one of the sender cards,
+/// [`Decryptor::unverified`] does not check the sender.
 pub struct Decryptor<'s, R: BufRead> {
     reader: DecryptingReader<Source<R>>,
     key: &'s Key,
@@ -171,10 +177,25 @@ pub fn recipients<R: BufRead>(mut input: R) -> Result<Vec<virgil_crypto::KeyId>,
 }
 
 impl<'s, R: BufRead> Decryptor<'s, R> {
-    /// Reads the header and finds this key's stanza ([`Error::NotForThisKey`] if none).
-    pub fn new(mut input: R, key: &'s Key, senders: &'s [Card]) -> Result<Self, Error> {
+    /// Reads the header and finds this key's stanza ([`Error::NotForThisKey`] if none);
+    /// the message must be signed by one of `senders` ([`Error::NotSigned`],
+    /// [`Error::WrongSender`] otherwise, when the end is read): the rules of
+    /// [`Key::decrypt_then_verify_any`]. With no senders, no message is accepted.
+    pub fn verified(input: R, key: &'s Key, senders: &'s [Card]) -> Result<Self, Error> {
+        Self::start(input, key, Some(senders))
+    }
+
+    /// Reads the header and finds this key's stanza, without checking who sent the
+    /// message (a signature, if any, is not checked): [`Key::decrypt`]'s rules.
+    pub fn unverified(input: R, key: &'s Key) -> Result<Self, Error> {
+        Self::start(input, key, None)
+    }
+
+    fn start(mut input: R, key: &'s Key, senders: Option<&'s [Card]>) -> Result<Self, Error> {
+        let verify = senders.is_some();
+        let senders = senders.unwrap_or_default();
         let fail = |error: io::Error| match Error::from(error) {
-            Error::Crypto(error) => opening(error, &key.0, senders),
+            Error::Crypto(error) => opening(error, &key.private, senders),
             other => other,
         };
         let armored = input
@@ -187,10 +208,10 @@ impl<'s, R: BufRead> Decryptor<'s, R> {
             Source::Binary(input)
         };
         let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
-        let reader = if senders.is_empty() {
-            DecryptingReader::unverified(source, &key.0)
+        let reader = if verify {
+            DecryptingReader::verified(source, &key.private, &keys)
         } else {
-            DecryptingReader::verified(source, &key.0, &keys)
+            DecryptingReader::unverified(source, &key.private)
         }
         .map_err(fail)?;
         Ok(Self {
@@ -201,7 +222,7 @@ impl<'s, R: BufRead> Decryptor<'s, R> {
     }
 
     /// The card whose key signed the message, once all of it was read without error
-    /// (`None` before that, and when no sender cards were given).
+    /// (`None` before that, and when unverified).
     pub fn sender(&self) -> Option<&'s Card> {
         let key_id = self.reader.sender()?;
         self.senders
@@ -221,7 +242,7 @@ impl<R: BufRead> Read for Decryptor<'_, R> {
             let kind = error.kind();
             match Error::from(error) {
                 Error::Crypto(crypto) => {
-                    io::Error::new(kind, opening(crypto, &self.key.0, self.senders))
+                    io::Error::new(kind, opening(crypto, &self.key.private, self.senders))
                 }
                 Error::Io(error) => error,
                 other => io::Error::new(kind, other),
@@ -242,14 +263,28 @@ mod tests {
     }
 
     fn card(name: &str, key: &Key) -> Card {
-        CardRequest::new(name, "chat").sign(&key.0).unwrap()
+        CardRequest::new(name, "chat").sign(&key.private).unwrap()
     }
 
     fn decrypt(cipher: &[u8], key: &Key, senders: &[Card]) -> Result<Vec<u8>, Error> {
-        let mut reader = Decryptor::new(cipher, key, senders)?;
+        let mut reader = if senders.is_empty() {
+            Decryptor::unverified(cipher, key)?
+        } else {
+            Decryptor::verified(cipher, key, senders)?
+        };
         let mut plain = Vec::new();
         reader.copy_to(&mut plain)?;
         Ok(plain)
+    }
+
+    fn encrypt(message: &[u8], signer: Option<&Key>, to: &[&PublicKey], format: Format) -> Vec<u8> {
+        let mut writer = match signer {
+            Some(signer) => Encryptor::signed(Vec::new(), signer, to, format),
+            None => Encryptor::unsigned(Vec::new(), to, format),
+        }
+        .unwrap();
+        writer.write_all(message).unwrap();
+        writer.finish().unwrap()
     }
 
     #[test]
@@ -258,19 +293,12 @@ mod tests {
         let senders = [card("alice", &alice)];
         let message = vec![7u8; 200_000];
         for format in [Format::Binary, Format::Armored] {
-            let cipher = encrypt(
-                &mut message.as_slice(),
-                Vec::new(),
-                Some(&alice),
-                &[bob.public_key()],
-                format,
-            )
-            .unwrap();
+            let cipher = encrypt(&message, Some(&alice), &[bob.public_key()], format);
             assert_eq!(
                 cipher.starts_with(armor::BEGIN.as_bytes()),
                 format == Format::Armored
             );
-            let mut reader = Decryptor::new(cipher.as_slice(), &bob, &senders).unwrap();
+            let mut reader = Decryptor::verified(cipher.as_slice(), &bob, &senders).unwrap();
             let mut plain = Vec::new();
             reader.copy_to(&mut plain).unwrap();
             assert_eq!(plain, message);
@@ -281,16 +309,8 @@ mod tests {
     #[test]
     fn failures_are_told_in_terms_of_keys_and_cards() {
         let (alice, bob, carol) = (key(), key(), key());
-        let signed = |signer: Option<&Key>| {
-            encrypt(
-                &mut &b"hi"[..],
-                Vec::new(),
-                signer,
-                &[bob.public_key()],
-                Format::Binary,
-            )
-            .unwrap()
-        };
+        let signed =
+            |signer: Option<&Key>| encrypt(b"hi", signer, &[bob.public_key()], Format::Binary);
         let from_alice = signed(Some(&alice));
         assert!(matches!(
             decrypt(&from_alice, &carol, &[]),
@@ -311,5 +331,134 @@ mod tests {
             decrypt(&cut, &bob, &[card("alice", &alice)]),
             Err(Error::Crypto(virgil_crypto::Error::Corrupted))
         ));
+    }
+}
+
+/// The two tiers follow one shape: the same recipients, the same sender rule, signed and
+/// unsigned in both, and each tier's output opens with the other tier's reader.
+#[cfg(test)]
+mod tiers_agree {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::Buffer;
+    use virgil_card::CardRequest;
+    use virgil_crypto::PrivateKey;
+
+    fn key() -> Key {
+        Key::from_private_key(PrivateKey::generate().unwrap())
+    }
+
+    fn streamed(writer: Result<Encryptor<'_, Vec<u8>>, Error>, message: &[u8]) -> Vec<u8> {
+        let mut writer = writer.unwrap();
+        writer.write_all(message).unwrap();
+        writer.finish().unwrap()
+    }
+
+    fn read_all(mut reader: Decryptor<'_, &[u8]>) -> Result<Vec<u8>, Error> {
+        let mut plain = Vec::new();
+        reader.copy_to(&mut plain)?;
+        Ok(plain)
+    }
+
+    #[test]
+    fn a_signed_message_reaches_its_sender_in_both_tiers_unless_told_not_to() {
+        let (alice, bob) = (key(), key());
+        let to = [CardRequest::new("bob", "chat").sign(&bob.private).unwrap()];
+        let one_shot = alice.sign_then_encrypt(b"hi", &to).unwrap();
+        let streaming = streamed(
+            Encryptor::signed(Vec::new(), &alice, &to, Format::Binary),
+            b"hi",
+        );
+        for cipher in [one_shot.as_bytes(), streaming.as_slice()] {
+            let mut ids = recipients(cipher).unwrap();
+            ids.sort();
+            let mut expected = vec![*alice.public_key().key_id(), *bob.public_key().key_id()];
+            expected.sort();
+            assert_eq!(ids, expected);
+            assert_eq!(alice.decrypt(cipher).unwrap().as_bytes(), b"hi");
+        }
+        let alice = alice.with_own_copy(false);
+        let one_shot = alice.sign_then_encrypt(b"hi", &to).unwrap();
+        let streaming = streamed(
+            Encryptor::signed(Vec::new(), &alice, &to, Format::Binary),
+            b"hi",
+        );
+        for cipher in [one_shot.as_bytes(), streaming.as_slice()] {
+            assert_eq!(
+                recipients(cipher).unwrap(),
+                vec![*bob.public_key().key_id()]
+            );
+            assert!(matches!(
+                alice.decrypt(cipher),
+                Err(Error::NotForThisKey { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn unsigned_messages_exist_in_both_tiers_and_reach_only_their_recipients() {
+        let bob = key();
+        let to = [bob.public_key()];
+        let one_shot = crate::encrypt(b"tip", &to).unwrap();
+        let streaming = streamed(
+            Encryptor::unsigned(Vec::new(), &to, Format::Armored),
+            b"tip",
+        );
+        for cipher in [one_shot.as_bytes(), streaming.as_slice()] {
+            assert_eq!(
+                recipients(cipher).unwrap(),
+                vec![*bob.public_key().key_id()]
+            );
+            assert_eq!(
+                read_all(Decryptor::unverified(cipher, &bob).unwrap()).unwrap(),
+                b"tip"
+            );
+        }
+        assert_eq!(bob.decrypt(&one_shot).unwrap().as_bytes(), b"tip");
+        // Unsigned is refused where a sender is required, in both tiers.
+        let card = CardRequest::new("alice", "chat")
+            .sign(&key().private)
+            .unwrap();
+        assert!(matches!(
+            bob.decrypt_then_verify(&one_shot, &card),
+            Err(Error::NotSigned { .. })
+        ));
+        let senders = [card];
+        assert!(matches!(
+            read_all(Decryptor::verified(one_shot.as_bytes(), &bob, &senders).unwrap()),
+            Err(Error::NotSigned { .. })
+        ));
+    }
+
+    #[test]
+    fn each_tier_reads_the_other_and_checks_the_same_policy() {
+        let (alice, bob) = (key(), key());
+        let alice_card = [CardRequest::new("alice", "chat")
+            .sign(&alice.private)
+            .unwrap()];
+        let streamed_cipher = streamed(
+            Encryptor::signed(Vec::new(), &alice, &[bob.public_key()], Format::Binary),
+            b"both ways",
+        );
+        let opened = bob
+            .decrypt_then_verify_any(&streamed_cipher, &alice_card)
+            .unwrap();
+        assert_eq!(opened.as_bytes(), b"both ways");
+        let one_shot: Buffer = alice
+            .sign_then_encrypt(b"both ways", &[bob.public_key()])
+            .unwrap();
+        let reader = Decryptor::verified(one_shot.as_bytes(), &bob, &alice_card).unwrap();
+        assert_eq!(read_all(reader).unwrap(), b"both ways");
+
+        let strict = key().with_recipient_policy(crate::RecipientPolicy::RequirePostQuantum);
+        let classic = [bob.public_key()];
+        let refused_one_shot = strict.sign_then_encrypt(b"x", &classic);
+        let refused_stream = Encryptor::signed(Vec::new(), &strict, &classic, Format::Binary);
+        for refused in [refused_one_shot.err(), refused_stream.err()] {
+            assert!(
+                matches!(refused, Some(Error::NotPostQuantum { .. })),
+                "{refused:?}"
+            );
+        }
     }
 }

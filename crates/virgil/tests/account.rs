@@ -166,9 +166,9 @@ fn mixed_suites_talk_and_a_post_quantum_policy_refuses_classic_cards() {
     let bob_key = sign_up(&bob, "bob");
     assert_eq!(alice_key.suite(), Suite::PostQuantum);
     assert_eq!(bob_key.suite(), Suite::Classic);
-    let bobs_cards = alice.cards().find(&["bob"]).unwrap();
+    let bobs_cards = alice.cards().find(&["bob"]).unwrap().into_cards();
     assert_eq!(bobs_cards[0].public_key().suite(), Suite::Classic);
-    let alices_cards = bob.cards().find(&["alice"]).unwrap();
+    let alices_cards = bob.cards().find(&["alice"]).unwrap().into_cards();
     assert_eq!(alices_cards[0].public_key().suite(), Suite::PostQuantum);
 
     alice
@@ -204,7 +204,7 @@ fn mixed_suites_talk_and_a_post_quantum_policy_refuses_classic_cards() {
         "{refused:?}"
     );
     assert!(bob.messages().inbox(&bob_key, 0).unwrap().messages.len() == 1);
-    let bobs = carol.cards().find(&["bob"]).unwrap();
+    let bobs = carol.cards().find(&["bob"]).unwrap().cards;
     assert!(matches!(
         carol_key.sign_then_encrypt("secret", &bobs),
         Err(Error::NotPostQuantum { .. })
@@ -218,7 +218,7 @@ fn mixed_suites_talk_and_a_post_quantum_policy_refuses_classic_cards() {
     let classic_own =
         virgil::Key::from_private_key(virgil::crypto::PrivateKey::generate().unwrap())
             .with_recipient_policy(RecipientPolicy::RequirePostQuantum);
-    let alices = carol.cards().find(&["alice"]).unwrap();
+    let alices = carol.cards().find(&["alice"]).unwrap().cards;
     assert!(matches!(
         classic_own.sign_then_encrypt("x", &alices),
         Err(Error::NotPostQuantum { whose }) if whose == "your own key"

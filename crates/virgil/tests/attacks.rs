@@ -308,7 +308,7 @@ fn a_card_revoked_as_compromised_vouches_for_nothing_at_the_client() {
         contacts[0].cards.get(bob_card.id()).unwrap().state,
         virgil::card::PinnedState::Revoked(RevocationReason::Compromised)
     ));
-    let found = warned.cards().find_reviewed(&["bob"]).unwrap();
+    let found = warned.cards().find(&["bob"]).unwrap();
     assert!(
         found
             .events

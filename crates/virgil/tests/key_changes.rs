@@ -29,28 +29,23 @@ fn an_unlinked_card_stops_the_send_and_a_linked_device_is_only_announced() {
     let (bob_key, bob_card) = publish(&bob, "bob", None);
 
     // First contact: pinned, and said so.
-    let found = alice.cards().find_reviewed(&["bob"]).unwrap();
+    let found = alice.cards().find(&["bob"]).unwrap();
     assert!(
         matches!(&found.events[..], [ContactEvent::FirstContact { identity, .. }] if identity == "bob")
     );
     assert!(
-        alice
-            .cards()
-            .find_reviewed(&["bob"])
-            .unwrap()
-            .events
-            .is_empty(),
+        alice.cards().find(&["bob"]).unwrap().events.is_empty(),
         "said once"
     );
 
     // Bob's phone, linked from his laptop's card: accepted, announced once.
     let (_, phone_card) = publish(&bob_phone, "bob", Some((&bob_card, &bob_key)));
-    let found = alice.cards().find_reviewed(&["bob"]).unwrap();
+    let found = alice.cards().find(&["bob"]).unwrap();
     assert_eq!(found.cards.len(), 2);
     assert!(matches!(
         &found.events[..],
         [ContactEvent::Linked { identity, card, from }]
-            if identity == "bob" && card == phone_card.id() && from == bob_card.id()
+            if identity == "bob" && *card == *phone_card.id() && *from == *bob_card.id()
     ));
     assert!(found.events[0].to_string().contains("bob added a device"));
     let sent = alice.messages().send("bob", &alice_key, "hi both").unwrap();
@@ -129,22 +124,17 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
         .revoke_as_application(bob_card.id(), RevocationReason::Unspecified, &key(APP))
         .unwrap();
     let (_, reset) = publish(&bob, "bob", None);
-    let found = alice.cards().find_reviewed(&["bob"]).unwrap();
+    let found = alice.cards().find(&["bob"]).unwrap();
     assert!(
         matches!(&found.events[..], [
             ContactEvent::CardRevoked { card, reason: Some(RevocationReason::Unspecified), .. },
             ContactEvent::KeyChanged(change),
-        ] if change.cards == vec![*reset.id()] && card == bob_card.id()),
+        ] if change.cards == vec![*reset.id()] && *card == *bob_card.id()),
         "{:?}",
         found.events
     );
     assert!(
-        alice
-            .cards()
-            .find_reviewed(&["bob"])
-            .unwrap()
-            .events
-            .is_empty(),
+        alice.cards().find(&["bob"]).unwrap().events.is_empty(),
         "pinned after the warning"
     );
 
@@ -155,7 +145,7 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
         .revoke_as_application(reset.id(), RevocationReason::Unspecified, &key(APP))
         .unwrap();
     let (_, again) = publish(&bob, "bob", None);
-    let found = quiet.cards().find_reviewed(&["bob"]).unwrap();
+    let found = quiet.cards().find(&["bob"]).unwrap();
     assert!(
         !found
             .events
@@ -166,12 +156,7 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
     );
     assert_eq!(found.cards[0].card.id(), again.id());
     assert!(
-        alice
-            .cards()
-            .find_reviewed(&["bob"])
-            .unwrap()
-            .events
-            .is_empty(),
+        alice.cards().find(&["bob"]).unwrap().events.is_empty(),
         "pinned by the quiet lookup"
     );
 }
@@ -311,7 +296,7 @@ fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
     let (new_key, reset_card) = reset(&bob_new, "bob", Some(PASSWORD)).unwrap();
     assert_eq!(reset_card.status, virgil::CardStatus::Active);
     assert!(matches!(
-        alice.cards().get_published(bob_card.id()).unwrap().status,
+        alice.cards().get(bob_card.id()).unwrap().status,
         virgil::CardStatus::Revoked {
             reason: RevocationReason::Reset,
             ..
@@ -368,7 +353,7 @@ fn a_classic_card_rotates_to_a_post_quantum_one() {
     let (old_key, old_card) = publish(&bob, "bob", None);
     assert_eq!(old_card.public_key().suite(), Suite::Classic);
     assert_eq!(card_ids(&alice, "bob"), vec![*old_card.id()]);
-    let alices = bob.cards().find(&["alice"]).unwrap();
+    let alices = bob.cards().find(&["alice"]).unwrap().cards;
     let signed_before = old_key
         .sign_then_encrypt("from classic bob", &alices)
         .unwrap();
@@ -387,7 +372,7 @@ fn a_classic_card_rotates_to_a_post_quantum_one() {
         .unwrap();
     let new_card = bob.account().publish_card(&request).unwrap().card;
 
-    let found = alice.cards().find_reviewed(&["bob"]).unwrap();
+    let found = alice.cards().find(&["bob"]).unwrap();
     assert!(
         found
             .events
@@ -420,7 +405,7 @@ fn a_classic_card_rotates_to_a_post_quantum_one() {
     ));
 
     // The history: bob's superseded classic card still verifies what he signed with it.
-    let history = alice.cards().get(old_card.id()).unwrap();
+    let history = alice.cards().get(old_card.id()).unwrap().card;
     let alice_reads = alice_key
         .decrypt_then_verify(&signed_before, &history)
         .unwrap();

@@ -86,7 +86,7 @@ fn alice_sends_bob_a_signed_encrypted_message() {
         .keys()
         .load("alice", Some("[KEY_PASSWORD]"))
         .unwrap();
-    let bob_cards = alice_device.cards().find(&["bob"]).unwrap();
+    let bob_cards = alice_device.cards().find(&["bob"]).unwrap().cards;
     assert_eq!(bob_cards.len(), 1);
     let message = "Hey Bob, how's it going?";
     let cipher_text = alice_key
@@ -99,7 +99,7 @@ fn alice_sends_bob_a_signed_encrypted_message() {
         .keys()
         .load("bob", Some("[KEY_PASSWORD]"))
         .unwrap();
-    let alice_card = bob_device.cards().get(&alice_card_id).unwrap();
+    let alice_card = bob_device.cards().get(&alice_card_id).unwrap().card;
     let cipher_buff = Buffer::from_string(&cipher_text, Encoding::Base64).unwrap();
     let original_message = bob_key
         .decrypt_then_verify(&cipher_buff, &alice_card)
@@ -115,7 +115,7 @@ fn alice_sends_bob_a_signed_encrypted_message() {
             .to_string(Encoding::Utf8),
         message
     );
-    match bob_key.decrypt_then_verify(&cipher_buff, &bob_cards[0]) {
+    match bob_key.decrypt_then_verify(&cipher_buff, &bob_cards[0].card) {
         Err(error @ Error::WrongSender { .. }) => assert!(
             error
                 .to_string()
@@ -151,17 +151,17 @@ fn alice_sends_bob_a_signed_encrypted_message() {
     let mut phone_card = bob_device.cards().create(&bob, &phone_key).unwrap();
     bob_device
         .cards()
-        .link(&mut phone_card, &bob_cards[0], &bob_key)
+        .link(&mut phone_card, &bob_cards[0].card, &bob_key)
         .unwrap();
     approve_and_publish(&base, &phone_card.export());
-    let found = alice_device.cards().find_reviewed(&["bob"]).unwrap();
+    let found = alice_device.cards().find(&["bob"]).unwrap();
     assert!(matches!(
         &found.events[..],
         [virgil::ContactEvent::Linked { card, .. }] if card == phone_card.id()
     ));
-    let bob_cards = alice_device.cards().find(&["bob"]).unwrap();
+    let bob_cards = alice_device.cards().find(&["bob"]).unwrap().cards;
     assert_eq!(bob_cards.len(), 2);
-    match alice_device.cards().find_reviewed(&["bob"]) {
+    match alice_device.cards().find(&["bob"]) {
         Ok(found) => {
             for event in &found.events {
                 println!("{event}"); // "bob added a device (card …), linked from card …"

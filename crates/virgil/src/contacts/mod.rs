@@ -36,6 +36,12 @@ pub struct Reviewed {
 }
 
 impl Reviewed {
+    /// The cards alone, without when each was published: what
+    /// [`crate::Key::decrypt_then_verify_any`] takes as senders.
+    pub fn into_cards(self) -> Vec<Card> {
+        self.cards.into_iter().map(|found| found.card).collect()
+    }
+
     /// [`Error::NoCard`] for the first of `identities` without an active card here.
     pub fn check_each(&self, identities: &[&str]) -> Result<(), Error> {
         let cards: Vec<&Card> = self.cards.iter().map(|found| &found.card).collect();

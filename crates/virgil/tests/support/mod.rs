@@ -47,8 +47,9 @@ pub(crate) fn card_ids(virgil: &Virgil, identity: &str) -> Vec<virgil::CardId> {
         .cards()
         .find(&[identity])
         .unwrap()
+        .cards
         .iter()
-        .map(|card| *card.id())
+        .map(|found| *found.card.id())
         .collect()
 }
 

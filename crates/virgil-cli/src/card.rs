@@ -3,7 +3,7 @@
 
 use crate::config::Global;
 use crate::error::{CliError, Exit, context};
-use crate::keys;
+use crate::key;
 use crate::password::PasswordArgs;
 use clap::Subcommand;
 use std::io::Read as _;
@@ -215,7 +215,7 @@ fn print_card(card: &Card, virgil: Option<&Virgil>) -> bool {
     println!("key id:        {}", card.public_key().key_id());
     println!(
         "suite:         {}",
-        crate::keys::suite_label(card.public_key().suite())
+        crate::key::suite_label(card.public_key().suite())
     );
     println!("public key:    {}", to_base64(card.public_key().as_bytes()));
     if let Some(previous) = &content.previous_card_id {
@@ -303,7 +303,7 @@ pub(crate) fn find_each_announcing(
     virgil: &Virgil,
     identities: &[&str],
 ) -> Result<Vec<Card>, CliError> {
-    let found = virgil.cards().find_reviewed(identities)?;
+    let found = virgil.cards().find(identities)?;
     announce(&found.events);
     found.check_each(identities)?;
     Ok(found.cards.into_iter().map(|found| found.card).collect())
@@ -352,309 +352,367 @@ pub(crate) fn run(global: &Global, command: CardCommand) -> Result<(), CliError>
             identity,
             password,
             output,
-        } => {
-            let virgil = global.virgil()?;
-            let private = keys::load(virgil.keys(), &key, &password)?;
-            let identity = virgil
-                .identities()
-                .create_user(identity.as_deref().unwrap_or(&key));
-            let card = virgil
-                .cards()
-                .create(&identity, &private)
-                .map_err(context("cannot create the card"))?;
-            let text = format!("{}\n", card.export());
-            match output {
-                Some(path) => {
-                    crate::output::write(&path, text.as_bytes())?;
-                    eprintln!(
-                        "card request for {:?} written to {} (card id {})",
-                        identity.value,
-                        path.display(),
-                        card.id()
-                    );
-                }
-                None => print!("{text}"),
-            }
-        }
-        CardCommand::Inspect { card, json } => {
-            let card = read_card(&card)?;
-            if json {
-                print_json(&card)?;
-            } else if !print_card(&card, global.virgil().ok().as_ref()) {
-                return Err(CliError::with(
-                    Exit::Rejected,
-                    "the card does not verify against the configured keys (see above)",
-                ));
-            }
-        }
+        } => create(global, key, identity, password, output),
+        CardCommand::Inspect { card, json } => inspect(global, card, json),
         CardCommand::Publish {
             card,
             key,
             link_from,
             replaces,
             password,
-        } => {
-            let virgil = global.virgil()?;
-            let username = global.session()?.session.username;
-            let identity = virgil.identities().create_user(&username);
-            // Your active card of key `name` (the one a new card is linked from).
-            let own_card = |name: &str| -> Result<(Card, virgil::Key), CliError> {
-                let private = keys::load(virgil.keys(), name, &password)?;
-                let mine = virgil.cards().find(&[username.as_str()])?;
-                let card = mine
-                    .into_iter()
-                    .find(|card| card.public_key() == private.public_key())
-                    .ok_or_else(|| {
-                        CliError::new(format!(
-                            "key {name:?} has no active card of {username:?}; `virgil card list` lists yours"
-                        ))
-                    })?;
-                Ok((card, private))
-            };
-            let mut request = match (card, replaces) {
-                (Some(card), _) => read_card(&card)?,
-                (None, Some(replaces)) => {
-                    let (previous, previous_key) = own_card(&replaces)?;
-                    let key = key.unwrap_or_else(|| username.clone());
-                    let private = keys::load(virgil.keys(), &key, &password)?;
-                    let request = virgil
-                        .cards()
-                        .create_replacement(&identity, &private, &previous, &previous_key)
-                        .map_err(context("cannot create the card"))?;
-                    println!(
-                        "replaces your card {} (key {replaces:?}), linked from it",
-                        previous.id()
-                    );
-                    request
-                }
-                (None, None) => {
-                    let key = key.unwrap_or_else(|| username.clone());
-                    let private = keys::load(virgil.keys(), &key, &password)?;
-                    virgil
-                        .cards()
-                        .create(&identity, &private)
-                        .map_err(context("cannot create the card"))?
-                }
-            };
-            if let Some(link_from) = link_from {
-                let (existing, linking_key) = own_card(&link_from)?;
-                virgil
-                    .cards()
-                    .link(&mut request, &existing, &linking_key)
-                    .map_err(context("cannot link the card"))?;
-                println!(
-                    "linked from your card {} (key {link_from:?})",
-                    existing.id()
-                );
-            }
-            let published = virgil.account().publish_card(&request)?;
-            if published.card.id() == request.id() {
-                println!(
-                    "card {} for {:?} approved and published",
-                    published.card.id(),
-                    published.card.identity()
-                );
-            } else {
-                println!(
-                    "this key already has card {} for {:?}; nothing new published",
-                    published.card.id(),
-                    published.card.identity()
-                );
-            }
-        }
+        } => publish(global, card, key, link_from, replaces, password),
         CardCommand::Find {
             identities,
             export,
             json,
-        } => {
-            let virgil = global.virgil()?;
-            let references: Vec<&str> = identities.iter().map(String::as_str).collect();
-            let found = virgil.cards().find_published(&references)?;
-            global.keep_refreshed_session(&virgil)?;
-            if json {
-                return crate::output::print_json(&serde_json::json!({
-                    "cards": found.iter().map(published_json).collect::<Vec<_>>(),
-                }));
-            }
-            if found.is_empty() {
-                return Err(CliError::new("no cards found"));
-            }
-            for published in found {
-                let card = &published.card;
-                if export {
-                    println!("{}", card.export());
-                } else {
-                    println!(
-                        "{}  {:<20} key {} ({})  published {}",
-                        card.id(),
-                        card.identity(),
-                        card.public_key().key_id(),
-                        card.public_key().suite().name(),
-                        crate::format_time(
-                            i64::try_from(published.published_at).unwrap_or(i64::MAX)
-                        )
-                    );
-                }
-            }
-        }
-        CardCommand::Get { id, json } => {
-            let virgil = global.virgil()?;
-            let id = card_id(&id)?;
-            let published = virgil.cards().get_published(&id)?;
-            global.keep_refreshed_session(&virgil)?;
-            if json {
-                print_json(&published.card)?;
-            } else {
-                print_card(&published.card, Some(&virgil));
-                println!("status:        {}", status_text(&published.status));
-            }
-        }
-        CardCommand::List { json } => {
-            let virgil = global.virgil()?;
-            let username = global.session()?.session.username;
-            let check = virgil.self_check()?;
-            announce(&check.events);
-            global.keep_refreshed_session(&virgil)?;
-            let local = virgil.keys().list()?;
-            let local_key = |card: &Card| {
-                local
-                    .entries
-                    .iter()
-                    .find(|entry| entry.key_id == *card.public_key().key_id())
-                    .map(|entry| entry.name.as_str().to_owned())
-            };
-            let pending: Vec<(CardId, u64)> = check
-                .events
-                .iter()
-                .filter_map(|event| match event {
-                    virgil::ContactEvent::OwnResetPending { card, activates_at } => {
-                        Some((*card, *activates_at))
-                    }
-                    _ => None,
-                })
-                .collect();
-            if json {
-                let cards: Vec<serde_json::Value> = check
-                    .cards
-                    .iter()
-                    .map(|published| {
-                        let mut value = published_json(published);
-                        if let Some(fields) = value.as_object_mut() {
-                            fields
-                                .insert("local_key".to_owned(), local_key(&published.card).into());
-                        }
-                        value
-                    })
-                    .collect();
-                return crate::output::print_json(&serde_json::json!({
-                    "cards": cards,
-                    "checked": check.checked,
-                    "pending_resets": pending.iter().map(|(id, at)| serde_json::json!({
-                        "id": id.to_string(),
-                        "activates_at": at,
-                    })).collect::<Vec<_>>(),
-                }));
-            }
-            if check.cards.is_empty() {
-                println!("{username:?} has no active card; publish one with `virgil card publish`");
-            }
-            for published in &check.cards {
-                let card = &published.card;
-                let key = local_key(card).map_or_else(
-                    || "(not on this device)".to_owned(),
-                    |name| format!("key {name:?}"),
-                );
-                let device = card
-                    .content()
-                    .info
-                    .as_ref()
-                    .map_or_else(String::new, |info| format!("  {}", info.device_name));
-                println!(
-                    "{}  {key}  published {}{device}",
-                    card.id(),
-                    crate::format_time(i64::try_from(published.published_at).unwrap_or(i64::MAX))
-                );
-            }
-            for (card, activates_at) in pending {
-                println!(
-                    "{card}  YOUR RESET, pending until {}",
-                    crate::format_time(i64::try_from(activates_at).unwrap_or(i64::MAX))
-                );
-            }
-            if check.checked {
-                eprintln!(
-                    "virgil: every card above was made by this device's keys or linked from them"
-                );
-            }
-        }
+        } => find(global, identities, export, json),
+        CardCommand::Get { id, json } => get(global, id, json),
+        CardCommand::List { json } => list(global, json),
         CardCommand::Reset {
             key,
             password,
             account,
-        } => {
-            let virgil = global.virgil()?;
-            let username = global.session()?.session.username;
-            let key = key.unwrap_or_else(|| username.clone());
-            let private = keys::load(virgil.keys(), &key, &password)?;
-            let identity = virgil.identities().create_user(&username);
-            let request = virgil
-                .cards()
-                .create_reset(&identity, &private)
-                .map_err(context("cannot create the reset card"))?;
-            let account_password = crate::password::account_password(&account, &username, false)?;
-            let published = virgil
-                .account()
-                .publish_reset_card(&request, &account_password)?;
-            global.keep_refreshed_session(&virgil)?;
-            match published.status {
-                CardStatus::Pending { activates_at } => println!(
-                    "reset card {} for {username:?} published; pending until {}: then it replaces all of your other cards (any of them can still cancel it)",
-                    published.card.id(),
-                    crate::format_time(i64::try_from(activates_at).unwrap_or(i64::MAX))
-                ),
-                _ => println!(
-                    "reset card {} for {username:?} published and active: your other cards are revoked; your contacts will be warned that your keys changed",
-                    published.card.id()
-                ),
-            }
-        }
+        } => reset(global, key, password, account),
         CardCommand::Revoke {
             id,
             key,
             app_key_file,
             reason,
             password,
-        } => {
-            let virgil = global.virgil()?;
-            let card_id = card_id(&id)?;
-            let reason = if reason == "compromised" {
-                RevocationReason::Compromised
-            } else {
-                RevocationReason::Unspecified
-            };
-            let revoked = match app_key_file {
-                Some(app_key_file) => {
-                    let app_key = load_app_key(&app_key_file)?;
-                    virgil
-                        .cards()
-                        .revoke_as_application(&card_id, reason, &app_key)?
-                }
-                None => {
-                    let key = match key {
-                        Some(key) => key,
-                        None => global.session()?.session.username,
-                    };
-                    let private = keys::load(virgil.keys(), &key, &password)?;
-                    virgil.cards().revoke(&card_id, reason, &private)?
-                }
-            };
+        } => revoke(global, id, key, app_key_file, reason, password),
+    }
+}
+
+/// `virgil card create`: a self-signed card request for a key.
+fn create(
+    global: &Global,
+    key: String,
+    identity: Option<String>,
+    password: PasswordArgs,
+    output: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let private = key::load(virgil.keys(), &key, &password)?;
+    let identity = virgil
+        .identities()
+        .create_user(identity.as_deref().unwrap_or(&key));
+    let card = virgil
+        .cards()
+        .create(&identity, &private)
+        .map_err(context("cannot create the card"))?;
+    let text = format!("{}\n", card.export());
+    match output {
+        Some(path) => {
+            crate::output::write(&path, text.as_bytes())?;
+            eprintln!(
+                "card request for {:?} written to {} (card id {})",
+                identity.value,
+                path.display(),
+                card.id()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `virgil card inspect`: a card as text or JSON, checked when a configuration exists.
+fn inspect(global: &Global, card: String, json: bool) -> Result<(), CliError> {
+    let card = read_card(&card)?;
+    if json {
+        print_json(&card)?;
+    } else if !print_card(&card, global.virgil().ok().as_ref()) {
+        return Err(CliError::with(
+            Exit::Rejected,
+            "the card does not verify against the configured keys (see above)",
+        ));
+    }
+    Ok(())
+}
+
+/// `virgil card publish`: a request (made here, linked or replacing if asked) approved
+/// and published by the app server.
+fn publish(
+    global: &Global,
+    card: Option<String>,
+    key: Option<String>,
+    link_from: Option<String>,
+    replaces: Option<String>,
+    password: PasswordArgs,
+) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let username = global.session()?.session.username;
+    let identity = virgil.identities().create_user(&username);
+    // Your active card of key `name` (the one a new card is linked from).
+    let own_card = |name: &str| -> Result<(Card, virgil::Key), CliError> {
+        let private = key::load(virgil.keys(), name, &password)?;
+        let mine = virgil.cards().find(&[username.as_str()])?;
+        let card = mine
+            .into_cards()
+            .into_iter()
+            .find(|card| card.public_key() == private.public_key())
+            .ok_or_else(|| {
+                CliError::new(format!(
+                    "key {name:?} has no active card of {username:?}; `virgil card list` lists yours"
+                ))
+            })?;
+        Ok((card, private))
+    };
+    let mut request = match (card, replaces) {
+        (Some(card), _) => read_card(&card)?,
+        (None, Some(replaces)) => {
+            let (previous, previous_key) = own_card(&replaces)?;
+            let key = key.unwrap_or_else(|| username.clone());
+            let private = key::load(virgil.keys(), &key, &password)?;
+            let request = virgil
+                .cards()
+                .create_replacement(&identity, &private, &previous, &previous_key)
+                .map_err(context("cannot create the card"))?;
             println!(
-                "card {} {}",
-                revoked.card.id(),
-                status_text(&revoked.status)
+                "replaces your card {} (key {replaces:?}), linked from it",
+                previous.id()
+            );
+            request
+        }
+        (None, None) => {
+            let key = key.unwrap_or_else(|| username.clone());
+            let private = key::load(virgil.keys(), &key, &password)?;
+            virgil
+                .cards()
+                .create(&identity, &private)
+                .map_err(context("cannot create the card"))?
+        }
+    };
+    if let Some(link_from) = link_from {
+        let (existing, linking_key) = own_card(&link_from)?;
+        virgil
+            .cards()
+            .link(&mut request, &existing, &linking_key)
+            .map_err(context("cannot link the card"))?;
+        println!(
+            "linked from your card {} (key {link_from:?})",
+            existing.id()
+        );
+    }
+    let published = virgil.account().publish_card(&request)?;
+    if published.card.id() == request.id() {
+        println!(
+            "card {} for {:?} approved and published",
+            published.card.id(),
+            published.card.identity()
+        );
+    } else {
+        println!(
+            "this key already has card {} for {:?}; nothing new published",
+            published.card.id(),
+            published.card.identity()
+        );
+    }
+    Ok(())
+}
+
+/// `virgil card find`: the reviewed active cards of identities.
+fn find(
+    global: &Global,
+    identities: Vec<String>,
+    export: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let references: Vec<&str> = identities.iter().map(String::as_str).collect();
+    let found = virgil.cards().find(&references)?.cards;
+    global.keep_refreshed_session(&virgil)?;
+    if json {
+        return crate::output::print_json(&serde_json::json!({
+            "cards": found.iter().map(published_json).collect::<Vec<_>>(),
+        }));
+    }
+    if found.is_empty() {
+        return Err(CliError::new("no cards found"));
+    }
+    for published in found {
+        let card = &published.card;
+        if export {
+            println!("{}", card.export());
+        } else {
+            println!(
+                "{}  {:<20} key {} ({})  published {}",
+                card.id(),
+                card.identity(),
+                card.public_key().key_id(),
+                card.public_key().suite().name(),
+                crate::format_time(i64::try_from(published.published_at).unwrap_or(i64::MAX))
             );
         }
     }
+    Ok(())
+}
+
+/// `virgil card get`: a card by id, with its status.
+fn get(global: &Global, id: String, json: bool) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let id = card_id(&id)?;
+    let published = virgil.cards().get(&id)?;
+    global.keep_refreshed_session(&virgil)?;
+    if json {
+        print_json(&published.card)?;
+    } else {
+        print_card(&published.card, Some(&virgil));
+        println!("status:        {}", status_text(&published.status));
+    }
+    Ok(())
+}
+
+/// `virgil card list`: your own active cards, checked, with their local keys.
+fn list(global: &Global, json: bool) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let username = global.session()?.session.username;
+    let check = virgil.self_check()?;
+    announce(&check.events);
+    global.keep_refreshed_session(&virgil)?;
+    let local = virgil.keys().list()?;
+    let local_key = |card: &Card| {
+        local
+            .entries
+            .iter()
+            .find(|entry| entry.key_id == *card.public_key().key_id())
+            .map(|entry| entry.name.as_str().to_owned())
+    };
+    let pending: Vec<(CardId, u64)> = check
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            virgil::ContactEvent::OwnResetPending { card, activates_at } => {
+                Some((*card, *activates_at))
+            }
+            _ => None,
+        })
+        .collect();
+    if json {
+        let cards: Vec<serde_json::Value> = check
+            .cards
+            .iter()
+            .map(|published| {
+                let mut value = published_json(published);
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("local_key".to_owned(), local_key(&published.card).into());
+                }
+                value
+            })
+            .collect();
+        return crate::output::print_json(&serde_json::json!({
+            "cards": cards,
+            "checked": check.checked,
+            "pending_resets": pending.iter().map(|(id, at)| serde_json::json!({
+                "id": id.to_string(),
+                "activates_at": at,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    if check.cards.is_empty() {
+        println!("{username:?} has no active card; publish one with `virgil card publish`");
+    }
+    for published in &check.cards {
+        let card = &published.card;
+        let key = local_key(card).map_or_else(
+            || "(not on this device)".to_owned(),
+            |name| format!("key {name:?}"),
+        );
+        let device = card
+            .content()
+            .info
+            .as_ref()
+            .map_or_else(String::new, |info| format!("  {}", info.device_name));
+        println!(
+            "{}  {key}  published {}{device}",
+            card.id(),
+            crate::format_time(i64::try_from(published.published_at).unwrap_or(i64::MAX))
+        );
+    }
+    for (card, activates_at) in pending {
+        println!(
+            "{card}  YOUR RESET, pending until {}",
+            crate::format_time(i64::try_from(activates_at).unwrap_or(i64::MAX))
+        );
+    }
+    if check.checked {
+        eprintln!("virgil: every card above was made by this device's keys or linked from them");
+    }
+    Ok(())
+}
+
+/// `virgil card reset`: a reset card for a new key.
+fn reset(
+    global: &Global,
+    key: Option<String>,
+    password: PasswordArgs,
+    account: crate::password::AccountPasswordArgs,
+) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let username = global.session()?.session.username;
+    let key = key.unwrap_or_else(|| username.clone());
+    let private = key::load(virgil.keys(), &key, &password)?;
+    let identity = virgil.identities().create_user(&username);
+    let request = virgil
+        .cards()
+        .create_reset(&identity, &private)
+        .map_err(context("cannot create the reset card"))?;
+    let account_password = crate::password::account_password(&account, &username, false)?;
+    let published = virgil
+        .account()
+        .publish_reset_card(&request, &account_password)?;
+    global.keep_refreshed_session(&virgil)?;
+    match published.status {
+        CardStatus::Pending { activates_at } => println!(
+            "reset card {} for {username:?} published; pending until {}: then it replaces all of your other cards (any of them can still cancel it)",
+            published.card.id(),
+            crate::format_time(i64::try_from(activates_at).unwrap_or(i64::MAX))
+        ),
+        _ => println!(
+            "reset card {} for {username:?} published and active: your other cards are revoked; your contacts will be warned that your keys changed",
+            published.card.id()
+        ),
+    }
+    Ok(())
+}
+
+/// `virgil card revoke`: as the card's owner, or as the operator.
+fn revoke(
+    global: &Global,
+    id: String,
+    key: Option<String>,
+    app_key_file: Option<PathBuf>,
+    reason: String,
+    password: PasswordArgs,
+) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let card_id = card_id(&id)?;
+    let reason = if reason == "compromised" {
+        RevocationReason::Compromised
+    } else {
+        RevocationReason::Unspecified
+    };
+    let revoked = match app_key_file {
+        Some(app_key_file) => {
+            let app_key = load_app_key(&app_key_file)?;
+            virgil
+                .cards()
+                .revoke_as_application(&card_id, reason, &app_key)?
+        }
+        None => {
+            let key = match key {
+                Some(key) => key,
+                None => global.session()?.session.username,
+            };
+            let private = key::load(virgil.keys(), &key, &password)?;
+            virgil.cards().revoke(&card_id, reason, &private)?
+        }
+    };
+    println!(
+        "card {} {}",
+        revoked.card.id(),
+        status_text(&revoked.status)
+    );
     Ok(())
 }
 
