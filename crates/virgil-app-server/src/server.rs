@@ -158,14 +158,9 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let store = self.server.store.clone();
-        let served = virgil_server::runtime::serve_with_limits(
-            listener,
-            router(Arc::new(self.server)),
-            shutdown,
-            self.limits,
-        )
-        .await;
-        store.close().await;
-        served
+        let router = router(Arc::new(self.server));
+        let close = async move { store.close().await };
+        virgil_server::runtime::serve_then_close(listener, router, shutdown, self.limits, close)
+            .await
     }
 }

@@ -409,15 +409,10 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let store = self.service.store.clone();
-        let served = virgil_server::runtime::serve_with_limits(
-            listener,
-            router(Arc::new(self.service)),
-            shutdown,
-            self.limits,
-        )
-        .await;
-        store.close().await;
-        served
+        let router = router(Arc::new(self.service));
+        let close = async move { store.close().await };
+        virgil_server::runtime::serve_then_close(listener, router, shutdown, self.limits, close)
+            .await
     }
 }
 

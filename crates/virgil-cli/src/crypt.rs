@@ -245,23 +245,8 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
             .client_config()
             .is_ok_and(|config| config.file.require_post_quantum);
     if require_pq {
-        let classic = recipients
-            .iter()
-            .find(|card| !card.public_key().suite().is_post_quantum())
-            .map(|card| format!("{}'s card {}", card.identity(), card.id()))
-            .or_else(|| {
-                keys.iter()
-                    .find(|key| !key.suite().is_post_quantum())
-                    .map(|key| format!("key {}", recipients::key_short(key)))
-            });
-        if let Some(classic) = classic {
-            return Err(CliError::with(
-                Exit::Rejected,
-                format!(
-                    "post-quantum recipients required (--require-pq or require_post_quantum in client.toml): {classic} is a classic (suite-1) key; nothing was encrypted. Its owner can move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
-                ),
-            ));
-        }
+        let own = signer.as_ref().filter(|_| self_included);
+        refuse_classic(&recipients, &bare_keys, own)?;
     }
     let (mut input, bar) = open_input(args.files.path())?;
     let output = Output::open(args.files.output.as_deref())?;
@@ -279,6 +264,55 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
         bar.finish_and_clear();
     }
     output.commit()?;
+    let signed_by = signer_name.as_deref().zip(signer.as_ref());
+    report(&args, &recipients, &bare_keys, signed_by, self_included)
+}
+
+/// Refuses, before anything is written, a classic (suite-1) recipient: a card, a bare
+/// key, or the signer's own key when it gets a copy (`--require-pq`).
+fn refuse_classic(
+    cards: &[virgil::Card],
+    bare_keys: &[PublicKey],
+    own: Option<&Key>,
+) -> Result<(), CliError> {
+    let classic = cards
+        .iter()
+        .find(|card| !card.public_key().suite().is_post_quantum())
+        .map(|card| format!("{}'s card {}", card.identity(), card.id()))
+        .or_else(|| {
+            bare_keys
+                .iter()
+                .find(|key| !key.suite().is_post_quantum())
+                .map(|key| format!("key {}", recipients::key_short(key)))
+        })
+        .or_else(|| {
+            own.filter(|key| !key.suite().is_post_quantum()).map(|key| {
+                format!(
+                    "your own key {} (you get a copy; --no-self opts out)",
+                    key.private_key().key_id()
+                )
+            })
+        });
+    match classic {
+        Some(classic) => Err(CliError::with(
+            Exit::Rejected,
+            format!(
+                "post-quantum recipients required (--require-pq or require_post_quantum in client.toml): {classic} is a classic (suite-1) key; nothing was encrypted. Its owner can move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What `virgil encrypt` tells the user: each recipient and its suite, and who signed,
+/// on standard error; the same as JSON with `--json`.
+fn report(
+    args: &EncryptArgs,
+    recipients: &[virgil::Card],
+    bare_keys: &[PublicKey],
+    signed_by: Option<(&str, &Key)>,
+    self_included: bool,
+) -> Result<(), CliError> {
     let mut names: Vec<String> = recipients
         .iter()
         .map(|card| format!("{} ({})", card.identity(), card.public_key().suite().name()))
@@ -290,11 +324,11 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
             )
         }))
         .collect();
-    if let (true, Some(name), Some(key)) = (self_included, &signer_name, &signer) {
+    if let (true, Some((name, key))) = (self_included, signed_by) {
         names.push(format!("you (key {name:?}, {})", key.suite().name()));
     }
-    let signed = match (&signer_name, args.no_sign) {
-        (Some(name), _) => format!("; signed with key {name:?}"),
+    let signed = match (signed_by, args.no_sign) {
+        (Some((name, _)), _) => format!("; signed with key {name:?}"),
         (None, true) => " (not signed: --no-sign)".to_owned(),
         (None, false) => {
             " (not signed: not logged in; --sign-with KEY signs with a key of yours)".to_owned()
@@ -315,12 +349,12 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
                 serde_json::json!({"key": recipients::key_string(key), "suite": key.suite().name()})
             }))
             .collect();
-        if let (true, Some(name)) = (self_included, &signer_name) {
+        if let (true, Some((name, _))) = (self_included, signed_by) {
             listed.push(serde_json::json!({"self": name}));
         }
         crate::output::print_json(&serde_json::json!({
             "recipients": listed,
-            "signed_by": signer_name,
+            "signed_by": signed_by.map(|(name, _)| name),
             "output": args.files.output.as_ref().map(|path| path.display().to_string()),
         }))?;
     }

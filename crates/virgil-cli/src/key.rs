@@ -167,138 +167,177 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             password,
             unprotected,
             suite,
-        } => {
-            if store.exists(&name)? {
-                return Err(KeyStoreError::AlreadyExists { name }.into());
-            }
-            let secret = if unprotected {
-                None
-            } else {
-                Some(password::key_password(&password, &name, true)?)
-            };
-            let key = store
-                .generate_with_suite(suite.into())
-                .map_err(context("cannot generate a key"))?;
-            let entry = store.save(&key, &name, secret.as_ref().map(|p| p.as_str()))?;
-            println!(
-                "key {name:?} created, key id {}, suite {}",
-                entry.key_id,
-                suite_label(entry.suite)
-            );
-            println!("saved in {}", path_of(&store, &name));
-        }
-        KeyCommand::List { json } => {
-            let listing = store.list()?;
-            if json {
-                return crate::output::print_json(&serde_json::json!({
-                    "keys": listing.entries.iter().map(entry_json).collect::<Vec<_>>(),
-                    "damaged": listing.damaged.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                }));
-            }
-            if listing.entries.is_empty() && listing.damaged.is_empty() {
-                println!(
-                    "no keys in {} (create one: virgil key generate NAME)",
-                    store
-                        .dir()
-                        .map_or_else(|| "memory".to_owned(), |dir| dir.display().to_string())
-                );
-            }
-            for entry in listing.entries {
-                println!(
-                    "{:<24} {}  {:<7}  {}{}",
-                    entry.name.as_str(),
-                    entry.key_id,
-                    entry.suite.name(),
-                    time(entry.created_at),
-                    if entry.password_protected {
-                        ""
-                    } else {
-                        "  (no password)"
-                    }
-                );
-            }
-            for damaged in listing.damaged {
-                println!("DAMAGED: {damaged}");
-            }
-        }
-        KeyCommand::Show { name, json } => {
-            let entry = entry(&store, &name)?
-                .ok_or_else(|| CliError::from(KeyStoreError::NotFound { name: name.clone() }))?;
-            if json {
-                let mut value = entry_json(&entry);
-                if let Some(fields) = value.as_object_mut() {
-                    fields.insert("file".to_owned(), path_of(&store, &name).into());
-                }
-                return crate::output::print_json(&value);
-            }
-            println!("name:      {}", entry.name.as_str());
-            println!("key id:    {}", entry.key_id);
-            println!("suite:     {}", suite_label(entry.suite));
-            println!("created:   {}", time(entry.created_at));
-            println!(
-                "password:  {}",
-                if entry.password_protected {
-                    "yes"
-                } else {
-                    "no"
-                }
-            );
-            println!("file:      {}", path_of(&store, &name));
-        }
+        } => generate(&store, name, password, unprotected, suite),
+        KeyCommand::List { json } => list(&store, json),
+        KeyCommand::Show { name, json } => show(&store, name, json),
         KeyCommand::ExportPublic {
             name,
             password,
             output,
-        } => {
-            let key = load(&store, &name, &password)?;
-            let text = format!("{}\n", crate::recipients::key_string(key.public_key()));
-            match output {
-                Some(path) => crate::output::write(&path, text.as_bytes())?,
-                None => print!("{text}"),
-            }
-        }
-        KeyCommand::Delete { name, yes } => {
-            if !store.exists(&name)? {
-                return Err(KeyStoreError::NotFound { name }.into());
-            }
-            if !yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(CliError::new(format!(
-                        "deleting key {name:?} cannot be undone; pass --yes to confirm"
-                    )));
-                }
-                eprint!(
-                    "Delete key {name:?}? Messages encrypted for it can no longer be read. Type the name to confirm: "
-                );
-                let mut answer = String::new();
-                std::io::stdin()
-                    .read_line(&mut answer)
-                    .map_err(context("cannot read the answer"))?;
-                if answer.trim() != name {
-                    return Err(CliError::new("not deleted"));
-                }
-            }
-            store.delete(&name)?;
-            println!("key {name:?} deleted");
-        }
+        } => export_public(&store, name, password, output),
+        KeyCommand::Delete { name, yes } => delete(&store, name, yes),
         KeyCommand::Passwd {
             name,
             password,
             new_password_file,
-        } => {
-            // Checks the old password first, so a typo is reported before asking twice.
-            let old = password_of(&store, &name, &password)?;
-            store.load(&name, old.as_ref().map(|p| p.as_str()))?;
-            let new = password::read(
-                new_password_file.as_deref(),
-                NEW_PASSWORD_VAR,
-                &format!("New password for key {name:?}: "),
-                true,
-            )?;
-            store.change_password(&name, old.as_ref().map(|p| p.as_str()), Some(new.as_str()))?;
-            println!("password of key {name:?} changed");
+        } => passwd(&store, name, password, new_password_file),
+    }
+}
+
+/// `virgil key generate`.
+fn generate(
+    store: &Keys,
+    name: String,
+    password: PasswordArgs,
+    unprotected: bool,
+    suite: SuiteArg,
+) -> Result<(), CliError> {
+    if store.exists(&name)? {
+        return Err(KeyStoreError::AlreadyExists { name }.into());
+    }
+    let secret = if unprotected {
+        None
+    } else {
+        Some(password::key_password(&password, &name, true)?)
+    };
+    let key = store
+        .generate_with_suite(suite.into())
+        .map_err(context("cannot generate a key"))?;
+    let entry = store.save(&key, &name, secret.as_ref().map(|p| p.as_str()))?;
+    println!(
+        "key {name:?} created, key id {}, suite {}",
+        entry.key_id,
+        suite_label(entry.suite)
+    );
+    println!("saved in {}", path_of(store, &name));
+    Ok(())
+}
+
+/// `virgil key list`.
+fn list(store: &Keys, json: bool) -> Result<(), CliError> {
+    let listing = store.list()?;
+    if json {
+        return crate::output::print_json(&serde_json::json!({
+            "keys": listing.entries.iter().map(entry_json).collect::<Vec<_>>(),
+            "damaged": listing.damaged.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }));
+    }
+    if listing.entries.is_empty() && listing.damaged.is_empty() {
+        println!(
+            "no keys in {} (create one: virgil key generate NAME)",
+            store
+                .dir()
+                .map_or_else(|| "memory".to_owned(), |dir| dir.display().to_string())
+        );
+    }
+    for entry in listing.entries {
+        println!(
+            "{:<24} {}  {:<7}  {}{}",
+            entry.name.as_str(),
+            entry.key_id,
+            entry.suite.name(),
+            time(entry.created_at),
+            if entry.password_protected {
+                ""
+            } else {
+                "  (no password)"
+            }
+        );
+    }
+    for damaged in listing.damaged {
+        println!("DAMAGED: {damaged}");
+    }
+    Ok(())
+}
+
+/// `virgil key show`.
+fn show(store: &Keys, name: String, json: bool) -> Result<(), CliError> {
+    let entry = entry(store, &name)?
+        .ok_or_else(|| CliError::from(KeyStoreError::NotFound { name: name.clone() }))?;
+    if json {
+        let mut value = entry_json(&entry);
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert("file".to_owned(), path_of(store, &name).into());
+        }
+        return crate::output::print_json(&value);
+    }
+    println!("name:      {}", entry.name.as_str());
+    println!("key id:    {}", entry.key_id);
+    println!("suite:     {}", suite_label(entry.suite));
+    println!("created:   {}", time(entry.created_at));
+    println!(
+        "password:  {}",
+        if entry.password_protected {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    println!("file:      {}", path_of(store, &name));
+    Ok(())
+}
+
+/// `virgil key export-public`.
+fn export_public(
+    store: &Keys,
+    name: String,
+    password: PasswordArgs,
+    output: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let key = load(store, &name, &password)?;
+    let text = format!("{}\n", crate::recipients::key_string(key.public_key()));
+    match output {
+        Some(path) => crate::output::write(&path, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `virgil key delete`.
+fn delete(store: &Keys, name: String, yes: bool) -> Result<(), CliError> {
+    if !store.exists(&name)? {
+        return Err(KeyStoreError::NotFound { name }.into());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::new(format!(
+                "deleting key {name:?} cannot be undone; pass --yes to confirm"
+            )));
+        }
+        eprint!(
+            "Delete key {name:?}? Messages encrypted for it can no longer be read. Type the name to confirm: "
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(context("cannot read the answer"))?;
+        if answer.trim() != name {
+            return Err(CliError::new("not deleted"));
         }
     }
+    store.delete(&name)?;
+    println!("key {name:?} deleted");
+    Ok(())
+}
+
+/// `virgil key passwd`.
+fn passwd(
+    store: &Keys,
+    name: String,
+    password: PasswordArgs,
+    new_password_file: Option<PathBuf>,
+) -> Result<(), CliError> {
+    // Checks the old password first, so a typo is reported before asking twice.
+    let old = password_of(store, &name, &password)?;
+    store.load(&name, old.as_ref().map(|p| p.as_str()))?;
+    let new = password::read(
+        new_password_file.as_deref(),
+        NEW_PASSWORD_VAR,
+        &format!("New password for key {name:?}: "),
+        true,
+    )?;
+    store.change_password(&name, old.as_ref().map(|p| p.as_str()), Some(new.as_str()))?;
+    println!("password of key {name:?} changed");
     Ok(())
 }
 

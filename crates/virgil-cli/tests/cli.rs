@@ -1653,6 +1653,40 @@ fn post_quantum_keys_from_the_cli() {
     assert!(!refused.status.success());
     assert!(text(&refused.stderr).contains("is a classic (suite-1) key; nothing was encrypted"));
     assert!(!dir.path().join("m.virgil").exists());
+    // The signer's own copy is a recipient too: classic bob signing for post-quantum
+    // alice is refused, unless he keeps no copy (--no-self).
+    let own = run(&[
+        "encrypt",
+        "--require-pq",
+        "--to",
+        "alice.pub",
+        "--sign-with",
+        "bob",
+        "-i",
+        "m.txt",
+        "-o",
+        "own.virgil",
+    ]);
+    assert!(!own.status.success());
+    assert!(
+        text(&own.stderr).contains("your own key"),
+        "{}",
+        text(&own.stderr)
+    );
+    assert!(!dir.path().join("own.virgil").exists());
+    ok(&[
+        "encrypt",
+        "--require-pq",
+        "--to",
+        "alice.pub",
+        "--sign-with",
+        "bob",
+        "--no-self",
+        "-i",
+        "m.txt",
+        "-o",
+        "own.virgil",
+    ]);
 
     let sent = ok(&[
         "encrypt",

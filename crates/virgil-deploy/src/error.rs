@@ -20,6 +20,9 @@ pub enum DeployError {
     /// The local CA or the servers' certificate could not be made.
     #[error("{0}")]
     Tls(String),
+    /// A server key could not be generated (the system's random generator failed).
+    #[error("cannot make a server key: {0}")]
+    Key(virgil_crypto::Error),
     /// A file of the deployment could not be written or read.
     #[error("cannot {action} {path}: {source}")]
     File {

@@ -170,7 +170,7 @@ impl Builder {
 }
 
 fn new_key() -> Result<PrivateKey, DeployError> {
-    PrivateKey::generate().map_err(|e| DeployError::Tls(format!("cannot make a key: {e}")))
+    PrivateKey::generate().map_err(DeployError::Key)
 }
 
 /// A cards service and an application server for one application, running in this

@@ -168,6 +168,21 @@ pub async fn serve(
     serve_with_limits(listener, router, shutdown, ConnectionLimits::default()).await
 }
 
+/// What both servers' `serve` does: [`serve_with_limits`], then `close` (the database
+/// pool's close), whether serving ended well or not, so that no connection to the
+/// database outlives the server.
+pub async fn serve_then_close(
+    listener: impl Into<Listener>,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: ConnectionLimits,
+    close: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let served = serve_with_limits(listener, router, shutdown, limits).await;
+    close.await;
+    served
+}
+
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish and closes idle connections. Handlers can
 /// read the client's address as `ConnectInfo<SocketAddr>`.
