@@ -70,6 +70,50 @@ pub(crate) fn send(
     Ok(())
 }
 
+/// Why `virgil inbox` did not show a message, in the user's terms.
+fn why_rejected(error: &Error, key_name: &str, from: &str) -> String {
+    match error {
+        Error::NotForThisKey { .. } => format!("not encrypted for key {key_name:?}"),
+        Error::SenderHasNoCard { identity } => {
+            format!("{identity} has no published card to verify it with")
+        }
+        Error::WrongSender { .. } => format!("signature does not match {from}'s card"),
+        Error::NotSigned { .. } => "not signed".to_owned(),
+        Error::KeyChanged(change) => change.to_string(),
+        Error::RevokedCardOffered { .. } => error.to_string(),
+        _ => "the message was modified or is damaged".to_owned(),
+    }
+}
+
+/// One message of `virgil inbox --json`.
+fn message_json(
+    received: &virgil::Received,
+    outcome: &Result<&virgil::Buffer, String>,
+) -> serde_json::Value {
+    let mut entry = serde_json::json!({
+        "id": received.id,
+        "from": received.from,
+        "sent_at": received.sent_at,
+        "verified": outcome.is_ok(),
+    });
+    if let Some(fields) = entry.as_object_mut() {
+        match outcome {
+            Ok(plaintext) => {
+                let bytes = plaintext.as_bytes();
+                fields.insert("text".into(), std::str::from_utf8(bytes).ok().into());
+                fields.insert(
+                    "base64".into(),
+                    virgil::crypto::encoding::to_base64(bytes).into(),
+                );
+            }
+            Err(why) => {
+                fields.insert("error".into(), why.clone().into());
+            }
+        }
+    }
+    entry
+}
+
 /// `virgil inbox`.
 pub(crate) fn inbox(
     global: &Global,
@@ -96,46 +140,16 @@ pub(crate) fn inbox(
             received.from,
             crate::format_time(received.sent_at)
         );
-        let outcome = received.message.as_ref().map_err(|error| match error {
-            Error::NotForThisKey { .. } => format!("not encrypted for key {key_name:?}"),
-            Error::SenderHasNoCard { identity } => {
-                format!("{identity} has no published card to verify it with")
-            }
-            Error::WrongSender { .. } => {
-                format!("signature does not match {}'s card", received.from)
-            }
-            Error::NotSigned { .. } => "not signed".to_owned(),
-            Error::KeyChanged(change) => change.to_string(),
-            Error::RevokedCardOffered { .. } => error.to_string(),
-            _ => "the message was modified or is damaged".to_owned(),
-        });
+        let outcome = received
+            .message
+            .as_ref()
+            .map_err(|error| why_rejected(error, &key_name, &received.from));
         match &outcome {
             Ok(_) => shown += 1,
             Err(_) => rejected += 1,
         }
         if json {
-            let mut entry = serde_json::json!({
-                "id": received.id,
-                "from": received.from,
-                "sent_at": received.sent_at,
-                "verified": outcome.is_ok(),
-            });
-            if let Some(fields) = entry.as_object_mut() {
-                match &outcome {
-                    Ok(plaintext) => {
-                        let bytes = plaintext.as_bytes();
-                        fields.insert("text".into(), std::str::from_utf8(bytes).ok().into());
-                        fields.insert(
-                            "base64".into(),
-                            virgil::crypto::encoding::to_base64(bytes).into(),
-                        );
-                    }
-                    Err(why) => {
-                        fields.insert("error".into(), why.clone().into());
-                    }
-                }
-            }
-            json_messages.push(entry);
+            json_messages.push(message_json(received, &outcome));
             continue;
         }
         match outcome {
