@@ -42,18 +42,11 @@ pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
     let demo = Demo::start(suite)?;
     let alice = demo.user("alice")?;
     let bob = demo.user("bob")?;
-    let found = alice
-        .virgil
-        .cards()
-        .find(&["bob"])
-        .map_err(err("finding bob"))?;
-    if !found
-        .events
-        .iter()
-        .any(|event| matches!(event, ContactEvent::FirstContact { .. }))
-    {
-        return Err(fail("alice's first lookup of bob pinned nothing"));
-    }
+    find_bob(
+        &alice,
+        |event| matches!(event, ContactEvent::FirstContact { .. }),
+        "alice's first lookup of bob pinned nothing",
+    )?;
     step(
         "alice found bob's card and pinned it as a new contact (later changes are checked against it)",
     );
@@ -61,6 +54,24 @@ pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
     demo.send(&alice, &bob, &phone.card)?;
     demo.read(&bob, &phone)?;
     demo.stop()
+}
+
+/// Alice looks bob up; the lookup must report an event `expected` accepts.
+fn find_bob(
+    alice: &Device,
+    expected: impl Fn(&ContactEvent) -> bool,
+    otherwise: &str,
+) -> Result<virgil::Reviewed, CliError> {
+    let found = alice
+        .virgil
+        .cards()
+        .find(&["bob"])
+        .map_err(err("finding bob"))?;
+    if found.events.iter().any(expected) {
+        Ok(found)
+    } else {
+        Err(fail(otherwise))
+    }
 }
 
 impl Demo {
@@ -192,18 +203,11 @@ impl Demo {
             .keys()
             .load("alice", Some(PASSWORD))
             .map_err(err("alice"))?;
-        let found = alice
-            .virgil
-            .cards()
-            .find(&["bob"])
-            .map_err(err("finding bob"))?;
-        if !found
-            .events
-            .iter()
-            .any(|event| matches!(event, ContactEvent::Linked { card, .. } if *card == *phone.id()))
-        {
-            return Err(fail("alice's client did not see bob's phone as linked"));
-        }
+        let found = find_bob(
+            alice,
+            |event| matches!(event, ContactEvent::Linked { card, .. } if *card == *phone.id()),
+            "alice's client did not see bob's phone as linked",
+        )?;
         step(format!(
             "alice found and verified bob's {} cards: the phone's link from the card she pinned checks out, so no key-change warning",
             found.cards.len()

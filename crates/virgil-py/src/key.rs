@@ -83,6 +83,16 @@ impl VirgilKey {
     }
 
     /// Decrypts `cipher` (a VirgilBuffer, bytes, or the base64/armored text) with this
+    /// key WITHOUT checking who sent it: for unsigned messages (`virgil.encrypt`). A
+    /// signature, if any, is not checked, so prefer `decrypt_then_verify`.
+    fn decrypt(&self, py: Python<'_>, cipher: &Bound<'_, PyAny>) -> PyResult<VirgilBuffer> {
+        let envelope = envelope_of(cipher)?;
+        py.detach(|| self.key.decrypt(&*envelope))
+            .map(VirgilBuffer)
+            .map_err(to_py)
+    }
+
+    /// Decrypts `cipher` (a VirgilBuffer, bytes, or the base64/armored text) with this
     /// key, then verifies that the holder of `sender` (a Card, or a list of Cards of
     /// which one signed) signed it. Raises DecryptionError or VerificationError.
     fn decrypt_then_verify(

@@ -254,6 +254,23 @@ impl Virgil {
         }
     }
 
+    /// Encrypts `message` for `recipients` (a Card or a list of Cards, lists may nest)
+    /// without signing it: nobody can tell who sent it, and nobody but the recipients
+    /// can read it, not even its sender (the Rust facade's `virgil::encrypt`). Read it
+    /// with `key.decrypt`.
+    fn encrypt(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        recipients: &Bound<'_, PyAny>,
+    ) -> PyResult<VirgilBuffer> {
+        let message = bytes_of(message)?;
+        let cards = crate::card::cards_of(recipients)?;
+        py.detach(|| virgil::encrypt(&message, &cards))
+            .map(VirgilBuffer)
+            .map_err(to_py)
+    }
+
     fn __repr__(&self) -> String {
         "Virgil(...)".to_owned()
     }

@@ -172,6 +172,25 @@ def test_wrong_sender_is_a_verification_error(alice, bob, carol):
     alice_key.encrypt_file(io.BytesIO(b"anonymous"), unsigned, bob_card, sign=False)
     with pytest.raises(virgil.VerificationError):
         bob_key.decrypt_file(io.BytesIO(unsigned.getvalue()), io.BytesIO(), carol_card)
+    # ...and readable without a sender by the recipients only: unsigned has no sender,
+    # so no sender's copy, in both tiers.
+    assert bob_key.decrypt(unsigned.getvalue()).to_bytes() == b"anonymous"
+    with pytest.raises(virgil.DecryptionError):
+        alice_key.decrypt(unsigned.getvalue())
+
+
+def test_unsigned_one_shot_matches_the_streaming_tier(alice, bob):
+    device, alice_key, _, _ = alice
+    _, bob_key, bob_card, _ = bob
+    sealed = device.encrypt("an anonymous tip", bob_card)
+    assert bob_key.decrypt(sealed).to_string() == "an anonymous tip"
+    with pytest.raises(virgil.DecryptionError):
+        alice_key.decrypt(sealed)
+    with pytest.raises(virgil.VerificationError):
+        bob_key.decrypt_then_verify(sealed, alice[2])
+    # A signed message reaches its sender in both tiers.
+    signed = alice_key.sign_then_encrypt("hi", bob_card)
+    assert alice_key.decrypt(signed).to_string() == "hi"
 
 
 def test_key_store_errors(deployment, alice):

@@ -49,6 +49,7 @@ class VirgilKey:
     def decrypt_then_verify(
         self, cipher: _Data, sender: Union["Card", Sequence["Card"]]
     ) -> VirgilBuffer: ...
+    def decrypt(self, cipher: _Data) -> VirgilBuffer: ...
     def encrypt_file(
         self,
         src: BinaryIO,
@@ -176,6 +177,7 @@ class Virgil:
     def sign_then_encrypt(
         self, message: _Data, recipients: Iterable[Union[VirgilKey, Card, Iterable[Card]]]
     ) -> VirgilBuffer: ...
+    def encrypt(self, message: _Data, recipients: _Recipients) -> VirgilBuffer: ...
 
 # benches/bench.py only: the same facade calls timed in Rust (seconds per call).
 def rust_timings(
