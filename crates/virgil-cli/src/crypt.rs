@@ -13,7 +13,7 @@ use std::io::{self, BufReader, IsTerminal as _, Read};
 use std::path::{Path, PathBuf};
 use virgil::crypto::Error as CryptoError;
 use virgil::stream::{Decryptor, Encryptor, Format};
-use virgil::{Error, Key, PublicKey};
+use virgil::{Error, Key, PublicKey, RecipientPolicy};
 
 /// Files at least this large get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -239,15 +239,23 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     let self_included = signer
         .as_ref()
         .is_some_and(|key| !args.no_self && !keys.contains(&key.public_key()));
-    // `--require-pq`, or the deployment's `require_post_quantum` (client.toml).
-    let require_pq = args.require_pq
+    // `--require-pq`, or the deployment's `require_post_quantum` (client.toml): the
+    // facade's policy, checked on the cards, the bare keys and (signed) the own copy
+    // before anything is written.
+    let policy = if args.require_pq
         || global
             .client_config()
-            .is_ok_and(|config| config.file.require_post_quantum);
-    if require_pq {
-        let own = signer.as_ref().filter(|_| self_included);
-        refuse_classic(&recipients, &bare_keys, own)?;
-    }
+            .is_ok_and(|config| config.file.require_post_quantum)
+    {
+        RecipientPolicy::RequirePostQuantum
+    } else {
+        RecipientPolicy::AnySuite
+    };
+    let signer = signer.map(|key| key.with_recipient_policy(policy));
+    policy
+        .check_recipients(&recipients)
+        .and_then(|()| policy.check_recipients(&bare_keys))
+        .map_err(refused_classic)?;
     let (mut input, bar) = open_input(args.files.path())?;
     let output = Output::open(args.files.output.as_deref())?;
     let format = if args.armor {
@@ -258,6 +266,7 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     let output = seal(&mut input, output, signer.as_ref(), &keys, format).map_err(|e| match e {
         Error::Crypto(e) => CliError::new(format!("cannot encrypt: {e}")),
         Error::Io(e) => CliError::new(format!("cannot encrypt: {e}")),
+        refused @ Error::NotPostQuantum { .. } => refused_classic(refused),
         other => CliError::from(other),
     })?;
     if let Some(bar) = bar {
@@ -268,40 +277,23 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     report(&args, &recipients, &bare_keys, signed_by, self_included)
 }
 
-/// Refuses, before anything is written, a classic (suite-1) recipient: a card, a bare
-/// key, or the signer's own key when it gets a copy (`--require-pq`).
-fn refuse_classic(
-    cards: &[virgil::Card],
-    bare_keys: &[PublicKey],
-    own: Option<&Key>,
-) -> Result<(), CliError> {
-    let classic = cards
-        .iter()
-        .find(|card| !card.public_key().suite().is_post_quantum())
-        .map(|card| format!("{}'s card {}", card.identity(), card.id()))
-        .or_else(|| {
-            bare_keys
-                .iter()
-                .find(|key| !key.suite().is_post_quantum())
-                .map(|key| format!("key {}", recipients::key_short(key)))
-        })
-        .or_else(|| {
-            own.filter(|key| !key.suite().is_post_quantum()).map(|key| {
-                format!(
-                    "your own key {} (you get a copy; --no-self opts out)",
-                    key.private_key().key_id()
-                )
-            })
-        });
-    match classic {
-        Some(classic) => Err(CliError::with(
-            Exit::Rejected,
-            format!(
-                "post-quantum recipients required (--require-pq or require_post_quantum in client.toml): {classic} is a classic (suite-1) key; nothing was encrypted. Its owner can move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
-            ),
-        )),
-        None => Ok(()),
-    }
+/// What the user hears when the policy refused a classic (suite-1) recipient: a card, a
+/// bare key, or the signer's own key when it gets a copy.
+fn refused_classic(error: Error) -> CliError {
+    let Error::NotPostQuantum { whose } = error else {
+        return CliError::from(error);
+    };
+    let hint = if whose == "your own key" {
+        " (you get a copy; --no-self opts out)"
+    } else {
+        ""
+    };
+    CliError::with(
+        Exit::Rejected,
+        format!(
+            "post-quantum recipients required (--require-pq or require_post_quantum in client.toml): {whose}{hint} is a classic (suite-1) key; nothing was encrypted. Its owner can move to a post-quantum key (`virgil key generate --suite pq NEW`, then `virgil card publish --key NEW --link-from OLD`)"
+        ),
+    )
 }
 
 /// What `virgil encrypt` tells the user: each recipient and its suite, and who signed,

@@ -256,8 +256,9 @@ impl Virgil {
 
     /// Encrypts `message` for `recipients` (a Card or a list of Cards, lists may nest)
     /// without signing it: nobody can tell who sent it, and nobody but the recipients
-    /// can read it, not even its sender (the Rust facade's `virgil::encrypt`). Read it
-    /// with `key.decrypt`.
+    /// can read it, not even its sender (the Rust facade's `Virgil::encrypt`), under the
+    /// deployment's policy (`require_post_quantum` in client.toml). Read it with
+    /// `key.decrypt`.
     fn encrypt(
         &self,
         py: Python<'_>,
@@ -266,7 +267,7 @@ impl Virgil {
     ) -> PyResult<VirgilBuffer> {
         let message = bytes_of(message)?;
         let cards = crate::card::cards_of(recipients)?;
-        py.detach(|| virgil::encrypt(&message, &cards))
+        py.detach(|| self.0.encrypt(&message, &cards))
             .map(VirgilBuffer)
             .map_err(to_py)
     }

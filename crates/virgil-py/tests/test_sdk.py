@@ -131,6 +131,31 @@ def test_post_quantum_keys_talk_to_classic_ones(deployment, alice, bob):
         dora_device.keys.generate("kyber")
 
 
+def test_the_deployments_policy_guards_unsigned_messages_too(deployment, alice, tmp_path):
+    """A deployment with `require_post_quantum` refuses a classic recipient on every
+    way a Python device encrypts: signed or not, one-shot or streamed."""
+    _, _, alice_card, _ = alice
+    strict_toml = deployment.client_toml.with_name("client-strict.toml")
+    strict_toml.write_text("require_post_quantum = true\n"
+                           + deployment.client_toml.read_text())
+    strict = virgil.Virgil.from_config(strict_toml, key_dir=tmp_path / "keys")
+    pq_key = strict.keys.generate("pq")
+    doors = {
+        "Virgil.encrypt": lambda: strict.encrypt("x", alice_card),
+        "sign_then_encrypt": lambda: pq_key.sign_then_encrypt("x", alice_card),
+        "encrypt_file": lambda: pq_key.encrypt_file(io.BytesIO(b"x"), io.BytesIO(), alice_card),
+        "encrypt_file(sign=False)": lambda: pq_key.encrypt_file(
+            io.BytesIO(b"x"), io.BytesIO(), alice_card, sign=False),
+    }
+    for door, encrypt in doors.items():
+        with pytest.raises(virgil.VirgilError, match="classic"):
+            encrypt()
+            pytest.fail(f"{door} encrypted to a classic card")
+    # A post-quantum recipient passes.
+    pq_card = strict.cards.create(strict.identities.create_user("pq-only"), pq_key)
+    assert pq_key.decrypt(strict.encrypt("ok", pq_card)).to_string() == "ok"
+
+
 # ---- every bad input raises its exception --------------------------------------------
 
 def test_tampered_ciphertext_is_a_decryption_error(alice, bob):

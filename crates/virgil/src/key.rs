@@ -39,6 +39,30 @@ pub enum RecipientPolicy {
 }
 
 impl RecipientPolicy {
+    /// Checks `recipients` against this policy, as every encrypting function of the
+    /// facade does before writing anything: [`Error::NotPostQuantum`] names the first
+    /// one the policy refuses. Signed messages check their signer's policy themselves
+    /// ([`Key::sign_then_encrypt`]); so do [`crate::Virgil::encrypt`] and
+    /// [`crate::Virgil::encryptor`] with the deployment's. Call it before the free
+    /// [`crate::encrypt`] or [`crate::stream::Encryptor::unsigned`], which follow no
+    /// policy.
+    ///
+    /// ```
+    /// # use virgil::{Key, RecipientPolicy};
+    /// let classic = Key::from_private_key(virgil::crypto::PrivateKey::generate()?);
+    /// let refused = RecipientPolicy::RequirePostQuantum.check_recipients(&[classic.public_key()]);
+    /// assert!(matches!(refused, Err(virgil::Error::NotPostQuantum { .. })));
+    /// assert!(RecipientPolicy::AnySuite.check_recipients(&[classic.public_key()]).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_recipients<R: Recipient>(self, recipients: &[R]) -> Result<(), Error> {
+        self.check(
+            recipients
+                .iter()
+                .map(|recipient| (recipient.public_key(), recipient.describe())),
+        )
+    }
+
     /// Checks `recipients`, named by `whose` for the error.
     pub(crate) fn check<'k>(
         self,
@@ -60,6 +84,10 @@ impl RecipientPolicy {
 /// and nobody but the recipients can read it (not even its sender). To say who sent it,
 /// use [`Key::sign_then_encrypt`]; the streaming tier's twin is
 /// [`crate::stream::Encryptor::unsigned`].
+///
+/// With no key and no deployment, it follows no [`RecipientPolicy`]: under a
+/// deployment's policy use [`crate::Virgil::encrypt`], or check first with
+/// [`RecipientPolicy::check_recipients`].
 ///
 /// ```
 /// # use virgil::Key;
@@ -91,6 +119,11 @@ impl Key {
     pub fn with_recipient_policy(mut self, policy: RecipientPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// The recipients this key agrees to encrypt to.
+    pub fn recipient_policy(&self) -> RecipientPolicy {
+        self.policy
     }
 
     /// This key, encrypting what it signs to itself too (`true`, the default: the sender
@@ -257,6 +290,11 @@ impl Keys {
             Storage::Dir(store) => store,
             Storage::Memory(store) => store,
         }
+    }
+
+    /// The policy of the keys these keys make and load ([`crate::Config::recipient_policy`]).
+    pub fn recipient_policy(&self) -> RecipientPolicy {
+        self.policy
     }
 
     /// These keys, generating `suite` and encrypting under `policy`

@@ -194,9 +194,11 @@ impl Config {
         self
     }
 
-    /// Which recipients the keys of [`Virgil::keys`] encrypt to [default:
-    /// [`RecipientPolicy::AnySuite`]]. With [`RecipientPolicy::RequirePostQuantum`] no
-    /// message is ever encrypted to a suite-1 card.
+    /// Which recipients the keys of [`Virgil::keys`], [`Virgil::encrypt`] and
+    /// [`Virgil::encryptor`] encrypt to [default: [`RecipientPolicy::AnySuite`]]. With
+    /// [`RecipientPolicy::RequirePostQuantum`] none of them encrypts to a suite-1 card or
+    /// key. The free [`crate::encrypt`] and [`stream::Encryptor::unsigned`] know no
+    /// deployment and follow no policy.
     pub fn recipient_policy(mut self, policy: RecipientPolicy) -> Self {
         self.recipient_policy = policy;
         self
@@ -293,6 +295,30 @@ impl Virgil {
     /// Generating, saving, loading and managing keys.
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// [`crate::encrypt`] (unsigned, to `recipients` only) under the deployment's
+    /// [`Config::recipient_policy`], checked before anything is encrypted.
+    pub fn encrypt<R: Recipient>(
+        &self,
+        message: impl AsRef<[u8]>,
+        recipients: &[R],
+    ) -> Result<Buffer, Error> {
+        self.keys.recipient_policy().check_recipients(recipients)?;
+        key::encrypt(message, recipients)
+    }
+
+    /// [`stream::Encryptor::unsigned`] under the deployment's
+    /// [`Config::recipient_policy`], checked before anything is written: the streaming
+    /// twin of [`Virgil::encrypt`].
+    pub fn encryptor<'a, W: std::io::Write, R: Recipient>(
+        &self,
+        output: W,
+        recipients: &[R],
+        format: stream::Format,
+    ) -> Result<stream::Encryptor<'a, W>, Error> {
+        self.keys.recipient_policy().check_recipients(recipients)?;
+        stream::Encryptor::unsigned(output, recipients, format)
     }
 
     /// Creating identities.

@@ -220,6 +220,62 @@ fn post_quantum_keys_and_the_policy() {
     assert_eq!(read.to_string(Encoding::Utf8), "for dana");
 }
 
+/// The deployment's policy guards every way a device encrypts: keys it generates and
+/// loads, both tiers, signed and unsigned, the sender's own copy. Only the free unsigned
+/// functions, which know no deployment, follow none (documented).
+#[test]
+fn every_door_follows_the_deployments_policy() {
+    use std::io::Write as _;
+    use virgil::stream::{Encryptor, Format};
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(
+        "chat",
+        key(APP).public_key().clone(),
+        key(SERVICE).public_key().clone(),
+    )
+    .key_suite(Suite::PostQuantum)
+    .recipient_policy(RecipientPolicy::RequirePostQuantum)
+    .key_dir(dir.path());
+    let virgil = Virgil::new(config).unwrap();
+    let refused = |result: Result<(), Error>, door: &str| match result {
+        Err(Error::NotPostQuantum { whose }) => whose,
+        other => panic!("{door}: encrypted to a classic key: {other:?}"),
+    };
+    let pq = virgil.keys().generate().unwrap();
+    let classic = virgil.keys().generate_with_suite(Suite::Classic).unwrap();
+    let classic_to = [classic.public_key().clone()];
+    let pq_to = [pq.public_key().clone()];
+
+    refused(virgil.encrypt("x", &classic_to).map(drop), "Virgil::encrypt");
+    refused(
+        virgil
+            .encryptor(Vec::new(), &classic_to, Format::Armored)
+            .map(drop),
+        "Virgil::encryptor",
+    );
+    refused(pq.sign_then_encrypt("x", &classic_to).map(drop), "one-shot, signed");
+    refused(
+        Encryptor::signed(Vec::new(), &pq, &classic_to, Format::Binary).map(drop),
+        "streaming, signed",
+    );
+    virgil.keys().save(&pq, "pq", Some("pw")).unwrap();
+    let loaded = virgil.keys().load("pq", Some("pw")).unwrap();
+    refused(loaded.sign_then_encrypt("x", &classic_to).map(drop), "loaded key");
+    // A classic sender's own copy is a classic stanza too; without the copy it may send.
+    let whose = refused(classic.sign_then_encrypt("x", &pq_to).map(drop), "own copy");
+    assert_eq!(whose, "your own key");
+    let classic = classic.with_own_copy(false);
+    assert!(classic.sign_then_encrypt("x", &pq_to).is_ok());
+
+    // Post-quantum recipients pass every door.
+    assert!(virgil.encrypt("x", &pq_to).is_ok());
+    let mut writer = virgil.encryptor(Vec::new(), &pq_to, Format::Binary).unwrap();
+    writer.write_all(b"x").unwrap();
+    assert_eq!(pq.decrypt(writer.finish().unwrap()).unwrap().as_bytes(), b"x");
+    // The free functions know no deployment: they follow no policy.
+    assert!(virgil::encrypt("x", &classic_to).is_ok());
+}
+
 /// Every Rust block of docs/guide.md appears, line for line, in this file.
 #[test]
 fn the_guide_is_this_test() {
