@@ -3,7 +3,7 @@
 
 use crate::accounts::{check_password, check_username, new_user_record};
 use crate::config::Config;
-use crate::server::{Registration, Server};
+use crate::server::Registration;
 use crate::store::{AppStore, UserRecord};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -203,7 +203,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         PASSWORD_VAR,
     )?;
     let app_key_id = app_key.key_id().to_string();
-    let server = Server::build(&config, app_key, config.cards_roots()?).await?;
+    let server = crate::server::build(&config, app_key, config.cards_roots()?).await?;
     let shutdown = runtime::shutdown_signal()?;
     let listener = runtime::bind(config.listen(), tls, insecure_http).await?;
     tracing::info!(

@@ -17,7 +17,6 @@ use virgil_api::endpoints;
 use virgil_client::{CardsClient, TlsRoots};
 use virgil_crypto::PrivateKey;
 use virgil_server::http::{json_body_limit, on, track_request};
-use virgil_server::runtime::ConnectionLimits;
 use virgil_server::{ConfigError, ServeError};
 
 pub use crate::accounts::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
@@ -86,81 +85,61 @@ pub fn router(server: Arc<AppServer>) -> Router {
         .with_state(server)
 }
 
-/// An application server assembled from its [`Config`]: settings checked, the cards
-/// service's client made, database open and migrated, ready to
-/// [`serve`](Server::serve) on a listener.
+/// An application server assembled by [`build`]: ready to
+/// [`serve`](virgil_server::runtime::Server::serve) on a listener.
+pub type Server = virgil_server::runtime::Server<AppServer>;
+
+impl virgil_server::runtime::Api for AppServer {
+    fn router(self: Arc<Self>) -> Router {
+        router(self)
+    }
+
+    fn close_storage(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let store = self.store.clone();
+        async move { store.close().await }
+    }
+}
+
+/// Builds the application server `config` describes: settings checked, the cards
+/// service's client made (approving cards with `app_key`, over TLS trusting
+/// `cards_roots`), database open and migrated.
 ///
 /// ```no_run
 /// # async fn run(app_key: virgil_crypto::PrivateKey) -> Result<(), virgil_server::ServeError> {
-/// use virgil_app_server::{config::Config, server::Server};
+/// use virgil_app_server::{config::Config, server};
 /// let config = Config::from_file("app.toml".as_ref())?;
-/// let server = Server::build(&config, app_key, config.cards_roots()?).await?;
+/// let server = server::build(&config, app_key, config.cards_roots()?).await?;
 /// let listener = virgil_server::runtime::bind(config.listen(), None, false).await?;
 /// server.serve(listener, std::future::pending()).await
 /// # }
 /// ```
-pub struct Server {
-    server: AppServer,
-    limits: ConnectionLimits,
-}
-
-impl Server {
-    /// Builds the server `config` describes, approving cards with `app_key` and
-    /// reaching the cards service over TLS trusting `cards_roots`.
-    pub async fn build(
-        config: &Config,
-        app_key: PrivateKey,
-        cards_roots: TlsRoots,
-    ) -> Result<Self, ServeError> {
-        let app_id = config.app_id()?;
-        let iterations = config.password_iterations()?;
-        let limits = config.limits.connection_limits()?;
-        let account_rate = config.limits.account_rate()?;
-        let client = CardsClient::for_application(
-            config.cards_url()?,
-            config.cards_service_key()?,
-            app_id,
-            &app_key,
-            cards_roots,
-        )
-        .map_err(|e| ConfigError::Key(e.to_string()))?;
-        let database_url = config.database_url();
-        let store = AppStore::connect(database_url)
-            .await
-            .map_err(|e| ServeError::Database {
-                url: database_url.to_owned(),
-                message: e.to_string(),
-            })?;
-        let server = AppServer::new(store, app_id, app_key, client, iterations)
-            .with_registration(config.registration.unwrap_or_default())
-            .with_relay_quota(config.relay)
-            .with_account_rate(account_rate);
-        Ok(Self { server, limits })
-    }
-
-    /// The server `change` makes of this one (tests: other rates, quotas).
-    pub fn map_server(mut self, change: impl FnOnce(AppServer) -> AppServer) -> Self {
-        self.server = change(self.server);
-        self
-    }
-
-    /// Serves within `limits` instead of the configured ones.
-    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Serves the API on `listener` until `shutdown` completes, then lets in-flight
-    /// requests finish and closes the database pool.
-    pub async fn serve(
-        self,
-        listener: impl Into<virgil_server::runtime::Listener>,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<(), ServeError> {
-        let store = self.server.store.clone();
-        let router = router(Arc::new(self.server));
-        let close = async move { store.close().await };
-        virgil_server::runtime::serve_then_close(listener, router, shutdown, self.limits, close)
-            .await
-    }
+pub async fn build(
+    config: &Config,
+    app_key: PrivateKey,
+    cards_roots: TlsRoots,
+) -> Result<Server, ServeError> {
+    let app_id = config.app_id()?;
+    let iterations = config.password_iterations()?;
+    let limits = config.limits.connection_limits()?;
+    let account_rate = config.limits.account_rate()?;
+    let client = CardsClient::for_application(
+        config.cards_url()?,
+        config.cards_service_key()?,
+        app_id,
+        &app_key,
+        cards_roots,
+    )
+    .map_err(|e| ConfigError::Key(e.to_string()))?;
+    let database_url = config.database_url();
+    let store = AppStore::connect(database_url)
+        .await
+        .map_err(|e| ServeError::Database {
+            url: database_url.to_owned(),
+            message: e.to_string(),
+        })?;
+    let server = AppServer::new(store, app_id, app_key, client, iterations)
+        .with_registration(config.registration.unwrap_or_default())
+        .with_relay_quota(config.relay)
+        .with_account_rate(account_rate);
+    Ok(Server::new(server, limits))
 }

@@ -3,7 +3,6 @@
 //! [`virgil_server::command::keygen`] with [`KEY_NAME`] and [`PASSWORD_VAR`]).
 
 use crate::config::{ApplicationConfig, Config};
-use crate::server::Server;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use virgil_server::command::{KeygenArgs, keygen};
@@ -83,7 +82,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let password = std::env::var(PASSWORD_VAR).ok();
     let service_key = config.service_key(password.as_deref().map(str::as_bytes))?;
     let service_key_id = service_key.key_id().to_string();
-    let server = Server::build(&config, service_key).await?;
+    let server = crate::server::build(&config, service_key).await?;
     let shutdown = runtime::shutdown_signal()?;
     let listener = runtime::bind(config.listen(), tls, insecure_http).await?;
     tracing::info!(address = %config.listen(), service_key_id, "cards service started");

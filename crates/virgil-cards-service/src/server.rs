@@ -25,7 +25,6 @@ use virgil_server::http::{
 };
 use virgil_server::metrics::{Gauge, Metrics};
 use virgil_server::rate_limit::{Rate, RateLimiter};
-use virgil_server::runtime::ConnectionLimits;
 use virgil_server::{ApiError, ServeError};
 
 /// Everything a request handler needs; shared by all requests.
@@ -351,69 +350,50 @@ async fn metrics(
     )
 }
 
-/// A cards service assembled from its [`Config`]: applications and limits checked,
-/// database open and migrated, ready to [`serve`](Server::serve) on a listener.
+/// A cards service assembled by [`build`]: ready to
+/// [`serve`](virgil_server::runtime::Server::serve) on a listener.
+pub type Server = virgil_server::runtime::Server<Service>;
+
+impl virgil_server::runtime::Api for Service {
+    fn router(self: Arc<Self>) -> Router {
+        router(self)
+    }
+
+    fn close_storage(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let store = self.store.clone();
+        async move { store.close().await }
+    }
+}
+
+/// Builds the cards service `config` describes, countersigning with `service_key`:
+/// applications and limits checked, database open and migrated.
 ///
 /// ```no_run
 /// # async fn run(service_key: virgil_crypto::PrivateKey) -> Result<(), virgil_server::ServeError> {
-/// use virgil_cards_service::{config::Config, server::Server};
+/// use virgil_cards_service::{config::Config, server};
 /// let config = Config::from_file("cards.toml".as_ref())?;
-/// let server = Server::build(&config, service_key).await?;
+/// let server = server::build(&config, service_key).await?;
 /// let listener = virgil_server::runtime::bind(config.listen(), None, false).await?;
 /// server.serve(listener, std::future::pending()).await
 /// # }
 /// ```
-pub struct Server {
-    service: Service,
-    limits: ConnectionLimits,
-}
-
-impl Server {
-    /// Builds the service `config` describes, countersigning with `service_key`.
-    pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Self, ServeError> {
-        let applications = config.applications()?;
-        let limits = config.limits.connection_limits()?;
-        let account_rate = config.limits.account_rate()?;
-        let database_url = config.database_url();
-        let store = CardStore::connect(database_url)
-            .await
-            .map_err(|e| ServeError::Database {
-                url: database_url.to_owned(),
-                message: e.to_string(),
-            })?;
-        let reset_delay = config.reset_delay_seconds.unwrap_or(0);
-        let service = Service::new(store, service_key, applications)
-            .with_account_rate(account_rate)
-            .with_reset_delay(reset_delay)
-            .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay));
-        Ok(Self { service, limits })
-    }
-
-    /// The service `change` makes of this one (tests: other rates, delays).
-    pub fn map_service(mut self, change: impl FnOnce(Service) -> Service) -> Self {
-        self.service = change(self.service);
-        self
-    }
-
-    /// Serves within `limits` instead of the configured ones.
-    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Serves the API on `listener` until `shutdown` completes, then lets in-flight
-    /// requests finish and closes the database pool.
-    pub async fn serve(
-        self,
-        listener: impl Into<virgil_server::runtime::Listener>,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<(), ServeError> {
-        let store = self.service.store.clone();
-        let router = router(Arc::new(self.service));
-        let close = async move { store.close().await };
-        virgil_server::runtime::serve_then_close(listener, router, shutdown, self.limits, close)
-            .await
-    }
+pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, ServeError> {
+    let applications = config.applications()?;
+    let limits = config.limits.connection_limits()?;
+    let account_rate = config.limits.account_rate()?;
+    let database_url = config.database_url();
+    let store = CardStore::connect(database_url)
+        .await
+        .map_err(|e| ServeError::Database {
+            url: database_url.to_owned(),
+            message: e.to_string(),
+        })?;
+    let reset_delay = config.reset_delay_seconds.unwrap_or(0);
+    let service = Service::new(store, service_key, applications)
+        .with_account_rate(account_rate)
+        .with_reset_delay(reset_delay)
+        .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay));
+    Ok(Server::new(service, limits))
 }
 
 /// The OpenAPI 3 document of this API (`docs/api/cards-service.openapi.json`).

@@ -11,7 +11,7 @@
 //!   Python SDK's `virgil.local` use it.
 //!
 //! Each server library exposes the same three steps, and this crate only composes them:
-//! a `Config` with defaults, `Server::build(&config, key…)`, and
+//! a `Config` with defaults, `server::build(&config, key…)` (a `virgil_server::runtime::Server`), and
 //! `Server::serve(listener, shutdown)`.
 //!
 //! ```no_run

@@ -159,7 +159,11 @@ pub fn spawn_cards_service(
     spawn(
         "cards service",
         tls,
-        async move { Ok(configure(CardsServer::build(&config, service_key).await?)) },
+        async move {
+            Ok(configure(
+                virgil_cards_service::server::build(&config, service_key).await?,
+            ))
+        },
         |server, listener, stopped| server.serve(listener, stop_signal(stopped)),
     )
 }
@@ -180,7 +184,7 @@ pub fn spawn_app_server(
         tls,
         async move {
             Ok(configure(
-                AppServer::build(&config, app_key, cards_roots).await?,
+                virgil_app_server::server::build(&config, app_key, cards_roots).await?,
             ))
         },
         |server, listener, stopped| server.serve(listener, stop_signal(stopped)),

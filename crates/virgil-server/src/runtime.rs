@@ -168,19 +168,58 @@ pub async fn serve(
     serve_with_limits(listener, router, shutdown, ConnectionLimits::default()).await
 }
 
-/// What both servers' `serve` does: [`serve_with_limits`], then `close` (the database
-/// pool's close), whether serving ended well or not, so that no connection to the
-/// database outlives the server.
-pub async fn serve_then_close(
-    listener: impl Into<Listener>,
-    router: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+/// What a server crate assembles: the state its handlers share, which makes its
+/// router and knows how to close its storage. Each server's [`Server`] is built from
+/// one.
+pub trait Api: Send + Sync + Sized + 'static {
+    /// The HTTP API, every route and layer, over this shared state.
+    fn router(self: Arc<Self>) -> axum::Router;
+
+    /// Closes the storage (the database pool) once the last request has finished.
+    fn close_storage(&self) -> impl std::future::Future<Output = ()> + Send + 'static;
+}
+
+/// A server assembled from its configuration (each server crate's `server::build`):
+/// its [`Api`] state and the [`ConnectionLimits`] it serves within, ready to
+/// [`serve`](Server::serve) on a listener until a shutdown future completes.
+pub struct Server<A> {
+    api: A,
     limits: ConnectionLimits,
-    close: impl std::future::Future<Output = ()>,
-) -> Result<(), ServeError> {
-    let served = serve_with_limits(listener, router, shutdown, limits).await;
-    close.await;
-    served
+}
+
+impl<A: Api> Server<A> {
+    /// A server of `api` within `limits`.
+    pub fn new(api: A, limits: ConnectionLimits) -> Self {
+        Self { api, limits }
+    }
+
+    /// The server `change` makes of this one's state (tests: other rates, quotas,
+    /// delays).
+    pub fn map(mut self, change: impl FnOnce(A) -> A) -> Self {
+        self.api = change(self.api);
+        self
+    }
+
+    /// Serves within `limits` instead of the configured ones.
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes, lets in-flight requests
+    /// finish, then closes the storage whether serving ended well or not, so that no
+    /// connection to the database outlives the server.
+    pub async fn serve(
+        self,
+        listener: impl Into<Listener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let close = self.api.close_storage();
+        let router = Arc::new(self.api).router();
+        let served = serve_with_limits(listener, router, shutdown, self.limits).await;
+        close.await;
+        served
+    }
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then stops

@@ -50,7 +50,7 @@ pub fn spawn_cards_service_configured(
         ..CardsConfig::default()
     };
     virgil_deploy::spawn_cards_service(config, service_key, None, move |server| {
-        server.with_limits(limits).map_service(configure)
+        server.with_limits(limits).map(configure)
     })
     .unwrap_or_else(|e| panic!("the cards service did not start: {e}"))
     .detach()
@@ -79,7 +79,7 @@ pub fn spawn_app_server_configured(
         ..AppConfig::default()
     };
     virgil_deploy::spawn_app_server(config, app_key, Default::default(), None, move |server| {
-        server.with_limits(limits).map_server(configure)
+        server.with_limits(limits).map(configure)
     })
     .unwrap_or_else(|e| panic!("the app server did not start: {e}"))
     .detach()
@@ -133,8 +133,8 @@ pub fn spawn_deployment_configured(
         .app_database(app_db)
         .keys(crate::key(101), crate::key(100))
         .password_iterations(1_000)
-        .configure_cards(move |server| server.map_service(configure))
-        .configure_app(move |server| server.map_server(|app| app.with_relay_quota(quota)))
+        .configure_cards(move |server| server.map(configure))
+        .configure_app(move |server| server.map(|app| app.with_relay_quota(quota)))
         .start()
         .unwrap_or_else(|e| panic!("the deployment did not start: {e}"))
         .detach()

@@ -246,21 +246,30 @@ fn every_door_follows_the_deployments_policy() {
     let classic_to = [classic.public_key().clone()];
     let pq_to = [pq.public_key().clone()];
 
-    refused(virgil.encrypt("x", &classic_to).map(drop), "Virgil::encrypt");
+    refused(
+        virgil.encrypt("x", &classic_to).map(drop),
+        "Virgil::encrypt",
+    );
     refused(
         virgil
             .encryptor(Vec::new(), &classic_to, Format::Armored)
             .map(drop),
         "Virgil::encryptor",
     );
-    refused(pq.sign_then_encrypt("x", &classic_to).map(drop), "one-shot, signed");
+    refused(
+        pq.sign_then_encrypt("x", &classic_to).map(drop),
+        "one-shot, signed",
+    );
     refused(
         Encryptor::signed(Vec::new(), &pq, &classic_to, Format::Binary).map(drop),
         "streaming, signed",
     );
     virgil.keys().save(&pq, "pq", Some("pw")).unwrap();
     let loaded = virgil.keys().load("pq", Some("pw")).unwrap();
-    refused(loaded.sign_then_encrypt("x", &classic_to).map(drop), "loaded key");
+    refused(
+        loaded.sign_then_encrypt("x", &classic_to).map(drop),
+        "loaded key",
+    );
     // A classic sender's own copy is a classic stanza too; without the copy it may send.
     let whose = refused(classic.sign_then_encrypt("x", &pq_to).map(drop), "own copy");
     assert_eq!(whose, "your own key");
@@ -269,9 +278,14 @@ fn every_door_follows_the_deployments_policy() {
 
     // Post-quantum recipients pass every door.
     assert!(virgil.encrypt("x", &pq_to).is_ok());
-    let mut writer = virgil.encryptor(Vec::new(), &pq_to, Format::Binary).unwrap();
+    let mut writer = virgil
+        .encryptor(Vec::new(), &pq_to, Format::Binary)
+        .unwrap();
     writer.write_all(b"x").unwrap();
-    assert_eq!(pq.decrypt(writer.finish().unwrap()).unwrap().as_bytes(), b"x");
+    assert_eq!(
+        pq.decrypt(writer.finish().unwrap()).unwrap().as_bytes(),
+        b"x"
+    );
     // The free functions know no deployment: they follow no policy.
     assert!(virgil::encrypt("x", &classic_to).is_ok());
 }
