@@ -11,12 +11,11 @@ use crate::config::Config;
 use crate::handlers;
 use crate::store::AppStore;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
 use virgil_api::endpoints;
 use virgil_client::{CardsClient, TlsRoots};
 use virgil_crypto::PrivateKey;
-use virgil_server::http::{json_body_limit, on, track_request};
+use virgil_server::http::{CommonRoutes, on, with_common_routes};
 use virgil_server::{ConfigError, ServeError};
 
 pub use crate::accounts::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
@@ -31,7 +30,7 @@ pub const ROUTES: [&str; 10] = endpoints::app::PATHS;
 /// The router.
 pub fn router(server: Arc<AppServer>) -> Router {
     use endpoints::{Endpoint as _, Health, Metrics, OpenApi, app};
-    Router::new()
+    let routes = Router::new()
         .route(
             app::Register::PATH,
             on::<app::Register, _, _, _>(handlers::register),
@@ -61,28 +60,14 @@ pub fn router(server: Arc<AppServer>) -> Router {
             app::SendMessage::PATH,
             on::<app::SendMessage, _, _, _>(handlers::send_message),
         )
-        .route(app::Inbox::PATH, on::<app::Inbox, _, _, _>(handlers::inbox))
-        .route(Health::PATH, on::<Health, _, _, _>(handlers::health))
-        .route(OpenApi::PATH, on::<OpenApi, _, _, _>(handlers::openapi))
-        .route(
-            Metrics::PATH,
-            on::<Metrics, _, _, _>(handlers::metrics).route_layer(
-                axum::middleware::from_fn_with_state(
-                    virgil_server::http::MetricsAccess::from_env(),
-                    virgil_server::http::metrics_guard,
-                ),
-            ),
-        )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            MAX_BODY_BYTES,
-            json_body_limit,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&server.metrics),
-            track_request,
-        ))
-        .with_state(server)
+        .route(app::Inbox::PATH, on::<app::Inbox, _, _, _>(handlers::inbox));
+    let common = CommonRoutes {
+        health: on::<Health, _, _, _>(handlers::health),
+        openapi: on::<OpenApi, _, _, _>(handlers::openapi),
+        metrics: on::<Metrics, _, _, _>(handlers::metrics),
+    };
+    let metrics = Arc::clone(&server.metrics);
+    with_common_routes(routes, common, MAX_BODY_BYTES, metrics).with_state(server)
 }
 
 /// An application server assembled by [`build`]: ready to

@@ -6,7 +6,7 @@ use crate::auth::{Applications, Caller};
 use crate::config::Config;
 use crate::store::{CardStore, Published, RevokedBy, StoreError, StoredCard};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use virgil_card::{CardId, CardJson, SearchStatement, Signer, Verifier};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::to_base64;
 use virgil_server::http::{
-    PROMETHEUS_TEXT, authorization, json_body_limit, on, parse_json, track_request,
+    CommonRoutes, PROMETHEUS_TEXT, authorization, on, parse_json, with_common_routes,
 };
 use virgil_server::metrics::{Gauge, Metrics};
 use virgil_server::rate_limit::{Rate, RateLimiter};
@@ -409,7 +409,7 @@ async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
 /// The router of the HTTP API.
 pub fn router(service: Arc<Service>) -> Router {
     use endpoints::{Endpoint as _, Health, Metrics, OpenApi, cards};
-    Router::new()
+    let routes = Router::new()
         .route(cards::Publish::PATH, on::<cards::Publish, _, _, _>(publish))
         .route(cards::Search::PATH, on::<cards::Search, _, _, _>(search))
         .route(cards::Get::PATH, on::<cards::Get, _, _, _>(get_card))
@@ -417,24 +417,12 @@ pub fn router(service: Arc<Service>) -> Router {
         .route(
             cards::ServiceKey::PATH,
             on::<cards::ServiceKey, _, _, _>(service_key),
-        )
-        .route(Health::PATH, on::<Health, _, _, _>(health))
-        .route(OpenApi::PATH, on::<OpenApi, _, _, _>(openapi))
-        .route(
-            Metrics::PATH,
-            on::<Metrics, _, _, _>(metrics).route_layer(axum::middleware::from_fn_with_state(
-                virgil_server::http::MetricsAccess::from_env(),
-                virgil_server::http::metrics_guard,
-            )),
-        )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            MAX_BODY_BYTES,
-            json_body_limit,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&service.metrics),
-            track_request,
-        ))
-        .with_state(service)
+        );
+    let common = CommonRoutes {
+        health: on::<Health, _, _, _>(health),
+        openapi: on::<OpenApi, _, _, _>(openapi),
+        metrics: on::<Metrics, _, _, _>(metrics),
+    };
+    let metrics = Arc::clone(&service.metrics);
+    with_common_routes(routes, common, MAX_BODY_BYTES, metrics).with_state(service)
 }

@@ -26,6 +26,39 @@ where
     axum::routing::on(filter, handler)
 }
 
+/// The handlers of the routes every server has, each for its own state.
+pub struct CommonRoutes<S> {
+    /// `GET /v1/health`.
+    pub health: axum::routing::MethodRouter<S>,
+    /// `GET /v1/openapi.json`.
+    pub openapi: axum::routing::MethodRouter<S>,
+    /// `GET /metrics`, served behind [`metrics_guard`].
+    pub metrics: axum::routing::MethodRouter<S>,
+}
+
+/// What every server's router ends with: the [`CommonRoutes`], bodies limited to
+/// `max_body` bytes (a JSON 413, [`json_body_limit`]), and each request tracked in
+/// `metrics` ([`track_request`]).
+pub fn with_common_routes<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    routes: CommonRoutes<S>,
+    max_body: usize,
+    metrics: Arc<Metrics>,
+) -> axum::Router<S> {
+    use axum::middleware::from_fn_with_state;
+    use virgil_api::endpoints::{Endpoint as _, Health, Metrics as MetricsEndpoint, OpenApi};
+    let guarded = routes
+        .metrics
+        .route_layer(from_fn_with_state(MetricsAccess::from_env(), metrics_guard));
+    router
+        .route(Health::PATH, routes.health)
+        .route(OpenApi::PATH, routes.openapi)
+        .route(MetricsEndpoint::PATH, guarded)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(max_body, json_body_limit))
+        .route_layer(from_fn_with_state(metrics, track_request))
+}
+
 /// Middleware: records each request in `metrics` and logs one line per request
 /// (method, matched route, status, time). Never headers or bodies: tokens, passwords
 /// and cards stay out of logs.
