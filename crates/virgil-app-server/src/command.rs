@@ -7,8 +7,7 @@ use crate::server::Registration;
 use crate::store::{AppStore, UserRecord};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use virgil_server::command::{KeygenArgs, keygen};
-use virgil_server::tls::TlsArgs;
+use virgil_server::command::{KeygenArgs, ServeCommon, keygen};
 use virgil_server::{ConfigError, ServeError, runtime};
 
 /// The environment variable the application key's password is read from.
@@ -20,18 +19,23 @@ pub const KEY_NAME: &str = "app";
 /// environment variable; the command line wins over the environment, which wins over
 /// the file.
 #[derive(clap::Args, Debug, Clone, Default)]
+#[command(
+    mut_arg("config", |arg| arg.env("VIRGIL_APP_CONFIG").help(
+        "A TOML configuration file (listen, database_url, app_id, app_key_file, cards_url, \
+         cards_service_key, password_iterations)"
+    )),
+    mut_arg("listen", |arg| arg.env("VIRGIL_APP_LISTEN").help(
+        "Address to listen on; port 0 picks a free port (printed at start) \
+         [default: 127.0.0.1:8081]"
+    )),
+    mut_arg("database_url", |arg| arg.env("VIRGIL_APP_DATABASE_URL").help(
+        "sqlite://PATH?mode=rwc or postgres://USER@HOST/DB [default: sqlite://app.db?mode=rwc]"
+    )),
+)]
 pub struct ServeArgs {
-    /// A TOML configuration file (listen, database_url, app_id, app_key_file, cards_url,
-    /// cards_service_key, password_iterations).
-    #[arg(long, env = "VIRGIL_APP_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Address to listen on; port 0 picks a free port (printed at start)
-    /// [default: 127.0.0.1:8081].
-    #[arg(long, env = "VIRGIL_APP_LISTEN")]
-    pub listen: Option<String>,
-    /// sqlite://PATH?mode=rwc or postgres://USER@HOST/DB [default: sqlite://app.db?mode=rwc].
-    #[arg(long, env = "VIRGIL_APP_DATABASE_URL")]
-    pub database_url: Option<String>,
+    /// --config, --listen, --database-url, --log-format and TLS.
+    #[command(flatten)]
+    pub common: ServeCommon,
     /// The application id its cards carry.
     #[arg(long, env = "VIRGIL_APP_ID")]
     pub app_id: Option<String>,
@@ -55,13 +59,6 @@ pub struct ServeArgs {
     /// Who may register: open (anyone) or closed (only `add-user`) [default: open].
     #[arg(long, env = "VIRGIL_APP_REGISTRATION", value_enum)]
     pub registration: Option<Registration>,
-    /// Log lines as text (colours only on a terminal) or json (one object per line)
-    /// [default: text]. `RUST_LOG` filters them (default info).
-    #[arg(long, env = "VIRGIL_LOG_FORMAT", value_enum)]
-    pub log_format: Option<virgil_server::runtime::LogFormat>,
-    /// TLS: --tls-cert, --tls-key, --insecure-http.
-    #[command(flatten)]
-    pub tls: TlsArgs,
 }
 
 /// Options of `add-user` and `set-password`.
@@ -167,22 +164,23 @@ pub async fn set_password(args: AccountArgs) -> Result<(), ServeError> {
 
 /// Applies the command line over the file's configuration.
 pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
-    let file = match &args.config {
+    let common = args.common;
+    let file = match &common.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
     Ok(Config {
-        listen: args.listen.or(file.listen),
-        database_url: args.database_url.or(file.database_url),
+        listen: common.listen.or(file.listen),
+        database_url: common.database_url.or(file.database_url),
         app_id: args.app_id.or(file.app_id),
         app_key_file: args.app_key_file.or(file.app_key_file),
         cards_url: args.cards_url.or(file.cards_url),
         cards_service_key: args.cards_service_key.or(file.cards_service_key),
         password_iterations: args.password_iterations.or(file.password_iterations),
         cards_ca_file: args.cards_ca_file.or(file.cards_ca_file),
-        tls: args.tls.resolve(file.tls),
+        tls: common.tls.resolve(file.tls),
         registration: args.registration.or(file.registration),
-        log_format: args.log_format.or(file.log_format),
+        log_format: common.log_format.or(file.log_format),
         limits: file.limits,
         relay: file.relay,
     })
@@ -192,10 +190,9 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 /// Prints `listening on https://ADDRESS` (`http://` without TLS) on stdout once it
 /// accepts connections.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
-    let insecure_http = args.tls.insecure_http;
+    let insecure_http = args.common.tls.insecure_http;
     let config = resolve(args)?;
     runtime::init_logging(config.log_format.unwrap_or_default());
-    let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
     let password = std::env::var(PASSWORD_VAR).ok();
     let app_key = virgil_server::keys::load_key_file(
         config.app_key_file()?,
@@ -203,17 +200,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         PASSWORD_VAR,
     )?;
     let app_key_id = app_key.key_id().to_string();
+    let (app_id, cards_url) = (config.app_id()?, config.cards_url()?);
     let server = crate::server::build(&config, app_key, config.cards_roots()?).await?;
-    let shutdown = runtime::shutdown_signal()?;
-    let listener = runtime::bind(config.listen(), tls, insecure_http).await?;
-    tracing::info!(
-        address = %config.listen(),
-        app_id = config.app_id()?,
-        cards_url = config.cards_url()?,
-        app_key_id,
-        "application server started"
-    );
-    server.serve(listener, shutdown).await
+    let listen = config.listen();
+    server
+        .serve_until_signal(listen, config.tls.as_ref(), insecure_http, || {
+            tracing::info!(
+                address = %listen,
+                app_id,
+                cards_url,
+                app_key_id,
+                "application server started"
+            );
+        })
+        .await
 }
 
 /// The reference application server: users, logins, card approval, access tokens for

@@ -5,8 +5,7 @@
 use crate::config::{ApplicationConfig, Config};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use virgil_server::command::{KeygenArgs, keygen};
-use virgil_server::tls::TlsArgs;
+use virgil_server::command::{KeygenArgs, ServeCommon, keygen};
 use virgil_server::{ConfigError, ServeError, runtime};
 
 pub use crate::config::PASSWORD_VAR;
@@ -17,18 +16,23 @@ pub const KEY_NAME: &str = "service";
 /// environment variable; the command line wins over the environment, which wins over
 /// the file.
 #[derive(clap::Args, Debug, Clone, Default)]
+#[command(
+    mut_arg("config", |arg| arg.env("VIRGIL_CARDS_CONFIG").help(
+        "A TOML configuration file (listen, database_url, service_key_file and one \
+         applications entry per app: app_id, public_key)"
+    )),
+    mut_arg("listen", |arg| arg.env("VIRGIL_CARDS_LISTEN").help(
+        "Address to listen on; port 0 picks a free port (printed at start) \
+         [default: 127.0.0.1:8080]"
+    )),
+    mut_arg("database_url", |arg| arg.env("VIRGIL_CARDS_DATABASE_URL").help(
+        "sqlite://PATH?mode=rwc or postgres://USER@HOST/DB [default: sqlite://cards.db?mode=rwc]"
+    )),
+)]
 pub struct ServeArgs {
-    /// A TOML configuration file (listen, database_url, service_key_file and one
-    /// applications entry per app: app_id, public_key).
-    #[arg(long, env = "VIRGIL_CARDS_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Address to listen on; port 0 picks a free port (printed at start)
-    /// [default: 127.0.0.1:8080].
-    #[arg(long, env = "VIRGIL_CARDS_LISTEN")]
-    pub listen: Option<String>,
-    /// sqlite://PATH?mode=rwc or postgres://USER@HOST/DB [default: sqlite://cards.db?mode=rwc].
-    #[arg(long, env = "VIRGIL_CARDS_DATABASE_URL")]
-    pub database_url: Option<String>,
+    /// --config, --listen, --database-url, --log-format and TLS.
+    #[command(flatten)]
+    pub common: ServeCommon,
     /// The service key file made by `keygen`; its password comes from
     /// VIRGIL_SERVICE_KEY_PASSWORD.
     #[arg(long, env = "VIRGIL_CARDS_SERVICE_KEY_FILE")]
@@ -36,26 +40,20 @@ pub struct ServeArgs {
     /// Register an application: APP_ID=BASE64_PUBLIC_KEY (repeatable; adds to the file's).
     #[arg(long = "app", value_name = "APP_ID=KEY")]
     pub apps: Vec<String>,
-    /// Log lines as text (colours only on a terminal) or json (one object per line)
-    /// [default: text]. `RUST_LOG` filters them (default info).
-    #[arg(long, env = "VIRGIL_LOG_FORMAT", value_enum)]
-    pub log_format: Option<virgil_server::runtime::LogFormat>,
-    /// TLS: --tls-cert, --tls-key, --insecure-http.
-    #[command(flatten)]
-    pub tls: TlsArgs,
 }
 
 /// Applies the command line over the file's configuration.
 pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
-    let mut config = match &args.config {
+    let common = args.common;
+    let mut config = match &common.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
-    config.listen = args.listen.or(config.listen);
-    config.database_url = args.database_url.or(config.database_url);
+    config.listen = common.listen.or(config.listen);
+    config.database_url = common.database_url.or(config.database_url);
     config.service_key_file = args.service_key_file.or(config.service_key_file);
-    config.tls = args.tls.resolve(config.tls);
-    config.log_format = args.log_format.or(config.log_format);
+    config.tls = common.tls.resolve(config.tls);
+    config.log_format = common.log_format.or(config.log_format);
     for app in &args.apps {
         let (app_id, public_key) = app.split_once('=').ok_or_else(|| {
             ConfigError::invalid(
@@ -75,18 +73,19 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 /// Prints `listening on https://ADDRESS` (`http://` without TLS) on stdout once it
 /// accepts connections.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
-    let insecure_http = args.tls.insecure_http;
+    let insecure_http = args.common.tls.insecure_http;
     let config = resolve(args)?;
     runtime::init_logging(config.log_format.unwrap_or_default());
-    let tls = virgil_server::tls::acceptor_reloading_on_sighup(config.tls.as_ref())?;
     let password = std::env::var(PASSWORD_VAR).ok();
     let service_key = config.service_key(password.as_deref().map(str::as_bytes))?;
     let service_key_id = service_key.key_id().to_string();
     let server = crate::server::build(&config, service_key).await?;
-    let shutdown = runtime::shutdown_signal()?;
-    let listener = runtime::bind(config.listen(), tls, insecure_http).await?;
-    tracing::info!(address = %config.listen(), service_key_id, "cards service started");
-    server.serve(listener, shutdown).await
+    let listen = config.listen();
+    server
+        .serve_until_signal(listen, config.tls.as_ref(), insecure_http, || {
+            tracing::info!(address = %listen, service_key_id, "cards service started");
+        })
+        .await
 }
 
 /// The self-hosted cards service: verifies, countersigns, stores and serves cards.

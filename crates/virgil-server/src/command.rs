@@ -1,4 +1,5 @@
-//! The `keygen` command both server binaries (and `virgil init`) share.
+//! What the two server binaries' command lines share: `keygen` (also `virgil init`'s)
+//! and the common options of `serve`.
 
 use crate::{ConfigError, keys};
 use std::path::PathBuf;
@@ -42,4 +43,28 @@ pub fn keygen(
     );
     println!("key id: {}", key.key_id());
     Ok(())
+}
+
+/// The options of `serve` both servers take. Each server names their environment
+/// variables (`VIRGIL_CARDS_…`, `VIRGIL_APP_…`) and their defaults in its own help
+/// (clap's `mut_arg` on its `ServeArgs`); the command line (or its environment
+/// variable) wins over the server's file.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeCommon {
+    /// A TOML configuration file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// sqlite://PATH?mode=rwc or postgres://USER@HOST/DB.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Log lines as text (colours only on a terminal) or json (one object per line)
+    /// [default: text]. `RUST_LOG` filters them (default info).
+    #[arg(long, env = "VIRGIL_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::runtime::LogFormat>,
+    /// TLS: --tls-cert, --tls-key, --insecure-http.
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }

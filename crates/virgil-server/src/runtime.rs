@@ -220,6 +220,24 @@ impl<A: Api> Server<A> {
         close.await;
         served
     }
+
+    /// What a server binary's `serve` command does once the server is built: TLS from
+    /// `tls` (reloaded on SIGHUP; none needs `insecure_http` off loopback), SIGINT and
+    /// SIGTERM handlers, the listener on `listen` (printing `listening on …`), then
+    /// `started` (the start's log line) and [`Server::serve`] until a signal.
+    pub async fn serve_until_signal(
+        self,
+        listen: &str,
+        tls: Option<&crate::tls::TlsFiles>,
+        insecure_http: bool,
+        started: impl FnOnce(),
+    ) -> Result<(), ServeError> {
+        let tls = crate::tls::acceptor_reloading_on_sighup(tls)?;
+        let shutdown = shutdown_signal()?;
+        let listener = bind(listen, tls, insecure_http).await?;
+        started();
+        self.serve(listener, shutdown).await
+    }
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then stops
