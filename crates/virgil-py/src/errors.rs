@@ -128,6 +128,7 @@ pub(crate) fn to_py(error: virgil::Error) -> PyErr {
         E::OwnIdentity { .. } | E::Directory(_) => VerificationError::new_err(message),
         E::NoCard { .. } => CardNotFound::new_err(message),
         E::NotLoggedIn => NotLoggedIn::new_err(message),
+        E::NoSenderCards => pyo3::exceptions::PyValueError::new_err(message),
         E::CardsService(client) | E::AppServer(client) => service_error(message, &client),
         _ => VirgilError::new_err(message),
     }

@@ -42,6 +42,11 @@ pub enum Error {
         /// The key that tried to decrypt.
         key_id: String,
     },
+    /// A message was to be verified against its sender's cards, but none were given.
+    #[error(
+        "no sender's card to verify the message with: pass the cards of whoever may have sent it (to read it without checking who sent it, use the unverified decryption)"
+    )]
+    NoSenderCards,
     /// The signature does not match the sender's card(s).
     #[error("signature does not match the sender's card: the message was not signed by {expected}")]
     WrongSender {

@@ -224,6 +224,10 @@ impl Key {
         senders: &[Card],
         message: &mut Buffer,
     ) -> Result<(), Error> {
+        message.bytes_mut().clear();
+        if senders.is_empty() {
+            return Err(Error::NoSenderCards);
+        }
         let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
         envelope::decrypt_then_verify_into(
             cipher.as_ref(),

@@ -80,11 +80,12 @@ pub(crate) fn keys_for<'k, R: Recipient>(
 ) -> Result<Vec<&'k PublicKey>, crate::Error> {
     let mut keys: Vec<&PublicKey> = recipients.iter().map(Recipient::public_key).collect();
     if let Some(sender) = sender {
-        let own = (sender.public_key(), "your own key".to_owned());
+        let own = sender
+            .own_copy
+            .then(|| (sender.public_key(), "your own key".to_owned()));
         let named = recipients
             .iter()
             .map(|recipient| (recipient.public_key(), recipient.describe()));
-        let own = sender.own_copy.then_some(own);
         sender.policy.check(own.into_iter().chain(named))?;
         if sender.own_copy {
             keys.push(sender.public_key());

@@ -180,8 +180,11 @@ impl<'s, R: BufRead> Decryptor<'s, R> {
     /// Reads the header and finds this key's stanza ([`Error::NotForThisKey`] if none);
     /// the message must be signed by one of `senders` ([`Error::NotSigned`],
     /// [`Error::WrongSender`] otherwise, when the end is read): the rules of
-    /// [`Key::decrypt_then_verify_any`]. With no senders, no message is accepted.
+    /// [`Key::decrypt_then_verify_any`]. With no senders: [`Error::NoSenderCards`].
     pub fn verified(input: R, key: &'s Key, senders: &'s [Card]) -> Result<Self, Error> {
+        if senders.is_empty() {
+            return Err(Error::NoSenderCards);
+        }
         Self::start(input, key, Some(senders))
     }
 
@@ -428,6 +431,19 @@ mod tiers_agree {
             read_all(Decryptor::verified(one_shot.as_bytes(), &bob, &senders).unwrap()),
             Err(Error::NotSigned { .. })
         ));
+    }
+
+    #[test]
+    fn both_tiers_refuse_to_verify_against_no_cards() {
+        let (alice, bob) = (key(), key());
+        let cipher = alice
+            .sign_then_encrypt(b"signed", &[bob.public_key()])
+            .unwrap();
+        let one_shot = bob.decrypt_then_verify_any(&cipher, &[]);
+        let streamed = Decryptor::verified(cipher.as_bytes(), &bob, &[]).map(drop);
+        for refused in [one_shot.err(), streamed.err()] {
+            assert!(matches!(refused, Some(Error::NoSenderCards)), "{refused:?}");
+        }
     }
 
     #[test]
