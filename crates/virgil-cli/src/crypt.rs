@@ -187,37 +187,7 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
             "refusing to write binary ciphertext to the terminal: pass -o FILE, --armor, or redirect the output",
         ));
     }
-    let mut named = Vec::new();
-    for argument in &args.to {
-        named.push(recipients::parse(argument)?);
-    }
-    for path in &args.recipients_file {
-        named.extend(recipients::parse_file(path)?);
-    }
-    if named.is_empty() {
-        return Err(CliError::new(
-            "no recipients: the recipients files hold none (see `virgil encrypt --help`)",
-        ));
-    }
-    // Bare keys need no directory: only cards and identities need the configuration.
-    let (recipients, bare_keys) = if named
-        .iter()
-        .all(|named| matches!(named, recipients::Named::Key(_)))
-    {
-        let keys = named
-            .into_iter()
-            .filter_map(|named| match named {
-                recipients::Named::Key(key) => Some(key),
-                _ => None,
-            })
-            .collect();
-        (Vec::new(), keys)
-    } else {
-        let virgil = global.virgil()?;
-        let resolved = card::resolve_named(&virgil, named)?;
-        global.keep_refreshed_session(&virgil)?;
-        resolved
-    };
+    let (recipients, bare_keys) = resolve_recipients(global, &args)?;
     let keys: Vec<&PublicKey> = recipients
         .iter()
         .map(|card| card.public_key())
@@ -239,18 +209,7 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     let self_included = signer
         .as_ref()
         .is_some_and(|key| !args.no_self && !keys.contains(&key.public_key()));
-    // `--require-pq`, or the deployment's `require_post_quantum` (client.toml): the
-    // facade's policy, checked on the cards, the bare keys and (signed) the own copy
-    // before anything is written.
-    let policy = if args.require_pq
-        || global
-            .client_config()
-            .is_ok_and(|config| config.file.require_post_quantum)
-    {
-        RecipientPolicy::RequirePostQuantum
-    } else {
-        RecipientPolicy::AnySuite
-    };
+    let policy = recipient_policy(global, &args);
     let signer = signer.map(|key| key.with_recipient_policy(policy));
     policy
         .check_recipients(&recipients)
@@ -275,6 +234,61 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     output.commit()?;
     let signed_by = signer_name.as_deref().zip(signer.as_ref());
     report(&args, &recipients, &bare_keys, signed_by, self_included)
+}
+
+/// The cards (looked up and reviewed) and bare keys `--to` and `-R` name. Bare keys need
+/// no directory: only cards and identities need the configuration.
+fn resolve_recipients(
+    global: &Global,
+    args: &EncryptArgs,
+) -> Result<(Vec<virgil::Card>, Vec<PublicKey>), CliError> {
+    let mut named = Vec::new();
+    for argument in &args.to {
+        named.push(recipients::parse(argument)?);
+    }
+    for path in &args.recipients_file {
+        named.extend(recipients::parse_file(path)?);
+    }
+    if named.is_empty() {
+        return Err(CliError::new(
+            "no recipients: the recipients files hold none (see `virgil encrypt --help`)",
+        ));
+    }
+    Ok(
+        if named
+            .iter()
+            .all(|named| matches!(named, recipients::Named::Key(_)))
+        {
+            let keys = named
+                .into_iter()
+                .filter_map(|named| match named {
+                    recipients::Named::Key(key) => Some(key),
+                    _ => None,
+                })
+                .collect();
+            (Vec::new(), keys)
+        } else {
+            let virgil = global.virgil()?;
+            let resolved = card::resolve_named(&virgil, named)?;
+            global.keep_refreshed_session(&virgil)?;
+            resolved
+        },
+    )
+}
+
+/// `--require-pq`, or the deployment's `require_post_quantum` (client.toml): the
+/// facade's policy, checked on the cards, the bare keys and (signed) the own copy before
+/// anything is written.
+fn recipient_policy(global: &Global, args: &EncryptArgs) -> RecipientPolicy {
+    if args.require_pq
+        || global
+            .client_config()
+            .is_ok_and(|config| config.file.require_post_quantum)
+    {
+        RecipientPolicy::RequirePostQuantum
+    } else {
+        RecipientPolicy::AnySuite
+    }
 }
 
 /// What the user hears when the policy refused a classic (suite-1) recipient: a card, a
