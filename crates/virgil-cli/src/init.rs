@@ -46,7 +46,7 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         }
         std::env::var(var).map(Some).map_err(|_| {
             CliError::new(format!(
-                "set {var} (and VIRGIL_SERVICE_KEY_PASSWORD / VIRGIL_APP_KEY_PASSWORD) to lock the server keys, or pass --unprotected for a throwaway setup"
+                "{var} is not set: set VIRGIL_SERVICE_KEY_PASSWORD and VIRGIL_APP_KEY_PASSWORD to lock the server keys, or pass --unprotected for a throwaway setup"
             ))
         })
     };

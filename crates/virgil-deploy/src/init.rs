@@ -104,130 +104,189 @@ fn certificate_hosts(extra: &[String], listens: [&str; 2]) -> Vec<String> {
 /// from a local CA made here (whose key is not kept), `cards.toml` and `app.toml` for
 /// the servers and `client.toml` for clients. Refuses to overwrite any of them.
 pub fn init(options: &InitOptions) -> Result<InitReport, DeployError> {
-    std::fs::create_dir_all(&options.dir).map_err(|source| DeployError::File {
-        action: "create",
-        path: options.dir.clone(),
-        source,
-    })?;
-    let dir = options
-        .dir
-        .canonicalize()
-        .map_err(|source| DeployError::File {
-            action: "open",
-            path: options.dir.clone(),
-            source,
-        })?;
-    if let Some(existing) = FILES
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|path| path.exists())
-    {
-        return Err(DeployError::Exists(existing));
-    }
-    let [
-        service_key_file,
-        app_key_file,
-        cards_toml,
-        app_toml,
-        client_toml,
-        ca_file,
-        tls_cert_file,
-        tls_key_file,
-    ] = FILES.map(|name| dir.join(name));
+    let files = Files::new_in(&options.dir)?;
     let hosts = certificate_hosts(&options.hosts, [&options.cards_listen, &options.app_listen]);
     let ca = virgil_server::tls::local_ca(&hosts).map_err(DeployError::Tls)?;
     let service_key = virgil_server::keys::generate_key_file(
-        &service_key_file,
+        &files.service_key,
         virgil_cards_service::command::KEY_NAME,
         options.service_key_password.as_deref().map(str::as_bytes),
     )?;
     let app_key = virgil_server::keys::generate_key_file(
-        &app_key_file,
+        &files.app_key,
         virgil_app_server::command::KEY_NAME,
         options.app_key_password.as_deref().map(str::as_bytes),
     )?;
-    let service_public = to_base64(service_key.public_key().as_bytes());
-    let app_public = to_base64(app_key.public_key().as_bytes());
-    let cards_url = format!("https://{}", options.cards_listen);
-    let app_url = format!("https://{}", options.app_listen);
-    let tls_section = format!(
-        "\n[tls]\ncert_file = {}\nkey_file = {}\n",
-        path_string(&tls_cert_file),
-        path_string(&tls_key_file),
-    );
-    let cards_config = format!(
-        "# The cards service (virgil serve cards --config {cards}).\n\
-         listen = {listen}\n\
-         database_url = {db}\n\
-         service_key_file = {key}\n\
-         # A reset card (a user who lost every key) waits this long, in seconds, before\n\
-         # it replaces the user's cards; their devices can cancel it meanwhile, and no\n\
-         # new reset may start for as long after a cancelled one. A day, as production\n\
-         # wants (`virgil demo` uses 0).\n\
-         reset_delay_seconds = 86400\n\
-         {tls_section}\n\
-         [[applications]]\n\
-         app_id = {app_id}\n\
-         public_key = {app_public}\n",
-        cards = cards_toml.display(),
-        listen = toml_string(&options.cards_listen),
-        db = toml_string(&sqlite_url(&dir.join("cards.db"))),
-        key = path_string(&service_key_file),
-        app_id = toml_string(&options.app_id),
-        app_public = toml_string(&app_public),
-    );
-    let app_config = format!(
-        "# The application server (virgil serve app --config {app}).\n\
-         listen = {listen}\n\
-         database_url = {db}\n\
-         app_id = {app_id}\n\
-         app_key_file = {key}\n\
-         cards_url = {cards_url}\n\
-         cards_service_key = {service_public}\n\
-         cards_ca_file = {ca}\n\
-         {tls_section}",
-        app = app_toml.display(),
-        listen = toml_string(&options.app_listen),
-        db = toml_string(&sqlite_url(&dir.join("app.db"))),
-        app_id = toml_string(&options.app_id),
-        key = path_string(&app_key_file),
-        cards_url = toml_string(&cards_url),
-        service_public = toml_string(&service_public),
-        ca = path_string(&ca_file),
-    );
-    let client = virgil::ClientFile {
-        cards_url,
-        cards_service_key: service_public,
-        app_url,
-        app_id: options.app_id.clone(),
-        app_key: app_public,
-        ca_file: Some(ca_file.clone()),
-        require_post_quantum: false,
+    let keys = PublicKeys {
+        service: to_base64(service_key.public_key().as_bytes()),
+        app: to_base64(app_key.public_key().as_bytes()),
     };
-    let client_text = client.to_toml().map_err(|e| DeployError::File {
-        action: "encode",
-        path: client_toml.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    let client_config = format!(
-        "# The virgil CLI's servers and pinned keys (export VIRGIL_CONFIG={}).\n{client_text}",
-        client_toml.display(),
-    );
+    let cards_config = files.cards_config(options, &keys);
+    let app_config = files.app_config(options, &keys);
+    let client_config = files.client_config(options, keys)?;
     for (path, text) in [
-        (&cards_toml, cards_config.as_str()),
-        (&app_toml, app_config.as_str()),
-        (&client_toml, client_config.as_str()),
-        (&ca_file, ca.ca_pem.as_str()),
-        (&tls_cert_file, ca.cert_pem.as_str()),
-        (&tls_key_file, ca.key_pem.as_str()),
+        (&files.cards_toml, cards_config.as_str()),
+        (&files.app_toml, app_config.as_str()),
+        (&files.client_toml, client_config.as_str()),
+        (&files.ca, ca.ca_pem.as_str()),
+        (&files.tls_cert, ca.cert_pem.as_str()),
+        (&files.tls_key, ca.key_pem.as_str()),
     ] {
         write_new_private_file(path, text.as_bytes())?;
     }
     Ok(InitReport {
-        dir,
+        dir: files.dir,
         hosts,
-        cards_toml,
-        app_toml,
-        client_toml,
+        cards_toml: files.cards_toml,
+        app_toml: files.app_toml,
+        client_toml: files.client_toml,
     })
+}
+
+/// The public keys of a new deployment, base64, as its configuration files pin them.
+struct PublicKeys {
+    service: String,
+    app: String,
+}
+
+/// The files `init` writes, in the deployment's directory.
+struct Files {
+    dir: PathBuf,
+    service_key: PathBuf,
+    app_key: PathBuf,
+    cards_toml: PathBuf,
+    app_toml: PathBuf,
+    client_toml: PathBuf,
+    ca: PathBuf,
+    tls_cert: PathBuf,
+    tls_key: PathBuf,
+}
+
+impl Files {
+    /// The files in `dir` (created if missing), none of which may exist yet.
+    fn new_in(dir: &Path) -> Result<Self, DeployError> {
+        std::fs::create_dir_all(dir).map_err(|source| DeployError::File {
+            action: "create",
+            path: dir.to_owned(),
+            source,
+        })?;
+        let dir = dir.canonicalize().map_err(|source| DeployError::File {
+            action: "open",
+            path: dir.to_owned(),
+            source,
+        })?;
+        if let Some(existing) = FILES
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|path| path.exists())
+        {
+            return Err(DeployError::Exists(existing));
+        }
+        let [
+            service_key,
+            app_key,
+            cards_toml,
+            app_toml,
+            client_toml,
+            ca,
+            tls_cert,
+            tls_key,
+        ] = FILES.map(|name| dir.join(name));
+        Ok(Self {
+            dir,
+            service_key,
+            app_key,
+            cards_toml,
+            app_toml,
+            client_toml,
+            ca,
+            tls_cert,
+            tls_key,
+        })
+    }
+
+    /// The `[tls]` section both servers' files end with.
+    fn tls_section(&self) -> String {
+        format!(
+            "\n[tls]\ncert_file = {}\nkey_file = {}\n",
+            path_string(&self.tls_cert),
+            path_string(&self.tls_key),
+        )
+    }
+
+    /// `cards.toml`.
+    fn cards_config(&self, options: &InitOptions, keys: &PublicKeys) -> String {
+        format!(
+            "# The cards service (virgil serve cards --config {cards}).\n\
+             listen = {listen}\n\
+             database_url = {db}\n\
+             service_key_file = {key}\n\
+             # A reset card (a user who lost every key) waits this long, in seconds, before\n\
+             # it replaces the user's cards; their devices can cancel it meanwhile, and no\n\
+             # new reset may start for as long after a cancelled one. A day, as production\n\
+             # wants (`virgil demo` uses 0).\n\
+             reset_delay_seconds = 86400\n\
+             {tls_section}\n\
+             [[applications]]\n\
+             app_id = {app_id}\n\
+             public_key = {app_public}\n",
+            cards = self.cards_toml.display(),
+            listen = toml_string(&options.cards_listen),
+            db = toml_string(&sqlite_url(&self.dir.join("cards.db"))),
+            key = path_string(&self.service_key),
+            tls_section = self.tls_section(),
+            app_id = toml_string(&options.app_id),
+            app_public = toml_string(&keys.app),
+        )
+    }
+
+    /// `app.toml`.
+    fn app_config(&self, options: &InitOptions, keys: &PublicKeys) -> String {
+        format!(
+            "# The application server (virgil serve app --config {app}).\n\
+             listen = {listen}\n\
+             database_url = {db}\n\
+             app_id = {app_id}\n\
+             app_key_file = {key}\n\
+             cards_url = {cards_url}\n\
+             cards_service_key = {service_public}\n\
+             cards_ca_file = {ca}\n\
+             {tls_section}",
+            app = self.app_toml.display(),
+            listen = toml_string(&options.app_listen),
+            db = toml_string(&sqlite_url(&self.dir.join("app.db"))),
+            app_id = toml_string(&options.app_id),
+            key = path_string(&self.app_key),
+            cards_url = toml_string(&format!("https://{}", options.cards_listen)),
+            service_public = toml_string(&keys.service),
+            ca = path_string(&self.ca),
+            tls_section = self.tls_section(),
+        )
+    }
+
+    /// `client.toml`.
+    fn client_config(
+        &self,
+        options: &InitOptions,
+        keys: PublicKeys,
+    ) -> Result<String, DeployError> {
+        let client = virgil::ClientFile {
+            cards_url: format!("https://{}", options.cards_listen),
+            cards_service_key: keys.service,
+            app_url: format!("https://{}", options.app_listen),
+            app_id: options.app_id.clone(),
+            app_key: keys.app,
+            ca_file: Some(self.ca.clone()),
+            require_post_quantum: false,
+        };
+        let client_text = client.to_toml().map_err(|e| DeployError::File {
+            action: "encode",
+            path: self.client_toml.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(format!(
+            "# The virgil CLI's servers and pinned keys (export VIRGIL_CONFIG={}).\n{client_text}",
+            self.client_toml.display(),
+        ))
+    }
 }
