@@ -117,6 +117,24 @@ fn has_nextest() -> bool {
     succeeds(&mut cargo(&["nextest", "--version"]))
 }
 
+/// Whether this is CI (`CI=true`), where every step must run.
+fn ci_required() -> bool {
+    env::var("CI").is_ok_and(|value| value == "true")
+}
+
+/// The last line of a passing `cargo xtask ci`: how many steps ran, and how many steps
+/// and tests were skipped (each listed above it).
+fn passed_summary(ran: usize, skipped_steps: usize, skipped_tests: usize) -> String {
+    let mut line = match skipped_steps {
+        0 => format!("all {ran} steps passed"),
+        n => format!("{ran} steps passed, {n} skipped (listed above: not a full check)"),
+    };
+    if skipped_tests > 0 {
+        line.push_str(&format!("; {skipped_tests} tests skipped, listed above"));
+    }
+    line
+}
+
 fn has_nightly() -> bool {
     succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"]))
 }
@@ -266,6 +284,9 @@ fn ci(args: &[String]) -> Result<(), String> {
             fix: "fix the rustdoc warnings above (broken intra-doc links, missing docs, bad code blocks)",
         },
     ];
+    // Steps this machine cannot run: (name, why, how to get it). Under `CI=true` each
+    // is a failure: CI must run every step.
+    let mut skipped_steps: Vec<(&str, &str)> = Vec::new();
     if python_can_check_spec() {
         let mut check = Command::new("python3");
         check
@@ -282,9 +303,10 @@ fn ci(args: &[String]) -> Result<(), String> {
             fix: "docs/vectors/crypto.json, docs/format.md and the independent Python reader in docs/reference/ disagree: fix whichever is wrong",
         });
     } else {
-        println!(
-            "note: python3 with `cryptography` (46 or later) and `blake3` not found; skipping the spec-check step (install: pip install 'cryptography>=46' blake3)"
-        );
+        skipped_steps.push((
+            "spec-check",
+            "python3 with `cryptography` (46 or later) and `blake3` not found (install: pip install 'cryptography>=46' blake3)",
+        ));
     }
     match python3() {
         Ok(_) => {
@@ -300,7 +322,10 @@ fn ci(args: &[String]) -> Result<(), String> {
         Err(why) if env::var_os("CI").is_some() => {
             return Err(format!("the Python SDK step needs {why}"));
         }
-        Err(why) => println!("note: skipping the Python SDK step: it needs {why}"),
+        Err(why) => {
+            println!("note: skipping the Python SDK step: it needs {why}");
+            skipped_steps.push(("python", "no CPython 3.9 or later (see the note above)"));
+        }
     }
     if has_nightly() {
         steps.push(Step {
@@ -309,9 +334,20 @@ fn ci(args: &[String]) -> Result<(), String> {
             fix: "the fuzz targets must compile against the current API: `cargo +nightly check --manifest-path fuzz/Cargo.toml`",
         });
     } else {
-        println!(
-            "note: no nightly toolchain; skipping the fuzz-check step (install: rustup toolchain install nightly)"
-        );
+        skipped_steps.push((
+            "fuzz-check",
+            "no nightly toolchain (install: rustup toolchain install nightly)",
+        ));
+    }
+    for (name, why) in &skipped_steps {
+        println!("note: skipping the {name} step: {why}");
+    }
+    if ci_required() && !skipped_steps.is_empty() {
+        let names: Vec<&str> = skipped_steps.iter().map(|(name, _)| *name).collect();
+        return Err(format!(
+            "CI=true, and this machine cannot run the step(s) {}: CI runs every step (install what the notes above say)",
+            names.join(", ")
+        ));
     }
 
     let mut results: Vec<(&str, Duration, bool)> = Vec::new();
@@ -350,6 +386,9 @@ fn ci(args: &[String]) -> Result<(), String> {
             elapsed.as_secs_f64()
         );
     }
+    for (name, why) in &skipped_steps {
+        println!("    {name:<12} SKIPPED  {why}");
+    }
     let mut skipped: Vec<String> = std::fs::read_to_string(&skips_file)
         .unwrap_or_default()
         .lines()
@@ -363,12 +402,8 @@ fn ci(args: &[String]) -> Result<(), String> {
     }
     if failures.is_empty() {
         println!(
-            "    all {} steps passed{}",
-            results.len(),
-            match skipped.len() {
-                0 => String::new(),
-                n => format!(" ({n} tests skipped, listed above)"),
-            }
+            "    {}",
+            passed_summary(results.len(), skipped_steps.len(), skipped.len())
         );
         Ok(())
     } else {
@@ -642,7 +677,7 @@ fn python(args: &[String]) -> Result<(), String> {
     println!("==> pytest");
     let mut pytest = Command::new(bin.join("python"));
     pytest
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"])
         .args(args)
         .current_dir(&package)
         .env("VIRGIL_BIN", &virgil)
@@ -657,5 +692,20 @@ fn run(command: &mut Command) -> Result<(), String> {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => Err(format!("`{}` failed ({status})", describe(command))),
         Err(e) => Err(format!("could not start `{}`: {e}", describe(command))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passed_summary;
+
+    #[test]
+    fn a_skipped_step_is_never_all_steps_passed() {
+        assert_eq!(passed_summary(9, 0, 0), "all 9 steps passed");
+        let skipped = passed_summary(8, 1, 0);
+        assert!(!skipped.contains("all"), "{skipped}");
+        assert!(skipped.contains("1 skipped"), "{skipped}");
+        let tests = passed_summary(9, 0, 2);
+        assert!(tests.contains("2 tests skipped"), "{tests}");
     }
 }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 if not os.environ.get("CI"):
-    pytest.importorskip("mypy")
+    pytest.importorskip("mypy", reason="mypy is not installed (cargo xtask python installs it from PyPI)")
 
 HERE = Path(__file__).resolve().parents[1]
 
