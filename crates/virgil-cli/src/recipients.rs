@@ -28,6 +28,27 @@ const MAX_FILE_LEN: u64 = 1024 * 1024;
 /// File name endings that say "this is a file", so a typo is not looked up as a name.
 const FILE_ENDINGS: [&str; 5] = [".card", ".pub", ".vpk", ".txt", ".json"];
 
+/// What another tool's recipient string is, if `argument` looks like one: `virgil` does
+/// not encrypt to those, and must not take them for a user's name.
+fn foreign_recipient(argument: &str) -> Option<&'static str> {
+    const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    let age = argument.len() == 62
+        && argument
+            .strip_prefix("age1")
+            .is_some_and(|data| data.chars().all(|c| BECH32.contains(c)));
+    if age {
+        Some("an age recipient")
+    } else if argument.starts_with("AGE-SECRET-KEY-") {
+        Some("an age secret key (keep it secret)")
+    } else if argument.starts_with("ssh-") || argument.starts_with("ecdsa-sha2-") {
+        Some("an SSH public key")
+    } else if argument.starts_with("-----BEGIN PGP") {
+        Some("an OpenPGP key")
+    } else {
+        None
+    }
+}
+
 /// One recipient, as given.
 #[derive(Debug)]
 pub(crate) enum Named {
@@ -105,6 +126,11 @@ pub(crate) fn parse(argument: &str) -> Result<Named, CliError> {
         || FILE_ENDINGS.iter().any(|ending| argument.ends_with(ending));
     if looks_like_a_path {
         return Err(CliError::new(format!("no such file: {argument}")));
+    }
+    if let Some(what) = foreign_recipient(argument) {
+        return Err(CliError::new(format!(
+            "not a recipient virgil understands: that is {what}. Give an identity, a card file, or a public key string from `virgil key export-public` ({KEY_PREFIX}…)"
+        )));
     }
     Ok(Named::Identity(argument.to_owned()))
 }

@@ -1231,6 +1231,21 @@ fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
     // An identity still needs the configuration (and says how to get one).
     let named = run(&["encrypt", "--to", "bob", "-i", "message.txt", "-o", "x"]);
     assert!(!named.status.success());
+    // Another tool's recipient is named as such, not looked up as a user.
+    for foreign in [
+        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFoo alice@host",
+    ] {
+        let said = run(&["encrypt", "--to", foreign, "-i", "message.txt", "-o", "x"]);
+        assert_eq!(said.status.code(), Some(1));
+        let said = text(&said.stderr);
+        assert!(
+            said.contains("not a recipient virgil understands"),
+            "{said}"
+        );
+        assert!(!said.contains("configuration"), "{said}");
+    }
+    assert!(!dir.path().join("x").exists());
 }
 
 /// Safe defaults: `encrypt` signs with the logged-in user's key and includes it as a
