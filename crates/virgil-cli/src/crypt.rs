@@ -481,7 +481,7 @@ fn default_key(global: &Global, store: &virgil::Keys) -> Result<String, CliError
             "no keys here: `virgil key generate NAME` makes one, or pass --key",
         )),
         many => Err(CliError::new(format!(
-            "not logged in and {} keys here ({}): pass --key NAME",
+            "not logged in and {} keys here ({}): pass --key NAME, or --any-key to use whichever the message is encrypted for",
             many.len(),
             many.join(", ")
         ))),

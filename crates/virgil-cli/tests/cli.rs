@@ -1175,6 +1175,14 @@ fn bare_keys_encrypt_locally_and_typos_are_missing_files() {
         "c2.virgil",
     ]);
 
+    // With two keys and nobody logged in, the error names both ways to choose.
+    let which = run(&["decrypt", "--allow-unsigned", "-o", "c.txt", "c.virgil"]);
+    assert!(!which.status.success());
+    let which = text(&which.stderr);
+    assert!(
+        which.contains("--key NAME") && which.contains("--any-key"),
+        "{which}"
+    );
     // --any-key finds the local key the message is for, from its header.
     let found = ok(&[
         "decrypt",
