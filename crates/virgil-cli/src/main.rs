@@ -79,7 +79,7 @@ enum Command {
     /// Manage private keys (generate, list, show, export-public, delete, passwd).
     #[command(subcommand)]
     Key(key::KeyCommand),
-    /// Manage cards (create, inspect, publish, find, get, revoke).
+    /// Manage cards (create, inspect, publish, find, get, list, reset, revoke).
     #[command(subcommand)]
     Card(card::CardCommand),
     /// Contacts: the cards used for each person, key changes, safety numbers (list,
@@ -121,7 +121,7 @@ enum Command {
         #[command(flatten)]
         new: password::NewAccountPasswordArgs,
     },
-    /// List or end your sessions on the application server (e.g. a lost device's).
+    /// Your sessions on the application server (list, revoke: e.g. a lost device's).
     #[command(subcommand)]
     Session(account::SessionCommand),
     /// Sign and encrypt a short message (a file, or standard input) for a user and send
@@ -305,6 +305,26 @@ mod tests {
         let mut missing = Vec::new();
         check(&Cli::command(), "", &mut missing);
         assert!(missing.is_empty(), "no example in --help of: {missing:?}");
+    }
+
+    /// `virgil --help` lists each command with its subcommands: none is left out.
+    #[test]
+    fn each_command_summary_names_all_its_subcommands() {
+        use clap::CommandFactory as _;
+        let mut missing = Vec::new();
+        for command in Cli::command().get_subcommands() {
+            let about = command
+                .get_about()
+                .map(|about| about.to_string().to_lowercase())
+                .unwrap_or_default();
+            for sub in command.get_subcommands() {
+                let name = sub.get_name();
+                if name != "help" && !about.contains(name) {
+                    missing.push(format!("{} {name}", command.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in `virgil --help`: {missing:?}");
     }
 
     #[test]
