@@ -52,6 +52,7 @@
 #![deny(missing_docs)]
 
 mod card;
+pub mod checkpoint;
 pub mod contact;
 pub mod content;
 mod error;

@@ -31,6 +31,8 @@ impl Context {
     pub const SEARCH_STATUS: Context = Context("virgil/search-status");
     /// Signatures on card revocation requests.
     pub const CARD_REVOCATION: Context = Context("virgil/card-revocation");
+    /// The cards service's signed checkpoint of one epoch of its key directory.
+    pub const DIRECTORY_CHECKPOINT: Context = Context("virgil/directory-checkpoint");
     /// The sender's signature inside an envelope.
     pub const MESSAGE: Context = Context("virgil/message");
 
