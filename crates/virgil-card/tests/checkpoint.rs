@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use virgil_card::checkpoint::{Checkpoint, ROOT_LEN, SignedCheckpoint};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_hex, to_hex};
+use virgil_testkit::vectors;
 
 const PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -54,29 +55,20 @@ fn generate() -> Value {
 
 #[test]
 fn vectors_file_matches_the_code() {
-    let generated = generate();
-    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
-        std::fs::write(
-            PATH,
-            serde_json::to_string_pretty(&generated).unwrap() + "\n",
-        )
-        .unwrap();
-        return;
-    }
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    assert!(
-        stored == generated,
-        "docs/vectors/checkpoint.json differs from what the code produces; if the format changed on purpose, \
-         update docs/format.md §14 and run VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-card --test checkpoint"
+    vectors::check_file(
+        PATH,
+        &generate(),
+        "§14",
+        "cargo test -p virgil-card --test checkpoint",
     );
 }
 
 #[test]
 fn stored_vectors_check_out() {
-    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
+    if vectors::regenerating() {
         return;
     }
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let stored = vectors::stored(PATH);
     let signed = SignedCheckpoint::from_base64(stored["signed_base64"].as_str().unwrap()).unwrap();
     let statement = from_hex(stored["statement"].as_str().unwrap()).unwrap();
     assert_eq!(signed.checkpoint.statement(), statement);

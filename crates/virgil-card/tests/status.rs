@@ -15,6 +15,7 @@ use virgil_card::{CardId, CardStatus, RevocationReason, SearchStatement};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_hex, to_hex};
 use virgil_crypto::sign::Signature;
+use virgil_testkit::vectors;
 
 const PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -97,29 +98,20 @@ fn generate() -> Value {
 
 #[test]
 fn vectors_file_matches_the_code() {
-    let generated = generate();
-    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
-        std::fs::write(
-            PATH,
-            serde_json::to_string_pretty(&generated).unwrap() + "\n",
-        )
-        .unwrap();
-        return;
-    }
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    assert!(
-        stored == generated,
-        "docs/vectors/status.json differs from what the code produces; if the format changed on purpose, \
-         update docs/format.md §12 and run VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-card --test status"
+    vectors::check_file(
+        PATH,
+        &generate(),
+        "§12",
+        "cargo test -p virgil-card --test status",
     );
 }
 
 #[test]
 fn stored_vectors_check_out() {
-    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
+    if vectors::regenerating() {
         return;
     }
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let stored = vectors::stored(PATH);
     let service = PrivateKey::from_seed(&service_seed()).unwrap();
     for vector in stored["statuses"].as_array().unwrap() {
         let card: CardId = vector["card_id"].as_str().unwrap().parse().unwrap();

@@ -16,6 +16,7 @@ use virgil_card::{
 use virgil_crypto::encoding::{from_hex, to_hex};
 use virgil_crypto::sign::Signature;
 use virgil_crypto::{PrivateKey, Suite};
+use virgil_testkit::vectors;
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/cards.json");
 
@@ -157,29 +158,20 @@ fn generate() -> Value {
 
 #[test]
 fn vectors_file_matches_the_code() {
-    let generated = generate();
-    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
-        std::fs::write(
-            PATH,
-            serde_json::to_string_pretty(&generated).unwrap() + "\n",
-        )
-        .unwrap();
-        return;
-    }
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    assert!(
-        stored == generated,
-        "docs/vectors/cards.json differs from what the code produces; if the format changed on purpose, \
-         update docs/format.md and run VIRGIL_REGENERATE_VECTORS=1 cargo test -p virgil-card --test vectors"
+    vectors::check_file(
+        PATH,
+        &generate(),
+        "§6–§9, §13",
+        "cargo test -p virgil-card --test vectors",
     );
 }
 
 #[test]
 fn stored_vectors_check_out() {
-    if std::env::var_os("VIRGIL_REGENERATE_VECTORS").is_some() {
+    if vectors::regenerating() {
         return;
     }
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let stored = vectors::stored(PATH);
     let (app, service) = (key(5), key(6));
     for vector in stored["cards"].as_array().unwrap() {
         let snapshot = from_hex(vector["snapshot"].as_str().unwrap()).unwrap();

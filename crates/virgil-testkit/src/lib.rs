@@ -1,8 +1,9 @@
 //! Test support for the workspace's crates; a dev-dependency only, never in a
 //! production build.
 //!
-//! - [`key`] and [`now`]: the fixed keys and the clock every test uses (all there is
-//!   without the `servers` feature; the rest below needs it);
+//! - [`key`] and [`now`]: the fixed keys and the clock every test uses, and [`vectors`]:
+//!   the vectors files under docs/vectors/ checked against the code (all there is without
+//!   the `servers` feature; the rest below needs it);
 //! - [`servers::spawn_cards_service`]: a real cards service on 127.0.0.1 (ephemeral
 //!   port) over a database URL;
 //! - [`process::ServerProcess`]: a server binary as a child process, stopped with
@@ -36,6 +37,7 @@ pub mod proxy;
 pub mod servers;
 #[cfg(feature = "servers")]
 pub mod storage;
+pub mod vectors;
 
 use virgil_crypto::PrivateKey;
 
