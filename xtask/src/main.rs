@@ -311,7 +311,10 @@ fn ci(args: &[String]) -> Result<(), String> {
     match python3() {
         Ok(_) => {
             let mut python = Command::new(env::current_exe().map_err(|e| e.to_string())?);
-            python.arg("python").current_dir(root());
+            python
+                .arg("python")
+                .current_dir(root())
+                .env("VIRGIL_TEST_SKIPS", &skips_file);
             steps.push(Step {
                 name: "python",
                 commands: vec![python],

@@ -6,6 +6,7 @@ users on it.
 The binary is $VIRGIL_BIN (`cargo xtask python` sets it), else `virgil` on PATH.
 """
 
+import os
 import subprocess
 from typing import Literal
 
@@ -52,3 +53,24 @@ class Deployment(LocalDeployment):
 def deployment(tmp_path_factory):
     with Deployment(tmp_path_factory.mktemp("deployment")) as deployment:
         yield deployment
+
+
+def _record_skip(report) -> None:
+    """A skipped test or module, with its reason, also goes to the file `cargo xtask
+    ci` names in $VIRGIL_TEST_SKIPS, so its summary counts it like the Rust tests'."""
+    path = os.environ.get("VIRGIL_TEST_SKIPS")
+    if not path or not report.skipped:
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    with open(path, "a", encoding="utf-8") as skips:
+        skips.write(f"skipped: virgil-py {report.nodeid}: {reason}\n")
+
+
+def pytest_runtest_logreport(report):
+    _record_skip(report)
+
+
+def pytest_collectreport(report):
+    _record_skip(report)
