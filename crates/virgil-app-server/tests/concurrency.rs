@@ -12,7 +12,6 @@
 use virgil_app_server::store::AppStore;
 use virgil_card::Verifier;
 use virgil_client::AppClient;
-use virgil_testkit::postgres::TempPostgres;
 use virgil_testkit::servers::{RelayQuota, spawn_deployment};
 
 const USERS: usize = 16;
@@ -66,12 +65,7 @@ fn concurrent_accounts_queue_on_sqlite() {
 
 #[test]
 fn concurrent_accounts_queue_on_postgres() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::concurrent_accounts_queue_on_postgres"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(concurrent_accounts_queue_on_postgres);
     let dir = tempfile::tempdir().unwrap();
     concurrent_accounts_all_succeed(dir.path(), database.url());
 }
@@ -79,12 +73,8 @@ fn concurrent_accounts_queue_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_start_together_on_a_fresh_postgres_database() {
     for _ in 0..3 {
-        let Some(database) = TempPostgres::or_skip(concat!(
-            module_path!(),
-            "::replicas_start_together_on_a_fresh_postgres_database"
-        )) else {
-            return;
-        };
+        let database =
+            virgil_testkit::postgres_or_skip!(replicas_start_together_on_a_fresh_postgres_database);
         let url = database.url();
         let (a, b, c) = tokio::join!(
             AppStore::connect(url),

@@ -59,12 +59,7 @@ fn register_login_publish_and_relay_on_sqlite() {
 #[test]
 fn register_login_publish_and_relay_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(database) = virgil_testkit::postgres::TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::register_login_publish_and_relay_on_postgres"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(register_login_publish_and_relay_on_postgres);
     register_login_publish_and_relay(start_on(dir.path(), database.url()));
 }
 

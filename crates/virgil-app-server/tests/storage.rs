@@ -20,7 +20,6 @@ use virgil_server::database::STORAGE_EPISODE;
 use virgil_server::runtime::ConnectionLimits;
 use virgil_testkit::http::{Answer, Raw};
 use virgil_testkit::key;
-use virgil_testkit::postgres::TempPostgres;
 use virgil_testkit::servers::{APP_ID, spawn_app_server_configured, spawn_cards_service};
 use virgil_testkit::storage::{
     FailingCommits, Fault, FullSqlite, attempts, until_refused, until_stored,
@@ -283,23 +282,15 @@ fn a_full_sqlite_database_acknowledges_nothing_it_did_not_store() {
 
 #[test]
 fn a_read_only_postgres_database_acknowledges_nothing_it_did_not_store() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::a_read_only_postgres_database_acknowledges_nothing_it_did_not_store"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(
+        a_read_only_postgres_database_acknowledges_nothing_it_did_not_store
+    );
     nothing_acknowledged_is_lost(&database, database.url());
 }
 
 #[test]
 fn failing_postgres_commits_acknowledge_nothing() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::failing_postgres_commits_acknowledge_nothing"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(failing_postgres_commits_acknowledge_nothing);
     let url = database.url().to_owned();
     nothing_acknowledged_is_lost(&FailingCommits(database), &url);
 }
@@ -408,12 +399,9 @@ fn the_inbox_cursor_skips_nothing_on_sqlite() {
 
 #[test]
 fn the_inbox_cursor_skips_nothing_on_postgres_with_two_app_servers() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::the_inbox_cursor_skips_nothing_on_postgres_with_two_app_servers"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(
+        the_inbox_cursor_skips_nothing_on_postgres_with_two_app_servers
+    );
     a_polling_reader_gets_every_message_once(database.url(), 2);
 }
 

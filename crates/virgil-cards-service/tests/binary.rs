@@ -162,12 +162,7 @@ fn a_restarted_service_keeps_its_cards() {
 fn two_replicas_share_one_postgres_database() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = keygen(dir.path());
-    let Some(database) = virgil_testkit::postgres::TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::two_replicas_share_one_postgres_database"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(two_replicas_share_one_postgres_database);
     let url = database.url().to_owned();
     let one = start(&key_file, &url);
     let two = start(&key_file, &url);

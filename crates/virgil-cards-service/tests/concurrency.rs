@@ -15,7 +15,6 @@ use virgil_card::{Card, CardRequest, Signer, Verifier};
 use virgil_cards_service::store::CardStore;
 use virgil_client::CardsClient;
 use virgil_crypto::PrivateKey;
-use virgil_testkit::postgres::TempPostgres;
 use virgil_testkit::servers::spawn_cards_service;
 use virgil_testkit::{key, now};
 
@@ -96,12 +95,7 @@ fn concurrent_publishes_queue_on_sqlite() {
 
 #[test]
 fn concurrent_publishes_queue_on_postgres() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::concurrent_publishes_queue_on_postgres"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(concurrent_publishes_queue_on_postgres);
     concurrent_publishes_all_succeed(database.url());
 }
 
@@ -156,24 +150,16 @@ fn racing_first_cards_publish_exactly_one_on_sqlite() {
 
 #[test]
 fn racing_first_cards_publish_exactly_one_on_postgres() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::racing_first_cards_publish_exactly_one_on_postgres"
-    )) else {
-        return;
-    };
+    let database =
+        virgil_testkit::postgres_or_skip!(racing_first_cards_publish_exactly_one_on_postgres);
     racing_first_cards_publish_exactly_one(database.url());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_start_together_on_a_fresh_postgres_database() {
     for _ in 0..3 {
-        let Some(database) = TempPostgres::or_skip(concat!(
-            module_path!(),
-            "::replicas_start_together_on_a_fresh_postgres_database"
-        )) else {
-            return;
-        };
+        let database =
+            virgil_testkit::postgres_or_skip!(replicas_start_together_on_a_fresh_postgres_database);
         let url = database.url();
         let started = start_three(url).await;
         for (replica, result) in started.into_iter().enumerate() {

@@ -20,7 +20,6 @@ use virgil_crypto::encoding::to_base64;
 use virgil_server::database::STORAGE_EPISODE;
 use virgil_server::runtime::ConnectionLimits;
 use virgil_testkit::http::{Answer, Raw};
-use virgil_testkit::postgres::TempPostgres;
 use virgil_testkit::servers::spawn_cards_service_configured;
 use virgil_testkit::storage::{
     FailingCommits, Fault, FullSqlite, attempts, until_refused, until_stored,
@@ -232,23 +231,15 @@ fn a_full_sqlite_database_acknowledges_no_card_it_did_not_store() {
 
 #[test]
 fn a_read_only_postgres_database_acknowledges_no_card_it_did_not_store() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::a_read_only_postgres_database_acknowledges_no_card_it_did_not_store"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(
+        a_read_only_postgres_database_acknowledges_no_card_it_did_not_store
+    );
     every_acknowledged_card_write_holds(&database, database.url());
 }
 
 #[test]
 fn failing_postgres_commits_acknowledge_no_card() {
-    let Some(database) = TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::failing_postgres_commits_acknowledge_no_card"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(failing_postgres_commits_acknowledge_no_card);
     let url = database.url().to_owned();
     every_acknowledged_card_write_holds(&FailingCommits(database), &url);
 }

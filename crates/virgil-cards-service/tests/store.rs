@@ -493,12 +493,7 @@ async fn sqlite_store_conforms() {
 
 #[tokio::test]
 async fn postgres_store_conforms() {
-    let Some(database) = virgil_testkit::postgres::TempPostgres::or_skip(concat!(
-        module_path!(),
-        "::postgres_store_conforms"
-    )) else {
-        return;
-    };
+    let database = virgil_testkit::postgres_or_skip!(postgres_store_conforms);
     conformance(database.url()).await;
 }
 

@@ -25,6 +25,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// A fresh PostgreSQL database for the test function `name` (its name, as written:
+/// `postgres_or_skip!(my_test)`), or `return` from the test after one visible skip line
+/// where PostgreSQL is unreachable outside CI ([`postgres::TempPostgres::or_skip`]).
+#[cfg(feature = "servers")]
+#[macro_export]
+macro_rules! postgres_or_skip {
+    ($test:ident) => {
+        match $crate::postgres::TempPostgres::or_skip(concat!(
+            module_path!(),
+            "::",
+            stringify!($test)
+        )) {
+            Some(database) => database,
+            None => return,
+        }
+    };
+}
+
 #[cfg(feature = "servers")]
 pub mod http;
 #[cfg(feature = "servers")]
