@@ -21,9 +21,7 @@ use virgil_server::runtime::ConnectionLimits;
 use virgil_testkit::http::{Answer, Raw};
 use virgil_testkit::key;
 use virgil_testkit::servers::{APP_ID, spawn_app_server_configured, spawn_cards_service};
-use virgil_testkit::storage::{
-    FailingCommits, Fault, FullSqlite, attempts, until_refused, until_stored,
-};
+use virgil_testkit::storage::{Fault, attempts, until_refused, until_stored};
 
 /// The app server's calls, over [`Raw`].
 trait AppCalls {
@@ -273,27 +271,7 @@ fn nothing_acknowledged_is_lost(fault: &impl Fault, app_db: &str) {
     assert_eq!(old_bob, if bob_ended { 401 } else { 200 });
 }
 
-#[test]
-fn a_full_sqlite_database_acknowledges_nothing_it_did_not_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let fault = FullSqlite::at(&dir.path().join("app.db"));
-    nothing_acknowledged_is_lost(&fault, &fault.url());
-}
-
-#[test]
-fn a_read_only_postgres_database_acknowledges_nothing_it_did_not_store() {
-    let database = virgil_testkit::postgres_or_skip!(
-        a_read_only_postgres_database_acknowledges_nothing_it_did_not_store
-    );
-    nothing_acknowledged_is_lost(&database, database.url());
-}
-
-#[test]
-fn failing_postgres_commits_acknowledge_nothing() {
-    let database = virgil_testkit::postgres_or_skip!(failing_postgres_commits_acknowledge_nothing);
-    let url = database.url().to_owned();
-    nothing_acknowledged_is_lost(&FailingCommits(database), &url);
-}
+virgil_testkit::storage_fault_tests!(nothing_acknowledged_is_lost, "app.db");
 
 /// Senders at once, through `replicas` app servers over one database, while a reader
 /// polls the recipient's inbox with the cursor: the reader gets every acknowledged

@@ -21,9 +21,7 @@ use virgil_server::database::STORAGE_EPISODE;
 use virgil_server::runtime::ConnectionLimits;
 use virgil_testkit::http::{Answer, Raw};
 use virgil_testkit::servers::spawn_cards_service_configured;
-use virgil_testkit::storage::{
-    FailingCommits, Fault, FullSqlite, attempts, until_refused, until_stored,
-};
+use virgil_testkit::storage::{Fault, attempts, until_refused, until_stored};
 use virgil_testkit::{key, now};
 
 const CHAT: u8 = 100;
@@ -222,24 +220,4 @@ fn every_acknowledged_card_write_holds(fault: &impl Fault, url: &str) {
     }
 }
 
-#[test]
-fn a_full_sqlite_database_acknowledges_no_card_it_did_not_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let fault = FullSqlite::at(&dir.path().join("cards.db"));
-    every_acknowledged_card_write_holds(&fault, &fault.url());
-}
-
-#[test]
-fn a_read_only_postgres_database_acknowledges_no_card_it_did_not_store() {
-    let database = virgil_testkit::postgres_or_skip!(
-        a_read_only_postgres_database_acknowledges_no_card_it_did_not_store
-    );
-    every_acknowledged_card_write_holds(&database, database.url());
-}
-
-#[test]
-fn failing_postgres_commits_acknowledge_no_card() {
-    let database = virgil_testkit::postgres_or_skip!(failing_postgres_commits_acknowledge_no_card);
-    let url = database.url().to_owned();
-    every_acknowledged_card_write_holds(&FailingCommits(database), &url);
-}
+virgil_testkit::storage_fault_tests!(every_acknowledged_card_write_holds, "cards.db");

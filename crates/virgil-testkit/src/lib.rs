@@ -43,6 +43,40 @@ macro_rules! postgres_or_skip {
     };
 }
 
+/// The three storage faults every server's writes are tested under, as three `#[test]`s
+/// that each call `check(&fault, database_url)` (`fault`: a [`storage::Fault`]): a full
+/// SQLite disk (`sqlite_file` in a temporary directory; the calling crate needs
+/// `tempfile`), a read-only PostgreSQL database, and PostgreSQL commits that fail. The
+/// PostgreSQL ones skip like [`postgres_or_skip!`].
+#[cfg(feature = "servers")]
+#[macro_export]
+macro_rules! storage_fault_tests {
+    ($check:ident, $sqlite_file:literal) => {
+        #[test]
+        fn a_full_sqlite_disk_loses_no_acknowledged_write() {
+            let dir = tempfile::tempdir().unwrap();
+            let fault = $crate::storage::FullSqlite::at(&dir.path().join($sqlite_file));
+            $check(&fault, &fault.url());
+        }
+
+        #[test]
+        fn a_read_only_postgres_database_loses_no_acknowledged_write() {
+            let database = $crate::postgres_or_skip!(
+                a_read_only_postgres_database_loses_no_acknowledged_write
+            );
+            $check(&database, database.url());
+        }
+
+        #[test]
+        fn failing_postgres_commits_lose_no_acknowledged_write() {
+            let database =
+                $crate::postgres_or_skip!(failing_postgres_commits_lose_no_acknowledged_write);
+            let url = database.url().to_owned();
+            $check(&$crate::storage::FailingCommits(database), &url);
+        }
+    };
+}
+
 #[cfg(feature = "servers")]
 pub mod http;
 #[cfg(feature = "servers")]
