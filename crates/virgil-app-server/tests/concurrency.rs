@@ -22,38 +22,21 @@ fn concurrent_accounts_all_succeed(dir: &std::path::Path, app_db: &str) {
         app_db,
         RelayQuota::default(),
     );
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..USERS)
-            .map(|user| {
-                let app_url = &app_url;
-                scope.spawn(move || {
-                    let app = AppClient::new(app_url, Verifier::new());
-                    let name = format!("user-{user}");
-                    let mut failures = Vec::new();
-                    if let Err(e) = app.register(&name, "correct horse") {
-                        failures.push(format!("register: {e}"));
-                    }
-                    for _ in 0..4 {
-                        if let Err(e) = app.login(&name, "correct horse") {
-                            failures.push(format!("login: {e}"));
-                        }
-                    }
-                    failures
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().unwrap())
-            .collect()
+    let failures = virgil_testkit::all_at_once(USERS, |user| {
+        let app = AppClient::new(&app_url, Verifier::new());
+        let name = format!("user-{user}");
+        let mut failures = Vec::new();
+        if let Err(e) = app.register(&name, "correct horse") {
+            failures.push(format!("register: {e}"));
+        }
+        for _ in 0..4 {
+            if let Err(e) = app.login(&name, "correct horse") {
+                failures.push(format!("login: {e}"));
+            }
+        }
+        failures
     });
-    assert!(
-        failures.is_empty(),
-        "{} of {} concurrent account writes failed, e.g. {}",
-        failures.len(),
-        USERS * 5,
-        failures[0]
-    );
+    virgil_testkit::assert_none_failed(&failures, USERS * 5, "concurrent account writes");
 }
 
 #[test]

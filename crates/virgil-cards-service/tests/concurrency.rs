@@ -54,34 +54,17 @@ fn publisher(url: &str) -> CardsClient {
 /// 16 publishers at once, 8 cards each, no client retries: every publish must succeed.
 fn concurrent_publishes_all_succeed(database_url: &str) {
     let url = start(database_url);
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PUBLISHERS)
-            .map(|worker| {
-                let url = &url;
-                scope.spawn(move || {
-                    let client = publisher(url);
-                    let cards: Vec<Card> = (0..CARDS_EACH)
-                        .map(|n| approved(&format!("user-{worker}-{n}")))
-                        .collect();
-                    cards
-                        .iter()
-                        .filter_map(|card| client.publish(card).err().map(|e| e.to_string()))
-                        .collect::<Vec<_>>()
-                })
-            })
+    let failures = virgil_testkit::all_at_once(PUBLISHERS, |worker| {
+        let client = publisher(&url);
+        let cards: Vec<Card> = (0..CARDS_EACH)
+            .map(|n| approved(&format!("user-{worker}-{n}")))
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().unwrap())
-            .collect()
+        cards
+            .iter()
+            .filter_map(|card| client.publish(card).err().map(|e| e.to_string()))
+            .collect::<Vec<_>>()
     });
-    assert!(
-        failures.is_empty(),
-        "{} of {} concurrent publishes failed, e.g. {}",
-        failures.len(),
-        PUBLISHERS * CARDS_EACH,
-        failures[0]
-    );
+    virgil_testkit::assert_none_failed(&failures, PUBLISHERS * CARDS_EACH, "concurrent publishes");
 }
 
 #[test]

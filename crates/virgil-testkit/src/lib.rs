@@ -91,6 +91,32 @@ pub mod servers;
 pub mod storage;
 pub mod vectors;
 
+/// Runs `work(0..workers)` on that many threads at once and collects what each returns
+/// (e.g. the failures it saw), in worker order.
+pub fn all_at_once<T: Send>(workers: usize, work: impl Fn(usize) -> Vec<T> + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let running: Vec<_> = (0..workers)
+            .map(|worker| scope.spawn(move || work(worker)))
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect()
+    })
+}
+
+/// Fails unless `failures` is empty, saying how many of `attempts` `what` failed and
+/// showing the first.
+pub fn assert_none_failed(failures: &[String], attempts: usize, what: &str) {
+    if let Some(first) = failures.first() {
+        panic!(
+            "{} of {attempts} {what} failed, e.g. {first}",
+            failures.len()
+        );
+    }
+}
+
 use virgil_crypto::PrivateKey;
 
 /// The fixed test key number `n` (seed `[n; 32]`): the same key in every test and run.
@@ -138,5 +164,21 @@ pub fn assert_keys_documented(error: &str, section: &str, next_section: &str) {
             documented,
             "configuration key {key:?} is not in docs/deployment.md's table"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn all_at_once_collects_every_workers_results() {
+        let mut seen = super::all_at_once(4, |worker| vec![worker, worker + 10]);
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 1, 2, 3, 10, 11, 12, 13]);
+    }
+
+    #[test]
+    #[should_panic(expected = "1 of 3 writes failed, e.g. disk full")]
+    fn a_failure_fails() {
+        super::assert_none_failed(&["disk full".to_owned()], 3, "writes");
     }
 }
