@@ -66,10 +66,11 @@ fn another_identity_type_needs_a_link(backend: &str, test: &str) {
     };
     let cards_url = &scene.cards_url;
     let [alice, bob, mallory] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (_, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
     alice.contacts().trust("bob").unwrap();
 
     // Through the application server, with a copy of bob's session token.
@@ -124,10 +125,7 @@ fn a_swap_served_to_everyone_does_not_give_matching_safety_numbers() {
     let scene = Scene::sqlite(2);
     let cards_url = &scene.cards_url;
     let [alice, bob] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    publish(&alice, "alice", None);
-    let (_, bob_card) = publish(&bob, "bob", None);
+    let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
     let honest = alice.contacts().safety_number("bob").unwrap();
     assert_eq!(honest, bob.contacts().safety_number("alice").unwrap());
 
@@ -161,10 +159,7 @@ fn a_swap_served_to_everyone_does_not_give_matching_safety_numbers() {
 fn a_card_added_beside_the_owners_is_an_alarm_not_a_safety_number() {
     let scene = Scene::sqlite(2);
     let [alice, bob] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    publish(&alice, "alice", None);
-    publish(&bob, "bob", None);
+    alice_and_bob(&alice, &bob);
     // Written straight into the service's database, with the app and service keys.
     let mut added = app_approved_card("bob", "user");
     added.sign_as(Signer::Service, &key(SERVICE)).unwrap();
@@ -211,10 +206,12 @@ fn a_link_from_a_revoked_card_is_refused_by_the_service(backend: &str, test: &st
         return;
     };
     let [alice, bob, mallory] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (bob_key, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_key,
+        bob_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
     alice.messages().send("bob", &alice_key, "hello").unwrap();
 
     // Mallory steals bob's key and password; bob notices and revokes the card.
@@ -280,10 +277,12 @@ fn a_card_revoked_as_compromised_vouches_for_nothing_at_the_client() {
     let scene = Scene::sqlite(3);
     let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
     let [alice, bob, mallory] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (bob_key, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_key,
+        bob_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
     alice.messages().send("bob", &alice_key, "hello").unwrap();
 
     let (_, thiefs) = publish(&mallory, "bob", Some((&bob_card, &bob_key)));
@@ -325,10 +324,12 @@ fn a_card_revoked_as_compromised_vouches_for_nothing_at_the_client() {
 fn contacts_learn_that_a_card_they_used_was_revoked() {
     let scene = Scene::sqlite(3);
     let [alice, bob, bob_phone] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (bob_key, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_key,
+        bob_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
     let (_, phone) = publish(&bob_phone, "bob", Some((&bob_card, &bob_key)));
     assert_eq!(
         alice
@@ -377,10 +378,9 @@ fn the_owners_device_alarms_on_a_card_it_did_not_make() {
     let scene = Scene::sqlite(2);
     let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
     let [alice, bob] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    publish(&alice, "alice", None);
-    let (bob_key, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        bob_key, bob_card, ..
+    } = alice_and_bob(&alice, &bob);
     // A device of bob's linked from his first card: announced, not an alarm.
     let phone_home = tempfile::tempdir().unwrap();
     let phone = device(cards_url, app_url, phone_home.path());

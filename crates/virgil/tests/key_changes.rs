@@ -23,10 +23,12 @@ use virgil_testkit::key;
 fn an_unlinked_card_stops_the_send_and_a_linked_device_is_only_announced() {
     let scene = Scene::sqlite(4);
     let [alice, bob, bob_phone, mallory] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (bob_key, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_key,
+        bob_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
 
     // First contact: pinned, and said so.
     let found = alice.cards().find(&["bob"]).unwrap();
@@ -115,10 +117,7 @@ fn under_the_warn_policy_a_key_change_is_used_and_reported() {
     let (cards_url, app_url) = (&scene.cards_url, &scene.app_url);
     let alice = device_with(cards_url, app_url, scene.home(0), KeyChangePolicy::Warn);
     let bob = device(cards_url, app_url, scene.home(1));
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    publish(&alice, "alice", None);
-    let (_, bob_card) = publish(&bob, "bob", None);
+    let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
     alice.cards().find(&["bob"]).unwrap();
     bob.cards()
         .revoke_as_application(bob_card.id(), RevocationReason::Unspecified, &key(APP))
@@ -209,10 +208,12 @@ fn password_alone_only_resets(backend: &str, test: &str) {
         return;
     };
     let [alice, bob, mallory] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (bob_key, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_key,
+        bob_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
     alice.messages().send("bob", &alice_key, "hello").unwrap();
 
     // With bob's password, a new card is refused: it is not linked from bob's card.
@@ -285,10 +286,11 @@ fn password_alone_only_resets(backend: &str, test: &str) {
 fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
     let scene = Scene::sqlite(3);
     let [alice, bob, bob_new] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (_, bob_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
     alice.messages().send("bob", &alice_key, "hello").unwrap();
 
     // No reset delay (the demo's): the reset card is active at once and bob's old
@@ -347,10 +349,12 @@ fn a_classic_card_rotates_to_a_post_quantum_one() {
     use virgil::{Encoding, Suite};
     let scene = Scene::sqlite(2);
     let [alice, bob] = scene.devices();
-    alice.account().register("alice", PASSWORD).unwrap();
-    bob.account().register("bob", PASSWORD).unwrap();
-    let (alice_key, _) = publish(&alice, "alice", None);
-    let (old_key, old_card) = publish(&bob, "bob", None);
+    let Cast {
+        alice_key,
+        bob_key: old_key,
+        bob_card: old_card,
+        ..
+    } = alice_and_bob(&alice, &bob);
     assert_eq!(old_card.public_key().suite(), Suite::Classic);
     assert_eq!(card_ids(&alice, "bob"), vec![*old_card.id()]);
     let alices = bob.cards().find(&["alice"]).unwrap().cards;

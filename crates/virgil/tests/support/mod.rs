@@ -130,3 +130,25 @@ pub(crate) fn publish(
     virgil.account().publish_card(&request).unwrap();
     (user_key, request)
 }
+
+/// Alice and bob, each registered with a published card: the opening of most scenes.
+pub(crate) struct Cast {
+    pub(crate) alice_key: virgil::Key,
+    pub(crate) alice_card: Card,
+    pub(crate) bob_key: virgil::Key,
+    pub(crate) bob_card: Card,
+}
+
+/// Registers alice on `alice` and bob on `bob`, and publishes a card for each.
+pub(crate) fn alice_and_bob(alice: &Virgil, bob: &Virgil) -> Cast {
+    alice.account().register("alice", PASSWORD).unwrap();
+    bob.account().register("bob", PASSWORD).unwrap();
+    let (alice_key, alice_card) = publish(alice, "alice", None);
+    let (bob_key, bob_card) = publish(bob, "bob", None);
+    Cast {
+        alice_key,
+        alice_card,
+        bob_key,
+        bob_card,
+    }
+}
