@@ -1401,7 +1401,40 @@ fn the_readme_walkthrough_runs_on_postgres() {
     ]);
 }
 
-fn run_the_readme_walkthrough(envs: &[(&str, &str)]) {
+/// If a server cannot start (here: its port is taken), the walkthrough stops at once and
+/// shows the server's own error, instead of waiting forever for "listening on".
+#[test]
+fn the_readme_walkthrough_fails_fast_when_a_server_cannot_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let mut child = readme_walkthrough(dir.path(), &[("CARDS_PORT", &port)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the walkthrough still waits a minute after the cards service failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("a server stopped:"), "{stderr}");
+    assert!(
+        stderr.contains(&port),
+        "the server's own error names the port: {stderr}"
+    );
+    drop(taken);
+}
+
+/// The README's walkthrough as a command in `dir`: a fresh HOME, the built `virgil`
+/// first on PATH, free ports in CARDS_PORT and APP_PORT (unless `envs` sets them).
+fn readme_walkthrough(dir: &std::path::Path, envs: &[(&str, &str)]) -> Command {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let block = readme
@@ -1414,8 +1447,7 @@ fn run_the_readme_walkthrough(envs: &[(&str, &str)]) {
         .strip_prefix("```sh")
         .and_then(|rest| rest.strip_suffix("```"))
         .expect("the walkthrough is one sh block");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("walkthrough.sh"), script).unwrap();
+    std::fs::write(dir.join("walkthrough.sh"), script).unwrap();
     let free_port = || {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -1430,11 +1462,12 @@ fn run_the_readme_walkthrough(envs: &[(&str, &str)]) {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let output = Command::new("bash")
+    let mut command = Command::new("bash");
+    command
         .args(["-euo", "pipefail", "walkthrough.sh"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env("PATH", path)
-        .env("HOME", dir.path())
+        .env("HOME", dir)
         .env("CARDS_PORT", free_port())
         .env("APP_PORT", free_port())
         .env_remove("VIRGIL_CONFIG")
@@ -1442,9 +1475,13 @@ fn run_the_readme_walkthrough(envs: &[(&str, &str)]) {
         .env_remove("VIRGIL_PASSWORD")
         .env_remove("VIRGIL_ACCOUNT_PASSWORD")
         .env_remove("XDG_DATA_HOME")
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap();
+        .envs(envs.iter().copied());
+    command
+}
+
+fn run_the_readme_walkthrough(envs: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = readme_walkthrough(dir.path(), envs).output().unwrap();
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert!(
         output.status.success(),
