@@ -214,7 +214,7 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     policy
         .check_recipients(&recipients)
         .and_then(|()| policy.check_recipients(&bare_keys))
-        .map_err(refused_classic)?;
+        .map_err(|refused| refused_classic(refused, ""))?;
     let (mut input, bar) = open_input(args.files.path())?;
     let output = Output::open(args.files.output.as_deref())?;
     let format = if args.armor {
@@ -225,7 +225,10 @@ pub(crate) fn encrypt(global: &Global, args: EncryptArgs) -> Result<(), CliError
     let output = seal(&mut input, output, signer.as_ref(), &keys, format).map_err(|e| match e {
         Error::Crypto(e) => CliError::new(format!("cannot encrypt: {e}")),
         Error::Io(e) => CliError::new(format!("cannot encrypt: {e}")),
-        refused @ Error::NotPostQuantum { .. } => refused_classic(refused),
+        // The recipients passed above: what the signer's policy refuses is its own copy.
+        refused @ Error::NotPostQuantum { .. } => {
+            refused_classic(refused, " (you get a copy; --no-self opts out)")
+        }
         other => CliError::from(other),
     })?;
     if let Some(bar) = bar {
@@ -292,15 +295,10 @@ fn recipient_policy(global: &Global, args: &EncryptArgs) -> RecipientPolicy {
 }
 
 /// What the user hears when the policy refused a classic (suite-1) recipient: a card, a
-/// bare key, or the signer's own key when it gets a copy.
-fn refused_classic(error: Error) -> CliError {
+/// bare key, or the signer's own key when it gets a copy (`hint` says how to opt out).
+fn refused_classic(error: Error, hint: &str) -> CliError {
     let Error::NotPostQuantum { whose } = error else {
         return CliError::from(error);
-    };
-    let hint = if whose == "your own key" {
-        " (you get a copy; --no-self opts out)"
-    } else {
-        ""
     };
     CliError::with(
         Exit::Rejected,

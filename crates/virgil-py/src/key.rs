@@ -112,8 +112,8 @@ impl VirgilKey {
     /// writing) signed by this key and encrypted for `recipients` and this key, in
     /// bounded memory: `sign_then_encrypt`'s rules. With `sign=False` the file is
     /// unsigned and encrypted for `recipients` only (the facade's unsigned rule: there
-    /// is no sender, so no sender's copy), still under this key's policy. `armor=True` writes ASCII armor. Returns the
-    /// number of plaintext bytes read.
+    /// is no sender, so no sender's copy), still under the deployment's policy.
+    /// `armor=True` writes ASCII armor. Returns the number of plaintext bytes read.
     #[pyo3(signature = (src, dst, recipients, *, armor=false, sign=true))]
     fn encrypt_file(
         &self,
@@ -136,9 +136,7 @@ impl VirgilKey {
             let mut writer = if sign {
                 Encryptor::signed(output, &self.key, &cards, format)?
             } else {
-                // No signer, but still this device's policy (the key's).
-                self.key.recipient_policy().check_recipients(&cards)?;
-                Encryptor::unsigned(output, &cards, format)?
+                self.virgil.encryptor(output, &cards, format)?
             };
             let read = std::io::copy(&mut input, &mut writer)?;
             let mut output = writer.finish()?;

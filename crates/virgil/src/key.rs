@@ -121,11 +121,6 @@ impl Key {
         self
     }
 
-    /// The recipients this key agrees to encrypt to.
-    pub fn recipient_policy(&self) -> RecipientPolicy {
-        self.policy
-    }
-
     /// This key, encrypting what it signs to itself too (`true`, the default: the sender
     /// can read what it sent) or only to the recipients (`false`: e.g. a relay that must
     /// not keep readable copies). Applies to both tiers.
@@ -224,8 +219,8 @@ impl Key {
         senders: &[Card],
         message: &mut Buffer,
     ) -> Result<(), Error> {
-        message.bytes_mut().clear();
         if senders.is_empty() {
+            message.bytes_mut().clear();
             return Err(Error::NoSenderCards);
         }
         let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
