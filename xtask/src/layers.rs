@@ -20,12 +20,13 @@ pub(crate) const LAYERS: &[(&str, u8)] = &[
     ("virgil-server", 3),
     ("virgil-client", 3),
     ("virgil", 4),
-    ("virgil-cards-service", 4),
+    ("virgil-directory", 4),
     ("virgil-app-server", 4),
-    ("virgil-deploy", 5),
-    ("virgil-cli", 6),
-    ("virgil-py", 6),
-    ("virgil-testkit", 6),
+    ("virgil-cards-service", 5),
+    ("virgil-deploy", 6),
+    ("virgil-cli", 7),
+    ("virgil-py", 7),
+    ("virgil-testkit", 7),
 ];
 
 /// Crates outside the layering: tools, not parts of the product.
@@ -34,6 +35,7 @@ const OUTSIDE: &[&str] = &["xtask"];
 /// Crates the client binary links only with its `server` feature.
 pub(crate) const SERVER_CRATES: &[&str] = &[
     "virgil-server",
+    "virgil-directory",
     "virgil-cards-service",
     "virgil-app-server",
     "virgil-deploy",

@@ -36,6 +36,9 @@ const ED25519_LEN: usize = 32;
 const DERIVE_SIGNING: &[u8] = b"ed25519 signing seed";
 const DERIVE_P256: &[u8] = b"p256 hpke ikm";
 const DERIVE_XWING: &[u8] = b"x-wing seed";
+/// The label prefix of [`PrivateKey::derive_secret`]: every derived secret's label is
+/// `"virgil/derived/" ‖ purpose`, so none can equal a subkey label above.
+const DERIVE_PURPOSE_PREFIX: &[u8] = b"virgil/derived/";
 
 /// The algorithms of a key: what its public key encrypts to. Both suites sign with
 /// Ed25519; they differ in the KEM that protects the content key of an envelope.
@@ -205,6 +208,20 @@ impl PrivateKey {
     /// not secret) has the key: keep them in the returned `Zeroizing` and never log them.
     pub fn to_seed(&self) -> Zeroizing<[u8; SEED_LEN]> {
         Zeroizing::new(*self.seed)
+    }
+
+    /// A 32-byte secret for `purpose` (e.g. `b"directory-vrf"`), derived from this key's
+    /// seed with HKDF-SHA256 (salt: the suite's, as the subkeys; info:
+    /// `"virgil/derived/" ‖ purpose`). The same key and purpose always give the same
+    /// secret; different purposes give unrelated secrets, none of them a subkey of this
+    /// key. The cards service derives its directory's VRF key this way, so the one
+    /// service key file stays the only secret to back up (docs/format.md §14).
+    pub fn derive_secret(&self, purpose: &[u8]) -> Zeroizing<[u8; SEED_LEN]> {
+        let hkdf = Hkdf::<Sha256>::new(Some(self.suite().derive_salt()), self.seed.as_ref());
+        let mut secret = Zeroizing::new([0u8; SEED_LEN]);
+        // 32 bytes is far below HKDF-SHA256's limit (255 × 32), so this cannot fail.
+        let _ = hkdf.expand_multi_info(&[DERIVE_PURPOSE_PREFIX, purpose], secret.as_mut());
+        secret
     }
 
     /// The key's suite.
@@ -420,6 +437,24 @@ mod tests {
         assert_eq!(key, again);
         assert_eq!(key.public_key(), again.public_key());
         assert_ne!(key, PrivateKey::generate().unwrap());
+    }
+
+    #[test]
+    fn derived_secrets_are_deterministic_distinct_and_not_subkeys() {
+        let key = PrivateKey::from_seed(&[7; 32]).unwrap();
+        let vrf = key.derive_secret(b"directory-vrf");
+        assert_eq!(vrf, key.derive_secret(b"directory-vrf"));
+        assert_ne!(vrf, key.derive_secret(b"other"));
+        assert_ne!(*vrf, *key.to_seed());
+        let other = PrivateKey::from_seed(&[8; 32]).unwrap();
+        assert_ne!(vrf, other.derive_secret(b"directory-vrf"));
+        // Known answer: HKDF-SHA256(salt = suite 1's, ikm = [7; 32],
+        // info = "virgil/derived/directory-vrf"), as docs/format.md §14 specifies.
+        let hkdf = Hkdf::<Sha256>::new(Some(Suite::Classic.derive_salt()), &[7; 32]);
+        let mut expected = [0u8; 32];
+        hkdf.expand(b"virgil/derived/directory-vrf", &mut expected)
+            .unwrap();
+        assert_eq!(*vrf, expected);
     }
 
     #[test]

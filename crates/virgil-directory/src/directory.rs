@@ -1,0 +1,221 @@
+//! [`KeyDirectory`]: akd's directory over [`SqlStorage`], with its VRF key derived from
+//! the service key, answering with proofs in akd's protobuf encoding.
+
+use crate::storage::SqlStorage;
+use akd::ecvrf::{VRFKeyStorage, VrfError};
+use akd::errors::{AkdError, StorageError};
+use akd::storage::StorageManager;
+use akd::{AkdLabel, AkdValue, AzksParallelismConfig, HistoryParams};
+use protobuf::Message as _;
+use std::time::Duration;
+use virgil_crypto::PrivateKey;
+use virgil_server::database::Database;
+use zeroize::Zeroizing;
+
+/// The akd configuration: WhatsApp's, as deployed since 2023 (BLAKE3, its commitment and
+/// leaf hashing). A client verifies with the same one.
+pub type Configuration = akd::WhatsAppV1Configuration;
+
+/// What [`PrivateKey::derive_secret`] derives the VRF key for (docs/format.md §14).
+pub const VRF_PURPOSE: &[u8] = b"directory-vrf";
+
+/// The tree nodes kept in memory between requests, at most (bytes). The tree itself
+/// lives in the database; this bounds the cache, not the directory.
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// The directory's VRF private key, which hides labels (who is in the directory) from
+/// anyone without it, and from which akd derives its commitment key. Derived from the
+/// service key: the key file stays the one secret to keep.
+#[derive(Clone)]
+pub struct VrfKey(Zeroizing<[u8; 32]>);
+
+impl VrfKey {
+    /// The VRF key of the directory the service key `service_key` signs for.
+    pub fn of_service_key(service_key: &PrivateKey) -> Self {
+        Self(service_key.derive_secret(VRF_PURPOSE))
+    }
+}
+
+impl std::fmt::Debug for VrfKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VrfKey(<redacted>)")
+    }
+}
+
+#[async_trait::async_trait]
+impl VRFKeyStorage for VrfKey {
+    async fn retrieve(&self) -> Result<Vec<u8>, VrfError> {
+        Ok(self.0.to_vec())
+    }
+}
+
+/// An epoch and its root hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochRoot {
+    /// The epoch (0: nothing published yet).
+    pub epoch: u64,
+    /// The root hash of the tree at that epoch.
+    pub root: [u8; 32],
+}
+
+impl From<akd::EpochHash> for EpochRoot {
+    fn from(hash: akd::EpochHash) -> Self {
+        Self {
+            epoch: hash.0,
+            root: hash.1,
+        }
+    }
+}
+
+/// A lookup proof (akd's protobuf `LookupProof`) and the epoch it is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// The proof, encoded.
+    pub proof: Vec<u8>,
+    /// The epoch and root it proves against.
+    pub at: EpochRoot,
+}
+
+/// Why the directory could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    /// The label was never published.
+    #[error("not in the directory")]
+    NotFound,
+    /// The asked-for epochs are not a range the directory has.
+    #[error("no such epochs: {0}")]
+    BadEpochs(String),
+    /// The database failed.
+    #[error("directory storage: {0}")]
+    Storage(String),
+    /// Anything else akd reported (a damaged tree, a VRF failure).
+    #[error("directory: {0}")]
+    Internal(String),
+}
+
+impl From<AkdError> for DirectoryError {
+    fn from(error: AkdError) -> Self {
+        match error {
+            AkdError::Storage(StorageError::NotFound(_)) => DirectoryError::NotFound,
+            AkdError::Storage(other) => DirectoryError::Storage(other.to_string()),
+            AkdError::Directory(akd::errors::DirectoryError::InvalidEpoch(message)) => {
+                DirectoryError::BadEpochs(message)
+            }
+            other => DirectoryError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for DirectoryError {
+    fn from(error: sqlx::Error) -> Self {
+        DirectoryError::Storage(error.to_string())
+    }
+}
+
+type Inner = akd::Directory<Configuration, SqlStorage, VrfKey>;
+
+/// The verifiable key directory: labels (who) mapped to values (what), published in
+/// epochs, every answer with its proof.
+#[derive(Clone)]
+pub struct KeyDirectory {
+    inner: Inner,
+    vrf: VrfKey,
+}
+
+impl std::fmt::Debug for KeyDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyDirectory").finish_non_exhaustive()
+    }
+}
+
+impl KeyDirectory {
+    /// The directory stored in `database` (created empty, at epoch 0, if missing), with
+    /// VRF key `vrf`, caching at most `cache_bytes` of tree nodes.
+    pub async fn open(
+        database: Database,
+        vrf: VrfKey,
+        cache_bytes: usize,
+    ) -> Result<Self, DirectoryError> {
+        let storage = SqlStorage::open(database).await?;
+        let manager = StorageManager::new(
+            storage,
+            Some(Duration::from_secs(10 * 60)),
+            Some(cache_bytes),
+            Some(Duration::from_secs(60)),
+        );
+        let inner = Inner::new(manager, vrf.clone(), AzksParallelismConfig::default()).await?;
+        Ok(Self { inner, vrf })
+    }
+
+    /// Publishes `changes` (label, new value; each label at most once) as the next epoch,
+    /// and returns it. Values equal to a label's current one are skipped; when nothing
+    /// changes, no epoch is made and the current one is returned.
+    pub async fn publish(
+        &self,
+        changes: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<EpochRoot, DirectoryError> {
+        let changes = changes
+            .into_iter()
+            .map(|(label, value)| (AkdLabel(label), AkdValue(value)))
+            .collect();
+        Ok(self.inner.publish(changes).await?.into())
+    }
+
+    /// The latest epoch and its root.
+    pub async fn latest(&self) -> Result<EpochRoot, DirectoryError> {
+        Ok(self.inner.get_epoch_hash().await?.into())
+    }
+
+    /// The proof of `label`'s current value at the latest epoch.
+    pub async fn lookup(&self, label: &[u8]) -> Result<Lookup, DirectoryError> {
+        let (proof, at) = self.inner.lookup(AkdLabel(label.to_vec())).await?;
+        let proof = akd::proto::specs::types::LookupProof::from(&proof)
+            .write_to_bytes()
+            .map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        Ok(Lookup {
+            proof,
+            at: at.into(),
+        })
+    }
+
+    /// The proof of every value `label` has had (`most_recent`: only the last that
+    /// many), at the latest epoch (akd's protobuf `HistoryProof`).
+    pub async fn history(
+        &self,
+        label: &[u8],
+        most_recent: Option<usize>,
+    ) -> Result<(Vec<u8>, EpochRoot), DirectoryError> {
+        let params = match most_recent {
+            Some(n) => HistoryParams::MostRecent(n),
+            None => HistoryParams::Complete,
+        };
+        let (proof, at) = self
+            .inner
+            .key_history(&AkdLabel(label.to_vec()), params)
+            .await?;
+        let proof = akd::proto::specs::types::HistoryProof::from(&proof)
+            .write_to_bytes()
+            .map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        Ok((proof, at.into()))
+    }
+
+    /// The proof that epoch `to` only added to epoch `from` (akd's protobuf
+    /// `AppendOnlyProof`; `from < to ≤ latest`).
+    pub async fn audit(&self, from: u64, to: u64) -> Result<Vec<u8>, DirectoryError> {
+        let proof = self.inner.audit(from, to).await?;
+        akd::proto::specs::types::AppendOnlyProof::from(&proof)
+            .write_to_bytes()
+            .map_err(|e| DirectoryError::Internal(e.to_string()))
+    }
+
+    /// The VRF public key a client verifies label proofs with (32 bytes).
+    pub async fn vrf_public_key(&self) -> Result<[u8; 32], DirectoryError> {
+        let key = self
+            .vrf
+            .get_vrf_public_key()
+            .await
+            .map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        Ok(*key.as_bytes())
+    }
+}
