@@ -19,15 +19,17 @@ const MAGIC: &[u8; 5] = b"VGLK\x01";
 pub const ROOT_LEN: usize = 32;
 /// The longest directory id, in bytes.
 pub const MAX_DIRECTORY_ID_LEN: usize = 64;
+/// Length of the directory's VRF public key (ECVRF-EDWARDS25519, as akd uses it).
+pub const VRF_KEY_LEN: usize = 32;
 /// The longest encoded signed checkpoint: statement and signature.
 pub const MAX_SIGNED_LEN: usize =
-    MAGIC.len() + 1 + MAX_DIRECTORY_ID_LEN + 8 + ROOT_LEN + 8 + SIGNATURE_LEN;
+    MAGIC.len() + 1 + MAX_DIRECTORY_ID_LEN + 8 + ROOT_LEN + VRF_KEY_LEN + 8 + SIGNATURE_LEN;
 
 /// One epoch of a key directory, as the cards service signs it.
 ///
 /// ```text
 /// checkpoint = "VGLK" ‖ 0x01 ‖ u8(len(directory)) ‖ directory ‖ u64be(epoch)
-///              ‖ root[32] ‖ u64be(published_at)
+///              ‖ root[32] ‖ vrf_key[32] ‖ u64be(published_at)
 /// signed     = checkpoint ‖ signature[64]      (context `virgil/directory-checkpoint`)
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -38,6 +40,9 @@ pub struct Checkpoint {
     pub epoch: u64,
     /// The directory's root hash at this epoch.
     pub root: [u8; ROOT_LEN],
+    /// The VRF public key that every label proof of this directory is checked with: the
+    /// service vouches for it in every checkpoint, so a client needs no second pin.
+    pub vrf_key: [u8; VRF_KEY_LEN],
     /// When the epoch was published, seconds since the Unix epoch.
     pub published_at: u64,
 }
@@ -95,6 +100,14 @@ pub enum CheckpointError {
         /// The epoch.
         epoch: u64,
     },
+    /// A newer epoch with another VRF key: not the directory this device followed.
+    #[error(
+        "epoch {epoch} of the directory has another VRF key than the epochs this device saw: not the same directory; nothing from this answer was used"
+    )]
+    VrfKeyChanged {
+        /// The newer epoch.
+        epoch: u64,
+    },
     /// A newer epoch dated before the one this device holds.
     #[error(
         "epoch {epoch} of the directory is dated before epoch {seen} that this device already saw; nothing from this answer was used"
@@ -119,6 +132,7 @@ impl Checkpoint {
         bytes.extend_from_slice(directory);
         bytes.extend_from_slice(&self.epoch.to_be_bytes());
         bytes.extend_from_slice(&self.root);
+        bytes.extend_from_slice(&self.vrf_key);
         bytes.extend_from_slice(&self.published_at.to_be_bytes());
         bytes
     }
@@ -176,6 +190,9 @@ impl SignedCheckpoint {
         let (root, rest) = rest
             .split_at_checked(ROOT_LEN)
             .ok_or(Malformed("truncated"))?;
+        let (vrf_key, rest) = rest
+            .split_first_chunk::<VRF_KEY_LEN>()
+            .ok_or(Malformed("truncated"))?;
         let (published_at, rest) = take_u64(rest)?;
         if rest.len() != SIGNATURE_LEN {
             return Err(Malformed("not one 64-byte signature after the checkpoint"));
@@ -187,6 +204,7 @@ impl SignedCheckpoint {
                 directory,
                 epoch,
                 root,
+                vrf_key: *vrf_key,
                 published_at,
             },
             signature,
@@ -306,6 +324,11 @@ impl CheckpointLog {
                 })
             };
         }
+        if checkpoint.vrf_key != seen.vrf_key {
+            return Err(CheckpointError::VrfKeyChanged {
+                epoch: checkpoint.epoch,
+            });
+        }
         if checkpoint.published_at < seen.published_at {
             return Err(CheckpointError::TimeWentBack {
                 epoch: checkpoint.epoch,
@@ -333,6 +356,7 @@ mod tests {
             directory: "cards.example".to_owned(),
             epoch,
             root: [root; ROOT_LEN],
+            vrf_key: [3; VRF_KEY_LEN],
             published_at,
         }
     }
@@ -383,6 +407,12 @@ mod tests {
         assert_eq!(
             log.observe(&checkpoint(6, 3, 99)),
             Err(CheckpointError::TimeWentBack { epoch: 6, seen: 5 })
+        );
+        let mut rekeyed = checkpoint(6, 3, 110);
+        rekeyed.vrf_key = [4; VRF_KEY_LEN];
+        assert_eq!(
+            log.observe(&rekeyed),
+            Err(CheckpointError::VrfKeyChanged { epoch: 6 })
         );
         let mut other = checkpoint(6, 3, 110);
         other.directory = "elsewhere".to_owned();

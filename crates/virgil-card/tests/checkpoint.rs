@@ -11,7 +11,7 @@
 )]
 
 use serde_json::{Value, json};
-use virgil_card::checkpoint::{Checkpoint, ROOT_LEN, SignedCheckpoint};
+use virgil_card::checkpoint::{Checkpoint, ROOT_LEN, SignedCheckpoint, VRF_KEY_LEN};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::{from_hex, to_hex};
 use virgil_testkit::vectors;
@@ -33,10 +33,15 @@ fn generate() -> Value {
     for (byte, n) in root.iter_mut().zip(0u8..) {
         *byte = n;
     }
+    let mut vrf_key = [0u8; VRF_KEY_LEN];
+    for (byte, n) in vrf_key.iter_mut().zip(0x80u8..) {
+        *byte = n;
+    }
     let signed = Checkpoint {
         directory: "cards.example".to_owned(),
         epoch: 1_234,
         root,
+        vrf_key,
         published_at: 1_700_000_000,
     }
     .sign(&service());
@@ -45,6 +50,7 @@ fn generate() -> Value {
         "directory": signed.checkpoint.directory,
         "epoch": signed.checkpoint.epoch,
         "root": to_hex(&signed.checkpoint.root),
+        "vrf_key": to_hex(&signed.checkpoint.vrf_key),
         "published_at": signed.checkpoint.published_at,
         "service_public_key": to_hex(service().public_key().as_bytes()),
         "statement": to_hex(&signed.checkpoint.statement()),
@@ -80,6 +86,10 @@ fn stored_vectors_check_out() {
     assert_eq!(checkpoint.directory, stored["directory"].as_str().unwrap());
     assert_eq!(checkpoint.epoch, stored["epoch"].as_u64().unwrap());
     assert_eq!(to_hex(&checkpoint.root), stored["root"].as_str().unwrap());
+    assert_eq!(
+        to_hex(&checkpoint.vrf_key),
+        stored["vrf_key"].as_str().unwrap()
+    );
     assert_eq!(
         checkpoint.published_at,
         stored["published_at"].as_u64().unwrap()
