@@ -43,7 +43,7 @@ pub(crate) const SERVER_CRATES: &[&str] = &[
 
 /// The budget of unique packages in the client binary's tree without the `server`
 /// feature (issue 28's goal). Raising it is a decision: write why in docs/decisions.md.
-pub(crate) const CLIENT_DEPENDENCY_BUDGET: usize = 180;
+pub(crate) const CLIENT_DEPENDENCY_BUDGET: usize = 190;
 
 /// The test-support crate: never a normal or build dependency of anything.
 const TESTKIT: &str = "virgil-testkit";

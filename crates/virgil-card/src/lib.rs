@@ -55,6 +55,7 @@ mod card;
 pub mod checkpoint;
 pub mod contact;
 pub mod content;
+pub mod directory;
 mod error;
 mod export;
 mod id;

@@ -34,6 +34,15 @@ impl VrfKey {
     pub fn of_service_key(service_key: &PrivateKey) -> Self {
         Self(service_key.derive_secret(VRF_PURPOSE))
     }
+
+    /// The VRF public key (32 bytes), which every checkpoint carries.
+    pub fn public_key(&self) -> [u8; 32] {
+        let private = akd::ecvrf::VRFPrivateKey::try_from(self.0.as_slice());
+        // Every 32-byte string is an Ed25519 secret key, so this always succeeds.
+        private.map_or([0; 32], |private| {
+            *akd::ecvrf::VRFPublicKey::from(&private).as_bytes()
+        })
+    }
 }
 
 impl std::fmt::Debug for VrfKey {
@@ -211,11 +220,6 @@ impl KeyDirectory {
 
     /// The VRF public key a client verifies label proofs with (32 bytes).
     pub async fn vrf_public_key(&self) -> Result<[u8; 32], DirectoryError> {
-        let key = self
-            .vrf
-            .get_vrf_public_key()
-            .await
-            .map_err(|e| DirectoryError::Internal(e.to_string()))?;
-        Ok(*key.as_bytes())
+        Ok(self.vrf.public_key())
     }
 }
