@@ -55,6 +55,53 @@ pub struct SearchResponse {
     /// the identities asked for, `as_of` and every card's status statement, base64
     /// (context `virgil/search-status`). A client refuses an answer without it.
     pub statuses_signature: String,
+    /// The key directory's proofs that `cards` are exactly each identity's entry
+    /// (docs/format.md §15); absent only from a service without a directory, which
+    /// clients refuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectoryProofs>,
+}
+
+/// Lookup proofs of some identities against one signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DirectoryProofs {
+    /// The signed checkpoint of the epoch the proofs are for (format.md §14), base64.
+    pub checkpoint: String,
+    /// One proof per identity asked for that is in the directory; an identity never
+    /// published has none (and no cards).
+    pub proofs: Vec<IdentityProof>,
+}
+
+/// One identity's proof.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdentityProof {
+    /// The identity (in the caller's application).
+    pub identity: String,
+    /// akd's protobuf `LookupProof` (or `HistoryProof`, in a history answer), base64.
+    pub proof: String,
+}
+
+/// `GET /v1/directory/checkpoint[?epoch=N]`: a signed checkpoint, the latest by default.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointResponse {
+    /// The signed checkpoint (format.md §14), base64.
+    pub checkpoint: String,
+}
+
+/// `POST /v1/directory/actions/history`: every version of one identity's entry.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryRequest {
+    /// The identity (in the caller's application).
+    pub identity: String,
+}
+
+/// The answer to a [`HistoryRequest`]: a history proof against the latest checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryResponse {
+    /// The signed checkpoint the proof is for, base64.
+    pub checkpoint: String,
+    /// akd's protobuf `HistoryProof` of every version, base64.
+    pub proof: String,
 }
 
 /// `POST /v1/cards/{id}/actions/revoke`: a revocation request signed by the card's

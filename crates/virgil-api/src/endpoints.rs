@@ -97,7 +97,8 @@ endpoint!(
 /// The cards service's endpoints.
 pub mod cards {
     use crate::cards::{
-        CardResponse, RevokeRequest, SearchRequest, SearchResponse, ServiceKeyResponse,
+        CardResponse, CheckpointResponse, HistoryRequest, HistoryResponse, RevokeRequest,
+        SearchRequest, SearchResponse, ServiceKeyResponse,
     };
     use virgil_card::CardJson;
 
@@ -122,9 +123,20 @@ pub mod cards {
         ServiceKey, Get, "/v1/service-key", (), ServiceKeyResponse
     );
 
+    endpoint!(
+        /// The key directory's latest signed checkpoint (or `?epoch=N`'s).
+        Checkpoint, Get, "/v1/directory/checkpoint", (), CheckpointResponse
+    );
+    endpoint!(
+        /// The proof of every version of one identity's directory entry.
+        History, Post, "/v1/directory/actions/history", HistoryRequest, HistoryResponse
+    );
+
     /// Every path of the cards service, as the router serves it and the OpenAPI
     /// document lists it.
-    pub const PATHS: [&str; 8] = [
+    pub const PATHS: [&str; 10] = [
+        <Checkpoint as super::Endpoint>::PATH,
+        <History as super::Endpoint>::PATH,
         <Publish as super::Endpoint>::PATH,
         <Search as super::Endpoint>::PATH,
         <Get as super::Endpoint>::PATH,

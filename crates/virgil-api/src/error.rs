@@ -46,6 +46,8 @@ pub enum ErrorCode {
     WrongIdentity,
     /// 404: no such card in the caller's application.
     CardNotFound,
+    /// 404: the key directory has no such epoch, or no entry for the identity.
+    NotInDirectory,
     /// 404: a message to a user that does not exist (application server).
     UnknownUser,
     /// 404: no session of the logged-in user has this id (application server).
@@ -164,7 +166,7 @@ impl ErrorCode {
             | WrongIdentity
             | MetricsForbidden
             | RegistrationClosed => 403,
-            CardNotFound | UnknownUser | SessionNotFound => 404,
+            CardNotFound | NotInDirectory | UnknownUser | SessionNotFound => 404,
             PreviousCardNotActive
             | PreviousCardMismatch
             | CardAlreadyRevoked
@@ -244,7 +246,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 51);
+        assert_eq!(seen.len(), 52);
     }
 
     #[test]

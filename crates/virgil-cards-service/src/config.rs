@@ -15,6 +15,10 @@
 //! reset_cooldown_seconds = 86400                   # no new reset this long after a cancelled one
 //!                                                  # (default: the reset delay)
 //!
+//! [directory]                                      # the verifiable key directory
+//! id = "cards.example.com"                         # names it in checkpoints (default: the service key's id)
+//! epoch_interval_ms = 200                          # at most one epoch per this long (default 200)
+//!
 //! [limits]                                         # see virgil_server::limits
 //! client_requests_per_minute = 1200
 //!
@@ -51,6 +55,21 @@ pub struct ApplicationConfig {
     pub public_key: String,
 }
 
+/// The key directory's settings (`[directory]`).
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// The directory's id in its checkpoints (1–64 bytes); default: the service key's
+    /// id. Clients follow one directory per cards service: keep it fixed.
+    pub id: Option<String>,
+    /// At most one epoch per this many milliseconds (default
+    /// [`DEFAULT_EPOCH_INTERVAL_MS`]); a write is answered once its epoch is published.
+    pub epoch_interval_ms: Option<u64>,
+}
+
+/// The default epoch interval: a published card is provable within about this long.
+pub const DEFAULT_EPOCH_INTERVAL_MS: u64 = 200;
+
 /// The service configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +95,9 @@ pub struct Config {
     /// seconds (409 `reset_too_soon` with `Retry-After`), so that whoever cancelled is
     /// not made to cancel again and again. Default: the reset delay.
     pub reset_cooldown_seconds: Option<u64>,
+    /// The verifiable key directory.
+    #[serde(default)]
+    pub directory: DirectoryConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: Option<virgil_server::runtime::LogFormat>,
     /// Connection limits and request rates.

@@ -16,5 +16,6 @@
 pub mod auth;
 pub mod command;
 pub mod config;
+pub mod directory;
 pub mod server;
 pub mod store;

@@ -3,9 +3,11 @@
 //! number of identities per search (50, 422), every field of a card (422).
 
 use crate::auth::{Applications, Caller};
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_EPOCH_INTERVAL_MS};
+use crate::directory::{PublishError, Publisher};
 use crate::store::{CardStore, Published, RevokedBy, StoreError, StoredCard};
 use axum::body::Bytes;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
@@ -14,12 +16,18 @@ use virgil_api::cards::{
     CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
     SearchResponse, ServiceKeyResponse,
 };
+use virgil_api::cards::{
+    CheckpointResponse, DirectoryProofs, HistoryRequest, HistoryResponse, IdentityProof,
+};
 use virgil_api::{ErrorCode, HealthResponse, endpoints};
+use virgil_card::directory::{DirectoryEntry, EntryState};
 use virgil_card::lifecycle::{Refusal, RevocationRefusal};
 use virgil_card::status::decode_signed_request;
 use virgil_card::{CardId, CardJson, SearchStatement, Signer, Verifier};
+use virgil_card::{CardIdentity, CardStatus};
 use virgil_crypto::PrivateKey;
 use virgil_crypto::encoding::to_base64;
+use virgil_directory::DirectoryError;
 use virgil_server::http::{
     CommonRoutes, PROMETHEUS_TEXT, authorization, on, parse_json, with_common_routes,
 };
@@ -30,6 +38,8 @@ use virgil_server::{ApiError, ServeError};
 /// Everything a request handler needs; shared by all requests.
 pub struct Service {
     store: CardStore,
+    directory: Option<Arc<Publisher>>,
+    directory_task: Option<tokio::task::AbortHandle>,
     service_key: PrivateKey,
     applications: Applications,
     per_account: Option<RateLimiter<(String, String)>>,
@@ -41,6 +51,8 @@ impl Service {
     pub fn new(store: CardStore, service_key: PrivateKey, applications: Applications) -> Self {
         Self {
             store,
+            directory: None,
+            directory_task: None,
             service_key,
             applications,
             per_account: Some(RateLimiter::new(Rate::PER_ACCOUNT, "this account")),
@@ -61,6 +73,30 @@ impl Service {
     pub fn with_reset_cooldown(mut self, seconds: u64) -> Self {
         self.store = self.store.with_reset_cooldown(seconds);
         self
+    }
+
+    /// Publishes the cards into the verifiable key directory `publisher`, one epoch per
+    /// `interval` at most (a task on the current runtime, stopped with the storage); a
+    /// publish or revocation is answered once its epoch is published.
+    pub fn with_directory(mut self, publisher: Publisher, interval: std::time::Duration) -> Self {
+        let publisher = Arc::new(publisher);
+        let task = tokio::spawn(Arc::clone(&publisher).run(interval));
+        self.directory = Some(publisher);
+        self.directory_task = Some(task.abort_handle());
+        self
+    }
+
+    /// After a write committed: waits until the key directory has published it.
+    async fn directory_publishes(&self) {
+        if let Some(directory) = &self.directory {
+            let ticket = directory.changed();
+            if !directory.wait_published(ticket).await {
+                tracing::warn!(
+                    "a card change is stored but the key directory did not publish it within {:?}",
+                    crate::directory::PUBLISH_WAIT
+                );
+            }
+        }
     }
 
     /// Limits each account (application and token subject) to `rate` requests;
@@ -188,7 +224,10 @@ async fn publish(
         .await
         .map_err(|e| service.store_error(e))?
     {
-        Published::Created(stored) => Ok((StatusCode::CREATED, Json(service.response(stored)))),
+        Published::Created(stored) => {
+            service.directory_publishes().await;
+            Ok((StatusCode::CREATED, Json(service.response(stored))))
+        }
         Published::Existing(stored) => Ok((StatusCode::OK, Json(service.response(stored)))),
     }
 }
@@ -247,11 +286,21 @@ async fn search(
         virgil_card::content::validate_identity(identity)
             .map_err(|e| ApiError::new(ErrorCode::InvalidIdentity, e.to_string()))?;
     }
-    let found = service
-        .store
-        .search(&caller.app_id, &request.identities)
-        .await
-        .map_err(|e| service.store_error(e))?;
+    let (found, directory) = match &service.directory {
+        Some(publisher) => {
+            service
+                .search_directory(publisher, &caller.app_id, &request.identities)
+                .await?
+        }
+        None => (
+            service
+                .store
+                .search(&caller.app_id, &request.identities)
+                .await
+                .map_err(|e| service.store_error(e))?,
+            None,
+        ),
+    };
     let as_of = now();
     let cards: Vec<CardResponse> = found
         .into_iter()
@@ -273,6 +322,155 @@ async fn search(
         as_of,
         cards,
         statuses_signature: to_base64(signature.as_bytes()),
+        directory,
+    }))
+}
+
+impl Service {
+    /// A search answered from the key directory: each identity's cards are exactly
+    /// those its entry lists at the latest signed epoch, with the entry's states, and
+    /// the answer carries the proofs. A card changed since that epoch is served as the
+    /// epoch has it (the next epoch, within the epoch interval, has the change).
+    async fn search_directory(
+        &self,
+        publisher: &Publisher,
+        app_id: &str,
+        identities: &[String],
+    ) -> Result<(Vec<StoredCard>, Option<DirectoryProofs>), ApiError> {
+        let owners: Vec<CardIdentity> = identities
+            .iter()
+            .map(|identity| CardIdentity::new(app_id, identity))
+            .collect();
+        let Some((checkpoint, lookups)) = publisher
+            .lookup_all(&owners)
+            .await
+            .map_err(|e| self.directory_error(e))?
+        else {
+            return Ok((Vec::new(), None));
+        };
+        let mut cards = Vec::new();
+        let mut proofs = Vec::with_capacity(lookups.len());
+        for (owner, lookup) in lookups {
+            let entry = DirectoryEntry::decode(&lookup.value)
+                .map_err(|e| ApiError::internal(format!("the key directory: {e}")))?;
+            for (id, state) in entry.cards() {
+                let stored = self
+                    .store
+                    .read(app_id, id)
+                    .await
+                    .map_err(|e| self.store_error(e))?;
+                // A listed card missing from the database is left out: the client
+                // then refuses the answer as incomplete, as it should.
+                if let Some(stored) = stored {
+                    let status = match *state {
+                        EntryState::Active => CardStatus::Active,
+                        EntryState::Pending { activates_at } => {
+                            CardStatus::Pending { activates_at }
+                        }
+                    };
+                    cards.push(StoredCard { status, ..stored });
+                }
+            }
+            proofs.push(IdentityProof {
+                identity: owner.identity,
+                proof: to_base64(&lookup.proof),
+            });
+        }
+        cards.sort_by(|a, b| {
+            (a.card.identity(), a.published_at, a.card.id()).cmp(&(
+                b.card.identity(),
+                b.published_at,
+                b.card.id(),
+            ))
+        });
+        Ok((
+            cards,
+            Some(DirectoryProofs {
+                checkpoint: checkpoint.to_base64(),
+                proofs,
+            }),
+        ))
+    }
+
+    fn directory_error(&self, error: PublishError) -> ApiError {
+        match error {
+            PublishError::Store(error) => self.store_error(error),
+            PublishError::Directory(DirectoryError::Storage(message)) => ApiError::new(
+                ErrorCode::StorageUnavailable,
+                format!("the key directory: {message}"),
+            )
+            .with_retry_after(virgil_server::database::STORAGE_RETRY_AFTER_SECONDS),
+            other => ApiError::internal(format!("the key directory: {other}")),
+        }
+    }
+}
+
+fn no_directory() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotInDirectory,
+        "this cards service keeps no key directory",
+    )
+}
+
+async fn directory_checkpoint(
+    State(service): State<Arc<Service>>,
+    Query(query): Query<CheckpointQuery>,
+) -> Result<Json<CheckpointResponse>, ApiError> {
+    if service.directory.is_none() {
+        return Err(no_directory());
+    }
+    let checkpoint = service
+        .store
+        .checkpoint(query.epoch)
+        .await
+        .map_err(|e| service.store_error(e))?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotInDirectory,
+                match query.epoch {
+                    Some(epoch) => format!("the key directory has no epoch {epoch}"),
+                    None => "the key directory has no epoch yet".to_owned(),
+                },
+            )
+        })?;
+    Ok(Json(CheckpointResponse {
+        checkpoint: checkpoint.to_base64(),
+    }))
+}
+
+/// `?epoch=N` of the checkpoint endpoint.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointQuery {
+    epoch: Option<u64>,
+}
+
+async fn directory_history(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let caller = service.caller(&headers)?;
+    let request: HistoryRequest = parse_json(&body)?;
+    virgil_card::content::validate_identity(&request.identity)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidIdentity, e.to_string()))?;
+    let Some(publisher) = &service.directory else {
+        return Err(no_directory());
+    };
+    let owner = CardIdentity::new(&caller.app_id, &request.identity);
+    let (checkpoint, proof) = publisher
+        .history(&owner)
+        .await
+        .map_err(|e| service.directory_error(e))?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotInDirectory,
+                format!("{owner} is not in the key directory"),
+            )
+        })?;
+    Ok(Json(HistoryResponse {
+        checkpoint: checkpoint.to_base64(),
+        proof: to_base64(&proof),
     }))
 }
 
@@ -303,6 +501,7 @@ async fn revoke(
         .revoke(&caller.app_id, &id, &request, &signature, &by, now())
         .await
         .map_err(|e| service.store_error(e))?;
+    service.directory_publishes().await;
     Ok(Json(service.response(stored)))
 }
 
@@ -360,8 +559,15 @@ impl virgil_server::runtime::Api for Service {
     }
 
     fn close_storage(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let task = self.directory_task.clone();
         let store = self.store.clone();
-        async move { store.close().await }
+        // The future runs when the server stops (it is made when serving starts).
+        async move {
+            if let Some(task) = task {
+                task.abort();
+            }
+            store.close().await
+        }
     }
 }
 
@@ -389,7 +595,33 @@ pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, S
             message: e.to_string(),
         })?;
     let reset_delay = config.reset_delay_seconds.unwrap_or(0);
+    // The publisher signs checkpoints with its own copy of the service key.
+    let signing_copy =
+        PrivateKey::from_seed_with_suite(&service_key.to_seed(), service_key.suite()).map_err(
+            |e| ServeError::Database {
+                url: database_url.to_owned(),
+                message: format!("the service key: {e}"),
+            },
+        )?;
+    let publisher = Publisher::open(
+        store.clone(),
+        signing_copy,
+        config.directory.id.clone(),
+        virgil_directory::directory::DEFAULT_CACHE_BYTES,
+    )
+    .await
+    .map_err(|e| ServeError::Database {
+        url: database_url.to_owned(),
+        message: format!("the key directory: {e}"),
+    })?;
+    let interval = std::time::Duration::from_millis(
+        config
+            .directory
+            .epoch_interval_ms
+            .unwrap_or(DEFAULT_EPOCH_INTERVAL_MS),
+    );
     let service = Service::new(store, service_key, applications)
+        .with_directory(publisher, interval)
         .with_account_rate(account_rate)
         .with_reset_delay(reset_delay)
         .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay));
@@ -400,7 +632,7 @@ pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, S
 pub const OPENAPI: &str = include_str!("../../../docs/api/cards-service.openapi.json");
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 8] = endpoints::cards::PATHS;
+pub const ROUTES: [&str; 10] = endpoints::cards::PATHS;
 
 async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
@@ -417,6 +649,14 @@ pub fn router(service: Arc<Service>) -> Router {
         .route(
             cards::ServiceKey::PATH,
             on::<cards::ServiceKey, _, _, _>(service_key),
+        )
+        .route(
+            cards::Checkpoint::PATH,
+            on::<cards::Checkpoint, _, _, _>(directory_checkpoint),
+        )
+        .route(
+            cards::History::PATH,
+            on::<cards::History, _, _, _>(directory_history),
         );
     let common = CommonRoutes {
         health: on::<Health, _, _, _>(health),

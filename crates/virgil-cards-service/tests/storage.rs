@@ -116,9 +116,9 @@ fn every_acknowledged_card_write_holds(fault: &impl Fault, url: &str) {
             key(SERVICE),
             &[("chat", key(CHAT).public_key().clone())],
             ConnectionLimits::without_rate_limit(),
-            // A reset waits a second: long enough to be pending, short enough to come
+            // A reset waits 1–2 seconds: long enough to be pending, short enough to come
             // due while the storage is broken.
-            |service| service.with_reset_delay(1).with_account_rate(None),
+            |service| service.with_reset_delay(2).with_account_rate(None),
         )),
         token: token::issue(&key(CHAT), "chat", "the-app-server", now(), 3_600),
     };
@@ -164,7 +164,7 @@ fn every_acknowledged_card_write_holds(fault: &impl Fault, url: &str) {
     assert!(refused_revocation.is_some() || !fault.refuses_every_write());
     // A reset that came due while the storage failed: a read settles it first, so it
     // may be refused too, and must not claim what it did not store.
-    std::thread::sleep(Duration::from_millis(1_200));
+    std::thread::sleep(Duration::from_millis(2_200));
     let during = cards.get(&phoenix_reset);
     if during.stored_or_refused("a read that settles a reset") {
         assert_eq!(state(&during.body["status"]["state"]), "active");

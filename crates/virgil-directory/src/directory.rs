@@ -81,6 +81,8 @@ impl From<akd::EpochHash> for EpochRoot {
 pub struct Lookup {
     /// The proof, encoded.
     pub proof: Vec<u8>,
+    /// The value it proves.
+    pub value: Vec<u8>,
     /// The epoch and root it proves against.
     pub at: EpochRoot,
 }
@@ -130,6 +132,8 @@ type Inner = akd::Directory<Configuration, SqlStorage, VrfKey>;
 pub struct KeyDirectory {
     inner: Inner,
     vrf: VrfKey,
+    /// The same storage manager (its cache is shared), to see another replica's epochs.
+    storage: StorageManager<SqlStorage>,
 }
 
 impl std::fmt::Debug for KeyDirectory {
@@ -153,8 +157,17 @@ impl KeyDirectory {
             Some(cache_bytes),
             Some(Duration::from_secs(60)),
         );
-        let inner = Inner::new(manager, vrf.clone(), AzksParallelismConfig::default()).await?;
-        Ok(Self { inner, vrf })
+        let inner = Inner::new(
+            manager.clone(),
+            vrf.clone(),
+            AzksParallelismConfig::default(),
+        )
+        .await?;
+        Ok(Self {
+            inner,
+            vrf,
+            storage: manager,
+        })
     }
 
     /// Publishes `changes` (label, new value; each label at most once) as the next epoch,
@@ -171,6 +184,33 @@ impl KeyDirectory {
         Ok(self.inner.publish(changes).await?.into())
     }
 
+    /// The latest epoch in the database, bypassing the cache (another replica may have
+    /// published since).
+    pub async fn stored_epoch(&self) -> Result<u64, DirectoryError> {
+        match self
+            .storage
+            .get_direct::<akd::Azks>(&akd::append_only_zks::DEFAULT_AZKS_KEY)
+            .await
+            .map_err(AkdError::Storage)?
+        {
+            akd::storage::types::DbRecord::Azks(azks) => Ok(azks.latest_epoch),
+            _ => Err(DirectoryError::Internal(
+                "the directory's root record is damaged".to_owned(),
+            )),
+        }
+    }
+
+    /// Drops the cached tree when another replica published an epoch since it was
+    /// read; says whether it did. Call it only while no proof is being made or epoch
+    /// published in this process (akd's cache may not be flushed under them).
+    pub async fn refresh(&self) -> Result<bool, DirectoryError> {
+        if self.stored_epoch().await? == self.latest().await?.epoch {
+            return Ok(false);
+        }
+        self.storage.flush_cache().await;
+        Ok(true)
+    }
+
     /// The latest epoch and its root.
     pub async fn latest(&self) -> Result<EpochRoot, DirectoryError> {
         Ok(self.inner.get_epoch_hash().await?.into())
@@ -179,11 +219,13 @@ impl KeyDirectory {
     /// The proof of `label`'s current value at the latest epoch.
     pub async fn lookup(&self, label: &[u8]) -> Result<Lookup, DirectoryError> {
         let (proof, at) = self.inner.lookup(AkdLabel(label.to_vec())).await?;
+        let value = proof.value.0.clone();
         let proof = akd::proto::specs::types::LookupProof::from(&proof)
             .write_to_bytes()
             .map_err(|e| DirectoryError::Internal(e.to_string()))?;
         Ok(Lookup {
             proof,
+            value,
             at: at.into(),
         })
     }

@@ -14,6 +14,8 @@ mod schema;
 use crate::store::schema::SCHEMA_VERSION;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row as _};
+use virgil_card::checkpoint::SignedCheckpoint;
+use virgil_card::directory::DirectoryEntry;
 use virgil_card::lifecycle::{
     self, Admission, IdentityState, Refusal, ResetPolicy, RevocationRefusal, Revoker,
 };
@@ -195,8 +197,9 @@ impl CardStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            Some(1) => {
-                for statement in schema::FROM_1 {
+            Some(old @ (1 | 2)) => {
+                let from_1 = if old == 1 { &schema::FROM_1[..] } else { &[] };
+                for statement in from_1.iter().chain(&schema::FROM_2) {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
                 sqlx::query("UPDATE virgil_schema SET version = $1")
@@ -412,6 +415,7 @@ impl CardStore {
         .bind(activates_at.map(to_i64))
         .execute(&mut *tx)
         .await?;
+        Self::mark_changed(&mut tx, &card.owner()).await?;
         self.database.commit(tx).await?;
         Ok(Published::Created(StoredCard {
             card: card.clone(),
@@ -477,6 +481,7 @@ impl CardStore {
                 let state = Self::identity_state(&mut tx, &stored.card).await?;
                 let revokes = lifecycle::revoked_by_reset(&state, &stored.card);
                 Self::revoke_for_reset(&mut tx, &stored.card, &revokes, activates_at).await?;
+                Self::mark_changed(&mut tx, &stored.card.owner()).await?;
                 settled += 1;
             }
             self.database.commit(tx).await?;
@@ -491,7 +496,11 @@ impl CardStore {
     }
 
     /// [`CardStore::get`] for callers that settled resets already.
-    async fn read(&self, app_id: &str, id: &CardId) -> Result<Option<StoredCard>, StoreError> {
+    pub(crate) async fn read(
+        &self,
+        app_id: &str,
+        id: &CardId,
+    ) -> Result<Option<StoredCard>, StoreError> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM cards WHERE id = $1 AND app_id = $2"
         ))
@@ -620,8 +629,132 @@ impl CardStore {
             .read_in(&mut tx, app_id, id)
             .await?
             .ok_or(StoreError::NotFound(*id))?;
+        Self::mark_changed(&mut tx, &target.card.owner()).await?;
         self.database.commit(tx).await?;
         Ok(stored)
+    }
+
+    /// Records, in the transaction that changes them, that `owner`'s directory entry
+    /// changed: the next epoch publishes it. Every write to a card goes through here.
+    async fn mark_changed(tx: &mut Tx, owner: &CardIdentity) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO directory_pending (app_id, identity, change) VALUES ($1, $2, 1)
+             ON CONFLICT (app_id, identity) DO UPDATE SET change = directory_pending.change + 1",
+        )
+        .bind(&owner.app_id)
+        .bind(&owner.identity)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` owners whose directory entry changed since it was last published,
+    /// each with its change count.
+    pub async fn pending_entries(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(CardIdentity, i64)>, StoreError> {
+        sqlx::query("SELECT app_id, identity, change FROM directory_pending ORDER BY app_id, identity LIMIT $1")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let app_id: String = row.try_get("app_id")?;
+                let identity: String = row.try_get("identity")?;
+                Ok((CardIdentity { app_id, identity }, row.try_get("change")?))
+            })
+            .collect()
+    }
+
+    /// `owner`'s directory entry as the database has it now: its active and pending
+    /// cards.
+    pub async fn entry_of(&self, owner: &CardIdentity) -> Result<DirectoryEntry, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let cards = Self::current_cards(&mut tx, owner).await?;
+        tx.commit().await?;
+        Ok(DirectoryEntry::of(
+            cards.iter().map(|(card, status)| (card.id(), status)),
+        ))
+    }
+
+    /// Forgets the pending changes that were published (an owner changed again since
+    /// keeps its row, with a higher count), and stores the epoch's signed checkpoint, in
+    /// one transaction.
+    pub async fn published(
+        &self,
+        done: &[(CardIdentity, i64)],
+        checkpoint: Option<&SignedCheckpoint>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.database.begin_write().await?;
+        if let Some(checkpoint) = checkpoint {
+            Self::store_checkpoint(&mut tx, checkpoint).await?;
+        }
+        for (owner, change) in done {
+            sqlx::query(
+                "DELETE FROM directory_pending WHERE app_id = $1 AND identity = $2 AND change = $3",
+            )
+            .bind(&owner.app_id)
+            .bind(&owner.identity)
+            .bind(change)
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.database.commit(tx).await?;
+        Ok(())
+    }
+
+    async fn store_checkpoint(
+        tx: &mut Tx,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO directory_checkpoints (epoch, signed) VALUES ($1, $2) ON CONFLICT (epoch) DO NOTHING",
+        )
+        .bind(to_i64(checkpoint.checkpoint.epoch))
+        .bind(checkpoint.to_bytes())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores one epoch's signed checkpoint (kept if one is stored already).
+    pub async fn add_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        self.published(&[], Some(checkpoint)).await
+    }
+
+    /// The signed checkpoint of `epoch`, or of the latest epoch.
+    pub async fn checkpoint(
+        &self,
+        epoch: Option<u64>,
+    ) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let row =
+            match epoch {
+                Some(epoch) => {
+                    sqlx::query("SELECT epoch, signed FROM directory_checkpoints WHERE epoch = $1")
+                        .bind(to_i64(epoch))
+                        .fetch_optional(&self.pool)
+                        .await?
+                }
+                None => sqlx::query(
+                    "SELECT epoch, signed FROM directory_checkpoints ORDER BY epoch DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?,
+            };
+        row.map(|row| {
+            let signed: Vec<u8> = row.try_get("signed")?;
+            SignedCheckpoint::from_bytes(&signed).map_err(|e| StoreError::Damaged {
+                id: "directory checkpoint".to_owned(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    /// The database, shared with the key directory.
+    pub fn database(&self) -> &Database {
+        &self.database
     }
 
     /// How many cards are stored (for metrics).

@@ -3,12 +3,21 @@
 
 /// Schema version written to `virgil_schema`; bump with a migration when it changes.
 /// 2: `activates_at` (pending reset cards), `revocation_record` (who revoked).
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// 3: the key directory: `directory_pending` (owners whose entry changed since the last
+/// epoch), `directory_checkpoints` (every epoch's signed checkpoint); the directory's own
+/// tables are `virgil_directory`'s.
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// What turns a version-1 database into version 2.
 pub(crate) const FROM_1: [&str; 2] = [
     "ALTER TABLE cards ADD COLUMN activates_at BIGINT NULL",
     "ALTER TABLE cards ADD COLUMN revocation_record TEXT NULL",
+];
+
+/// What turns a version-2 database into version 3 (the tables exist by then): every
+/// owner with cards is published into the directory by the first epoch.
+pub(crate) const FROM_2: [&str; 1] = [
+    "INSERT INTO directory_pending (app_id, identity, change) SELECT DISTINCT app_id, identity, 1 FROM cards",
 ];
 
 pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
@@ -30,6 +39,21 @@ pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
                 revocation_reason TEXT NULL,
                 activates_at BIGINT NULL,
                 revocation_record TEXT NULL
+            )"
+        ),
+        // One row per owner whose directory entry is not yet published; `change` counts
+        // the changes, so the publisher clears only what it published.
+        "CREATE TABLE IF NOT EXISTS directory_pending (
+            app_id TEXT NOT NULL,
+            identity TEXT NOT NULL,
+            change BIGINT NOT NULL,
+            PRIMARY KEY (app_id, identity)
+        )"
+        .to_owned(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS directory_checkpoints (
+                epoch BIGINT PRIMARY KEY,
+                signed {bytes_type} NOT NULL
             )"
         ),
     ]

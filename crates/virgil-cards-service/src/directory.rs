@@ -1,0 +1,390 @@
+//! The cards service's key directory (issue 29): every owner's active and pending cards
+//! ([`virgil_card::directory::DirectoryEntry`]) published into a [`KeyDirectory`] in epochs, each epoch signed
+//! into a checkpoint (docs/format.md §14–§15).
+//!
+//! Every write to a card records, in its own transaction, that the owner's entry changed
+//! ([`CardStore::pending_entries`]). The [`Publisher`] turns the recorded changes into
+//! the next epoch: it reads each changed owner's entry from the cards, publishes them
+//! all at once, signs the new root with the service key, and in one transaction stores
+//! the checkpoint and forgets the changes it published. A crash anywhere leaves the
+//! changes recorded (they are published again: a value equal to the current one makes
+//! no new version), and an epoch published but not yet signed is signed before the next
+//! one is made, so every epoch has its checkpoint.
+
+use crate::store::{CardStore, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Mutex, Notify, RwLock, watch};
+use virgil_card::CardIdentity;
+use virgil_card::checkpoint::{Checkpoint, SignedCheckpoint};
+use virgil_card::directory;
+use virgil_crypto::PrivateKey;
+use virgil_directory::Lookup;
+use virgil_directory::{DirectoryError, EpochRoot, KeyDirectory, VrfKey};
+use virgil_server::database::Backend;
+
+/// How many changed owners one epoch publishes at most.
+pub const MAX_CHANGES_PER_EPOCH: usize = 10_000;
+/// The PostgreSQL advisory lock only the publishing replica holds ("virgil-d" in
+/// ASCII; the schema lock is another).
+const PUBLISHER_LOCK: i64 = 0x7669_7267_696c_2d64;
+
+/// How many times an answer waits for another replica's epoch to be signed.
+const SIGNING_RETRIES: u32 = 20;
+
+/// How long the publisher sleeps when no write wakes it.
+pub const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How long a write waits for the epoch that publishes it before answering anyway.
+pub const PUBLISH_WAIT: Duration = Duration::from_secs(5);
+
+/// Why the directory could not be published.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The card store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key directory failed.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// The configured directory id cannot name a directory.
+    #[error("the directory id must be 1 to 64 bytes, not {0} (`[directory] id`)")]
+    BadDirectoryId(usize),
+}
+
+/// Publishes the recorded changes as epochs and signs them.
+pub struct Publisher {
+    store: CardStore,
+    keys: KeyDirectory,
+    service_key: PrivateKey,
+    directory_id: String,
+    vrf_key: [u8; 32],
+    /// One epoch at a time in this process.
+    publishing: Mutex<()>,
+    /// Held for writing while an epoch is made and signed, for reading while an answer
+    /// gathers proofs: every proof of one answer is of the same, signed epoch.
+    epoch: RwLock<()>,
+    /// Tickets handed to writes after their commit ([`Publisher::changed`]).
+    tickets: AtomicU64,
+    /// The highest ticket an epoch has covered, and the highest one an attempt (failed
+    /// or not) has: a write waits for the attempt, not for the timeout, when the
+    /// storage fails.
+    covered: watch::Sender<(u64, u64)>,
+    /// Whether the last attempt failed (failures are logged once per episode).
+    failing: std::sync::atomic::AtomicBool,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("directory_id", &self.directory_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> u64 {
+    virgil_api::unix_now()
+}
+
+impl Publisher {
+    /// The directory of the cards in `store`, named `directory_id` (by default the
+    /// service key's id), signed by `service_key`, whose VRF key is derived from it.
+    pub async fn open(
+        store: CardStore,
+        service_key: PrivateKey,
+        directory_id: Option<String>,
+        cache_bytes: usize,
+    ) -> Result<Self, PublishError> {
+        let vrf = VrfKey::of_service_key(&service_key);
+        let vrf_key = vrf.public_key();
+        let keys = KeyDirectory::open(store.database().clone(), vrf, cache_bytes).await?;
+        let directory_id = directory_id.unwrap_or_else(|| service_key.key_id().to_string());
+        if directory_id.is_empty()
+            || directory_id.len() > virgil_card::checkpoint::MAX_DIRECTORY_ID_LEN
+        {
+            return Err(PublishError::BadDirectoryId(directory_id.len()));
+        }
+        let publisher = Self {
+            store,
+            keys,
+            service_key,
+            directory_id,
+            vrf_key,
+            publishing: Mutex::new(()),
+            epoch: RwLock::new(()),
+            tickets: AtomicU64::new(0),
+            covered: watch::Sender::new((0, 0)),
+            failing: std::sync::atomic::AtomicBool::new(false),
+            wake: Notify::new(),
+        };
+        publisher.sign_missing().await?;
+        Ok(publisher)
+    }
+
+    /// The key directory (for lookups and proofs).
+    pub fn keys(&self) -> &KeyDirectory {
+        &self.keys
+    }
+
+    /// The directory's id, as its checkpoints name it.
+    pub fn directory_id(&self) -> &str {
+        &self.directory_id
+    }
+
+    fn sign(&self, at: EpochRoot) -> SignedCheckpoint {
+        Checkpoint {
+            directory: self.directory_id.clone(),
+            epoch: at.epoch,
+            root: at.root,
+            vrf_key: self.vrf_key,
+            published_at: now(),
+        }
+        .sign(&self.service_key)
+    }
+
+    /// Publishes every recorded change (up to [`MAX_CHANGES_PER_EPOCH`] owners) as one
+    /// epoch and stores its signed checkpoint. Returns the latest checkpoint (`None`
+    /// while nothing was ever published).
+    pub async fn publish_pending(&self) -> Result<Option<SignedCheckpoint>, PublishError> {
+        let _one_at_a_time = self.publishing.lock().await;
+        let ticket = self.tickets.load(Ordering::SeqCst);
+        let result = self.publish_epoch().await;
+        self.covered.send_modify(|(covered, attempted)| {
+            *attempted = (*attempted).max(ticket);
+            if result.is_ok() {
+                *covered = (*covered).max(ticket);
+            }
+        });
+        result
+    }
+
+    async fn publish_epoch(&self) -> Result<Option<SignedCheckpoint>, PublishError> {
+        let _epoch = self.epoch.write().await;
+        // One publisher at a time across replicas of one PostgreSQL database: a
+        // session lock on a connection of our own, released with it (also when this
+        // process dies mid-epoch, so another replica takes over without a fork).
+        let mut lock = None;
+        if self.store.database().backend == Backend::Postgres {
+            let mut connection = self
+                .store
+                .database()
+                .pool
+                .acquire()
+                .await
+                .map_err(StoreError::from)?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(PUBLISHER_LOCK)
+                .execute(&mut *connection)
+                .await
+                .map_err(StoreError::from)?;
+            lock = Some(connection);
+        }
+        let result = self.publish_locked().await;
+        if let Some(mut connection) = lock {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(PUBLISHER_LOCK)
+                .execute(&mut *connection)
+                .await;
+            if unlocked.is_err() {
+                // Never hand a connection holding the lock back to the pool.
+                connection.close_on_drop();
+            }
+        }
+        result
+    }
+
+    async fn publish_locked(&self) -> Result<Option<SignedCheckpoint>, PublishError> {
+        // Another replica may have published: start from the stored tree.
+        self.keys.refresh().await?;
+        let latest = self.sign_missing().await?;
+        let pending = self.store.pending_entries(MAX_CHANGES_PER_EPOCH).await?;
+        if !pending.is_empty() {
+            let mut changes = Vec::with_capacity(pending.len());
+            for (owner, _) in &pending {
+                let entry = self.store.entry_of(owner).await?;
+                changes.push((directory::label(owner), entry.encode()));
+            }
+            let at = self.keys.publish(changes).await?;
+            let checkpoint = (at.epoch > latest.epoch).then(|| self.sign(at));
+            self.store.published(&pending, checkpoint.as_ref()).await?;
+            tracing::debug!(
+                epoch = at.epoch,
+                owners = pending.len(),
+                "directory epoch published"
+            );
+        }
+        Ok(self.store.checkpoint(None).await?)
+    }
+
+    /// Signs the latest epoch if a crash left it unsigned (every epoch is signed before
+    /// the next is made, so only the latest can be); returns it.
+    async fn sign_missing(&self) -> Result<EpochRoot, PublishError> {
+        let latest = self.keys.latest().await?;
+        if latest.epoch > 0 && self.store.checkpoint(Some(latest.epoch)).await?.is_none() {
+            self.store.add_checkpoint(&self.sign(latest)).await?;
+        }
+        Ok(latest)
+    }
+
+    /// The latest signed checkpoint and the lookup proof of each of `owners` that is in
+    /// the directory, all of that epoch; `None` before the first epoch.
+    pub async fn lookup_all(
+        &self,
+        owners: &[CardIdentity],
+    ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
+        let mut attempt = 0;
+        loop {
+            match self.lookup_all_once(owners).await {
+                Err(PublishError::Directory(DirectoryError::BadEpochs(_)))
+                    if attempt < SIGNING_RETRIES =>
+                {
+                    attempt += 1;
+                    self.catch_up().await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// After an answer found the tree and the latest checkpoint at different epochs:
+    /// reads another replica's newer tree, or waits a moment for its checkpoint.
+    async fn catch_up(&self) -> Result<(), PublishError> {
+        let _epoch = self.epoch.write().await;
+        if !self.keys.refresh().await? {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    async fn lookup_all_once(
+        &self,
+        owners: &[CardIdentity],
+    ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
+        let _epoch = self.epoch.read().await;
+        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+            return Ok(None);
+        };
+        self.same_epoch(&checkpoint).await?;
+        let mut found = Vec::with_capacity(owners.len());
+        for owner in owners {
+            match self.keys.lookup(&directory::label(owner)).await {
+                Ok(lookup) if lookup.at.epoch == checkpoint.checkpoint.epoch => {
+                    found.push((owner.clone(), lookup));
+                }
+                Ok(lookup) => {
+                    return Err(DirectoryError::BadEpochs(format!(
+                        "a lookup proved epoch {} while the latest checkpoint is of epoch {}",
+                        lookup.at.epoch, checkpoint.checkpoint.epoch
+                    ))
+                    .into());
+                }
+                Err(DirectoryError::NotFound) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(Some((checkpoint, found)))
+    }
+
+    /// The latest signed checkpoint and the history proof of `owner`'s entry, of that
+    /// epoch; `None` if `owner` was never published.
+    pub async fn history(
+        &self,
+        owner: &CardIdentity,
+    ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
+        let mut attempt = 0;
+        loop {
+            match self.history_once(owner).await {
+                Err(PublishError::Directory(DirectoryError::BadEpochs(_)))
+                    if attempt < SIGNING_RETRIES =>
+                {
+                    attempt += 1;
+                    self.catch_up().await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Fails with `BadEpochs` unless the cached tree is at `checkpoint`'s epoch.
+    async fn same_epoch(&self, checkpoint: &SignedCheckpoint) -> Result<(), PublishError> {
+        let latest = self.keys.latest().await?;
+        if latest.epoch != checkpoint.checkpoint.epoch {
+            return Err(DirectoryError::BadEpochs(format!(
+                "the tree is at epoch {} while the latest checkpoint is of epoch {}",
+                latest.epoch, checkpoint.checkpoint.epoch
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn history_once(
+        &self,
+        owner: &CardIdentity,
+    ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
+        let _epoch = self.epoch.read().await;
+        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+            return Ok(None);
+        };
+        self.same_epoch(&checkpoint).await?;
+        match self.keys.history(&directory::label(owner), None).await {
+            Ok((proof, at)) if at.epoch == checkpoint.checkpoint.epoch => {
+                Ok(Some((checkpoint, proof)))
+            }
+            Ok((_, at)) => Err(DirectoryError::BadEpochs(format!(
+                "a history proved epoch {} while the latest checkpoint is of epoch {}",
+                at.epoch, checkpoint.checkpoint.epoch
+            ))
+            .into()),
+            Err(DirectoryError::NotFound) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Called by a write after its commit: wakes the publisher and returns the ticket
+    /// to [`Publisher::wait_published`] on.
+    pub fn changed(&self) -> u64 {
+        let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        ticket
+    }
+
+    /// Waits (at most [`PUBLISH_WAIT`]) until an epoch started after `ticket` was
+    /// handed out has been attempted; says whether it was published.
+    pub async fn wait_published(&self, ticket: u64) -> bool {
+        let mut covered = self.covered.subscribe();
+        let attempted = covered.wait_for(|(_, attempted)| *attempted >= ticket);
+        match tokio::time::timeout(PUBLISH_WAIT, attempted).await {
+            Ok(Ok(state)) => state.0 >= ticket,
+            _ => false,
+        }
+    }
+
+    /// Publishes epochs for as long as the process runs: at most one per `interval`,
+    /// after a write wakes it, or after [`IDLE_CHECK`] without one (a pending reset
+    /// whose delay ended activates then, and an epoch a crash left unsigned is signed).
+    /// Errors are logged and retried.
+    pub async fn run(self: Arc<Self>, interval: Duration) {
+        loop {
+            let _ = tokio::time::timeout(IDLE_CHECK, self.wake.notified()).await;
+            tokio::time::sleep(interval).await;
+            let settled = self.store.settle_resets(now()).await;
+            let published = self.publish_pending().await;
+            let error = match (settled, published) {
+                (Ok(_), Ok(_)) => {
+                    if self.failing.swap(false, Ordering::SeqCst) {
+                        tracing::info!("the key directory publishes epochs again");
+                    }
+                    continue;
+                }
+                (Err(error), _) => PublishError::Store(error),
+                (_, Err(error)) => error,
+            };
+            if !self.failing.swap(true, Ordering::SeqCst) {
+                tracing::warn!(%error, "the key directory could not publish an epoch; retrying every second");
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The key directory through the real service: a published card is provable when the
+//! publish returns, search answers carry proofs the clients' functions accept, and the
+//! directory outlives a restart.
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use serde_json::{Value, json};
+use std::time::Instant;
+use virgil_api::token;
+use virgil_card::checkpoint::SignedCheckpoint;
+use virgil_card::directory;
+use virgil_card::{Card, CardIdentity, CardRequest, CardStatus, Signer};
+use virgil_crypto::encoding::from_base64;
+use virgil_server::runtime::ConnectionLimits;
+use virgil_testkit::http::Raw;
+use virgil_testkit::servers::spawn_cards_service_configured;
+use virgil_testkit::{key, now};
+
+const CHAT: u8 = 100;
+const SERVICE: u8 = 101;
+
+fn approved(identity: &str, owner: u8) -> Card {
+    let mut card = CardRequest::new(identity, "chat")
+        .sign(&key(owner))
+        .unwrap();
+    card.sign_as(Signer::App("chat".into()), &key(CHAT))
+        .unwrap();
+    card
+}
+
+struct Cards {
+    raw: Raw,
+    token: String,
+}
+
+impl Cards {
+    fn start(url: &str) -> Self {
+        Self {
+            raw: Raw::new(&spawn_cards_service_configured(
+                url,
+                key(SERVICE),
+                &[("chat", key(CHAT).public_key().clone())],
+                ConnectionLimits::without_rate_limit(),
+                |service| service.with_account_rate(None),
+            )),
+            token: token::issue(&key(CHAT), "chat", "the-app-server", now(), 3_600),
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let answer = self.raw.call(method, path, Some(&self.token), body);
+        assert!(answer.status < 300, "{method} {path}: {answer:?}");
+        answer.body
+    }
+
+    fn search(&self, identity: &str) -> Value {
+        self.call(
+            "POST",
+            "/v1/cards/actions/search",
+            Some(json!({"identities": [identity]})),
+        )
+    }
+}
+
+/// The search answer's checkpoint, verified, and `identity`'s proven entry.
+fn proven(answer: &Value, identity: &str) -> (u64, directory::DirectoryEntry) {
+    let checkpoint =
+        SignedCheckpoint::from_base64(answer["directory"]["checkpoint"].as_str().unwrap()).unwrap();
+    let checkpoint = checkpoint
+        .verify(&[key(SERVICE).public_key().clone()])
+        .unwrap()
+        .clone();
+    let proof = answer["directory"]["proofs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|proof| proof["identity"] == identity)
+        .unwrap_or_else(|| panic!("no proof for {identity}: {answer}"));
+    let proof = from_base64(proof["proof"].as_str().unwrap()).unwrap();
+    let owner = CardIdentity::new("chat", identity);
+    let entry = directory::verify_lookup(&checkpoint, &owner, &proof).unwrap();
+    (checkpoint.epoch, entry.entry)
+}
+
+fn published_cards_are_provable_at_once(url: &str) {
+    let cards = Cards::start(url);
+    let started = Instant::now();
+    let alice = approved("alice", 1);
+    cards.call(
+        "POST",
+        "/v1/cards",
+        Some(serde_json::to_value(alice.to_json()).unwrap()),
+    );
+    let publish = started.elapsed();
+    let answer = cards.search("alice");
+    let (epoch, entry) = proven(&answer, "alice");
+    assert!(epoch >= 1);
+    assert_eq!(
+        entry.state_of(alice.id()),
+        Some(directory::EntryState::Active)
+    );
+    assert!(publish.as_secs_f64() < 1.5, "publish took {publish:?}");
+    let served: Vec<(virgil_card::CardId, CardStatus)> = answer["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|card| {
+            (
+                card["card"]["id"].as_str().unwrap().parse().unwrap(),
+                serde_json::from_value(card["status"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    entry
+        .check_served(
+            &CardIdentity::new("chat", "alice"),
+            epoch,
+            served.iter().map(|(id, status)| (id, status)),
+            true,
+        )
+        .unwrap();
+    // The checkpoint endpoint answers the same epoch, and the history proves it.
+    let latest = cards.call("GET", "/v1/directory/checkpoint", None);
+    assert_eq!(latest["checkpoint"], answer["directory"]["checkpoint"]);
+    let history = cards.call(
+        "POST",
+        "/v1/directory/actions/history",
+        Some(json!({"identity": "alice"})),
+    );
+    let checkpoint = SignedCheckpoint::from_base64(history["checkpoint"].as_str().unwrap())
+        .unwrap()
+        .checkpoint;
+    let versions = directory::verify_history(
+        &checkpoint,
+        &CardIdentity::new("chat", "alice"),
+        &from_base64(history["proof"].as_str().unwrap()).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].entry, entry);
+    // Nobody never published has no proof and no card.
+    let nobody = cards.search("nobody");
+    assert_eq!(nobody["cards"].as_array().unwrap().len(), 0);
+    assert_eq!(nobody["directory"]["proofs"].as_array().unwrap().len(), 0);
+
+    // A second service over the same database (a restart) continues the epochs.
+    let again = Cards::start(url);
+    let bob = approved("bob", 2);
+    again.call(
+        "POST",
+        "/v1/cards",
+        Some(serde_json::to_value(bob.to_json()).unwrap()),
+    );
+    let (later, entry) = proven(&again.search("bob"), "bob");
+    assert!(later > epoch, "{later} after {epoch}");
+    assert_eq!(entry.len(), 1);
+    let (_, alice_entry) = proven(&again.search("alice"), "alice");
+    assert_eq!(
+        alice_entry.state_of(alice.id()),
+        Some(directory::EntryState::Active)
+    );
+}
+
+#[test]
+fn sqlite_published_cards_are_provable_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    published_cards_are_provable_at_once(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    ));
+}
+
+#[test]
+fn postgres_published_cards_are_provable_at_once() {
+    let database = virgil_testkit::postgres_or_skip!(postgres_published_cards_are_provable_at_once);
+    published_cards_are_provable_at_once(database.url());
+}
+
+#[test]
+fn a_directory_id_of_0_or_over_64_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = virgil_cards_service::store::CardStore::connect(&url)
+            .await
+            .unwrap();
+        for id in [String::new(), "x".repeat(65)] {
+            let opened = virgil_cards_service::directory::Publisher::open(
+                store.clone(),
+                key(SERVICE),
+                Some(id),
+                1 << 20,
+            )
+            .await;
+            assert!(
+                matches!(
+                    opened,
+                    Err(virgil_cards_service::directory::PublishError::BadDirectoryId(_))
+                ),
+                "{:?}",
+                opened.map(|p| p.directory_id().to_owned())
+            );
+        }
+        let opened = virgil_cards_service::directory::Publisher::open(
+            store,
+            key(SERVICE),
+            Some("x".repeat(64)),
+            1 << 20,
+        )
+        .await
+        .unwrap();
+        assert_eq!(opened.directory_id().len(), 64);
+    });
+}
