@@ -4,9 +4,9 @@
 //! any bytes is refused or verified cleanly against a fixed checkpoint.
 
 use libfuzzer_sys::fuzz_target;
+use virgil_card::CardIdentity;
 use virgil_card::checkpoint::Checkpoint;
 use virgil_card::directory::{self, DirectoryEntry};
-use virgil_card::CardIdentity;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(entry) = DirectoryEntry::decode(data) {
