@@ -15,7 +15,7 @@ use crate::store::{CardStore, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Mutex, Notify, RwLock, watch};
+use tokio::sync::{Mutex, Notify, RwLock, RwLockReadGuard, watch};
 use virgil_card::CardIdentity;
 use virgil_card::checkpoint::{Checkpoint, SignedCheckpoint};
 use virgil_card::directory;
@@ -234,51 +234,15 @@ impl Publisher {
         &self,
         owners: &[CardIdentity],
     ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
-        let mut attempt = 0;
-        loop {
-            match self.lookup_all_once(owners).await {
-                Err(PublishError::Directory(DirectoryError::BadEpochs(_)))
-                    if attempt < SIGNING_RETRIES =>
-                {
-                    attempt += 1;
-                    self.catch_up().await?;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// After an answer found the tree and the latest checkpoint at different epochs:
-    /// reads another replica's newer tree, or waits a moment for its checkpoint.
-    async fn catch_up(&self) -> Result<(), PublishError> {
-        let _epoch = self.epoch.write().await;
-        if !self.keys.refresh().await? {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
-    }
-
-    async fn lookup_all_once(
-        &self,
-        owners: &[CardIdentity],
-    ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
-        let _epoch = self.epoch.read().await;
-        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+        let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };
-        self.same_epoch(&checkpoint).await?;
         let mut found = Vec::with_capacity(owners.len());
         for owner in owners {
             match self.keys.lookup(&directory::label(owner)).await {
-                Ok(lookup) if lookup.at.epoch == checkpoint.checkpoint.epoch => {
-                    found.push((owner.clone(), lookup));
-                }
                 Ok(lookup) => {
-                    return Err(DirectoryError::BadEpochs(format!(
-                        "a lookup proved epoch {} while the latest checkpoint is of epoch {}",
-                        lookup.at.epoch, checkpoint.checkpoint.epoch
-                    ))
-                    .into());
+                    same_epoch(lookup.at.epoch, checkpoint.checkpoint.epoch)?;
+                    found.push((owner.clone(), lookup));
                 }
                 Err(DirectoryError::NotFound) => {}
                 Err(other) => return Err(other.into()),
@@ -288,58 +252,50 @@ impl Publisher {
     }
 
     /// The latest signed checkpoint and the history proof of `owner`'s entry, of that
-    /// epoch; `None` if `owner` was never published.
+    /// epoch; `None` if `owner` was never published (or before the first epoch).
     pub async fn history(
         &self,
         owner: &CardIdentity,
     ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
-        let mut attempt = 0;
-        loop {
-            match self.history_once(owner).await {
-                Err(PublishError::Directory(DirectoryError::BadEpochs(_)))
-                    if attempt < SIGNING_RETRIES =>
-                {
-                    attempt += 1;
-                    self.catch_up().await?;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Fails with `BadEpochs` unless the cached tree is at `checkpoint`'s epoch.
-    async fn same_epoch(&self, checkpoint: &SignedCheckpoint) -> Result<(), PublishError> {
-        let latest = self.keys.latest().await?;
-        if latest.epoch != checkpoint.checkpoint.epoch {
-            return Err(DirectoryError::BadEpochs(format!(
-                "the tree is at epoch {} while the latest checkpoint is of epoch {}",
-                latest.epoch, checkpoint.checkpoint.epoch
-            ))
-            .into());
-        }
-        Ok(())
-    }
-
-    async fn history_once(
-        &self,
-        owner: &CardIdentity,
-    ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
-        let _epoch = self.epoch.read().await;
-        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+        let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };
-        self.same_epoch(&checkpoint).await?;
         match self.keys.history(&directory::label(owner), None).await {
-            Ok((proof, at)) if at.epoch == checkpoint.checkpoint.epoch => {
+            Ok((proof, at)) => {
+                same_epoch(at.epoch, checkpoint.checkpoint.epoch)?;
                 Ok(Some((checkpoint, proof)))
             }
-            Ok((_, at)) => Err(DirectoryError::BadEpochs(format!(
-                "a history proved epoch {} while the latest checkpoint is of epoch {}",
-                at.epoch, checkpoint.checkpoint.epoch
-            ))
-            .into()),
             Err(DirectoryError::NotFound) => Ok(None),
             Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The latest signed checkpoint, with the tree at its epoch and held there (no
+    /// epoch is made in this process while the guard lives); `None` before the first
+    /// epoch. When the cached tree and the checkpoint disagree (another replica
+    /// published, or has not signed yet), reads the newer tree or waits a moment, and
+    /// tries again.
+    async fn latest_signed(
+        &self,
+    ) -> Result<Option<(RwLockReadGuard<'_, ()>, SignedCheckpoint)>, PublishError> {
+        let mut attempt = 0;
+        loop {
+            let epoch = self.epoch.read().await;
+            let Some(checkpoint) = self.store.checkpoint(None).await? else {
+                return Ok(None);
+            };
+            let tree = self.keys.latest().await?.epoch;
+            match same_epoch(tree, checkpoint.checkpoint.epoch) {
+                Ok(()) => return Ok(Some((epoch, checkpoint))),
+                Err(error) if attempt >= SIGNING_RETRIES => return Err(error),
+                Err(_) => {}
+            }
+            drop(epoch);
+            attempt += 1;
+            let _epoch = self.epoch.write().await;
+            if !self.keys.refresh().await? {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }
 
@@ -387,4 +343,15 @@ impl Publisher {
             }
         }
     }
+}
+
+/// `BadEpochs` unless the tree's epoch `tree` is the checkpoint's `signed`.
+fn same_epoch(tree: u64, signed: u64) -> Result<(), PublishError> {
+    if tree == signed {
+        return Ok(());
+    }
+    Err(DirectoryError::BadEpochs(format!(
+        "the tree is at epoch {tree} while the latest checkpoint is of epoch {signed}"
+    ))
+    .into())
 }
