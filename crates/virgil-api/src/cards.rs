@@ -30,6 +30,11 @@ pub struct CardResponse {
     /// Who revoked it (present exactly when the status is revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<RevocationRecord>,
+    /// In the answer to `GET /v1/cards/{id}`: the key directory's proof of the card
+    /// owner's entry, which must agree with `status` (docs/format.md §15). Absent
+    /// elsewhere (a search carries its proofs once, for all its cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectoryProofs>,
 }
 
 /// `POST /v1/cards/actions/search`: every card of these identities (whatever their

@@ -186,6 +186,7 @@ impl Service {
             status_as_of: as_of,
             status_signature: to_base64(signature.as_bytes()),
             revocation: stored.revocation,
+            directory: None,
         }
     }
 }
@@ -252,15 +253,24 @@ async fn get_card(
         .store
         .get(&caller.app_id, &id)
         .await
-        .map_err(|e| service.store_error(e))?;
-    stored
-        .map(|stored| Json(service.response(stored)))
+        .map_err(|e| service.store_error(e))?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::CardNotFound,
                 format!("no card {id} in this application"),
             )
-        })
+        })?;
+    match &service.directory {
+        Some(publisher) => {
+            let (stored, proofs) = service
+                .prove_card(publisher, &caller.app_id, stored)
+                .await?;
+            let mut response = service.response(stored);
+            response.directory = Some(proofs);
+            Ok(Json(response))
+        }
+        None => Ok(Json(service.response(stored))),
+    }
 }
 
 async fn search(
@@ -337,10 +347,14 @@ impl Service {
         app_id: &str,
         identities: &[String],
     ) -> Result<(Vec<StoredCard>, Option<DirectoryProofs>), ApiError> {
-        let owners: Vec<CardIdentity> = identities
-            .iter()
-            .map(|identity| CardIdentity::new(app_id, identity))
-            .collect();
+        // One proof per identity, however often the query names it.
+        let mut owners: Vec<CardIdentity> = Vec::with_capacity(identities.len());
+        for identity in identities {
+            let owner = CardIdentity::new(app_id, identity);
+            if !owners.contains(&owner) {
+                owners.push(owner);
+            }
+        }
         let Some((checkpoint, lookups)) = publisher
             .lookup_all(&owners)
             .await
@@ -389,6 +403,71 @@ impl Service {
                 checkpoint: checkpoint.to_base64(),
                 proofs,
             }),
+        ))
+    }
+
+    /// A card fetched by id, with the proof of its owner's entry at the latest signed
+    /// epoch. Its status is served as that epoch has it when the entry lists it (a
+    /// revocation not yet published is served in the next epoch, as a search does); a
+    /// card the database has as usable but the epoch does not list yet is "retry soon".
+    async fn prove_card(
+        &self,
+        publisher: &Publisher,
+        app_id: &str,
+        stored: StoredCard,
+    ) -> Result<(StoredCard, DirectoryProofs), ApiError> {
+        let owner = CardIdentity::new(app_id, stored.card.identity());
+        let not_yet = || {
+            ApiError::new(
+                ErrorCode::StorageUnavailable,
+                format!(
+                    "card {} is not in the key directory's latest epoch yet; try again in a second",
+                    stored.card.id()
+                ),
+            )
+            .with_retry_after(1)
+        };
+        let Some((checkpoint, lookups)) = publisher
+            .lookup_all(std::slice::from_ref(&owner))
+            .await
+            .map_err(|e| self.directory_error(e))?
+        else {
+            return Err(not_yet());
+        };
+        let Some((_, lookup)) = lookups.into_iter().next() else {
+            return Err(not_yet());
+        };
+        let entry = DirectoryEntry::decode(&lookup.value)
+            .map_err(|e| ApiError::internal(format!("the key directory: {e}")))?;
+        let stored = match entry.state_of(stored.card.id()) {
+            Some(EntryState::Active) => StoredCard {
+                status: CardStatus::Active,
+                revocation: None,
+                ..stored
+            },
+            Some(EntryState::Pending { activates_at }) => StoredCard {
+                status: CardStatus::Pending { activates_at },
+                revocation: None,
+                ..stored
+            },
+            None if matches!(
+                stored.status,
+                CardStatus::Active | CardStatus::Pending { .. }
+            ) =>
+            {
+                return Err(not_yet());
+            }
+            None => stored,
+        };
+        Ok((
+            stored,
+            DirectoryProofs {
+                checkpoint: checkpoint.to_base64(),
+                proofs: vec![IdentityProof {
+                    identity: owner.identity,
+                    proof: to_base64(&lookup.proof),
+                }],
+            },
         ))
     }
 

@@ -3,9 +3,11 @@
 //! `virgil_card::Verifier`) before anyone sees it; this module is transport.
 
 use crate::ClientError;
+use crate::directory::{CheckpointStore, MemoryCheckpoints, check_answer};
 use crate::http::{Http, Method, TlsRoots};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
 use virgil_api::cards::{CardResponse, CardStatus, RevocationRecord, RevokeRequest, SearchRequest};
 use virgil_api::endpoints::{self, Endpoint};
@@ -38,6 +40,9 @@ pub struct PublishedCard {
     /// Who revoked it, when revoked (verified: the application's key, the owner's, or
     /// a reset card of the identity).
     pub revocation: Option<RevocationRecord>,
+    /// The key directory epoch whose lookup proof covered this card (a search or a
+    /// get); `None` in answers that are no lookup (publish, revoke).
+    pub directory_epoch: Option<u64>,
 }
 
 impl PublishedCard {
@@ -51,6 +56,7 @@ impl PublishedCard {
             status_as_of: self.status_as_of,
             status_signature: to_base64(self.status_signature.as_bytes()),
             revocation: self.revocation.clone(),
+            directory: None,
         }
     }
 }
@@ -82,6 +88,7 @@ pub struct ClientBuilder {
     retries: u32,
     backoff: Duration,
     roots: TlsRoots,
+    checkpoints: Arc<dyn CheckpointStore>,
 }
 
 impl ClientBuilder {
@@ -111,6 +118,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Where the newest key directory checkpoint this device accepted is kept (default:
+    /// memory). Keep it beside the keys so that a rollback or a fork is caught across
+    /// runs, not only within one.
+    pub fn checkpoints(mut self, store: Arc<dyn CheckpointStore>) -> Self {
+        self.checkpoints = store;
+        self
+    }
+
     /// The client.
     pub fn build(self) -> CardsClient {
         CardsClient {
@@ -118,6 +133,7 @@ impl ClientBuilder {
             http: Http::new(self.timeout, self.retries, self.backoff, &self.roots),
             verifier: self.verifier,
             tokens: self.tokens,
+            checkpoints: self.checkpoints,
         }
     }
 }
@@ -128,6 +144,7 @@ pub struct CardsClient {
     http: Http,
     verifier: Verifier,
     tokens: Option<Box<dyn TokenSource>>,
+    checkpoints: Arc<dyn CheckpointStore>,
 }
 
 impl std::fmt::Debug for CardsClient {
@@ -150,6 +167,7 @@ impl CardsClient {
             retries: 2,
             backoff: Duration::from_millis(200),
             roots: TlsRoots::default(),
+            checkpoints: Arc::new(MemoryCheckpoints::default()),
         }
     }
 
@@ -229,17 +247,38 @@ impl CardsClient {
     }
 
     /// A card by id, whatever its status (superseded cards stay available so old
-    /// messages remain verifiable).
+    /// messages remain verifiable). The answer is used only with a key directory proof
+    /// of its owner's entry that agrees with its status: an active card must be listed,
+    /// a revoked or replaced one must not be.
     pub fn get(&self, id: &CardId) -> Result<PublishedCard, ClientError> {
-        let response = self.call::<endpoints::cards::Get>(&[&id.to_string()], None)?;
-        let published = verified(&self.verifier, response)?;
+        let mut response = self.call::<endpoints::cards::Get>(&[&id.to_string()], None)?;
+        let directory = response.directory.take();
+        let mut published = verified(&self.verifier, response)?;
         if published.card.id() != id {
             return Err(ClientError::InvalidResponse(format!(
                 "asked for card {id}, got {}",
                 published.card.id()
             )));
         }
+        let content = published.card.content();
+        let epoch = check_answer(
+            self.checkpoints.as_ref(),
+            self.verifier.service_keys(),
+            &content.app_id,
+            &[content.identity.as_str()],
+            std::slice::from_ref(&published),
+            directory.as_ref(),
+            false,
+        )?;
+        published.directory_epoch = epoch;
         Ok(published)
+    }
+
+    /// The newest key directory checkpoint this client accepted, if any.
+    pub fn newest_checkpoint(
+        &self,
+    ) -> Result<Option<virgil_card::checkpoint::SignedCheckpoint>, ClientError> {
+        crate::directory::newest_checkpoint(self.checkpoints.as_ref())
     }
 
     /// Every card of `identities` (1–50, whatever the cards' identity types) that is
@@ -280,7 +319,8 @@ impl CardsClient {
             )));
         }
         let app_id = response.app_id;
-        response
+        let directory = response.directory;
+        let mut found = response
             .cards
             .into_iter()
             .map(|card| {
@@ -300,7 +340,22 @@ impl CardsClient {
                 }
                 Ok(published)
             })
-            .collect()
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        // Exactly the cards the key directory lists for each identity, proven against
+        // a checkpoint the pinned key signed and this device's view allows.
+        let epoch = check_answer(
+            self.checkpoints.as_ref(),
+            self.verifier.service_keys(),
+            &app_id,
+            identities,
+            &found,
+            directory.as_ref(),
+            true,
+        )?;
+        for card in &mut found {
+            card.directory_epoch = epoch;
+        }
+        Ok(found)
     }
 
     /// Revokes a card with a revocation request signed by its application's key.
@@ -378,6 +433,7 @@ fn checked(
         status_as_of: response.status_as_of,
         status_signature: signature,
         revocation: response.revocation,
+        directory_epoch: None,
     })
 }
 
@@ -421,6 +477,7 @@ mod tests {
             status_as_of: as_of,
             status_signature: to_base64(signature.as_bytes()),
             revocation: None,
+            directory: None,
         };
         (verifier, response)
     }

@@ -1,6 +1,8 @@
 //! The one error type of both clients.
 
 use virgil_api::ErrorCode;
+use virgil_card::checkpoint::CheckpointError;
+use virgil_card::directory::DirectoryProofError;
 use virgil_card::{CardError, StatusError, VerifyError};
 
 /// Everything a client call can fail with.
@@ -54,4 +56,16 @@ pub enum ClientError {
     /// The token source failed.
     #[error("could not get an access token: {0}")]
     Token(String),
+    /// A key directory checkpoint was refused: not signed by the pinned service key,
+    /// older than one this device accepted (rollback), a second root for an epoch it
+    /// accepted (fork), or of another directory.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A key directory proof failed, or the cards served are not the ones the directory
+    /// commits to (hidden, added, un-revoked).
+    #[error(transparent)]
+    Directory(#[from] DirectoryProofError),
+    /// The store of the newest checkpoint failed (e.g. its file cannot be written).
+    #[error("cannot keep the key directory checkpoint: {0}")]
+    CheckpointStore(String),
 }

@@ -28,6 +28,7 @@
 
 mod app;
 mod cards;
+pub mod directory;
 mod error;
 mod http;
 

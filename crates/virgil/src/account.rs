@@ -101,6 +101,7 @@ impl Remote {
         tokens: Option<Box<dyn TokenSource>>,
         tls_roots: TlsRoots,
         verifier: &virgil_card::Verifier,
+        checkpoints: Arc<dyn virgil_client::directory::CheckpointStore>,
     ) -> Self {
         let app = app_url.map(|url| {
             Arc::new(AppClient::with_tls_roots(
@@ -112,7 +113,9 @@ impl Remote {
         let session = SharedSession::default();
         let session_tokens = tokens.is_none();
         let cards = cards_url.as_deref().map(|url| {
-            let builder = CardsClient::builder(url, verifier.clone()).tls_roots(tls_roots.clone());
+            let builder = CardsClient::builder(url, verifier.clone())
+                .tls_roots(tls_roots.clone())
+                .checkpoints(Arc::clone(&checkpoints));
             match tokens {
                 Some(tokens) => builder.token_source(BoxedTokens(tokens)),
                 None => builder.token_source(SessionTokens {

@@ -51,6 +51,8 @@ mod account;
 mod buffer;
 mod cards;
 #[cfg(feature = "client")]
+mod checkpoints;
+#[cfg(feature = "client")]
 mod client_file;
 #[cfg(feature = "client")]
 mod contacts;
@@ -259,10 +261,21 @@ impl Virgil {
             .trust_service(config.service_key.clone())
             .trust_app(&config.app_id, config.app_key);
         #[cfg(feature = "client")]
-        let contacts = match config
+        let contacts_file = config
             .contacts_file
-            .or_else(|| config.key_dir.as_ref().map(|dir| dir.join("contacts.json")))
-        {
+            .or_else(|| config.key_dir.as_ref().map(|dir| dir.join("contacts.json")));
+        // The directory checkpoint lives beside the contact store: both are this
+        // device's memory of what the directory showed it.
+        #[cfg(feature = "client")]
+        let checkpoints: std::sync::Arc<dyn virgil_client::directory::CheckpointStore> =
+            match contacts_file.as_ref().and_then(|path| path.parent()) {
+                Some(dir) => std::sync::Arc::new(checkpoints::FileCheckpoints::new(
+                    dir.join(checkpoints::CHECKPOINT_FILE),
+                )),
+                None => std::sync::Arc::new(virgil_client::directory::MemoryCheckpoints::default()),
+            };
+        #[cfg(feature = "client")]
+        let contacts = match contacts_file {
             Some(path) => contacts::ContactStore::file(path),
             None => contacts::ContactStore::memory(),
         };
@@ -280,6 +293,7 @@ impl Virgil {
                 config.tokens,
                 config.tls_roots,
                 &verifier,
+                checkpoints,
             ),
             keys: match config.key_dir {
                 Some(dir) => Keys::open(dir)?,

@@ -1,0 +1,289 @@
+//! Issue 29's attacks on the key directory, through both real servers on 127.0.0.1:
+//! an attacker holding the service key (re-signing whatever it serves), a man in the
+//! middle, or write access to the service's database. Each test is the attack, asserting
+//! the defence; each was seen to succeed against the code before the defence.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use support::*;
+use virgil::card::checkpoint::{CheckpointError, SignedCheckpoint};
+use virgil::card::directory::DirectoryProofError;
+use virgil::{Card, CardStatus, Error, RevocationReason};
+use virgil_api::cards::{CardResponse, SearchRequest, SearchResponse};
+use virgil_client::ClientError;
+use virgil_testkit::key;
+
+/// Where a device keeps its newest checkpoint (beside its contact file).
+fn kept_checkpoint(home: &std::path::Path) -> SignedCheckpoint {
+    SignedCheckpoint::from_bytes(&std::fs::read(home.join("directory.checkpoint")).unwrap())
+        .unwrap()
+}
+
+/// A man in the middle holding the service key: every search answer passes through
+/// `edit` (with the identities the request asked for) and is signed again, so that only
+/// the key directory's proofs can tell.
+fn resigning_proxy(
+    cards_url: &str,
+    edit: impl Fn(&[String], &mut SearchResponse) + Send + Sync + 'static,
+) -> String {
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let remember = Arc::clone(&asked);
+    virgil_testkit::proxy::spawn_proxy(
+        cards_url,
+        move |path, request| {
+            if path == "/v1/cards/actions/search" {
+                let query: SearchRequest = serde_json::from_slice(&request).unwrap();
+                *remember.lock().unwrap() = query.identities;
+            }
+            request
+        },
+        move |path, body| {
+            if path != "/v1/cards/actions/search" {
+                return body;
+            }
+            let Ok(mut answer) = serde_json::from_slice::<SearchResponse>(&body) else {
+                return body;
+            };
+            let identities = asked.lock().unwrap().clone();
+            edit(&identities, &mut answer);
+            let statement = virgil::card::SearchStatement::new(
+                &answer.app_id,
+                identities.iter().map(String::as_str),
+                answer.as_of,
+                answer
+                    .cards
+                    .iter()
+                    .map(|card| (&card.card.id, &card.status, card.status_as_of)),
+            );
+            answer.statuses_signature =
+                virgil_crypto::encoding::to_base64(statement.sign(&key(SERVICE)).as_bytes());
+            serde_json::to_vec(&answer).unwrap()
+        },
+    )
+}
+
+/// `card` served as active as of `as_of`, its status signed with the service key.
+fn served_active(card: &Card, as_of: u64) -> CardResponse {
+    let status = CardStatus::Active;
+    let signature = status.sign(card.id(), as_of, &key(SERVICE));
+    CardResponse {
+        card: card.to_json(),
+        status,
+        published_at: 1,
+        status_as_of: as_of,
+        status_signature: virgil_crypto::encoding::to_base64(signature.as_bytes()),
+        revocation: None,
+        directory: None,
+    }
+}
+
+fn not_in_directory<T: std::fmt::Debug>(outcome: Result<T, Error>) {
+    assert!(
+        matches!(
+            outcome,
+            Err(Error::CardsService(ClientError::Directory(
+                DirectoryProofError::NotInDirectory { .. }
+            )))
+        ),
+        "the answer was used: {outcome:?}"
+    );
+}
+
+/// With the service key alone, a revoked card served as active to a contact (in a
+/// search, and fetched by id) is refused: the directory's proof lists bob's cards, and
+/// the revoked one is not among them.
+#[test]
+fn a_revoked_card_served_as_active_is_refused() {
+    let scene = Scene::sqlite(3);
+    let [alice, bob] = scene.devices();
+    let Cast {
+        bob_key, bob_card, ..
+    } = alice_and_bob(&alice, &bob);
+    // Bob moves to a new card linked from the old, and revokes the old one.
+    let (_, phone) = publish(&bob, "bob", Some((&bob_card, &bob_key)));
+    bob.cards()
+        .revoke(bob_card.id(), RevocationReason::Compromised, &bob_key)
+        .unwrap();
+
+    // The card as published (every signature), from the honest service.
+    let published = alice.cards().get(bob_card.id()).unwrap().card;
+    let old = published.clone();
+    let proxy = resigning_proxy(&scene.cards_url, move |_, answer| {
+        if !answer.cards.iter().any(|card| card.card.id == *old.id()) {
+            answer.cards.push(served_active(&old, answer.as_of));
+        }
+    });
+    let fooled = device(&proxy, &scene.app_url, scene.home(2));
+    fooled.account().login("alice", PASSWORD).unwrap();
+    not_in_directory(fooled.cards().find(&["bob"]));
+
+    // The same card fetched by id, said active (re-signed) with the honest proof.
+    let old = published.clone();
+    let by_id =
+        virgil_testkit::proxy::spawn_tampering_proxy(&scene.cards_url, move |path, body| {
+            if !path.ends_with(&old.id().to_string()) {
+                return body;
+            }
+            let mut answer: CardResponse = serde_json::from_slice(&body).unwrap();
+            let served = served_active(&old, answer.status_as_of);
+            answer.status = served.status;
+            answer.status_signature = served.status_signature;
+            answer.revocation = None;
+            serde_json::to_vec(&answer).unwrap()
+        });
+    let fetching = device(&by_id, &scene.app_url, scene.home(2));
+    fetching.account().login("alice", PASSWORD).unwrap();
+    not_in_directory(fetching.cards().get(bob_card.id()));
+
+    // Honestly served, the same lookups work: bob's phone only, the old card revoked.
+    let found = card_ids(&alice, "bob");
+    assert_eq!(found, vec![*phone.id()]);
+    assert!(matches!(
+        alice.cards().get(bob_card.id()).unwrap().status,
+        CardStatus::Revoked { .. }
+    ));
+}
+
+/// With the service key alone, a card hidden from an answer (bob's new phone, so that
+/// alice encrypts to the old card only) is refused, as is an identity served without
+/// its proof.
+#[test]
+fn a_card_hidden_from_the_directorys_entry_is_refused() {
+    let scene = Scene::sqlite(3);
+    let [alice, bob] = scene.devices();
+    let Cast {
+        bob_key, bob_card, ..
+    } = alice_and_bob(&alice, &bob);
+    let (_, phone) = publish(&bob, "bob", Some((&bob_card, &bob_key)));
+
+    let hidden = *phone.id();
+    let proxy = resigning_proxy(&scene.cards_url, move |_, answer| {
+        answer.cards.retain(|card| card.card.id != hidden);
+    });
+    let fooled = device(&proxy, &scene.app_url, scene.home(2));
+    fooled.account().login("alice", PASSWORD).unwrap();
+    not_in_directory(fooled.cards().find(&["bob"]));
+
+    let proofless = resigning_proxy(&scene.cards_url, |_, answer| {
+        if let Some(directory) = answer.directory.as_mut() {
+            directory.proofs.clear();
+        }
+    });
+    let fooled = device(&proofless, &scene.app_url, scene.home(2));
+    fooled.account().login("alice", PASSWORD).unwrap();
+    not_in_directory(fooled.cards().find(&["bob"]));
+}
+
+/// With the service key alone, an older checkpoint (a rollback, to show a device the
+/// directory before a revocation) and a second root for the epoch the device holds (a
+/// fork) are refused; the device remembers its epoch across runs (a new process on the
+/// same home refuses them too).
+#[test]
+fn a_rolled_back_or_forked_directory_is_refused_across_runs() {
+    let scene = Scene::sqlite(2);
+    let [alice, bob] = scene.devices();
+    alice_and_bob(&alice, &bob);
+    card_ids(&alice, "bob");
+    let seen = kept_checkpoint(scene.home(0)).checkpoint;
+    assert!(seen.epoch >= 2, "alice's and bob's cards make two epochs");
+
+    let forged = |epoch: u64, root: u8| {
+        let mut checkpoint = seen.clone();
+        checkpoint.epoch = epoch;
+        checkpoint.root = [root; 32];
+        checkpoint.sign(&key(SERVICE)).to_base64()
+    };
+    for (checkpoint, expected) in [
+        (forged(seen.epoch - 1, 1), "rollback"),
+        (forged(seen.epoch, 2), "fork"),
+    ] {
+        let proxy = resigning_proxy(&scene.cards_url, move |_, answer| {
+            if let Some(directory) = answer.directory.as_mut() {
+                directory.checkpoint = checkpoint.clone();
+            }
+        });
+        // A new process on alice's home: what it knows is the file.
+        let fooled = device(&proxy, &scene.app_url, scene.home(0));
+        fooled.account().login("alice", PASSWORD).unwrap();
+        let outcome = fooled.cards().find(&["bob"]);
+        let refused = match (&outcome, expected) {
+            (
+                Err(Error::CardsService(ClientError::Checkpoint(CheckpointError::Rollback {
+                    seen: held,
+                    offered,
+                }))),
+                "rollback",
+            ) => *held == seen.epoch && *offered == seen.epoch - 1,
+            (
+                Err(Error::CardsService(ClientError::Checkpoint(CheckpointError::Fork { epoch }))),
+                "fork",
+            ) => *epoch == seen.epoch,
+            _ => false,
+        };
+        assert!(refused, "{expected} not refused: {outcome:?}");
+        let message = outcome.unwrap_err().to_string();
+        assert!(
+            message.contains("nothing from this answer was used"),
+            "{message}"
+        );
+        // Nothing of the forged answer was kept.
+        assert_eq!(kept_checkpoint(scene.home(0)).checkpoint, seen);
+    }
+}
+
+/// Write access to the service's database alone: a card row inserted straight into it
+/// is not served (the cards served are the directory's entry, and only the publisher
+/// changes that).
+#[test]
+fn a_card_row_inserted_into_the_database_is_not_served() {
+    let scene = Scene::sqlite(2);
+    let [alice, bob] = scene.devices();
+    let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
+    let mut inserted = virgil::card::CardRequest::new("bob", "chat")
+        .sign(&key(66))
+        .unwrap();
+    inserted
+        .sign_as(virgil::card::Signer::App("chat".into()), &key(APP))
+        .unwrap();
+    inserted
+        .sign_as(virgil::card::Signer::Service, &key(SERVICE))
+        .unwrap();
+    insert_card_row(&scene.dir.path().join("cards.db"), &inserted);
+    // Several epoch intervals later, still only bob's own card.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(card_ids(&alice, "bob"), vec![*bob_card.id()]);
+}
+
+/// Inserts `card` as active into the SQLite cards database at `path`, as someone who
+/// can write to the database would (no rule is checked, no directory change marked).
+fn insert_card_row(path: &std::path::Path, card: &Card) {
+    let url = format!("sqlite://{}", path.display());
+    let card = card.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async move {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at)
+                 VALUES ($1, 'chat', $2, 'user', $3, $4, 1, 1)",
+            )
+            .bind(card.id().to_string())
+            .bind(card.identity())
+            .bind(card.snapshot().to_vec())
+            .bind(serde_json::to_string(&card.to_json().signatures).unwrap())
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+}
