@@ -318,30 +318,59 @@ pub(crate) fn announce(events: &[virgil::ContactEvent]) {
     }
 }
 
-/// Checks the logged-in user's own cards ([`Virgil::self_check`]) and tells the user:
-/// the events on standard error, and an alarm as the error to exit with (3) once the
-/// command has done what it safely can. A device that knows nothing of its identity yet
-/// says that it cannot check.
+/// Checks the logged-in user's own cards and their history in the key directory
+/// ([`Virgil::monitor`]) and tells the user: the events on standard error, and an alarm
+/// as the error to exit with (3) once the command has done what it safely can. A device
+/// that knows nothing of its identity yet says that it cannot check.
 pub(crate) fn self_check(virgil: &Virgil) -> Result<Option<CliError>, CliError> {
-    match virgil.self_check() {
-        Ok(check) => {
-            announce(&check.events);
-            if !check.checked {
+    Ok(monitor(virgil)?.err())
+}
+
+/// [`self_check`], returning what was checked, or the alarm to exit with.
+pub(crate) fn monitor(virgil: &Virgil) -> Result<Result<virgil::Monitored, CliError>, CliError> {
+    match virgil.monitor() {
+        Ok(monitored) => {
+            announce(&monitored.check.events);
+            if !monitored.check.checked {
                 eprintln!(
                     "virgil: this device holds none of your cards' keys yet, so it cannot tell your cards from someone else's; it checks them once you publish or link a card here"
                 );
             }
-            Ok(None)
+            Ok(Ok(monitored))
         }
         Err(virgil::Error::SelfCheck(alarm)) => {
             eprintln!("virgil: {alarm}");
-            Ok(Some(CliError::with(
+            Ok(Err(CliError::with(
                 Exit::Rejected,
                 "your own identity has a card you did not make (see the ALARM above)",
             )))
         }
+        Err(virgil::Error::Monitor(alarm)) => {
+            eprintln!("virgil: {alarm}");
+            Ok(Err(CliError::with(
+                Exit::Rejected,
+                "the key directory's history of your identity shows a change you did not make (see the ALARM above)",
+            )))
+        }
         Err(other) => Err(other.into()),
     }
+}
+
+/// `virgil monitor`: checks your own identity in the key directory, every version.
+pub(crate) fn run_monitor(global: &Global) -> Result<(), CliError> {
+    let virgil = global.virgil()?;
+    let username = global.session()?.session.username;
+    let outcome = monitor(&virgil)?;
+    global.keep_refreshed_session(&virgil)?;
+    let monitored = outcome?;
+    match monitored.epoch {
+        Some(epoch) => println!(
+            "{username}: {} version(s) of your cards in the key directory, proven up to epoch {epoch}; every card in them is yours",
+            monitored.versions
+        ),
+        None => println!("{username}: not in the key directory yet (no card published)"),
+    }
+    Ok(())
 }
 
 /// Runs a `virgil card` command.

@@ -110,6 +110,14 @@ impl CliError {
                 format!("a card from {server} failed verification, it was not used: {e}"),
             ),
             ClientError::Token(message) => Self::with(Exit::Auth, message),
+            ClientError::Checkpoint(e) => Self::with(
+                Exit::Rejected,
+                format!("the key directory of {server}: {e}"),
+            ),
+            ClientError::Directory(e) => Self::with(
+                Exit::Rejected,
+                format!("an answer from {server} was not used: {e}"),
+            ),
             other => Self::new(format!("{server}: {other}")),
         }
     }
@@ -157,6 +165,7 @@ impl From<virgil::Error> for CliError {
             | E::KeyChanged(_)
             | E::NotPostQuantum { .. }
             | E::SelfCheck(_)
+            | E::Monitor(_)
             | E::OwnIdentity { .. }
             | E::Directory(_)
             | E::RevokedCardOffered { .. } => Self::with(Exit::Rejected, error.to_string()),

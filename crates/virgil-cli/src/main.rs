@@ -104,6 +104,13 @@ enum Command {
         #[command(flatten)]
         password: password::AccountPasswordArgs,
     },
+    /// Check your own identity in the cards service's key directory: today's cards, and
+    /// every version of them the directory ever published, proven against a checkpoint
+    /// the service key signed. A card your device did not make (and no card of yours
+    /// links), or a revoked card listed again, is an ALARM with its epoch (exit 3).
+    /// `login` and `inbox` run the same check.
+    #[command(after_help = "Example:\n  virgil monitor")]
+    Monitor,
     /// End the session at the application server and forget the saved login: the
     /// session stops at once, and its access to the cards service within 35 seconds
     /// (the access tokens' lifetime and the service's clock allowance).
@@ -230,6 +237,7 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Register { username, password } => account::register(global, &username, &password),
         Command::Login { username, password } => account::login(global, &username, &password),
         Command::Logout => account::logout(global),
+        Command::Monitor => card::run_monitor(global),
         Command::Passwd { password, new } => account::change_password(global, &password, &new),
         Command::Session(command) => account::session(global, command),
         Command::Send {

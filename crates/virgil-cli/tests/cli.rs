@@ -1022,6 +1022,12 @@ fn a_reset_stops_contacts_until_they_accept_it() {
 fn a_pending_reset_alarms_the_owner_who_cancels_it() {
     let deployment = Deployment::start_with_reset_delay(86_400);
     deployment.onboard("frank");
+    let monitored = deployment.ok("frank", &["monitor"]);
+    assert!(
+        monitored.contains("proven up to epoch")
+            && monitored.contains("every card in them is yours"),
+        "{monitored}"
+    );
     deployment.ok("thief", &["key", "generate", "frank"]);
     deployment.ok("thief", &["login", "frank"]);
     let reset = deployment.ok("thief", &["card", "reset"]);
@@ -1044,7 +1050,7 @@ fn a_pending_reset_alarms_the_owner_who_cancels_it() {
         .unwrap_or_else(|| panic!("{listed}"))
         .to_owned();
     assert!(alarm.contains(&pending_card), "{alarm}");
-    for command in [&["login", "frank"][..], &["send", "frank"]] {
+    for command in [&["login", "frank"][..], &["send", "frank"], &["monitor"]] {
         let stderr = deployment.fails_with("frank", command, Some(b"hi"), 3);
         assert!(stderr.contains(&pending_card), "{stderr}");
     }

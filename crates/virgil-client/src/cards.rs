@@ -61,6 +61,15 @@ impl PublishedCard {
     }
 }
 
+/// Every version of an identity's key directory entry ([`CardsClient::history`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct History {
+    /// The epoch of the checkpoint the proof was checked against.
+    pub epoch: u64,
+    /// Every version, oldest first.
+    pub versions: Vec<virgil_card::directory::ProvenEntry>,
+}
+
 /// Where access tokens come from; called before every request, so it can refresh them.
 pub trait TokenSource: Send + Sync {
     /// A current access token.
@@ -272,6 +281,42 @@ impl CardsClient {
         )?;
         published.directory_epoch = epoch;
         Ok(published)
+    }
+
+    /// Every version of `identity`'s entry in the key directory (of application
+    /// `app_id`, the caller's), oldest first, proven by a history proof against a
+    /// checkpoint signed by the pinned key (and moving this device's view only
+    /// forward); `None` for an identity the directory never listed.
+    pub fn history(&self, app_id: &str, identity: &str) -> Result<Option<History>, ClientError> {
+        let request = virgil_api::cards::HistoryRequest {
+            identity: identity.to_owned(),
+        };
+        let response = match self.call::<endpoints::cards::History>(&[], Some(&request)) {
+            Ok(response) => response,
+            Err(ClientError::Api {
+                code: ErrorCode::NotInDirectory,
+                ..
+            }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let checkpoint = crate::directory::accept_checkpoint(
+            self.checkpoints.as_ref(),
+            self.verifier.service_keys(),
+            &response.checkpoint,
+        )?;
+        let proof = from_base64(&response.proof).map_err(|_| {
+            virgil_card::directory::DirectoryProofError::Malformed(
+                "a history proof is not base64".to_owned(),
+            )
+        })?;
+        let owner = virgil_card::CardIdentity::new(app_id, identity);
+        let mut versions =
+            virgil_card::directory::verify_history(&checkpoint, &owner, &proof, None)?;
+        versions.reverse();
+        Ok(Some(History {
+            epoch: checkpoint.epoch,
+            versions,
+        }))
     }
 
     /// The newest key directory checkpoint this client accepted, if any.

@@ -34,8 +34,8 @@ mod http;
 
 pub use app::AppClient;
 pub use cards::{
-    APPLICATION_TOKEN_SECONDS, CardsClient, ClientBuilder, MAX_STATUS_AGE_SECONDS, PublishedCard,
-    STATUS_CLOCK_SKEW_SECONDS, TokenSource,
+    APPLICATION_TOKEN_SECONDS, CardsClient, ClientBuilder, History, MAX_STATUS_AGE_SECONDS,
+    PublishedCard, STATUS_CLOCK_SKEW_SECONDS, TokenSource,
 };
 pub use error::ClientError;
 pub use http::{MAX_RETRY_AFTER, TlsRoots};

@@ -109,6 +109,12 @@ pub enum Error {
     #[cfg(feature = "client")]
     #[error("{0}")]
     SelfCheck(crate::SelfCheckAlarm),
+    /// The key directory's proven history of the user's own identity holds a card this
+    /// device did not make, or a card listed again after it was revoked
+    /// ([`crate::Virgil::monitor`]): the user must act.
+    #[cfg(feature = "client")]
+    #[error("{0}")]
+    Monitor(crate::MonitorAlarm),
     /// A change to the user's own identity cannot be accepted like a contact's.
     #[error(
         "{identity:?} is you: a change to your own cards is never accepted as a contact's would be; `virgil card list` shows your cards and how to revoke one you did not make"

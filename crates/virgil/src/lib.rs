@@ -58,6 +58,8 @@ mod client_file;
 mod contacts;
 mod error;
 mod key;
+#[cfg(feature = "client")]
+mod monitor;
 mod recipient;
 pub mod stream;
 
@@ -74,6 +76,8 @@ pub use contacts::{
 };
 pub use error::Error;
 pub use key::{Key, Keys, RecipientPolicy, encrypt};
+#[cfg(feature = "client")]
+pub use monitor::{MonitorAlarm, MonitorFinding, Monitored};
 pub use recipient::Recipient;
 #[cfg(feature = "client")]
 pub use virgil_api::app::SessionInfo;

@@ -287,3 +287,166 @@ fn insert_card_row(path: &std::path::Path, card: &Card) {
     .join()
     .unwrap();
 }
+
+/// Runs `statements` on the SQLite cards database at `path`, as someone who can write
+/// to the database would.
+fn db_exec(path: &std::path::Path, statements: &[String]) {
+    let url = format!("sqlite://{}", path.display());
+    let statements = statements.to_vec();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                use sqlx::Connection as _;
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                for statement in statements {
+                    sqlx::query(&statement)
+                        .execute(&mut connection)
+                        .await
+                        .unwrap();
+                }
+            });
+    })
+    .join()
+    .unwrap();
+}
+
+/// Marks `identity`'s entry changed, so the publisher republishes it from the database.
+fn mark_changed(identity: &str) -> String {
+    format!(
+        "INSERT INTO directory_pending (app_id, identity, change) VALUES ('chat', '{identity}', 1000)
+         ON CONFLICT (app_id, identity) DO UPDATE SET change = directory_pending.change + 1"
+    )
+}
+
+/// Polls `check` (every 200 ms, for up to 10 s: the publisher wakes at least every
+/// second) until it returns `Some`.
+fn within_epochs<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Write access to the service's database alone (issue 29's first attack): bob's
+/// revoked card is un-revoked in the database and the publisher republishes his entry
+/// from it, so the directory proves it active to everyone. Bob's monitor sees, in the
+/// proven history, that the card left his entry and came back: an alarm with its epoch.
+#[test]
+fn a_card_un_revoked_in_the_database_is_an_alarm_on_the_owners_monitor() {
+    let scene = Scene::sqlite(3);
+    let [alice, bob] = scene.devices();
+    let Cast {
+        bob_key, bob_card, ..
+    } = alice_and_bob(&alice, &bob);
+    let (phone_key, phone) = publish(&bob, "bob", Some((&bob_card, &bob_key)));
+    bob.cards()
+        .revoke(bob_card.id(), RevocationReason::Compromised, &bob_key)
+        .unwrap();
+    let before = bob.monitor().unwrap();
+    assert!(before.versions >= 3, "publish, link, revoke");
+
+    db_exec(
+        &scene.dir.path().join("cards.db"),
+        &[
+            format!(
+                "UPDATE cards SET revoked_at = NULL, revocation_reason = NULL, revocation_record = NULL WHERE id = '{}'",
+                bob_card.id()
+            ),
+            mark_changed("bob"),
+        ],
+    );
+    // The attack works on the directory: a first contact (a new device of alice's, which
+    // never saw the revocation) is shown the card as active, proven. (Alice's own
+    // device, which saw it revoked, calls it a key change.)
+    within_epochs(|| {
+        matches!(alice.cards().find(&["bob"]), Err(Error::KeyChanged(_))).then_some(())
+    });
+    let newcomer = device(&scene.cards_url, &scene.app_url, scene.home(2));
+    newcomer.account().login("alice", PASSWORD).unwrap();
+    let served = card_ids(&newcomer, "bob");
+    assert!(served.contains(bob_card.id()));
+    assert!(served.contains(phone.id()));
+    // And bob's monitor raises the alarm, naming the card and the epoch.
+    match bob.monitor() {
+        Err(Error::Monitor(alarm)) => {
+            assert_eq!(alarm.identity, "bob");
+            assert!(
+                alarm.findings.iter().any(|finding| matches!(
+                    finding,
+                    virgil::MonitorFinding::Returned { card, epoch }
+                        if card == bob_card.id() && *epoch > before.epoch.unwrap()
+                )),
+                "{alarm}"
+            );
+        }
+        other => panic!("no alarm for the un-revoked card: {other:?}"),
+    }
+    // Bob revokes it again, from his phone: dealt with, the monitor is quiet again.
+    bob.cards()
+        .revoke(bob_card.id(), RevocationReason::Compromised, &phone_key)
+        .unwrap();
+    let after = bob.monitor().unwrap();
+    assert!(after.versions > before.versions);
+}
+
+/// The directory shows a card of the attacker's in bob's entry for one epoch (when alice
+/// looks him up) and hides it again: bob's self-check of today's cards sees nothing,
+/// his monitor sees it in the proven history, with the epoch alice was shown it.
+#[test]
+fn a_card_shown_for_one_epoch_and_hidden_again_is_an_alarm_on_the_owners_monitor() {
+    let scene = Scene::sqlite(2);
+    let [alice, bob] = scene.devices();
+    let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
+    assert!(bob.monitor().is_ok());
+    let mut planted = virgil::card::CardRequest::new("bob", "chat")
+        .sign(&key(66))
+        .unwrap();
+    planted
+        .sign_as(virgil::card::Signer::App("chat".into()), &key(APP))
+        .unwrap();
+    planted
+        .sign_as(virgil::card::Signer::Service, &key(SERVICE))
+        .unwrap();
+    let db = scene.dir.path().join("cards.db");
+    insert_card_row(&db, &planted);
+    db_exec(&db, &[mark_changed("bob")]);
+    // Alice is shown it (a key change, which her device reports: a first-time contact
+    // would simply have pinned it).
+    let shown_at = within_epochs(|| match alice.cards().find(&["bob"]) {
+        Err(Error::KeyChanged(change)) => Some(change),
+        _ => None,
+    });
+    assert!(
+        shown_at.cards.iter().any(|card| card == planted.id()),
+        "{shown_at:?}"
+    );
+    // Then it is hidden again: the row goes, the entry is republished without it.
+    db_exec(
+        &db,
+        &[
+            format!("DELETE FROM cards WHERE id = '{}'", planted.id()),
+            mark_changed("bob"),
+        ],
+    );
+    within_epochs(|| {
+        let found = bob.cards().find(&["bob"]).ok()?;
+        let ids: Vec<_> = found.cards.iter().map(|found| *found.card.id()).collect();
+        (ids == vec![*bob_card.id()]).then_some(())
+    });
+    assert!(bob.self_check().is_ok(), "today's cards are bob's own");
+    match bob.monitor() {
+        Err(Error::Monitor(alarm)) => assert!(
+            alarm.findings.iter().any(|finding| matches!(
+                finding,
+                virgil::MonitorFinding::Foreign { card, .. } if card == planted.id()
+            )),
+            "{alarm}"
+        ),
+        other => panic!("no alarm for the card shown once: {other:?}"),
+    }
+}

@@ -169,7 +169,7 @@ impl ContactBook {
         }
     }
 
-    pub(super) fn own(&mut self, owner: &CardIdentity) -> &mut OwnCards {
+    pub(crate) fn own(&mut self, owner: &CardIdentity) -> &mut OwnCards {
         if !self.own.iter().any(|o| o.is_of(owner)) {
             self.own.push(OwnCards::for_owner(owner));
         }
