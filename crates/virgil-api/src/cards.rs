@@ -109,6 +109,28 @@ pub struct HistoryResponse {
     pub proof: String,
 }
 
+/// `POST /v1/directory/actions/audit`: the append-only proof between two epochs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRequest {
+    /// The first epoch (≥ 1).
+    pub from: u64,
+    /// The last epoch: after `from`, at most [`MAX_AUDIT_EPOCHS`] after it, and at most
+    /// the latest signed one.
+    pub to: u64,
+}
+
+/// The most epochs one audit request may span.
+pub const MAX_AUDIT_EPOCHS: u64 = 256;
+
+/// The answer to an [`AuditRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditResponse {
+    /// The signed checkpoint of every epoch from `from` to `to`, in order, base64.
+    pub checkpoints: Vec<String>,
+    /// akd's protobuf `AppendOnlyProof` from `from` to `to`, base64.
+    pub proof: String,
+}
+
 /// `POST /v1/cards/{id}/actions/revoke`: a revocation request signed by the card's
 /// application key, or by its owner: the key of the card itself or of another active
 /// card of the same identity (`signed_by`).

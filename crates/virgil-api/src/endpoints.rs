@@ -97,8 +97,8 @@ endpoint!(
 /// The cards service's endpoints.
 pub mod cards {
     use crate::cards::{
-        CardResponse, CheckpointResponse, HistoryRequest, HistoryResponse, RevokeRequest,
-        SearchRequest, SearchResponse, ServiceKeyResponse,
+        AuditRequest, AuditResponse, CardResponse, CheckpointResponse, HistoryRequest,
+        HistoryResponse, RevokeRequest, SearchRequest, SearchResponse, ServiceKeyResponse,
     };
     use virgil_card::CardJson;
 
@@ -131,10 +131,15 @@ pub mod cards {
         /// The proof of every version of one identity's directory entry.
         History, Post, "/v1/directory/actions/history", HistoryRequest, HistoryResponse
     );
+    endpoint!(
+        /// The append-only proof between two epochs, with their checkpoints.
+        Audit, Post, "/v1/directory/actions/audit", AuditRequest, AuditResponse
+    );
 
     /// Every path of the cards service, as the router serves it and the OpenAPI
     /// document lists it.
-    pub const PATHS: [&str; 10] = [
+    pub const PATHS: [&str; 11] = [
+        <Audit as super::Endpoint>::PATH,
         <Checkpoint as super::Endpoint>::PATH,
         <History as super::Endpoint>::PATH,
         <Publish as super::Endpoint>::PATH,

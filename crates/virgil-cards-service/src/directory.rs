@@ -270,6 +270,31 @@ impl Publisher {
         }
     }
 
+    /// The signed checkpoints of epochs `from` to `to` and akd's append-only proof
+    /// between them (protobuf `AppendOnlyProof`); `None` when `to` is beyond the latest
+    /// signed epoch or `from` is not before it.
+    pub async fn audit(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<(Vec<SignedCheckpoint>, Vec<u8>)>, PublishError> {
+        let Some((_epoch, latest)) = self.latest_signed().await? else {
+            return Ok(None);
+        };
+        if from == 0 || from >= to || to > latest.checkpoint.epoch {
+            return Ok(None);
+        }
+        let mut checkpoints = Vec::new();
+        for epoch in from..=to {
+            match self.store.checkpoint(Some(epoch)).await? {
+                Some(checkpoint) => checkpoints.push(checkpoint),
+                None => return Ok(None),
+            }
+        }
+        let proof = self.keys.audit(from, to).await?;
+        Ok(Some((checkpoints, proof)))
+    }
+
     /// The latest signed checkpoint, with the tree at its epoch and held there (no
     /// epoch is made in this process while the guard lives); `None` before the first
     /// epoch. When the cached tree and the checkpoint disagree (another replica

@@ -13,11 +13,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
 use std::sync::Arc;
 use virgil_api::cards::{
-    CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
-    SearchResponse, ServiceKeyResponse,
+    AuditRequest, AuditResponse, CheckpointResponse, DirectoryProofs, HistoryRequest,
+    HistoryResponse, IdentityProof, MAX_AUDIT_EPOCHS,
 };
 use virgil_api::cards::{
-    CheckpointResponse, DirectoryProofs, HistoryRequest, HistoryResponse, IdentityProof,
+    CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
+    SearchResponse, ServiceKeyResponse,
 };
 use virgil_api::{ErrorCode, HealthResponse, endpoints};
 use virgil_card::directory::{DirectoryEntry, EntryState};
@@ -553,6 +554,46 @@ async fn directory_history(
     }))
 }
 
+/// `POST /v1/directory/actions/audit`: no token (auditors are anyone); at most
+/// [`MAX_AUDIT_EPOCHS`] epochs per request.
+async fn directory_audit(
+    State(service): State<Arc<Service>>,
+    body: Bytes,
+) -> Result<Json<AuditResponse>, ApiError> {
+    let request: AuditRequest = parse_json(&body)?;
+    if request.from == 0
+        || request.from >= request.to
+        || request.to - request.from > MAX_AUDIT_EPOCHS
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            format!(
+                "audit from epoch 1 or later to a later epoch, at most {MAX_AUDIT_EPOCHS} epochs per request"
+            ),
+        ));
+    }
+    let Some(publisher) = &service.directory else {
+        return Err(no_directory());
+    };
+    let (checkpoints, proof) = publisher
+        .audit(request.from, request.to)
+        .await
+        .map_err(|e| service.directory_error(e))?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotInDirectory,
+                format!("the key directory has not signed epoch {} yet", request.to),
+            )
+        })?;
+    Ok(Json(AuditResponse {
+        checkpoints: checkpoints
+            .iter()
+            .map(virgil_card::checkpoint::SignedCheckpoint::to_base64)
+            .collect(),
+        proof: to_base64(&proof),
+    }))
+}
+
 async fn revoke(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
@@ -711,7 +752,7 @@ pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, S
 pub const OPENAPI: &str = include_str!("../../../docs/api/cards-service.openapi.json");
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 10] = endpoints::cards::PATHS;
+pub const ROUTES: [&str; 11] = endpoints::cards::PATHS;
 
 async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
@@ -736,6 +777,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route(
             cards::History::PATH,
             on::<cards::History, _, _, _>(directory_history),
+        )
+        .route(
+            cards::Audit::PATH,
+            on::<cards::Audit, _, _, _>(directory_audit),
         );
     let common = CommonRoutes {
         health: on::<Health, _, _, _>(health),

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 mod account;
+#[cfg(feature = "server")]
+mod audit;
 mod card;
 mod config;
 mod contact;
@@ -111,6 +113,16 @@ enum Command {
     /// `login` and `inbox` run the same check.
     #[command(after_help = "Example:\n  virgil monitor")]
     Monitor,
+    /// Audit the cards service's key directory, as anyone may: every checkpoint signed
+    /// by the pinned service key, every epoch append-only (akd's proofs) since the last
+    /// audit, which is remembered; `--compare FILE` checks another auditor's or
+    /// device's checkpoint against this service's (two roots for one epoch: ALARM, exit
+    /// 3). Needs no login.
+    #[cfg(feature = "server")]
+    #[command(
+        after_help = "Examples:\n  virgil audit\n  virgil audit --from 1 --state auditor.checkpoint\n  virgil audit --compare other-auditor.checkpoint"
+    )]
+    Audit(audit::AuditArgs),
     /// End the session at the application server and forget the saved login: the
     /// session stops at once, and its access to the cards service within 35 seconds
     /// (the access tokens' lifetime and the service's clock allowance).
@@ -238,6 +250,8 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Login { username, password } => account::login(global, &username, &password),
         Command::Logout => account::logout(global),
         Command::Monitor => card::run_monitor(global),
+        #[cfg(feature = "server")]
+        Command::Audit(args) => audit::run(global, args),
         Command::Passwd { password, new } => account::change_password(global, &password, &new),
         Command::Session(command) => account::session(global, command),
         Command::Send {

@@ -1852,3 +1852,78 @@ fn a_deployment_can_require_post_quantum_recipients() {
     assert!(deployment.ok("carol", &["inbox"]).contains("pq only"));
     assert!(!deployment.ok("bob", &["inbox"]).contains("secret"));
 }
+
+/// `virgil audit` verifies every epoch append-only, remembers where it stopped, goes on
+/// from there, and compares another auditor's or a device's checkpoint; a second root
+/// signed for an epoch (the service key showing two views) is an ALARM, exit 3.
+#[test]
+fn the_key_directory_is_audited_and_compared() {
+    let deployment = Deployment::start();
+    deployment.onboard("alice");
+    let first = deployment.ok("auditor", &["audit"]);
+    assert!(first.contains("verified append-only"), "{first}");
+    let state = deployment.path("auditor").join("audit.checkpoint");
+    let read = |path: &std::path::Path| {
+        virgil::card::checkpoint::SignedCheckpoint::from_bytes(&std::fs::read(path).unwrap())
+            .unwrap()
+    };
+    let audited = read(&state).checkpoint.epoch;
+    assert!(audited >= 1);
+
+    deployment.onboard("bob");
+    let again = deployment.ok("auditor", &["audit"]);
+    let latest = read(&state).checkpoint.epoch;
+    assert!(latest > audited, "{again}");
+    assert!(
+        again.contains(&format!("({} new)", latest - audited)),
+        "{again}"
+    );
+    // From epoch 1 into another file: the same chain.
+    let other = deployment.path("other.checkpoint");
+    deployment.ok(
+        "auditor",
+        &["audit", "--from", "1", "--state", other.to_str().unwrap()],
+    );
+    assert_eq!(read(&other), read(&state));
+
+    // A device's view (bob's lookups kept its newest checkpoint) agrees.
+    deployment.ok_with("bob", &["send", "alice"], Some(b"hi"));
+    let device = deployment
+        .path("bob")
+        .join("keys")
+        .join("directory.checkpoint");
+    let compared = deployment.ok("auditor", &["audit", "--compare", device.to_str().unwrap()]);
+    assert!(compared.contains("is the same directory"), "{compared}");
+
+    // The service key signs another root for an audited epoch: shown to someone else,
+    // it is caught when their file is compared.
+    let (_, service_key) = virgil_keystore::key_file::open(
+        &deployment.dir.path().join("local").join("service.key"),
+        None,
+    )
+    .unwrap();
+    let mut forked = read(&state).checkpoint;
+    forked.root[0] ^= 1;
+    let forked_file = deployment.path("forked.checkpoint");
+    std::fs::write(&forked_file, forked.sign(&service_key).to_bytes()).unwrap();
+    let alarm = deployment.fails(
+        "auditor",
+        &["audit", "--compare", forked_file.to_str().unwrap()],
+        3,
+    );
+    assert!(
+        alarm.contains("signed two different directories"),
+        "{alarm}"
+    );
+    // And an auditor whose own record was of the other view is alarmed by the chain.
+    std::fs::copy(&forked_file, &state).unwrap();
+    let alarm = deployment.fails("auditor", &["audit"], 3);
+    assert!(alarm.contains("forked"), "{alarm}");
+    // The same for a record of an older epoch: the chain from it starts elsewhere.
+    let mut older = read(&other).checkpoint;
+    older.epoch = 1;
+    older.root = [7; 32];
+    std::fs::write(&state, older.sign(&service_key).to_bytes()).unwrap();
+    let alarm = deployment.fails("auditor", &["audit"], 3);
+    assert!(alarm.contains("forked at epoch 1"), "{alarm}");
+}

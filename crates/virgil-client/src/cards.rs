@@ -12,6 +12,7 @@ use std::time::Duration;
 use virgil_api::cards::{CardResponse, CardStatus, RevocationRecord, RevokeRequest, SearchRequest};
 use virgil_api::endpoints::{self, Endpoint};
 use virgil_api::{ErrorCode, token, unix_now};
+use virgil_card::checkpoint::SignedCheckpoint;
 use virgil_card::status::{StatusError, check_fresh, check_status};
 use virgil_card::{Card, CardId, RevocationRequest, SearchStatement, Verifier};
 use virgil_crypto::encoding::{from_base64, to_base64};
@@ -317,6 +318,76 @@ impl CardsClient {
             epoch: checkpoint.epoch,
             versions,
         }))
+    }
+
+    /// The key directory's signed checkpoint of `epoch` (the latest: `None`), checked
+    /// against the pinned key. It does not move this device's view (auditors and
+    /// comparisons use it).
+    pub fn checkpoint(&self, epoch: Option<u64>) -> Result<SignedCheckpoint, ClientError> {
+        let mut url = format!(
+            "{}{}",
+            self.base_url,
+            <endpoints::cards::Checkpoint as Endpoint>::path(&[])
+        );
+        if let Some(epoch) = epoch {
+            url.push_str(&format!("?epoch={epoch}"));
+        }
+        let response: virgil_api::cards::CheckpointResponse =
+            self.http.request(&url, None, &Method::Get)?;
+        let signed = SignedCheckpoint::from_base64(&response.checkpoint)?;
+        signed.verify(self.verifier.service_keys())?;
+        if epoch.is_some_and(|epoch| epoch != signed.checkpoint.epoch) {
+            return Err(ClientError::InvalidResponse(format!(
+                "asked for the checkpoint of epoch {}, got epoch {}",
+                epoch.unwrap_or_default(),
+                signed.checkpoint.epoch
+            )));
+        }
+        Ok(signed)
+    }
+
+    /// The signed checkpoints of epochs `from` to `to` (at most
+    /// [`virgil_api::cards::MAX_AUDIT_EPOCHS`] apart), each checked against the pinned
+    /// key, consecutive and of one directory and VRF key, and the directory's
+    /// append-only proof between them (akd's protobuf `AppendOnlyProof`), for an auditor
+    /// to verify. No token is needed.
+    pub fn audit(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<(Vec<SignedCheckpoint>, Vec<u8>), ClientError> {
+        let request = virgil_api::cards::AuditRequest { from, to };
+        let url = format!(
+            "{}{}",
+            self.base_url,
+            <endpoints::cards::Audit as Endpoint>::path(&[])
+        );
+        let response: virgil_api::cards::AuditResponse =
+            self.http.request(&url, None, &Method::json(&request)?)?;
+        let mut checkpoints = Vec::with_capacity(response.checkpoints.len());
+        for (expected, encoded) in (from..=to).zip(&response.checkpoints) {
+            let signed = SignedCheckpoint::from_base64(encoded)?;
+            let checkpoint = signed.verify(self.verifier.service_keys())?;
+            let same_directory = checkpoints.first().is_none_or(|first: &SignedCheckpoint| {
+                first.checkpoint.directory == checkpoint.directory
+                    && first.checkpoint.vrf_key == checkpoint.vrf_key
+            });
+            if checkpoint.epoch != expected || !same_directory {
+                return Err(ClientError::InvalidResponse(format!(
+                    "the audit answer's checkpoints are not epochs {from} to {to} of one directory"
+                )));
+            }
+            checkpoints.push(signed);
+        }
+        if u64::try_from(checkpoints.len()).ok() != to.checked_sub(from).map(|n| n + 1) {
+            return Err(ClientError::InvalidResponse(format!(
+                "the audit answer does not hold the checkpoints of epochs {from} to {to}"
+            )));
+        }
+        let proof = from_base64(&response.proof).map_err(|_| {
+            ClientError::InvalidResponse("the audit proof is not base64".to_owned())
+        })?;
+        Ok((checkpoints, proof))
     }
 
     /// The newest key directory checkpoint this client accepted, if any.

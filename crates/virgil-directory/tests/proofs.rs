@@ -8,6 +8,7 @@ use virgil_card::checkpoint::Checkpoint;
 use virgil_card::directory::{self, DirectoryEntry};
 use virgil_card::{CardId, CardIdentity, CardStatus, RevocationReason};
 use virgil_crypto::PrivateKey;
+use virgil_directory::audit::{AuditError, verify_append_only};
 use virgil_directory::directory::DEFAULT_CACHE_BYTES;
 use virgil_directory::{KeyDirectory, VrfKey};
 use virgil_server::database::Database;
@@ -116,6 +117,63 @@ fn proofs_of_the_service_verify_with_the_clients_functions_and_tampering_fails()
             refused * 10 > lookup.proof.len() * 9,
             "{refused} of {}",
             lookup.proof.len()
+        );
+    });
+}
+
+/// An auditor verifies that each epoch only added to the one before, between roots it
+/// takes from checkpoints; another root anywhere in the chain, or a proof of other
+/// epochs, is refused.
+#[test]
+fn append_only_proofs_verify_between_the_published_roots_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let service_key = PrivateKey::from_seed(&[42; 32]).unwrap();
+        let database = Database::connect(&url).await.unwrap();
+        let keys = KeyDirectory::open(
+            database,
+            VrfKey::of_service_key(&service_key),
+            DEFAULT_CACHE_BYTES,
+        )
+        .await
+        .unwrap();
+        let mut roots = Vec::new();
+        for n in 1..=4u8 {
+            let owner = CardIdentity::new("app", &format!("user{n}"));
+            keys.publish(vec![(
+                directory::label(&owner),
+                entry(&[(n, CardStatus::Active)]).encode(),
+            )])
+            .await
+            .unwrap();
+            roots.push(keys.latest().await.unwrap().root);
+        }
+        let proof = keys.audit(1, 4).await.unwrap();
+        verify_append_only(1, &roots, &proof).await.unwrap();
+        let part = keys.audit(2, 3).await.unwrap();
+        verify_append_only(2, &roots[1..3], &part).await.unwrap();
+
+        for (i, _) in roots.iter().enumerate() {
+            let mut forked = roots.clone();
+            forked[i][0] ^= 1;
+            assert!(
+                verify_append_only(1, &forked, &proof).await.is_err(),
+                "root {i} changed"
+            );
+        }
+        assert!(matches!(
+            verify_append_only(1, &roots[1..3], &part).await,
+            Err(AuditError::Malformed(_))
+        ));
+        assert!(
+            verify_append_only(1, &roots, &proof[..proof.len() / 2])
+                .await
+                .is_err()
         );
     });
 }

@@ -310,6 +310,11 @@ impl Virgil {
         })
     }
 
+    /// The pinned cards service key.
+    pub fn service_key(&self) -> &PublicKey {
+        &self.service_key
+    }
+
     /// Generating, saving, loading and managing keys.
     pub fn keys(&self) -> &Keys {
         &self.keys

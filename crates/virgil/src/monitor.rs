@@ -242,3 +242,39 @@ impl Virgil {
         })
     }
 }
+
+impl Virgil {
+    /// A client of the cards service's public directory endpoints (no login needed).
+    fn directory_client(&self) -> Result<virgil_client::CardsClient, Error> {
+        Ok(
+            virgil_client::CardsClient::builder(self.remote.cards_url()?, self.verifier.clone())
+                .tls_roots(self.remote.tls_roots().clone())
+                .build(),
+        )
+    }
+
+    /// The key directory's signed checkpoint of `epoch` (the latest: `None`), checked
+    /// against the pinned service key; no login needed. It does not move this
+    /// device's view of the directory.
+    pub fn directory_checkpoint(
+        &self,
+        epoch: Option<u64>,
+    ) -> Result<virgil_card::checkpoint::SignedCheckpoint, Error> {
+        self.directory_client()?
+            .checkpoint(epoch)
+            .map_err(Error::CardsService)
+    }
+
+    /// The signed checkpoints of epochs `from` to `to` and the directory's append-only
+    /// proof between them ([`virgil_client::CardsClient::audit`]), for an auditor to
+    /// verify (`virgil_directory::audit::verify_append_only`); no login needed.
+    pub fn directory_audit(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<(Vec<virgil_card::checkpoint::SignedCheckpoint>, Vec<u8>), Error> {
+        self.directory_client()?
+            .audit(from, to)
+            .map_err(Error::CardsService)
+    }
+}
