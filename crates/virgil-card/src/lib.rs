@@ -76,6 +76,8 @@ pub use export::{CardJson, MAX_EXPORT_LEN, MAX_SIGNATURES, SignatureJson};
 pub use id::CardId;
 pub use identity::CardIdentity;
 pub use revocation::{REVOCATION_LEN, RevocationReason, RevocationRequest};
-pub use safety_number::{SafetyNumber, safety_number};
+pub use safety_number::{
+    SafetyNumber, VERIFICATION_CODE_PREFIX, VerificationCode, VerificationCodeError, safety_number,
+};
 pub use status::{CardStatus, RevocationRecord, SearchStatement, StatusError};
 pub use verify::Verifier;

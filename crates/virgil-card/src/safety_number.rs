@@ -41,6 +41,74 @@ impl fmt::Debug for SafetyNumber {
     }
 }
 
+/// What `virgil contact verify` shows beside the number, as one QR-ready line: the
+/// safety number and the device's newest directory checkpoint, so that comparing the
+/// two devices' codes also checks that both see one key directory (docs/format.md §13):
+///
+/// ```text
+/// code = "virgil-verify:1:" ‖ 60 digits ‖ ":" ‖ base64(signed checkpoint, §14)  (or nothing)
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerificationCode {
+    /// The safety number.
+    pub number: SafetyNumber,
+    /// The device's newest directory checkpoint, if it has one.
+    pub checkpoint: Option<crate::checkpoint::SignedCheckpoint>,
+}
+
+/// The start of every [`VerificationCode`].
+pub const VERIFICATION_CODE_PREFIX: &str = "virgil-verify:1:";
+
+/// Why a verification code was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerificationCodeError {
+    /// Not a code of this format.
+    #[error("not a verification code (virgil-verify:1:<60 digits>:<checkpoint>): {0}")]
+    Malformed(&'static str),
+}
+
+impl VerificationCode {
+    /// The one-line form.
+    pub fn encode(&self) -> String {
+        let checkpoint = self
+            .checkpoint
+            .as_ref()
+            .map(crate::checkpoint::SignedCheckpoint::to_base64)
+            .unwrap_or_default();
+        format!(
+            "{VERIFICATION_CODE_PREFIX}{}:{checkpoint}",
+            self.number.digits()
+        )
+    }
+
+    /// Reads the one-line form (surrounding white space ignored).
+    pub fn parse(text: &str) -> Result<Self, VerificationCodeError> {
+        let malformed = VerificationCodeError::Malformed;
+        let rest = text
+            .trim()
+            .strip_prefix(VERIFICATION_CODE_PREFIX)
+            .ok_or(malformed("wrong start"))?;
+        let (digits, checkpoint) = rest
+            .split_once(':')
+            .ok_or(malformed("no checkpoint part"))?;
+        if digits.len() != 60 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(malformed("the number is not 60 digits"));
+        }
+        let checkpoint = match checkpoint {
+            "" => None,
+            encoded => Some(
+                crate::checkpoint::SignedCheckpoint::from_base64(encoded)
+                    .map_err(|_| malformed("the checkpoint does not decode"))?,
+            ),
+        };
+        Ok(Self {
+            number: SafetyNumber(digits.to_owned()),
+            checkpoint,
+        })
+    }
+}
+
 /// Domain separation for the safety number's hash.
 const CONTEXT: &[u8] = b"virgil/safety-number/v2";
 
@@ -101,6 +169,45 @@ mod tests {
     use super::*;
     use crate::CardRequest;
     use crate::testing::{card, keys};
+
+    #[test]
+    fn a_verification_code_round_trips_and_anything_else_is_refused() {
+        let [a, b, service] = keys();
+        let number = safety_number(&[card("alice", &a)], &[card("bob", &b)]).expect("number");
+        let checkpoint = crate::checkpoint::Checkpoint {
+            directory: "cards.example".to_owned(),
+            epoch: 9,
+            root: [1; 32],
+            vrf_key: [2; 32],
+            published_at: 1_700_000_000,
+        }
+        .sign(&service);
+        for code in [
+            VerificationCode {
+                number: number.clone(),
+                checkpoint: Some(checkpoint),
+            },
+            VerificationCode {
+                number: number.clone(),
+                checkpoint: None,
+            },
+        ] {
+            let line = code.encode();
+            assert!(line.starts_with("virgil-verify:1:"));
+            assert_eq!(VerificationCode::parse(&format!(" {line}\n")), Ok(code));
+        }
+        let good = format!("virgil-verify:1:{}:", number.digits());
+        for bad in [
+            "",
+            "virgil-verify:2:",
+            &good[..good.len() - 2],
+            &format!("virgil-verify:1:x{}:", &number.digits()[1..]),
+            &format!("{good}AAAA"),
+            &format!("{good}{}", "A".repeat(10_000)),
+        ] {
+            assert!(VerificationCode::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn safety_numbers_are_the_same_on_both_sides_and_change_with_any_key() {

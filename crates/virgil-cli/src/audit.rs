@@ -194,3 +194,66 @@ fn compare(
     );
     Ok(())
 }
+
+/// Checks that `a` and `b` (signed checkpoints of one directory, already verified) are
+/// on one append-only chain of the service's: the same checkpoint for one epoch, or
+/// every epoch between them signed and proven append-only, starting at the older one
+/// and ending at the newer one. `whose` names where `b` came from. A fork is an ALARM.
+pub(crate) fn same_chain(
+    virgil: &virgil::Virgil,
+    a: &Checkpoint,
+    b: &Checkpoint,
+    whose: &str,
+) -> Result<(), CliError> {
+    if a.directory != b.directory {
+        return Err(CliError::with(
+            Exit::Rejected,
+            format!(
+                "{whose} follows directory {:?}, this device {:?}: not the same cards service",
+                b.directory, a.directory
+            ),
+        ));
+    }
+    if a.epoch == b.epoch {
+        return if a == b {
+            Ok(())
+        } else {
+            Err(fork(a, b, whose))
+        };
+    }
+    let (older, newer) = if a.epoch < b.epoch {
+        ((a, "this device"), (b, whose))
+    } else {
+        ((b, whose), (a, "this device"))
+    };
+    let (older, older_name) = older;
+    let (newer, newer_name) = newer;
+    let mut position = older.epoch;
+    while position < newer.epoch {
+        let to = newer.epoch.min(position + MAX_AUDIT_EPOCHS);
+        let (checkpoints, proof) = virgil.directory_audit(position, to)?;
+        let ends = [
+            (older, older_name, checkpoints.first()),
+            (newer, newer_name, checkpoints.last()),
+        ];
+        for (held, name, signed) in ends {
+            if let Some(signed) = signed
+                && signed.checkpoint.epoch == held.epoch
+                && signed.checkpoint != *held
+            {
+                return Err(fork(&signed.checkpoint, held, name));
+            }
+        }
+        let roots: Vec<[u8; 32]> = checkpoints.iter().map(|c| c.checkpoint.root).collect();
+        virgil_directory::audit::verify_append_only_blocking(position, &roots, &proof).map_err(
+            |e| {
+                CliError::with(
+                    Exit::Rejected,
+                    format!("the key directory failed its audit: {e}"),
+                )
+            },
+        )?;
+        position = to;
+    }
+    Ok(())
+}

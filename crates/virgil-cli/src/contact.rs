@@ -37,11 +37,16 @@ pub(crate) enum ContactCommand {
     /// aloud, or side by side); the same number on both devices means each of you has
     /// the other's real keys.
     #[command(
-        after_help = "Example:\n  virgil contact verify bob     # bob runs: virgil contact verify alice"
+        after_help = "Examples:\n  virgil contact verify bob     # bob runs: virgil contact verify alice\n  virgil contact verify bob --code 'virgil-verify:1:…'   # the line bob's device printed"
     )]
     Verify {
         /// The contact's identity.
         identity: String,
+        /// The contact's verification code (the `virgil-verify:1:…` line their device
+        /// printed, e.g. scanned from a QR code): checks the number and that both
+        /// devices see one key directory.
+        #[arg(long, value_name = "CODE")]
+        code: Option<String>,
     },
     /// Mark a contact verified after comparing safety numbers: pins their current
     /// cards; from then on a key change of theirs is refused until verified again.
@@ -101,14 +106,20 @@ pub(crate) fn run(global: &Global, command: ContactCommand) -> Result<(), CliErr
             let cards = virgil.contacts().accept(&identity)?;
             println!("accepted {} card(s) of {identity}", cards.len());
         }
-        ContactCommand::Verify { identity } => {
+        ContactCommand::Verify { identity, code } => {
             let me = virgil
                 .own_identity()
                 .map(|me| me.identity)
                 .ok_or(virgil::Error::NotLoggedIn)?;
-            let number = virgil.contacts().safety_number(&identity)?;
-            println!("safety number of {me} and {identity}:\n  {number}");
-            println!("if {identity} sees the same number, run `virgil contact trust {identity}`");
+            let ours = virgil.contacts().verification_code(&identity)?;
+            println!("safety number of {me} and {identity}:\n  {}", ours.number);
+            println!("verification code (QR-ready):\n  {}", ours.encode());
+            match code {
+                None => println!(
+                    "if {identity} sees the same number, run `virgil contact trust {identity}`"
+                ),
+                Some(code) => compare_codes(&virgil, &identity, &ours, &code)?,
+            }
         }
         ContactCommand::Trust { identity } => {
             let cards = virgil.contacts().trust(&identity)?;
@@ -119,5 +130,70 @@ pub(crate) fn run(global: &Global, command: ContactCommand) -> Result<(), CliErr
         }
     }
     global.keep_refreshed_session(&virgil)?;
+    Ok(())
+}
+
+/// Compares `theirs` (the contact's verification code) with `ours`: the same safety
+/// number, and one key directory seen by both devices.
+fn compare_codes(
+    virgil: &virgil::Virgil,
+    identity: &str,
+    ours: &virgil::card::VerificationCode,
+    theirs: &str,
+) -> Result<(), CliError> {
+    let theirs =
+        virgil::card::VerificationCode::parse(theirs).map_err(|e| CliError::new(e.to_string()))?;
+    if theirs.number != ours.number {
+        return Err(CliError::with(
+            crate::error::Exit::Rejected,
+            format!(
+                "the safety numbers differ: {identity}'s device shows {}, this one {}; one of you is not using the other's real keys: do not trust {identity} until you find out why",
+                theirs.number, ours.number
+            ),
+        ));
+    }
+    println!("the safety numbers match");
+    let (Some(mine), Some(their_checkpoint)) = (&ours.checkpoint, &theirs.checkpoint) else {
+        println!("(no key directory view to compare on one of the devices)");
+        println!("run `virgil contact trust {identity}` to mark {identity} verified");
+        return Ok(());
+    };
+    let their_checkpoint = their_checkpoint
+        .verify(&[virgil.service_key().clone()])
+        .map_err(|e| {
+            CliError::with(
+                crate::error::Exit::Rejected,
+                format!("{identity}'s code: {e}"),
+            )
+        })?;
+    #[cfg(feature = "server")]
+    {
+        crate::audit::same_chain(
+            virgil,
+            &mine.checkpoint,
+            their_checkpoint,
+            &format!("{identity}'s device"),
+        )?;
+        println!(
+            "and both devices see one key directory (epochs {} and {} on one append-only chain)",
+            mine.checkpoint.epoch, their_checkpoint.epoch
+        );
+    }
+    #[cfg(not(feature = "server"))]
+    {
+        if mine.checkpoint.epoch == their_checkpoint.epoch && mine.checkpoint != *their_checkpoint {
+            return Err(CliError::with(
+                crate::error::Exit::Rejected,
+                format!(
+                    "ALARM: the cards service signed two different directories for epoch {}: one for this device, one for {identity}'s",
+                    their_checkpoint.epoch
+                ),
+            ));
+        }
+        println!(
+            "(this build cannot check directories of different epochs against each other; `virgil audit --compare` can)"
+        );
+    }
+    println!("run `virgil contact trust {identity}` to mark {identity} verified");
     Ok(())
 }

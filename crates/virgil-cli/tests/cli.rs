@@ -1927,3 +1927,89 @@ fn the_key_directory_is_audited_and_compared() {
     let alarm = deployment.fails("auditor", &["audit"], 3);
     assert!(alarm.contains("forked at epoch 1"), "{alarm}");
 }
+
+/// The verification code carries each device's newest directory checkpoint: comparing
+/// codes in person checks the safety number and that both devices see one directory
+/// (the same checkpoint, or epochs on one append-only chain); a second root signed for
+/// an epoch is an ALARM, exit 3.
+#[test]
+fn comparing_verification_codes_is_also_a_fork_check() {
+    let deployment = Deployment::start();
+    deployment.onboard("alice");
+    deployment.onboard("bob");
+    let code_of = |user: &str, contact: &str| {
+        let shown = deployment.ok(user, &["contact", "verify", contact]);
+        shown
+            .lines()
+            .map(str::trim)
+            .find(|line| line.starts_with("virgil-verify:1:"))
+            .unwrap_or_else(|| panic!("{shown}"))
+            .to_owned()
+    };
+    let alices = code_of("alice", "bob");
+    let matched = deployment.ok("bob", &["contact", "verify", "alice", "--code", &alices]);
+    assert!(
+        matched.contains("the safety numbers match")
+            && matched.contains("both devices see one key directory"),
+        "{matched}"
+    );
+    // A second root for the very epoch bob holds (shown to alice): caught at once.
+    let (_, service_key) = virgil_keystore::key_file::open(
+        &deployment.dir.path().join("local").join("service.key"),
+        None,
+    )
+    .unwrap();
+    let bobs = virgil::card::VerificationCode::parse(&code_of("bob", "alice")).unwrap();
+    let mut same_epoch = bobs.checkpoint.clone().unwrap().checkpoint;
+    same_epoch.root = [8; 32];
+    let forked_now = virgil::card::VerificationCode {
+        number: bobs.number.clone(),
+        checkpoint: Some(same_epoch.sign(&service_key)),
+    }
+    .encode();
+    let alarm = deployment.fails(
+        "bob",
+        &["contact", "verify", "alice", "--code", &forked_now],
+        3,
+    );
+    assert!(
+        alarm.contains("signed two different directories"),
+        "{alarm}"
+    );
+    // Bob's view moves on (carol joins, bob looks her up); alice's older code still
+    // checks out: both epochs are on one chain.
+    deployment.onboard("carol");
+    deployment.ok_with("bob", &["send", "carol"], Some(b"hi"));
+    let later = deployment.ok("bob", &["contact", "verify", "alice", "--code", &alices]);
+    assert!(later.contains("on one append-only chain"), "{later}");
+
+    // Alice was shown another directory for her epoch (the service key signed a second
+    // root): comparing codes in person catches it.
+    let code = virgil::card::VerificationCode::parse(&alices).unwrap();
+    let mut shown_to_alice = code.checkpoint.clone().unwrap().checkpoint;
+    shown_to_alice.root = [9; 32];
+    let forked = virgil::card::VerificationCode {
+        number: code.number.clone(),
+        checkpoint: Some(shown_to_alice.sign(&service_key)),
+    }
+    .encode();
+    let alarm = deployment.fails("bob", &["contact", "verify", "alice", "--code", &forked], 3);
+    assert!(
+        alarm.contains("signed two different directories"),
+        "{alarm}"
+    );
+
+    // Another number: refused whatever the directory says.
+    let other_number = alices.replacen("virgil-verify:1:", "virgil-verify:1:1", 1);
+    let other_number = format!(
+        "virgil-verify:1:{}{}",
+        &other_number["virgil-verify:1:".len()..][..60],
+        &alices["virgil-verify:1:".len() + 60..]
+    );
+    let differ = deployment.fails(
+        "bob",
+        &["contact", "verify", "alice", "--code", &other_number],
+        3,
+    );
+    assert!(differ.contains("the safety numbers differ"), "{differ}");
+}

@@ -244,6 +244,17 @@ impl Virgil {
 }
 
 impl Virgil {
+    /// The newest key directory checkpoint this device accepted (kept beside the
+    /// contact store), if any.
+    pub fn newest_checkpoint(
+        &self,
+    ) -> Result<Option<virgil_card::checkpoint::SignedCheckpoint>, Error> {
+        self.remote
+            .cards()?
+            .newest_checkpoint()
+            .map_err(Error::CardsService)
+    }
+
     /// A client of the cards service's public directory endpoints (no login needed).
     fn directory_client(&self) -> Result<virgil_client::CardsClient, Error> {
         Ok(

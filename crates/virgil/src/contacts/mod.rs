@@ -175,4 +175,15 @@ impl Contacts<'_> {
         }
         Ok(virgil_card::safety_number(&ours, &found)?)
     }
+
+    /// The safety number of you and `theirs` with this device's newest key directory
+    /// checkpoint, as one QR-ready line ([`virgil_card::VerificationCode::encode`]):
+    /// comparing two devices' codes also compares their views of the directory.
+    pub fn verification_code(&self, theirs: &str) -> Result<virgil_card::VerificationCode, Error> {
+        let number = self.safety_number(theirs)?;
+        Ok(virgil_card::VerificationCode {
+            number,
+            checkpoint: self.virgil.newest_checkpoint()?,
+        })
+    }
 }
