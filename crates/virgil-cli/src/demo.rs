@@ -212,10 +212,21 @@ impl Demo {
             "alice found and verified bob's {} cards: the phone's link from the card she pinned checks out, so no key-change warning",
             found.cards.len()
         ));
-        let own = bob.virgil.self_check().map_err(err("bob's self-check"))?;
         step(format!(
-            "bob's laptop checked bob's own cards: all {} were made by its key or linked from it (self-check; any other card of bob's would be an alarm)",
-            own.cards.len()
+            "alice's lookup was proven by the cards service's key directory: bob's {} cards are exactly his entry at epoch {}, against a checkpoint the pinned service key signed (nothing hidden, added or un-revoked)",
+            found.cards.len(),
+            found
+                .cards
+                .first()
+                .and_then(|card| card.directory_epoch)
+                .unwrap_or_default()
+        ));
+        let monitored = bob.virgil.monitor().map_err(err("bob's monitor"))?;
+        step(format!(
+            "bob's laptop checked bob's own cards: all {} were made by its key or linked from it, and so was every card in the {} versions of his directory entry up to epoch {} (monitor; any other card of bob's would be an alarm)",
+            monitored.check.cards.len(),
+            monitored.versions,
+            monitored.epoch.unwrap_or_default()
         ));
         let number = alice
             .virgil

@@ -29,6 +29,8 @@ fn the_demo_runs_the_tutorial_end_to_end() {
         "pinned it as a new contact",
         "carries a link signature",
         "no key-change warning",
+        "proven by the cards service's key directory",
+        "versions of his directory entry up to epoch",
         "safety number of alice and bob",
         "bob's phone read it too",
     ] {

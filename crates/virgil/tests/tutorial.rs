@@ -182,6 +182,17 @@ fn alice_sends_bob_a_signed_encrypted_message() {
         bob_device.contacts().safety_number("alice").unwrap()
     );
     assert!(alice_device.contacts().list().unwrap()[0].verified);
+    match bob_device.monitor() {
+        Ok(monitored) => println!(
+            "{} versions of bob's cards checked, up to epoch {:?}",
+            monitored.versions, monitored.epoch
+        ),
+        Err(Error::Monitor(alarm)) => println!("{alarm}"), // tell bob: revoke, change password
+        Err(other) => panic!("{other}"),
+    }
+    let code = alice_device.contacts().verification_code("bob").unwrap();
+    println!("or scan this: {}", code.encode()); // number + alice's directory checkpoint
+    assert!(bob_device.monitor().unwrap().versions >= 2);
 }
 
 /// The guide's "Post-quantum keys": the suite of new keys and the policy that refuses
