@@ -3,13 +3,16 @@
 //! (CardJson → Card), a search, a revocation (base64 → 46-byte request, signature), the
 //! app server's credentials, card submissions and messages; and the answers the clients
 //! decode (sessions, inboxes, card answers with revocation records, search answers) and
-//! the contact file's entries. Never a panic.
+//! the contact file's entries; the key directory's requests and answers (history,
+//! audit, checkpoints: their base64 parts decoded as a client does). Never a panic.
 
 use libfuzzer_sys::fuzz_target;
 use virgil_api::app::{Credentials, Inbox, SendMessageRequest, SessionResponse, SubmitCardRequest};
 use virgil_api::cards::{
-    CardResponse, RevocationRecord, RevokeRequest, SearchRequest, SearchResponse,
+    AuditRequest, AuditResponse, CardResponse, CheckpointResponse, HistoryRequest, HistoryResponse,
+    RevocationRecord, RevokeRequest, SearchRequest, SearchResponse,
 };
+use virgil_card::checkpoint::SignedCheckpoint;
 use virgil_card::{Card, CardJson, RevocationRequest};
 use virgil_crypto::encoding::from_base64;
 use virgil_crypto::sign::Signature;
@@ -32,6 +35,23 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = serde_json::from_slice::<Credentials>(data);
+    let _ = serde_json::from_slice::<AuditRequest>(data);
+    if let Ok(history) = serde_json::from_slice::<HistoryRequest>(data) {
+        let _ = virgil_card::content::validate_identity(&history.identity);
+    }
+    if let Ok(answer) = serde_json::from_slice::<CheckpointResponse>(data) {
+        let _ = SignedCheckpoint::from_base64(&answer.checkpoint);
+    }
+    if let Ok(answer) = serde_json::from_slice::<HistoryResponse>(data) {
+        let _ = SignedCheckpoint::from_base64(&answer.checkpoint);
+        let _ = from_base64(&answer.proof);
+    }
+    if let Ok(answer) = serde_json::from_slice::<AuditResponse>(data) {
+        for checkpoint in &answer.checkpoints {
+            let _ = SignedCheckpoint::from_base64(checkpoint);
+        }
+        let _ = from_base64(&answer.proof);
+    }
     if let Ok(submit) = serde_json::from_slice::<SubmitCardRequest>(data) {
         let _ = Card::import(&submit.card);
     }

@@ -76,6 +76,13 @@ create_exception!(
     "Your own identity has a card this device's keys did not make and no card of yours links: someone with your password, a session or the application's key added it. `.identity` names you, `.cards` lists the card ids. Revoke it with one of your keys and change your password."
 );
 
+create_exception!(
+    virgil,
+    MonitorAlarm,
+    SelfCheckAlarm,
+    "The key directory's history of your identity shows a card this device did not make (even one listed for a single epoch), or a revoked card listed again. `.identity` names you, `.cards` lists the card ids. Revoke what you did not make and change your password."
+);
+
 /// Adds the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -90,6 +97,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NotLoggedIn", py.get_type::<NotLoggedIn>())?;
     m.add("KeyChangeWarning", py.get_type::<KeyChangeWarning>())?;
     m.add("SelfCheckAlarm", py.get_type::<SelfCheckAlarm>())?;
+    m.add("MonitorAlarm", py.get_type::<MonitorAlarm>())?;
     Ok(())
 }
 
@@ -125,6 +133,32 @@ pub(crate) fn to_py(error: virgil::Error) -> PyErr {
             });
             error
         }
+        E::Monitor(alarm) => {
+            let error = with_attributes(
+                MonitorAlarm::new_err(message),
+                &[("identity", Some(alarm.identity.clone()))],
+                &[],
+            );
+            let mut cards: Vec<String> = alarm
+                .today
+                .iter()
+                .flat_map(|today| today.cards.iter().map(|c| c.card.to_string()))
+                .collect();
+            for finding in &alarm.findings {
+                let card = match finding {
+                    virgil::MonitorFinding::Foreign { card, .. }
+                    | virgil::MonitorFinding::Returned { card, .. } => card.to_string(),
+                    _ => continue,
+                };
+                if !cards.contains(&card) {
+                    cards.push(card);
+                }
+            }
+            Python::attach(|py| {
+                let _ = error.value(py).setattr("cards", cards);
+            });
+            error
+        }
         E::OwnIdentity { .. } | E::Directory(_) => VerificationError::new_err(message),
         E::NoCard { .. } => CardNotFound::new_err(message),
         E::NotLoggedIn => NotLoggedIn::new_err(message),
@@ -153,7 +187,9 @@ fn service_error(message: String, error: &virgil::client::ClientError) -> PyErr 
             });
             error
         }
-        C::Verification(_) | C::Status(_) => VerificationError::new_err(message),
+        C::Verification(_) | C::Status(_) | C::Checkpoint(_) | C::Directory(_) => {
+            VerificationError::new_err(message)
+        }
         _ => with_attributes(
             ServiceError::new_err(message),
             &[("code", None)],

@@ -215,6 +215,23 @@ impl Virgil {
             .map_err(to_py)
     }
 
+    /// `self_check`, then every version of the user's cards the key directory ever
+    /// published (proven against a checkpoint the service key signed): returns today's
+    /// cards; raises `MonitorAlarm` (a `SelfCheckAlarm`) for a card this device did not
+    /// make in any version, or a revoked card listed again.
+    fn monitor(&self, py: Python<'_>) -> PyResult<Vec<Card>> {
+        py.detach(|| self.0.monitor())
+            .map(|monitored| {
+                monitored
+                    .check
+                    .cards
+                    .into_iter()
+                    .map(|found| Card(found.card))
+                    .collect()
+            })
+            .map_err(to_py)
+    }
+
     /// The tutorial's form: `virgil.sign_then_encrypt(message, [alice_key, bob_cards])`
     /// signs with the one key in `recipients` and encrypts for every card in it (lists
     /// may nest) and for that key.

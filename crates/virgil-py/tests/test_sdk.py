@@ -436,6 +436,7 @@ def test_self_check_and_safety_numbers(alice, bob):
     alice_device, _, alice_card, alice_name = alice
     bob_device, _, _, bob_name = bob
     assert [card.id for card in alice_device.self_check()] == [alice_card.id]
+    assert [card.id for card in alice_device.monitor()] == [alice_card.id]
     number = alice_device.contacts.safety_number(bob_name)
     assert len(number.replace(" ", "")) == 60
     assert bob_device.contacts.safety_number(alice_name) == number
@@ -455,6 +456,11 @@ def test_a_card_the_owner_did_not_make_is_a_self_check_alarm(deployment):
     assert isinstance(raised.value, virgil.VerificationError)
     with pytest.raises(virgil.SelfCheckAlarm):
         device.contacts.safety_number(name)
+    # The monitor raises it too, as a MonitorAlarm (a SelfCheckAlarm) naming the card.
+    with pytest.raises(virgil.MonitorAlarm) as raised:
+        device.monitor()
+    assert raised.value.identity == name
+    assert raised.value.cards and card.id not in raised.value.cards
 
 
 def test_changing_the_account_password(deployment):
