@@ -2,7 +2,9 @@
 //! client threads for a fixed time per scenario. Reports req/s, p50 and p99 for
 //! get-by-id and search, each next to `/v1/health` at the same concurrency as the
 //! baseline, on SQLite and PostgreSQL, with one and two replicas (PostgreSQL), and
-//! health and get-by-id over TLS next to plain HTTP in the same run.
+//! health and get-by-id over TLS next to plain HTTP in the same run; and with the key
+//! directory next to without it (publish throughput, get and search latency, SQLite,
+//! the default epoch interval).
 //!
 //! `cargo bench -p virgil-cards-service --bench load` (needs PostgreSQL at
 //! `VIRGIL_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/test).
@@ -57,21 +59,36 @@ fn start(runtime: &tokio::runtime::Runtime, url: &str) -> String {
     start_with(runtime, url, None)
 }
 
-/// The service's router over `url` (SQLite or PostgreSQL).
+/// The service's router over `url` (SQLite or PostgreSQL), without a key directory.
 async fn service_router(url: &str) -> axum::Router {
+    service_router_with(url, false).await
+}
+
+/// The service's router over `url`; with `directory`, as `virgil serve cards` runs it:
+/// a key directory publishing at the default epoch interval.
+async fn service_router_with(url: &str, directory: bool) -> axum::Router {
     let mut applications = Applications::new();
     applications
         .register("chat", key(100).public_key().clone())
         .unwrap();
+    let store = CardStore::connect(url).await.unwrap();
     // One client address and one account send everything: rate limits off.
-    router(Arc::new(
-        Service::new(
-            CardStore::connect(url).await.unwrap(),
+    let mut service = Service::new(store.clone(), key(101), applications).with_account_rate(None);
+    if directory {
+        let publisher = virgil_cards_service::directory::Publisher::open(
+            store,
             key(101),
-            applications,
+            None,
+            virgil_directory::directory::DEFAULT_CACHE_BYTES,
         )
-        .with_account_rate(None),
-    ))
+        .await
+        .unwrap();
+        service = service.with_directory(
+            publisher,
+            Duration::from_millis(virgil_cards_service::config::DEFAULT_EPOCH_INTERVAL_MS),
+        );
+    }
+    router(Arc::new(service))
 }
 
 /// Like [`start`], served by `axum::serve` (no limits) instead of our accept loop: the
@@ -94,9 +111,18 @@ fn start_with(
     url: &str,
     tls: Option<virgil_server::tls::TlsAcceptor>,
 ) -> String {
+    start_server(runtime, url, tls, false)
+}
+
+fn start_server(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    tls: Option<virgil_server::tls::TlsAcceptor>,
+    directory: bool,
+) -> String {
     let url = url.to_owned();
     runtime.block_on(async move {
-        let router = service_router(&url).await;
+        let router = service_router_with(&url, directory).await;
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let listener = match tls {
             Some(tls) => Listener::with_tls(tcp, tls),
@@ -189,6 +215,8 @@ enum Endpoint {
     Health,
     Get,
     Search,
+    /// A new card for a new identity, each request.
+    Publish,
 }
 
 struct Result {
@@ -227,6 +255,19 @@ fn run(
                             .get(&format!("{base}/v1/cards/{}", ids[i % ids.len()]))
                             .header("Authorization", auth.as_str())
                             .call(),
+                        Endpoint::Publish => {
+                            let mut seed = [9u8; 32];
+                            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                            seed[8..16].copy_from_slice(&(t as u64).to_be_bytes());
+                            let mut card = CardRequest::new(&format!("new{t}-{i}"), "chat")
+                                .sign(&PrivateKey::from_seed(&seed).unwrap())
+                                .unwrap();
+                            card.sign_as(Signer::App("chat".into()), &key(100)).unwrap();
+                            agent
+                                .post(&format!("{base}/v1/cards"))
+                                .header("Authorization", auth.as_str())
+                                .send_json(card.to_json())
+                        }
                         Endpoint::Search => {
                             let names: Vec<String> = (0..5)
                                 .map(|k| format!("user{}", (i + k * 37) % CARDS))
@@ -300,6 +341,7 @@ fn measured(
         Endpoint::Health => "/v1/health",
         Endpoint::Get => "/v1/cards/{id}",
         Endpoint::Search => "/v1/cards/actions/search",
+        Endpoint::Publish => "/v1/cards",
     };
     let (sum_before, count_before) = server_time(bases, route);
     let result = run(bases, ids, endpoint, threads, seconds);
@@ -333,6 +375,53 @@ fn report(label: &str, bases: &[String], ids: &[String], seconds: f64) {
     }
 }
 
+/// With the key directory next to without, in the same run: publish throughput (a new
+/// identity per request: each waits for its epoch) and get and search latency.
+fn directory_rows(runtime: &tokio::runtime::Runtime, seconds: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+    let without = start_server(runtime, &url("plain.db"), None, false);
+    let with = start_server(runtime, &url("directory.db"), None, true);
+    let without_ids = seed(&without);
+    let with_ids = seed(&with);
+    for threads in [1, 16, 64] {
+        for (name, endpoint) in [
+            ("publish", Endpoint::Publish),
+            ("get", Endpoint::Get),
+            ("search", Endpoint::Search),
+        ] {
+            if endpoint != Endpoint::Publish && threads == 64 {
+                continue;
+            }
+            let base = run(
+                std::slice::from_ref(&without),
+                &without_ids,
+                endpoint,
+                threads,
+                seconds,
+            );
+            let ours = run(
+                std::slice::from_ref(&with),
+                &with_ids,
+                endpoint,
+                threads,
+                seconds,
+            );
+            println!(
+                "{:<22} {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x throughput, p99 {:.2}x, of without ({:.0} req/s, p99 {:.2} ms)",
+                "sqlite, directory",
+                ours.rps,
+                ours.p50.as_secs_f64() * 1e3,
+                ours.p99.as_secs_f64() * 1e3,
+                ours.rps / base.rps,
+                ours.p99.as_secs_f64() / base.p99.as_secs_f64(),
+                base.rps,
+                base.p99.as_secs_f64() * 1e3
+            );
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing to run.
     if !std::env::args().any(|arg| arg == "--bench") {
@@ -350,6 +439,12 @@ fn main() {
     println!(
         "cards service load test: {seconds} s per row, loopback, ureq client threads, server on 2 tokio workers"
     );
+
+    if std::env::var("VIRGIL_LOAD_ONLY").as_deref() == Ok("directory") {
+        directory_rows(&runtime, seconds);
+        return;
+    }
+    directory_rows(&runtime, seconds);
 
     let dir = tempfile::tempdir().unwrap();
     let sqlite = start(

@@ -343,14 +343,21 @@ impl Publisher {
         }
     }
 
-    /// Publishes epochs for as long as the process runs: at most one per `interval`,
-    /// after a write wakes it, or after [`IDLE_CHECK`] without one (a pending reset
+    /// Publishes epochs for as long as the process runs: at most one per `interval`
+    /// (at once after a write when the last one is older than that), or after [`IDLE_CHECK`] without one (a pending reset
     /// whose delay ended activates then, and an epoch a crash left unsigned is signed).
     /// Errors are logged and retried.
     pub async fn run(self: Arc<Self>, interval: Duration) {
+        // When the last epoch started: the next one starts at once after a write if the
+        // interval has passed since (an idle directory answers a publish in one epoch's
+        // time), else when it has (a busy one batches every write of an interval).
+        let mut last_epoch: Option<tokio::time::Instant> = None;
         loop {
             let _ = tokio::time::timeout(IDLE_CHECK, self.wake.notified()).await;
-            tokio::time::sleep(interval).await;
+            if let Some(last) = last_epoch {
+                tokio::time::sleep_until(last + interval).await;
+            }
+            last_epoch = Some(tokio::time::Instant::now());
             let settled = self.store.settle_resets(now()).await;
             let published = self.publish_pending().await;
             let error = match (settled, published) {

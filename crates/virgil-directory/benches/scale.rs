@@ -1,0 +1,141 @@
+//! The key directory at scale, on SQLite (and PostgreSQL with
+//! `VIRGIL_DIRECTORY_BACKEND=postgres`): build time for N identities (published in epochs
+//! of 10,000), then the lookup proof's size, the service's time to make one, the client's
+//! time to verify one, the process's peak RSS, and the verification of one
+//! 1,000-change epoch's append-only proof.
+//!
+//! `cargo bench -p virgil-directory --bench scale` (N = 10,000; `VIRGIL_DIRECTORY_IDENTITIES`
+//! sets it, e.g. 1000000 for the scale: a long run, not part of CI).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::Instant;
+use virgil_card::checkpoint::Checkpoint;
+use virgil_card::directory::{self, DirectoryEntry};
+use virgil_card::{CardId, CardIdentity, CardStatus};
+use virgil_crypto::PrivateKey;
+use virgil_directory::directory::DEFAULT_CACHE_BYTES;
+use virgil_directory::{KeyDirectory, VrfKey};
+use virgil_server::database::Database;
+
+const BATCH: usize = 10_000;
+
+fn owner(n: usize) -> CardIdentity {
+    CardIdentity::new("chat", &format!("user{n}"))
+}
+
+fn value(n: usize) -> Vec<u8> {
+    let mut id = [0u8; 32];
+    id[..8].copy_from_slice(&(n as u64).to_be_bytes());
+    let cards = [(CardId::from_bytes(id), CardStatus::Active)];
+    DirectoryEntry::of(cards.iter().map(|(id, status)| (id, status))).encode()
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|kb| kb.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let identities: usize = std::env::var("VIRGIL_DIRECTORY_IDENTITIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let backend = std::env::var("VIRGIL_DIRECTORY_BACKEND").unwrap_or_else(|_| "sqlite".into());
+    let dir = tempfile::tempdir().unwrap();
+    let postgres;
+    let url = if backend == "postgres" {
+        postgres = virgil_testkit::postgres::TempPostgres::new("virgil_directory_scale");
+        postgres.url().to_owned()
+    } else {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("directory.db").display()
+        )
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let service_key = PrivateKey::from_seed(&[42; 32]).unwrap();
+        let keys = KeyDirectory::open(
+            Database::connect(&url).await.unwrap(),
+            VrfKey::of_service_key(&service_key),
+            DEFAULT_CACHE_BYTES,
+        )
+        .await
+        .unwrap();
+        let started = Instant::now();
+        let mut next = 0;
+        while next < identities {
+            let end = identities.min(next + BATCH);
+            keys.publish(
+                (next..end)
+                    .map(|n| (directory::label(&owner(n)), value(n)))
+                    .collect(),
+            )
+            .await
+            .unwrap();
+            next = end;
+        }
+        let build = started.elapsed();
+        // One more epoch of 1,000 changes, for the audit row.
+        let before = keys.latest().await.unwrap();
+        keys.publish(
+            (0..1000)
+                .map(|n| (directory::label(&owner(n)), value(n + identities)))
+                .collect(),
+        )
+        .await
+        .unwrap();
+        let at = keys.latest().await.unwrap();
+        let checkpoint = Checkpoint {
+            directory: "bench".to_owned(),
+            epoch: at.epoch,
+            root: at.root,
+            vrf_key: keys.vrf_public_key().await.unwrap(),
+            published_at: 0,
+        };
+        let samples = 200;
+        let (mut make, mut verify, mut size) = (0.0, 0.0, 0usize);
+        for i in 0..samples {
+            let who = owner((i * 7919) % identities);
+            let started = Instant::now();
+            let lookup = keys.lookup(&directory::label(&who)).await.unwrap();
+            make += started.elapsed().as_secs_f64();
+            size = size.max(lookup.proof.len());
+            let started = Instant::now();
+            directory::verify_lookup(&checkpoint, &who, &lookup.proof).unwrap();
+            verify += started.elapsed().as_secs_f64();
+        }
+        let proof = keys.audit(before.epoch, at.epoch).await.unwrap();
+        let started = Instant::now();
+        virgil_directory::audit::verify_append_only(before.epoch, &[before.root, at.root], &proof)
+            .await
+            .unwrap();
+        let audit = started.elapsed();
+        println!(
+            "{backend}, {identities} identities: build {:.1} s ({:.0} identities/s); lookup proof ≤ {size} B; service makes one in {:.2} ms, client verifies one in {:.2} ms (mean of {samples}); audit proof of one 1,000-change epoch: {} B, verified in {:.3} s; peak RSS {:.0} MiB",
+            build.as_secs_f64(),
+            identities as f64 / build.as_secs_f64(),
+            make / samples as f64 * 1e3,
+            verify / samples as f64 * 1e3,
+            proof.len(),
+            audit.as_secs_f64(),
+            peak_rss_mib()
+        );
+    });
+}
