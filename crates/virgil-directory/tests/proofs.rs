@@ -21,24 +21,26 @@ fn entry(cards: &[(u8, CardStatus)]) -> DirectoryEntry {
     DirectoryEntry::of(cards.iter().map(|(id, status)| (id, status)))
 }
 
+/// A directory in a new SQLite database in `dir`, with the VRF key of a fixed service
+/// key.
+async fn open_directory(dir: &std::path::Path) -> KeyDirectory {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("cards.db").display());
+    let service_key = PrivateKey::from_seed(&[42; 32]).unwrap();
+    KeyDirectory::open(
+        Database::connect(&url).await.unwrap(),
+        VrfKey::of_service_key(&service_key),
+        DEFAULT_CACHE_BYTES,
+    )
+    .await
+    .unwrap()
+}
+
 #[test]
 fn proofs_of_the_service_verify_with_the_clients_functions_and_tampering_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("cards.db").display()
-    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let service_key = PrivateKey::from_seed(&[42; 32]).unwrap();
-        let database = Database::connect(&url).await.unwrap();
-        let keys = KeyDirectory::open(
-            database,
-            VrfKey::of_service_key(&service_key),
-            DEFAULT_CACHE_BYTES,
-        )
-        .await
-        .unwrap();
+        let keys = open_directory(dir.path()).await;
         let bob = CardIdentity::new("app", "bob");
         let first = entry(&[(1, CardStatus::Active)]);
         let second = entry(&[
@@ -127,21 +129,9 @@ fn proofs_of_the_service_verify_with_the_clients_functions_and_tampering_fails()
 #[test]
 fn append_only_proofs_verify_between_the_published_roots_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("cards.db").display()
-    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let service_key = PrivateKey::from_seed(&[42; 32]).unwrap();
-        let database = Database::connect(&url).await.unwrap();
-        let keys = KeyDirectory::open(
-            database,
-            VrfKey::of_service_key(&service_key),
-            DEFAULT_CACHE_BYTES,
-        )
-        .await
-        .unwrap();
+        let keys = open_directory(dir.path()).await;
         let mut roots = Vec::new();
         for n in 1..=4u8 {
             let owner = CardIdentity::new("app", &format!("user{n}"));

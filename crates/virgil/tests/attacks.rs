@@ -187,38 +187,12 @@ fn a_card_added_beside_the_owners_is_an_alarm_not_a_safety_number() {
     }
 }
 
-/// Inserts `card` as active into the SQLite cards database at `path`, as someone who
-/// can write to the database would (no rule is checked).
+/// Inserts `card` as active into the SQLite cards database at `path` and marks its
+/// owner's directory entry changed, as someone who can write to the database would (no
+/// rule is checked).
 fn insert_card(path: &std::path::Path, card: &Card) {
-    let url = format!("sqlite://{}", path.display());
-    let card = card.clone();
-    std::thread::spawn(move || {
-        tokio::runtime::Runtime::new().unwrap().block_on(async move {
-            use sqlx::Connection as _;
-            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query(
-                "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at)
-                 VALUES ($1, 'chat', $2, 'user', $3, $4, 1, 1)",
-            )
-            .bind(card.id().to_string())
-            .bind(card.identity())
-            .bind(card.snapshot().to_vec())
-            .bind(serde_json::to_string(&card.to_json().signatures).unwrap())
-            .execute(&mut connection)
-            .await
-            .unwrap();
-            sqlx::query(
-                "INSERT INTO directory_pending (app_id, identity, change) VALUES ('chat', $1, 1000)
-                 ON CONFLICT (app_id, identity) DO UPDATE SET change = 1000",
-            )
-            .bind(card.identity())
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        });
-    })
-    .join()
-    .unwrap();
+    insert_card_row(path, card);
+    db_exec(path, &[mark_changed(card.identity())]);
 }
 
 /// Hole 3 at the service: a card linked from a card revoked as compromised (here a

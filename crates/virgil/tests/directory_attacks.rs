@@ -104,14 +104,7 @@ fn not_in_directory<T: std::fmt::Debug>(outcome: Result<T, Error>) {
 fn a_revoked_card_served_as_active_is_refused() {
     let scene = Scene::sqlite(3);
     let [alice, bob] = scene.devices();
-    let Cast {
-        bob_key, bob_card, ..
-    } = alice_and_bob(&alice, &bob);
-    // Bob moves to a new card linked from the old, and revokes the old one.
-    let (_, phone) = publish(&bob, "bob", Some((&bob_card, &bob_key)));
-    bob.cards()
-        .revoke(bob_card.id(), RevocationReason::Compromised, &bob_key)
-        .unwrap();
+    let (Cast { bob_card, .. }, _, phone) = bob_moves_to_a_phone(&alice, &bob);
 
     // The card as published (every signature), from the honest service.
     let published = alice.cards().get(bob_card.id()).unwrap().card;
@@ -247,76 +240,11 @@ fn a_card_row_inserted_into_the_database_is_not_served() {
     let scene = Scene::sqlite(2);
     let [alice, bob] = scene.devices();
     let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
-    let mut inserted = virgil::card::CardRequest::new("bob", "chat")
-        .sign(&key(66))
-        .unwrap();
-    inserted
-        .sign_as(virgil::card::Signer::App("chat".into()), &key(APP))
-        .unwrap();
-    inserted
-        .sign_as(virgil::card::Signer::Service, &key(SERVICE))
-        .unwrap();
+    let inserted = planted_card("bob", 66);
     insert_card_row(&scene.dir.path().join("cards.db"), &inserted);
     // Several epoch intervals later, still only bob's own card.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(card_ids(&alice, "bob"), vec![*bob_card.id()]);
-}
-
-/// Inserts `card` as active into the SQLite cards database at `path`, as someone who
-/// can write to the database would (no rule is checked, no directory change marked).
-fn insert_card_row(path: &std::path::Path, card: &Card) {
-    let url = format!("sqlite://{}", path.display());
-    let card = card.clone();
-    std::thread::spawn(move || {
-        tokio::runtime::Runtime::new().unwrap().block_on(async move {
-            use sqlx::Connection as _;
-            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query(
-                "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at)
-                 VALUES ($1, 'chat', $2, 'user', $3, $4, 1, 1)",
-            )
-            .bind(card.id().to_string())
-            .bind(card.identity())
-            .bind(card.snapshot().to_vec())
-            .bind(serde_json::to_string(&card.to_json().signatures).unwrap())
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        });
-    })
-    .join()
-    .unwrap();
-}
-
-/// Runs `statements` on the SQLite cards database at `path`, as someone who can write
-/// to the database would.
-fn db_exec(path: &std::path::Path, statements: &[String]) {
-    let url = format!("sqlite://{}", path.display());
-    let statements = statements.to_vec();
-    std::thread::spawn(move || {
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async move {
-                use sqlx::Connection as _;
-                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                for statement in statements {
-                    sqlx::query(&statement)
-                        .execute(&mut connection)
-                        .await
-                        .unwrap();
-                }
-            });
-    })
-    .join()
-    .unwrap();
-}
-
-/// Marks `identity`'s entry changed, so the publisher republishes it from the database.
-fn mark_changed(identity: &str) -> String {
-    format!(
-        "INSERT INTO directory_pending (app_id, identity, change) VALUES ('chat', '{identity}', 1000)
-         ON CONFLICT (app_id, identity) DO UPDATE SET change = directory_pending.change + 1"
-    )
 }
 
 /// Polls `check` (every 200 ms, for up to 10 s: the publisher wakes at least every
@@ -340,13 +268,7 @@ fn within_epochs<T>(mut check: impl FnMut() -> Option<T>) -> T {
 fn a_card_un_revoked_in_the_database_is_an_alarm_on_the_owners_monitor() {
     let scene = Scene::sqlite(3);
     let [alice, bob] = scene.devices();
-    let Cast {
-        bob_key, bob_card, ..
-    } = alice_and_bob(&alice, &bob);
-    let (phone_key, phone) = publish(&bob, "bob", Some((&bob_card, &bob_key)));
-    bob.cards()
-        .revoke(bob_card.id(), RevocationReason::Compromised, &bob_key)
-        .unwrap();
+    let (Cast { bob_card, .. }, phone_key, phone) = bob_moves_to_a_phone(&alice, &bob);
     let before = bob.monitor().unwrap();
     assert!(before.versions >= 3, "publish, link, revoke");
 
@@ -403,15 +325,7 @@ fn a_card_shown_for_one_epoch_and_hidden_again_is_an_alarm_on_the_owners_monitor
     let [alice, bob] = scene.devices();
     let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
     assert!(bob.monitor().is_ok());
-    let mut planted = virgil::card::CardRequest::new("bob", "chat")
-        .sign(&key(66))
-        .unwrap();
-    planted
-        .sign_as(virgil::card::Signer::App("chat".into()), &key(APP))
-        .unwrap();
-    planted
-        .sign_as(virgil::card::Signer::Service, &key(SERVICE))
-        .unwrap();
+    let planted = planted_card("bob", 66);
     let db = scene.dir.path().join("cards.db");
     insert_card_row(&db, &planted);
     db_exec(&db, &[mark_changed("bob")]);

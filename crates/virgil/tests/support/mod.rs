@@ -152,3 +152,92 @@ pub(crate) fn alice_and_bob(alice: &Virgil, bob: &Virgil) -> Cast {
         bob_card,
     }
 }
+
+/// Inserts `card` as active into the SQLite cards database at `path`, as someone who
+/// can write to the database would (no rule is checked, no directory change marked).
+pub(crate) fn insert_card_row(path: &std::path::Path, card: &Card) {
+    let url = format!("sqlite://{}", path.display());
+    let card = card.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async move {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO cards (id, app_id, identity, identity_type, snapshot, signatures, created_at, published_at)
+                 VALUES ($1, 'chat', $2, 'user', $3, $4, 1, 1)",
+            )
+            .bind(card.id().to_string())
+            .bind(card.identity())
+            .bind(card.snapshot().to_vec())
+            .bind(serde_json::to_string(&card.to_json().signatures).unwrap())
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+/// Runs `statements` on the SQLite cards database at `path`, as someone who can write
+/// to the database would.
+pub(crate) fn db_exec(path: &std::path::Path, statements: &[String]) {
+    let url = format!("sqlite://{}", path.display());
+    let statements = statements.to_vec();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                use sqlx::Connection as _;
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                for statement in statements {
+                    sqlx::query(&statement)
+                        .execute(&mut connection)
+                        .await
+                        .unwrap();
+                }
+            });
+    })
+    .join()
+    .unwrap();
+}
+
+/// Marks `identity`'s entry changed, so the publisher republishes it from the database.
+pub(crate) fn mark_changed(identity: &str) -> String {
+    format!(
+        "INSERT INTO directory_pending (app_id, identity, change) VALUES ('chat', '{identity}', 1000)
+         ON CONFLICT (app_id, identity) DO UPDATE SET change = directory_pending.change + 1"
+    )
+}
+
+/// A card of `identity` for the key `key(owner)`, approved with the application key
+/// and countersigned with the service key: what someone holding both (or the database)
+/// would plant.
+pub(crate) fn planted_card(identity: &str, owner: u8) -> Card {
+    let mut card = virgil::card::CardRequest::new(identity, "chat")
+        .sign(&virgil_testkit::key(owner))
+        .unwrap();
+    card.sign_as(
+        virgil::card::Signer::App("chat".into()),
+        &virgil_testkit::key(APP),
+    )
+    .unwrap();
+    card.sign_as(virgil::card::Signer::Service, &virgil_testkit::key(SERVICE))
+        .unwrap();
+    card
+}
+
+/// Alice and bob (`alice_and_bob`), then bob moves to a phone whose card is linked from
+/// his first one, and revokes the first as compromised; returns the phone's key and card.
+pub(crate) fn bob_moves_to_a_phone(alice: &Virgil, bob: &Virgil) -> (Cast, virgil::Key, Card) {
+    let cast = alice_and_bob(alice, bob);
+    let (phone_key, phone) = publish(bob, "bob", Some((&cast.bob_card, &cast.bob_key)));
+    bob.cards()
+        .revoke(
+            cast.bob_card.id(),
+            virgil::RevocationReason::Compromised,
+            &cast.bob_key,
+        )
+        .unwrap();
+    (cast, phone_key, phone)
+}
