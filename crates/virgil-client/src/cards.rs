@@ -276,7 +276,11 @@ impl CardsClient {
             self.verifier.service_keys(),
             &content.app_id,
             &[content.identity.as_str()],
-            std::slice::from_ref(&published),
+            &[(
+                content.identity.as_str(),
+                published.card.id(),
+                &published.status,
+            )],
             directory.as_ref(),
             false,
         )?;
@@ -459,12 +463,16 @@ impl CardsClient {
             .collect::<Result<Vec<_>, ClientError>>()?;
         // Exactly the cards the key directory lists for each identity, proven against
         // a checkpoint the pinned key signed and this device's view allows.
+        let served: Vec<(&str, &CardId, &CardStatus)> = found
+            .iter()
+            .map(|card| (card.card.identity(), card.card.id(), &card.status))
+            .collect();
         let epoch = check_answer(
             self.checkpoints.as_ref(),
             self.verifier.service_keys(),
             &app_id,
             identities,
-            &found,
+            &served,
             directory.as_ref(),
             true,
         )?;

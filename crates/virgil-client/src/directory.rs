@@ -7,12 +7,11 @@
 //! API's answers and keeps the newest checkpoint in a [`CheckpointStore`].
 
 use crate::ClientError;
-use crate::cards::PublishedCard;
 use std::sync::Mutex;
 use virgil_api::cards::DirectoryProofs;
 use virgil_card::checkpoint::{Checkpoint, CheckpointLog, SignedCheckpoint};
 use virgil_card::directory::{self, DirectoryProofError};
-use virgil_card::{CardIdentity, CardStatus};
+use virgil_card::{CardId, CardIdentity, CardStatus};
 use virgil_crypto::PublicKey;
 use virgil_crypto::encoding::from_base64;
 
@@ -98,15 +97,15 @@ pub fn accept_checkpoint(
 
 /// Checks a lookup answer's `directory` part: the checkpoint (signed, not a rollback or
 /// fork, kept in `store`) and, for each identity of `app_id` asked for, that the cards
-/// served for it are exactly (`complete`: a search) or agree with (a get of one card)
-/// the entry its proof proves. An identity without a proof must have no card served
+/// served for it (`served`: identity, card, status) are exactly (`complete`: a search)
+/// or agree with (a get of one card) the entry its proof proves. An identity without a proof must have no card served
 /// (it is not in the directory). Returns the checkpoint's epoch.
 pub(crate) fn check_answer(
     store: &dyn CheckpointStore,
     service_keys: &[PublicKey],
     app_id: &str,
     identities: &[&str],
-    served: &[PublishedCard],
+    served: &[(&str, &CardId, &CardStatus)],
     directory: Option<&DirectoryProofs>,
     complete: bool,
 ) -> Result<Option<u64>, ClientError> {
@@ -140,8 +139,8 @@ pub(crate) fn check_answer(
         let owner = CardIdentity::new(app_id, identity);
         let cards = served
             .iter()
-            .filter(|found| found.card.identity() == *identity)
-            .map(|found| (found.card.id(), &found.status));
+            .filter(|(owner, _, _)| owner == identity)
+            .map(|(_, id, status)| (*id, *status));
         let proofs: Vec<_> = directory
             .proofs
             .iter()
