@@ -98,8 +98,9 @@ pub fn accept_checkpoint(
 /// Checks a lookup answer's `directory` part: the checkpoint (signed, not a rollback or
 /// fork, kept in `store`) and, for each identity of `app_id` asked for, that the cards
 /// served for it (`served`: identity, card, status) are exactly (`complete`: a search)
-/// or agree with (a get of one card) the entry its proof proves. An identity without a proof must have no card served
-/// (it is not in the directory). Returns the checkpoint's epoch.
+/// or agree with (a get of one card) the entry its proof proves. An identity without a
+/// proof must have no usable card served (it is not in the directory). Returns the
+/// checkpoint's epoch.
 pub(crate) fn check_answer(
     store: &dyn CheckpointStore,
     service_keys: &[PublicKey],

@@ -166,27 +166,42 @@ impl Virgil {
             .into_iter()
             .map(|entry| entry.key_id)
             .collect();
-        // A card the user revoked with the key of a card this device trusts was dealt
-        // with: no alarm about it again.
-        let revoked_by_user = |found: &virgil_client::PublishedCard| match &found.revocation {
-            Some(virgil_api::cards::RevocationRecord::Owner { signer, .. }) => {
-                signer.id != *found.card.id()
-                    && (trusted.contains(&signer.id)
-                        || own.cards.get(&signer.id).is_some()
-                        || signer
-                            .clone()
-                            .into_card()
-                            .is_ok_and(|card| local_keys.contains(card.public_key().key_id())))
-            }
-            _ => false,
+        // A card the user revoked with the key of a card this device trusts, at or after
+        // `since` (seconds), was dealt with: no alarm about it again. (The record's
+        // request is signed with its time, so an older revocation replayed by someone
+        // who can write the database does not count for a later return.)
+        let revoked_by_user = |found: &virgil_client::PublishedCard, since: u64| {
+            let Some(virgil_api::cards::RevocationRecord::Owner {
+                request,
+                signature,
+                signer,
+            }) = &found.revocation
+            else {
+                return false;
+            };
+            let trusted_signer = signer.id != *found.card.id()
+                && (trusted.contains(&signer.id)
+                    || own.cards.get(&signer.id).is_some()
+                    || signer
+                        .clone()
+                        .into_card()
+                        .is_ok_and(|card| local_keys.contains(card.public_key().key_id())));
+            trusted_signer
+                && virgil_card::status::decode_signed_request(request, signature)
+                    .is_ok_and(|(request, _)| request.created_at >= since)
         };
         let mut alarms = Vec::new();
         for finding in findings {
-            let MonitorFinding::Returned { card, .. } = &finding else {
+            let MonitorFinding::Returned { card, epoch } = &finding else {
                 continue;
             };
+            // When the card came back, as the service signed it.
+            let returned_at = self
+                .directory_checkpoint(Some(*epoch))?
+                .checkpoint
+                .published_at;
             match cards.get(card) {
-                Ok(found) if revoked_by_user(&found) => {}
+                Ok(found) if revoked_by_user(&found, returned_at) => {}
                 Ok(_)
                 | Err(virgil_client::ClientError::Api {
                     code: virgil_api::ErrorCode::CardNotFound,
@@ -206,7 +221,7 @@ impl Virgil {
                     own.review(&[(&found.card, &CardStatus::Active)], &local_keys)
                         .foreign
                         .contains(id)
-                        && !revoked_by_user(&found)
+                        && !revoked_by_user(&found, 0)
                 }
                 Err(virgil_client::ClientError::Api {
                     code: virgil_api::ErrorCode::CardNotFound,

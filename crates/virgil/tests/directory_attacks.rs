@@ -274,13 +274,7 @@ fn a_card_un_revoked_in_the_database_is_an_alarm_on_the_owners_monitor() {
 
     db_exec(
         &scene.dir.path().join("cards.db"),
-        &[
-            format!(
-                "UPDATE cards SET revoked_at = NULL, revocation_reason = NULL, revocation_record = NULL WHERE id = '{}'",
-                bob_card.id()
-            ),
-            mark_changed("bob"),
-        ],
+        &[un_revoke(bob_card.id()), mark_changed("bob")],
     );
     // The attack works on the directory: a first contact (a new device of alice's, which
     // never saw the revocation) is shown the card as active, proven. (Alice's own
@@ -314,6 +308,67 @@ fn a_card_un_revoked_in_the_database_is_an_alarm_on_the_owners_monitor() {
         .unwrap();
     let after = bob.monitor().unwrap();
     assert!(after.versions > before.versions);
+}
+
+/// Un-revokes card `id` (a database edit).
+fn un_revoke(id: &virgil::CardId) -> String {
+    format!(
+        "UPDATE cards SET revoked_at = NULL, revocation_reason = NULL, revocation_record = NULL WHERE id = '{id}'"
+    )
+}
+
+/// The database attacker then puts the card's old revocation back to cover its tracks:
+/// the card is revoked again, by a record bob's phone really signed — but before the
+/// card came back, so the monitor still raises the alarm.
+#[test]
+fn a_replayed_revocation_does_not_hide_an_un_revocation_from_the_monitor() {
+    let scene = Scene::sqlite(2);
+    let [alice, bob] = scene.devices();
+    let Cast {
+        bob_key, bob_card, ..
+    } = alice_and_bob(&alice, &bob);
+    // The revocation bob makes from his phone is one the monitor counts as his.
+    let (phone_key, _) = publish(&bob, "bob", Some((&bob_card, &bob_key)));
+    bob.cards()
+        .revoke(bob_card.id(), RevocationReason::Compromised, &phone_key)
+        .unwrap();
+    assert!(bob.monitor().is_ok());
+    let db = scene.dir.path().join("cards.db");
+    let id = bob_card.id();
+    db_exec(
+        &db,
+        &[
+            format!(
+                "CREATE TABLE saved AS SELECT revoked_at, revocation_reason, revocation_record FROM cards WHERE id = '{id}'"
+            ),
+            un_revoke(id),
+            mark_changed("bob"),
+        ],
+    );
+    within_epochs(|| matches!(bob.monitor(), Err(Error::Monitor(_))).then_some(()));
+    db_exec(
+        &db,
+        &[
+            format!(
+                "UPDATE cards SET revoked_at = (SELECT revoked_at FROM saved), revocation_reason = (SELECT revocation_reason FROM saved), revocation_record = (SELECT revocation_record FROM saved) WHERE id = '{id}'"
+            ),
+            mark_changed("bob"),
+        ],
+    );
+    within_epochs(|| {
+        let found = bob.cards().find(&["bob"]).ok()?;
+        (!found.cards.iter().any(|found| found.card.id() == id)).then_some(())
+    });
+    match bob.monitor() {
+        Err(Error::Monitor(alarm)) => assert!(
+            alarm.findings.iter().any(|finding| matches!(
+                finding,
+                virgil::MonitorFinding::Returned { card, .. } if card == id
+            )),
+            "{alarm}"
+        ),
+        other => panic!("the replayed revocation hid the un-revocation: {other:?}"),
+    }
 }
 
 /// The directory shows a card of the attacker's in bob's entry for one epoch (when alice
