@@ -375,51 +375,230 @@ fn report(label: &str, bases: &[String], ids: &[String], seconds: f64) {
     }
 }
 
-/// With the key directory next to without, in the same run: publish throughput (a new
-/// identity per request: each waits for its epoch) and get and search latency.
-fn directory_rows(runtime: &tokio::runtime::Runtime, seconds: f64) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let without = start_server(runtime, &url("plain.db"), None, false);
-    let with = start_server(runtime, &url("directory.db"), None, true);
+/// Publishes one new card for identity `name` (seeded by `seed`); returns its id.
+fn publish_one(agent: &ureq::Agent, base: &str, auth: &str, name: &str, seed: u64) -> String {
+    let mut key_seed = [11u8; 32];
+    key_seed[..8].copy_from_slice(&seed.to_be_bytes());
+    let mut card = CardRequest::new(name, "chat")
+        .sign(&PrivateKey::from_seed(&key_seed).unwrap())
+        .unwrap();
+    card.sign_as(Signer::App("chat".into()), &key(100)).unwrap();
+    let status = agent
+        .post(&format!("{base}/v1/cards"))
+        .header("Authorization", auth)
+        .send_json(card.to_json())
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "publishing: {status}");
+    card.id().to_string()
+}
+
+/// Publish to findable: `threads` clients each publish a card for a new identity and at
+/// once search for it, until the search answers with the card (a search that misses it
+/// is retried). Returns the p50 and p99 of publish start to the answer with the card.
+fn publish_to_findable(
+    base: &str,
+    threads: usize,
+    seconds: f64,
+    tag: &str,
+) -> (Duration, Duration) {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let auth = format!(
+        "Bearer {}",
+        token::issue(&key(100), "chat", "loader", now(), 3600)
+    );
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let base = base.to_owned();
+            let auth = auth.clone();
+            let tag = tag.to_owned();
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut latencies = Vec::new();
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    let name = format!("findable-{tag}-{t}-{i}");
+                    let started = Instant::now();
+                    let id = publish_one(&agent, &base, &auth, &name, (t as u64) << 32 | i);
+                    loop {
+                        let body: serde_json::Value = agent
+                            .post(&format!("{base}/v1/cards/actions/search"))
+                            .header("Authorization", auth.as_str())
+                            .send_json(serde_json::json!({ "identities": [name] }))
+                            .unwrap()
+                            .body_mut()
+                            .read_json()
+                            .unwrap();
+                        let found = body["cards"].as_array().is_some_and(|cards| {
+                            cards.iter().any(|c| c["card"]["id"] == id.as_str())
+                        });
+                        if found {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    latencies.push(started.elapsed());
+                    i += 1;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    latencies.sort_unstable();
+    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    (pick(0.5), pick(0.99))
+}
+
+/// A background writer publishing `per_second` new cards to `base` until the returned
+/// flag is set (epochs keep rolling while reads are measured).
+fn background_writes(
+    base: &str,
+    per_second: u32,
+    tag: &str,
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let base = base.to_owned();
+    let tag = tag.to_owned();
+    let handle = std::thread::spawn(move || {
+        let agent = agent();
+        let auth = format!(
+            "Bearer {}",
+            token::issue(&key(100), "chat", "writer", now(), 3600)
+        );
+        let period = Duration::from_secs_f64(1.0 / f64::from(per_second));
+        let mut next = Instant::now();
+        let mut i = 0u64;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            publish_one(
+                &agent,
+                &base,
+                &auth,
+                &format!("writer-{tag}-{i}"),
+                (1 << 48) | i,
+            );
+            i += 1;
+            next += period;
+            if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+    });
+    (stop, handle)
+}
+
+/// One row: `ours` against `base` (same scenario, same run).
+fn directory_row(label: &str, name: &str, threads: usize, ours: &Result, base: &Result) {
+    println!(
+        "{label:<26} {name:<16} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x throughput, p99 {:.2}x, of without ({:.0} req/s, p99 {:.2} ms)",
+        ours.rps,
+        ours.p50.as_secs_f64() * 1e3,
+        ours.p99.as_secs_f64() * 1e3,
+        ours.rps / base.rps,
+        ours.p99.as_secs_f64() / base.p99.as_secs_f64(),
+        base.rps,
+        base.p99.as_secs_f64() * 1e3
+    );
+}
+
+/// With the key directory next to without, in the same run, on the database at
+/// `url(name)`: publish throughput (a new identity per request), get and search latency
+/// (on a quiet directory, and while 20 cards a second are published so that epochs keep
+/// coming), and publish to findable (a publish, then searches until the card is there).
+fn directory_rows(
+    runtime: &tokio::runtime::Runtime,
+    seconds: f64,
+    label: &str,
+    url: &dyn Fn(&str) -> String,
+) {
+    let without = start_server(runtime, &url("plain"), None, false);
+    let with = start_server(runtime, &url("directory"), None, true);
     let without_ids = seed(&without);
     let with_ids = seed(&with);
+    let pair = |endpoint: Endpoint, threads: usize| {
+        let base = run(
+            std::slice::from_ref(&without),
+            &without_ids,
+            endpoint,
+            threads,
+            seconds,
+        );
+        let ours = run(
+            std::slice::from_ref(&with),
+            &with_ids,
+            endpoint,
+            threads,
+            seconds,
+        );
+        (ours, base)
+    };
     for threads in [1, 16, 64] {
-        for (name, endpoint) in [
-            ("publish", Endpoint::Publish),
-            ("get", Endpoint::Get),
-            ("search", Endpoint::Search),
-        ] {
-            if endpoint != Endpoint::Publish && threads == 64 {
-                continue;
-            }
-            let base = run(
-                std::slice::from_ref(&without),
-                &without_ids,
-                endpoint,
-                threads,
-                seconds,
-            );
-            let ours = run(
-                std::slice::from_ref(&with),
-                &with_ids,
-                endpoint,
-                threads,
-                seconds,
-            );
-            println!(
-                "{:<22} {name:<8} c={threads:<3} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:.2}x throughput, p99 {:.2}x, of without ({:.0} req/s, p99 {:.2} ms)",
-                "sqlite, directory",
-                ours.rps,
-                ours.p50.as_secs_f64() * 1e3,
-                ours.p99.as_secs_f64() * 1e3,
-                ours.rps / base.rps,
-                ours.p99.as_secs_f64() / base.p99.as_secs_f64(),
-                base.rps,
-                base.p99.as_secs_f64() * 1e3
-            );
+        let (ours, base) = pair(Endpoint::Publish, threads);
+        directory_row(label, "publish", threads, &ours, &base);
+    }
+    for threads in [1, 16] {
+        for (name, endpoint) in [("get", Endpoint::Get), ("search (5 ids)", Endpoint::Search)] {
+            let (ours, base) = pair(endpoint, threads);
+            directory_row(label, name, threads, &ours, &base);
         }
     }
+    for threads in [1, 16] {
+        for (name, endpoint) in [
+            ("get, writes", Endpoint::Get),
+            ("search, writes", Endpoint::Search),
+        ] {
+            let writers = [
+                background_writes(&without, 20, &format!("{name}{threads}")),
+                background_writes(&with, 20, &format!("{name}{threads}")),
+            ];
+            let (ours, base) = pair(endpoint, threads);
+            for (stop, handle) in writers {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                handle.join().unwrap();
+            }
+            directory_row(label, name, threads, &ours, &base);
+        }
+    }
+    for threads in [1, 16] {
+        let (base50, base99) =
+            publish_to_findable(&without, threads, seconds, &format!("b{threads}"));
+        let (p50, p99) = publish_to_findable(&with, threads, seconds, &format!("w{threads}"));
+        println!(
+            "{label:<26} {:<16} c={threads:<3} publish to findable p50 {:>7.2} ms  p99 {:>7.2} ms  (without: p50 {:.2} ms, p99 {:.2} ms)",
+            "publish→findable",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            base50.as_secs_f64() * 1e3,
+            base99.as_secs_f64() * 1e3,
+        );
+    }
+}
+
+/// The directory rows on SQLite, then on PostgreSQL (fresh databases each).
+fn all_directory_rows(runtime: &tokio::runtime::Runtime, seconds: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    directory_rows(runtime, seconds, "sqlite, directory", &|name| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(format!("{name}.db")).display()
+        )
+    });
+    let plain = virgil_testkit::postgres::TempPostgres::new("virgil_load_plain");
+    let directory = virgil_testkit::postgres::TempPostgres::new("virgil_load_directory");
+    directory_rows(runtime, seconds, "postgres, directory", &|name| {
+        if name == "plain" {
+            plain.url().to_owned()
+        } else {
+            directory.url().to_owned()
+        }
+    });
 }
 
 fn main() {
@@ -441,10 +620,10 @@ fn main() {
     );
 
     if std::env::var("VIRGIL_LOAD_ONLY").as_deref() == Ok("directory") {
-        directory_rows(&runtime, seconds);
+        all_directory_rows(&runtime, seconds);
         return;
     }
-    directory_rows(&runtime, seconds);
+    all_directory_rows(&runtime, seconds);
 
     let dir = tempfile::tempdir().unwrap();
     let sqlite = start(

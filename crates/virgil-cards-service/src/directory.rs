@@ -35,7 +35,8 @@ const SIGNING_RETRIES: u32 = 20;
 
 /// How long the publisher sleeps when no write wakes it.
 pub const IDLE_CHECK: Duration = Duration::from_secs(1);
-/// How long a write waits for the epoch that publishes it before answering anyway.
+/// How long a lookup of an owner with a change not yet published waits for the epoch
+/// that publishes it before answering from the latest one anyway.
 pub const PUBLISH_WAIT: Duration = Duration::from_secs(5);
 
 /// Why the directory could not be published.
@@ -228,12 +229,32 @@ impl Publisher {
         Ok(latest)
     }
 
+    /// Read-your-writes: when a change to one of `owners` is stored but not published
+    /// yet, wakes the publisher and waits (at most [`PUBLISH_WAIT`]) for the epoch that
+    /// publishes it. A write is answered at once ([`Publisher::changed`]); the first
+    /// lookup of its owner after it pays for the epoch instead, and every other lookup
+    /// pays one indexed read.
+    async fn caught_up(&self, owners: &[CardIdentity]) -> Result<(), PublishError> {
+        if self.store.any_pending(owners).await? {
+            let ticket = self.changed();
+            if !self.wait_published(ticket).await {
+                tracing::warn!(
+                    "a lookup waited {PUBLISH_WAIT:?} for the key directory to publish a change; answering from the latest epoch"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The latest signed checkpoint and the lookup proof of each of `owners` that is in
-    /// the directory, all of that epoch; `None` before the first epoch.
+    /// the directory, all of that epoch; `None` before the first epoch. A change to one
+    /// of `owners` stored before the call is in that epoch (unless publishing fails or
+    /// takes longer than [`PUBLISH_WAIT`]).
     pub async fn lookup_all(
         &self,
         owners: &[CardIdentity],
     ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
+        self.caught_up(owners).await?;
         let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };
@@ -252,11 +273,13 @@ impl Publisher {
     }
 
     /// The latest signed checkpoint and the history proof of `owner`'s entry, of that
-    /// epoch; `None` if `owner` was never published (or before the first epoch).
+    /// epoch; `None` if `owner` was never published (or before the first epoch). A
+    /// change stored before the call is in it, as for [`Publisher::lookup_all`].
     pub async fn history(
         &self,
         owner: &CardIdentity,
     ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
+        self.caught_up(std::slice::from_ref(owner)).await?;
         let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };

@@ -78,7 +78,8 @@ impl Service {
 
     /// Publishes the cards into the verifiable key directory `publisher`, one epoch per
     /// `interval` at most (a task on the current runtime, stopped with the storage); a
-    /// publish or revocation is answered once its epoch is published.
+    /// publish or revocation is answered at once, and a lookup of its owner once its
+    /// epoch is published.
     pub fn with_directory(mut self, publisher: Publisher, interval: std::time::Duration) -> Self {
         let publisher = Arc::new(publisher);
         let task = tokio::spawn(Arc::clone(&publisher).run(interval));
@@ -87,16 +88,12 @@ impl Service {
         self
     }
 
-    /// After a write committed: waits until the key directory has published it.
-    async fn directory_publishes(&self) {
+    /// After a write committed: wakes the key directory's publisher. The write is
+    /// answered at once; a lookup of the owner waits for the epoch that publishes it
+    /// ([`Publisher::lookup_all`]).
+    fn directory_changed(&self) {
         if let Some(directory) = &self.directory {
-            let ticket = directory.changed();
-            if !directory.wait_published(ticket).await {
-                tracing::warn!(
-                    "a card change is stored but the key directory did not publish it within {:?}",
-                    crate::directory::PUBLISH_WAIT
-                );
-            }
+            directory.changed();
         }
     }
 
@@ -227,7 +224,7 @@ async fn publish(
         .map_err(|e| service.store_error(e))?
     {
         Published::Created(stored) => {
-            service.directory_publishes().await;
+            service.directory_changed();
             Ok((StatusCode::CREATED, Json(service.response(stored))))
         }
         Published::Existing(stored) => Ok((StatusCode::OK, Json(service.response(stored)))),
@@ -363,20 +360,32 @@ impl Service {
         else {
             return Ok((Vec::new(), None));
         };
-        let mut cards = Vec::new();
+        let mut entries = Vec::with_capacity(lookups.len());
         let mut proofs = Vec::with_capacity(lookups.len());
         for (owner, lookup) in lookups {
             let entry = DirectoryEntry::decode(&lookup.value)
                 .map_err(|e| ApiError::internal(format!("the key directory: {e}")))?;
+            entries.push(entry);
+            proofs.push(IdentityProof {
+                identity: owner.identity,
+                proof: to_base64(&lookup.proof),
+            });
+        }
+        let listed: Vec<CardId> = entries
+            .iter()
+            .flat_map(|entry| entry.cards().map(|(id, _)| *id))
+            .collect();
+        let rows = self
+            .store
+            .read_many(app_id, &listed)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        let mut cards = Vec::with_capacity(listed.len());
+        for entry in &entries {
             for (id, state) in entry.cards() {
-                let stored = self
-                    .store
-                    .read(app_id, id)
-                    .await
-                    .map_err(|e| self.store_error(e))?;
                 // A listed card missing from the database is left out: the client
                 // then refuses the answer as incomplete, as it should.
-                if let Some(stored) = stored {
+                if let Some(stored) = rows.get(id).cloned() {
                     let status = match *state {
                         EntryState::Active => CardStatus::Active,
                         EntryState::Pending { activates_at } => {
@@ -386,10 +395,6 @@ impl Service {
                     cards.push(StoredCard { status, ..stored });
                 }
             }
-            proofs.push(IdentityProof {
-                identity: owner.identity,
-                proof: to_base64(&lookup.proof),
-            });
         }
         cards.sort_by(|a, b| {
             (a.card.identity(), a.published_at, a.card.id()).cmp(&(
@@ -621,7 +626,7 @@ async fn revoke(
         .revoke(&caller.app_id, &id, &request, &signature, &by, now())
         .await
         .map_err(|e| service.store_error(e))?;
-    service.directory_publishes().await;
+    service.directory_changed();
     Ok(Json(service.response(stored)))
 }
 

@@ -168,6 +168,113 @@ fn published_cards_are_provable_at_once(url: &str) {
     );
 }
 
+/// A write is answered at once, before its epoch; every lookup door waits for the epoch
+/// that publishes it (read your writes): a search (also one naming other identities), a
+/// get by id, a history, and a search right after a revocation. Without the wait each
+/// answers from the epoch before the write: the card missing, "try again", or still
+/// active.
+fn every_lookup_sees_the_write_before_it(url: &str) {
+    let cards = Cards::start(url);
+    // Epochs come at most one per interval: after this one, the next write waits.
+    let first = approved("first", 9);
+    cards.call(
+        "POST",
+        "/v1/cards",
+        Some(serde_json::to_value(first.to_json()).unwrap()),
+    );
+    let _ = cards.search("first");
+    let publish = |identity: &str, owner: u8| {
+        let card = approved(identity, owner);
+        cards.call(
+            "POST",
+            "/v1/cards",
+            Some(serde_json::to_value(card.to_json()).unwrap()),
+        );
+        card
+    };
+    // Search, with an identity that has no change among those named.
+    let alice = publish("alice", 1);
+    let answer = cards.call(
+        "POST",
+        "/v1/cards/actions/search",
+        Some(json!({"identities": ["first", "alice"]})),
+    );
+    let (_, entry) = proven(&answer, "alice");
+    assert_eq!(
+        entry.state_of(alice.id()),
+        Some(directory::EntryState::Active),
+        "search"
+    );
+    // Get by id.
+    let bob = publish("bob", 2);
+    let got = cards.raw.call(
+        "GET",
+        &format!("/v1/cards/{}", bob.id()),
+        Some(&cards.token),
+        None,
+    );
+    assert_eq!(got.status, 200, "get: {got:?}");
+    assert_eq!(got.body["status"]["state"], "active", "{got:?}");
+    // History.
+    let carol = publish("carol", 3);
+    let history = cards.call(
+        "POST",
+        "/v1/directory/actions/history",
+        Some(json!({"identity": "carol"})),
+    );
+    let checkpoint = SignedCheckpoint::from_base64(history["checkpoint"].as_str().unwrap())
+        .unwrap()
+        .checkpoint;
+    let versions = directory::verify_history(
+        &checkpoint,
+        &CardIdentity::new("chat", "carol"),
+        &from_base64(history["proof"].as_str().unwrap()).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        versions.last().unwrap().entry.state_of(carol.id()),
+        Some(directory::EntryState::Active),
+        "history"
+    );
+    // A revocation, then a search: the card is no longer listed.
+    let request = virgil_card::RevocationRequest {
+        card_id: *alice.id(),
+        reason: virgil_card::RevocationReason::Compromised,
+        created_at: now(),
+    };
+    cards.call(
+        "POST",
+        &format!("/v1/cards/{}/actions/revoke", alice.id()),
+        Some(json!({
+            "request": virgil_crypto::encoding::to_base64(&request.to_bytes()),
+            "signature": virgil_crypto::encoding::to_base64(request.sign(&key(CHAT)).as_bytes()),
+        })),
+    );
+    let (_, entry) = proven(&cards.search("alice"), "alice");
+    assert_eq!(
+        entry.state_of(alice.id()),
+        None,
+        "search after a revocation"
+    );
+}
+
+#[test]
+fn sqlite_every_lookup_sees_the_write_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    every_lookup_sees_the_write_before_it(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    ));
+}
+
+#[test]
+fn postgres_every_lookup_sees_the_write_before_it() {
+    let database =
+        virgil_testkit::postgres_or_skip!(postgres_every_lookup_sees_the_write_before_it);
+    every_lookup_sees_the_write_before_it(database.url());
+}
+
 #[test]
 fn sqlite_published_cards_are_provable_at_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,61 +2,21 @@
 //! the service key, answering with proofs in akd's protobuf encoding.
 
 use crate::storage::SqlStorage;
-use akd::ecvrf::{VRFKeyStorage, VrfError};
+use crate::vrf::VrfKey;
 use akd::errors::{AkdError, StorageError};
 use akd::storage::StorageManager;
 use akd::{AkdLabel, AkdValue, AzksParallelismConfig, HistoryParams};
 use protobuf::Message as _;
 use std::time::Duration;
-use virgil_crypto::PrivateKey;
 use virgil_server::database::Database;
-use zeroize::Zeroizing;
 
 /// The akd configuration: WhatsApp's, as deployed since 2023 (BLAKE3, its commitment and
 /// leaf hashing). A client verifies with the same one.
 pub type Configuration = akd::WhatsAppV1Configuration;
 
-/// What [`PrivateKey::derive_secret`] derives the VRF key for (docs/format.md §14).
-pub const VRF_PURPOSE: &[u8] = b"directory-vrf";
-
 /// The tree nodes kept in memory between requests, at most (bytes). The tree itself
 /// lives in the database; this bounds the cache, not the directory.
 pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
-
-/// The directory's VRF private key, which hides labels (who is in the directory) from
-/// anyone without it, and from which akd derives its commitment key. Derived from the
-/// service key: the key file stays the one secret to keep.
-#[derive(Clone)]
-pub struct VrfKey(Zeroizing<[u8; 32]>);
-
-impl VrfKey {
-    /// The VRF key of the directory the service key `service_key` signs for.
-    pub fn of_service_key(service_key: &PrivateKey) -> Self {
-        Self(service_key.derive_secret(VRF_PURPOSE))
-    }
-
-    /// The VRF public key (32 bytes), which every checkpoint carries.
-    pub fn public_key(&self) -> [u8; 32] {
-        let private = akd::ecvrf::VRFPrivateKey::try_from(self.0.as_slice());
-        // Every 32-byte string is an Ed25519 secret key, so this always succeeds.
-        private.map_or([0; 32], |private| {
-            *akd::ecvrf::VRFPublicKey::from(&private).as_bytes()
-        })
-    }
-}
-
-impl std::fmt::Debug for VrfKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("VrfKey(<redacted>)")
-    }
-}
-
-#[async_trait::async_trait]
-impl VRFKeyStorage for VrfKey {
-    async fn retrieve(&self) -> Result<Vec<u8>, VrfError> {
-        Ok(self.0.to_vec())
-    }
-}
 
 /// An epoch and its root hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

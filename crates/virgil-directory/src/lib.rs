@@ -13,6 +13,8 @@
 pub mod audit;
 pub mod directory;
 pub mod storage;
+pub mod vrf;
 
-pub use directory::{DirectoryError, EpochRoot, KeyDirectory, Lookup, VrfKey};
+pub use directory::{DirectoryError, EpochRoot, KeyDirectory, Lookup};
 pub use storage::SqlStorage;
+pub use vrf::VrfKey;

@@ -166,10 +166,12 @@ impl Virgil {
             .into_iter()
             .map(|entry| entry.key_id)
             .collect();
-        // A card the user revoked with the key of a card this device trusts, at or after
+        // A card the user revoked with the key of a card this device trusts, after
         // `since` (seconds), was dealt with: no alarm about it again. (The record's
         // request is signed with its time, so an older revocation replayed by someone
-        // who can write the database does not count for a later return.)
+        // who can write the database does not count for a later return. Times are
+        // whole seconds: a revocation signed in the second of the return could be the
+        // old one, so it does not count either.)
         let revoked_by_user = |found: &virgil_client::PublishedCard, since: u64| {
             let Some(virgil_api::cards::RevocationRecord::Owner {
                 request,
@@ -188,7 +190,7 @@ impl Virgil {
                         .is_ok_and(|card| local_keys.contains(card.public_key().key_id())));
             trusted_signer
                 && virgil_card::status::decode_signed_request(request, signature)
-                    .is_ok_and(|(request, _)| request.created_at >= since)
+                    .is_ok_and(|(request, _)| request.created_at > since)
         };
         let mut alarms = Vec::new();
         for finding in findings {

@@ -240,6 +240,9 @@ fn a_card_row_inserted_into_the_database_is_not_served() {
     let scene = Scene::sqlite(2);
     let [alice, bob] = scene.devices();
     let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
+    // Bob's card is published (a lookup waits for its epoch): no change of his is
+    // pending that the inserted row could ride along with.
+    assert_eq!(card_ids(&alice, "bob"), vec![*bob_card.id()]);
     let inserted = planted_card("bob", 66);
     insert_card_row(&scene.dir.path().join("cards.db"), &inserted);
     // Several epoch intervals later, still only bob's own card.
@@ -269,8 +272,12 @@ fn a_card_un_revoked_in_the_database_is_an_alarm_on_the_owners_monitor() {
     let scene = Scene::sqlite(3);
     let [alice, bob] = scene.devices();
     let (Cast { bob_card, .. }, phone_key, phone) = bob_moves_to_a_phone(&alice, &bob);
+    // Alice has talked to bob since he moved.
+    assert_eq!(card_ids(&alice, "bob"), vec![*phone.id()]);
     let before = bob.monitor().unwrap();
-    assert!(before.versions >= 3, "publish, link, revoke");
+    // Publish, then link and revoke (in one epoch or two: writes of one epoch
+    // interval are published together).
+    assert!(before.versions >= 2, "publish, link, revoke");
 
     db_exec(
         &scene.dir.path().join("cards.db"),
@@ -302,7 +309,11 @@ fn a_card_un_revoked_in_the_database_is_an_alarm_on_the_owners_monitor() {
         }
         other => panic!("no alarm for the un-revoked card: {other:?}"),
     }
-    // Bob revokes it again, from his phone: dealt with, the monitor is quiet again.
+    // Bob revokes it again, from his phone: dealt with, the monitor is quiet again. (A
+    // revocation counts if signed in a later second than the return's checkpoint: one
+    // of the same second could be the old one replayed. A person reading the alarm is
+    // never that quick; this test is, so it waits for the next second.)
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     bob.cards()
         .revoke(bob_card.id(), RevocationReason::Compromised, &phone_key)
         .unwrap();
@@ -380,6 +391,8 @@ fn a_card_shown_for_one_epoch_and_hidden_again_is_an_alarm_on_the_owners_monitor
     let [alice, bob] = scene.devices();
     let Cast { bob_card, .. } = alice_and_bob(&alice, &bob);
     assert!(bob.monitor().is_ok());
+    // Alice has talked to bob before.
+    assert_eq!(card_ids(&alice, "bob"), vec![*bob_card.id()]);
     let planted = planted_card("bob", 66);
     let db = scene.dir.path().join("cards.db");
     insert_card_row(&db, &planted);

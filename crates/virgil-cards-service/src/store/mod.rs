@@ -513,6 +513,33 @@ impl CardStore {
         .transpose()
     }
 
+    /// The cards of application `app_id` among `ids`, by id (one query per 256 ids);
+    /// an id the database does not have is missing from the map.
+    pub(crate) async fn read_many(
+        &self,
+        app_id: &str,
+        ids: &[CardId],
+    ) -> Result<std::collections::HashMap<CardId, StoredCard>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(256) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT {COLUMNS} FROM cards WHERE app_id = $1 AND id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(app_id);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let stored = Self::decode(&row)?;
+                found.insert(*stored.card.id(), stored);
+            }
+        }
+        Ok(found)
+    }
+
     /// [`CardStore::read`] inside a transaction.
     async fn read_in(
         &self,
@@ -665,6 +692,36 @@ impl CardStore {
                 Ok((CardIdentity { app_id, identity }, row.try_get("change")?))
             })
             .collect()
+    }
+
+    /// Whether a change to any of `owners` is stored but not yet published (one
+    /// indexed read per application named).
+    pub async fn any_pending(&self, owners: &[CardIdentity]) -> Result<bool, StoreError> {
+        let mut apps: Vec<&str> = owners.iter().map(|o| o.app_id.as_str()).collect();
+        apps.sort_unstable();
+        apps.dedup();
+        for app_id in apps {
+            let identities: Vec<&str> = owners
+                .iter()
+                .filter(|o| o.app_id == app_id)
+                .map(|o| o.identity.as_str())
+                .collect();
+            let placeholders: Vec<String> = (0..identities.len())
+                .map(|i| format!("${}", i + 2))
+                .collect();
+            let sql = format!(
+                "SELECT 1 FROM directory_pending WHERE app_id = $1 AND identity IN ({}) LIMIT 1",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(app_id);
+            for identity in identities {
+                query = query.bind(identity);
+            }
+            if query.fetch_optional(&self.pool).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// `owner`'s directory entry as the database has it now: its active and pending
