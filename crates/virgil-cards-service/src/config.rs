@@ -63,7 +63,8 @@ pub struct DirectoryConfig {
     /// id. Clients follow one directory per cards service: keep it fixed.
     pub id: Option<String>,
     /// At most one epoch per this many milliseconds (default
-    /// [`DEFAULT_EPOCH_INTERVAL_MS`]); a write is answered once its epoch is published.
+    /// [`DEFAULT_EPOCH_INTERVAL_MS`]); a write is answered at once, and the next
+    /// lookup of its owner waits for the epoch that publishes it.
     pub epoch_interval_ms: Option<u64>,
 }
 

@@ -30,6 +30,10 @@ pub const MAX_CHANGES_PER_EPOCH: usize = 10_000;
 /// ASCII; the schema lock is another).
 const PUBLISHER_LOCK: i64 = 0x7669_7267_696c_2d64;
 
+/// How many owners' lookup proofs are kept for the latest epoch, at most (about 3–5 KB
+/// each: ≤ 40 MiB).
+pub const PROOFS_KEPT: usize = 8_192;
+
 /// How many times an answer waits for another replica's epoch to be signed.
 const SIGNING_RETRIES: u32 = 20;
 
@@ -75,6 +79,10 @@ pub struct Publisher {
     /// Whether the last attempt failed (failures are logged once per episode).
     failing: std::sync::atomic::AtomicBool,
     wake: Notify,
+    /// The lookup proofs made at one epoch (`None`: not in the directory). A proof of
+    /// an owner at an epoch never changes, so an owner looked up again before the next
+    /// epoch is answered from here; a new epoch empties it.
+    proofs: std::sync::Mutex<(u64, std::collections::HashMap<CardIdentity, Option<Lookup>>)>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -119,6 +127,7 @@ impl Publisher {
             covered: watch::Sender::new((0, 0)),
             failing: std::sync::atomic::AtomicBool::new(false),
             wake: Notify::new(),
+            proofs: std::sync::Mutex::default(),
         };
         publisher.sign_missing().await?;
         Ok(publisher)
@@ -258,18 +267,52 @@ impl Publisher {
         let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };
+        let epoch = checkpoint.checkpoint.epoch;
         let mut found = Vec::with_capacity(owners.len());
         for owner in owners {
-            match self.keys.lookup(&directory::label(owner)).await {
-                Ok(lookup) => {
-                    same_epoch(lookup.at.epoch, checkpoint.checkpoint.epoch)?;
-                    found.push((owner.clone(), lookup));
-                }
-                Err(DirectoryError::NotFound) => {}
-                Err(other) => return Err(other.into()),
+            if let Some(kept) = self.kept_proof(epoch, owner) {
+                found.extend(kept.map(|lookup| (owner.clone(), lookup)));
+                continue;
             }
+            let lookup = match self.keys.lookup(&directory::label(owner)).await {
+                Ok(lookup) => {
+                    same_epoch(lookup.at.epoch, epoch)?;
+                    Some(lookup)
+                }
+                Err(DirectoryError::NotFound) => None,
+                Err(other) => return Err(other.into()),
+            };
+            self.keep_proof(epoch, owner, lookup.clone());
+            found.extend(lookup.map(|lookup| (owner.clone(), lookup)));
         }
         Ok(Some((checkpoint, found)))
+    }
+
+    /// The proof of `owner` kept for `epoch`: `Some(None)` when it is known not to be
+    /// in the directory, `None` when nothing is kept.
+    fn kept_proof(&self, epoch: u64, owner: &CardIdentity) -> Option<Option<Lookup>> {
+        let kept = self
+            .proofs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.0 != epoch {
+            return None;
+        }
+        kept.1.get(owner).cloned()
+    }
+
+    /// Keeps `owner`'s proof at `epoch` (forgetting every proof of another epoch).
+    fn keep_proof(&self, epoch: u64, owner: &CardIdentity, lookup: Option<Lookup>) {
+        let mut kept = self
+            .proofs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.0 != epoch {
+            *kept = (epoch, std::collections::HashMap::new());
+        }
+        if kept.1.len() < PROOFS_KEPT {
+            kept.1.insert(owner.clone(), lookup);
+        }
     }
 
     /// The latest signed checkpoint and the history proof of `owner`'s entry, of that

@@ -459,3 +459,149 @@ fn every_configuration_key_is_documented() {
         .to_string();
     virgil_testkit::assert_keys_documented(&error, "### Cards service", "### Application server");
 }
+
+/// Publishes `card` to `base` without panicking (the server may be killed under it):
+/// whether the service acknowledged it (201).
+fn try_publish(agent: &ureq::Agent, base: &str, card: &virgil_card::Card) -> bool {
+    let auth = format!(
+        "Bearer {}",
+        token::issue(&key(100), "chat", "writer", now(), 300)
+    );
+    agent
+        .post(&format!("{base}/v1/cards"))
+        .header("Authorization", &auth)
+        .send_json(card.to_json())
+        .is_ok_and(|response| response.status().as_u16() == 201)
+}
+
+/// `kill -9` while writes keep coming, so that epochs are being made when it lands:
+/// after a restart every publish the service acknowledged is in the directory, proven,
+/// and the epochs made after the restart extend the ones signed before it (the
+/// append-only proof from epoch 1 to the latest verifies). Three kills, at three
+/// moments.
+fn a_killed_publisher_loses_no_acknowledged_publish(url: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let mut acknowledged: Vec<(String, virgil_card::CardId)> = Vec::new();
+    for round in 0..3u64 {
+        let server = start(&key_file, url);
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let writer = {
+            let stop = std::sync::Arc::clone(&stop);
+            let base = server.url.clone();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(std::time::Duration::from_secs(5)))
+                    .build()
+                    .into();
+                let mut done = Vec::new();
+                let mut n = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    let identity = format!("user-{round}-{n}");
+                    let mut seed = [5u8; 32];
+                    seed[..8].copy_from_slice(&round.to_be_bytes());
+                    seed[8..16].copy_from_slice(&n.to_be_bytes());
+                    let mut card = CardRequest::new(&identity, "chat")
+                        .sign(&virgil_crypto::PrivateKey::from_seed(&seed).unwrap())
+                        .unwrap();
+                    card.sign_as(Signer::App("chat".into()), &key(100)).unwrap();
+                    if !try_publish(&agent, &base, &card) {
+                        break;
+                    }
+                    done.push((identity, *card.id()));
+                    n += 1;
+                }
+                done
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(350 + 230 * round));
+        server.kill();
+        stop.store(true, Ordering::SeqCst);
+        let done = writer.join().unwrap();
+        assert!(!done.is_empty(), "round {round}: nothing was published");
+        acknowledged.extend(done);
+    }
+    let server = start(&key_file, url);
+    let mut latest = 0;
+    for chunk in acknowledged.chunks(50) {
+        let names: Vec<&str> = chunk.iter().map(|(name, _)| name.as_str()).collect();
+        let (status, answer) = call(
+            "POST",
+            &format!("{}/v1/cards/actions/search", server.url),
+            Some(&serde_json::json!({ "identities": names })),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let checkpoint = virgil_card::checkpoint::SignedCheckpoint::from_base64(
+            answer["directory"]["checkpoint"].as_str().unwrap(),
+        )
+        .unwrap()
+        .checkpoint;
+        latest = checkpoint.epoch;
+        for (name, id) in chunk {
+            let proof = answer["directory"]["proofs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|proof| proof["identity"] == name.as_str())
+                .unwrap_or_else(|| panic!("{name} (acknowledged) has no proof after the restart"));
+            let proof =
+                virgil_crypto::encoding::from_base64(proof["proof"].as_str().unwrap()).unwrap();
+            let entry = virgil_card::directory::verify_lookup(
+                &checkpoint,
+                &virgil_card::CardIdentity::new("chat", name),
+                &proof,
+            )
+            .unwrap();
+            assert_eq!(
+                entry.entry.state_of(id),
+                Some(virgil_card::directory::EntryState::Active),
+                "{name}"
+            );
+        }
+    }
+    // One directory, from the first epoch to the last, across the kills.
+    let mut from = 1;
+    while from < latest {
+        let to = latest.min(from + 256);
+        let (status, audit) = call(
+            "POST",
+            &format!("{}/v1/directory/actions/audit", server.url),
+            Some(&serde_json::json!({ "from": from, "to": to })),
+        );
+        assert_eq!(status, 200, "{audit}");
+        let roots: Vec<[u8; 32]> = audit["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                virgil_card::checkpoint::SignedCheckpoint::from_base64(c.as_str().unwrap())
+                    .unwrap()
+                    .checkpoint
+                    .root
+            })
+            .collect();
+        let proof = virgil_crypto::encoding::from_base64(audit["proof"].as_str().unwrap()).unwrap();
+        virgil_directory::audit::verify_append_only_blocking(from, &roots, &proof).unwrap();
+        from = to;
+    }
+    server.stop();
+}
+
+#[test]
+fn sqlite_a_killed_publisher_loses_no_acknowledged_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    a_killed_publisher_loses_no_acknowledged_publish(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("cards.db").display()
+    ));
+}
+
+#[test]
+fn postgres_a_killed_publisher_loses_no_acknowledged_publish() {
+    let database = virgil_testkit::postgres_or_skip!(
+        postgres_a_killed_publisher_loses_no_acknowledged_publish
+    );
+    a_killed_publisher_loses_no_acknowledged_publish(database.url());
+}

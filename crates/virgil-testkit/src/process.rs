@@ -57,6 +57,14 @@ impl ServerProcess {
         }
     }
 
+    /// SIGKILL (`kill -9`: no shutdown, nothing flushed), and waits for it to die.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// SIGTERM; the exit status must be success.
     pub fn stop(mut self) {
         let status = self.terminate();

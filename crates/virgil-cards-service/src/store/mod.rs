@@ -522,19 +522,24 @@ impl CardStore {
     ) -> Result<std::collections::HashMap<CardId, StoredCard>, StoreError> {
         let mut found = std::collections::HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(256) {
+            // By primary key alone: with `app_id = ?` beside it, SQLite's planner takes
+            // the (app_id, identity) index and scans every card of the application.
             let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
             let sql = format!(
-                "SELECT {COLUMNS} FROM cards WHERE app_id = $1 AND id IN ({})",
+                "SELECT app_id, {COLUMNS} FROM cards WHERE id IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(app_id);
+            let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(id.to_string());
             }
             for row in query.fetch_all(&self.pool).await? {
-                let stored = Self::decode(&row)?;
-                found.insert(*stored.card.id(), stored);
+                let row_app: String = row.try_get("app_id")?;
+                if row_app == app_id {
+                    let stored = Self::decode(&row)?;
+                    found.insert(*stored.card.id(), stored);
+                }
             }
         }
         Ok(found)
