@@ -474,62 +474,66 @@ fn try_publish(agent: &ureq::Agent, base: &str, card: &virgil_card::Card) -> boo
         .is_ok_and(|response| response.status().as_u16() == 201)
 }
 
-/// `kill -9` while writes keep coming, so that epochs are being made when it lands:
-/// after a restart every publish the service acknowledged is in the directory, proven,
-/// and the epochs made after the restart extend the ones signed before it (the
-/// append-only proof from epoch 1 to the latest verifies). Three kills, at three
-/// moments.
-fn a_killed_publisher_loses_no_acknowledged_publish(url: &str) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = keygen(dir.path());
-    let mut acknowledged: Vec<(String, virgil_card::CardId)> = Vec::new();
-    for round in 0..3u64 {
-        let server = start(&key_file, url);
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let writer = {
-            let stop = std::sync::Arc::clone(&stop);
-            let base = server.url.clone();
-            std::thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(std::time::Duration::from_secs(5)))
-                    .build()
-                    .into();
-                let mut done = Vec::new();
-                let mut n = 0u64;
-                while !stop.load(Ordering::SeqCst) {
-                    let identity = format!("user-{round}-{n}");
-                    let mut seed = [5u8; 32];
-                    seed[..8].copy_from_slice(&round.to_be_bytes());
-                    seed[8..16].copy_from_slice(&n.to_be_bytes());
-                    let mut card = CardRequest::new(&identity, "chat")
-                        .sign(&virgil_crypto::PrivateKey::from_seed(&seed).unwrap())
-                        .unwrap();
-                    card.sign_as(Signer::App("chat".into()), &key(100)).unwrap();
-                    if !try_publish(&agent, &base, &card) {
-                        break;
-                    }
-                    done.push((identity, *card.id()));
-                    n += 1;
-                }
-                done
-            })
-        };
-        std::thread::sleep(std::time::Duration::from_millis(350 + 230 * round));
-        server.kill();
-        stop.store(true, Ordering::SeqCst);
-        let done = writer.join().unwrap();
-        assert!(!done.is_empty(), "round {round}: nothing was published");
-        acknowledged.extend(done);
-    }
-    let server = start(&key_file, url);
+/// A writer publishing new cards to `base` as fast as it can until `stop` is set or the
+/// server stops answering; returns what was acknowledged.
+fn writer(
+    base: String,
+    tag: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<(String, virgil_card::CardId)>> {
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut done = Vec::new();
+        let mut n = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let identity = format!("user-{tag}-{n}");
+            let mut seed = [5u8; 32];
+            seed[..8].copy_from_slice(&tag.to_be_bytes());
+            seed[8..16].copy_from_slice(&n.to_be_bytes());
+            let mut card = CardRequest::new(&identity, "chat")
+                .sign(&virgil_crypto::PrivateKey::from_seed(&seed).unwrap())
+                .unwrap();
+            card.sign_as(Signer::App("chat".into()), &key(100)).unwrap();
+            if !try_publish(&agent, &base, &card) {
+                break;
+            }
+            done.push((identity, *card.id()));
+            n += 1;
+        }
+        done
+    })
+}
+
+/// Writes to `server` from a writer thread for `millis`, then `kill -9`s it; returns
+/// what was acknowledged before.
+fn write_then_kill(
+    server: ServerProcess,
+    tag: u64,
+    millis: u64,
+) -> Vec<(String, virgil_card::CardId)> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = writer(server.url.clone(), tag, std::sync::Arc::clone(&stop));
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+    server.kill();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let done = writing.join().unwrap();
+    assert!(!done.is_empty(), "writer {tag}: nothing was published");
+    done
+}
+
+/// Every card of `acknowledged` is active in its owner's entry, proven, at `base`; and
+/// the directory's epochs are one append-only chain from epoch 1 to the latest.
+fn all_proven_and_append_only(base: &str, acknowledged: &[(String, virgil_card::CardId)]) {
     let mut latest = 0;
     for chunk in acknowledged.chunks(50) {
         let names: Vec<&str> = chunk.iter().map(|(name, _)| name.as_str()).collect();
         let (status, answer) = call(
             "POST",
-            &format!("{}/v1/cards/actions/search", server.url),
+            &format!("{base}/v1/cards/actions/search"),
             Some(&serde_json::json!({ "identities": names })),
         );
         assert_eq!(status, 200, "{answer}");
@@ -545,7 +549,7 @@ fn a_killed_publisher_loses_no_acknowledged_publish(url: &str) {
                 .unwrap()
                 .iter()
                 .find(|proof| proof["identity"] == name.as_str())
-                .unwrap_or_else(|| panic!("{name} (acknowledged) has no proof after the restart"));
+                .unwrap_or_else(|| panic!("{name} (acknowledged) has no proof after the kill"));
             let proof =
                 virgil_crypto::encoding::from_base64(proof["proof"].as_str().unwrap()).unwrap();
             let entry = virgil_card::directory::verify_lookup(
@@ -561,13 +565,12 @@ fn a_killed_publisher_loses_no_acknowledged_publish(url: &str) {
             );
         }
     }
-    // One directory, from the first epoch to the last, across the kills.
     let mut from = 1;
     while from < latest {
         let to = latest.min(from + 256);
         let (status, audit) = call(
             "POST",
-            &format!("{}/v1/directory/actions/audit", server.url),
+            &format!("{base}/v1/directory/actions/audit"),
             Some(&serde_json::json!({ "from": from, "to": to })),
         );
         assert_eq!(status, 200, "{audit}");
@@ -586,7 +589,45 @@ fn a_killed_publisher_loses_no_acknowledged_publish(url: &str) {
         virgil_directory::audit::verify_append_only_blocking(from, &roots, &proof).unwrap();
         from = to;
     }
+}
+
+/// `kill -9` while writes keep coming, so that epochs are being made when it lands:
+/// after a restart every publish the service acknowledged is in the directory, proven,
+/// and the epochs made after the restart extend the ones signed before it (the
+/// append-only proof from epoch 1 to the latest verifies). Three kills, at three
+/// moments.
+fn a_killed_publisher_loses_no_acknowledged_publish(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let mut acknowledged = Vec::new();
+    for round in 0..3u64 {
+        acknowledged.extend(write_then_kill(
+            start(&key_file, url),
+            round,
+            350 + 230 * round,
+        ));
+    }
+    let server = start(&key_file, url);
+    all_proven_and_append_only(&server.url, &acknowledged);
     server.stop();
+}
+
+/// Two replicas on one PostgreSQL database, both written to; one is killed mid-stream.
+/// The other, never restarted, takes over publishing: every publish either acknowledged
+/// is proven by it, and its epochs extend the killed one's without a fork.
+#[test]
+fn a_replica_takes_over_from_a_killed_publisher() {
+    let database = virgil_testkit::postgres_or_skip!(a_replica_takes_over_from_a_killed_publisher);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    let survivor = start(&key_file, database.url());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = writer(survivor.url.clone(), 7, std::sync::Arc::clone(&stop));
+    let mut acknowledged = write_then_kill(start(&key_file, database.url()), 8, 700);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    acknowledged.extend(writing.join().unwrap());
+    all_proven_and_append_only(&survivor.url, &acknowledged);
+    survivor.stop();
 }
 
 #[test]

@@ -53,11 +53,14 @@ impl CliError {
             ClientError::Api {
                 code: code @ (ErrorCode::StorageUnavailable | ErrorCode::CardsServiceBusy),
                 retry_after_seconds,
+                message,
                 ..
             } => Self::with(
                 Exit::Unavailable,
+                // A read can get this too (a card not yet in the key directory), so say
+                // what the server said rather than "could not store".
                 format!(
-                    "{server} could not store this now ({code}); nothing was stored: try again in {} s",
+                    "{server} cannot answer now: {message} ({code}); nothing was changed: try again in {} s",
                     retry_after_seconds.unwrap_or(5)
                 ),
             ),
