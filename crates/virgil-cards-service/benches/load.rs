@@ -291,17 +291,26 @@ fn run(
             })
         })
         .collect();
+    let (count, p50, p99) = percentiles(handles);
+    Result {
+        rps: count as f64 / seconds,
+        p50,
+        p99,
+    }
+}
+
+/// Joins the client threads; how many requests they made, and the p50 and p99 of their
+/// latencies.
+fn percentiles(
+    handles: Vec<std::thread::JoinHandle<Vec<Duration>>>,
+) -> (usize, Duration, Duration) {
     let mut latencies: Vec<Duration> = handles
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
     latencies.sort_unstable();
     let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
-    Result {
-        rps: latencies.len() as f64 / seconds,
-        p50: pick(0.50),
-        p99: pick(0.99),
-    }
+    (latencies.len(), pick(0.50), pick(0.99))
 }
 
 /// The server's own time in handlers for `route` (sum of seconds, count), from the
@@ -444,13 +453,8 @@ fn publish_to_findable(
             })
         })
         .collect();
-    let mut latencies: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    latencies.sort_unstable();
-    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
-    (pick(0.5), pick(0.99))
+    let (_, p50, p99) = percentiles(handles);
+    (p50, p99)
 }
 
 /// A background writer publishing `per_second` new cards to `base` until the returned

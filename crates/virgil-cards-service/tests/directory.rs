@@ -59,6 +59,25 @@ impl Cards {
         answer.body
     }
 
+    /// `identity`'s proven history (every version of its entry).
+    fn history(&self, identity: &str) -> Vec<directory::ProvenEntry> {
+        let history = self.call(
+            "POST",
+            "/v1/directory/actions/history",
+            Some(json!({"identity": identity})),
+        );
+        let checkpoint = SignedCheckpoint::from_base64(history["checkpoint"].as_str().unwrap())
+            .unwrap()
+            .checkpoint;
+        directory::verify_history(
+            &checkpoint,
+            &CardIdentity::new("chat", identity),
+            &from_base64(history["proof"].as_str().unwrap()).unwrap(),
+            None,
+        )
+        .unwrap()
+    }
+
     fn search(&self, identity: &str) -> Value {
         self.call(
             "POST",
@@ -128,21 +147,7 @@ fn published_cards_are_provable_at_once(url: &str) {
     // The checkpoint endpoint answers the same epoch, and the history proves it.
     let latest = cards.call("GET", "/v1/directory/checkpoint", None);
     assert_eq!(latest["checkpoint"], answer["directory"]["checkpoint"]);
-    let history = cards.call(
-        "POST",
-        "/v1/directory/actions/history",
-        Some(json!({"identity": "alice"})),
-    );
-    let checkpoint = SignedCheckpoint::from_base64(history["checkpoint"].as_str().unwrap())
-        .unwrap()
-        .checkpoint;
-    let versions = directory::verify_history(
-        &checkpoint,
-        &CardIdentity::new("chat", "alice"),
-        &from_base64(history["proof"].as_str().unwrap()).unwrap(),
-        None,
-    )
-    .unwrap();
+    let versions = cards.history("alice");
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].entry, entry);
     // Nobody never published has no proof and no card.
@@ -217,21 +222,7 @@ fn every_lookup_sees_the_write_before_it(url: &str) {
     assert_eq!(got.body["status"]["state"], "active", "{got:?}");
     // History.
     let carol = publish("carol", 3);
-    let history = cards.call(
-        "POST",
-        "/v1/directory/actions/history",
-        Some(json!({"identity": "carol"})),
-    );
-    let checkpoint = SignedCheckpoint::from_base64(history["checkpoint"].as_str().unwrap())
-        .unwrap()
-        .checkpoint;
-    let versions = directory::verify_history(
-        &checkpoint,
-        &CardIdentity::new("chat", "carol"),
-        &from_base64(history["proof"].as_str().unwrap()).unwrap(),
-        None,
-    )
-    .unwrap();
+    let versions = cards.history("carol");
     assert_eq!(
         versions.last().unwrap().entry.state_of(carol.id()),
         Some(directory::EntryState::Active),
