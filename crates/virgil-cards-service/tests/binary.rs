@@ -646,3 +646,34 @@ fn postgres_a_killed_publisher_loses_no_acknowledged_publish() {
     );
     a_killed_publisher_loses_no_acknowledged_publish(database.url());
 }
+
+/// A restart on an existing PostgreSQL database logs no notices about the schema it
+/// finds in place (`relation … already exists, skipping` came out as ten INFO lines).
+#[test]
+fn a_postgres_restart_logs_no_schema_notices() {
+    let database = virgil_testkit::postgres_or_skip!(a_postgres_restart_logs_no_schema_notices);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = keygen(dir.path());
+    for run in 0..2 {
+        let log = dir.path().join(format!("run{run}.log"));
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--database-url", database.url(), "--service-key-file"])
+            .arg(&key_file)
+            .arg("--app")
+            .arg(format!(
+                "chat={}",
+                to_base64(key(100).public_key().as_bytes())
+            ))
+            .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "info");
+        let server = ServerProcess::start_logging_to(command, std::fs::File::create(&log).unwrap());
+        server.stop();
+        let written = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            !written.contains("already exists"),
+            "run {run} logged schema notices:\n{written}"
+        );
+    }
+}

@@ -1670,6 +1670,16 @@ fn deploy_files_use_only_what_the_binaries_have() {
     }
     let dockerfile = std::fs::read_to_string(root.join("deploy/Dockerfile")).unwrap();
     assert!(dockerfile.contains("EXPOSE 8080 8081") && dockerfile.contains("USER virgil"));
+    // The build context (the repository, `COPY . .`) leaves out build products and a
+    // deployment's secrets: docker is not on these machines, so the patterns are checked.
+    let ignored = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
+    let patterns: Vec<&str> = ignored
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .collect();
+    for needed in ["/target", "/.git", "/deploy/local", "**/*.key", "**/*.db"] {
+        assert!(patterns.contains(&needed), ".dockerignore lacks {needed}");
+    }
 }
 
 /// Issue 15: `--suite pq` keys, the suite shown by `key show`/`key list`/`encrypt`, and

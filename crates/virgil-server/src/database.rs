@@ -125,6 +125,13 @@ impl Database {
                             .execute(&mut *connection)
                             .await?;
                     }
+                    if backend == Backend::Postgres {
+                        // PostgreSQL's notices ("relation … already exists, skipping"
+                        // on every start) are not ours to log; warnings still are.
+                        sqlx::query("SET client_min_messages = warning")
+                            .execute(&mut *connection)
+                            .await?;
+                    }
                     Ok(())
                 })
             })
