@@ -264,6 +264,17 @@ impl Publisher {
         owners: &[CardIdentity],
     ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
         self.caught_up(owners).await?;
+        // Every proof kept for the latest stored checkpoint's epoch: answered without
+        // the epoch lock, so an epoch being made meanwhile does not hold it up (what
+        // epoch E proves does not change). The checkpoint is stored in the transaction
+        // that clears the changes it published, so once `caught_up` saw an owner's
+        // change gone, this read sees its epoch, and proofs kept for an older one are
+        // not used.
+        if let Some(checkpoint) = self.store.checkpoint(None).await?
+            && let Some(found) = self.all_kept(checkpoint.checkpoint.epoch, owners)
+        {
+            return Ok(Some((checkpoint, found)));
+        }
         let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };
@@ -299,6 +310,26 @@ impl Publisher {
             return None;
         }
         kept.1.get(owner).cloned()
+    }
+
+    /// The proofs of all of `owners` kept for `epoch` (those in the directory), or
+    /// `None` if any is not kept.
+    fn all_kept(
+        &self,
+        epoch: u64,
+        owners: &[CardIdentity],
+    ) -> Option<Vec<(CardIdentity, Lookup)>> {
+        let kept = self.proofs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.0 != epoch {
+            return None;
+        }
+        let mut found = Vec::with_capacity(owners.len());
+        for owner in owners {
+            if let Some(lookup) = kept.1.get(owner)? {
+                found.push((owner.clone(), lookup.clone()));
+            }
+        }
+        Some(found)
     }
 
     /// Keeps `owner`'s proof at `epoch` (forgetting every proof of another epoch).
