@@ -314,12 +314,11 @@ impl Publisher {
 
     /// The proofs of all of `owners` kept for `epoch` (those in the directory), or
     /// `None` if any is not kept.
-    fn all_kept(
-        &self,
-        epoch: u64,
-        owners: &[CardIdentity],
-    ) -> Option<Vec<(CardIdentity, Lookup)>> {
-        let kept = self.proofs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn all_kept(&self, epoch: u64, owners: &[CardIdentity]) -> Option<Vec<(CardIdentity, Lookup)>> {
+        let kept = self
+            .proofs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.0 != epoch {
             return None;
         }

@@ -46,8 +46,15 @@ fn start(key_file: &Path, database_url: &str) -> ServerProcess {
 
 /// Like [`start`], with extra environment variables.
 fn start_with(key_file: &Path, database_url: &str, envs: &[(&str, &str)]) -> ServerProcess {
+    let mut command = serve_command(key_file, database_url);
+    command.env("RUST_LOG", "warn").envs(envs.iter().copied());
+    ServerProcess::start(command)
+}
+
+/// `serve` on an ephemeral port over `database_url`, with the key in `key_file` and the
+/// application "chat" registered.
+fn serve_command(key_file: &Path, database_url: &str) -> Command {
     let mut command = Command::new(BIN);
-    command.envs(envs.iter().copied());
     command
         .args([
             "serve",
@@ -63,9 +70,8 @@ fn start_with(key_file: &Path, database_url: &str, envs: &[(&str, &str)]) -> Ser
             "chat={}",
             to_base64(key(100).public_key().as_bytes())
         ))
-        .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn");
-    ServerProcess::start(command)
+        .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD);
+    command
 }
 
 fn call(method: &str, url: &str, body: Option<&impl serde::Serialize>) -> (u16, Value) {
@@ -401,17 +407,9 @@ fn logs_are_json_or_plain_text_and_name_the_server() {
     );
     for format in ["json", "text"] {
         let log = dir.path().join(format!("{format}.log"));
-        let mut command = Command::new(BIN);
+        let mut command = serve_command(&key_file, &database_url);
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", format])
-            .args(["--database-url", &database_url, "--service-key-file"])
-            .arg(&key_file)
-            .arg("--app")
-            .arg(format!(
-                "chat={}",
-                to_base64(key(100).public_key().as_bytes())
-            ))
-            .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
+            .args(["--log-format", format])
             .env("RUST_LOG", "info");
         let server = ServerProcess::start_logging_to(command, std::fs::File::create(&log).unwrap());
         assert_eq!(
@@ -656,18 +654,8 @@ fn a_postgres_restart_logs_no_schema_notices() {
     let key_file = keygen(dir.path());
     for run in 0..2 {
         let log = dir.path().join(format!("run{run}.log"));
-        let mut command = Command::new(BIN);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(["--database-url", database.url(), "--service-key-file"])
-            .arg(&key_file)
-            .arg("--app")
-            .arg(format!(
-                "chat={}",
-                to_base64(key(100).public_key().as_bytes())
-            ))
-            .env("VIRGIL_SERVICE_KEY_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "info");
+        let mut command = serve_command(&key_file, database.url());
+        command.env("RUST_LOG", "info");
         let server = ServerProcess::start_logging_to(command, std::fs::File::create(&log).unwrap());
         server.stop();
         let written = std::fs::read_to_string(&log).unwrap();

@@ -232,7 +232,10 @@ fn every_lookup_sees_the_write_before_it(url: &str) {
     // just before, so her proof is kept for the epoch before the revocation: it must not
     // be the answer after it.)
     let (_, entry) = proven(&cards.search("alice"), "alice");
-    assert_eq!(entry.state_of(alice.id()), Some(directory::EntryState::Active));
+    assert_eq!(
+        entry.state_of(alice.id()),
+        Some(directory::EntryState::Active)
+    );
     let request = virgil_card::RevocationRequest {
         card_id: *alice.id(),
         reason: virgil_card::RevocationReason::Compromised,
