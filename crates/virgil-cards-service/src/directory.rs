@@ -302,14 +302,8 @@ impl Publisher {
     /// The proof of `owner` kept for `epoch`: `Some(None)` when it is known not to be
     /// in the directory, `None` when nothing is kept.
     fn kept_proof(&self, epoch: u64, owner: &CardIdentity) -> Option<Option<Lookup>> {
-        let kept = self
-            .proofs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if kept.0 != epoch {
-            return None;
-        }
-        kept.1.get(owner).cloned()
+        self.all_kept(epoch, std::slice::from_ref(owner))
+            .map(|found| found.into_iter().next().map(|(_, lookup)| lookup))
     }
 
     /// The proofs of all of `owners` kept for `epoch` (those in the directory), or
