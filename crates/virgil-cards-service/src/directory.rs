@@ -270,8 +270,9 @@ impl Publisher {
         // that clears the changes it published, so once `caught_up` saw an owner's
         // change gone, this read sees its epoch, and proofs kept for an older one are
         // not used.
-        if let Some(checkpoint) = self.store.checkpoint(None).await?
-            && let Some(found) = self.all_kept(checkpoint.checkpoint.epoch, owners)
+        if let Some((kept_at, found)) = self.kept(owners)
+            && let Some(checkpoint) = self.store.checkpoint(None).await?
+            && checkpoint.checkpoint.epoch == kept_at
         {
             return Ok(Some((checkpoint, found)));
         }
@@ -281,8 +282,10 @@ impl Publisher {
         let epoch = checkpoint.checkpoint.epoch;
         let mut found = Vec::with_capacity(owners.len());
         for owner in owners {
-            if let Some(kept) = self.kept_proof(epoch, owner) {
-                found.extend(kept.map(|lookup| (owner.clone(), lookup)));
+            if let Some((kept_at, kept)) = self.kept(std::slice::from_ref(owner))
+                && kept_at == epoch
+            {
+                found.extend(kept);
                 continue;
             }
             let lookup = match self.keys.lookup(&directory::label(owner)).await {
@@ -299,30 +302,20 @@ impl Publisher {
         Ok(Some((checkpoint, found)))
     }
 
-    /// The proof of `owner` kept for `epoch`: `Some(None)` when it is known not to be
-    /// in the directory, `None` when nothing is kept.
-    fn kept_proof(&self, epoch: u64, owner: &CardIdentity) -> Option<Option<Lookup>> {
-        self.all_kept(epoch, std::slice::from_ref(owner))
-            .map(|found| found.into_iter().next().map(|(_, lookup)| lookup))
-    }
-
-    /// The proofs of all of `owners` kept for `epoch` (those in the directory), or
-    /// `None` if any is not kept.
-    fn all_kept(&self, epoch: u64, owners: &[CardIdentity]) -> Option<Vec<(CardIdentity, Lookup)>> {
+    /// The epoch of the kept proofs and those of `owners` (the ones in the directory),
+    /// or `None` if any of `owners` is not kept.
+    fn kept(&self, owners: &[CardIdentity]) -> Option<(u64, Vec<(CardIdentity, Lookup)>)> {
         let kept = self
             .proofs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if kept.0 != epoch {
-            return None;
-        }
         let mut found = Vec::with_capacity(owners.len());
         for owner in owners {
             if let Some(lookup) = kept.1.get(owner)? {
                 found.push((owner.clone(), lookup.clone()));
             }
         }
-        Some(found)
+        Some((kept.0, found))
     }
 
     /// Keeps `owner`'s proof at `epoch` (forgetting every proof of another epoch).
