@@ -245,14 +245,31 @@ impl Publisher {
     /// pays one indexed read.
     async fn caught_up(&self, owners: &[CardIdentity]) -> Result<(), PublishError> {
         if self.store.any_pending(owners).await? {
-            let ticket = self.changed();
-            if !self.wait_published(ticket).await {
-                tracing::warn!(
-                    "a lookup waited {PUBLISH_WAIT:?} for the key directory to publish a change; answering from the latest epoch"
-                );
-            }
+            self.wait_for_epoch().await;
         }
         Ok(())
+    }
+
+    /// Wakes the publisher and waits (at most [`PUBLISH_WAIT`]) for an epoch started
+    /// after now.
+    async fn wait_for_epoch(&self) {
+        let ticket = self.changed();
+        if !self.wait_published(ticket).await {
+            tracing::warn!(
+                "a read waited {PUBLISH_WAIT:?} for the key directory to publish a change; answering from the latest epoch"
+            );
+        }
+    }
+
+    /// The latest signed checkpoint (`None` before the first epoch). Every change
+    /// stored before the call is in its epoch (unless publishing fails or takes longer
+    /// than [`PUBLISH_WAIT`]): an auditor or monitor asking right after a write sees it,
+    /// as a lookup does.
+    pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, PublishError> {
+        if self.store.anything_pending().await? {
+            self.wait_for_epoch().await;
+        }
+        Ok(self.store.checkpoint(None).await?)
     }
 
     /// The latest signed checkpoint and the lookup proof of each of `owners` that is in

@@ -501,23 +501,29 @@ async fn directory_checkpoint(
     State(service): State<Arc<Service>>,
     Query(query): Query<CheckpointQuery>,
 ) -> Result<Json<CheckpointResponse>, ApiError> {
-    if service.directory.is_none() {
+    let Some(publisher) = &service.directory else {
         return Err(no_directory());
+    };
+    let checkpoint = match query.epoch {
+        Some(epoch) => service
+            .store
+            .checkpoint(Some(epoch))
+            .await
+            .map_err(|e| service.store_error(e))?,
+        None => publisher
+            .latest_checkpoint()
+            .await
+            .map_err(|e| service.directory_error(e))?,
     }
-    let checkpoint = service
-        .store
-        .checkpoint(query.epoch)
-        .await
-        .map_err(|e| service.store_error(e))?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NotInDirectory,
-                match query.epoch {
-                    Some(epoch) => format!("the key directory has no epoch {epoch}"),
-                    None => "the key directory has no epoch yet".to_owned(),
-                },
-            )
-        })?;
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotInDirectory,
+            match query.epoch {
+                Some(epoch) => format!("the key directory has no epoch {epoch}"),
+                None => "the key directory has no epoch yet".to_owned(),
+            },
+        )
+    })?;
     Ok(Json(CheckpointResponse {
         checkpoint: checkpoint.to_base64(),
     }))

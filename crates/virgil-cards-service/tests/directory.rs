@@ -175,9 +175,9 @@ fn published_cards_are_provable_at_once(url: &str) {
 
 /// A write is answered at once, before its epoch; every lookup door waits for the epoch
 /// that publishes it (read your writes): a search (also one naming other identities), a
-/// get by id, a history, and a search right after a revocation. Without the wait each
-/// answers from the epoch before the write: the card missing, "try again", or still
-/// active.
+/// get by id, a history, a search right after a revocation, and the latest checkpoint.
+/// Without the wait each answers from the epoch before the write: the card missing, "try
+/// again", still active, or an epoch without it.
 fn every_lookup_sees_the_write_before_it(url: &str) {
     let cards = Cards::start(url);
     // Epochs come at most one per interval: after this one, the next write waits.
@@ -249,11 +249,23 @@ fn every_lookup_sees_the_write_before_it(url: &str) {
             "signature": virgil_crypto::encoding::to_base64(request.sign(&key(CHAT)).as_bytes()),
         })),
     );
-    let (_, entry) = proven(&cards.search("alice"), "alice");
+    let (revoked_at, entry) = proven(&cards.search("alice"), "alice");
     assert_eq!(
         entry.state_of(alice.id()),
         None,
         "search after a revocation"
+    );
+    // The latest checkpoint (what an auditor or a monitor asks first): its epoch holds
+    // a write stored before the call.
+    publish("dave", 4);
+    let latest = cards.call("GET", "/v1/directory/checkpoint", None);
+    let latest = SignedCheckpoint::from_base64(latest["checkpoint"].as_str().unwrap())
+        .unwrap()
+        .checkpoint;
+    assert!(
+        latest.epoch > revoked_at,
+        "the latest checkpoint after a write: epoch {} (the write is not in it)",
+        latest.epoch
     );
 }
 

@@ -699,6 +699,14 @@ impl CardStore {
             .collect()
     }
 
+    /// Whether any change, of any owner, is stored but not published yet.
+    pub async fn anything_pending(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM directory_pending LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
     /// Whether a change to any of `owners` is stored but not yet published (one
     /// indexed read per application named).
     pub async fn any_pending(&self, owners: &[CardIdentity]) -> Result<bool, StoreError> {
