@@ -186,6 +186,17 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
     })
 }
 
+/// `health`: asks the server these options describe for `/v1/health`
+/// ([`virgil_server::health::check`]); prints its answer.
+pub async fn health(args: ServeArgs) -> Result<(), ServeError> {
+    let config = resolve(args)?;
+    let answer = virgil_server::health::check(config.listen(), config.tls.as_ref())
+        .await
+        .map_err(ServeError::Unhealthy)?;
+    println!("{answer}");
+    Ok(())
+}
+
 /// `serve`: runs the server until SIGINT/SIGTERM, then finishes in-flight requests.
 /// Prints `listening on https://ADDRESS` (`http://` without TLS) on stdout once it
 /// accepts connections.
@@ -241,6 +252,11 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (see docs/api.md).
     Serve(Box<ServeArgs>),
+    /// Ask the application server that the same options describe whether it is healthy
+    /// (`GET /v1/health` on its listen address, loopback for 0.0.0.0, accepting exactly
+    /// its configured TLS certificate): exit 0 and the answer, or exit 1 and why not. For
+    /// container and service-manager health checks.
+    Health(Box<ServeArgs>),
     /// Create an application key, locked with VIRGIL_APP_KEY_PASSWORD, and print its
     /// public key (register it with the cards service: --app APP_ID=KEY).
     Keygen(KeygenArgs),
@@ -260,6 +276,7 @@ pub fn main() -> std::process::ExitCode {
             keygen(&args, KEY_NAME, PASSWORD_VAR, "application key").map_err(ServeError::from)
         }
         Command::Serve(args) => runtime::block_on(serve(*args)),
+        Command::Health(args) => runtime::block_on(health(*args)),
         Command::AddUser(args) => runtime::block_on(add_user(args)),
         Command::SetPassword(args) => runtime::block_on(set_password(args)),
     };

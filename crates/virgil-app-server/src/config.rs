@@ -99,9 +99,19 @@ impl Config {
             .map_err(|e| ConfigError::invalid("cards_ca_file", e.to_string()))
     }
 
-    /// Reads a TOML file.
+    /// Reads a TOML file. Relative paths in it (the application key, the cards
+    /// service's CA, TLS files, a SQLite database) are relative to the file's
+    /// directory.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        virgil_server::config::read_toml(path)
+        use virgil_server::config::{beside, database_url_beside};
+        let mut config: Self = virgil_server::config::read_toml(path)?;
+        config.database_url = config
+            .database_url
+            .map(|url| database_url_beside(path, &url));
+        config.app_key_file = config.app_key_file.map(|key| beside(path, &key));
+        config.cards_ca_file = config.cards_ca_file.map(|ca| beside(path, &ca));
+        config.tls = config.tls.map(|tls| tls.beside(path));
+        Ok(config)
     }
 
     /// The application id.

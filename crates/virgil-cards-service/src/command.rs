@@ -69,6 +69,17 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// `health`: asks the server these options describe for `/v1/health`
+/// ([`virgil_server::health::check`]); prints its answer.
+pub async fn health(args: ServeArgs) -> Result<(), ServeError> {
+    let config = resolve(args)?;
+    let answer = virgil_server::health::check(config.listen(), config.tls.as_ref())
+        .await
+        .map_err(ServeError::Unhealthy)?;
+    println!("{answer}");
+    Ok(())
+}
+
 /// `serve`: runs the service until SIGINT/SIGTERM, then finishes in-flight requests.
 /// Prints `listening on https://ADDRESS` (`http://` without TLS) on stdout once it
 /// accepts connections.
@@ -112,6 +123,11 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (see docs/api.md).
     Serve(Box<ServeArgs>),
+    /// Ask the cards service that the same options describe whether it is healthy
+    /// (`GET /v1/health` on its listen address, loopback for 0.0.0.0, accepting exactly
+    /// its configured TLS certificate): exit 0 and the answer, or exit 1 and why not. For
+    /// container and service-manager health checks.
+    Health(Box<ServeArgs>),
     /// Create a service key, locked with VIRGIL_SERVICE_KEY_PASSWORD, and print its public
     /// key for clients to pin.
     Keygen(KeygenArgs),
@@ -125,6 +141,7 @@ pub fn main() -> std::process::ExitCode {
             keygen(&args, KEY_NAME, PASSWORD_VAR, "service key").map_err(ServeError::from)
         }
         Command::Serve(args) => runtime::block_on(serve(*args)),
+        Command::Health(args) => runtime::block_on(health(*args)),
     };
     runtime::exit("virgil-cards-service", result)
 }

@@ -120,9 +120,17 @@ impl Config {
         self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
     }
 
-    /// Reads a TOML file.
+    /// Reads a TOML file. Relative paths in it (the service key, TLS files, a SQLite
+    /// database) are relative to the file's directory.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        virgil_server::config::read_toml(path)
+        use virgil_server::config::{beside, database_url_beside};
+        let mut config: Self = virgil_server::config::read_toml(path)?;
+        config.database_url = config
+            .database_url
+            .map(|url| database_url_beside(path, &url));
+        config.service_key_file = config.service_key_file.map(|key| beside(path, &key));
+        config.tls = config.tls.map(|tls| tls.beside(path));
+        Ok(config)
     }
 
     /// The registered applications, with their keys decoded and validated.

@@ -33,7 +33,9 @@ pub(crate) struct InitArgs {
     unprotected: bool,
     /// Another name the servers' TLS certificate is for, besides localhost and the
     /// listen hosts (repeatable), e.g. `--host cards` for containers that reach the
-    /// cards service by its service name.
+    /// cards service by its service name. The first is also the host in the URLs init
+    /// writes (client.toml, app.toml's cards_url) for a listen address of 0.0.0.0 or
+    /// [::]; without one they say localhost.
     #[arg(long = "host", value_name = "NAME")]
     hosts: Vec<String>,
 }

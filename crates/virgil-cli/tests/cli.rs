@@ -494,7 +494,7 @@ fn failures_are_one_line_with_the_documented_exit_codes() {
     let mut config: toml::Table =
         toml::from_str(&std::fs::read_to_string(&deployment.client_config).unwrap()).unwrap();
     config.insert("app_url".into(), "http://127.0.0.1:9".into());
-    let unreachable = deployment.path("unreachable.toml");
+    let unreachable = deployment.path("local/unreachable.toml");
     std::fs::write(&unreachable, toml::to_string(&config).unwrap()).unwrap();
     let stderr = deployment.fails(
         "alice",
@@ -826,7 +826,7 @@ fn the_servers_speak_tls_and_plain_http_stays_on_loopback() {
         toml::from_str(&std::fs::read_to_string(deployment.path("local/cards.toml")).unwrap())
             .unwrap();
     cards.remove("tls");
-    let plain_toml = deployment.path("plain-cards.toml");
+    let plain_toml = deployment.path("local/plain-cards.toml");
     std::fs::write(&plain_toml, toml::to_string(&cards).unwrap()).unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "cards", "--config"])

@@ -21,7 +21,8 @@ pub struct InitOptions {
     /// The application key's password (`None`: stored unprotected).
     pub app_key_password: Option<String>,
     /// Other names the servers' certificate is for, besides localhost and the listen
-    /// hosts.
+    /// hosts. The first is also the host of the URLs init writes for a server whose
+    /// listen address is unspecified (`0.0.0.0`, `[::]`).
     pub hosts: Vec<String>,
 }
 
@@ -56,12 +57,35 @@ fn toml_string(value: &str) -> String {
     toml::Value::String(value.to_owned()).to_string()
 }
 
-fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", path.display())
+/// A file of the deployment as its configuration files name it: by its name alone,
+/// which the servers and clients read relative to the configuration file's directory,
+/// so the directory works wherever it is moved or mounted (`/etc/virgil` in a
+/// container, a systemd unit's).
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("")
 }
 
-fn path_string(path: &Path) -> String {
-    toml_string(&path.display().to_string())
+/// The URL clients use for a server listening on `listen`: `https://HOST:PORT` with the
+/// listen host, or, when that is unspecified (`0.0.0.0`, `[::]`), the first of `hosts`
+/// (else `localhost`).
+fn client_url(hosts: &[String], listen: &str) -> String {
+    let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "443"));
+    let bare = host.trim_matches(|c| c == '[' || c == ']');
+    let unspecified = bare
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    if unspecified {
+        let host = hosts.first().map_or("localhost", String::as_str);
+        if host.contains(':') {
+            format!("https://[{host}]:{port}")
+        } else {
+            format!("https://{host}:{port}")
+        }
+    } else {
+        format!("https://{host}:{port}")
+    }
 }
 
 /// Writes `bytes` to a new file at `path` (mode 0600), all or nothing.
@@ -209,16 +233,17 @@ impl Files {
     fn tls_section(&self) -> String {
         format!(
             "\n[tls]\ncert_file = {}\nkey_file = {}\n",
-            path_string(&self.tls_cert),
-            path_string(&self.tls_key),
+            toml_string(file_name(&self.tls_cert)),
+            toml_string(file_name(&self.tls_key)),
         )
     }
 
     /// `cards.toml`.
     fn cards_config(&self, options: &InitOptions, keys: &PublicKeys) -> String {
         format!(
-            "# The cards service (virgil serve cards --config {cards}).\n\
+            "# The cards service: virgil serve cards --config cards.toml (in this directory).\n\
              listen = {listen}\n\
+             # Files are named relative to this file's directory.\n\
              database_url = {db}\n\
              service_key_file = {key}\n\
              # A reset card (a user who lost every key) waits this long, in seconds, before\n\
@@ -230,10 +255,9 @@ impl Files {
              [[applications]]\n\
              app_id = {app_id}\n\
              public_key = {app_public}\n",
-            cards = self.cards_toml.display(),
             listen = toml_string(&options.cards_listen),
-            db = toml_string(&sqlite_url(&self.dir.join("cards.db"))),
-            key = path_string(&self.service_key),
+            db = toml_string("sqlite://cards.db?mode=rwc"),
+            key = toml_string(file_name(&self.service_key)),
             tls_section = self.tls_section(),
             app_id = toml_string(&options.app_id),
             app_public = toml_string(&keys.app),
@@ -243,8 +267,9 @@ impl Files {
     /// `app.toml`.
     fn app_config(&self, options: &InitOptions, keys: &PublicKeys) -> String {
         format!(
-            "# The application server (virgil serve app --config {app}).\n\
+            "# The application server: virgil serve app --config app.toml (in this directory).\n\
              listen = {listen}\n\
+             # Files are named relative to this file's directory.\n\
              database_url = {db}\n\
              app_id = {app_id}\n\
              app_key_file = {key}\n\
@@ -252,14 +277,13 @@ impl Files {
              cards_service_key = {service_public}\n\
              cards_ca_file = {ca}\n\
              {tls_section}",
-            app = self.app_toml.display(),
             listen = toml_string(&options.app_listen),
-            db = toml_string(&sqlite_url(&self.dir.join("app.db"))),
+            db = toml_string("sqlite://app.db?mode=rwc"),
             app_id = toml_string(&options.app_id),
-            key = path_string(&self.app_key),
-            cards_url = toml_string(&format!("https://{}", options.cards_listen)),
+            key = toml_string(file_name(&self.app_key)),
+            cards_url = toml_string(&client_url(&options.hosts, &options.cards_listen)),
             service_public = toml_string(&keys.service),
-            ca = path_string(&self.ca),
+            ca = toml_string(file_name(&self.ca)),
             tls_section = self.tls_section(),
         )
     }
@@ -271,12 +295,12 @@ impl Files {
         keys: PublicKeys,
     ) -> Result<String, DeployError> {
         let client = virgil::ClientFile {
-            cards_url: format!("https://{}", options.cards_listen),
+            cards_url: client_url(&options.hosts, &options.cards_listen),
             cards_service_key: keys.service,
-            app_url: format!("https://{}", options.app_listen),
+            app_url: client_url(&options.hosts, &options.app_listen),
             app_id: options.app_id.clone(),
             app_key: keys.app,
-            ca_file: Some(self.ca.clone()),
+            ca_file: Some(PathBuf::from(file_name(&self.ca))),
             require_post_quantum: false,
         };
         let client_text = client.to_toml().map_err(|e| DeployError::File {
@@ -285,8 +309,33 @@ impl Files {
             source: std::io::Error::other(e.to_string()),
         })?;
         Ok(format!(
-            "# The virgil CLI's servers and pinned keys (export VIRGIL_CONFIG={}).\n{client_text}",
-            self.client_toml.display(),
+            "# The virgil CLI's servers and pinned keys: export VIRGIL_CONFIG=<this file>.\n{client_text}",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_url;
+
+    #[test]
+    fn client_urls_name_a_host_clients_can_reach() {
+        let none: [String; 0] = [];
+        let cards = ["cards".to_owned(), "other".to_owned()];
+        for (hosts, listen, expected) in [
+            (&none[..], "127.0.0.1:8080", "https://127.0.0.1:8080"),
+            (&cards[..], "127.0.0.1:8080", "https://127.0.0.1:8080"),
+            (&none[..], "chat.example:443", "https://chat.example:443"),
+            (&none[..], "0.0.0.0:8080", "https://localhost:8080"),
+            (&cards[..], "0.0.0.0:8080", "https://cards:8080"),
+            (&cards[..], "[::]:8081", "https://cards:8081"),
+            (&none[..], "[::1]:8081", "https://[::1]:8081"),
+        ] {
+            assert_eq!(client_url(hosts, listen), expected, "{hosts:?} {listen}");
+        }
+        assert_eq!(
+            client_url(&["::1".to_owned()], "0.0.0.0:1"),
+            "https://[::1]:1"
+        );
     }
 }

@@ -74,6 +74,39 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Confi
     })
 }
 
+/// A path written in the configuration file at `file`: a relative one is relative to
+/// the file's directory (not to the working directory), so a deployment's directory
+/// can be moved or mounted elsewhere (`/etc/virgil` in a container) as a whole.
+pub fn beside(file: &Path, path: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// A database URL written in the configuration file at `file`: a relative SQLite path
+/// (`sqlite://cards.db?mode=rwc`) is relative to the file's directory, as for
+/// [`beside`]; absolute paths, `:memory:` and other databases are left as they are.
+pub fn database_url_beside(file: &Path, url: &str) -> String {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return url.to_owned();
+    };
+    let (path, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(p, q)| (p, Some(q)));
+    if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+        return url.to_owned();
+    }
+    let path = beside(file, Path::new(path));
+    match query {
+        Some(query) => format!("sqlite://{}?{query}", path.display()),
+        None => format!("sqlite://{}", path.display()),
+    }
+}
+
 /// The value of a required setting, or [`ConfigError::Missing`].
 pub fn required<'a, T>(
     value: &'a Option<T>,
@@ -94,6 +127,40 @@ mod tests {
     struct Sample {
         #[allow(dead_code)]
         listen: Option<String>,
+    }
+
+    #[test]
+    fn paths_in_a_file_are_relative_to_its_directory() {
+        let file = Path::new("/etc/virgil/cards.toml");
+        assert_eq!(
+            beside(file, Path::new("service.key")),
+            Path::new("/etc/virgil/service.key")
+        );
+        assert_eq!(
+            beside(file, Path::new("/keys/service.key")),
+            Path::new("/keys/service.key")
+        );
+        assert_eq!(
+            beside(Path::new("cards.toml"), Path::new("tls.pem")),
+            Path::new("tls.pem")
+        );
+        for (url, expected) in [
+            (
+                "sqlite://cards.db?mode=rwc",
+                "sqlite:///etc/virgil/cards.db?mode=rwc",
+            ),
+            ("sqlite:cards.db", "sqlite:///etc/virgil/cards.db"),
+            ("sqlite://db/cards.db", "sqlite:///etc/virgil/db/cards.db"),
+            (
+                "sqlite:///var/lib/virgil/cards.db?mode=rwc",
+                "sqlite:///var/lib/virgil/cards.db?mode=rwc",
+            ),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("sqlite://:memory:", "sqlite://:memory:"),
+            ("postgres://virgil@db/virgil", "postgres://virgil@db/virgil"),
+        ] {
+            assert_eq!(database_url_beside(file, url), expected, "{url}");
+        }
     }
 
     #[test]

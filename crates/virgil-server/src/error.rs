@@ -95,6 +95,9 @@ pub enum ServeError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// `health`: the server did not answer, or said it is not healthy.
+    #[error("unhealthy: {0}")]
+    Unhealthy(String),
     /// The runtime, the signal handlers or the server loop failed.
     #[error("cannot {action}: {source}")]
     Io {

@@ -13,6 +13,7 @@ pub mod command;
 pub mod config;
 pub mod database;
 mod error;
+pub mod health;
 pub mod http;
 pub mod keys;
 pub mod limits;

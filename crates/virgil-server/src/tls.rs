@@ -27,6 +27,18 @@ pub struct TlsFiles {
     pub key_file: PathBuf,
 }
 
+impl TlsFiles {
+    /// These files as written in the configuration file at `file`: relative paths are
+    /// relative to its directory ([`crate::config::beside`]).
+    #[must_use]
+    pub fn beside(self, file: &Path) -> Self {
+        Self {
+            cert_file: crate::config::beside(file, &self.cert_file),
+            key_file: crate::config::beside(file, &self.key_file),
+        }
+    }
+}
+
 /// TLS options of `serve` (both servers).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TlsArgs {
