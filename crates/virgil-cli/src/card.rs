@@ -253,24 +253,6 @@ fn print_json(card: &Card) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Card arguments of `encrypt --to` / `decrypt --from` / `send`: a card (string or
-/// file) is verified against the configuration; anything else is an identity, looked
-/// up with the logged-in user's access token. Returns every card found.
-pub(crate) fn resolve(virgil: &Virgil, arguments: &[String]) -> Result<Vec<Card>, CliError> {
-    let named = arguments
-        .iter()
-        .map(|argument| crate::recipients::parse(argument))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (cards, keys) = resolve_named(virgil, named)?;
-    match keys.first() {
-        Some(key) => Err(CliError::new(format!(
-            "--from takes identities and cards, not a bare key ({}): a signature is checked against the sender's card",
-            crate::recipients::key_short(key)
-        ))),
-        None => Ok(cards),
-    }
-}
-
 /// Cards for the named recipients (cards verified against the configuration, identities
 /// looked up and reviewed), and the bare keys as they are.
 pub(crate) fn resolve_named(

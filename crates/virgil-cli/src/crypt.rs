@@ -111,8 +111,11 @@ pub(crate) struct DecryptArgs {
     /// be a file).
     #[arg(long)]
     any_key: bool,
-    /// Require a signature by one of these: identities, card files or card strings.
-    #[arg(long = "from", value_name = "CARD_OR_IDENTITY")]
+    /// Require a signature by one of these: identities, card files or card strings, or
+    /// public keys (vpk:… or a file holding one, as `virgil key export-public` prints
+    /// it; no configuration or server is needed then, and nobody vouches for whose key
+    /// it is).
+    #[arg(long = "from", value_name = "SENDER")]
     from: Vec<String>,
     /// Decrypt without checking who signed it (without --from, decrypt refuses
     /// otherwise).
@@ -367,11 +370,32 @@ fn report(
 
 /// `virgil decrypt`.
 pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError> {
-    let senders = if args.from.is_empty() {
+    let named = args
+        .from
+        .iter()
+        .map(|argument| crate::recipients::parse(argument))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Bare keys are checked as they are; cards and identities need the configuration.
+    let (sender_keys, named): (Vec<_>, Vec<_>) = named
+        .into_iter()
+        .partition(|named| matches!(named, crate::recipients::Named::Key(_)));
+    let sender_keys: Vec<virgil::PublicKey> = sender_keys
+        .into_iter()
+        .filter_map(|named| match named {
+            crate::recipients::Named::Key(key) => Some(key),
+            _ => None,
+        })
+        .collect();
+    if !sender_keys.is_empty() && !named.is_empty() {
+        return Err(CliError::new(
+            "--from takes cards and identities, or public keys, not both in one decrypt",
+        ));
+    }
+    let senders = if named.is_empty() {
         Vec::new()
     } else {
         let virgil = global.virgil()?;
-        let senders = card::resolve(&virgil, &args.from)?;
+        let (senders, _) = card::resolve_named(&virgil, named)?;
         global.keep_refreshed_session(&virgil)?;
         senders
     };
@@ -384,14 +408,16 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
     let key = key::load(&store, &key_name, &args.password)?;
     let (input, bar) = open_input(args.files.path())?;
     let input = BufReader::new(input);
-    let mut reader = if senders.is_empty() {
+    let mut reader = if !sender_keys.is_empty() {
+        Decryptor::verified_by_keys(input, &key, &sender_keys)
+    } else if senders.is_empty() {
         Decryptor::unverified(input, &key)
     } else {
         Decryptor::verified(input, &key, &senders)
     }
     .map_err(|e| rejected(e, &args, &key_name))?;
     // Nobody to check the signature against: refuse before any plaintext is written.
-    if senders.is_empty() && !args.allow_unsigned {
+    if senders.is_empty() && sender_keys.is_empty() && !args.allow_unsigned {
         return Err(CliError::with(
             Exit::Rejected,
             "cannot verify who sent it: pass --from SENDER (an identity or a card) to check the signature, or --allow-unsigned to decrypt without checking; nothing was written",
@@ -405,27 +431,33 @@ pub(crate) fn decrypt(global: &Global, args: DecryptArgs) -> Result<(), CliError
         bar.finish_and_clear();
     }
     let sender = reader.sender();
+    let sender_key = reader.sender_key().filter(|_| sender.is_none());
     output.commit()?;
     if args.json {
         crate::output::print_json(&serde_json::json!({
             "key": key_name,
-            "verified": sender.is_some(),
+            "verified": sender.is_some() || sender_key.is_some(),
             "sender": sender.map(|card| serde_json::json!({
                 "identity": card.identity(),
                 "card": card.id().to_string(),
             })),
+            "sender_key": sender_key.map(crate::recipients::key_string),
             "output": args.files.output.as_ref().map(|path| path.display().to_string()),
         }))?;
     }
-    match sender {
-        Some(card) => {
+    match (sender, sender_key) {
+        (Some(card), _) => {
             eprintln!(
                 "decrypted; signature verified: from {} (card {})",
                 card.identity(),
                 card.id()
             );
         }
-        None => eprintln!(
+        (None, Some(public_key)) => eprintln!(
+            "decrypted; signature verified: from key {} (a bare key: no card vouches for whose it is)",
+            crate::recipients::key_short(public_key)
+        ),
+        (None, None) => eprintln!(
             "decrypted with key {key_name:?}; WARNING: the sender was not verified (--allow-unsigned; pass --from to require a signature)"
         ),
     }

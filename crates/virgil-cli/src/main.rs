@@ -223,7 +223,7 @@ fn man_pages() -> Result<Vec<(String, Vec<u8>)>, std::io::Error> {
         Ok(())
     }
     let mut pages = Vec::new();
-    let command = <Cli as clap::CommandFactory>::command();
+    let command = cli_command();
     render(&command, "virgil".to_owned(), &mut pages)?;
     Ok(pages)
 }
@@ -269,7 +269,7 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Encrypt(args) => crypt::encrypt(global, args),
         Command::Decrypt(args) => crypt::decrypt(global, args),
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = cli_command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, "virgil", &mut script);
             use std::io::Write as _;
@@ -294,8 +294,61 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
     }
 }
 
+/// The global options of the client (`--home`, `--config`, `--accept-key-change`) apply
+/// to every command, but the server-side commands do not read them: their help would
+/// list options that do nothing there (`serve` has its own `--config`).
+const SERVER_COMMANDS: [&str; 3] = ["serve", "init", "demo"];
+
+/// `command` and its subcommands with the client options defined hidden (unless it has
+/// its own option of that name), so the global ones are not copied in when the command
+/// is built. Same ids, types and actions as [`config::Global`]'s.
+fn hide_client_options(mut command: clap::Command) -> clap::Command {
+    use clap::{Arg, ArgAction, value_parser};
+    let hidden = [
+        Arg::new("home")
+            .long("home")
+            .value_parser(value_parser!(PathBuf)),
+        Arg::new("config")
+            .long("config")
+            .value_parser(value_parser!(PathBuf)),
+        Arg::new("accept_key_change")
+            .long("accept-key-change")
+            .action(ArgAction::SetTrue),
+    ];
+    for arg in hidden {
+        let id = arg.get_id().as_str().to_owned();
+        if !command
+            .get_arguments()
+            .any(|own| own.get_id() == id.as_str())
+        {
+            command = command.arg(arg.hide(true));
+        }
+    }
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(name, hide_client_options);
+    }
+    command
+}
+
+/// The command line as parsed, shown in `--help`, completed and in the manual pages.
+fn cli_command() -> clap::Command {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    for name in SERVER_COMMANDS {
+        if command.find_subcommand(name).is_some() {
+            command = command.mut_subcommand(name, hide_client_options);
+        }
+    }
+    command
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&cli_command().get_matches())
+        .unwrap_or_else(|error| error.exit());
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("virgil: {}", error.message);
@@ -307,6 +360,46 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The help of the server-side commands lists only what they read; the client
+    /// commands keep the client options, and both still parse them.
+    #[test]
+    fn server_commands_do_not_list_client_options() {
+        let help = |args: &[&str]| -> String {
+            match cli_command().try_get_matches_from(args) {
+                Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelp => {
+                    error.to_string()
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        };
+        for args in [
+            &["virgil", "serve", "cards", "--help"][..],
+            &["virgil", "serve", "app", "--help"],
+            &["virgil", "init", "--help"],
+            &["virgil", "demo", "--help"],
+        ] {
+            let text = help(args);
+            for option in ["--home", "--accept-key-change", "The client configuration"] {
+                assert!(!text.contains(option), "{args:?} lists {option}: {text}");
+            }
+        }
+        let text = help(&["virgil", "key", "list", "--help"]);
+        for option in ["--home", "--accept-key-change", "--config"] {
+            assert!(text.contains(option), "key list: {option}");
+        }
+        let parsed = |args: &[&str]| {
+            let matches = cli_command()
+                .try_get_matches_from(args)
+                .unwrap_or_else(|e| panic!("{e}"));
+            <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let cli = parsed(&["virgil", "--home", "/h", "key", "list"]);
+        assert_eq!(cli.global.home, Some(PathBuf::from("/h")));
+        let cli = parsed(&["virgil", "init", "--home", "/h"]);
+        assert_eq!(cli.global.home, Some(PathBuf::from("/h")));
+    }
 
     #[test]
     fn every_command_has_an_example() {

@@ -1102,6 +1102,83 @@ impl Offline {
     }
 }
 
+/// A message signed with a key that has no card, to a bare key, is opened and verified
+/// with `--from vpk:…` (or a file holding the key), offline; signed by another key, or
+/// not signed, it is refused and nothing is written.
+#[test]
+fn a_signature_by_a_bare_key_is_verified_with_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Offline::in_dir(dir.path());
+    let ok = |args: &[&str]| cli.ok(args);
+    for key in ["alice", "bob", "mallory"] {
+        ok(&["key", "generate", key]);
+    }
+    ok(&["key", "export-public", "alice", "-o", "alice.pub"]);
+    let alice = text(&ok(&["key", "export-public", "alice"]).stdout);
+    let bob = text(&ok(&["key", "export-public", "bob"]).stdout);
+    std::fs::write(dir.path().join("note.txt"), "signed by alice").unwrap();
+    for (signer, file) in [("alice", "a.virgil"), ("mallory", "m.virgil")] {
+        ok(&[
+            "encrypt",
+            "--sign-with",
+            signer,
+            "--to",
+            bob.trim(),
+            "-i",
+            "note.txt",
+            "-o",
+            file,
+        ]);
+    }
+    ok(&[
+        "encrypt",
+        "--no-sign",
+        "--to",
+        bob.trim(),
+        "-i",
+        "note.txt",
+        "-o",
+        "u.virgil",
+    ]);
+    for from in [alice.trim(), "alice.pub"] {
+        let opened = ok(&[
+            "decrypt", "--key", "bob", "--from", from, "-o", "out.txt", "a.virgil",
+        ]);
+        assert!(
+            text(&opened.stderr).contains("signature verified: from key vpk:"),
+            "{}",
+            text(&opened.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+            "signed by alice"
+        );
+        std::fs::remove_file(dir.path().join("out.txt")).unwrap();
+    }
+    for (file, says) in [
+        ("m.virgil", "signature does not match"),
+        ("u.virgil", "not signed"),
+    ] {
+        let refused = cli.run(&[
+            "decrypt",
+            "--key",
+            "bob",
+            "--from",
+            alice.trim(),
+            "-o",
+            "out.txt",
+            file,
+        ]);
+        assert_eq!(refused.status.code(), Some(3), "{file}");
+        assert!(
+            text(&refused.stderr).contains(says),
+            "{}",
+            text(&refused.stderr)
+        );
+        assert!(!dir.path().join("out.txt").exists());
+    }
+}
+
 /// Like age: recipients as public key strings or files (`--to`, `-R`), no configuration
 /// and no server needed for them, and a mistyped card path reported as a missing file
 /// instead of being looked up as a name.
@@ -1574,6 +1651,7 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(opened["verified"], true);
     assert_eq!(opened["key"], "bob");
     assert_eq!(opened["sender"]["identity"], "alice");
+    assert_eq!(opened["sender_key"], serde_json::Value::Null);
     let usage = deployment.run_as(
         "alice",
         &["encrypt", "--to", "bob", "--json", "j.txt"],

@@ -180,11 +180,17 @@ impl From<io::Error> for Error {
 
 /// The error of opening a message with `key`, told in terms of the `senders` tried.
 pub(crate) fn opening(error: virgil_crypto::Error, key: &PrivateKey, senders: &[Card]) -> Error {
-    let expected = || {
-        let mut names: Vec<&str> = senders.iter().map(Card::identity).collect();
-        names.dedup();
-        names.join(", ")
-    };
+    let mut names: Vec<&str> = senders.iter().map(Card::identity).collect();
+    names.dedup();
+    opening_expecting(error, key, || names.join(", "))
+}
+
+/// [`opening`], the expected senders said by `expected` (e.g. bare keys' ids).
+pub(crate) fn opening_expecting(
+    error: virgil_crypto::Error,
+    key: &PrivateKey,
+    expected: impl Fn() -> String,
+) -> Error {
     match error {
         virgil_crypto::Error::NotARecipient => Error::NotForThisKey {
             key_id: key.key_id().to_string(),

@@ -155,6 +155,7 @@ pub struct Decryptor<'s, R: BufRead> {
     reader: DecryptingReader<Source<R>>,
     key: &'s Key,
     senders: &'s [Card],
+    sender_keys: Vec<&'s PublicKey>,
 }
 
 /// The key ids of a message's recipients, read from its header (binary or armored)
@@ -188,17 +189,42 @@ impl<'s, R: BufRead> Decryptor<'s, R> {
         Self::start(input, key, Some(senders))
     }
 
+    /// Like [`Decryptor::verified`], the message signed by one of the bare public keys
+    /// `senders` (keys a user was handed, `vpk:…`, which no card vouches for);
+    /// [`Decryptor::sender_key`] says which.
+    pub fn verified_by_keys(
+        input: R,
+        key: &'s Key,
+        senders: &'s [PublicKey],
+    ) -> Result<Self, Error> {
+        if senders.is_empty() {
+            return Err(Error::NoSenderCards);
+        }
+        Self::open(input, key, &[], senders.iter().collect(), true)
+    }
+
     /// Reads the header and finds this key's stanza, without checking who sent the
     /// message (a signature, if any, is not checked): [`Key::decrypt`]'s rules.
     pub fn unverified(input: R, key: &'s Key) -> Result<Self, Error> {
         Self::start(input, key, None)
     }
 
-    fn start(mut input: R, key: &'s Key, senders: Option<&'s [Card]>) -> Result<Self, Error> {
+    fn start(input: R, key: &'s Key, senders: Option<&'s [Card]>) -> Result<Self, Error> {
         let verify = senders.is_some();
         let senders = senders.unwrap_or_default();
+        let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
+        Self::open(input, key, senders, keys, verify)
+    }
+
+    fn open(
+        mut input: R,
+        key: &'s Key,
+        senders: &'s [Card],
+        keys: Vec<&'s PublicKey>,
+        verify: bool,
+    ) -> Result<Self, Error> {
         let fail = |error: io::Error| match Error::from(error) {
-            Error::Crypto(error) => opening(error, &key.private, senders),
+            Error::Crypto(error) => opened(error, &key.private, senders, &keys),
             other => other,
         };
         let armored = input
@@ -210,7 +236,6 @@ impl<'s, R: BufRead> Decryptor<'s, R> {
         } else {
             Source::Binary(input)
         };
-        let keys: Vec<&PublicKey> = senders.iter().map(Card::public_key).collect();
         let reader = if verify {
             DecryptingReader::verified(source, &key.private, &keys)
         } else {
@@ -221,7 +246,18 @@ impl<'s, R: BufRead> Decryptor<'s, R> {
             reader,
             key,
             senders,
+            sender_keys: keys,
         })
+    }
+
+    /// The public key that signed the message, once all of it was read without error
+    /// (`None` before that, and when unverified).
+    pub fn sender_key(&self) -> Option<&'s PublicKey> {
+        let key_id = self.reader.sender()?;
+        self.sender_keys
+            .iter()
+            .copied()
+            .find(|key| key.key_id() == key_id)
     }
 
     /// The card whose key signed the message, once all of it was read without error
@@ -244,13 +280,35 @@ impl<R: BufRead> Read for Decryptor<'_, R> {
         self.reader.read(buf).map_err(|error| {
             let kind = error.kind();
             match Error::from(error) {
-                Error::Crypto(crypto) => {
-                    io::Error::new(kind, opening(crypto, &self.key.private, self.senders))
-                }
+                Error::Crypto(crypto) => io::Error::new(
+                    kind,
+                    opened(crypto, &self.key.private, self.senders, &self.sender_keys),
+                ),
                 Error::Io(error) => error,
                 other => io::Error::new(kind, other),
             }
         })
+    }
+}
+
+/// What opening failed with: the senders named by their cards' identities, or, for bare
+/// keys, by their key ids.
+fn opened(
+    error: virgil_crypto::Error,
+    key: &virgil_crypto::PrivateKey,
+    senders: &[Card],
+    keys: &[&PublicKey],
+) -> Error {
+    if senders.is_empty() && !keys.is_empty() {
+        let ids = || {
+            keys.iter()
+                .map(|key| format!("key {}", key.key_id()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        crate::error::opening_expecting(error, key, ids)
+    } else {
+        opening(error, key, senders)
     }
 }
 
