@@ -67,12 +67,10 @@ pub(crate) fn read(
     if let Ok(value) = std::env::var(var) {
         return checked_if_new(Zeroizing::new(value), confirm);
     }
-    let no_terminal = |e: std::io::Error| {
-        CliError::with(
-            Exit::Auth,
-            format!("cannot ask for the password ({e}): set {var} or pass --password-file"),
-        )
-    };
+    let no_terminal = |e: std::io::Error| cannot_ask(&e, var);
+    // Without a terminal to ask on, say so before any prompt or hint is printed.
+    #[cfg(unix)]
+    std::fs::File::open("/dev/tty").map_err(no_terminal)?;
     if !confirm {
         return Ok(Zeroizing::new(
             rpassword::prompt_password(prompt).map_err(no_terminal)?,
@@ -97,6 +95,21 @@ pub(crate) fn read(
         Exit::Auth,
         format!("no password chosen after {NEW_PASSWORD_TRIES} tries"),
     ))
+}
+
+/// A prompt for `var`'s password failed with `error`: said in words, with what to do.
+fn cannot_ask(error: &std::io::Error, var: &str) -> CliError {
+    // ENXIO (6): the process has no controlling terminal (a service, a pipeline run
+    // by a daemon, `setsid`); NotFound: no /dev/tty at all (a container).
+    let why = if error.raw_os_error() == Some(6) || error.kind() == std::io::ErrorKind::NotFound {
+        "there is no terminal to ask on".to_owned()
+    } else {
+        format!("the terminal failed: {error}")
+    };
+    CliError::with(
+        Exit::Auth,
+        format!("cannot ask for the password: {why}; set {var} or pass --password-file"),
+    )
 }
 
 fn checked_if_new(

@@ -1102,6 +1102,28 @@ impl Offline {
     }
 }
 
+/// With no password in the environment or a file and no terminal to ask on (a service,
+/// a job started by a daemon), the CLI says so in words, before printing any prompt.
+#[test]
+fn no_terminal_to_ask_for_a_password_is_said_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new("setsid")
+        .arg("-w")
+        .arg(BIN)
+        .args(["key", "generate", "x"])
+        .env("VIRGIL_HOME", dir.path())
+        .env_remove("VIRGIL_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "virgil: cannot ask for the password: there is no terminal to ask on; set VIRGIL_PASSWORD or pass --password-file"
+    );
+}
+
 /// A message signed with a key that has no card, to a bare key, is opened and verified
 /// with `--from vpk:…` (or a file holding the key), offline; signed by another key, or
 /// not signed, it is refused and nothing is written.
