@@ -24,11 +24,15 @@ Tasks:
                                   missing. --no-sanitizer: without AddressSanitizer
                                   (our crates forbid `unsafe`): about twice the rate
   bench [ARGS...]                 run the criterion benchmarks (ARGS go to `cargo bench`)
-  python [--release] [PYTEST ARGS...]
+  python [--release] [--wheel] [PYTEST ARGS...]
                                   build the Python SDK's wheel (maturin, in a fresh
                                   virtualenv under the target directory), install it
                                   there and run its pytest suite against real servers;
-                                  --release builds an optimised wheel (for benchmarks)
+                                  --release builds an optimised wheel (for benchmarks
+                                  and to hand out); --wheel stops after the build and
+                                  prints the wheel's path (abi3: one file for every
+                                  CPython >= 3.9 on this platform; `pip install` it
+                                  anywhere without Rust)
   layers                          check the crate layering: each crate depends only on
                                   lower layers (README's crate map), and the virgil
                                   binary links no server crate without `server`
@@ -39,6 +43,7 @@ Tasks:
 Examples:
   cargo xtask ci --keep-going
   cargo xtask python -k tutorial
+  cargo xtask python --release --wheel
   cargo xtask fuzz envelope_decrypt --seconds 600
   cargo xtask bench -p virgil-crypto -- envelope";
 
@@ -600,7 +605,11 @@ fn python3() -> Result<&'static str, String> {
 /// debug `virgil` binary. `--release` builds an optimised wheel; other `args` go to pytest.
 fn python(args: &[String]) -> Result<(), String> {
     let release = args.iter().any(|arg| arg == "--release");
-    let args: Vec<&String> = args.iter().filter(|arg| *arg != "--release").collect();
+    let wheel_only = args.iter().any(|arg| arg == "--wheel");
+    let args: Vec<&String> = args
+        .iter()
+        .filter(|arg| *arg != "--release" && *arg != "--wheel")
+        .collect();
     let python = python3()?;
     let target = target_dir();
     let venv = target.join("python-venv");
@@ -646,6 +655,14 @@ fn python(args: &[String]) -> Result<(), String> {
         .map(|entry| entry.path())
         .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
         .ok_or_else(|| format!("maturin left no wheel in {}", wheels.display()))?;
+    if wheel_only {
+        println!("==> the wheel: {}", wheel.display());
+        println!(
+            "    install it with: python3 -m pip install {}",
+            wheel.display()
+        );
+        return Ok(());
+    }
     run(Command::new(bin.join("python"))
         .args([
             "-m",
