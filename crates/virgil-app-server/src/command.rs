@@ -190,11 +190,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
 /// ([`virgil_server::health::check`]); prints its answer.
 pub async fn health(args: ServeArgs) -> Result<(), ServeError> {
     let config = resolve(args)?;
-    let answer = virgil_server::health::check(config.listen(), config.tls.as_ref())
-        .await
-        .map_err(ServeError::Unhealthy)?;
-    println!("{answer}");
-    Ok(())
+    virgil_server::health::run(config.listen(), config.tls.as_ref()).await
 }
 
 /// `serve`: runs the server until SIGINT/SIGTERM, then finishes in-flight requests.

@@ -31,6 +31,16 @@ pub async fn check(listen: &str, tls: Option<&TlsFiles>) -> Result<String, Strin
         .map_err(|_| format!("no answer from {listen} within {} s", TIMEOUT.as_secs()))?
 }
 
+/// `health` of either server: [`check`], its answer printed on stdout, or
+/// [`crate::ServeError::Unhealthy`] saying why not.
+pub async fn run(listen: &str, tls: Option<&TlsFiles>) -> Result<(), crate::ServeError> {
+    let answer = check(listen, tls)
+        .await
+        .map_err(crate::ServeError::Unhealthy)?;
+    println!("{answer}");
+    Ok(())
+}
+
 async fn ask(listen: &str, tls: Option<&TlsFiles>) -> Result<String, String> {
     let mut address: SocketAddr = tokio::net::lookup_host(listen)
         .await
