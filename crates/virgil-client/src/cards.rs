@@ -580,13 +580,21 @@ mod tests {
     use virgil_card::{CardRequest, Signer};
 
     /// A published card answer whose status the service `key(3)` signed at `as_of`.
+    /// When alice's card of [`answer`] was made.
+    const ALICE_CREATED_AT: u64 = 1_700_000_000;
+
     fn answer(as_of: u64) -> (Verifier, CardResponse) {
         let (user, app, service) = (
             virgil_testkit::key(1),
             virgil_testkit::key(2),
             virgil_testkit::key(3),
         );
-        let mut card = CardRequest::new("alice", "chat").sign(&user).unwrap();
+        // A fixed creation time: the same card (the same id) at every call, also when
+        // the calls of one test straddle a second.
+        let mut card = CardRequest::new("alice", "chat")
+            .created_at(ALICE_CREATED_AT)
+            .sign(&user)
+            .unwrap();
         card.sign_as(Signer::App("chat".into()), &app).unwrap();
         card.sign_as(Signer::Service, &service).unwrap();
         let status = CardStatus::Active;
