@@ -221,7 +221,8 @@ def unlock(blob, password):
         raise Fail("malformed")
     kdf, (iterations,) = blob[5], struct.unpack(">I", blob[6:10])
     salt, check, nonce, sealed = blob[10:26], blob[26:42], blob[42:54], blob[54:]
-    if kdf == 1 and 1000 <= iterations <= 10_000_000:
+    if kdf in (1, 2) and 1000 <= iterations <= 10_000_000:
+        # kdf 2 (a key backup): `password` is the 32-byte hardened password (§16).
         master = hashlib.pbkdf2_hmac("sha256", password, salt, iterations, 32)
     elif kdf == 0 and iterations == 0:
         master = bytes(32)
@@ -470,6 +471,8 @@ def main():
         checked += 1
     for v in vectors["key_blobs"]:
         password = (v["password"] or "").encode()
+        if v.get("hardened"):
+            password = bytes.fromhex(v["hardened"])
         blob = bytes.fromhex(v["blob"])
         seed = unlock(blob, password)
         assert seed.hex() == v["seed"] and blob[4] == v["suite"], "key blob seed and suite"

@@ -4,10 +4,14 @@
 //! app server's credentials, card submissions and messages; and the answers the clients
 //! decode (sessions, inboxes, card answers with revocation records, search answers) and
 //! the contact file's entries; the key directory's requests and answers (history,
-//! audit, checkpoints: their base64 parts decoded as a client does). Never a panic.
+//! audit, checkpoints: their base64 parts decoded as a client does); key backup's
+//! bodies (a blinded password, an evaluation, a stored backup). Never a panic.
 
 use libfuzzer_sys::fuzz_target;
-use virgil_api::app::{Credentials, Inbox, SendMessageRequest, SessionResponse, SubmitCardRequest};
+use virgil_api::app::{
+    Credentials, DeleteBackupRequest, Inbox, KeyBackup, SendMessageRequest, SessionResponse,
+    StoreBackupRequest, SubmitCardRequest,
+};
 use virgil_api::cards::{
     AuditRequest, AuditResponse, CardResponse, CheckpointResponse, HistoryRequest, HistoryResponse,
     RevocationRecord, RevokeRequest, SearchRequest, SearchResponse,
@@ -18,6 +22,33 @@ use virgil_crypto::encoding::from_base64;
 use virgil_crypto::sign::Signature;
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(request) = serde_json::from_slice::<virgil_api::cards::EvaluateRequest>(data) {
+        if let Ok(bytes) = from_base64(&request.blinded) {
+            let _ = virgil_crypto::oprf::BlindedPassword::from_bytes(&bytes);
+        }
+    }
+    if let Ok(answer) = serde_json::from_slice::<virgil_api::cards::EvaluateResponse>(data) {
+        if let Ok(bytes) = from_base64(&answer.evaluation) {
+            let _ = virgil_crypto::oprf::Evaluation::from_bytes(&bytes);
+        }
+    }
+    if let Ok(answer) = serde_json::from_slice::<virgil_api::cards::OprfKeyResponse>(data) {
+        if let Ok(bytes) = from_base64(&answer.public_key) {
+            let _ = virgil_crypto::oprf::OprfPublicKey::from_bytes(&bytes);
+        }
+    }
+    for blob in [
+        serde_json::from_slice::<StoreBackupRequest>(data).map(|request| request.blob),
+        serde_json::from_slice::<KeyBackup>(data).map(|backup| backup.blob),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Ok(bytes) = from_base64(&blob) {
+            let _ = virgil_crypto::keyblob::is_hardened(&bytes);
+        }
+    }
+    let _ = serde_json::from_slice::<DeleteBackupRequest>(data);
     if let Ok(card) = serde_json::from_slice::<CardJson>(data) {
         let _ = card.into_card();
     }

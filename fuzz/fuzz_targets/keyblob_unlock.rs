@@ -7,6 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use virgil_crypto::keyblob;
 
 fuzz_target!(|data: &[u8]| {
+    let _ = keyblob::is_hardened(data);
     if keyblob::is_password_protected(data).is_err() {
         return;
     }
@@ -17,5 +18,7 @@ fuzz_target!(|data: &[u8]| {
     if iterations <= 2_000 {
         let _ = keyblob::unlock(data, Some(b"pw"));
         let _ = keyblob::unlock(data, None);
+        let hardened = keyblob::HardenedPassword::from_bytes([7; 32]);
+        let _ = keyblob::unlock_hardened(data, &hardened);
     }
 });

@@ -202,3 +202,51 @@ mod tests {
         assert!(!format!("{credentials:?}").contains("hunter2"));
     }
 }
+
+/// `GET /v1/backup`, and the answer to `POST /v1/backup`: the caller's key backup, a
+/// key blob locked with a hardened password (docs/format.md §5, kdf `0x02`). The
+/// application server stores it and cannot open it: hardening the password needs the
+/// cards service.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyBackup {
+    /// The key blob, base64 (102 bytes).
+    pub blob: String,
+    /// When it was stored, seconds since the Unix epoch.
+    pub stored_at: u64,
+}
+
+/// `POST /v1/backup`: store the caller's key backup. The first one needs only the
+/// session; replacing one needs the account password again, so that a stolen session
+/// token cannot swap or destroy a backup.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoreBackupRequest {
+    /// The key blob, base64 (102 bytes, kdf `0x02`).
+    pub blob: String,
+    /// The account password, required when a backup exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl core::fmt::Debug for StoreBackupRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StoreBackupRequest")
+            .field("blob", &self.blob)
+            .field("password", &self.password.as_ref().map(|_| "(redacted)"))
+            .finish()
+    }
+}
+
+/// `POST /v1/backup/actions/delete`: delete the caller's key backup (the account
+/// password again).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeleteBackupRequest {
+    /// The account password.
+    pub password: String,
+}
+
+impl core::fmt::Debug for DeleteBackupRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeleteBackupRequest")
+            .finish_non_exhaustive()
+    }
+}

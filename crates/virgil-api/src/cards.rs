@@ -154,3 +154,55 @@ pub struct ServiceKeyResponse {
     /// Its key id, hex.
     pub key_id: String,
 }
+
+/// `GET /v1/backup/oprf-key`: the caller's application's key-backup OPRF public key,
+/// signed by the service key (docs/format.md §16), so a client that pinned the service
+/// key pins this one too.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OprfKeyResponse {
+    /// The application.
+    pub app_id: String,
+    /// The OPRF public key: a compressed P-256 point, base64 (33 bytes).
+    pub public_key: String,
+    /// The service key's signature over the statement (`virgil/backup-oprf-key`), base64.
+    pub signature: String,
+}
+
+/// `POST /v1/backup/actions/evaluate`: one evaluation of the oblivious PRF on a blinded
+/// backup password, under the caller's identity. Each one counts as a guess.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EvaluateRequest {
+    /// The blinded password: a compressed P-256 point, base64 (33 bytes).
+    pub blinded: String,
+}
+
+/// The answer to an evaluation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EvaluateResponse {
+    /// The evaluated element and its proof, base64 (33 + 64 bytes).
+    pub evaluation: String,
+    /// The caller's guesses, this one included.
+    pub guesses: BackupGuesses,
+}
+
+/// How many backup-password evaluations (guesses) an identity has used
+/// (`GET /v1/backup/guesses`; it counts none). The first `free_per_window` in a window
+/// of `window_seconds` are answered at once; each further one waits twice as long as
+/// the one before (`next_at`), until a whole window passes with none.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupGuesses {
+    /// Evaluations in the current window.
+    pub used: u64,
+    /// Evaluations a window allows before the back-off starts.
+    pub free_per_window: u64,
+    /// The window, in seconds.
+    pub window_seconds: u64,
+    /// Every evaluation ever answered for this identity: more than you made means
+    /// someone else is guessing your backup password.
+    pub total: u64,
+    /// The last evaluation, seconds since the Unix epoch.
+    pub last_at: Option<u64>,
+    /// The earliest time of the next evaluation (seconds since the Unix epoch; at or
+    /// before now: at once).
+    pub next_at: u64,
+}

@@ -97,8 +97,9 @@ endpoint!(
 /// The cards service's endpoints.
 pub mod cards {
     use crate::cards::{
-        AuditRequest, AuditResponse, CardResponse, CheckpointResponse, HistoryRequest,
-        HistoryResponse, RevokeRequest, SearchRequest, SearchResponse, ServiceKeyResponse,
+        AuditRequest, AuditResponse, BackupGuesses, CardResponse, CheckpointResponse,
+        EvaluateRequest, EvaluateResponse, HistoryRequest, HistoryResponse, OprfKeyResponse,
+        RevokeRequest, SearchRequest, SearchResponse, ServiceKeyResponse,
     };
     use virgil_card::CardJson;
 
@@ -136,9 +137,25 @@ pub mod cards {
         Audit, Post, "/v1/directory/actions/audit", AuditRequest, AuditResponse
     );
 
+    endpoint!(
+        /// The application's key-backup OPRF public key, signed by the service key.
+        BackupKey, Get, "/v1/backup/oprf-key", (), OprfKeyResponse
+    );
+    endpoint!(
+        /// Evaluate the oblivious PRF on a blinded backup password (one guess).
+        BackupEvaluate, Post, "/v1/backup/actions/evaluate", EvaluateRequest, EvaluateResponse
+    );
+    endpoint!(
+        /// The caller's backup-password guesses so far (counts none).
+        BackupGuessCount, Get, "/v1/backup/guesses", (), BackupGuesses
+    );
+
     /// Every path of the cards service, as the router serves it and the OpenAPI
     /// document lists it.
-    pub const PATHS: [&str; 11] = [
+    pub const PATHS: [&str; 14] = [
+        <BackupKey as super::Endpoint>::PATH,
+        <BackupEvaluate as super::Endpoint>::PATH,
+        <BackupGuessCount as super::Endpoint>::PATH,
         <Audit as super::Endpoint>::PATH,
         <Checkpoint as super::Endpoint>::PATH,
         <History as super::Endpoint>::PATH,
@@ -156,8 +173,9 @@ pub mod cards {
 /// The reference application server's endpoints.
 pub mod app {
     use crate::app::{
-        AccessTokenResponse, Credentials, PasswordChange, RegisteredUser, SendMessageRequest,
-        SentMessage, SessionList, SessionResponse, SubmitCardRequest,
+        AccessTokenResponse, Credentials, DeleteBackupRequest, KeyBackup, PasswordChange,
+        RegisteredUser, SendMessageRequest, SentMessage, SessionList, SessionResponse,
+        StoreBackupRequest, SubmitCardRequest,
     };
     use crate::cards::CardResponse;
 
@@ -198,9 +216,24 @@ pub mod app {
         Inbox, Get, "/v1/messages", (), crate::app::Inbox
     );
 
+    endpoint!(
+        /// Store (or, with the account password, replace) the caller's key backup.
+        StoreBackup, Post, "/v1/backup", StoreBackupRequest, KeyBackup
+    );
+    endpoint!(
+        /// The caller's key backup.
+        FetchBackup, Get, "/v1/backup", (), KeyBackup
+    );
+    endpoint!(
+        /// Delete the caller's key backup (with the account password).
+        DeleteBackup, Post, "/v1/backup/actions/delete", DeleteBackupRequest, ()
+    );
+
     /// Every path of the application server, as the router serves it and the OpenAPI
     /// document lists it.
-    pub const PATHS: [&str; 10] = [
+    pub const PATHS: [&str; 12] = [
+        <StoreBackup as super::Endpoint>::PATH,
+        <DeleteBackup as super::Endpoint>::PATH,
         <Register as super::Endpoint>::PATH,
         <Login as super::Endpoint>::PATH,
         <EndSession as super::Endpoint>::PATH,

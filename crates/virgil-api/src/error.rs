@@ -52,6 +52,8 @@ pub enum ErrorCode {
     UnknownUser,
     /// 404: no session of the logged-in user has this id (application server).
     SessionNotFound,
+    /// 404: the caller has no key backup (application server).
+    NoBackup,
     /// 408: the request (body and handling) took longer than the server allows.
     RequestTimeout,
     /// 409: the card to replace was already replaced or revoked.
@@ -107,10 +109,16 @@ pub enum ErrorCode {
     InvalidMessage,
     /// 422: the cards service refused the card (application server; the message says why).
     CardsServiceRefused,
+    /// 422: a key backup is not a hardened key blob, or a blinded password is not a
+    /// point of P-256 (docs/format.md §5, §16).
+    InvalidBackup,
     /// 429: too many failed logins (application server).
     TooManyAttempts,
     /// 429: the sender relayed more than its hourly quota of messages or bytes.
     RelayQuotaExceeded,
+    /// 429: the identity used its backup-password evaluations for now (someone may be
+    /// guessing); `Retry-After` says when the next one is answered.
+    BackupGuessLimit,
     /// 429: too many requests from one client address or one account; the answer's
     /// `Retry-After` header says how many seconds to wait.
     RateLimited,
@@ -166,7 +174,7 @@ impl ErrorCode {
             | WrongIdentity
             | MetricsForbidden
             | RegistrationClosed => 403,
-            CardNotFound | NotInDirectory | UnknownUser | SessionNotFound => 404,
+            CardNotFound | NotInDirectory | UnknownUser | SessionNotFound | NoBackup => 404,
             PreviousCardNotActive
             | PreviousCardMismatch
             | CardAlreadyRevoked
@@ -189,8 +197,9 @@ impl ErrorCode {
             | InvalidUsername
             | InvalidPassword
             | InvalidMessage
-            | CardsServiceRefused => 422,
-            TooManyAttempts | RelayQuotaExceeded | RateLimited => 429,
+            | CardsServiceRefused
+            | InvalidBackup => 422,
+            TooManyAttempts | RelayQuotaExceeded | RateLimited | BackupGuessLimit => 429,
             InternalError | Other(_) => 500,
             CardsServiceUnavailable => 502,
             StorageUnavailable | CardsServiceBusy => 503,
@@ -246,7 +255,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 52);
+        assert_eq!(seen.len(), 55);
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub(crate) async fn register(
 
 /// Checks `username`'s password (throttled per user and client address, constant work
 /// for unknown users): login, and the re-authentication a reset card needs.
-async fn check_credentials(
+pub(crate) async fn check_credentials(
     server: &AppServer,
     extensions: &Extensions,
     username: &str,

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod backup;
 pub mod command;
 pub mod config;
 mod handlers;

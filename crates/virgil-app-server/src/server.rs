@@ -8,8 +8,8 @@
 //! `POST /v1/messages` and `GET /v1/messages` relay ciphertext between users.
 
 use crate::config::Config;
-use crate::handlers;
 use crate::store::AppStore;
+use crate::{backup, handlers};
 use axum::Router;
 use std::sync::Arc;
 use virgil_api::endpoints;
@@ -25,7 +25,7 @@ pub use crate::state::{
 };
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 10] = endpoints::app::PATHS;
+pub const ROUTES: [&str; 12] = endpoints::app::PATHS;
 
 /// The router.
 pub fn router(server: Arc<AppServer>) -> Router {
@@ -51,6 +51,18 @@ pub fn router(server: Arc<AppServer>) -> Router {
         .route(
             app::ChangePassword::PATH,
             on::<app::ChangePassword, _, _, _>(handlers::change_password),
+        )
+        .route(
+            app::StoreBackup::PATH,
+            on::<app::StoreBackup, _, _, _>(backup::store),
+        )
+        .route(
+            app::FetchBackup::PATH,
+            on::<app::FetchBackup, _, _, _>(backup::fetch),
+        )
+        .route(
+            app::DeleteBackup::PATH,
+            on::<app::DeleteBackup, _, _, _>(backup::delete),
         )
         .route(
             app::SubmitCard::PATH,

@@ -71,6 +71,8 @@ impl AppStore {
             format!("CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, salt {bytes} NOT NULL, hash {bytes} NOT NULL, iterations BIGINT NOT NULL, created_at BIGINT NOT NULL)"),
             "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at BIGINT NOT NULL)".to_owned(),
             format!("CREATE TABLE IF NOT EXISTS messages (id {serial}, recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, sent_at BIGINT NOT NULL, seq BIGINT NOT NULL DEFAULT 0, client_id TEXT NULL)"),
+            // Key backups (issue 31): one locked blob per user; the server cannot open it.
+            format!("CREATE TABLE IF NOT EXISTS key_backups (username TEXT PRIMARY KEY, blob {bytes} NOT NULL, stored_at BIGINT NOT NULL)"),
         ] {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
@@ -127,6 +129,53 @@ impl AppStore {
     /// How the storage has been doing (503s, health, metrics).
     pub fn health(&self) -> &StorageHealth {
         &self.database.health
+    }
+
+    /// `username`'s key backup and when it was stored.
+    pub async fn backup(&self, username: &str) -> Result<Option<(Vec<u8>, u64)>, sqlx::Error> {
+        let row = sqlx::query("SELECT blob, stored_at FROM key_backups WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let stored_at: i64 = row.try_get("stored_at")?;
+            Ok((
+                row.try_get("blob")?,
+                u64::try_from(stored_at).unwrap_or_default(),
+            ))
+        })
+        .transpose()
+    }
+
+    /// Stores `username`'s key backup, replacing any (one transaction).
+    pub async fn put_backup(
+        &self,
+        username: &str,
+        blob: &[u8],
+        now: u64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO key_backups (username, blob, stored_at) VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE SET blob = excluded.blob, stored_at = excluded.stored_at",
+        )
+        .bind(username)
+        .bind(blob)
+        .bind(i64::try_from(now).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        self.database.commit(tx).await
+    }
+
+    /// Deletes `username`'s key backup; whether there was one.
+    pub async fn delete_backup(&self, username: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM key_backups WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.database.commit(tx).await?;
+        Ok(deleted > 0)
     }
 
     /// Whether the database answers a trivial query now (for `/v1/health`).

@@ -71,6 +71,40 @@ pub struct DirectoryConfig {
 /// The default epoch interval: a published card is provable within about this long.
 pub const DEFAULT_EPOCH_INTERVAL_MS: u64 = 200;
 
+/// Key backup's settings (`[backup]`): how many backup-password guesses each identity
+/// gets ([`crate::backup::GuessPolicy`]; every field optional, defaults there).
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Evaluations per window answered at once (default 10).
+    pub free_guesses: Option<u64>,
+    /// The window, in seconds (default 3600).
+    pub window_seconds: Option<u64>,
+    /// The first wait past the free ones, in seconds; it doubles each time (default 60).
+    pub base_delay_seconds: Option<u64>,
+    /// The longest wait, in seconds (default 86400).
+    pub max_delay_seconds: Option<u64>,
+}
+
+impl BackupConfig {
+    /// The policy these settings give.
+    pub fn policy(&self) -> crate::backup::GuessPolicy {
+        let default = crate::backup::GuessPolicy::default();
+        crate::backup::GuessPolicy {
+            free_per_window: self.free_guesses.unwrap_or(default.free_per_window).max(1),
+            window_seconds: self.window_seconds.unwrap_or(default.window_seconds).max(1),
+            base_delay_seconds: self
+                .base_delay_seconds
+                .unwrap_or(default.base_delay_seconds)
+                .max(1),
+            max_delay_seconds: self
+                .max_delay_seconds
+                .unwrap_or(default.max_delay_seconds)
+                .max(1),
+        }
+    }
+}
+
 /// The service configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +133,9 @@ pub struct Config {
     /// The verifiable key directory.
     #[serde(default)]
     pub directory: DirectoryConfig,
+    /// Key backup: the guess limit per identity.
+    #[serde(default)]
+    pub backup: BackupConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: Option<virgil_server::runtime::LogFormat>,
     /// Connection limits and request rates.

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod backup;
 pub mod command;
 pub mod config;
 pub mod directory;

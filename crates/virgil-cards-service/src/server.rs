@@ -3,6 +3,7 @@
 //! number of identities per search (50, 422), every field of a card (422).
 
 use crate::auth::{Applications, Caller};
+use crate::backup::{BackupKeys, GuessPolicy};
 use crate::config::{Config, DEFAULT_EPOCH_INTERVAL_MS};
 use crate::directory::{PublishError, Publisher};
 use crate::store::{CardStore, Published, RevokedBy, StoreError, StoredCard};
@@ -16,18 +17,21 @@ use virgil_api::cards::{
     AuditRequest, AuditResponse, CheckpointResponse, DirectoryProofs, HistoryRequest,
     HistoryResponse, IdentityProof, MAX_AUDIT_EPOCHS,
 };
+use virgil_api::cards::{BackupGuesses, EvaluateRequest, EvaluateResponse, OprfKeyResponse};
 use virgil_api::cards::{
     CardResponse, MAX_BODY_BYTES, MAX_SEARCH_IDENTITIES, RevokeRequest, SearchRequest,
     SearchResponse, ServiceKeyResponse,
 };
 use virgil_api::{ErrorCode, HealthResponse, endpoints};
+use virgil_card::backup::{OprfKeyStatement, oprf_info};
 use virgil_card::directory::{DirectoryEntry, EntryState};
 use virgil_card::lifecycle::{Refusal, RevocationRefusal};
 use virgil_card::status::decode_signed_request;
 use virgil_card::{CardId, CardJson, SearchStatement, Signer, Verifier};
 use virgil_card::{CardIdentity, CardStatus};
 use virgil_crypto::PrivateKey;
-use virgil_crypto::encoding::to_base64;
+use virgil_crypto::encoding::{from_base64, to_base64};
+use virgil_crypto::oprf::BlindedPassword;
 use virgil_directory::DirectoryError;
 use virgil_server::http::{
     CommonRoutes, PROMETHEUS_TEXT, authorization, on, parse_json, with_common_routes,
@@ -44,6 +48,8 @@ pub struct Service {
     service_key: PrivateKey,
     applications: Applications,
     per_account: Option<RateLimiter<(String, String)>>,
+    backup_keys: BackupKeys,
+    guess_policy: GuessPolicy,
     metrics: Arc<Metrics>,
 }
 
@@ -54,6 +60,8 @@ impl Service {
             store,
             directory: None,
             directory_task: None,
+            backup_keys: BackupKeys::from_service_key(&service_key),
+            guess_policy: GuessPolicy::default(),
             service_key,
             applications,
             per_account: Some(RateLimiter::new(Rate::PER_ACCOUNT, "this account")),
@@ -97,6 +105,13 @@ impl Service {
         }
     }
 
+    /// How many backup-password guesses each identity gets (default
+    /// [`GuessPolicy::default`]).
+    pub fn with_guess_policy(mut self, policy: GuessPolicy) -> Self {
+        self.guess_policy = policy;
+        self
+    }
+
     /// Limits each account (application and token subject) to `rate` requests;
     /// `None`: no limit. Default [`Rate::PER_ACCOUNT`]. The application's own tokens
     /// (subject = its id: the application server publishing) are limited only per
@@ -111,7 +126,7 @@ use virgil_api::unix_now as now;
 
 impl Service {
     /// The authenticated caller, counted against its account's rate.
-    fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    pub(crate) fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let caller = self.applications.authenticate(authorization(headers)?)?;
         if let Some(limiter) = &self.per_account
             && caller.subject != caller.app_id
@@ -125,7 +140,7 @@ impl Service {
 impl Service {
     /// The answer for a store error: a refusal by the card rules, 503 when the storage
     /// failed ([`virgil_server::database::StorageHealth`]), else 500.
-    fn store_error(&self, error: StoreError) -> ApiError {
+    pub(crate) fn store_error(&self, error: StoreError) -> ApiError {
         match error {
             StoreError::Database(error) => self.store.health().failed(&error),
             other => refusal(other),
@@ -755,15 +770,100 @@ pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, S
         .with_directory(publisher, interval)
         .with_account_rate(account_rate)
         .with_reset_delay(reset_delay)
-        .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay));
+        .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay))
+        .with_guess_policy(config.backup.policy());
     Ok(Server::new(service, limits))
+}
+
+/// `GET /v1/backup/oprf-key`: the caller's application's OPRF public key, signed.
+async fn backup_key(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+) -> Result<Json<OprfKeyResponse>, ApiError> {
+    let caller = service.caller(&headers)?;
+    let key = service
+        .backup_keys
+        .key_for(&caller.app_id)
+        .map_err(|e| ApiError::internal(format!("the backup OPRF key: {e}")))?;
+    let statement = OprfKeyStatement {
+        app_id: caller.app_id.clone(),
+        public_key: key.public_key(),
+    };
+    let signature = statement.sign(&service.service_key);
+    Ok(Json(OprfKeyResponse {
+        app_id: caller.app_id,
+        public_key: to_base64(statement.public_key.as_bytes()),
+        signature: to_base64(signature.as_bytes()),
+    }))
+}
+
+/// `POST /v1/backup/actions/evaluate`: one guess, counted against the caller's identity
+/// before any work, evaluated under that identity.
+async fn backup_evaluate(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<EvaluateResponse>, ApiError> {
+    let caller = service.caller(&headers)?;
+    let request: EvaluateRequest = parse_json(&body)?;
+    let blinded = from_base64(&request.blinded)
+        .ok()
+        .and_then(|bytes| BlindedPassword::from_bytes(&bytes).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidBackup,
+                "the blinded password is not a base64 P-256 point (33 bytes, compressed)",
+            )
+        })?;
+    let owner = CardIdentity::new(&caller.app_id, &caller.subject);
+    let at = now();
+    let state = service
+        .store
+        .charge_guess(&owner, &service.guess_policy, at)
+        .await
+        .map_err(|e| service.store_error(e))?
+        .map_err(|retry_at| {
+            ApiError::new(
+                ErrorCode::BackupGuessLimit,
+                format!(
+                    "too many backup password attempts for {}: the next one is answered in {} s",
+                    caller.subject,
+                    retry_at.saturating_sub(at)
+                ),
+            )
+            .with_retry_after(retry_at.saturating_sub(at).max(1))
+        })?;
+    let evaluation = service
+        .backup_keys
+        .key_for(&caller.app_id)
+        .and_then(|key| key.evaluate(&blinded, &oprf_info(&owner)))
+        .map_err(|e| ApiError::internal(format!("the backup OPRF: {e}")))?;
+    Ok(Json(EvaluateResponse {
+        evaluation: to_base64(&evaluation.to_bytes()),
+        guesses: state.to_api(&service.guess_policy, at),
+    }))
+}
+
+/// `GET /v1/backup/guesses`: the caller's count, none added.
+async fn backup_guesses(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+) -> Result<Json<BackupGuesses>, ApiError> {
+    let caller = service.caller(&headers)?;
+    let owner = CardIdentity::new(&caller.app_id, &caller.subject);
+    let state = service
+        .store
+        .guesses(&owner)
+        .await
+        .map_err(|e| service.store_error(e))?;
+    Ok(Json(state.to_api(&service.guess_policy, now())))
 }
 
 /// The OpenAPI 3 document of this API (`docs/api/cards-service.openapi.json`).
 pub const OPENAPI: &str = include_str!("../../../docs/api/cards-service.openapi.json");
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 11] = endpoints::cards::PATHS;
+pub const ROUTES: [&str; 14] = endpoints::cards::PATHS;
 
 async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
@@ -792,6 +892,18 @@ pub fn router(service: Arc<Service>) -> Router {
         .route(
             cards::Audit::PATH,
             on::<cards::Audit, _, _, _>(directory_audit),
+        )
+        .route(
+            cards::BackupKey::PATH,
+            on::<cards::BackupKey, _, _, _>(backup_key),
+        )
+        .route(
+            cards::BackupEvaluate::PATH,
+            on::<cards::BackupEvaluate, _, _, _>(backup_evaluate),
+        )
+        .route(
+            cards::BackupGuessCount::PATH,
+            on::<cards::BackupGuessCount, _, _, _>(backup_guesses),
         );
     let common = CommonRoutes {
         health: on::<Health, _, _, _>(health),

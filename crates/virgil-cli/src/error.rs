@@ -121,6 +121,9 @@ impl CliError {
                 Exit::Rejected,
                 format!("an answer from {server} was not used: {e}"),
             ),
+            e @ (ClientError::BackupKeyNotSigned | ClientError::BackupProof) => {
+                Self::with(Exit::Rejected, format!("{server}: {e}"))
+            }
             other => Self::new(format!("{server}: {other}")),
         }
     }

@@ -110,6 +110,23 @@ pub(crate) enum KeyCommand {
         #[arg(long, value_name = "FILE")]
         new_password_file: Option<PathBuf>,
     },
+    /// Back a key up at the application server, locked with a backup password the
+    /// cards service hardens (create, status, passwd, delete). Needs a login.
+    #[command(subcommand)]
+    Backup(crate::backup::BackupCommand),
+    /// Restore your backed-up key on this device and save it as NAME, locked with a
+    /// (new) local password. Needs a login as the same user.
+    #[command(after_help = "Example:
+  virgil login alice && virgil key restore alice   # asks for the backup password, then a password for the key here")]
+    Restore {
+        /// The name to save the key under (must not exist).
+        name: String,
+        #[command(flatten)]
+        backup_password: crate::backup::BackupPasswordArgs,
+        /// The password to lock the key with on this device.
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
 }
 
 fn time(seconds: u64) -> String {
@@ -181,6 +198,12 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
             password,
             new_password_file,
         } => passwd(&store, name, password, new_password_file),
+        KeyCommand::Backup(command) => crate::backup::run(global, command),
+        KeyCommand::Restore {
+            name,
+            backup_password,
+            password,
+        } => crate::backup::restore(global, &name, &backup_password, &password),
     }
 }
 

@@ -6,6 +6,7 @@
 mod account;
 #[cfg(feature = "server")]
 mod audit;
+mod backup;
 mod card;
 mod config;
 mod contact;
@@ -78,7 +79,8 @@ enum Command {
     #[cfg(feature = "server")]
     #[command(subcommand)]
     Serve(serve::ServeCommand),
-    /// Manage private keys (generate, list, show, export-public, delete, passwd).
+    /// Manage private keys (generate, list, show, export-public, delete, passwd, backup,
+    /// restore).
     #[command(subcommand)]
     Key(key::KeyCommand),
     /// Manage cards (create, inspect, publish, find, get, list, reset, revoke).

@@ -6,8 +6,8 @@ use crate::http::{Http, Method, TlsRoots};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, Inbox, PasswordChange, SendMessageRequest, SessionList,
-    SessionResponse, SubmitCardRequest,
+    AccessTokenResponse, Credentials, DeleteBackupRequest, Inbox, KeyBackup, PasswordChange,
+    SendMessageRequest, SessionList, SessionResponse, StoreBackupRequest, SubmitCardRequest,
 };
 use virgil_api::endpoints::{self, Endpoint, app};
 use virgil_card::{Card, Verifier};
@@ -213,6 +213,38 @@ impl AppClient {
         };
         let sent = self.call::<app::SendMessage>(&[], "", Some(session), Some(&body))?;
         Ok(sent.id)
+    }
+
+    /// Stores the logged-in user's key backup (a hardened key blob). Replacing one
+    /// needs the account password (`401 reauthentication_required` without it).
+    pub fn store_backup(
+        &self,
+        session: &SessionResponse,
+        blob: &[u8],
+        account_password: Option<&str>,
+    ) -> Result<KeyBackup, ClientError> {
+        let body = StoreBackupRequest {
+            blob: to_base64(blob),
+            password: account_password.map(str::to_owned),
+        };
+        self.call::<app::StoreBackup>(&[], "", Some(session), Some(&body))
+    }
+
+    /// The logged-in user's key backup (`404 no_backup` when there is none).
+    pub fn fetch_backup(&self, session: &SessionResponse) -> Result<KeyBackup, ClientError> {
+        self.call::<app::FetchBackup>(&[], "", Some(session), None)
+    }
+
+    /// Deletes the logged-in user's key backup (the account password again).
+    pub fn delete_backup(
+        &self,
+        session: &SessionResponse,
+        account_password: &str,
+    ) -> Result<(), ClientError> {
+        let body = DeleteBackupRequest {
+            password: account_password.to_owned(),
+        };
+        self.call::<app::DeleteBackup>(&[], "", Some(session), Some(&body))
     }
 
     /// The logged-in user's messages after the cursor `after` (0: from the start).

@@ -9,13 +9,20 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
-use virgil_api::cards::{CardResponse, CardStatus, RevocationRecord, RevokeRequest, SearchRequest};
+use virgil_api::cards::{
+    BackupGuesses, CardResponse, CardStatus, EvaluateRequest, RevocationRecord, RevokeRequest,
+    SearchRequest,
+};
 use virgil_api::endpoints::{self, Endpoint};
 use virgil_api::{ErrorCode, token, unix_now};
+use virgil_card::CardIdentity;
+use virgil_card::backup::{OprfKeyStatement, oprf_info};
 use virgil_card::checkpoint::SignedCheckpoint;
 use virgil_card::status::{StatusError, check_fresh, check_status};
 use virgil_card::{Card, CardId, RevocationRequest, SearchStatement, Verifier};
 use virgil_crypto::encoding::{from_base64, to_base64};
+use virgil_crypto::keyblob::HardenedPassword;
+use virgil_crypto::oprf::{Evaluation, OprfPublicKey, PasswordBlind};
 use virgil_crypto::sign::Signature;
 use virgil_crypto::{PrivateKey, PublicKey};
 
@@ -399,6 +406,60 @@ impl CardsClient {
         &self,
     ) -> Result<Option<virgil_card::checkpoint::SignedCheckpoint>, ClientError> {
         crate::directory::newest_checkpoint(self.checkpoints.as_ref())
+    }
+
+    /// The key-backup OPRF public key of application `app_id`, checked against the
+    /// pinned service key (its signed statement, docs/format.md §16).
+    pub fn backup_key(&self, app_id: &str) -> Result<OprfPublicKey, ClientError> {
+        let response = self.call::<endpoints::cards::BackupKey>(&[], None)?;
+        let public_key = from_base64(&response.public_key)
+            .ok()
+            .and_then(|bytes| OprfPublicKey::from_bytes(&bytes).ok())
+            .ok_or(ClientError::BackupKeyNotSigned)?;
+        let statement = OprfKeyStatement {
+            app_id: app_id.to_owned(),
+            public_key,
+        };
+        let signed = from_base64(&response.signature)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .is_some_and(|signature| statement.is_signed(&signature, self.verifier.service_keys()));
+        if !signed || response.app_id != app_id {
+            return Err(ClientError::BackupKeyNotSigned);
+        }
+        Ok(public_key)
+    }
+
+    /// Hardens `password` for `owner`'s key backup: one evaluation of the cards
+    /// service's oblivious PRF (it never sees the password), checked against the
+    /// application's OPRF key ([`CardsClient::backup_key`]) and `owner`. Each call is a
+    /// guess the service counts against the identity of the access token, which must be
+    /// `owner`'s; past the limit, the answer is 429 `backup_guess_limit` with the wait.
+    pub fn harden_password(
+        &self,
+        owner: &CardIdentity,
+        password: &[u8],
+    ) -> Result<(HardenedPassword, BackupGuesses), ClientError> {
+        let public_key = self.backup_key(&owner.app_id)?;
+        let (state, blinded) = PasswordBlind::new(password)
+            .map_err(|e| ClientError::Request(format!("the backup password: {e}")))?;
+        let request = EvaluateRequest {
+            blinded: to_base64(&blinded.to_bytes()),
+        };
+        let response = self.call::<endpoints::cards::BackupEvaluate>(&[], Some(&request))?;
+        let evaluation = from_base64(&response.evaluation)
+            .ok()
+            .and_then(|bytes| Evaluation::from_bytes(&bytes).ok())
+            .ok_or(ClientError::BackupProof)?;
+        let hardened = state
+            .finalize(&evaluation, &public_key, &oprf_info(owner))
+            .map_err(|_| ClientError::BackupProof)?;
+        Ok((hardened, response.guesses))
+    }
+
+    /// The caller's backup-password guesses so far (none counted).
+    pub fn backup_guesses(&self) -> Result<BackupGuesses, ClientError> {
+        self.call::<endpoints::cards::BackupGuessCount>(&[], None)
     }
 
     /// Every card of `identities` (1–50, whatever the cards' identity types) that is

@@ -68,4 +68,16 @@ pub enum ClientError {
     /// The store of the newest checkpoint failed (e.g. its file cannot be written).
     #[error("cannot keep the key directory checkpoint: {0}")]
     CheckpointStore(String),
+    /// The cards service's key-backup OPRF key is not signed by the pinned service key,
+    /// or is another application's.
+    #[error(
+        "the cards service's backup key is not signed by the pinned service key for this application (changed on the way?): refused"
+    )]
+    BackupKeyNotSigned,
+    /// The cards service's evaluation of a backup password does not prove it used its
+    /// published key for this identity: refused, nothing was unlocked or stored.
+    #[error(
+        "the cards service's answer does not prove it used its published backup key for this identity (changed on the way, or another key): refused"
+    )]
+    BackupProof,
 }

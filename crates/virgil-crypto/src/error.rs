@@ -34,6 +34,9 @@ pub enum Error {
     WrongPassword,
     /// The operating system's random number generator failed.
     RandomFailed,
+    /// A server's oblivious PRF answer does not come with a valid proof for its published
+    /// key ([`crate::oprf`]): it was not evaluated with that key, or was changed.
+    InvalidProof,
     /// The caller used the API in a way it does not allow; the data is not at fault.
     Misuse(Misuse),
 }
@@ -51,6 +54,12 @@ pub enum Misuse {
     IterationsOutOfRange,
     /// The message is larger than the format can count (more than 2^64 chunks).
     MessageTooLong,
+    /// A key backup (a blob locked with a hardened password, kdf `0x02`) was given to
+    /// [`crate::keyblob::unlock`]; it opens only with
+    /// [`crate::keyblob::unlock_hardened`], after the server hardened the password.
+    HardenedBlob,
+    /// A plain key blob was given to [`crate::keyblob::unlock_hardened`].
+    NotHardenedBlob,
 }
 
 impl From<Misuse> for Error {
@@ -78,6 +87,9 @@ impl fmt::Display for Error {
             }
             Error::WrongPassword => f.write_str("wrong password for this key"),
             Error::RandomFailed => f.write_str("the system random number generator failed"),
+            Error::InvalidProof => {
+                f.write_str("the server's answer does not prove it used its published key: refused")
+            }
             Error::Misuse(misuse) => fmt::Display::fmt(misuse, f),
         }
     }
@@ -99,6 +111,12 @@ impl fmt::Display for Misuse {
                 crate::keyblob::MAX_ITERATIONS
             ),
             Misuse::MessageTooLong => f.write_str("message too long for the envelope format"),
+            Misuse::HardenedBlob => f.write_str(
+                "this key blob is a backup locked with a hardened password: restore it (virgil key restore)",
+            ),
+            Misuse::NotHardenedBlob => {
+                f.write_str("this key blob is locked with a plain password, not a hardened one")
+            }
         }
     }
 }

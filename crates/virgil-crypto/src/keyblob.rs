@@ -5,6 +5,9 @@
 //!        ‖ nonce[12] ‖ AES-256-GCM(key, nonce, seed[32], aad = the 54 bytes before it)
 //! kdf 0x01: master = PBKDF2-HMAC-SHA256(password, salt, iterations, 32)
 //! kdf 0x00: master = 32 zero bytes ("unprotected": anyone who reads the blob has the key)
+//! kdf 0x02: master = PBKDF2-HMAC-SHA256(hardened, salt, iterations, 32), where `hardened`
+//!           is a [`HardenedPassword`]: a key backup (the password went through a
+//!           server's oblivious PRF first, [`crate::oprf`])
 //! key   = HKDF-Expand(master, "virgil-keyblob-v1 key", 32)
 //! check = HKDF-Expand(master, "virgil-keyblob-v1 check", 16)
 //! version = the key's suite: 0x01 a suite-1 key, 0x02 a suite-2 key (same layout)
@@ -42,6 +45,7 @@ pub const BLOB_LEN: usize = HEADER_LEN + SEED_LEN + TAG_LEN;
 const MAGIC: [u8; 4] = *b"VGLK";
 const KDF_NONE: u8 = 0x00;
 const KDF_PBKDF2_SHA256: u8 = 0x01;
+const KDF_HARDENED_PBKDF2_SHA256: u8 = 0x02;
 const SALT_LEN: usize = 16;
 const CHECK_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
@@ -78,6 +82,31 @@ impl Default for Params {
         Self {
             iterations: DEFAULT_ITERATIONS,
         }
+    }
+}
+
+/// A password after a server hardened it (the 32-byte output of [`crate::oprf`]'s
+/// oblivious PRF): what a key backup is locked with ([`lock_hardened`]). Guessing the
+/// password behind it takes one server evaluation per guess. Zeroized on drop; its
+/// `Debug` shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HardenedPassword(Zeroizing<[u8; 32]>);
+
+impl HardenedPassword {
+    /// Wraps the 32 bytes an oblivious PRF evaluation gave.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for HardenedPassword {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HardenedPassword(..)")
     }
 }
 
@@ -121,7 +150,7 @@ fn derive(
     iterations: u32,
 ) -> Result<(Zeroizing<[u8; 32]>, [u8; CHECK_LEN]), Error> {
     let mut master = Zeroizing::new([0u8; 32]);
-    if kdf == KDF_PBKDF2_SHA256 {
+    if kdf == KDF_PBKDF2_SHA256 || kdf == KDF_HARDENED_PBKDF2_SHA256 {
         if iterations == 0 {
             return Err(Error::Malformed);
         }
@@ -163,22 +192,62 @@ pub fn lock_unprotected(key: &PrivateKey) -> Result<Vec<u8>, Error> {
     lock_with(key, None, Params::default(), &mut SystemRandom::new())
 }
 
+/// Locks `key` for a key backup with a password a server hardened (kdf `0x02`: the
+/// [`HardenedPassword`] goes through PBKDF2-HMAC-SHA256 with `params`, then AES-256-GCM,
+/// exactly as [`lock`] does with a password). Only [`unlock_hardened`] opens it.
+pub fn lock_hardened(
+    key: &PrivateKey,
+    hardened: &HardenedPassword,
+    params: Params,
+) -> Result<Vec<u8>, Error> {
+    lock_hardened_with(key, hardened, params, &mut SystemRandom::new())
+}
+
+pub(crate) fn lock_hardened_with(
+    key: &PrivateKey,
+    hardened: &HardenedPassword,
+    params: Params,
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
+    lock_kdf(
+        key,
+        KDF_HARDENED_PBKDF2_SHA256,
+        hardened.as_bytes(),
+        params,
+        rng,
+    )
+}
+
 pub(crate) fn lock_with(
     key: &PrivateKey,
     password: Option<&[u8]>,
     params: Params,
     rng: &mut dyn RandomSource,
 ) -> Result<Vec<u8>, Error> {
+    match password {
+        Some(password) => lock_kdf(key, KDF_PBKDF2_SHA256, password, params, rng),
+        None => lock_kdf(key, KDF_NONE, &[], params, rng),
+    }
+}
+
+fn lock_kdf(
+    key: &PrivateKey,
+    kdf: u8,
+    password: &[u8],
+    params: Params,
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
     let params = Params::with_iterations(params.iterations)?;
-    let (kdf, iterations) = match password {
-        Some(_) => (KDF_PBKDF2_SHA256, params.iterations),
-        None => (KDF_NONE, 0),
+    let iterations = if kdf == KDF_NONE {
+        0
+    } else {
+        params.iterations
     };
     let mut salt = [0u8; SALT_LEN];
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill(&mut salt)?;
     rng.fill(&mut nonce)?;
-    let (aead, check) = derive(kdf, password.unwrap_or_default(), &salt, iterations)?;
+    let (aead, check) = derive(kdf, password, &salt, iterations)?;
     let mut blob = Blob {
         magic: MAGIC,
         version: key.suite().id(),
@@ -217,8 +286,12 @@ fn decode(bytes: &[u8]) -> Result<Blob, Error> {
     }
     match (blob.kdf, blob.iterations) {
         (KDF_NONE, 0) => Ok(blob),
-        (KDF_PBKDF2_SHA256, n) if (MIN_ITERATIONS..=MAX_ITERATIONS).contains(&n) => Ok(blob),
-        (KDF_NONE | KDF_PBKDF2_SHA256, _) => Err(Error::Malformed),
+        (KDF_PBKDF2_SHA256 | KDF_HARDENED_PBKDF2_SHA256, n)
+            if (MIN_ITERATIONS..=MAX_ITERATIONS).contains(&n) =>
+        {
+            Ok(blob)
+        }
+        (KDF_NONE | KDF_PBKDF2_SHA256 | KDF_HARDENED_PBKDF2_SHA256, _) => Err(Error::Malformed),
         _ => Err(Error::UnsupportedVersion),
     }
 }
@@ -233,20 +306,42 @@ pub fn is_password_protected(blob: &[u8]) -> Result<bool, Error> {
     decode(blob).map(|blob| blob.kdf != KDF_NONE)
 }
 
+/// Whether a blob is a key backup, locked with a hardened password ([`lock_hardened`]).
+pub fn is_hardened(blob: &[u8]) -> Result<bool, Error> {
+    decode(blob).map(|blob| blob.kdf == KDF_HARDENED_PBKDF2_SHA256)
+}
+
+/// Unlocks a key backup made by [`lock_hardened`], with the password hardened again by
+/// the same server. Errors as [`unlock`]; a blob that is not a backup is
+/// [`Misuse::NotHardenedBlob`].
+pub fn unlock_hardened(blob: &[u8], hardened: &HardenedPassword) -> Result<PrivateKey, Error> {
+    let blob = decode(blob)?;
+    if blob.kdf != KDF_HARDENED_PBKDF2_SHA256 {
+        return Err(Misuse::NotHardenedBlob.into());
+    }
+    open(&blob, hardened.as_bytes())
+}
+
 /// Unlocks a blob made by [`lock`] (give the password) or [`lock_unprotected`] (the
 /// password is not needed and ignored).
 ///
 /// Errors: [`Error::WrongPassword`] (or no password for a protected blob),
 /// [`Error::Corrupted`] (the blob was damaged), [`Error::Malformed`] (not a key blob, or
 /// an iteration count outside the accepted range, which is refused without running it),
-/// [`Error::UnsupportedVersion`].
+/// [`Error::UnsupportedVersion`]; a key backup ([`lock_hardened`]) is
+/// [`Misuse::HardenedBlob`].
 pub fn unlock(blob: &[u8], password: Option<&[u8]>) -> Result<PrivateKey, Error> {
     let blob = decode(blob)?;
     let password = match (blob.kdf, password) {
         (KDF_NONE, _) => &[][..],
+        (KDF_HARDENED_PBKDF2_SHA256, _) => return Err(Misuse::HardenedBlob.into()),
         (_, Some(password)) => password,
         (_, None) => return Err(Error::WrongPassword),
     };
+    open(&blob, password)
+}
+
+fn open(blob: &Blob, password: &[u8]) -> Result<PrivateKey, Error> {
     let (aead, check) = derive(blob.kdf, password, &blob.salt, blob.iterations)?;
     if !bool::from(check.ct_eq(&blob.check)) {
         return Err(Error::WrongPassword);
@@ -285,6 +380,42 @@ mod tests {
             Error::WrongPassword
         );
         assert_eq!(unlock(&blob, None).unwrap_err(), Error::WrongPassword);
+    }
+
+    #[test]
+    fn a_backup_opens_only_with_its_hardened_password() {
+        let key = PrivateKey::from_seed(&[9; 32]).unwrap();
+        let hardened = HardenedPassword::from_bytes([7; 32]);
+        let blob = lock_hardened(&key, &hardened, fast()).unwrap();
+        assert_eq!(blob.len(), BLOB_LEN);
+        assert_eq!(blob[5], KDF_HARDENED_PBKDF2_SHA256);
+        assert!(is_hardened(&blob).unwrap());
+        assert!(is_password_protected(&blob).unwrap());
+        assert_eq!(unlock_hardened(&blob, &hardened).unwrap(), key);
+        assert_eq!(
+            unlock_hardened(&blob, &HardenedPassword::from_bytes([8; 32])).unwrap_err(),
+            Error::WrongPassword
+        );
+        // The same 32 bytes as a plain password do not open it: a backup is never
+        // mistaken for a key file.
+        assert_eq!(
+            unlock(&blob, Some(&[7; 32])).unwrap_err(),
+            Error::Misuse(Misuse::HardenedBlob)
+        );
+        // Relabelled as a plain blob (kdf byte 0x01), the AAD no longer matches.
+        let mut relabelled = blob.clone();
+        relabelled[5] = KDF_PBKDF2_SHA256;
+        assert_eq!(
+            unlock(&relabelled, Some(&[7; 32])).unwrap_err(),
+            Error::Corrupted
+        );
+        let plain = lock(&key, &[7; 32], fast()).unwrap();
+        assert!(!is_hardened(&plain).unwrap());
+        assert_eq!(
+            unlock_hardened(&plain, &hardened).unwrap_err(),
+            Error::Misuse(Misuse::NotHardenedBlob)
+        );
+        assert_eq!(alloc::format!("{hardened:?}"), "HardenedPassword(..)");
     }
 
     #[test]

@@ -56,6 +56,8 @@ mod hpke;
 mod kat;
 mod key;
 pub mod keyblob;
+#[cfg(feature = "oprf")]
+pub mod oprf;
 mod rng;
 pub mod sign;
 
@@ -163,5 +165,15 @@ pub mod testing {
         rng: &mut DeterministicRng,
     ) -> Result<Vec<u8>, Error> {
         crate::keyblob::lock_with(key, password, params, rng)
+    }
+
+    /// [`crate::keyblob::lock_hardened`] with salt and nonce drawn from `rng`.
+    pub fn lock_hardened_deterministic(
+        key: &PrivateKey,
+        hardened: &crate::keyblob::HardenedPassword,
+        params: crate::keyblob::Params,
+        rng: &mut DeterministicRng,
+    ) -> Result<Vec<u8>, Error> {
+        crate::keyblob::lock_hardened_with(key, hardened, params, rng)
     }
 }

@@ -33,6 +33,8 @@ impl Context {
     pub const CARD_REVOCATION: Context = Context("virgil/card-revocation");
     /// The cards service's signed checkpoint of one epoch of its key directory.
     pub const DIRECTORY_CHECKPOINT: Context = Context("virgil/directory-checkpoint");
+    /// The cards service's statement of an application's key-backup OPRF key.
+    pub const BACKUP_OPRF_KEY: Context = Context("virgil/backup-oprf-key");
     /// The sender's signature inside an envelope.
     pub const MESSAGE: Context = Context("virgil/message");
 

@@ -290,10 +290,17 @@ fn generate() -> Value {
     let unprotected = lock_deterministic(&alice, None, params, &mut rng).unwrap();
     let pq_locked =
         lock_deterministic(&key(5, 2), Some(b"correct horse"), params, &mut rng).unwrap();
+    // A key backup (kdf 0x02): locked with a hardened password, here RFC 9497's output
+    // of the "oprf" vector below (any 32 bytes lock the same way).
+    let hardened = oprf_output();
+    let backup =
+        virgil_crypto::testing::lock_hardened_deterministic(&alice, &hardened, params, &mut rng)
+            .unwrap();
     let key_blobs = json!([
         {"seed": to_hex(&seed(1)), "suite": 1, "password": "correct horse", "iterations": 1000, "blob": to_hex(&locked)},
         {"seed": to_hex(&seed(1)), "suite": 1, "password": null, "iterations": 0, "blob": to_hex(&unprotected)},
         {"seed": to_hex(&seed(5)), "suite": 2, "password": "correct horse", "iterations": 1000, "blob": to_hex(&pq_locked)},
+        {"seed": to_hex(&seed(1)), "suite": 1, "password": null, "hardened": to_hex(hardened.as_bytes()), "iterations": 1000, "blob": to_hex(&backup)},
     ]);
 
     json!({
@@ -303,7 +310,43 @@ fn generate() -> Value {
         "envelopes": envelopes,
         "negative_envelopes": negatives,
         "key_blobs": key_blobs,
+        "oprf": {
+            "about": "format.md §16: RFC 9497 POPRF, P256-SHA256. The key is DeriveKeyPair(seed, key_info); info is §16's for (app_id, identity); output = Finalize(password), which the blind does not change",
+            "seed": to_hex(&[0x42; 32]),
+            "key_info": "chat",
+            "public_key": to_hex(virgil_crypto::oprf::OprfKey::derive(&[0x42; 32], b"chat").unwrap().public_key().as_bytes()),
+            "app_id": "chat",
+            "identity": "alice",
+            "info": to_hex(&oprf_info("chat", "alice")),
+            "password": "correct horse",
+            "output": to_hex(oprf_output().as_bytes()),
+        },
     })
+}
+
+/// The hardened password of the key-backup vector: the POPRF output (format.md §16)
+/// of password "correct horse" for alice of application "chat", under the OPRF key
+/// derived from seed 0x42…42 and key info "chat". The output does not depend on the
+/// blind, so this is a known answer.
+fn oprf_output() -> keyblob::HardenedPassword {
+    use virgil_crypto::oprf::{OprfKey, PasswordBlind};
+    let key = OprfKey::derive(&[0x42; 32], b"chat").unwrap();
+    let info = oprf_info("chat", "alice");
+    let (state, blinded) = PasswordBlind::new(b"correct horse").unwrap();
+    let evaluation = key.evaluate(&blinded, &info).unwrap();
+    state
+        .finalize(&evaluation, &key.public_key(), &info)
+        .unwrap()
+}
+
+/// format.md §16's `info` (virgil_card::backup::oprf_info, which this crate cannot use).
+fn oprf_info(app_id: &str, identity: &str) -> Vec<u8> {
+    let mut info = b"VGBI\x01".to_vec();
+    for text in [app_id, identity] {
+        info.extend_from_slice(&u32::try_from(text.len()).unwrap().to_be_bytes());
+        info.extend_from_slice(text.as_bytes());
+    }
+    info
 }
 
 #[test]
@@ -425,6 +468,15 @@ fn stored_vectors_check_out() {
     }
     for vector in stored["key_blobs"].as_array().unwrap() {
         let blob = from_hex(vector["blob"].as_str().unwrap()).unwrap();
+        if let Some(hardened) = vector["hardened"].as_str() {
+            let hardened: [u8; 32] = from_hex(hardened).unwrap().try_into().unwrap();
+            let hardened = keyblob::HardenedPassword::from_bytes(hardened);
+            assert_eq!(
+                keyblob::unlock_hardened(&blob, &hardened).unwrap(),
+                key_in(&vector["seed"], &vector["suite"])
+            );
+            continue;
+        }
         let password = vector["password"].as_str().map(str::as_bytes);
         assert_eq!(
             keyblob::unlock(&blob, password).unwrap(),

@@ -251,6 +251,14 @@ impl Files {
              # new reset may start for as long after a cancelled one. A day, as production\n\
              # wants (`virgil demo` uses 0).\n\
              reset_delay_seconds = 86400\n\
+             # Key backup: the backup-password guesses each user gets (these are the\n\
+             # defaults; uncomment to change them). Past the free ones, each waits twice\n\
+             # as long as the one before, until a window passes with none.\n\
+             # [backup]\n\
+             # free_guesses = 10\n\
+             # window_seconds = 3600\n\
+             # base_delay_seconds = 60\n\
+             # max_delay_seconds = 86400\n\
              {tls_section}\n\
              [[applications]]\n\
              app_id = {app_id}\n\

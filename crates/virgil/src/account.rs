@@ -157,13 +157,13 @@ impl Remote {
         Ok(cards)
     }
 
-    fn app(&self) -> Result<&AppClient, Error> {
+    pub(crate) fn app(&self) -> Result<&AppClient, Error> {
         self.app
             .as_deref()
             .ok_or(Error::NotConfigured("application server URL"))
     }
 
-    fn session(&self) -> Result<Session, Error> {
+    pub(crate) fn session(&self) -> Result<Session, Error> {
         locked(&self.session).clone().ok_or(Error::NotLoggedIn)
     }
 }

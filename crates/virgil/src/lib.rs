@@ -48,6 +48,8 @@
 
 #[cfg(feature = "client")]
 mod account;
+#[cfg(feature = "client")]
+mod backup;
 mod buffer;
 mod cards;
 #[cfg(feature = "client")]
@@ -65,6 +67,8 @@ pub mod stream;
 
 #[cfg(feature = "client")]
 pub use account::{Account, InboxRead, Messages, Received, Sent, Session};
+#[cfg(feature = "client")]
+pub use backup::{BackupStatus, Backups};
 pub use buffer::{Buffer, Encoding};
 pub use cards::{Cards, Identities, Identity};
 #[cfg(feature = "client")]
@@ -82,7 +86,7 @@ pub use recipient::Recipient;
 #[cfg(feature = "client")]
 pub use virgil_api::app::SessionInfo;
 #[cfg(feature = "client")]
-pub use virgil_api::cards::CardStatus;
+pub use virgil_api::cards::{BackupGuesses, CardStatus};
 pub use virgil_card::{Card, CardId, CardIdentity, RevocationReason};
 pub use virgil_card::{Contact, SafetyNumber};
 #[cfg(feature = "client")]

@@ -9,6 +9,7 @@
 //! transaction. The service keeps no state in memory that matters, so several replicas
 //! can share one PostgreSQL database.
 
+mod guesses;
 mod schema;
 
 use crate::store::schema::SCHEMA_VERSION;
@@ -197,9 +198,11 @@ impl CardStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            Some(old @ (1 | 2)) => {
+            Some(old @ (1..=3)) => {
+                // Version 4 only added a table, which the statements above created.
                 let from_1 = if old == 1 { &schema::FROM_1[..] } else { &[] };
-                for statement in from_1.iter().chain(&schema::FROM_2) {
+                let from_2 = if old <= 2 { &schema::FROM_2[..] } else { &[] };
+                for statement in from_1.iter().chain(from_2) {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
                 sqlx::query("UPDATE virgil_schema SET version = $1")

@@ -6,7 +6,8 @@
 /// 3: the key directory: `directory_pending` (owners whose entry changed since the last
 /// epoch), `directory_checkpoints` (every epoch's signed checkpoint); the directory's own
 /// tables are `virgil_directory`'s.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+/// 4: `backup_guesses` (each identity's key-backup password evaluations).
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// What turns a version-1 database into version 2.
 pub(crate) const FROM_1: [&str; 2] = [
@@ -47,6 +48,19 @@ pub(crate) fn statements(bytes_type: &str) -> Vec<String> {
             app_id TEXT NOT NULL,
             identity TEXT NOT NULL,
             change BIGINT NOT NULL,
+            PRIMARY KEY (app_id, identity)
+        )"
+        .to_owned(),
+        // One row per identity that asked for a backup-password evaluation
+        // (crate::backup::GuessState).
+        "CREATE TABLE IF NOT EXISTS backup_guesses (
+            app_id TEXT NOT NULL,
+            identity TEXT NOT NULL,
+            window_start BIGINT NOT NULL,
+            used BIGINT NOT NULL,
+            total BIGINT NOT NULL,
+            last_at BIGINT NOT NULL,
+            next_at BIGINT NOT NULL,
             PRIMARY KEY (app_id, identity)
         )"
         .to_owned(),
