@@ -12,6 +12,8 @@
 //! - The service never sees a password, a hardened password or a backup: the
 //!   application server keeps the locked blobs (docs/security.md).
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use virgil_api::cards::BackupGuesses;
 use virgil_crypto::PrivateKey;
 use virgil_crypto::oprf::OprfKey;
@@ -20,9 +22,11 @@ use zeroize::Zeroizing;
 /// What [`PrivateKey::derive_secret`] derives the OPRF seed for.
 pub const OPRF_PURPOSE: &[u8] = b"backup-oprf";
 
-/// The service's OPRF keys, one per application, all from one seed.
+/// The service's OPRF keys, one per application, all from one seed; each derived once
+/// (a derivation costs a scalar multiplication) and kept.
 pub struct BackupKeys {
     seed: Zeroizing<[u8; 32]>,
+    derived: RwLock<HashMap<String, Arc<OprfKey>>>,
 }
 
 impl BackupKeys {
@@ -30,12 +34,26 @@ impl BackupKeys {
     pub fn from_service_key(service_key: &PrivateKey) -> Self {
         Self {
             seed: service_key.derive_secret(OPRF_PURPOSE),
+            derived: RwLock::default(),
         }
     }
 
     /// The OPRF key of application `app_id`.
-    pub fn key_for(&self, app_id: &str) -> Result<OprfKey, virgil_crypto::Error> {
-        OprfKey::derive(&self.seed, app_id.as_bytes())
+    pub fn key_for(&self, app_id: &str) -> Result<Arc<OprfKey>, virgil_crypto::Error> {
+        if let Some(key) = self
+            .derived
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)
+        {
+            return Ok(Arc::clone(key));
+        }
+        let key = Arc::new(OprfKey::derive(&self.seed, app_id.as_bytes())?);
+        self.derived
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(app_id.to_owned(), Arc::clone(&key));
+        Ok(key)
     }
 }
 

@@ -833,10 +833,15 @@ async fn backup_evaluate(
             )
             .with_retry_after(retry_at.saturating_sub(at).max(1))
         })?;
-    let evaluation = service
+    let key = service
         .backup_keys
         .key_for(&caller.app_id)
-        .and_then(|key| key.evaluate(&blinded, &oprf_info(&owner)))
+        .map_err(|e| ApiError::internal(format!("the backup OPRF key: {e}")))?;
+    // About a millisecond of elliptic-curve work: off the async workers.
+    let info = oprf_info(&owner);
+    let evaluation = tokio::task::spawn_blocking(move || key.evaluate(&blinded, &info))
+        .await
+        .map_err(ApiError::internal)?
         .map_err(|e| ApiError::internal(format!("the backup OPRF: {e}")))?;
     Ok(Json(EvaluateResponse {
         evaluation: to_base64(&evaluation.to_bytes()),
