@@ -7,6 +7,8 @@ use virgil_deploy::LocalDeployment;
 const APP_ID: &str = "demo-chat";
 const PASSWORD: &str = "correct horse battery staple";
 const MESSAGE: &str = "Hey Bob, how's it going?";
+const REPLY: &str = "Fine, and you?";
+const BACKUP_PASSWORD: &str = "a backup password of its own";
 
 fn step(text: impl std::fmt::Display) {
     println!("  ✓ {text}");
@@ -36,8 +38,9 @@ struct Device {
     card: virgil::Card,
 }
 
-/// Runs the demo with user keys of `suite`.
-pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
+/// Runs the demo with user keys of `suite`; with `backup`, alice also backs her key up
+/// and restores it on a new device.
+pub(crate) fn run(suite: Suite, backup: bool) -> Result<(), CliError> {
     println!("virgil demo: Alice sends Bob a signed, encrypted message through real servers\n");
     let demo = Demo::start(suite)?;
     let alice = demo.user("alice")?;
@@ -53,6 +56,9 @@ pub(crate) fn run(suite: Suite) -> Result<(), CliError> {
     let phone = demo.add_phone(&bob)?;
     demo.send(&alice, &bob, &phone.card)?;
     demo.read(&bob, &phone)?;
+    if backup {
+        demo.backup_and_restore(&alice, &bob)?;
+    }
     demo.stop()
 }
 
@@ -306,6 +312,73 @@ impl Demo {
             return Err(fail(format!("bob read {message:?}, expected {MESSAGE:?}")));
         }
         println!("\n  bob reads: \"{message}\"\n");
+        Ok(())
+    }
+
+    /// Alice backs her key up, bob replies, alice's device is lost; on a new one she
+    /// logs in, restores the key with her backup password and reads the reply.
+    fn backup_and_restore(&self, alice: &Device, bob: &Device) -> Result<(), CliError> {
+        alice
+            .virgil
+            .backups()
+            .backup(&alice.key, BACKUP_PASSWORD, None)
+            .map_err(err("alice's backup"))?;
+        step(
+            "alice backed her key up at the application server, locked with a backup password the cards service hardened without seeing it (RFC 9497 OPRF, its proof checked against the key the pinned service key signed); neither server alone can test a guess",
+        );
+        let bob_key = bob
+            .virgil
+            .keys()
+            .load("bob", Some(PASSWORD))
+            .map_err(err("bob"))?;
+        bob.virgil
+            .messages()
+            .send("alice", &bob_key, REPLY)
+            .map_err(err("bob's reply"))?;
+        step("bob replied; then alice lost her device");
+        let new_device = self.open_device("alice-new")?;
+        new_device
+            .account()
+            .login("alice", PASSWORD)
+            .map_err(err("alice's new device"))?;
+        let wrong = new_device.backups().restore("not the backup password");
+        if !matches!(
+            wrong,
+            Err(virgil::Error::Crypto(virgil::crypto::Error::WrongPassword))
+        ) {
+            return Err(fail("a wrong backup password was not refused"));
+        }
+        let restored = new_device
+            .backups()
+            .restore(BACKUP_PASSWORD)
+            .map_err(err("restoring alice's key"))?;
+        if restored.public_key() != alice.key.public_key() {
+            return Err(fail("the restored key is not alice's"));
+        }
+        let guesses = new_device
+            .backups()
+            .status()
+            .map_err(err("the backup's status"))?
+            .guesses;
+        step(format!(
+            "on a new device alice logged in and restored her key (a wrong backup password first: refused); the cards service counted {} guesses, {} answered at once per hour",
+            guesses.total, guesses.free_per_window
+        ));
+        let inbox = new_device
+            .messages()
+            .inbox(&restored, 0)
+            .map_err(err("alice's inbox"))?;
+        let reply = inbox
+            .messages
+            .iter()
+            .find_map(|received| received.message.as_ref().ok())
+            .map(|message| message.to_string(Encoding::Utf8))
+            .ok_or_else(|| fail("alice's new device read no message"))?;
+        if reply != REPLY {
+            return Err(fail(format!("alice read {reply:?}, expected {REPLY:?}")));
+        }
+        step("alice's new device decrypted bob's reply and verified his signature");
+        println!("\n  alice reads: \"{reply}\"\n");
         Ok(())
     }
 

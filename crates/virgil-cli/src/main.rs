@@ -59,7 +59,7 @@ struct Cli {
 enum Command {
     #[cfg(feature = "server")]
     #[command(
-        after_help = "Examples:\n  cargo run -p virgil-cli -- demo\n  cargo run -p virgil-cli -- demo --suite pq"
+        after_help = "Examples:\n  cargo run -p virgil-cli -- demo\n  cargo run -p virgil-cli -- demo --suite pq\n  cargo run -p virgil-cli -- demo --backup"
     )]
     /// Run the whole tutorial in one process: start a cards service and an application
     /// server on 127.0.0.1 (temporary SQLite databases and key directories), register
@@ -71,6 +71,10 @@ enum Command {
         /// The suite of every user key: `classic` or `pq` (post-quantum X-Wing).
         #[arg(long, value_enum, default_value_t = key::SuiteArg::Classic)]
         suite: key::SuiteArg,
+        /// Also: alice backs her key up, loses her device, restores the key on a new one
+        /// and reads bob's reply.
+        #[arg(long)]
+        backup: bool,
     },
     /// Create server keys and configuration files for a local deployment.
     #[cfg(feature = "server")]
@@ -240,7 +244,7 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
     let global = &cli.global;
     match cli.command {
         #[cfg(feature = "server")]
-        Command::Demo { suite } => demo::run(suite.into()),
+        Command::Demo { suite, backup } => demo::run(suite.into(), backup),
         #[cfg(feature = "server")]
         Command::Init(args) => init::init(args),
         #[cfg(feature = "server")]

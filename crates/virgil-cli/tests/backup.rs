@@ -202,3 +202,38 @@ fn backup_password_guesses_are_limited_per_identity() {
     assert_eq!(status["guesses"]["total"], 0, "{status}");
     assert_eq!(status["stored_at"], serde_json::Value::Null, "{status}");
 }
+
+/// A backup of a key whose card was replaced since: the restore says so and points to
+/// a reset, instead of leaving the user with a key nobody encrypts to.
+#[test]
+fn restoring_a_replaced_key_says_so() {
+    let deployment = Deployment::start();
+    deployment.onboard("alice");
+    let backup = password_file(&deployment, "backup.pw", "correct horse battery");
+    deployment.ok(
+        "alice",
+        &[
+            "key",
+            "backup",
+            "create",
+            "alice",
+            "--backup-password-file",
+            &backup,
+        ],
+    );
+    deployment.ok("alice", &["key", "generate", "alice-2"]);
+    deployment.ok(
+        "alice",
+        &["card", "publish", "--key", "alice-2", "--replaces", "alice"],
+    );
+    deployment.ok("alice-new", &["login", "alice"]);
+    let restored = deployment.ok(
+        "alice-new",
+        &["key", "restore", "alice", "--backup-password-file", &backup],
+    );
+    assert!(
+        restored.contains("no active card of alice has this key"),
+        "{restored}"
+    );
+    assert!(restored.contains("virgil card reset"), "{restored}");
+}

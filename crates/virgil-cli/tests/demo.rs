@@ -62,3 +62,17 @@ fn the_demo_runs_with_post_quantum_keys() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_demo_restores_a_backed_up_key_on_a_new_device() {
+    let stdout = demo(&["demo", "--backup"]);
+    for step in [
+        "alice backed her key up",
+        "restored her key (a wrong backup password first: refused)",
+        "counted 3 guesses",
+        "alice reads: \"Fine, and you?\"",
+        "temporary files removed",
+    ] {
+        assert!(stdout.contains(step), "{step:?} missing:\n{stdout}");
+    }
+}

@@ -102,6 +102,17 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// A facade error as the matching Python exception.
+/// A key backup's errors: a wrong backup password is [`WrongPassword`] (not a
+/// decryption error), anything else as [`to_py`].
+pub(crate) fn backup_to_py(error: virgil::Error) -> PyErr {
+    match error {
+        virgil::Error::Crypto(virgil::crypto::Error::WrongPassword) => WrongPassword::new_err(
+            "wrong backup password (each try counts as a guess: backups.status() shows them)",
+        ),
+        other => to_py(other),
+    }
+}
+
 pub(crate) fn to_py(error: virgil::Error) -> PyErr {
     use virgil::Error as E;
     use virgil::keystore::KeyStoreError as K;
@@ -187,9 +198,12 @@ fn service_error(message: String, error: &virgil::client::ClientError) -> PyErr 
             });
             error
         }
-        C::Verification(_) | C::Status(_) | C::Checkpoint(_) | C::Directory(_) => {
-            VerificationError::new_err(message)
-        }
+        C::Verification(_)
+        | C::Status(_)
+        | C::Checkpoint(_)
+        | C::Directory(_)
+        | C::BackupKeyNotSigned
+        | C::BackupProof => VerificationError::new_err(message),
         _ => with_attributes(
             ServiceError::new_err(message),
             &[("code", None)],

@@ -187,6 +187,12 @@ impl Virgil {
         Account(self.0.clone())
     }
 
+    /// Key backup at the application server, its password hardened by the cards service.
+    #[getter]
+    fn backups(&self) -> Backups {
+        Backups(self.0.clone())
+    }
+
     /// Sending and reading messages through the application server's relay.
     #[getter]
     fn messages(&self) -> Messages {
@@ -531,6 +537,79 @@ impl Account {
         py.detach(|| self.0.account().publish_card(&request))
             .map(|published| Card(published.card))
             .map_err(to_py)
+    }
+}
+
+/// `virgil.backups`: the logged-in user's key backup (docs/security.md, "Key backup").
+/// Every `backup` and `restore` spends one of the identity's limited password guesses.
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Backups(Shared);
+
+#[pymethods]
+impl Backups {
+    /// Backs `key` up under `password` (a backup password of its own). Replacing an
+    /// existing backup needs `account_password`. Returns when it was stored.
+    #[pyo3(signature = (key, password, account_password=None))]
+    fn backup(
+        &self,
+        py: Python<'_>,
+        key: &VirgilKey,
+        password: &str,
+        account_password: Option<&str>,
+    ) -> PyResult<u64> {
+        py.detach(|| {
+            self.0
+                .backups()
+                .backup(&key.key, password, account_password)
+        })
+        .map_err(crate::errors::backup_to_py)
+    }
+
+    /// Restores the backed-up key with the backup password (save it with `key.save`).
+    fn restore(&self, py: Python<'_>, password: &str) -> PyResult<VirgilKey> {
+        py.detach(|| self.0.backups().restore(password))
+            .map(|key| VirgilKey {
+                key,
+                virgil: self.0.clone(),
+            })
+            .map_err(crate::errors::backup_to_py)
+    }
+
+    /// A new backup password for the same key (the old one checked); needs the account
+    /// password.
+    fn change_password(
+        &self,
+        py: Python<'_>,
+        old: &str,
+        new: &str,
+        account_password: &str,
+    ) -> PyResult<()> {
+        py.detach(|| self.0.backups().change_password(old, new, account_password))
+            .map_err(crate::errors::backup_to_py)
+    }
+
+    /// Deletes the backup (the account password again).
+    fn delete(&self, py: Python<'_>, account_password: &str) -> PyResult<()> {
+        py.detach(|| self.0.backups().delete(account_password))
+            .map_err(to_py)
+    }
+
+    /// `{"stored_at": int or None, "guesses": {"used", "free_per_window",
+    /// "window_seconds", "total", "last_at", "next_at"}}`: more guesses than you made
+    /// means someone is guessing.
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let status = py.detach(|| self.0.backups().status()).map_err(to_py)?;
+        let guesses = pyo3::types::PyDict::new(py);
+        guesses.set_item("used", status.guesses.used)?;
+        guesses.set_item("free_per_window", status.guesses.free_per_window)?;
+        guesses.set_item("window_seconds", status.guesses.window_seconds)?;
+        guesses.set_item("total", status.guesses.total)?;
+        guesses.set_item("last_at", status.guesses.last_at)?;
+        guesses.set_item("next_at", status.guesses.next_at)?;
+        let answer = pyo3::types::PyDict::new(py);
+        answer.set_item("stored_at", status.stored_at)?;
+        answer.set_item("guesses", guesses)?;
+        Ok(answer)
     }
 }
 

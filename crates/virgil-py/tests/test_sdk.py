@@ -474,3 +474,38 @@ def test_changing_the_account_password(deployment):
         other.account.login(name, PASSWORD)
     assert raised.value.code == "invalid_credentials"
     other.account.login(name, "a new password")
+
+
+def test_a_key_backup_restores_on_a_new_device(deployment, bob):
+    device, key, _, name = deployment.user("gina")
+    _, bob_key, _, _ = bob
+    status = device.backups.status()
+    assert status["stored_at"] is None and status["guesses"]["total"] == 0
+    stored_at = device.backups.backup(key, "a backup password")
+    bob[0].messages.send(name, bob_key, "while the phone was lost")
+
+    # A new device of gina's: log in, restore with the backup password, read.
+    new_device = deployment.device(deployment.name("gina-new"))
+    new_device.account.login(name, PASSWORD)
+    with pytest.raises(virgil.WrongPassword):
+        new_device.backups.restore("not the backup password")
+    restored = new_device.backups.restore("a backup password")
+    assert restored == key
+    restored.save(name, KEY_PASSWORD)
+    received, _ = new_device.messages.inbox(restored)
+    assert received[-1].message.to_bytes() == b"while the phone was lost"
+
+    status = new_device.backups.status()
+    assert status["stored_at"] == stored_at
+    assert status["guesses"]["total"] == 3  # the backup, the wrong and the right restore
+
+    # Replacing or deleting needs the account password.
+    with pytest.raises(virgil.ServiceError) as raised:
+        device.backups.backup(key, "another backup password")
+    assert raised.value.code == "reauthentication_required"
+    device.backups.change_password("a backup password", "a newer one", PASSWORD)
+    assert new_device.backups.restore("a newer one") == key
+    device.backups.delete(PASSWORD)
+    with pytest.raises(virgil.ServiceError) as raised:
+        new_device.backups.restore("a newer one")
+    assert raised.value.code == "no_backup"

@@ -89,3 +89,20 @@ def test_the_tutorial_script_prints_bobs_message():
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert "bob read, signed by alice: Hey Bob, how's it going?" in result.stdout
+
+
+def test_the_backup_section_restores_alices_key(deployment):
+    """docs/tutorial-python.md's `py` block beyond the tutorial: back up, restore."""
+    [backup] = re.findall(r"```py\n(.*?)```", TUTORIAL.read_text(), flags=re.S)
+    alice = deployment.name("alice")
+    virgil = deployment.device(alice)
+    virgil.account.register(alice, PASSWORD)
+    virgil.account.login(alice, PASSWORD)
+    alice_key = virgil.keys.generate()
+    new_virgil = deployment.device(deployment.name("alice-new"))
+    new_virgil.account.login(alice, PASSWORD)
+    namespace = {"virgil": virgil, "new_virgil": new_virgil, "alice_key": alice_key}
+    run(backup, namespace, BACKUP_PASSWORD="a backup password", KEY_NAME=alice,
+        KEY_PASSWORD=KEY_PASSWORD)
+    assert namespace["alice_key"] == alice_key
+    assert new_virgil.keys.load(alice, KEY_PASSWORD) == alice_key

@@ -337,6 +337,12 @@ fn a_reset_replaces_every_card_and_stops_contacts_until_accepted() {
         .send("bob", &alice_key, "welcome back")
         .unwrap();
     assert_eq!(sent.cards, 2);
+    // Lost everything (issue 31): no key, no backup, a reset. Alice's next message is
+    // for bob's new card only (and her own), and his new device reads it.
+    assert_eq!(card_ids(&alice, "bob"), vec![*reset_card.card.id()]);
+    let read = bob_new.messages().inbox(&new_key, 0).unwrap();
+    let last = read.messages.last().unwrap();
+    assert_eq!(last.message.as_ref().unwrap().as_bytes(), b"welcome back");
 }
 
 /// Issue 15: bob moves from a classic (suite-1) card to a post-quantum one that replaces

@@ -15,6 +15,7 @@ package only re-exports it. See docs/python.md for the reference.
 
 from virgil._native import (
     Account,
+    Backups,
     Card,
     CardNotFound,
     Cards,
@@ -42,6 +43,7 @@ from virgil._native import (
 
 __all__ = [
     "Account",
+    "Backups",
     "Card",
     "CardNotFound",
     "Cards",
