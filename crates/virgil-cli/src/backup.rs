@@ -100,7 +100,7 @@ pub(crate) fn run(global: &Global, command: BackupCommand) -> Result<(), CliErro
             account_password,
         } => {
             let store = global.keys()?;
-            let key = crate::key::load(&store, &name, &password)?;
+            let key = crate::unlock::load(&store, &name, &password)?;
             let status = virgil.backups().status()?;
             let account = match (status.stored_at, replace) {
                 (Some(at), false) => {

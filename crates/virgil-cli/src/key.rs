@@ -3,11 +3,13 @@
 use crate::config::Global;
 use crate::error::{CliError, context};
 use crate::password::{self, NEW_PASSWORD_VAR, PasswordArgs};
+pub(crate) use crate::unlock::load;
+use crate::unlock::{entry, password_of};
 use clap::Subcommand;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use virgil::keystore::KeyStoreError;
-use virgil::{Key, KeyEntry, Keys, Suite};
+use virgil::{KeyEntry, Keys, Suite};
 
 /// A key suite on the command line.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,42 +133,6 @@ pub(crate) enum KeyCommand {
 
 fn time(seconds: u64) -> String {
     crate::format_time(i64::try_from(seconds).unwrap_or(i64::MAX))
-}
-
-/// What the store says about key `name` without its password (`None` if unreadable).
-fn entry(store: &Keys, name: &str) -> Result<Option<KeyEntry>, CliError> {
-    match store.entry(name) {
-        Ok(entry) => Ok(Some(entry)),
-        Err(virgil::Error::KeyStore(KeyStoreError::Corrupted { .. })) => Ok(None),
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// The password of key `name` if it has one (asked only then).
-fn password_of(
-    store: &Keys,
-    name: &str,
-    password: &PasswordArgs,
-) -> Result<Option<zeroize::Zeroizing<String>>, CliError> {
-    if !store.exists(name)? {
-        return Err(KeyStoreError::NotFound {
-            name: name.to_owned(),
-        }
-        .into());
-    }
-    // A key the listing cannot read is treated as protected; loading then says what is wrong.
-    let protected = entry(store, name)?.is_none_or(|entry| entry.password_protected);
-    if protected {
-        Ok(Some(password::key_password(password, name, false)?))
-    } else {
-        Ok(None)
-    }
-}
-
-/// Loads and unlocks key `name`.
-pub(crate) fn load(store: &Keys, name: &str, password: &PasswordArgs) -> Result<Key, CliError> {
-    let secret = password_of(store, name, password)?;
-    Ok(store.load(name, secret.as_ref().map(|p| p.as_str()))?)
 }
 
 fn path_of(store: &Keys, name: &str) -> String {

@@ -23,6 +23,7 @@ mod password;
 mod recipients;
 #[cfg(feature = "server")]
 mod serve;
+mod unlock;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -20,6 +20,23 @@ fn password_file(deployment: &Deployment, name: &str, password: &str) -> String 
     path.to_str().unwrap().to_owned()
 }
 
+/// `virgil key backup create KEY --backup-password-file FILE` as `user`.
+fn create_args<'a>(key: &'a str, file: &'a str) -> [&'a str; 6] {
+    [
+        "key",
+        "backup",
+        "create",
+        key,
+        "--backup-password-file",
+        file,
+    ]
+}
+
+/// `virgil key restore NAME --backup-password-file FILE`.
+fn restore_args<'a>(name: &'a str, file: &'a str) -> [&'a str; 5] {
+    ["key", "restore", name, "--backup-password-file", file]
+}
+
 fn status_json(deployment: &Deployment, user: &str) -> serde_json::Value {
     serde_json::from_str(&deployment.ok(user, &["key", "backup", "status", "--json"])).unwrap()
 }
@@ -34,31 +51,10 @@ fn a_backed_up_key_is_restored_on_a_new_device() {
 
     let status = deployment.ok("alice", &["key", "backup", "status"]);
     assert!(status.contains("backup:  none"), "{status}");
-    let made = deployment.ok(
-        "alice",
-        &[
-            "key",
-            "backup",
-            "create",
-            "alice",
-            "--backup-password-file",
-            &backup,
-        ],
-    );
+    let made = deployment.ok("alice", &create_args("alice", &backup));
     assert!(made.contains("backed up for alice"), "{made}");
     // A second backup replaces the first only when asked to.
-    let stderr = deployment.fails(
-        "alice",
-        &[
-            "key",
-            "backup",
-            "create",
-            "alice",
-            "--backup-password-file",
-            &backup,
-        ],
-        1,
-    );
+    let stderr = deployment.fails("alice", &create_args("alice", &backup), 1);
     assert!(stderr.contains("--replace"), "{stderr}");
 
     // Bob writes while alice's device is lost.
@@ -66,18 +62,11 @@ fn a_backed_up_key_is_restored_on_a_new_device() {
 
     // A new device: log in, restore. A wrong backup password restores nothing.
     deployment.ok("alice-new", &["login", "alice"]);
-    let stderr = deployment.fails(
-        "alice-new",
-        &["key", "restore", "alice", "--backup-password-file", &wrong],
-        4,
-    );
+    let stderr = deployment.fails("alice-new", &restore_args("alice", &wrong), 4);
     assert!(stderr.contains("wrong backup password"), "{stderr}");
     // Nothing was saved.
     deployment.fails("alice-new", &["key", "show", "alice"], 1);
-    let restored = deployment.ok(
-        "alice-new",
-        &["key", "restore", "alice", "--backup-password-file", &backup],
-    );
+    let restored = deployment.ok("alice-new", &restore_args("alice", &backup));
     assert!(restored.contains("restored from the backup"), "{restored}");
     assert!(restored.contains("its card is active"), "{restored}");
     let original_id = deployment.ok("alice", &["key", "show", "alice"]);
@@ -91,11 +80,7 @@ fn a_backed_up_key_is_restored_on_a_new_device() {
     };
     assert_eq!(key_id(&original_id), key_id(&restored_id));
     // Restoring never overwrites a key.
-    let stderr = deployment.fails(
-        "alice-new",
-        &["key", "restore", "alice", "--backup-password-file", &backup],
-        1,
-    );
+    let stderr = deployment.fails("alice-new", &restore_args("alice", &backup), 1);
     assert!(stderr.contains("exists"), "{stderr}");
     let inbox = deployment.ok("alice-new", &["inbox"]);
     assert!(inbox.contains("sent after the backup"), "{inbox}");
@@ -120,32 +105,15 @@ fn a_backed_up_key_is_restored_on_a_new_device() {
         ],
     );
     deployment.ok("alice-third", &["login", "alice"]);
-    let stderr = deployment.fails(
-        "alice-third",
-        &["key", "restore", "alice", "--backup-password-file", &backup],
-        4,
-    );
+    let stderr = deployment.fails("alice-third", &restore_args("alice", &backup), 4);
     assert!(stderr.contains("wrong backup password"), "{stderr}");
-    deployment.ok(
-        "alice-third",
-        &["key", "restore", "alice", "--backup-password-file", &newer],
-    );
+    deployment.ok("alice-third", &restore_args("alice", &newer));
 
     // Deleted, there is nothing to restore.
     deployment.ok("alice", &["key", "backup", "delete"]);
     let status = deployment.ok("alice", &["key", "backup", "status"]);
     assert!(status.contains("backup:  none"), "{status}");
-    let stderr = deployment.fails(
-        "alice-third",
-        &[
-            "key",
-            "restore",
-            "alice-again",
-            "--backup-password-file",
-            &newer,
-        ],
-        1,
-    );
+    let stderr = deployment.fails("alice-third", &restore_args("alice-again", &newer), 1);
     assert!(stderr.contains("no_backup"), "{stderr}");
 }
 
@@ -158,40 +126,18 @@ fn backup_password_guesses_are_limited_per_identity() {
     deployment.onboard("bob");
     let backup = password_file(&deployment, "backup.pw", "correct horse battery");
     let wrong = password_file(&deployment, "wrong.pw", "tr0ub4dor");
-    deployment.ok(
-        "alice",
-        &[
-            "key",
-            "backup",
-            "create",
-            "alice",
-            "--backup-password-file",
-            &backup,
-        ],
-    );
+    deployment.ok("alice", &create_args("alice", &backup));
     // Someone with alice's session guesses: the second guess is the last one answered.
     deployment.ok("thief", &["login", "alice"]);
-    deployment.fails(
-        "thief",
-        &["key", "restore", "x", "--backup-password-file", &wrong],
-        4,
-    );
-    let stderr = deployment.fails(
-        "thief",
-        &["key", "restore", "x", "--backup-password-file", &wrong],
-        4,
-    );
+    deployment.fails("thief", &restore_args("x", &wrong), 4);
+    let stderr = deployment.fails("thief", &restore_args("x", &wrong), 4);
     assert!(
         stderr.contains("too many backup password attempts"),
         "{stderr}"
     );
     assert!(stderr.contains("backup_guess_limit"), "{stderr}");
     // The right password waits too: the limit is the identity's, whoever asks.
-    let stderr = deployment.fails(
-        "alice",
-        &["key", "restore", "x", "--backup-password-file", &backup],
-        4,
-    );
+    let stderr = deployment.fails("alice", &restore_args("x", &backup), 4);
     assert!(stderr.contains("answered in"), "{stderr}");
     // Alice sees it.
     let status = deployment.ok("alice", &["key", "backup", "status"]);
@@ -210,27 +156,14 @@ fn restoring_a_replaced_key_says_so() {
     let deployment = Deployment::start();
     deployment.onboard("alice");
     let backup = password_file(&deployment, "backup.pw", "correct horse battery");
-    deployment.ok(
-        "alice",
-        &[
-            "key",
-            "backup",
-            "create",
-            "alice",
-            "--backup-password-file",
-            &backup,
-        ],
-    );
+    deployment.ok("alice", &create_args("alice", &backup));
     deployment.ok("alice", &["key", "generate", "alice-2"]);
     deployment.ok(
         "alice",
         &["card", "publish", "--key", "alice-2", "--replaces", "alice"],
     );
     deployment.ok("alice-new", &["login", "alice"]);
-    let restored = deployment.ok(
-        "alice-new",
-        &["key", "restore", "alice", "--backup-password-file", &backup],
-    );
+    let restored = deployment.ok("alice-new", &restore_args("alice", &backup));
     assert!(
         restored.contains("no active card of alice has this key"),
         "{restored}"

@@ -407,24 +407,18 @@ mod tests {
     fn an_answer_that_does_not_prove_the_published_key_is_refused() {
         let key = OprfKey::derive(&[1; 32], b"app").unwrap();
         let impostor = OprfKey::derive(&[2; 32], b"app").unwrap();
-        let (state, blinded) = PasswordBlind::new(b"pw").unwrap();
-        // Another key's evaluation, checked against the published key.
-        let evaluation = impostor.evaluate(&blinded, b"alice").unwrap();
-        assert_eq!(
-            state
-                .finalize(&evaluation, &key.public_key(), b"alice")
-                .unwrap_err(),
-            Error::InvalidProof
-        );
-        // The right key under another info (another identity's evaluation).
-        let (state, blinded) = PasswordBlind::new(b"pw").unwrap();
-        let evaluation = key.evaluate(&blinded, b"mallory").unwrap();
-        assert_eq!(
-            state
-                .finalize(&evaluation, &key.public_key(), b"alice")
-                .unwrap_err(),
-            Error::InvalidProof
-        );
+        // Another key's evaluation, checked against the published key; the right key
+        // under another info (another identity's evaluation).
+        for (evaluator, info) in [(&impostor, &b"alice"[..]), (&key, &b"mallory"[..])] {
+            let (state, blinded) = PasswordBlind::new(b"pw").unwrap();
+            let evaluation = evaluator.evaluate(&blinded, info).unwrap();
+            assert_eq!(
+                state
+                    .finalize(&evaluation, &key.public_key(), b"alice")
+                    .unwrap_err(),
+                Error::InvalidProof
+            );
+        }
         // Every flipped bit of a good answer is refused.
         let (state, blinded) = PasswordBlind::new(b"pw").unwrap();
         let good = key.evaluate(&blinded, b"alice").unwrap().to_bytes();

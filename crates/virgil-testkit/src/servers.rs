@@ -6,11 +6,21 @@
 use virgil_app_server::config::Config as AppConfig;
 use virgil_app_server::server::AppServer;
 pub use virgil_app_server::server::RelayQuota;
+/// How many backup-password guesses the cards service answers (for tests that set it).
+pub use virgil_cards_service::backup::GuessPolicy;
 use virgil_cards_service::config::{ApplicationConfig, Config as CardsConfig};
 use virgil_cards_service::server::Service;
 use virgil_crypto::encoding::to_base64;
 use virgil_crypto::{PrivateKey, PublicKey};
 use virgil_server::runtime::ConnectionLimits;
+
+/// `service` answering every backup-password guess (benchmarks restore many times).
+pub fn without_guess_limit(service: Service) -> Service {
+    service.with_guess_policy(GuessPolicy {
+        free_per_window: u64::MAX,
+        ..GuessPolicy::default()
+    })
+}
 
 /// Starts a cards service on 127.0.0.1 (ephemeral port) on its own thread and tokio
 /// runtime, over `database_url`, serving `applications`; returns its base URL. It runs

@@ -10,11 +10,12 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 use virgil::{Config, Virgil};
-use virgil_cards_service::backup::GuessPolicy;
 use virgil_crypto::keyblob;
 use virgil_server::runtime::ConnectionLimits;
 use virgil_testkit::key;
-use virgil_testkit::servers::{spawn_app_server_configured, spawn_cards_service_configured};
+use virgil_testkit::servers::{
+    spawn_app_server_configured, spawn_cards_service_configured, without_guess_limit,
+};
 
 const ACCOUNT: &str = "correct horse";
 const BACKUP: &str = "a backup password";
@@ -28,14 +29,7 @@ fn backup_against_local_unlock(c: &mut Criterion) {
         key(101),
         &[("chat", key(100).public_key().clone())],
         ConnectionLimits::without_rate_limit(),
-        |service| {
-            service
-                .with_account_rate(None)
-                .with_guess_policy(GuessPolicy {
-                    free_per_window: u64::MAX,
-                    ..GuessPolicy::default()
-                })
-        },
+        |service| without_guess_limit(service.with_account_rate(None)),
     );
     let app_url = spawn_app_server_configured(
         &sqlite("app.db"),

@@ -302,7 +302,7 @@ fn a_man_in_the_middle_cannot_substitute_its_oprf_key() {
 /// two replicas on one database share it.
 #[test]
 fn the_guess_limit_survives_restarts_and_is_shared_by_replicas() {
-    use virgil_cards_service::backup::GuessPolicy;
+    use virgil_testkit::servers::GuessPolicy;
     let scene = Scene::sqlite(1);
     let [alice] = scene.devices::<1>();
     alice.account().register("alice", PASSWORD).unwrap();
