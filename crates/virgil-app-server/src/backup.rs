@@ -50,21 +50,33 @@ pub(crate) async fn store(
         .backup(&user)
         .await
         .map_err(|e| server.storage(&e))?;
-    if existing.is_some() {
-        let password = request.password.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ReauthenticationRequired,
-                "you have a key backup already: send your account password to replace it",
-            )
-        })?;
-        check_credentials(&server, &extensions, &user, password, now()).await?;
-    }
+    let reauthenticate = || {
+        ApiError::new(
+            ErrorCode::ReauthenticationRequired,
+            "you have a key backup already: send your account password to replace it",
+        )
+    };
     let stored_at = now();
-    server
-        .store
-        .put_backup(&user, &blob, stored_at)
-        .await
-        .map_err(|e| server.storage(&e))?;
+    if existing.is_some() {
+        let password = request.password.ok_or_else(reauthenticate)?;
+        check_credentials(&server, &extensions, &user, password, now()).await?;
+        server
+            .store
+            .put_backup(&user, &blob, stored_at)
+            .await
+            .map_err(|e| server.storage(&e))?;
+    } else {
+        // Only if there is still none: a backup stored meanwhile (a concurrent request,
+        // perhaps a stolen session's) is never replaced without the password.
+        let created = server
+            .store
+            .create_backup(&user, &blob, stored_at)
+            .await
+            .map_err(|e| server.storage(&e))?;
+        if !created {
+            return Err(reauthenticate());
+        }
+    }
     tracing::info!(user = %user, replaced = existing.is_some(), "key backup stored");
     Ok(Json(KeyBackup {
         blob: to_base64(&blob),

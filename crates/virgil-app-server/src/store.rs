@@ -166,6 +166,28 @@ impl AppStore {
         self.database.commit(tx).await
     }
 
+    /// Stores `username`'s first key backup: nothing if one exists (also one stored by
+    /// a concurrent request); whether it was stored.
+    pub async fn create_backup(
+        &self,
+        username: &str,
+        blob: &[u8],
+        now: u64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        let created = sqlx::query(
+            "INSERT INTO key_backups (username, blob, stored_at) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(blob)
+        .bind(i64::try_from(now).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        self.database.commit(tx).await?;
+        Ok(created == 1)
+    }
+
     /// Deletes `username`'s key backup; whether there was one.
     pub async fn delete_backup(&self, username: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.database.begin_write().await?;

@@ -185,6 +185,48 @@ fn a_session_alone_cannot_replace_or_delete_a_backup() {
     );
 }
 
+/// Two first backups at once (the user's and a stolen session's): exactly one is
+/// stored, the other needs the account password, so a race cannot replace a backup.
+#[test]
+fn concurrent_first_backups_store_exactly_one() {
+    let scene = Scene::sqlite(1);
+    let [alice] = scene.devices::<1>();
+    alice.account().register("alice", PASSWORD).unwrap();
+    alice.account().login("alice", PASSWORD).unwrap();
+    let session = alice.account().session().unwrap().response;
+    let app = AppClient::new(&scene.app_url, Verifier::new());
+    let fast = Params::with_iterations(keyblob::MIN_ITERATIONS).unwrap();
+    let blobs: Vec<Vec<u8>> = (0..8u8)
+        .map(|i| {
+            let key = virgil_crypto::PrivateKey::generate().unwrap();
+            let hardened = keyblob::HardenedPassword::from_bytes([i; 32]);
+            keyblob::lock_hardened(&key, &hardened, fast).unwrap()
+        })
+        .collect();
+    let outcomes = virgil_testkit::all_at_once(blobs.len(), |i| {
+        vec![
+            app.store_backup(&session, &blobs[i], None)
+                .map(|stored| stored.blob),
+        ]
+    });
+    let stored: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(stored.len(), 1, "{outcomes:?}");
+    for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        assert!(
+            matches!(
+                refused,
+                ClientError::Api {
+                    code: ErrorCode::ReauthenticationRequired,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+    }
+    let kept = app.fetch_backup(&session).unwrap();
+    assert_eq!(&kept.blob, stored[0]);
+}
+
 fn alice_cards_client(scene: &Scene, access_token: &str) -> CardsClient {
     let token = access_token.to_owned();
     CardsClient::builder(
