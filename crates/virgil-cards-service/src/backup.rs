@@ -106,16 +106,22 @@ pub struct GuessState {
 }
 
 impl GuessState {
+    /// Whether an evaluation at `now` starts a new window: none yet, a whole window
+    /// quiet since the last one, or the window over without the back-off having begun.
+    fn window_restarts(&self, policy: &GuessPolicy, now: u64) -> bool {
+        self.last_at == 0
+            || now >= self.last_at.saturating_add(policy.window_seconds)
+            || (now >= self.window_start.saturating_add(policy.window_seconds)
+                && self.used < policy.free_per_window)
+    }
+
     /// The state after one more evaluation at `now`, or `Err(when)` it may happen.
     pub fn charge(self, policy: &GuessPolicy, now: u64) -> Result<Self, u64> {
         if now < self.next_at {
             return Err(self.next_at);
         }
         let mut next = self;
-        let quiet = self.last_at == 0 || now >= self.last_at.saturating_add(policy.window_seconds);
-        let window_over = now >= self.window_start.saturating_add(policy.window_seconds)
-            && self.used < policy.free_per_window;
-        if quiet || window_over {
+        if self.window_restarts(policy, now) {
             next.window_start = now;
             next.used = 0;
         }
@@ -140,10 +146,7 @@ impl GuessState {
 
     /// What the API says about it.
     pub fn to_api(self, policy: &GuessPolicy, now: u64) -> BackupGuesses {
-        let fresh = self.last_at == 0
-            || now >= self.last_at.saturating_add(policy.window_seconds)
-            || (now >= self.window_start.saturating_add(policy.window_seconds)
-                && self.used < policy.free_per_window);
+        let fresh = self.window_restarts(policy, now);
         BackupGuesses {
             used: if fresh { 0 } else { self.used },
             free_per_window: policy.free_per_window,
