@@ -250,3 +250,37 @@ impl core::fmt::Debug for DeleteBackupRequest {
             .finish_non_exhaustive()
     }
 }
+
+/// `POST /v1/pairings`: a new device opens a pairing mailbox (docs/format.md §17) with
+/// the first message of the exchange. The mailbox belongs to the caller's account; any
+/// session of the account reads it and adds the next message. It lives 10 minutes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpenPairingRequest {
+    /// The mailbox id the new device chose: 6 decimal digits, part of the code it shows.
+    pub id: String,
+    /// Message 1, base64.
+    pub message: String,
+}
+
+/// `POST /v1/pairings/{id}/messages`: the next message of the exchange.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PairingMessageRequest {
+    /// Its place: 1 for message 2, 2 for message 3, 3 for message 4. Must be the next
+    /// one; each is accepted once.
+    pub index: u32,
+    /// The message, base64.
+    pub message: String,
+}
+
+/// A pairing mailbox: the messages so far, in order (`GET /v1/pairings/{id}`, and the
+/// answer to opening it or adding to it). The server relays; it cannot read the sealed
+/// parts, nor answer for either side without the code.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Pairing {
+    /// The mailbox id.
+    pub id: String,
+    /// The messages so far, base64, in order (1 to 4).
+    pub messages: Vec<String>,
+    /// When the mailbox expires, seconds since the Unix epoch.
+    pub expires_at: u64,
+}

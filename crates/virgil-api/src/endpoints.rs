@@ -173,9 +173,9 @@ pub mod cards {
 /// The reference application server's endpoints.
 pub mod app {
     use crate::app::{
-        AccessTokenResponse, Credentials, DeleteBackupRequest, KeyBackup, PasswordChange,
-        RegisteredUser, SendMessageRequest, SentMessage, SessionList, SessionResponse,
-        StoreBackupRequest, SubmitCardRequest,
+        AccessTokenResponse, Credentials, DeleteBackupRequest, KeyBackup, OpenPairingRequest,
+        Pairing, PairingMessageRequest, PasswordChange, RegisteredUser, SendMessageRequest,
+        SentMessage, SessionList, SessionResponse, StoreBackupRequest, SubmitCardRequest,
     };
     use crate::cards::CardResponse;
 
@@ -229,9 +229,30 @@ pub mod app {
         DeleteBackup, Post, "/v1/backup/actions/delete", DeleteBackupRequest, ()
     );
 
+    endpoint!(
+        /// Open a pairing mailbox (a new device) with message 1.
+        OpenPairing, Post, "/v1/pairings", OpenPairingRequest, Pairing
+    );
+    endpoint!(
+        /// A pairing mailbox of the caller's: the messages so far.
+        GetPairing, Get, "/v1/pairings/{id}", (), Pairing
+    );
+    endpoint!(
+        /// Add the next message to a pairing mailbox.
+        AddPairingMessage, Post, "/v1/pairings/{id}/messages", PairingMessageRequest, Pairing
+    );
+    endpoint!(
+        /// End a pairing (either side; a wrong code ends it).
+        DeletePairing, Post, "/v1/pairings/{id}/actions/delete", (), ()
+    );
+
     /// Every path of the application server, as the router serves it and the OpenAPI
     /// document lists it.
-    pub const PATHS: [&str; 12] = [
+    pub const PATHS: [&str; 16] = [
+        <OpenPairing as super::Endpoint>::PATH,
+        <GetPairing as super::Endpoint>::PATH,
+        <AddPairingMessage as super::Endpoint>::PATH,
+        <DeletePairing as super::Endpoint>::PATH,
         <StoreBackup as super::Endpoint>::PATH,
         <DeleteBackup as super::Endpoint>::PATH,
         <Register as super::Endpoint>::PATH,

@@ -54,6 +54,9 @@ pub enum ErrorCode {
     SessionNotFound,
     /// 404: the caller has no key backup (application server).
     NoBackup,
+    /// 404: the caller has no pairing with this id: it never existed, expired (10
+    /// minutes), or one side ended it (application server).
+    NoPairing,
     /// 408: the request (body and handling) took longer than the server allows.
     RequestTimeout,
     /// 409: the card to replace was already replaced or revoked.
@@ -80,6 +83,11 @@ pub enum ErrorCode {
     /// 401: a reset card needs the account password again (application server): a
     /// session alone cannot declare every key lost.
     ReauthenticationRequired,
+    /// 409: a pairing message out of turn: not the next one of the exchange, or the
+    /// slot was taken (each message is accepted once; a second answer is refused).
+    PairingOutOfTurn,
+    /// 409: the caller has a live pairing of this id already, or too many live ones.
+    PairingExists,
     /// 409: registering a username that exists (application server).
     UsernameTaken,
     /// 409: a `message_id` the sender already used for another message (another
@@ -112,6 +120,9 @@ pub enum ErrorCode {
     /// 422: a key backup is not a hardened key blob, or a blinded password is not a
     /// point of P-256 (docs/format.md §5, §16).
     InvalidBackup,
+    /// 422: a pairing message or id is malformed (id: 6 digits; message: base64, at most
+    /// 20 KiB).
+    InvalidPairingMessage,
     /// 429: too many failed logins (application server).
     TooManyAttempts,
     /// 429: the sender relayed more than its hourly quota of messages or bytes.
@@ -174,7 +185,8 @@ impl ErrorCode {
             | WrongIdentity
             | MetricsForbidden
             | RegistrationClosed => 403,
-            CardNotFound | NotInDirectory | UnknownUser | SessionNotFound | NoBackup => 404,
+            CardNotFound | NotInDirectory | UnknownUser | SessionNotFound | NoBackup
+            | NoPairing => 404,
             PreviousCardNotActive
             | PreviousCardMismatch
             | CardAlreadyRevoked
@@ -184,7 +196,9 @@ impl ErrorCode {
             | ResetTooSoon
             | ResetPending
             | UsernameTaken
-            | MessageIdReused => 409,
+            | MessageIdReused
+            | PairingOutOfTurn
+            | PairingExists => 409,
             RequestTimeout => 408,
             BodyTooLarge => 413,
             InvalidCard
@@ -198,7 +212,8 @@ impl ErrorCode {
             | InvalidPassword
             | InvalidMessage
             | CardsServiceRefused
-            | InvalidBackup => 422,
+            | InvalidBackup
+            | InvalidPairingMessage => 422,
             TooManyAttempts | RelayQuotaExceeded | RateLimited | BackupGuessLimit => 429,
             InternalError | Other(_) => 500,
             CardsServiceUnavailable => 502,

@@ -16,6 +16,7 @@ mod backup;
 pub mod command;
 pub mod config;
 mod handlers;
+mod pairing;
 pub mod server;
 mod state;
 pub mod store;

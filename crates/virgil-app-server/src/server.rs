@@ -9,7 +9,7 @@
 
 use crate::config::Config;
 use crate::store::AppStore;
-use crate::{backup, handlers};
+use crate::{backup, handlers, pairing};
 use axum::Router;
 use std::sync::Arc;
 use virgil_api::endpoints;
@@ -25,7 +25,7 @@ pub use crate::state::{
 };
 
 /// Every route, as written in the router and in the OpenAPI document.
-pub const ROUTES: [&str; 12] = endpoints::app::PATHS;
+pub const ROUTES: [&str; 16] = endpoints::app::PATHS;
 
 /// The router.
 pub fn router(server: Arc<AppServer>) -> Router {
@@ -63,6 +63,22 @@ pub fn router(server: Arc<AppServer>) -> Router {
         .route(
             app::DeleteBackup::PATH,
             on::<app::DeleteBackup, _, _, _>(backup::delete),
+        )
+        .route(
+            app::OpenPairing::PATH,
+            on::<app::OpenPairing, _, _, _>(pairing::open),
+        )
+        .route(
+            app::GetPairing::PATH,
+            on::<app::GetPairing, _, _, _>(pairing::get),
+        )
+        .route(
+            app::AddPairingMessage::PATH,
+            on::<app::AddPairingMessage, _, _, _>(pairing::add),
+        )
+        .route(
+            app::DeletePairing::PATH,
+            on::<app::DeletePairing, _, _, _>(pairing::delete),
         )
         .route(
             app::SubmitCard::PATH,

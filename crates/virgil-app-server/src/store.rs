@@ -31,6 +31,24 @@ fn to_i64(value: u64) -> i64 {
 /// (`client_id`).
 const SCHEMA_VERSION: i64 = 2;
 
+/// The result of [`AppStore::open_pairing`] and [`AppStore::add_pairing_message`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairingWrite {
+    /// Stored.
+    Stored,
+    /// No live mailbox of this id (adding), or one exists already (opening).
+    Missing,
+    /// Opening: the user has a mailbox of this id already, or too many live ones.
+    Exists,
+    /// Adding: not the next message, or the slot was taken meanwhile.
+    OutOfTurn,
+}
+
+/// The most live pairing mailboxes one user may have.
+pub const MAX_LIVE_PAIRINGS: i64 = 3;
+/// The most messages a pairing mailbox holds (format.md §17: four).
+pub const PAIRING_MESSAGES: i64 = 4;
+
 /// The result of [`AppStore::send`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sent {
@@ -73,6 +91,9 @@ impl AppStore {
             format!("CREATE TABLE IF NOT EXISTS messages (id {serial}, recipient TEXT NOT NULL, sender TEXT NOT NULL, body TEXT NOT NULL, sent_at BIGINT NOT NULL, seq BIGINT NOT NULL DEFAULT 0, client_id TEXT NULL)"),
             // Key backups (issue 31): one locked blob per user; the server cannot open it.
             format!("CREATE TABLE IF NOT EXISTS key_backups (username TEXT PRIMARY KEY, blob {bytes} NOT NULL, stored_at BIGINT NOT NULL)"),
+            // Device pairing (issue 31): the mailboxes, one row per message; message 0
+            // opens one. The key makes each slot writable once.
+            format!("CREATE TABLE IF NOT EXISTS pairing_messages (username TEXT NOT NULL, pairing_id TEXT NOT NULL, idx BIGINT NOT NULL, body {bytes} NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (username, pairing_id, idx))"),
         ] {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
@@ -196,6 +217,149 @@ impl AppStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        self.database.commit(tx).await?;
+        Ok(deleted > 0)
+    }
+
+    /// Opens `username`'s pairing mailbox `id` with its first message (one
+    /// transaction; expired mailboxes of every user are removed first).
+    pub async fn open_pairing(
+        &self,
+        username: &str,
+        id: &str,
+        message: &[u8],
+        now: u64,
+        expires_at: u64,
+    ) -> Result<PairingWrite, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        sqlx::query("DELETE FROM pairing_messages WHERE expires_at <= $1")
+            .bind(to_i64(now))
+            .execute(&mut *tx)
+            .await?;
+        let live: i64 =
+            sqlx::query("SELECT COUNT(*) FROM pairing_messages WHERE username = $1 AND idx = 0")
+                .bind(username)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        if live >= MAX_LIVE_PAIRINGS {
+            tx.rollback().await?;
+            return Ok(PairingWrite::Exists);
+        }
+        let stored = sqlx::query(
+            "INSERT INTO pairing_messages (username, pairing_id, idx, body, expires_at) VALUES ($1, $2, 0, $3, $4) ON CONFLICT (username, pairing_id, idx) DO NOTHING",
+        )
+        .bind(username)
+        .bind(id)
+        .bind(message)
+        .bind(to_i64(expires_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        self.database.commit(tx).await?;
+        Ok(if stored == 1 {
+            PairingWrite::Stored
+        } else {
+            PairingWrite::Exists
+        })
+    }
+
+    /// `username`'s live pairing mailbox `id`: its messages in order and when it
+    /// expires; `None` if there is none (or it expired).
+    pub async fn pairing(
+        &self,
+        username: &str,
+        id: &str,
+        now: u64,
+    ) -> Result<Option<(Vec<Vec<u8>>, u64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT body, expires_at FROM pairing_messages WHERE username = $1 AND pairing_id = $2 AND expires_at > $3 ORDER BY idx",
+        )
+        .bind(username)
+        .bind(id)
+        .bind(to_i64(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut expires_at = 0;
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in rows {
+            messages.push(row.try_get::<Vec<u8>, _>(0)?);
+            expires_at = u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0);
+        }
+        Ok((!messages.is_empty()).then_some((messages, expires_at)))
+    }
+
+    /// Adds message `index` to `username`'s live pairing mailbox `id`: only the next
+    /// one, and each slot once (the primary key settles a race).
+    pub async fn add_pairing_message(
+        &self,
+        username: &str,
+        id: &str,
+        index: i64,
+        message: &[u8],
+        now: u64,
+    ) -> Result<PairingWrite, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(expires_at) FROM pairing_messages WHERE username = $1 AND pairing_id = $2 AND expires_at > $3",
+        )
+        .bind(username)
+        .bind(id)
+        .bind(to_i64(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let count: i64 = row.try_get(0)?;
+        let expires_at: Option<i64> = row.try_get(1)?;
+        let Some(expires_at) = expires_at.filter(|_| count > 0) else {
+            tx.rollback().await?;
+            return Ok(PairingWrite::Missing);
+        };
+        if index != count || index >= PAIRING_MESSAGES {
+            tx.rollback().await?;
+            return Ok(PairingWrite::OutOfTurn);
+        }
+        let stored = sqlx::query(
+            "INSERT INTO pairing_messages (username, pairing_id, idx, body, expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username, pairing_id, idx) DO NOTHING",
+        )
+        .bind(username)
+        .bind(id)
+        .bind(index)
+        .bind(message)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        self.database.commit(tx).await?;
+        Ok(if stored == 1 {
+            PairingWrite::Stored
+        } else {
+            PairingWrite::OutOfTurn
+        })
+    }
+
+    /// Ends `username`'s pairing `id`; whether it was live.
+    pub async fn delete_pairing(
+        &self,
+        username: &str,
+        id: &str,
+        now: u64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.database.begin_write().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM pairing_messages WHERE username = $1 AND pairing_id = $2 AND expires_at > $3",
+        )
+        .bind(username)
+        .bind(id)
+        .bind(to_i64(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Expired rows of this mailbox too (they answer nothing anyway).
+        sqlx::query("DELETE FROM pairing_messages WHERE username = $1 AND pairing_id = $2")
+            .bind(username)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         self.database.commit(tx).await?;
         Ok(deleted > 0)
     }

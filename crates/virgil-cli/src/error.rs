@@ -174,7 +174,13 @@ impl From<virgil::Error> for CliError {
             | E::Monitor(_)
             | E::OwnIdentity { .. }
             | E::Directory(_)
-            | E::RevokedCardOffered { .. } => Self::with(Exit::Rejected, error.to_string()),
+            | E::RevokedCardOffered { .. }
+            | E::Crypto(virgil::crypto::Error::PairingMismatch)
+            | E::Pairing(
+                virgil::PairingFailure::UnexpectedRequest(_)
+                | virgil::PairingFailure::UnexpectedCard(_)
+                | virgil::PairingFailure::Declined,
+            ) => Self::with(Exit::Rejected, error.to_string()),
             other => Self::new(other.to_string()),
         }
     }

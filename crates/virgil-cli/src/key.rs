@@ -174,7 +174,7 @@ pub(crate) fn run(global: &Global, command: KeyCommand) -> Result<(), CliError> 
 }
 
 /// `virgil key generate`.
-fn generate(
+pub(crate) fn generate(
     store: &Keys,
     name: String,
     password: PasswordArgs,

@@ -13,6 +13,7 @@ mod contact;
 mod crypt;
 #[cfg(feature = "server")]
 mod demo;
+mod device;
 mod error;
 #[cfg(feature = "server")]
 mod init;
@@ -91,6 +92,9 @@ enum Command {
     /// Manage cards (create, inspect, publish, find, get, list, reset, revoke).
     #[command(subcommand)]
     Card(card::CardCommand),
+    /// Your devices: pair a new one with a short code (join, pair), list, revoke.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
     /// Contacts: the cards used for each person, key changes, safety numbers (list,
     /// accept, verify, trust).
     #[command(subcommand)]
@@ -253,6 +257,7 @@ fn run(cli: Cli) -> Result<(), error::CliError> {
         Command::Key(command) => key::run(global, command),
         Command::Card(command) => card::run(global, command),
         Command::Contact(command) => contact::run(global, command),
+        Command::Device(command) => device::run(global, command),
         Command::Register { username, password } => account::register(global, &username, &password),
         Command::Login { username, password } => account::login(global, &username, &password),
         Command::Logout => account::logout(global),

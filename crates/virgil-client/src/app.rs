@@ -6,8 +6,9 @@ use crate::http::{Http, Method, TlsRoots};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use virgil_api::app::{
-    AccessTokenResponse, Credentials, DeleteBackupRequest, Inbox, KeyBackup, PasswordChange,
-    SendMessageRequest, SessionList, SessionResponse, StoreBackupRequest, SubmitCardRequest,
+    AccessTokenResponse, Credentials, DeleteBackupRequest, Inbox, KeyBackup, OpenPairingRequest,
+    Pairing, PairingMessageRequest, PasswordChange, SendMessageRequest, SessionList,
+    SessionResponse, StoreBackupRequest, SubmitCardRequest,
 };
 use virgil_api::endpoints::{self, Endpoint, app};
 use virgil_card::{Card, Verifier};
@@ -245,6 +246,46 @@ impl AppClient {
             password: account_password.to_owned(),
         };
         self.call::<app::DeleteBackup>(&[], "", Some(session), Some(&body))
+    }
+
+    /// Opens a pairing mailbox `id` (6 digits) with message 1 (docs/format.md §17).
+    pub fn open_pairing(
+        &self,
+        session: &SessionResponse,
+        id: &str,
+        message: &[u8],
+    ) -> Result<Pairing, ClientError> {
+        let body = OpenPairingRequest {
+            id: id.to_owned(),
+            message: to_base64(message),
+        };
+        self.call::<app::OpenPairing>(&[], "", Some(session), Some(&body))
+    }
+
+    /// The logged-in user's pairing mailbox `id`: the messages so far (`404 no_pairing`
+    /// when it expired or was ended).
+    pub fn pairing(&self, session: &SessionResponse, id: &str) -> Result<Pairing, ClientError> {
+        self.call::<app::GetPairing>(&[id], "", Some(session), None)
+    }
+
+    /// Adds message `index` (0-based: 1 is the existing device's answer) to pairing `id`.
+    pub fn add_pairing_message(
+        &self,
+        session: &SessionResponse,
+        id: &str,
+        index: u32,
+        message: &[u8],
+    ) -> Result<Pairing, ClientError> {
+        let body = PairingMessageRequest {
+            index,
+            message: to_base64(message),
+        };
+        self.call::<app::AddPairingMessage>(&[id], "", Some(session), Some(&body))
+    }
+
+    /// Ends pairing `id` (either side).
+    pub fn delete_pairing(&self, session: &SessionResponse, id: &str) -> Result<(), ClientError> {
+        self.call::<app::DeletePairing>(&[id], "", Some(session), None)
     }
 
     /// The logged-in user's messages after the cursor `after` (0: from the start).

@@ -37,6 +37,10 @@ pub enum Error {
     /// A server's oblivious PRF answer does not come with a valid proof for its published
     /// key ([`crate::oprf`]): it was not evaluated with that key, or was changed.
     InvalidProof,
+    /// A device-pairing exchange ([`crate::pairing`]) does not confirm: the code was
+    /// typed wrong, or a message came from someone who does not know it. Nothing from
+    /// the exchange was used.
+    PairingMismatch,
     /// The caller used the API in a way it does not allow; the data is not at fault.
     Misuse(Misuse),
 }
@@ -90,6 +94,9 @@ impl fmt::Display for Error {
             Error::InvalidProof => {
                 f.write_str("the server's answer does not prove it used its published key: refused")
             }
+            Error::PairingMismatch => f.write_str(
+                "the pairing does not confirm: the code was typed wrong, or someone else answered; nothing was used",
+            ),
             Error::Misuse(misuse) => fmt::Display::fmt(misuse, f),
         }
     }

@@ -58,6 +58,8 @@ mod key;
 pub mod keyblob;
 #[cfg(feature = "oprf")]
 pub mod oprf;
+#[cfg(feature = "pairing")]
+pub mod pairing;
 mod rng;
 pub mod sign;
 

@@ -35,7 +35,7 @@
 
 use crate::Error;
 use crate::keyblob::HardenedPassword;
-use crate::rng::{RandomSource, SystemRandom};
+use crate::rng::RandCoreRng as Rng;
 use core::fmt;
 use p256::NistP256;
 use voprf::{BlindedElement, EvaluationElement, PoprfClient, PoprfServer, Proof};
@@ -265,54 +265,6 @@ impl fmt::Debug for PasswordBlind {
         f.write_str("PasswordBlind(..)")
     }
 }
-
-/// `voprf` draws its blinds and proof nonces from a `rand_core` generator; this one reads
-/// the system generator and remembers a failure (it cannot return one), which
-/// [`Rng::check`] then reports, so a result made with bad randomness is never used.
-struct Rng {
-    system: SystemRandom,
-    failed: bool,
-}
-
-impl Rng {
-    fn new() -> Self {
-        Self {
-            system: SystemRandom::new(),
-            failed: false,
-        }
-    }
-
-    fn check(&self) -> Result<(), Error> {
-        if self.failed {
-            Err(Error::RandomFailed)
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl rand_core::RngCore for Rng {
-    fn next_u32(&mut self) -> u32 {
-        rand_core::impls::next_u32_via_fill(self)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        rand_core::impls::next_u64_via_fill(self)
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        if self.system.fill(dest).is_err() {
-            self.failed = true;
-        }
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for Rng {}
 
 #[cfg(test)]
 mod tests {

@@ -39,6 +39,59 @@ impl RandomSource for SystemRandom {
     }
 }
 
+#[cfg(any(feature = "oprf", feature = "pairing"))]
+/// `voprf` (blinds, proof nonces) and `spake2` (its scalar) draw from a `rand_core`
+/// generator; this one reads
+/// the system generator and remembers a failure (it cannot return one), which
+/// [`RandCoreRng::check`] then reports, so a result made with bad randomness is never used.
+pub(crate) struct RandCoreRng {
+    system: SystemRandom,
+    failed: bool,
+}
+
+#[cfg(any(feature = "oprf", feature = "pairing"))]
+impl RandCoreRng {
+    pub(crate) fn new() -> Self {
+        Self {
+            system: SystemRandom::new(),
+            failed: false,
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.failed {
+            Err(Error::RandomFailed)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(any(feature = "oprf", feature = "pairing"))]
+impl rand_core::RngCore for RandCoreRng {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if self.system.fill(dest).is_err() {
+            self.failed = true;
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+#[cfg(any(feature = "oprf", feature = "pairing"))]
+impl rand_core::CryptoRng for RandCoreRng {}
+
 /// Fills `N` bytes from the system generator.
 pub(crate) fn random_array<const N: usize>() -> Result<[u8; N], Error> {
     let mut out = [0u8; N];

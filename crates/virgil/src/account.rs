@@ -329,7 +329,11 @@ impl Account<'_> {
 
     /// Records `published` (the answer to `request`) and the cards `request` is linked
     /// from as this device's own.
-    fn record_own(&self, request: &Card, published: &PublishedCard) -> Result<(), Error> {
+    pub(crate) fn record_own(
+        &self,
+        request: &Card,
+        published: &PublishedCard,
+    ) -> Result<(), Error> {
         let contacts = &self.virgil.contacts;
         contacts.record_own(&published.card)?;
         if published.card.id() != request.id() {

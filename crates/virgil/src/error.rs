@@ -140,6 +140,11 @@ pub enum Error {
     /// This needs a server the configuration does not name.
     #[error("no {0} is configured")]
     NotConfigured(&'static str),
+    /// Pairing a device did not complete ([`crate::Devices`]); a wrong code is
+    /// [`Error::Crypto`] with [`virgil_crypto::Error::PairingMismatch`].
+    #[cfg(feature = "client")]
+    #[error(transparent)]
+    Pairing(#[from] crate::devices::PairingFailure),
     /// The application server's inbox cursor did not move forward (a broken server).
     #[error("the app server's inbox cursor did not advance; stopping")]
     StuckInbox,

@@ -58,6 +58,8 @@ mod checkpoints;
 mod client_file;
 #[cfg(feature = "client")]
 mod contacts;
+#[cfg(feature = "client")]
+mod devices;
 mod error;
 mod key;
 #[cfg(feature = "client")]
@@ -77,6 +79,10 @@ pub use client_file::ClientFile;
 pub use contacts::{
     ContactEvent, Contacts, ForeignCard, KeyChange, KeyChangePolicy, Reviewed, SelfCheck,
     SelfCheckAlarm,
+};
+#[cfg(feature = "client")]
+pub use devices::{
+    Devices, Joining, PAIRING_URI_SCHEME, PairingCode, PairingFailure, PairingRequest, fingerprint,
 };
 pub use error::Error;
 pub use key::{Key, Keys, RecipientPolicy, encrypt};

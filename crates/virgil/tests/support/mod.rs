@@ -63,7 +63,7 @@ pub(crate) struct Scene {
     pub(crate) app_url: String,
     pub(crate) dir: tempfile::TempDir,
     homes: Vec<tempfile::TempDir>,
-    _postgres: Option<TempPostgres>,
+    _postgres: Vec<TempPostgres>,
 }
 
 impl Scene {
@@ -76,17 +76,39 @@ impl Scene {
     /// reset delay of `reset_delay` seconds; `None` when PostgreSQL is asked for and
     /// unreachable (a visible skip, named `test`).
     pub(crate) fn on(backend: &str, test: &str, homes: usize, reset_delay: u64) -> Option<Self> {
+        Self::with_app_db(backend, "sqlite", test, homes, reset_delay)
+    }
+
+    /// [`Scene::on`], both servers on `backend`.
+    pub(crate) fn both_on(backend: &str, test: &str, homes: usize) -> Option<Self> {
+        Self::with_app_db(backend, backend, test, homes, 0)
+    }
+
+    fn with_app_db(
+        backend: &str,
+        app_backend: &str,
+        test: &str,
+        homes: usize,
+        reset_delay: u64,
+    ) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
-        let postgres = match backend {
-            "postgres" => Some(TempPostgres::or_skip(test)?),
-            _ => None,
+        let mut postgres = Vec::new();
+        let mut database = |backend: &str, file: &str| -> Option<String> {
+            Some(match backend {
+                "postgres" => {
+                    let db = TempPostgres::or_skip(test)?;
+                    let url = db.url().to_owned();
+                    postgres.push(db);
+                    url
+                }
+                _ => sqlite(dir.path(), file),
+            })
         };
-        let cards_db = postgres
-            .as_ref()
-            .map_or_else(|| sqlite(dir.path(), "cards.db"), |db| db.url().to_owned());
+        let cards_db = database(backend, "cards.db")?;
+        let app_db = database(app_backend, "app.db")?;
         let (cards_url, app_url) = spawn_deployment_configured(
             &cards_db,
-            &sqlite(dir.path(), "app.db"),
+            &app_db,
             RelayQuota::default(),
             move |service| service.with_reset_delay(reset_delay),
         );
