@@ -111,6 +111,27 @@ impl Deployment {
         self.dir.path().join(name)
     }
 
+    /// Starts `virgil ARGS` as `user` without waiting: stdout piped, stdin empty.
+    pub fn spawn_as(&self, user: &str, args: &[&str]) -> std::process::Child {
+        let mut command = self.command(user, args);
+        command.stdin(Stdio::null());
+        command.spawn().unwrap()
+    }
+
+    fn command(&self, user: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("VIRGIL_HOME", self.path(user))
+            .env("VIRGIL_CONFIG", &self.client_config)
+            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
+            .env("VIRGIL_ACCOUNT_PASSWORD", ACCOUNT_PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
     /// Runs `virgil ARGS` as `user` (home `<dir>/<user>`), with `stdin` as input.
     pub fn run_as(&self, user: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut command = Command::new(BIN);
