@@ -15,6 +15,8 @@ use virgil_client::CardsClient;
 use virgil_testkit::servers::spawn_cards_service;
 use virgil_testkit::{key, now};
 
+mod support;
+
 const APP: u8 = 100;
 const SERVICE: u8 = 101;
 
@@ -299,6 +301,37 @@ fn every_door_follows_the_deployments_policy() {
     );
     // The free functions know no deployment: they follow no policy.
     assert!(virgil::encrypt("x", &classic_to).is_ok());
+}
+
+/// docs/guide.md, "A second device": pairing through real servers.
+#[test]
+fn a_second_device_pairs_with_a_code() {
+    let scene = support::Scene::sqlite(2);
+    let [phone, laptop] = scene.devices::<2>();
+    phone
+        .account()
+        .register("alice", support::PASSWORD)
+        .unwrap();
+    let (phone_key, _) = support::publish(&phone, "alice", None);
+    laptop.account().login("alice", support::PASSWORD).unwrap();
+    // The laptop (new, logged in as alice) makes its key and shows a code;
+    // alice types it on her phone, which has her card.
+    let laptop_key = laptop.keys().generate().unwrap();
+    let joining = laptop.devices().join(&laptop_key).unwrap();
+    let code = joining.code().to_string();
+    let fingerprint = joining.fingerprint();
+    let wait = std::time::Duration::from_secs(600);
+    let card = std::thread::scope(|both| {
+        let on_phone = both.spawn(|| {
+            let request = phone.devices().pair(&code, wait).unwrap();
+            assert_eq!(request.fingerprint(), fingerprint); // alice compares the screens
+            request.approve(&phone_key).unwrap()
+        });
+        let card = joining.wait(wait).unwrap();
+        assert_eq!(on_phone.join().unwrap().card.id(), card.card.id());
+        card
+    });
+    assert_eq!(card.card.public_key(), laptop_key.public_key());
 }
 
 /// Every Rust block of docs/guide.md appears, line for line, in this file.
