@@ -49,6 +49,26 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = serde_json::from_slice::<DeleteBackupRequest>(data);
+    // Device pairing's mailbox bodies (both ways), their messages decoded as the
+    // devices would.
+    let mut messages = Vec::new();
+    if let Ok(open) = serde_json::from_slice::<virgil_api::app::OpenPairingRequest>(data) {
+        messages.push(open.message);
+    }
+    if let Ok(add) = serde_json::from_slice::<virgil_api::app::PairingMessageRequest>(data) {
+        messages.push(add.message);
+    }
+    if let Ok(pairing) = serde_json::from_slice::<virgil_api::app::Pairing>(data) {
+        messages.extend(pairing.messages);
+    }
+    for message in messages {
+        if let (Ok(bytes), Ok(secret)) = (
+            from_base64(&message),
+            virgil_crypto::pairing::PairingSecret::parse("12345678"),
+        ) {
+            let _ = virgil_crypto::pairing::ExistingDevice::respond(&secret, b"fuzz", &bytes);
+        }
+    }
     if let Ok(card) = serde_json::from_slice::<CardJson>(data) {
         let _ = card.into_card();
     }
