@@ -270,7 +270,7 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert!((400..600).contains(&code.status()), "{text}");
         }
-        assert_eq!(seen.len(), 55);
+        assert_eq!(seen.len(), 59);
     }
 
     #[test]
