@@ -15,7 +15,9 @@ mod support;
 use std::io::{BufRead as _, BufReader, Read as _};
 use support::*;
 
-/// Starts `virgil device join NAME` as `user`; returns the process and the code it shows.
+/// Starts `virgil device join NAME` as `user`; returns the process (the caller waits for
+/// it) and the code it shows.
+#[allow(clippy::zombie_processes)]
 fn join(deployment: &Deployment, user: &str, name: &str) -> (std::process::Child, String) {
     let mut child = deployment.spawn_as(user, &["device", "join", name]);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -27,10 +29,7 @@ fn join(deployment: &Deployment, user: &str, name: &str) -> (std::process::Child
             "join ended: {shown}"
         );
         shown.push_str(&line);
-        if let Some(code) = line
-            .trim()
-            .strip_prefix(&format!("Pairing code for alice:"))
-        {
+        if let Some(code) = line.trim().strip_prefix("Pairing code for alice:") {
             let code = code.trim().to_owned();
             // Keep reading the rest in the background so the pipe never fills.
             std::thread::spawn(move || {

@@ -83,6 +83,13 @@ create_exception!(
     "The key directory's history of your identity shows a card this device did not make (even one listed for a single epoch), or a revoked card listed again. `.identity` names you, `.cards` lists the card ids. Revoke what you did not make and change your password."
 );
 
+create_exception!(
+    virgil,
+    PairingError,
+    VirgilError,
+    "Pairing a device did not complete: a wrong code (or someone else answered), a declined or expired pairing, or a request that is not a new device's card."
+);
+
 /// Adds the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -98,6 +105,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KeyChangeWarning", py.get_type::<KeyChangeWarning>())?;
     m.add("SelfCheckAlarm", py.get_type::<SelfCheckAlarm>())?;
     m.add("MonitorAlarm", py.get_type::<MonitorAlarm>())?;
+    m.add("PairingError", py.get_type::<PairingError>())?;
     Ok(())
 }
 
@@ -121,6 +129,9 @@ pub(crate) fn to_py(error: virgil::Error) -> PyErr {
         E::KeyStore(K::NotFound { .. }) => KeyNotFound::new_err(message),
         E::KeyStore(K::AlreadyExists { .. }) => KeyExists::new_err(message),
         E::KeyStore(K::WrongPassword { .. }) => WrongPassword::new_err(message),
+        E::Pairing(_) | E::Crypto(virgil::crypto::Error::PairingMismatch) => {
+            PairingError::new_err(message)
+        }
         E::NotForThisKey { .. } | E::Crypto(_) => DecryptionError::new_err(message),
         E::WrongSender { .. }
         | E::NotSigned { .. }

@@ -30,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<card::Card>()?;
     m.add_class::<sdk::Account>()?;
     m.add_class::<sdk::Backups>()?;
+    m.add_class::<sdk::Devices>()?;
     m.add_class::<sdk::Messages>()?;
     m.add_class::<sdk::Received>()?;
     m.add_class::<sdk::Contacts>()?;

@@ -193,6 +193,12 @@ impl Virgil {
         Backups(self.0.clone())
     }
 
+    /// Pairing a new device of the logged-in user with a short code.
+    #[getter]
+    fn devices(&self) -> Devices {
+        Devices(self.0.clone())
+    }
+
     /// Sending and reading messages through the application server's relay.
     #[getter]
     fn messages(&self) -> Messages {
@@ -610,6 +616,80 @@ impl Backups {
         answer.set_item("stored_at", status.stored_at)?;
         answer.set_item("guesses", guesses)?;
         Ok(answer)
+    }
+}
+
+/// `virgil.devices`: pairing a new device with a short code (docs/security.md,
+/// "Pairing a device"). `join` runs on the new device, `pair` on one that has a card;
+/// each blocks until the other side has answered (run them in different processes, or
+/// threads).
+#[pyclass(frozen, module = "virgil")]
+pub(crate) struct Devices(Shared);
+
+fn seconds(timeout: f64) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(timeout)
+        .map_err(|_| PyValueError::new_err("timeout must be a non-negative number of seconds"))
+}
+
+#[pymethods]
+impl Devices {
+    /// On the new device (logged in): opens a pairing for `key` (a new key, with no card
+    /// yet), calls `show(code, uri, fingerprint)` so the user can type the code on their
+    /// other device, then waits for it and returns this device's card, published and
+    /// linked from the other's. A wrong code raises `PairingError` and ends the pairing.
+    #[pyo3(signature = (key, show, timeout=600.0))]
+    fn join(
+        &self,
+        py: Python<'_>,
+        key: &VirgilKey,
+        show: &Bound<'_, PyAny>,
+        timeout: f64,
+    ) -> PyResult<Card> {
+        let timeout = seconds(timeout)?;
+        let virgil = &self.0;
+        let joining = py
+            .detach(|| virgil.devices().join(&key.key))
+            .map_err(to_py)?;
+        show.call1((
+            joining.code().to_string(),
+            joining.code().uri(),
+            joining.fingerprint(),
+        ))?;
+        py.detach(|| joining.wait(timeout))
+            .map(|published| Card(published.card))
+            .map_err(to_py)
+    }
+
+    /// On a device with a card (logged in): answers `code` (as the new device shows it),
+    /// calls `confirm(fingerprint)` if given (return True when it matches the new
+    /// device's screen; False declines), then links the new card from this device's card
+    /// of `key` and publishes it. Returns the new card.
+    #[pyo3(signature = (code, key, confirm=None, timeout=600.0))]
+    fn pair(
+        &self,
+        py: Python<'_>,
+        code: &str,
+        key: &VirgilKey,
+        confirm: Option<&Bound<'_, PyAny>>,
+        timeout: f64,
+    ) -> PyResult<Card> {
+        let timeout = seconds(timeout)?;
+        let virgil = &self.0;
+        let request = py
+            .detach(|| virgil.devices().pair(code, timeout))
+            .map_err(to_py)?;
+        if let Some(confirm) = confirm {
+            let approved: bool = confirm.call1((request.fingerprint(),))?.is_truthy()?;
+            if !approved {
+                py.detach(|| request.decline()).map_err(to_py)?;
+                return Err(crate::errors::PairingError::new_err(
+                    "declined: the fingerprints differ; nothing was linked",
+                ));
+            }
+        }
+        py.detach(|| request.approve(&key.key))
+            .map(|published| Card(published.card))
+            .map_err(to_py)
     }
 }
 

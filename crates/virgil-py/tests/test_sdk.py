@@ -509,3 +509,56 @@ def test_a_key_backup_restores_on_a_new_device(deployment, bob):
     with pytest.raises(virgil.ServiceError) as raised:
         new_device.backups.restore("a newer one")
     assert raised.value.code == "no_backup"
+
+
+def test_a_new_device_pairs_with_a_code(deployment, bob):
+    import threading
+
+    phone, phone_key, phone_card, name = deployment.user("hana")
+    laptop = deployment.device(deployment.name("hana-laptop"))
+    laptop.account.login(name, PASSWORD)
+    laptop_key = laptop.keys.generate()
+
+    shown = {}
+    ready = threading.Event()
+
+    def show(code, uri, fingerprint):
+        shown.update(code=code, uri=uri, fingerprint=fingerprint)
+        ready.set()
+
+    joined = {}
+    new_device = threading.Thread(
+        target=lambda: joined.update(card=laptop.devices.join(laptop_key, show, timeout=30))
+    )
+    new_device.start()
+    assert ready.wait(30)
+    assert shown["uri"].startswith(f"virgil-pair:1:{name}:")
+    seen = []
+    card = phone.devices.pair(
+        shown["code"], phone_key, confirm=lambda fp: seen.append(fp) or True, timeout=30
+    )
+    new_device.join(30)
+    assert seen == [shown["fingerprint"]]
+    assert joined["card"].id == card.id
+    assert card.key_id == laptop_key.id
+
+    # A wrong code: the new device refuses the answer and ends the pairing.
+    second_key = laptop.keys.generate()
+    ready.clear()
+    failed = {}
+
+    def join_again():
+        try:
+            laptop.devices.join(second_key, show, timeout=30)
+        except virgil.PairingError as error:
+            failed["new"] = error
+
+    new_device = threading.Thread(target=join_again)
+    new_device.start()
+    assert ready.wait(30)
+    code = shown["code"]
+    wrong = code[:-1] + ("0" if code[-1] != "0" else "1")
+    with pytest.raises(virgil.PairingError):
+        phone.devices.pair(wrong, phone_key, timeout=30)
+    new_device.join(30)
+    assert "does not confirm" in str(failed["new"])

@@ -51,6 +51,36 @@ fn on_existing_device<T: Send + 'static>(
     std::thread::spawn(move || run(device))
 }
 
+/// The pairing context of alice's mailbox `mailbox` (format.md §17): public, so an
+/// attacker has it too.
+fn context(mailbox: &str) -> Vec<u8> {
+    [
+        &b"VGPC\x01"[..],
+        &4u32.to_be_bytes(),
+        b"chat",
+        &5u32.to_be_bytes(),
+        b"alice",
+        &6u32.to_be_bytes(),
+        mailbox.as_bytes(),
+    ]
+    .concat()
+}
+
+/// Waits for message 2 of `mailbox`, read as the holder of `session`.
+fn second_message(
+    app: &AppClient,
+    session: &virgil_api::app::SessionResponse,
+    mailbox: &str,
+) -> Vec<u8> {
+    loop {
+        let pairing = app.pairing(session, mailbox).unwrap();
+        if let Some(message) = pairing.messages.get(1) {
+            return from_base64(message).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn alice_card_count(scene: &Scene) -> usize {
     let observer = device(&scene.cards_url, &scene.app_url, scene.home(1));
     observer.account().login("bob", PASSWORD).unwrap();
@@ -194,16 +224,7 @@ fn a_stolen_session_answering_first_is_caught() {
     let pairing = thief.pairing(&session, &mailbox).unwrap();
     let message1 = from_base64(&pairing.messages[0]).unwrap();
     // The thief knows the context (app, user, mailbox) but not the 8 digits.
-    let context = [
-        &b"VGPC\x01"[..],
-        &4u32.to_be_bytes(),
-        b"chat",
-        &5u32.to_be_bytes(),
-        b"alice",
-        &6u32.to_be_bytes(),
-        mailbox.as_bytes(),
-    ]
-    .concat();
+    let context = context(&mailbox);
     let guess = PairingSecret::parse("00000000").unwrap();
     let (_, message2) = ExistingDevice::respond(&guess, &context, &message1).unwrap();
     thief
@@ -265,23 +286,8 @@ fn a_swapped_first_message_is_caught_by_both_devices() {
         .identity_type("user")
         .sign(&thief_key)
         .unwrap();
-    let message2 = loop {
-        let pairing = thief.pairing(&session, &mailbox).unwrap();
-        if let Some(message) = pairing.messages.get(1) {
-            break from_base64(message).unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let context = [
-        &b"VGPC\x01"[..],
-        &4u32.to_be_bytes(),
-        b"chat",
-        &5u32.to_be_bytes(),
-        b"alice",
-        &6u32.to_be_bytes(),
-        mailbox.as_bytes(),
-    ]
-    .concat();
+    let message2 = second_message(&thief, &session, &mailbox);
+    let context = context(&mailbox);
     assert!(matches!(
         thief_side.finish(&context, &message2, thief_request.export().as_bytes()),
         Err(virgil_crypto::Error::PairingMismatch)
@@ -358,23 +364,8 @@ fn an_existing_device_links_only_a_plain_new_device_card() {
         let existing = on_existing_device(&scene, 0, move |phone| {
             phone.devices().pair(&typed, WAIT).map(|_| ())
         });
-        let message2 = loop {
-            let pairing = mallory.pairing(&session, &mailbox).unwrap();
-            if let Some(message) = pairing.messages.get(1) {
-                break from_base64(message).unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let context = [
-            &b"VGPC\x01"[..],
-            &4u32.to_be_bytes(),
-            b"chat",
-            &5u32.to_be_bytes(),
-            b"alice",
-            &6u32.to_be_bytes(),
-            mailbox.as_bytes(),
-        ]
-        .concat();
+        let message2 = second_message(&mallory, &session, &mailbox);
+        let context = context(&mailbox);
         let (message3, _) = side
             .finish(&context, &message2, request.export().as_bytes())
             .unwrap();

@@ -134,17 +134,8 @@ impl Deployment {
 
     /// Runs `virgil ARGS` as `user` (home `<dir>/<user>`), with `stdin` as input.
     pub fn run_as(&self, user: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("VIRGIL_HOME", self.path(user))
-            .env("VIRGIL_CONFIG", &self.client_config)
-            .env("VIRGIL_PASSWORD", KEY_PASSWORD)
-            .env("VIRGIL_ACCOUNT_PASSWORD", ACCOUNT_PASSWORD)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = self.command(user, args);
+        command.stdin(Stdio::piped());
         let mut child = command.spawn().unwrap();
         {
             use std::io::Write as _;
