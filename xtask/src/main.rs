@@ -17,7 +17,8 @@ cargo xtask <task> [options]
 Tasks:
   ci [--keep-going]               run every check CI runs, in order: layers, fmt,
                                   clippy, no_std build, tests, docs, spec check (an independent
-                                  Python reader of docs/format.md), Python SDK, fuzz check
+                                  Python reader of docs/format.md), Python SDK, the
+                                  TypeScript package (node), fuzz check
   fuzz [TARGET] [--seconds N] [--no-sanitizer]
                                   run one cargo-fuzz target (or all of them) for N
                                   seconds each (default 60); installs cargo-fuzz if
@@ -327,6 +328,25 @@ fn ci(args: &[String]) -> Result<(), String> {
             });
         }
         Err(why) => skipped_steps.push(("python", format!("it needs {why}"))),
+    }
+    if succeeds(Command::new("npm").arg("--version")) {
+        let package = root().join("crates").join("virgil-js");
+        let mut install = Command::new("npm");
+        install
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&package);
+        let mut test = Command::new("npm");
+        test.args(["test"]).current_dir(&package);
+        steps.push(Step {
+            name: "javascript",
+            commands: vec![install, test],
+            fix: "the TypeScript package (crates/virgil-js) failed to build or a test failed: `cd crates/virgil-js && npm test`",
+        });
+    } else {
+        skipped_steps.push((
+            "javascript",
+            "Node.js 20 or later with npm not found (install Node.js)".to_owned(),
+        ));
     }
     if has_nightly() {
         steps.push(Step {
