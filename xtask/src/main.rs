@@ -335,8 +335,11 @@ fn ci(args: &[String]) -> Result<(), String> {
         install
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&package);
+        // The interop tests run the `virgil` binary the test step built.
         let mut test = Command::new("npm");
-        test.args(["test"]).current_dir(&package);
+        test.args(["test"])
+            .current_dir(&package)
+            .env("VIRGIL_BIN", target_dir().join("debug").join("virgil"));
         steps.push(Step {
             name: "javascript",
             commands: vec![install, test],

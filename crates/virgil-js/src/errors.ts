@@ -8,6 +8,10 @@ export type VirgilErrorKind =
   | "unsupported_version"
   | "wrong_password"
   | "corrupted"
+  | "not_a_recipient"
+  | "unknown_sender"
+  | "bad_signature"
+  | "not_signed"
   | "misuse";
 
 const MESSAGES: Record<VirgilErrorKind, string> = {
@@ -16,6 +20,10 @@ const MESSAGES: Record<VirgilErrorKind, string> = {
   unsupported_version: "unsupported format version (made by a newer version of the software?)",
   wrong_password: "wrong password for this key",
   corrupted: "data is corrupted, truncated or was tampered with",
+  not_a_recipient: "not encrypted for this key",
+  unknown_sender: "signed by a key that is not among the expected senders",
+  bad_signature: "signature does not match the sender's key",
+  not_signed: "message is not signed, but a signature was required",
   misuse: "the API was used in a way it does not allow",
 };
 

@@ -1,9 +1,10 @@
 /**
  * virgil-rs for the browser and node: the client side of docs/format.md in TypeScript,
  * over @noble's audited primitives and WebCrypto. This first layer has keys (both
- * suites), signatures and password-locked key blobs; each is held to docs/vectors/.
+ * suites), signatures, password-locked key blobs and one-shot envelopes; each is held to docs/vectors/.
  */
 export { VirgilError, type VirgilErrorKind } from "./errors.js";
 export { concat, fromBase64, fromHex, toBase64, toHex } from "./encoding.js";
 export { PrivateKey, PublicKey, PUBLIC_KEY_LEN, SEED_LEN, signedBytes, type Suite } from "./keys.js";
 export * as keyblob from "./keyblob.js";
+export * as envelope from "./envelope.js";

@@ -123,6 +123,11 @@ export class PublicKey {
     return toHex(this.keyId());
   }
 
+  /** @internal The encryption subkey: P-256 point (suite 1) or X-Wing key (suite 2). */
+  encryptionKey(): Uint8Array {
+    return this.encoded.subarray(35);
+  }
+
   /** The Ed25519 signing key. */
   signingKey(): Uint8Array {
     return this.encoded.subarray(3, 35);
@@ -158,12 +163,18 @@ function mlKemModulusHolds(ek: Uint8Array): boolean {
   return true;
 }
 
+/** @internal A private key's decryption subkey (§1). */
+export type DecryptionKey =
+  | { suite: 1; p256: Uint8Array; p256Public: Uint8Array }
+  | { suite: 2; mlKem: Uint8Array; x25519: Uint8Array; x25519Public: Uint8Array };
+
 /** A private key: a seed and its suite (§1). The subkeys are derived when needed. */
 export class PrivateKey {
   readonly suite: Suite;
   readonly publicKey: PublicKey;
   readonly #seed: Uint8Array;
   readonly #signingSeed: Uint8Array;
+  readonly #decryption: DecryptionKey;
 
   private constructor(seed: Uint8Array, suite: Suite) {
     this.suite = suite;
@@ -173,11 +184,16 @@ export class PrivateKey {
     const edPublic = ed25519.getPublicKey(this.#signingSeed);
     let encryption: Uint8Array;
     if (suite === 1) {
-      encryption = p256DeriveKeyPair(hkdfExpand(prk, "p256 hpke ikm", 32)).public;
+      const pair = p256DeriveKeyPair(hkdfExpand(prk, "p256 hpke ikm", 32));
+      encryption = pair.public;
+      this.#decryption = { suite: 1, p256: pair.secret, p256Public: pair.public };
     } else {
       const expanded = shake256(hkdfExpand(prk, "x-wing seed", 32), { dkLen: 96 });
-      const { publicKey: ek } = ml_kem768.keygen(expanded.subarray(0, 64));
-      encryption = concat(ek, x25519.getPublicKey(expanded.subarray(64, 96)));
+      const { publicKey: ek, secretKey: dk } = ml_kem768.keygen(expanded.subarray(0, 64));
+      const xSecret = expanded.slice(64, 96);
+      const xPublic = x25519.getPublicKey(xSecret);
+      encryption = concat(ek, xPublic);
+      this.#decryption = { suite: 2, mlKem: dk, x25519: xSecret, x25519Public: xPublic };
     }
     this.publicKey = PublicKey.fromParts(suite, edPublic, encryption);
   }
@@ -201,6 +217,11 @@ export class PrivateKey {
   /** Ed25519 over §3's signed bytes. */
   sign(context: string, message: Uint8Array): Uint8Array {
     return ed25519.sign(signedBytes(context, message), this.#signingSeed);
+  }
+
+  /** @internal The decryption subkey, for the envelope reader. */
+  decryptionKey(): DecryptionKey {
+    return this.#decryption;
   }
 
   /** Never prints the seed. */

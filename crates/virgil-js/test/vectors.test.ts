@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PrivateKey, PublicKey, VirgilError, fromHex, keyblob, toHex, type Suite } from "../src/index.js";
+import { PrivateKey, PublicKey, VirgilError, envelope, fromBase64, fromHex, keyblob, toHex, type Suite } from "../src/index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..");
 const vectors = JSON.parse(readFileSync(join(root, "docs", "vectors", "crypto.json"), "utf8")) as {
@@ -112,3 +112,94 @@ test("key blobs: lock and unlock round-trip in both suites", async () => {
     assert.ok((await keyblob.unlock(open, null)).publicKey.equals(key.publicKey));
   }
 });
+
+const envelopeVectors = JSON.parse(readFileSync(join(root, "docs", "vectors", "crypto.json"), "utf8")) as {
+  envelopes: {
+    name: string;
+    ciphertext: string;
+    plaintext_len: number;
+    recipient_seeds: string[];
+    recipient_suites: number[];
+    sender_seed: string | null;
+    sender_suite: number | null;
+  }[];
+  negative_envelopes: {
+    name: string;
+    ciphertext: string;
+    error: string;
+    recipient_seed: string;
+    recipient_suite: number;
+    sender_seed: string;
+    sender_suite: number;
+  }[];
+};
+
+const patterned = (length: number): Uint8Array => Uint8Array.from({ length }, (_, i) => i % 251);
+
+test("envelopes: every vector opens for every recipient, and verifies", async () => {
+  assert.ok(envelopeVectors.envelopes.length >= 11);
+  for (const vector of envelopeVectors.envelopes) {
+    const ciphertext = fromBase64(vector.ciphertext);
+    const expected = patterned(Number(vector.plaintext_len));
+    for (const [i, seed] of vector.recipient_seeds.entries()) {
+      const key = PrivateKey.fromSeed(fromHex(seed), suiteOf(vector.recipient_suites[i]!));
+      if (vector.sender_seed === null) {
+        const opened = await envelope.decrypt(ciphertext, key);
+        assert.equal(opened.signed, null, vector.name);
+        assert.deepEqual(opened.plaintext, expected, vector.name);
+      } else {
+        const sender = PrivateKey.fromSeed(fromHex(vector.sender_seed), suiteOf(vector.sender_suite ?? 1));
+        const opened = await envelope.decryptThenVerify(ciphertext, key, [sender.publicKey]);
+        assert.deepEqual(opened.plaintext, expected, vector.name);
+      }
+    }
+  }
+});
+
+test("envelopes: every negative vector fails with its error", async () => {
+  for (const vector of envelopeVectors.negative_envelopes) {
+    const key = PrivateKey.fromSeed(fromHex(vector.recipient_seed), suiteOf(vector.recipient_suite));
+    const sender = PrivateKey.fromSeed(fromHex(vector.sender_seed), suiteOf(vector.sender_suite));
+    await assert.rejects(
+      envelope.decryptThenVerify(fromBase64(vector.ciphertext), key, [sender.publicKey]),
+      (e) => kind(e) === vector.error,
+      vector.name,
+    );
+  }
+});
+
+test("envelopes: round trips across suites, sizes and chunk boundaries", async () => {
+  const alice = PrivateKey.generate(1);
+  const bob = PrivateKey.generate(2);
+  const carol = PrivateKey.generate(1);
+  for (const length of [0, 1, 65_535 - 96, 65_536 - 97, 65_536, 200_000]) {
+    const message = patterned(length);
+    const sealed = await envelope.signThenEncrypt(message, alice, [bob.publicKey, alice.publicKey, bob.publicKey]);
+    assert.equal(envelope.recipients(sealed).length, 2);
+    for (const reader of [bob, alice]) {
+      const opened = await envelope.decryptThenVerify(sealed, reader, [alice.publicKey]);
+      assert.deepEqual(opened.plaintext, message);
+    }
+    await assert.rejects(envelope.decrypt(sealed, carol), (e) => kind(e) === "not_a_recipient");
+    await assert.rejects(
+      envelope.decryptThenVerify(sealed, bob, [carol.publicKey]),
+      (e) => kind(e) === "unknown_sender",
+    );
+  }
+  const unsigned = await envelope.encrypt(utf8Bytes("hi"), [carol.publicKey]);
+  await assert.rejects(envelope.decryptThenVerify(unsigned, carol, [alice.publicKey]), (e) => kind(e) === "not_signed");
+});
+
+test("envelopes: every flipped bit of a small envelope is refused", async () => {
+  const alice = PrivateKey.generate(1);
+  const sealed = await envelope.signThenEncrypt(utf8Bytes("Hey Bob"), alice, [alice.publicKey]);
+  for (let bit = 0; bit < sealed.length * 8; bit += 3) {
+    const flipped = sealed.slice();
+    flipped[bit >> 3] = flipped[bit >> 3]! ^ (1 << (bit & 7));
+    await assert.rejects(envelope.decryptThenVerify(flipped, alice, [alice.publicKey]), `bit ${bit}`);
+  }
+});
+
+function utf8Bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
