@@ -8,3 +8,4 @@ export { concat, fromBase64, fromHex, toBase64, toHex } from "./encoding.js";
 export { PrivateKey, PublicKey, PUBLIC_KEY_LEN, SEED_LEN, signedBytes, type Suite } from "./keys.js";
 export * as keyblob from "./keyblob.js";
 export * as envelope from "./envelope.js";
+export * as armor from "./armor.js";

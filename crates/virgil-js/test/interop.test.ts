@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { PrivateKey, PublicKey, envelope } from "../src/index.js";
+import { PrivateKey, PublicKey, armor, envelope } from "../src/index.js";
 
 const bin = process.env["VIRGIL_BIN"];
 const required = process.env["CI"] === "true";
@@ -43,6 +43,21 @@ test("the CLI reads what this package writes, and the reverse", { skip }, async 
         assert.deepEqual(new Uint8Array(readFileSync(output)), message, what);
       }
     }
+    // Armor, both ways.
+    const armoredKey = PrivateKey.generate(2);
+    const fromCliArmored = join(home, "from-cli.asc");
+    cli(["encrypt", "--armor", "--to", armoredKey.publicKey.toString(), "--sign-with", "cli-classic", "--no-self", "-o", fromCliArmored, input]);
+    const text = readFileSync(fromCliArmored, "utf8");
+    assert.ok(armor.isArmored(text));
+    assert.deepEqual(
+      (await envelope.decryptThenVerify(armor.dearmor(text), armoredKey, [cliKeys["classic"]!])).plaintext,
+      message,
+    );
+    const toCliArmored = join(home, "to-cli.asc");
+    writeFileSync(toCliArmored, armor.armor(await envelope.signThenEncrypt(message, armoredKey, [cliKeys["pq"]!])));
+    const armoredOut = join(home, "armored.bin");
+    cli(["decrypt", "--key", "cli-pq", "--from", armoredKey.publicKey.toString(), "-o", armoredOut, toCliArmored]);
+    assert.deepEqual(new Uint8Array(readFileSync(armoredOut)), message, "armored, to the CLI");
     // Mixed recipients in one envelope (a suite-0x02 header): each CLI key reads it.
     const js = PrivateKey.generate(1);
     const mixed = join(home, "mixed.virgil");

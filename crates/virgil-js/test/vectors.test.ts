@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PrivateKey, PublicKey, VirgilError, envelope, fromBase64, fromHex, keyblob, toHex, type Suite } from "../src/index.js";
+import { PrivateKey, PublicKey, VirgilError, armor, envelope, fromBase64, fromHex, keyblob, toHex, type Suite } from "../src/index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..");
 const vectors = JSON.parse(readFileSync(join(root, "docs", "vectors", "crypto.json"), "utf8")) as {
@@ -203,3 +203,26 @@ test("envelopes: every flipped bit of a small envelope is refused", async () => 
 function utf8Bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
+
+test("armor: round trip, CR LF, and what §11 rejects", () => {
+  for (const length of [1, 47, 48, 49, 96, 1000]) {
+    const data = Uint8Array.from({ length }, (_, i) => i & 255);
+    const text = armor.armor(data);
+    assert.ok(text.startsWith(`${armor.BEGIN}\n`) && text.endsWith(`${armor.END}\n`));
+    assert.deepEqual(armor.dearmor(text), data);
+    assert.deepEqual(armor.dearmor(text.replaceAll("\n", "\r\n")), data);
+  }
+  const good = armor.armor(new Uint8Array(100));
+  const lines = good.split("\n");
+  const rejected = [
+    good.slice(1),
+    good.replace(armor.END, "-----END OTHER-----"),
+    lines.slice(0, 2).join("\n") + "\n",
+    [lines[0], lines[3], lines[1], lines[2], ...lines.slice(4)].join("\n"),
+    [lines[0], "!!!!", ...lines.slice(1)].join("\n"),
+    [lines[0], "A".repeat(200), ...lines.slice(1)].join("\n"),
+  ];
+  for (const text of rejected) {
+    assert.throws(() => armor.dearmor(text), (e) => kind(e) === "malformed", JSON.stringify(text.slice(0, 80)));
+  }
+});
