@@ -30,13 +30,15 @@ interface Stanza {
   sealedKey: Uint8Array;
 }
 
-interface Header {
+/** @internal */
+export interface Header {
   bytes: Uint8Array;
   nonce: Uint8Array;
   stanzas: Stanza[];
 }
 
-function keys(contentKey: Uint8Array, nonce: Uint8Array): { mac: Uint8Array; payload: Uint8Array } {
+/** @internal */
+export function keys(contentKey: Uint8Array, nonce: Uint8Array): { mac: Uint8Array; payload: Uint8Array } {
   const prk = extract(sha256, contentKey, nonce);
   return {
     mac: expand(sha256, prk, utf8("virgil-envelope-v1 header mac"), 32),
@@ -44,27 +46,50 @@ function keys(contentKey: Uint8Array, nonce: Uint8Array): { mac: Uint8Array; pay
   };
 }
 
-function headerHash(header: Uint8Array): Uint8Array {
+/** @internal */
+export function headerHash(header: Uint8Array): Uint8Array {
   return blake3(header, { context: utf8("virgil-envelope-v1 header hash") });
 }
 
-function plaintextDigest(plaintext: Uint8Array): Uint8Array {
+/** @internal */
+export function plaintextDigest(plaintext: Uint8Array): Uint8Array {
   return blake3(plaintext, { context: utf8("virgil-envelope-v1 plaintext digest") });
 }
 
-function chunkNonce(index: number, last: boolean): Uint8Array {
+/** @internal */
+export function chunkNonce(index: number, last: boolean): Uint8Array {
   const nonce = new Uint8Array(12);
   new DataView(nonce.buffer).setBigUint64(3, BigInt(index), false);
   nonce[11] = last ? 1 : 0;
   return nonce;
 }
 
+/** Thrown by `parseHeader` in partial mode when the input ends before header and MAC. */
+class Incomplete extends Error {}
+
+/**
+ * @internal Parses the header (§4.1) at the start of `envelope`. With `partial`, input
+ * that ends before the header and its MAC gives `null` (read more), not `malformed`.
+ */
+export function parseHeaderPartial(envelope: Uint8Array): Header | null {
+  try {
+    return parseHeader(envelope, true);
+  } catch (error) {
+    if (error instanceof Incomplete) return null;
+    throw error;
+  }
+}
+
 /** Parses the header (§4.1); returns it and where the MAC starts. */
-function parseHeader(envelope: Uint8Array): Header {
+function parseHeader(envelope: Uint8Array, partial = false): Header {
+  const short = (why: string): Error => (partial ? new Incomplete() : new VirgilError("malformed", why));
+  if (partial && envelope.length < 4 && equalBytes(envelope, MAGIC.subarray(0, envelope.length))) {
+    throw new Incomplete();
+  }
   if (envelope.length < 4 || !equalBytes(envelope.subarray(0, 4), MAGIC)) {
     throw new VirgilError("malformed", "not an envelope");
   }
-  if (envelope.length < 26) throw new VirgilError("malformed", "shorter than a header");
+  if (envelope.length < 26) throw short("shorter than a header");
   if (envelope[4] !== 0x01) throw new VirgilError("unsupported_version");
   const suite = envelope[5];
   if (suite !== 1 && suite !== 2) throw new VirgilError("unsupported_version");
@@ -74,7 +99,7 @@ function parseHeader(envelope: Uint8Array): Header {
   const stanzas: Stanza[] = [];
   let at = 26;
   const take = (length: number): Uint8Array => {
-    if (at + length > envelope.length) throw new VirgilError("malformed", "cut inside the header");
+    if (at + length > envelope.length) throw short("cut inside the header");
     const part = envelope.subarray(at, at + length);
     at += length;
     return part;
@@ -88,7 +113,7 @@ function parseHeader(envelope: Uint8Array): Header {
     }
     stanzas.push({ kind, keyId: take(KEY_ID_LEN), enc: take(ENC_LEN[kind]), sealedKey: take(SEALED_KEY_LEN) });
   }
-  if (at + 32 > envelope.length) throw new VirgilError("malformed", "no room for the header MAC");
+  if (at + 32 > envelope.length) throw short("no room for the header MAC");
   return { bytes: envelope.subarray(0, at), nonce, stanzas };
 }
 
@@ -97,7 +122,10 @@ export function recipients(envelope: Uint8Array): Uint8Array[] {
   return parseHeader(envelope).stanzas.map((stanza) => stanza.keyId.slice());
 }
 
-async function seal(plaintext: Uint8Array, to: PublicKey[], sender: PrivateKey | null): Promise<Uint8Array> {
+/** @internal The header and MAC for `to`, and the keys the payload needs. */
+export async function writeHeader(
+  to: PublicKey[],
+): Promise<{ header: Uint8Array; mac: Uint8Array; payloadKey: Uint8Array; hash: Uint8Array }> {
   const unique: PublicKey[] = [];
   for (const key of to) {
     if (!unique.some((seen) => equalBytes(seen.keyId(), key.keyId()))) unique.push(key);
@@ -120,7 +148,11 @@ async function seal(plaintext: Uint8Array, to: PublicKey[], sender: PrivateKey |
   const header = concat(...parts);
   const derived = keys(contentKey, nonce);
   const hash = headerHash(header);
-  const mac = hmac(sha256, derived.mac, hash);
+  return { header, mac: hmac(sha256, derived.mac, hash), payloadKey: derived.payload, hash };
+}
+
+async function seal(plaintext: Uint8Array, to: PublicKey[], sender: PrivateKey | null): Promise<Uint8Array> {
+  const { header, mac, payloadKey, hash } = await writeHeader(to);
   const inner =
     sender === null
       ? concat(new Uint8Array([0x00]), plaintext)
@@ -134,7 +166,7 @@ async function seal(plaintext: Uint8Array, to: PublicKey[], sender: PrivateKey |
   const count_ = Math.max(1, Math.ceil(inner.length / CHUNK_LEN));
   for (let i = 0; i < count_; i++) {
     const data = inner.subarray(i * CHUNK_LEN, Math.min(inner.length, (i + 1) * CHUNK_LEN));
-    chunks.push(await aesGcmSeal(derived.payload, chunkNonce(i, i === count_ - 1), new Uint8Array(0), data));
+    chunks.push(await aesGcmSeal(payloadKey, chunkNonce(i, i === count_ - 1), new Uint8Array(0), data));
   }
   return concat(...chunks);
 }
@@ -156,9 +188,12 @@ export interface Opened {
   signed: { senderKeyId: Uint8Array; signature: Uint8Array; headerHash: Uint8Array } | null;
 }
 
-/** Decrypts with `key` and authenticates every chunk; the signature is not checked. */
-export async function decrypt(envelope: Uint8Array, key: PrivateKey): Promise<Opened> {
-  const header = parseHeader(envelope);
+/** @internal Opens `header` with `key` and checks the MAC that follows it in `envelope`. */
+export async function openHeader(
+  header: Header,
+  envelope: Uint8Array,
+  key: PrivateKey,
+): Promise<{ payloadKey: Uint8Array; hash: Uint8Array }> {
   const ownId = key.publicKey.keyId();
   const stanza = header.stanzas.find((s) => equalBytes(s.keyId, ownId));
   if (stanza === undefined) throw new VirgilError("not_a_recipient");
@@ -170,6 +205,15 @@ export async function decrypt(envelope: Uint8Array, key: PrivateKey): Promise<Op
   const macAt = header.bytes.length;
   const expected = hmac(sha256, derived.mac, hash);
   if (!equalBytes(expected, envelope.subarray(macAt, macAt + 32))) throw new VirgilError("corrupted");
+  return { payloadKey: derived.payload, hash };
+}
+
+/** Decrypts with `key` and authenticates every chunk; the signature is not checked. */
+export async function decrypt(envelope: Uint8Array, key: PrivateKey): Promise<Opened> {
+  const header = parseHeader(envelope);
+  const { payloadKey, hash } = await openHeader(header, envelope, key);
+  const derived = { payload: payloadKey };
+  const macAt = header.bytes.length;
   const payload = envelope.subarray(macAt + 32);
   const wire = CHUNK_LEN + TAG_LEN;
   if (payload.length === 0) throw new VirgilError("corrupted");

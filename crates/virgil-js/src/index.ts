@@ -9,3 +9,4 @@ export { PrivateKey, PublicKey, PUBLIC_KEY_LEN, SEED_LEN, signedBytes, type Suit
 export * as keyblob from "./keyblob.js";
 export * as envelope from "./envelope.js";
 export * as armor from "./armor.js";
+export { decryptingStream, encryptingStream } from "./stream.js";

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { PrivateKey, PublicKey, armor, envelope } from "../src/index.js";
+import { PrivateKey, PublicKey, armor, decryptingStream, encryptingStream, envelope } from "../src/index.js";
 
 const bin = process.env["VIRGIL_BIN"];
 const required = process.env["CI"] === "true";
@@ -58,6 +58,25 @@ test("the CLI reads what this package writes, and the reverse", { skip }, async 
     const armoredOut = join(home, "armored.bin");
     cli(["decrypt", "--key", "cli-pq", "--from", armoredKey.publicKey.toString(), "-o", armoredOut, toCliArmored]);
     assert.deepEqual(new Uint8Array(readFileSync(armoredOut)), message, "armored, to the CLI");
+    // Streaming, 3 MiB, both ways, through files read and written in pieces.
+    const big = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 31) % 256);
+    const bigInput = join(home, "big.bin");
+    writeFileSync(bigInput, big);
+    const streamKey = PrivateKey.generate(1);
+    const streamed = await collect(
+      new Blob([big]).stream().pipeThrough(encryptingStream([cliKeys["pq"]!], streamKey)),
+    );
+    const streamedFile = join(home, "streamed.virgil");
+    writeFileSync(streamedFile, streamed);
+    const bigOut = join(home, "big-out.bin");
+    cli(["decrypt", "--key", "cli-pq", "--from", streamKey.publicKey.toString(), "-o", bigOut, streamedFile]);
+    assert.deepEqual(new Uint8Array(readFileSync(bigOut)), big, "streamed, to the CLI");
+    const bigFromCli = join(home, "big-from-cli.virgil");
+    cli(["encrypt", "--to", streamKey.publicKey.toString(), "--sign-with", "cli-classic", "--no-self", "-o", bigFromCli, bigInput]);
+    const read = await collect(
+      new Blob([readFileSync(bigFromCli)]).stream().pipeThrough(decryptingStream(streamKey, [cliKeys["classic"]!])),
+    );
+    assert.deepEqual(read, big, "streamed, from the CLI");
     // Mixed recipients in one envelope (a suite-0x02 header): each CLI key reads it.
     const js = PrivateKey.generate(1);
     const mixed = join(home, "mixed.virgil");
@@ -71,3 +90,15 @@ test("the CLI reads what this package writes, and the reverse", { skip }, async 
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
