@@ -10,3 +10,4 @@ export * as keyblob from "./keyblob.js";
 export * as envelope from "./envelope.js";
 export * as armor from "./armor.js";
 export { decryptingStream, encryptingStream } from "./stream.js";
+export { Card, Verifier, decodeSnapshot, encodeSnapshot, RESET_DATA_KEY, type CardContent } from "./card.js";

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { PrivateKey, PublicKey, armor, decryptingStream, encryptingStream, envelope } from "../src/index.js";
+import { Card, PrivateKey, PublicKey, armor, decryptingStream, encryptingStream, envelope } from "../src/index.js";
 
 const bin = process.env["VIRGIL_BIN"];
 const required = process.env["CI"] === "true";
@@ -77,6 +77,17 @@ test("the CLI reads what this package writes, and the reverse", { skip }, async 
       new Blob([readFileSync(bigFromCli)]).stream().pipeThrough(decryptingStream(streamKey, [cliKeys["classic"]!])),
     );
     assert.deepEqual(read, big, "streamed, from the CLI");
+    // A card request made here, linked from another card, as the CLI reads it.
+    const phone = PrivateKey.generate(1);
+    const laptop = PrivateKey.generate(2);
+    const first = Card.request(phone, { identity: "dana", appId: "chat", info: ["laptop", "Dana's laptop"] });
+    const second = Card.request(laptop, { identity: "dana", appId: "chat" });
+    second.linkFrom(first, phone);
+    const inspected = JSON.parse(cli(["card", "inspect", "--json", second.export()]));
+    assert.equal(inspected.id, second.idHex());
+    const back = Card.fromJson(inspected);
+    assert.equal(back.export(), second.export());
+    assert.ok(back.isLinkedFrom(first));
     // Mixed recipients in one envelope (a suite-0x02 header): each CLI key reads it.
     const js = PrivateKey.generate(1);
     const mixed = join(home, "mixed.virgil");
