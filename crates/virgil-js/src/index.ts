@@ -11,3 +11,4 @@ export * as envelope from "./envelope.js";
 export * as armor from "./armor.js";
 export { decryptingStream, encryptingStream } from "./stream.js";
 export { Card, Verifier, decodeSnapshot, encodeSnapshot, RESET_DATA_KEY, type CardContent } from "./card.js";
+export * as status from "./status.js";
