@@ -12,3 +12,4 @@ export * as armor from "./armor.js";
 export { decryptingStream, encryptingStream } from "./stream.js";
 export { Card, Verifier, decodeSnapshot, encodeSnapshot, RESET_DATA_KEY, type CardContent } from "./card.js";
 export * as status from "./status.js";
+export { grouped, half, safetyNumber, type SafetySide } from "./safety.js";

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Card, PrivateKey, Verifier, VirgilError, decodeSnapshot, fromHex, toHex, type Suite } from "../src/index.js";
+import { Card, PrivateKey, PublicKey, Verifier, VirgilError, decodeSnapshot, fromHex, safetyNumber, toHex, type Suite } from "../src/index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..");
 const vectors = JSON.parse(readFileSync(join(root, "docs", "vectors", "cards.json"), "utf8"));
@@ -84,5 +84,24 @@ test("cards: the negative snapshots, and what §6 rejects", () => {
     { identity: "alice", appId: "chat", data: [["virgil.other", "1"]] as [string, string][] },
   ]) {
     assert.throws(() => Card.request(key, options), VirgilError, JSON.stringify(options));
+  }
+});
+
+test("safety numbers: the vector, whichever side computes it", () => {
+  for (const vector of vectors.safety_numbers) {
+    const side = (s: { app_id: string; identity: string; public_keys: string[] }) => ({
+      appId: s.app_id,
+      identity: s.identity,
+      publicKeys: s.public_keys.map((k) => PublicKey.fromBytes(fromHex(k))),
+    });
+    assert.equal(safetyNumber(side(vector.ours), side(vector.theirs)), vector.number);
+    assert.equal(safetyNumber(side(vector.theirs), side(vector.ours)), vector.number);
+    const reordered = side(vector.ours);
+    reordered.publicKeys.reverse();
+    reordered.publicKeys.push(reordered.publicKeys[0]!);
+    assert.equal(safetyNumber(reordered, side(vector.theirs)), vector.number, "order and duplicates do not matter");
+    const swapped = side(vector.theirs);
+    swapped.publicKeys = [PrivateKey.generate().publicKey];
+    assert.notEqual(safetyNumber(side(vector.ours), swapped), vector.number);
   }
 });
