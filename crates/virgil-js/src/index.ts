@@ -13,3 +13,4 @@ export { decryptingStream, encryptingStream } from "./stream.js";
 export { Card, Verifier, decodeSnapshot, encodeSnapshot, RESET_DATA_KEY, type CardContent } from "./card.js";
 export * as status from "./status.js";
 export { grouped, half, safetyNumber, type SafetySide } from "./safety.js";
+export { Client, ServiceError, type ClientOptions, type PublishedCard, type RelayedMessage, type Session } from "./client.js";
