@@ -1,6 +1,7 @@
 // The vector checks, run in a real browser (test/browser.test.ts bundles this with
 // esbuild and loads it in Chromium). Results go to `window.virgilResults`.
 import {
+  BrowserKeyStore,
   Card,
   PrivateKey,
   PublicKey,
@@ -106,6 +107,30 @@ async function main(): Promise<void> {
     const s = statuses.search;
     const statements = statuses.statuses.slice(0, 2).map((x: { statement: string }) => fromHex(x.statement));
     expect(toHex(status.searchStatement(s.app_id, s.identities, BigInt(s.as_of), statements)) === s.statement, "search");
+  });
+  await check("keys at rest in IndexedDB, locked; never in localStorage", async () => {
+    const store = await BrowserKeyStore.open("virgil-test-keys");
+    const key = PrivateKey.generate(2);
+    await store.save("alice", key, "alice's password", keyblob.MIN_ITERATIONS);
+    let refused = "";
+    try {
+      await store.save("alice", PrivateKey.generate(), "other", keyblob.MIN_ITERATIONS);
+    } catch (error) {
+      refused = (error as { kind?: string }).kind ?? "";
+    }
+    expect(refused === "misuse", "an existing key is never replaced");
+    expect((await store.load("alice", "alice's password")).publicKey.equals(key.publicKey), "load");
+    let wrong = "";
+    try {
+      await store.load("alice", "wrong");
+    } catch (error) {
+      wrong = (error as { kind?: string }).kind ?? "";
+    }
+    expect(wrong === "wrong_password", "a wrong password");
+    expect(localStorage.length === 0, "nothing in localStorage");
+    expect((await store.names()).includes("alice"), "names");
+    await store.delete("alice");
+    store.close();
   });
   await check("safety numbers", () => {
     for (const v of cards.safety_numbers) {

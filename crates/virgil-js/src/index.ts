@@ -14,3 +14,4 @@ export { Card, Verifier, decodeSnapshot, encodeSnapshot, RESET_DATA_KEY, type Ca
 export * as status from "./status.js";
 export { grouped, half, safetyNumber, type SafetySide } from "./safety.js";
 export { Client, ServiceError, type ClientOptions, type PublishedCard, type RelayedMessage, type Session } from "./client.js";
+export { BrowserKeyStore } from "./keystore.js";
