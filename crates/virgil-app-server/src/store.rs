@@ -246,22 +246,39 @@ impl AppStore {
             tx.rollback().await?;
             return Ok(PairingWrite::Exists);
         }
-        let stored = sqlx::query(
-            "INSERT INTO pairing_messages (username, pairing_id, idx, body, expires_at) VALUES ($1, $2, 0, $3, $4) ON CONFLICT (username, pairing_id, idx) DO NOTHING",
-        )
-        .bind(username)
-        .bind(id)
-        .bind(message)
-        .bind(to_i64(expires_at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let stored =
+            Self::insert_pairing_message(&mut tx, username, id, 0, message, to_i64(expires_at))
+                .await?;
         self.database.commit(tx).await?;
-        Ok(if stored == 1 {
+        Ok(if stored {
             PairingWrite::Stored
         } else {
             PairingWrite::Exists
         })
+    }
+
+    /// Writes message `index` of a mailbox unless that slot is taken (the primary key
+    /// settles a race); whether it was written.
+    async fn insert_pairing_message(
+        tx: &mut Transaction<'static, Any>,
+        username: &str,
+        id: &str,
+        index: i64,
+        message: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let written = sqlx::query(
+            "INSERT INTO pairing_messages (username, pairing_id, idx, body, expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username, pairing_id, idx) DO NOTHING",
+        )
+        .bind(username)
+        .bind(id)
+        .bind(index)
+        .bind(message)
+        .bind(expires_at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(written == 1)
     }
 
     /// `username`'s live pairing mailbox `id`: its messages in order and when it
@@ -318,19 +335,10 @@ impl AppStore {
             tx.rollback().await?;
             return Ok(PairingWrite::OutOfTurn);
         }
-        let stored = sqlx::query(
-            "INSERT INTO pairing_messages (username, pairing_id, idx, body, expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username, pairing_id, idx) DO NOTHING",
-        )
-        .bind(username)
-        .bind(id)
-        .bind(index)
-        .bind(message)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let stored =
+            Self::insert_pairing_message(&mut tx, username, id, index, message, expires_at).await?;
         self.database.commit(tx).await?;
-        Ok(if stored == 1 {
+        Ok(if stored {
             PairingWrite::Stored
         } else {
             PairingWrite::OutOfTurn
