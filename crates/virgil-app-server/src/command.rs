@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// Who may register: open (anyone) or closed (only `add-user`) [default: open].
     #[arg(long, env = "VIRGIL_APP_REGISTRATION", value_enum)]
     pub registration: Option<Registration>,
+    /// Serve the web chat from this folder at /chat/ (crates/virgil-js: `npm run
+    /// build:web` makes dist/web) [default: no web chat].
+    #[arg(long, env = "VIRGIL_APP_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
+    /// The cards service's URL as browsers reach it [default: --cards-url].
+    #[arg(long, env = "VIRGIL_APP_WEB_CARDS_URL")]
+    pub web_cards_url: Option<String>,
 }
 
 /// Options of `add-user` and `set-password`.
@@ -164,11 +171,12 @@ pub async fn set_password(args: AccountArgs) -> Result<(), ServeError> {
 
 /// Applies the command line over the file's configuration.
 pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
-    let common = args.common;
-    let file = match &common.config {
+    let file = match &args.common.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
+    let common = args.common;
+    let cors_origins = common.cors_origins(file.cors_origins);
     Ok(Config {
         listen: common.listen.or(file.listen),
         database_url: common.database_url.or(file.database_url),
@@ -183,6 +191,11 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
         log_format: common.log_format.or(file.log_format),
         limits: file.limits,
         relay: file.relay,
+        cors_origins,
+        web: crate::config::WebConfig {
+            root: args.web_root.or(file.web.root),
+            cards_url: args.web_cards_url.or(file.web.cards_url),
+        },
     })
 }
 

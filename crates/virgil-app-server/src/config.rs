@@ -15,6 +15,10 @@
 //!
 //! [relay]                                         # per sender per hour
 //! messages_per_hour = 1000
+//!
+//! [web]                                           # the web chat, at /chat/
+//! root = "web"                                    # crates/virgil-js's `npm run build:web`
+//! cards_url = "https://cards.example.com"         # as browsers reach it [default: cards_url]
 //! ```
 //!
 //! The application key's password comes from `VIRGIL_APP_KEY_PASSWORD` (never from the
@@ -71,6 +75,28 @@ pub struct Config {
     /// What one sender may relay per hour.
     #[serde(default)]
     pub relay: RelayQuota,
+    /// Origins whose pages may call this server from a browser (none by default; the
+    /// web chat this server serves itself needs none).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// The web chat this server serves at `/chat/`.
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// The web chat (`[web]`): a folder of static files the server serves at `/chat/`,
+/// with a strict Content-Security-Policy, beside a generated `/chat/config.json`
+/// (application id and key, the cards service's URL and key) for the page.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// The folder (built by `npm run build:web` in crates/virgil-js: `dist/web`).
+    /// Unset: no web chat.
+    pub root: Option<PathBuf>,
+    /// The cards service's URL as browsers reach it [default: `cards_url`]. The page
+    /// may connect to its origin only; the cards service must list this server's origin
+    /// in its own `cors_origins`.
+    pub cards_url: Option<String>,
 }
 
 impl Config {
@@ -111,6 +137,7 @@ impl Config {
         config.app_key_file = config.app_key_file.map(|key| beside(path, &key));
         config.cards_ca_file = config.cards_ca_file.map(|ca| beside(path, &ca));
         config.tls = config.tls.map(|tls| tls.beside(path));
+        config.web.root = config.web.root.map(|root| beside(path, &root));
         Ok(config)
     }
 

@@ -16,6 +16,7 @@ use virgil_api::endpoints;
 use virgil_client::{CardsClient, TlsRoots};
 use virgil_crypto::PrivateKey;
 use virgil_server::http::{CommonRoutes, on, with_common_routes};
+use virgil_server::web::{Origin, Site, Web};
 use virgil_server::{ConfigError, ServeError};
 
 pub use crate::accounts::{LOGIN_WINDOW_SECONDS, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES};
@@ -135,6 +136,7 @@ pub async fn build(
     let iterations = config.password_iterations()?;
     let limits = config.limits.connection_limits()?;
     let account_rate = config.limits.account_rate()?;
+    let web = web(config, app_key.public_key())?;
     let client = CardsClient::for_application(
         config.cards_url()?,
         config.cards_service_key()?,
@@ -154,5 +156,47 @@ pub async fn build(
         .with_registration(config.registration.unwrap_or_default())
         .with_relay_quota(config.relay)
         .with_account_rate(account_rate);
-    Ok(Server::new(server, limits))
+    Ok(Server::new(server, limits).with_web(web))
+}
+
+/// What the server offers browsers: CORS for `cors_origins`, and the web chat at
+/// `/chat/` when `[web] root` is set.
+fn web(config: &Config, app_key: &virgil_crypto::PublicKey) -> Result<Web, ConfigError> {
+    let cors_origins = virgil_server::web::parse_origins(&config.cors_origins)?;
+    let Some(root) = &config.web.root else {
+        return Ok(Web {
+            cors_origins,
+            site: None,
+        });
+    };
+    if !root.join("index.html").is_file() {
+        return Err(ConfigError::invalid(
+            "web.root",
+            format!(
+                "{} has no index.html (build the web chat with `npm run build:web` in \
+                 crates/virgil-js; it writes dist/web)",
+                root.display()
+            ),
+        ));
+    }
+    let cards_url = config
+        .web
+        .cards_url
+        .as_deref()
+        .unwrap_or(config.cards_url()?);
+    let config_json = serde_json::json!({
+        "app_id": config.app_id()?,
+        "app_key": virgil_crypto::encoding::to_base64(app_key.as_bytes()),
+        "cards_url": cards_url,
+        "cards_service_key": virgil_crypto::encoding::to_base64(config.cards_service_key()?.as_bytes()),
+    });
+    Ok(Web {
+        cors_origins,
+        site: Some(Site {
+            mount: "/chat",
+            root: root.clone(),
+            config_json: config_json.to_string(),
+            connect: vec![Origin::of_url(cards_url)?],
+        }),
+    })
 }

@@ -250,3 +250,163 @@ fn every_configuration_key_is_documented() {
         .to_string();
     virgil_testkit::assert_keys_documented(&error, "### Application server", "### Both servers");
 }
+
+/// A raw request with `headers`; the status and the answer's headers (no redirects
+/// followed, no status an error).
+fn raw(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, ureq::http::HeaderMap, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .allow_non_standard_methods(true)
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = agent.run(request.body(()).unwrap()).unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().read_to_string().unwrap_or_default();
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a ureq::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// The web chat's folder, its generated config and the headers a security reviewer
+/// expects: a strict CSP on the page (scripts from its own origin only, connections to
+/// it and the cards service only), the API's own CSP, nosniff, no framing; CORS only
+/// for the configured origin; nothing outside the folder.
+#[test]
+fn serves_the_web_chat_with_strict_headers_and_cors_for_configured_origins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, service_public, app_public) = deployment(dir.path(), 1000);
+    let web = dir.path().join("web");
+    std::fs::create_dir(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<!doctype html><title>chat</title>").unwrap();
+    std::fs::write(web.join("chat.js"), "export {};").unwrap();
+    let base = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{base}cors_origins = [\"https://chat.example.com\"]\n\
+             [web]\nroot = \"web\"\ncards_url = \"https://cards.example.com:8443/\"\n"
+        ),
+    )
+    .unwrap();
+    let server = start(&config, PASSWORD);
+    let url = |path: &str| format!("{}{path}", server.url);
+
+    let page_policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' https://cards.example.com:8443; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'";
+    for (path, kind) in [
+        ("/chat", "text/html"),
+        ("/chat/", "text/html"),
+        ("/chat/chat.js", "javascript"),
+        ("/chat/config.json", "application/json"),
+    ] {
+        let (status, headers, _) = raw("GET", &url(path), &[]);
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            header(&headers, "content-type").unwrap().contains(kind),
+            "{path}"
+        );
+        assert_eq!(
+            header(&headers, "content-security-policy"),
+            Some(page_policy),
+            "{path}"
+        );
+        assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
+        assert_eq!(header(&headers, "referrer-policy"), Some("no-referrer"));
+    }
+    let (_, _, body) = raw("GET", &url("/chat/config.json"), &[]);
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["app_id"], "chat");
+    assert_eq!(page["app_key"], to_base64(app_public.as_bytes()));
+    assert_eq!(
+        page["cards_service_key"],
+        to_base64(service_public.as_bytes())
+    );
+    assert_eq!(page["cards_url"], "https://cards.example.com:8443/");
+    for outside in [
+        "/chat/%2e%2e/app.toml",
+        "/chat/..%2fapp.toml",
+        "/chat/missing.js",
+    ] {
+        let (status, _, body) = raw("GET", &url(outside), &[]);
+        assert_eq!(status, 404, "{outside}: {body}");
+        assert!(!body.contains("app_key_file"), "{outside}");
+    }
+
+    // The API's own answers: nothing loads from them, nothing frames them.
+    let (status, headers, _) = raw("GET", &url("/v1/health"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-security-policy"),
+        Some(virgil_server::web::API_POLICY)
+    );
+    assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
+
+    // CORS: the configured origin's preflight is answered; another origin gets no
+    // Access-Control-Allow-Origin, so its page cannot read an answer.
+    let preflight = |origin: &str| {
+        raw(
+            "OPTIONS",
+            &url("/v1/sessions"),
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                ),
+            ],
+        )
+        .1
+    };
+    let allowed = preflight("https://chat.example.com");
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin"),
+        Some("https://chat.example.com")
+    );
+    assert!(header(&allowed, "access-control-allow-credentials").is_none());
+    let refused = preflight("https://evil.example");
+    assert!(header(&refused, "access-control-allow-origin").is_none());
+    let (_, headers, _) = raw(
+        "GET",
+        &url("/v1/health"),
+        &[("origin", "https://evil.example")],
+    );
+    assert!(header(&headers, "access-control-allow-origin").is_none());
+    let (_, headers, _) = raw(
+        "GET",
+        &url("/v1/health"),
+        &[("origin", "https://chat.example.com")],
+    );
+    assert_eq!(
+        header(&headers, "access-control-allow-origin"),
+        Some("https://chat.example.com")
+    );
+    server.stop();
+
+    // A folder without the built page, and a wildcard origin, are refused at start.
+    for (setting, expected) in [
+        ("[web]\nroot = \"nowhere\"\n", "npm run build:web"),
+        ("cors_origins = [\"*\"]\n", "cors_origins"),
+    ] {
+        std::fs::write(&config, format!("{base}{setting}")).unwrap();
+        let output = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("VIRGIL_APP_KEY_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{setting}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{setting}: {stderr}");
+    }
+}

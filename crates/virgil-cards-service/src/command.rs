@@ -49,6 +49,7 @@ pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
+    config.cors_origins = common.cors_origins(std::mem::take(&mut config.cors_origins));
     config.listen = common.listen.or(config.listen);
     config.database_url = common.database_url.or(config.database_url);
     config.service_key_file = args.service_key_file.or(config.service_key_file);

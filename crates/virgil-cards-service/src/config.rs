@@ -138,6 +138,10 @@ pub struct Config {
     pub backup: BackupConfig,
     /// `text` (default) or `json` log lines.
     pub log_format: Option<virgil_server::runtime::LogFormat>,
+    /// Origins whose pages may call the service from a browser, e.g. the application
+    /// server's `https://chat.example.com` for its web chat (none by default).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     /// Connection limits and request rates.
     #[serde(default)]
     pub limits: LimitsConfig,

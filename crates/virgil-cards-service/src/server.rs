@@ -772,7 +772,11 @@ pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, S
         .with_reset_delay(reset_delay)
         .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay))
         .with_guess_policy(config.backup.policy());
-    Ok(Server::new(service, limits))
+    let web = virgil_server::web::Web {
+        cors_origins: virgil_server::web::parse_origins(&config.cors_origins)?,
+        site: None,
+    };
+    Ok(Server::new(service, limits).with_web(web))
 }
 
 /// `GET /v1/backup/oprf-key`: the caller's application's OPRF public key, signed.

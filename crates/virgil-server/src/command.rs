@@ -67,4 +67,20 @@ pub struct ServeCommon {
     /// TLS: --tls-cert, --tls-key, --insecure-http.
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
+    /// An origin whose pages may call the API from a browser, e.g.
+    /// https://chat.example.com (repeat for several; replaces the file's cors_origins)
+    /// [default: none].
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+}
+
+impl ServeCommon {
+    /// The CORS origins: the command line's if it names any, else the file's.
+    pub fn cors_origins(&self, file: Vec<String>) -> Vec<String> {
+        if self.cors_origins.is_empty() {
+            file
+        } else {
+            self.cors_origins.clone()
+        }
+    }
 }

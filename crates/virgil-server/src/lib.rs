@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod runtime;
 pub mod tally;
 pub mod tls;
+pub mod web;
 
 pub use config::ConfigError;
 pub use error::{ApiError, ServeError};

@@ -185,12 +185,23 @@ pub trait Api: Send + Sync + Sized + 'static {
 pub struct Server<A> {
     api: A,
     limits: ConnectionLimits,
+    web: crate::web::Web,
 }
 
 impl<A: Api> Server<A> {
     /// A server of `api` within `limits`.
     pub fn new(api: A, limits: ConnectionLimits) -> Self {
-        Self { api, limits }
+        Self {
+            api,
+            limits,
+            web: crate::web::Web::default(),
+        }
+    }
+
+    /// Serves what `web` offers browsers too: CORS for its origins, its site.
+    pub fn with_web(mut self, web: crate::web::Web) -> Self {
+        self.web = web;
+        self
     }
 
     /// The server `change` makes of this one's state (tests: other rates, quotas,
@@ -215,7 +226,7 @@ impl<A: Api> Server<A> {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let close = self.api.close_storage();
-        let router = Arc::new(self.api).router();
+        let router = self.web.apply(Arc::new(self.api).router());
         let served = serve_with_limits(listener, router, shutdown, self.limits).await;
         close.await;
         served
