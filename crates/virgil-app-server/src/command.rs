@@ -60,7 +60,7 @@ pub struct ServeArgs {
     #[arg(long, env = "VIRGIL_APP_REGISTRATION", value_enum)]
     pub registration: Option<Registration>,
     /// Serve the web chat from this folder at /chat/ (crates/virgil-js: `npm run
-    /// build:web` makes dist/web) [default: no web chat].
+    /// build:web` makes dist/webchat) [default: no web chat].
     #[arg(long, env = "VIRGIL_APP_WEB_ROOT")]
     pub web_root: Option<PathBuf>,
     /// The cards service's URL as browsers reach it [default: --cards-url].

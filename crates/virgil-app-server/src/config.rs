@@ -90,7 +90,7 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
-    /// The folder (built by `npm run build:web` in crates/virgil-js: `dist/web`).
+    /// The folder (built by `npm run build:web` in crates/virgil-js: `dist/webchat`).
     /// Unset: no web chat.
     pub root: Option<PathBuf>,
     /// The cards service's URL as browsers reach it [default: `cards_url`]. The page

@@ -174,7 +174,7 @@ fn web(config: &Config, app_key: &virgil_crypto::PublicKey) -> Result<Web, Confi
             "web.root",
             format!(
                 "{} has no index.html (build the web chat with `npm run build:web` in \
-                 crates/virgil-js; it writes dist/web)",
+                 crates/virgil-js; it writes dist/webchat)",
                 root.display()
             ),
         ));

@@ -147,9 +147,15 @@ export class Client {
     };
   }
 
-  /** Submits the logged-in user's card request; the application server approves and publishes it. */
-  async publishCard(session: Session, request: Card): Promise<PublishedCard> {
-    const answer = await call(this.#app("/v1/cards"), "POST", session.sessionToken, { card: request.export() }, this.#fetch);
+  /**
+   * Submits the logged-in user's card request; the application server approves and
+   * publishes it. A reset card (data `virgil.reset`) needs the account `password` again:
+   * a session token alone cannot replace every card of a user.
+   */
+  async publishCard(session: Session, request: Card, options: { password?: string } = {}): Promise<PublishedCard> {
+    const body: Json = { card: request.export() };
+    if (options.password !== undefined) body["password"] = options.password;
+    const answer = await call(this.#app("/v1/cards"), "POST", session.sessionToken, body, this.#fetch);
     const published = this.#published(answer);
     if (!published.card.content.publicKey.equals(request.content.publicKey)) {
       throw new VirgilError("bad_signature", "the server published a card for another key");

@@ -10,6 +10,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
+import { SCREENSHOTS } from "./deployment.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, "..", "..");
@@ -17,8 +18,6 @@ const root = join(packageDir, "..", "..");
 const browserPath = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
 const required = process.env["CI"] === "true";
 const skip = !existsSync(browserPath) && !required ? `no browser at ${browserPath} (apt install chromium)` : false;
-/** Where screenshots go (a person can look at what the page showed). */
-export const SCREENSHOTS = join(root, "target", "browser-screenshots");
 
 test("every vector passes in Chromium, bundled by esbuild", { skip }, async () => {
   assert.ok(existsSync(browserPath), `CI=true: Chromium is required at ${browserPath}`);
