@@ -38,6 +38,11 @@ pub(crate) struct InitArgs {
     /// [::]; without one they say localhost.
     #[arg(long = "host", value_name = "NAME")]
     hosts: Vec<String>,
+    /// Serve the web chat from this folder (`npm run build:web` in crates/virgil-js
+    /// writes crates/virgil-js/dist/webchat): app.toml gets `[web] root`, cards.toml
+    /// the application server's origins in `cors_origins`.
+    #[arg(long, value_name = "DIR")]
+    web_root: Option<PathBuf>,
 }
 
 /// `virgil init`.
@@ -60,6 +65,15 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
         cards_listen: args.cards_listen,
         app_listen: args.app_listen,
         hosts: args.hosts,
+        web_root: match args.web_root {
+            Some(root) => Some(root.canonicalize().map_err(|e| {
+                CliError::new(format!(
+                    "--web-root {}: {e} (build the web chat first: `npm ci && npm run build:web` in crates/virgil-js)",
+                    root.display()
+                ))
+            })?),
+            None => None,
+        },
     };
     let report = virgil_deploy::init(&options).map_err(|e| CliError::new(e.to_string()))?;
     println!("created in {}:", report.dir.display());
@@ -88,5 +102,8 @@ pub(crate) fn init(args: InitArgs) -> Result<(), CliError> {
     println!(
         "  virgil key generate alice && virgil register alice && virgil login alice && virgil card publish"
     );
+    if let Some(url) = &report.web_chat {
+        println!("the web chat: {url} (in a browser that trusts ca.pem)");
+    }
     Ok(())
 }

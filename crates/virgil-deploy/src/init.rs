@@ -24,6 +24,22 @@ pub struct InitOptions {
     /// hosts. The first is also the host of the URLs init writes for a server whose
     /// listen address is unspecified (`0.0.0.0`, `[::]`).
     pub hosts: Vec<String>,
+    /// The web chat's folder (`npm run build:web` in crates/virgil-js): the application
+    /// server serves it at `/chat/`, and the cards service lets its origin call it.
+    pub web_root: Option<PathBuf>,
+}
+
+/// The origins a browser may show the application server's pages under: its URL, and
+/// the same with `localhost` for a loopback address (the certificate covers both).
+fn app_origins(options: &InitOptions) -> Vec<String> {
+    let url = client_url(&options.hosts, &options.app_listen);
+    let mut origins = vec![url.clone()];
+    for loopback in ["https://127.0.0.1:", "https://[::1]:"] {
+        if let Some(port) = url.strip_prefix(loopback) {
+            origins.push(format!("https://localhost:{port}"));
+        }
+    }
+    origins
 }
 
 /// The names of the files [`init`] writes, in its directory.
@@ -51,6 +67,8 @@ pub struct InitReport {
     pub app_toml: PathBuf,
     /// The clients' configuration (servers and pinned keys).
     pub client_toml: PathBuf,
+    /// The web chat's URL, when it is served (`web_root`).
+    pub web_chat: Option<String>,
 }
 
 fn toml_string(value: &str) -> String {
@@ -164,6 +182,10 @@ pub fn init(options: &InitOptions) -> Result<InitReport, DeployError> {
         cards_toml: files.cards_toml,
         app_toml: files.app_toml,
         client_toml: files.client_toml,
+        web_chat: options
+            .web_root
+            .as_ref()
+            .map(|_| format!("{}/chat/", client_url(&options.hosts, &options.app_listen))),
     })
 }
 
@@ -251,6 +273,7 @@ impl Files {
              # new reset may start for as long after a cancelled one. A day, as production\n\
              # wants (`virgil demo` uses 0).\n\
              reset_delay_seconds = 86400\n\
+             {cors}\
              # Key backup: the backup-password guesses each user gets (these are the\n\
              # defaults; uncomment to change them). Past the free ones, each waits twice\n\
              # as long as the one before, until a window passes with none.\n\
@@ -264,6 +287,20 @@ impl Files {
              app_id = {app_id}\n\
              public_key = {app_public}\n",
             listen = toml_string(&options.cards_listen),
+            cors = if options.web_root.is_some() {
+                let origins: Vec<String> = app_origins(options)
+                    .iter()
+                    .map(|o| toml_string(o))
+                    .collect();
+                format!(
+                    "# The web chat's pages (served by the application server) may call this\n\
+                     # service from a browser.\n\
+                     cors_origins = [{}]\n",
+                    origins.join(", ")
+                )
+            } else {
+                String::new()
+            },
             db = toml_string("sqlite://cards.db?mode=rwc"),
             key = toml_string(file_name(&self.service_key)),
             tls_section = self.tls_section(),
@@ -284,7 +321,7 @@ impl Files {
              cards_url = {cards_url}\n\
              cards_service_key = {service_public}\n\
              cards_ca_file = {ca}\n\
-             {tls_section}",
+             {tls_section}{web}",
             listen = toml_string(&options.app_listen),
             db = toml_string("sqlite://app.db?mode=rwc"),
             app_id = toml_string(&options.app_id),
@@ -293,6 +330,14 @@ impl Files {
             service_public = toml_string(&keys.service),
             ca = toml_string(file_name(&self.ca)),
             tls_section = self.tls_section(),
+            web = match &options.web_root {
+                Some(root) => format!(
+                    "\n# The web chat, at {}/chat/\n[web]\nroot = {}\n",
+                    client_url(&options.hosts, &options.app_listen),
+                    toml_string(&root.display().to_string())
+                ),
+                None => String::new(),
+            },
         )
     }
 
@@ -345,5 +390,38 @@ mod tests {
             client_url(&["::1".to_owned()], "0.0.0.0:1"),
             "https://[::1]:1"
         );
+    }
+
+    /// With a web root, the files `init` writes name it and let the application
+    /// server's origins call the cards service; they parse as the servers read them.
+    #[test]
+    fn a_web_root_is_served_and_its_origins_allowed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let web = dir.path().join("webchat");
+        std::fs::create_dir(&web).unwrap_or_else(|e| panic!("{e}"));
+        let options = super::InitOptions {
+            dir: dir.path().join("local"),
+            app_id: "chat".to_owned(),
+            cards_listen: "127.0.0.1:8080".to_owned(),
+            app_listen: "127.0.0.1:8081".to_owned(),
+            service_key_password: None,
+            app_key_password: None,
+            hosts: Vec::new(),
+            web_root: Some(web.clone()),
+        };
+        let report = super::init(&options).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            report.web_chat.as_deref(),
+            Some("https://127.0.0.1:8081/chat/")
+        );
+        let cards = virgil_cards_service::config::Config::from_file(&report.cards_toml)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cards.cors_origins,
+            ["https://127.0.0.1:8081", "https://localhost:8081"]
+        );
+        let app = virgil_app_server::config::Config::from_file(&report.app_toml)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(app.web.root, Some(web));
     }
 }
