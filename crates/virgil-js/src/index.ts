@@ -1,7 +1,9 @@
 /**
  * virgil-rs for the browser and node: the client side of docs/format.md in TypeScript,
- * over @noble's audited primitives and WebCrypto. This first layer has keys (both
- * suites), signatures, password-locked key blobs and one-shot envelopes; each is held to docs/vectors/.
+ * over @noble's audited primitives and WebCrypto. `Virgil` is the facade (the
+ * tutorial's names); below it: keys (both suites), signatures, password-locked key
+ * blobs, envelopes (one-shot and streaming), armor, cards, statuses, safety numbers,
+ * the contact store and the servers' `Client`. Each is held to docs/vectors/.
  */
 export { VirgilError, type VirgilErrorKind } from "./errors.js";
 export { concat, fromBase64, fromHex, toBase64, toHex } from "./encoding.js";
@@ -16,3 +18,4 @@ export { grouped, half, safetyNumber, type SafetySide } from "./safety.js";
 export { Client, ServiceError, type ClientOptions, type PublishedCard, type RelayedMessage, type Session } from "./client.js";
 export { BrowserKeyStore } from "./keystore.js";
 export { Contacts, MAX_PINNED_CARDS, isKeyChange, review, type Contact, type ContactStorage, type PinnedCard, type Review } from "./contacts.js";
+export { KeyChangeWarning, MemoryKeyStorage, Virgil, VirgilBuffer, VirgilKey, armored, type KeyStorage, type VirgilConfig, type VirgilOptions } from "./virgil.js";

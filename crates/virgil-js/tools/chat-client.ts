@@ -1,9 +1,11 @@
 // A JavaScript user of a real deployment, run by test/live.test.ts in its own node
-// process (so NODE_EXTRA_CA_CERTS can name the deployment's CA). Phase "send": alice
-// registers, publishes a card, finds bob's and sends him a signed, encrypted message.
-// Phase "read": alice logs in again, reads bob's reply and verifies it.
-import { readFileSync, writeFileSync } from "node:fs";
-import { Card, Client, PrivateKey, PublicKey, envelope, fromBase64, keyblob } from "../src/index.js";
+// process (so NODE_EXTRA_CA_CERTS can name the deployment's CA), written with the
+// facade's tutorial names. Phase "send": alice registers, makes and saves a key,
+// publishes a card, finds bob's and sends him a signed, encrypted message. Phase "read":
+// alice logs in again, loads her key, reads bob's reply and verifies it. Phase
+// "tampered": a man in the middle drops bob's card from the search answer.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { type KeyStorage, type PrivateKey, Virgil, VirgilError, keyblob } from "../src/index.js";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -11,7 +13,22 @@ const env = (name: string): string => {
   return value;
 };
 
-// Phase "tampered": a man in the middle drops bob's card from every search answer.
+/** Saved keys in one file (the phases run in separate processes): a §5 blob. */
+class FileKeyStorage implements KeyStorage {
+  constructor(private readonly path: string) {}
+  async save(name: string, key: PrivateKey, password: string): Promise<void> {
+    if (existsSync(this.path)) throw new VirgilError("misuse", `a key named ${name} exists`);
+    writeFileSync(this.path, await keyblob.lock(key, password, keyblob.MIN_ITERATIONS), { flag: "wx" });
+  }
+  async load(_name: string, password: string): Promise<PrivateKey> {
+    return keyblob.unlock(new Uint8Array(readFileSync(this.path)), password);
+  }
+  async names(): Promise<string[]> {
+    return existsSync(this.path) ? ["alice"] : [];
+  }
+  async delete(): Promise<void> {}
+}
+
 const dropCards: typeof fetch = async (input, init) => {
   const response = await fetch(input, init);
   if (!String(input).endsWith("/v1/cards/actions/search")) return response;
@@ -20,54 +37,40 @@ const dropCards: typeof fetch = async (input, init) => {
   return new Response(JSON.stringify(answer), { status: response.status, headers: response.headers });
 };
 
-const client = new Client({
+const virgil = new Virgil({
   appId: "chat",
-  appKey: PublicKey.fromBytes(fromBase64(env("APP_KEY"))),
-  serviceKey: PublicKey.fromBytes(fromBase64(env("SERVICE_KEY"))),
+  appKey: env("APP_KEY"),
+  serviceKey: env("SERVICE_KEY"),
   cardsService: env("CARDS_URL"),
   appServer: env("APP_URL"),
+  keyStorage: new FileKeyStorage(env("KEY_FILE")),
   ...(process.argv[2] === "tampered" ? { fetch: dropCards } : {}),
 });
-const keyFile = env("KEY_FILE");
 const password = "alice's account password";
-const decoder = new TextDecoder();
 
 async function send(): Promise<void> {
-  await client.register("alice", password);
-  const session = await client.login("alice", password);
-  const key = PrivateKey.generate(2);
-  writeFileSync(keyFile, await keyblob.lock(key, "alice's key password", keyblob.MIN_ITERATIONS));
-  const published = await client.publishCard(session, Card.request(key, { identity: "alice", appId: "chat" }));
-  const bob = await client.findCards(session, "bob");
-  if (bob.length === 0) throw new Error("bob has no card");
-  const ciphertext = await envelope.signThenEncrypt(
-    new TextEncoder().encode(env("MESSAGE")),
-    key,
-    [...bob.map((card) => card.content.publicKey), key.publicKey],
-  );
-  const id = await client.send(session, "bob", ciphertext);
-  console.log(`sent ${id} with card ${published.card.idHex()}`);
+  await virgil.account.register("alice", password);
+  await virgil.account.login("alice", password);
+  const key = virgil.keys.generate("pq");
+  await key.save("alice", "alice's key password");
+  const card = await virgil.account.publishCard(virgil.cards.create("alice", key));
+  const id = await virgil.messages.send("bob", key, env("MESSAGE"));
+  console.log(`sent ${id} with card ${card.idHex()}`);
 }
 
 async function read(): Promise<void> {
-  const key = await keyblob.unlock(new Uint8Array(readFileSync(keyFile)), "alice's key password");
-  const session = await client.login("alice", password);
-  const bob = await client.findCards(session, "bob");
-  const { messages } = await client.inbox(session);
-  for (const message of messages) {
-    const opened = await envelope.decryptThenVerify(
-      message.body,
-      key,
-      bob.map((card) => card.content.publicKey),
-    );
-    console.log(`from ${message.from}: ${decoder.decode(opened.plaintext)}`);
+  await virgil.account.login("alice", password);
+  const key = await virgil.keys.load("alice", "alice's key password");
+  const { received } = await virgil.messages.inbox(key);
+  for (const message of received) {
+    console.log(`from ${message.sender}: ${message.message?.toString() ?? `(${message.error})`}`);
   }
 }
 
 async function tampered(): Promise<void> {
-  const session = await client.login("alice", password);
+  await virgil.account.login("alice", password);
   try {
-    await client.findCards(session, "bob");
+    await virgil.cards.find("bob");
     console.log("accepted a tampered answer");
   } catch (error) {
     console.log(`refused: ${String(error)}`);
