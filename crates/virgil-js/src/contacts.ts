@@ -80,6 +80,29 @@ export function review(contact: Contact | undefined, cards: Card[]): Review {
   return result;
 }
 
+/**
+ * Self-monitoring (the rule of `virgil_card::contact::OwnCards`, for one device): the
+ * user's active cards (`own`, verified) must each be this device's card (of `key`) or
+ * linked from it, directly or through a chain. Returns null when they are, else what
+ * the user must hear: a card someone else added (with the password, a session or the
+ * application's key), or this device's card gone (revoked or replaced by a reset).
+ */
+export function ownCardsCheck(own: Card[], key: PublicKey): string | null {
+  const mine = own.find((card) => card.content.publicKey.equals(key));
+  if (mine === undefined) {
+    return own.length === 0
+      ? "ALARM: you have no active card: this device's card was revoked"
+      : `ALARM: this device's card is no longer active (revoked or replaced); ${own.length} other card(s) of yours are, none made here. ` +
+          "Messages sent to you now are not encrypted for this device.";
+  }
+  const pinned: PinnedCard[] = [{ id: mine.idHex(), publicKey: toBase64(mine.content.publicKey.toBytes()) }];
+  const foreign = review({ appId: mine.content.appId, identity: mine.content.identity, cards: pinned, verified: true }, own).unlinked;
+  return foreign.length === 0
+    ? null
+    : `ALARM: ${foreign.length} card(s) of yours that this device did not make or link (${foreign.map((card) => card.idHex().slice(0, 12)).join(", ")}…). ` +
+        "Someone with your password may have added them: revoke them from this device and change your password.";
+}
+
 /** Where contacts are kept: IndexedDB in a browser, memory in tests and in node. */
 export interface ContactStorage {
   get(key: string): Promise<Contact | undefined>;

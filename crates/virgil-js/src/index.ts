@@ -17,5 +17,5 @@ export * as status from "./status.js";
 export { grouped, half, safetyNumber, type SafetySide } from "./safety.js";
 export { Client, ServiceError, type ClientOptions, type PublishedCard, type RelayedMessage, type Session } from "./client.js";
 export { BrowserKeyStore } from "./keystore.js";
-export { Contacts, MAX_PINNED_CARDS, isKeyChange, review, type Contact, type ContactStorage, type PinnedCard, type Review } from "./contacts.js";
-export { KeyChangeWarning, MemoryKeyStorage, Virgil, VirgilBuffer, VirgilKey, armored, type KeyStorage, type VirgilConfig, type VirgilOptions } from "./virgil.js";
+export { Contacts, MAX_PINNED_CARDS, isKeyChange, ownCardsCheck, review, type Contact, type ContactStorage, type PinnedCard, type Review } from "./contacts.js";
+export { KeyChangeWarning, MemoryKeyStorage, SelfCheckAlarm, Virgil, VirgilBuffer, VirgilKey, armored, type KeyStorage, type VirgilConfig, type VirgilOptions } from "./virgil.js";

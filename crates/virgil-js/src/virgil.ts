@@ -17,7 +17,7 @@
 import { armor, dearmor, isArmored } from "./armor.js";
 import { Card } from "./card.js";
 import { Client, type Session } from "./client.js";
-import { Contacts, isKeyChange } from "./contacts.js";
+import { Contacts, isKeyChange, ownCardsCheck } from "./contacts.js";
 import { fromBase64, fromHex, toBase64, toHex } from "./encoding.js";
 import * as envelope from "./envelope.js";
 import { VirgilError } from "./errors.js";
@@ -160,6 +160,18 @@ export class KeyChangeWarning extends VirgilError {
   ) {
     super("bad_signature", `${identity}'s keys changed: a card not linked from any card you accepted; compare safety numbers, then contacts.accept("${identity}")`);
     this.name = "KeyChangeWarning";
+  }
+}
+
+/** The user's own cards include one this device did not make or link, or this device's card is gone. */
+export class SelfCheckAlarm extends VirgilError {
+  constructor(
+    readonly identity: string,
+    readonly cards: Card[],
+    detail: string,
+  ) {
+    super("bad_signature", detail);
+    this.name = "SelfCheckAlarm";
   }
 }
 
@@ -332,6 +344,20 @@ export class Virgil {
       );
     },
   };
+
+  /**
+   * Self-monitoring: the logged-in user's active cards, if each is `key`'s card or linked
+   * from it (directly or through a chain); else `SelfCheckAlarm`. Call it after login
+   * and now and then (the web chat does every few seconds). Directory proofs of the
+   * history (the Rust `monitor`) are not in the JavaScript client yet.
+   */
+  async selfCheck(key: VirgilKey): Promise<Card[]> {
+    const session = this.#loggedIn();
+    const own = await this.client.findCards(session, session.username);
+    const alarm = ownCardsCheck(own, key.privateKey.publicKey);
+    if (alarm !== null) throw new SelfCheckAlarm(session.username, own, alarm);
+    return own;
+  }
 
   /** The tutorial's form: `items` holds exactly one `VirgilKey` (the signer) and cards. */
   async signThenEncrypt(message: Message, items: (VirgilKey | Card | Card[])[]): Promise<VirgilBuffer> {

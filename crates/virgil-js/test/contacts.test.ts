@@ -2,7 +2,7 @@
 // or through a chain, from a card the answer still holds) or unlinked — a key change.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Card, Contacts, PrivateKey, isKeyChange } from "../src/index.js";
+import { Card, Contacts, PrivateKey, isKeyChange, ownCardsCheck } from "../src/index.js";
 
 const card = (key: PrivateKey, identity = "bob"): Card => Card.request(key, { identity, appId: "chat" });
 
@@ -45,4 +45,15 @@ test("a linked device is taken without a warning; an unlinked card is a key chan
   assert.equal(contact!.cards.length, 2);
   assert.equal(contact!.verified, false);
   assert.ok(!isKeyChange(await contacts.review("bob", [first, unlinked])));
+});
+
+test("self-monitoring: every own card is this device's or linked from it", () => {
+  const [device, other, thief] = [PrivateKey.generate(1), PrivateKey.generate(1), PrivateKey.generate(1)];
+  const mine = card(device, "alice");
+  const linked = card(other, "alice");
+  linked.linkFrom(mine, device);
+  assert.equal(ownCardsCheck([mine, linked], device.publicKey), null);
+  assert.match(ownCardsCheck([mine, linked, card(thief, "alice")], device.publicKey) ?? "", /did not make or link/);
+  assert.match(ownCardsCheck([card(thief, "alice")], device.publicKey) ?? "", /no longer active/);
+  assert.match(ownCardsCheck([], device.publicKey) ?? "", /no active card/);
 });

@@ -159,6 +159,10 @@ test("two browsers and a CLI user chat through real servers; a key change is cau
     const refused = bob.locator('#messages li[data-from="alice"][data-verified="false"]');
     await refused.waitFor({ timeout: 30_000 });
     assert.match((await refused.textContent()) ?? "", /not encrypted for this browser's key/);
+    // bob's old browser also says why: its card is no longer active (self-monitoring).
+    await bob.waitForSelector("#alarm:not([hidden])");
+    assert.match((await bob.textContent("#alarm-text")) ?? "", /this device's card is no longer active/);
+    assert.equal(await alice.isHidden("#alarm"), true, "alice's own cards are all hers");
     await screenshot(bob, "bob-old-browser-cannot-read");
     await screenshot(bobNew, "bob-new-browser-reads");
   } finally {

@@ -54,6 +54,7 @@ async function send(): Promise<void> {
   const key = virgil.keys.generate("pq");
   await key.save("alice", "alice's key password");
   const card = await virgil.account.publishCard(virgil.cards.create("alice", key));
+  await virgil.selfCheck(key); // every card of alice's is this key's
   const id = await virgil.messages.send("bob", key, env("MESSAGE"));
   console.log(`sent ${id} with card ${card.idHex()}`);
 }
@@ -61,6 +62,7 @@ async function send(): Promise<void> {
 async function read(): Promise<void> {
   await virgil.account.login("alice", password);
   const key = await virgil.keys.load("alice", "alice's key password");
+  await virgil.selfCheck(key);
   const { received } = await virgil.messages.inbox(key);
   for (const message of received) {
     console.log(`from ${message.sender}: ${message.message?.toString() ?? `(${message.error})`}`);

@@ -18,6 +18,7 @@ import {
   fromBase64,
   grouped,
   isKeyChange,
+  ownCardsCheck,
   safetyNumber,
 } from "../src/index.js";
 
@@ -254,9 +255,17 @@ async function readInbox(): Promise<void> {
   }
 }
 
+/** Self-monitoring: every card of the user is this browser's or linked from it. */
+async function selfCheck(): Promise<void> {
+  const alarm = ownCardsCheck(await ownCards(), key.publicKey);
+  element("alarm-text").textContent = alarm ?? "";
+  element("alarm").hidden = alarm === null;
+}
+
 async function poll(): Promise<void> {
-  for (;;) {
+  for (let round = 0; ; round++) {
     try {
+      if (round % 4 === 0) await selfCheck();
       await readInbox();
     } catch (error) {
       say(`cannot read the inbox: ${explain(error)}`, true);
