@@ -68,7 +68,7 @@ pub struct ServeCommon {
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
     /// An origin whose pages may call the API from a browser, e.g.
-    /// https://chat.example.com (repeat for several; replaces the file's cors_origins)
+    /// `https://chat.example.com` (repeat for several; replaces the file's cors_origins)
     /// [default: none].
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
