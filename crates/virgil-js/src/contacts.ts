@@ -11,6 +11,7 @@
  */
 import type { Card } from "./card.js";
 import { fromBase64, toBase64 } from "./encoding.js";
+import { committed, openStore, request } from "./idb.js";
 import { PublicKey } from "./keys.js";
 
 /** At most this many cards are remembered per contact (the oldest are forgotten first). */
@@ -115,12 +116,6 @@ function storeKey(appId: string, identity: string): string {
 
 const STORE = "contacts";
 
-function request<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error("IndexedDB request failed"));
-  });
-}
 
 /** The contacts of one application, kept in `storage`. */
 export class Contacts {
@@ -140,20 +135,13 @@ export class Contacts {
 
   /** Contacts in an IndexedDB database (`virgil-contacts` by default). */
   static async open(appId: string, name = "virgil-contacts", factory: IDBFactory = globalThis.indexedDB): Promise<Contacts> {
-    const open = factory.open(name, 1);
-    open.onupgradeneeded = () => {
-      if (!open.result.objectStoreNames.contains(STORE)) open.result.createObjectStore(STORE);
-    };
-    const db = await request(open);
+    const db = await openStore(factory, name, STORE);
     return new Contacts(appId, {
       get: async (key) => (await request(db.transaction(STORE).objectStore(STORE).get(key))) as Contact | undefined,
       put: async (key, contact) => {
         const tx = db.transaction(STORE, "readwrite");
         tx.objectStore(STORE).put(contact, key);
-        await new Promise<void>((resolve, reject) => {
-          tx.oncomplete = () => resolve();
-          tx.onerror = () => reject(tx.error ?? new Error("IndexedDB write failed"));
-        });
+        await committed(tx);
       },
     });
   }

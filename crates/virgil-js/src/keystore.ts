@@ -4,17 +4,12 @@
  * name; saving never overwrites.
  */
 import { VirgilError } from "./errors.js";
+import { committed, openStore, request } from "./idb.js";
 import { DEFAULT_ITERATIONS, lock, unlock } from "./keyblob.js";
 import type { PrivateKey } from "./keys.js";
 
 const STORE = "keys";
 
-function request<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error("IndexedDB request failed"));
-  });
-}
 
 /** Password-locked keys in an IndexedDB database (`virgil-keys` by default). */
 export class BrowserKeyStore {
@@ -22,11 +17,7 @@ export class BrowserKeyStore {
 
   /** Opens (or creates) the database. */
   static async open(name = "virgil-keys", factory: IDBFactory = globalThis.indexedDB): Promise<BrowserKeyStore> {
-    const open = factory.open(name, 1);
-    open.onupgradeneeded = () => {
-      if (!open.result.objectStoreNames.contains(STORE)) open.result.createObjectStore(STORE);
-    };
-    return new BrowserKeyStore(await request(open));
+    return new BrowserKeyStore(await openStore(factory, name, STORE));
   }
 
   /** Locks `key` with `password` and saves it as `name`; an existing name is refused (`misuse`). */
@@ -40,10 +31,7 @@ export class BrowserKeyStore {
       throw new VirgilError("misuse", `a key named ${JSON.stringify(name)} exists; it was not replaced`);
     }
     store.add(blob, name);
-    await new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error ?? new Error("IndexedDB write failed"));
-    });
+    await committed(tx);
   }
 
   /** Loads and unlocks `name` (`wrong_password`, or `misuse` if there is no such key). */
