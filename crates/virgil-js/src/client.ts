@@ -8,6 +8,7 @@
  * check on every search. This client trusts the service's signed answer; it does not yet
  * detect a directory that shows different cards to different people.
  */
+import { type CheckpointStorage, checkAnswer, memoryCheckpoints } from "./directory.js";
 import { Card, Verifier } from "./card.js";
 import { fromBase64, toBase64, toHex } from "./encoding.js";
 import { VirgilError } from "./errors.js";
@@ -88,6 +89,8 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Seconds since the Unix epoch; the clock by default. */
   now?: () => bigint;
+  /** Where the newest key directory checkpoint accepted is kept [default: memory]. */
+  checkpoints?: CheckpointStorage;
 }
 
 type CardJson = { id: string; content_snapshot: string; signatures: { signer: string; signature: string }[] };
@@ -97,9 +100,13 @@ export class Client {
   readonly #options: ClientOptions;
   readonly #verifier: Verifier;
   readonly #fetch: typeof fetch;
+  readonly #checkpoints: CheckpointStorage;
+  /** The directory epoch the last search was proven at. */
+  lastEpoch: bigint | null = null;
 
   constructor(options: ClientOptions) {
     this.#options = options;
+    this.#checkpoints = options.checkpoints ?? memoryCheckpoints();
     this.#verifier = new Verifier(new Map([[options.appId, [options.appKey]]]), [options.serviceKey]);
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
@@ -190,6 +197,18 @@ export class Client {
         throw new VirgilError("bad_signature", "the answer holds a card that is neither active nor pending");
       }
     }
+    // The key directory (§14–§15): the answer's cards are exactly each identity's
+    // proven entry, against a checkpoint the service key signed and consistent with
+    // every checkpoint this client saw before.
+    this.lastEpoch = await checkAnswer(
+      this.#checkpoints,
+      [this.#options.serviceKey],
+      this.#options.appId,
+      identities,
+      cards.map(({ published }) => ({ identity: published.card.content.identity, id: published.card.id, status: published.status })),
+      answer["directory"] as { checkpoint: string; proofs: { identity: string; proof: string }[] } | undefined,
+      true,
+    );
     return cards.map(({ published }) => published);
   }
 

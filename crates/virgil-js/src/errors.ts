@@ -12,6 +12,7 @@ export type VirgilErrorKind =
   | "unknown_sender"
   | "bad_signature"
   | "not_signed"
+  | "directory_proof"
   | "misuse";
 
 const MESSAGES: Record<VirgilErrorKind, string> = {
@@ -24,6 +25,7 @@ const MESSAGES: Record<VirgilErrorKind, string> = {
   unknown_sender: "signed by a key that is not among the expected senders",
   bad_signature: "signature does not match the sender's key",
   not_signed: "message is not signed, but a signature was required",
+  directory_proof: "the key directory does not vouch for this answer",
   misuse: "the API was used in a way it does not allow",
 };
 

@@ -36,6 +36,7 @@ test("a JS user and a CLI user chat through real servers", { skip }, async () =>
           APP_KEY: deployment.field("app_key"),
           SERVICE_KEY: deployment.field("cards_service_key"),
           KEY_FILE: join(dir, "alice.key"),
+          RECORD_FILE: join(dir, "bob-search.json"),
           MESSAGE: "Hey Bob, how's it going? (from JavaScript)",
         },
       }).toString();
@@ -47,6 +48,16 @@ test("a JS user and a CLI user chat through real servers", { skip }, async () =>
     // A search answer with bob's card dropped in transit no longer matches the
     // service's signature over the whole answer: refused.
     assert.match(alice("tampered"), /^refused: .*not signed as a whole/);
+    // The key directory (§14–§15): a lookup proof changed by one byte, an answer
+    // without proofs, and an older answer replayed after a newer one are refused.
+    assert.match(alice("forged-proof"), /^refused: .*(lookup proof|key directory)/);
+    assert.match(alice("no-proof"), /^refused: .*no key directory proof/);
+    const dave = cliUser(deployment, dir, "dave"); // a new card: the next epoch
+    dave(["key", "generate", "dave"]);
+    dave(["register", "dave"]);
+    dave(["login", "dave"]);
+    dave(["card", "publish"]);
+    assert.match(alice("rollback"), /^refused: .*rollback: the service showed epoch \d+, older than epoch \d+/);
   } finally {
     deployment.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -111,6 +111,8 @@ test("two browsers and a CLI user chat through real servers; a key change is cau
 
     // Step 2: they chat both ways; each message is verified against the sender's card.
     await open(alice, "bob");
+    // The browser checked the key directory's lookup proof of bob's cards (§15).
+    assert.match((await alice.textContent("#directory")) ?? "", /bob's cards proven by the key directory at epoch \d+/);
     await send(alice, "Hey Bob, how's it going?");
     await screenshot(alice, "alice-sent");
     await open(bob, "alice");

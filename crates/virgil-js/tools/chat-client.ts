@@ -2,10 +2,10 @@
 // process (so NODE_EXTRA_CA_CERTS can name the deployment's CA), written with the
 // facade's tutorial names. Phase "send": alice registers, makes and saves a key,
 // publishes a card, finds bob's and sends him a signed, encrypted message. Phase "read":
-// alice logs in again, loads her key, reads bob's reply and verifies it. Phase
-// "tampered": a man in the middle drops bob's card from the search answer.
+// alice logs in again, loads her key, reads bob's reply and verifies it. The other
+// phases are attacks on bob's search answer (see `network`), each to be refused.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { type KeyStorage, type PrivateKey, Virgil, VirgilError, keyblob } from "../src/index.js";
+import { type KeyStorage, type PrivateKey, Virgil, VirgilError, fromBase64, keyblob, toBase64 } from "../src/index.js";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -29,11 +29,37 @@ class FileKeyStorage implements KeyStorage {
   async delete(): Promise<void> {}
 }
 
-const dropCards: typeof fetch = async (input, init) => {
+const phase = process.argv[2] ?? "send";
+let replay = false;
+
+/**
+ * The network as each phase wants it: "send" records bob's search answer (RECORD_FILE);
+ * the attack phases change search answers on the way, as a man in the middle (or the
+ * service itself) would: "tampered" drops bob's card, "forged-proof" flips one byte of
+ * the directory's lookup proof, "no-proof" removes the proofs, "rollback" replays the
+ * recorded, older answer after a fresh one.
+ */
+const network: typeof fetch = async (input, init) => {
+  const search = String(input).endsWith("/v1/cards/actions/search");
+  if (search && replay) {
+    return new Response(readFileSync(env("RECORD_FILE")), { status: 200, headers: { "content-type": "application/json" } });
+  }
   const response = await fetch(input, init);
-  if (!String(input).endsWith("/v1/cards/actions/search")) return response;
-  const answer = (await response.json()) as { cards: unknown[] };
-  answer.cards = [];
+  if (!search) return response;
+  const answer = (await response.json()) as {
+    cards: unknown[];
+    directory?: { checkpoint: string; proofs: { identity: string; proof: string }[] };
+  };
+  if (phase === "send" && String(init?.body).includes('"bob"')) writeFileSync(env("RECORD_FILE"), JSON.stringify(answer));
+  if (phase === "tampered") answer.cards = [];
+  if (phase === "no-proof") delete answer.directory;
+  const proof = answer.directory?.proofs[0];
+  if (phase === "forged-proof" && proof !== undefined) {
+    const bytes = fromBase64(proof.proof);
+    const middle = bytes.length >> 1;
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
+    proof.proof = toBase64(bytes);
+  }
   return new Response(JSON.stringify(answer), { status: response.status, headers: response.headers });
 };
 
@@ -44,7 +70,7 @@ const virgil = new Virgil({
   cardsService: env("CARDS_URL"),
   appServer: env("APP_URL"),
   keyStorage: new FileKeyStorage(env("KEY_FILE")),
-  ...(process.argv[2] === "tampered" ? { fetch: dropCards } : {}),
+  fetch: network,
 });
 const password = "alice's account password";
 
@@ -69,15 +95,19 @@ async function read(): Promise<void> {
   }
 }
 
-async function tampered(): Promise<void> {
+/** The attack phases: each must be refused. */
+async function attacked(): Promise<void> {
   await virgil.account.login("alice", password);
   try {
     await virgil.cards.find("bob");
+    if (phase === "rollback") {
+      replay = true;
+      await virgil.cards.find("bob");
+    }
     console.log("accepted a tampered answer");
   } catch (error) {
     console.log(`refused: ${String(error)}`);
   }
 }
 
-const phase = process.argv[2];
-await (phase === "read" ? read() : phase === "tampered" ? tampered() : send());
+await (phase === "read" ? read() : phase === "send" ? send() : attacked());

@@ -6,6 +6,7 @@
 // (`[web] root`), with a Content-Security-Policy that allows this file and nothing inline.
 import {
   BrowserKeyStore,
+  browserCheckpoints,
   Card,
   Client,
   Contacts,
@@ -163,6 +164,7 @@ async function openContact(identity: string, quiet = false): Promise<void> {
     peer = { identity, cards, pending: null };
   }
   if (peer.pending === null) element("warning").hidden = true;
+  element("directory").textContent = `${identity}'s cards proven by the key directory at epoch ${client.lastEpoch ?? "?"}`;
   await showSafety();
   element<HTMLButtonElement>("send").disabled = peer.pending !== null;
 }
@@ -284,6 +286,7 @@ async function start(): Promise<void> {
     serviceKey: PublicKey.fromBytes(fromBase64(config.cards_service_key)),
     cardsService: config.cards_url,
     appServer: location.origin,
+    checkpoints: await browserCheckpoints(`virgil-checkpoints-${config.app_id}`),
   });
   contacts = await Contacts.open(config.app_id);
   element("account-form").addEventListener("submit", (event) => {

@@ -1,0 +1,356 @@
+/**
+ * akd 0.13's lookup-proof verification (docs/format.md §15), in TypeScript: the same
+ * checks as `akd_core::verify::lookup_verify` with `WhatsAppV1Configuration` (BLAKE3),
+ * over @noble's BLAKE3, SHA-512 and Ed25519 point arithmetic. The proof arrives as akd's
+ * protobuf `LookupProof` (types.proto), decoded here with a small reader that refuses
+ * what akd's conversion refuses (missing fields, wrong lengths, a bad direction).
+ *
+ * - VRF: ECVRF-EDWARDS25519-SHA512-TAI as akd implements it (suite byte 3, try-and-
+ *   increment encode-to-curve, 16-byte challenges, an 80-byte proof).
+ * - Tree: a Merkle–Patricia tree of 256-bit node labels; membership walks sibling
+ *   proofs up to the root; non-membership shows the longest prefix's two children.
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE } from "@noble/curves/utils.js";
+import { blake3 } from "@noble/hashes/blake3.js";
+import { sha512 } from "@noble/hashes/sha2.js";
+import { concat, equalBytes } from "./encoding.js";
+import { VirgilError } from "./errors.js";
+
+const bad = (detail: string): VirgilError => new VirgilError("malformed", `lookup proof: ${detail}`);
+const failed = (detail: string): VirgilError => new VirgilError("directory_proof", `lookup proof did not verify: ${detail}`);
+
+// ---- protobuf (proto2), just what types.proto needs ----
+
+type Fields = Map<number, (bigint | Uint8Array)[]>;
+
+function readVarint(bytes: Uint8Array, at: { i: number }): bigint {
+  let value = 0n;
+  for (let shift = 0n; shift < 70n; shift += 7n) {
+    const byte = bytes[at.i++];
+    if (byte === undefined) throw bad("truncated");
+    value |= BigInt(byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return value;
+  }
+  throw bad("varint too long");
+}
+
+function fields(bytes: Uint8Array): Fields {
+  const out: Fields = new Map();
+  const at = { i: 0 };
+  while (at.i < bytes.length) {
+    const key = readVarint(bytes, at);
+    const number = Number(key >> 3n);
+    const wire = Number(key & 7n);
+    let value: bigint | Uint8Array;
+    if (wire === 0) value = readVarint(bytes, at);
+    else if (wire === 2) {
+      const length = Number(readVarint(bytes, at));
+      if (at.i + length > bytes.length) throw bad("truncated");
+      value = bytes.subarray(at.i, at.i + length);
+      at.i += length;
+    } else if (wire === 1 || wire === 5) {
+      at.i += wire === 1 ? 8 : 4;
+      if (at.i > bytes.length) throw bad("truncated");
+      continue;
+    } else throw bad(`wire type ${wire}`);
+    const list = out.get(number) ?? [];
+    list.push(value);
+    out.set(number, list);
+  }
+  return out;
+}
+
+function bytesField(f: Fields, n: number, what: string): Uint8Array {
+  const value = f.get(n)?.at(-1);
+  if (!(value instanceof Uint8Array)) throw bad(`required field ${what} missing`);
+  return value;
+}
+
+function intField(f: Fields, n: number, what: string): bigint {
+  const value = f.get(n)?.at(-1);
+  if (typeof value !== "bigint") throw bad(`required field ${what} missing`);
+  return value;
+}
+
+function messages(f: Fields, n: number): Uint8Array[] {
+  return (f.get(n) ?? []).map((value) => {
+    if (!(value instanceof Uint8Array)) throw bad("a message field is not length-delimited");
+    return value;
+  });
+}
+
+// ---- akd's types ----
+
+/** A tree node's label: up to 256 bits, most significant first. */
+export interface NodeLabel {
+  val: Uint8Array;
+  len: number;
+}
+
+interface AzksElement {
+  label: NodeLabel;
+  value: Uint8Array;
+}
+
+interface MembershipProof {
+  label: NodeLabel;
+  hashVal: Uint8Array;
+  siblings: { label: NodeLabel; sibling: AzksElement; right: boolean }[];
+}
+
+interface NonMembershipProof {
+  label: NodeLabel;
+  longestPrefix: NodeLabel;
+  children: [AzksElement, AzksElement];
+  prefixProof: MembershipProof;
+}
+
+/** akd's `LookupProof`, decoded. */
+export interface LookupProof {
+  epoch: bigint;
+  value: Uint8Array;
+  version: bigint;
+  existenceVrf: Uint8Array;
+  existence: MembershipProof;
+  markerVrf: Uint8Array;
+  marker: MembershipProof;
+  freshnessVrf: Uint8Array;
+  freshness: NonMembershipProof;
+  commitmentNonce: Uint8Array;
+}
+
+function digest(bytes: Uint8Array, what: string): Uint8Array {
+  if (bytes.length !== 32) throw bad(`${what} is not 32 bytes`);
+  return bytes;
+}
+
+function nodeLabel(bytes: Uint8Array): NodeLabel {
+  const f = fields(bytes);
+  const val = bytesField(f, 1, "label_val");
+  const len = intField(f, 2, "label_len");
+  if (val.length > 32) throw bad("label value too long");
+  if (len > 256n) throw bad("label length over 256");
+  const padded = new Uint8Array(32);
+  padded.set(val);
+  return { val: padded, len: Number(len) };
+}
+
+function azksElement(bytes: Uint8Array): AzksElement {
+  const f = fields(bytes);
+  return { label: nodeLabel(bytesField(f, 1, "label")), value: digest(bytesField(f, 2, "value"), "a node value") };
+}
+
+function membershipProof(bytes: Uint8Array): MembershipProof {
+  const f = fields(bytes);
+  return {
+    label: nodeLabel(bytesField(f, 1, "label")),
+    hashVal: digest(bytesField(f, 2, "hash_val"), "hash_val"),
+    siblings: messages(f, 3).map((encoded) => {
+      const s = fields(encoded);
+      const direction = intField(s, 3, "direction") & 0xfn;
+      if (direction > 1n) throw bad(`invalid direction ${direction}`);
+      const first = messages(s, 2)[0];
+      if (first === undefined) throw bad("required field siblings missing");
+      return { label: nodeLabel(bytesField(s, 1, "label")), sibling: azksElement(first), right: direction === 1n };
+    }),
+  };
+}
+
+function nonMembershipProof(bytes: Uint8Array): NonMembershipProof {
+  const f = fields(bytes);
+  const children = messages(f, 3).map(azksElement);
+  if (children.length !== 2) throw bad("longest_prefix_children must be 2 elements long");
+  return {
+    label: nodeLabel(bytesField(f, 1, "label")),
+    longestPrefix: nodeLabel(bytesField(f, 2, "longest_prefix")),
+    children: [children[0]!, children[1]!],
+    prefixProof: membershipProof(bytesField(f, 4, "longest_prefix_membership_proof")),
+  };
+}
+
+/** Decodes akd's protobuf `LookupProof`. */
+export function decodeLookupProof(bytes: Uint8Array): LookupProof {
+  const f = fields(bytes);
+  return {
+    epoch: intField(f, 1, "epoch"),
+    value: bytesField(f, 2, "value"),
+    version: intField(f, 3, "version"),
+    existenceVrf: bytesField(f, 4, "existence_vrf_proof"),
+    existence: membershipProof(bytesField(f, 5, "existence_proof")),
+    markerVrf: bytesField(f, 6, "marker_vrf_proof"),
+    marker: membershipProof(bytesField(f, 7, "marker_proof")),
+    freshnessVrf: bytesField(f, 8, "freshness_vrf_proof"),
+    freshness: nonMembershipProof(bytesField(f, 9, "freshness_proof")),
+    commitmentNonce: bytesField(f, 10, "commitment_nonce"),
+  };
+}
+
+// ---- WhatsAppV1Configuration ----
+
+const H = (...parts: Uint8Array[]): Uint8Array => blake3(concat(...parts));
+const u64 = (value: bigint): Uint8Array => {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, value, false);
+  return out;
+};
+const u32 = (value: number): Uint8Array => {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value, false);
+  return out;
+};
+/** I2OSP: a u64 big-endian length, then the bytes. */
+const i2osp = (bytes: Uint8Array): Uint8Array => concat(u64(BigInt(bytes.length)), bytes);
+
+const labelValue = (label: NodeLabel): Uint8Array => H(u32(label.len), label.val);
+const EMPTY_LABEL: NodeLabel = { val: new Uint8Array(32).fill(1), len: 0 };
+const ROOT_LABEL: NodeLabel = { val: new Uint8Array(32), len: 0 };
+
+function parentHash(leftVal: Uint8Array, leftLabel: NodeLabel, rightVal: Uint8Array, rightLabel: NodeLabel): Uint8Array {
+  return H(H(leftVal, labelValue(leftLabel)), H(rightVal, labelValue(rightLabel)));
+}
+
+const sameLabel = (a: NodeLabel, b: NodeLabel): boolean => a.len === b.len && equalBytes(a.val, b.val);
+const bit = (label: NodeLabel, i: number): number => (label.val[i >> 3]! >> (7 - (i & 7))) & 1;
+
+function prefix(label: NodeLabel, len: number): NodeLabel {
+  if (len >= 256) return label;
+  const val = new Uint8Array(32);
+  if (len === 0) return { val, len: 0 };
+  const last = (len - 1) >> 3;
+  val.set(label.val.subarray(0, last));
+  const keep = 7 - ((len - 1) & 7);
+  val[last] = (label.val[last]! >> keep) << keep;
+  return { val, len };
+}
+
+function isPrefixOf(a: NodeLabel, b: NodeLabel): boolean {
+  if (a.len > b.len) return false;
+  for (let i = 0; i < a.len; i++) if (bit(a, i) !== bit(b, i)) return false;
+  return true;
+}
+
+function longestCommonPrefix(a: NodeLabel, b: NodeLabel): NodeLabel {
+  if (sameLabel(a, EMPTY_LABEL) || sameLabel(b, EMPTY_LABEL)) return EMPTY_LABEL;
+  const shorter = Math.min(a.len, b.len);
+  let n = 0;
+  while (n < shorter && bit(a, n) === bit(b, n)) n++;
+  return prefix(a, n);
+}
+
+function verifyMembership(root: Uint8Array, proof: MembershipProof): void {
+  let value = proof.hashVal;
+  let label = proof.label;
+  for (const step of [...proof.siblings].reverse()) {
+    const { sibling } = step;
+    value = step.right
+      ? parentHash(sibling.value, sibling.label, value, label)
+      : parentHash(value, label, sibling.value, sibling.label);
+    label = step.label;
+  }
+  if (!equalBytes(H(value, labelValue(ROOT_LABEL)), root)) throw failed("a membership proof does not lead to the root");
+}
+
+function verifyNonMembership(root: Uint8Array, proof: NonMembershipProof): void {
+  const [left, right] = proof.children;
+  if (sameLabel(proof.label, left.label) || sameLabel(proof.label, right.label)) {
+    throw failed("the label is one of the longest prefix's children");
+  }
+  if (!isPrefixOf(proof.longestPrefix, proof.label)) throw failed("the longest prefix is not a prefix of the label");
+  let lcp = longestCommonPrefix(left.label, right.label);
+  if (sameLabel(lcp, EMPTY_LABEL)) lcp = ROOT_LABEL;
+  if (!sameLabel(proof.longestPrefix, lcp)) throw failed("the longest prefix is not the children's");
+  const lcpHash = parentHash(left.value, left.label, right.value, right.label);
+  if (!sameLabel(lcp, proof.prefixProof.label) || !equalBytes(lcpHash, proof.prefixProof.hashVal)) {
+    throw failed("the longest prefix's hash does not match");
+  }
+  verifyMembership(root, proof.prefixProof);
+}
+
+// ---- ECVRF-EDWARDS25519-SHA512-TAI, as akd has it ----
+
+const Point = ed25519.Point;
+type EdPoint = InstanceType<typeof Point>;
+const ORDER = Point.Fn.ORDER;
+
+function decompress(bytes: Uint8Array): EdPoint | null {
+  try {
+    return Point.fromBytes(bytes, true);
+  } catch {
+    return null;
+  }
+}
+
+function encodeToCurve(publicKey: Uint8Array, alpha: Uint8Array): EdPoint {
+  for (let counter = 0; counter < 256; counter++) {
+    const hash = sha512(concat(new Uint8Array([3, 1]), publicKey, alpha, new Uint8Array([counter, 0]))).subarray(0, 32);
+    const invalid =
+      hash.subarray(1, 31).every((b) => b === 255) &&
+      (hash[31] === 255 || hash[31] === 127) &&
+      [1, 3, 4, 5, 9, 10, 13, 14, 15, 16].includes((256 - hash[0]!) & 0xff);
+    const point = invalid ? null : decompress(hash);
+    if (point !== null) {
+      const cleared = point.clearCofactor();
+      if (!cleared.is0()) return cleared;
+    }
+  }
+  throw failed("no point for this input");
+}
+
+function challenge(publicKey: Uint8Array, hPoint: Uint8Array, points: EdPoint[]): bigint {
+  const hash = sha512(concat(new Uint8Array([3, 2]), publicKey, hPoint, ...points.map((p) => p.toBytes()), new Uint8Array([0])));
+  return bytesToNumberLE(hash.subarray(0, 16));
+}
+
+/** Verifies VRF `proof` of `alpha` under `publicKey`; returns the 32-byte node label it proves. */
+export function vrfVerify(publicKey: Uint8Array, proof: Uint8Array, alpha: Uint8Array): Uint8Array {
+  if (publicKey.length !== 32) throw bad("a VRF key is 32 bytes");
+  if (proof.length !== 80) throw bad("a VRF proof is 80 bytes");
+  const y = decompress(publicKey);
+  if (y === null || y.isSmallOrder()) throw failed("the VRF key is not a usable point");
+  const gamma = decompress(proof.subarray(0, 32));
+  if (gamma === null) throw failed("the VRF proof's point does not decode");
+  const c = bytesToNumberLE(proof.subarray(32, 48));
+  const s = bytesToNumberLE(proof.subarray(48, 80)) % ORDER;
+  const h = encodeToCurve(publicKey, alpha);
+  const hBytes = h.toBytes();
+  const u = Point.BASE.multiplyUnsafe(s).subtract(y.multiplyUnsafe(c));
+  const v = h.multiplyUnsafe(s).subtract(gamma.multiplyUnsafe(c));
+  if (challenge(publicKey, hBytes, [gamma, u, v]) !== c) throw failed("a VRF proof does not verify");
+  return sha512(concat(new Uint8Array([3, 3]), gamma.clearCofactor().toBytes(), new Uint8Array([0]))).subarray(0, 32);
+}
+
+function verifyLabel(vrfKey: Uint8Array, akdLabel: Uint8Array, fresh: boolean, version: bigint, vrfProof: Uint8Array, node: NodeLabel): void {
+  const alpha = H(i2osp(akdLabel), new Uint8Array([fresh ? 1 : 0]), u64(version));
+  const output = vrfVerify(vrfKey, vrfProof, alpha);
+  if (!sameLabel({ val: output, len: 256 }, node)) throw failed("a VRF output does not match the proof's label");
+}
+
+/** What a lookup proof proves: the label's value, its version and the epoch it was set. */
+export interface LookupResult {
+  value: Uint8Array;
+  version: bigint;
+  epoch: bigint;
+}
+
+/**
+ * `akd_core::verify::lookup_verify::<WhatsAppV1Configuration>`: `proof` shows that
+ * `akdLabel` has `proof.value` as its newest version at `epoch`, under the tree `root`
+ * and the directory's `vrfKey` (from a signed checkpoint, §14).
+ */
+export function lookupVerify(vrfKey: Uint8Array, root: Uint8Array, epoch: bigint, akdLabel: Uint8Array, proof: LookupProof): LookupResult {
+  if (proof.version > epoch) throw failed(`version ${proof.version} is past epoch ${epoch}`);
+  if (proof.version === 0n) throw failed("version 0");
+  const commitment = H(i2osp(proof.value), i2osp(proof.commitmentNonce));
+  if (!equalBytes(H(commitment, u64(proof.epoch)), proof.existence.hashVal)) {
+    throw failed("the value's hash does not match the existence proof");
+  }
+  verifyLabel(vrfKey, akdLabel, true, proof.version, proof.existenceVrf, proof.existence.label);
+  verifyMembership(root, proof.existence);
+  const marker = 1n << BigInt(proof.version.toString(2).length - 1);
+  verifyLabel(vrfKey, akdLabel, true, marker, proof.markerVrf, proof.marker.label);
+  verifyMembership(root, proof.marker);
+  verifyLabel(vrfKey, akdLabel, false, proof.version, proof.freshnessVrf, proof.freshness.label);
+  verifyNonMembership(root, proof.freshness);
+  return { value: proof.value, version: proof.version, epoch: proof.epoch };
+}

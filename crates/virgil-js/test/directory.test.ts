@@ -1,0 +1,72 @@
+// The key directory on the client, offline: the checkpoint vector (§14), the checkpoint
+// log (rollback, fork, VRF-key change, time going back), entries (§15) and labels.
+// test/live.test.ts checks real lookup proofs from a running cards service, and their
+// forgeries.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { PrivateKey, PublicKey, VirgilError, concat, directory, fromHex, toBase64, toHex } from "../src/index.js";
+
+const vectors = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "docs", "vectors");
+const vector = JSON.parse(readFileSync(join(vectors, "checkpoint.json"), "utf8")) as Record<string, string | number>;
+
+test("the checkpoint vector parses and verifies; a flipped bit does not", () => {
+  const signed = directory.parseCheckpoint(Buffer.from(String(vector["signed_base64"]), "base64"));
+  const key = PublicKey.fromBytes(fromHex(String(vector["service_public_key"])));
+  const checkpoint = directory.verifyCheckpoint(signed, [key]);
+  assert.equal(checkpoint.directory, vector["directory"]);
+  assert.equal(checkpoint.epoch, BigInt(vector["epoch"]!));
+  assert.equal(toHex(checkpoint.root), vector["root"]);
+  assert.equal(toHex(checkpoint.vrfKey), vector["vrf_key"]);
+  assert.equal(toHex(signed.statement), vector["statement"]);
+  const flipped = signed.bytes.slice();
+  flipped[20]! ^= 1;
+  assert.throws(() => directory.verifyCheckpoint(directory.parseCheckpoint(flipped), [key]), (e: VirgilError) => e.kind === "directory_proof");
+  assert.throws(() => directory.parseCheckpoint(signed.bytes.subarray(0, 100)), (e: VirgilError) => e.kind === "malformed");
+});
+
+function checkpoint(service: PrivateKey, epoch: number, root: number, publishedAt: number, vrf = 7): string {
+  const id = new TextEncoder().encode("cards.example");
+  const u64 = (n: number) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(n), false);
+    return b;
+  };
+  const statement = concat(new Uint8Array([0x56, 0x47, 0x4c, 0x4b, 1, id.length]), id, u64(epoch), new Uint8Array(32).fill(root), new Uint8Array(32).fill(vrf), u64(publishedAt));
+  return toBase64(concat(statement, service.sign("virgil/directory-checkpoint", statement)));
+}
+
+test("the newest checkpoint is kept; a rollback, a fork, a new VRF key and time going back are refused", async () => {
+  const service = PrivateKey.generate(1);
+  const keys = [service.publicKey];
+  const store = directory.memoryCheckpoints();
+  const refused = (pattern: RegExp) => (e: VirgilError) => e.kind === "directory_proof" && pattern.test(e.message);
+  await directory.acceptCheckpoint(store, keys, checkpoint(service, 5, 1, 100));
+  await directory.acceptCheckpoint(store, keys, checkpoint(service, 5, 1, 100)); // the same: fine
+  await assert.rejects(directory.acceptCheckpoint(store, keys, checkpoint(service, 5, 2, 100)), refused(/fork/));
+  await directory.acceptCheckpoint(store, keys, checkpoint(service, 6, 3, 110));
+  await assert.rejects(directory.acceptCheckpoint(store, keys, checkpoint(service, 5, 1, 100)), refused(/rollback/));
+  await assert.rejects(directory.acceptCheckpoint(store, keys, checkpoint(service, 7, 4, 120, 9)), refused(/VRF key changed/));
+  await assert.rejects(directory.acceptCheckpoint(store, keys, checkpoint(service, 7, 4, 105)), refused(/dated before/));
+  await assert.rejects(directory.acceptCheckpoint(store, keys, checkpoint(PrivateKey.generate(1), 8, 4, 130)), refused(/not signed/));
+  assert.equal(directory.parseCheckpoint((await store.read())!).checkpoint.epoch, 6n);
+});
+
+test("entries and labels are §15's", () => {
+  const entry = concat(
+    new Uint8Array([0x56, 0x47, 0x4c, 0x45, 1, 0, 2]),
+    new Uint8Array(32).fill(1), new Uint8Array([3, 0, 0, 0, 0, 0, 0, 0, 7]),
+    new Uint8Array(32).fill(3), new Uint8Array([0]),
+  );
+  const cards = directory.decodeEntry(entry);
+  assert.deepEqual(cards.map((c) => c.pendingUntil), [7n, null]);
+  for (const broken of [entry.subarray(0, entry.length - 1), concat(entry, new Uint8Array([0]))]) {
+    assert.throws(() => directory.decodeEntry(broken), (e: VirgilError) => e.kind === "malformed");
+  }
+  const unordered = entry.slice();
+  unordered.set(new Uint8Array(32).fill(9), 7);
+  assert.throws(() => directory.decodeEntry(unordered), /strictly ascending/);
+  assert.equal(toHex(directory.label("ab", "c")), toHex(new Uint8Array([0x56, 0x47, 0x4c, 0x49, 1, 0, 0, 0, 2, 0x61, 0x62, 0, 0, 0, 1, 0x63])));
+});
