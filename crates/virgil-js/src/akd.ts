@@ -354,3 +354,152 @@ export function lookupVerify(vrfKey: Uint8Array, root: Uint8Array, epoch: bigint
   verifyNonMembership(root, proof.freshness);
   return { value: proof.value, version: proof.version, epoch: proof.epoch };
 }
+
+// ---- history proofs (`key_history_verify`, complete history) ----
+
+interface UpdateProof {
+  epoch: bigint;
+  value: Uint8Array;
+  version: bigint;
+  existenceVrf: Uint8Array;
+  existence: MembershipProof;
+  previousVrf: Uint8Array | null;
+  previous: MembershipProof | null;
+  commitmentNonce: Uint8Array;
+}
+
+/** akd's `HistoryProof`, decoded. */
+export interface HistoryProof {
+  updates: UpdateProof[];
+  pastMarkerVrfs: Uint8Array[];
+  pastMarkers: MembershipProof[];
+  futureMarkerVrfs: Uint8Array[];
+  futureMarkers: NonMembershipProof[];
+}
+
+/** Decodes akd's protobuf `HistoryProof`. */
+export function decodeHistoryProof(bytes: Uint8Array): HistoryProof {
+  const f = fields(bytes);
+  return {
+    updates: messages(f, 1).map((encoded) => {
+      const u = fields(encoded);
+      const previousVrf = u.get(6)?.at(-1);
+      const previous = u.get(7)?.at(-1);
+      return {
+        epoch: intField(u, 1, "epoch"),
+        value: bytesField(u, 2, "value"),
+        version: intField(u, 3, "version"),
+        existenceVrf: bytesField(u, 4, "existence_vrf_proof"),
+        existence: membershipProof(bytesField(u, 5, "existence_proof")),
+        previousVrf: previousVrf instanceof Uint8Array ? previousVrf : null,
+        previous: previous instanceof Uint8Array ? membershipProof(previous) : null,
+        commitmentNonce: bytesField(u, 8, "commitment_nonce"),
+      };
+    }),
+    pastMarkerVrfs: messages(f, 2),
+    pastMarkers: messages(f, 3).map(membershipProof),
+    futureMarkerVrfs: messages(f, 4),
+    futureMarkers: messages(f, 5).map(nonMembershipProof),
+  };
+}
+
+const SKIPLIST = [1n, 2n, 4n, 16n, 256n, 65536n, 1n << 32n];
+const bitLength = (n: bigint): number => (n === 0n ? 0 : n.toString(2).length);
+const log2 = (n: bigint): number => bitLength(n) - 1;
+
+function skiplistIndex(n: bigint): number {
+  if (n < SKIPLIST[0]!) throw failed("a version below 1");
+  let i = 0;
+  while (i < SKIPLIST.length && n >= SKIPLIST[i]!) i++;
+  return i - 1;
+}
+
+/** `akd_core::utils::get_marker_versions`: the marker versions that must exist before `start`, and must not exist after `end`, up to `epoch`. */
+export function markerVersions(start: bigint, end: bigint, epoch: bigint): { past: bigint[]; future: bigint[] } {
+  const past: bigint[] = [];
+  const pastSkip = SKIPLIST[skiplistIndex(start)]!;
+  if (pastSkip !== start) past.push(pastSkip);
+  const startPower = 1n << BigInt(log2(start));
+  if (startPower !== start && (past.length === 0 || startPower !== past.at(-1))) past.push(startPower);
+  for (let i = bitLength(start) - 1; i >= 0; i--) {
+    const shift = 1n << BigInt(i);
+    if ((start & shift) !== 0n) {
+      const version = start & ~((shift - 1n) | shift);
+      if (version !== 0n && (past.length === 0 || version !== past.at(-1))) past.push(version);
+    }
+  }
+  const future: bigint[] = [];
+  let next = end;
+  for (let i = 0; i < bitLength(end); i++) {
+    const shift = 1n << BigInt(i);
+    if ((end & shift) === 0n) {
+      next |= shift;
+      next &= ~(shift - 1n);
+      if (next <= epoch) future.push(next);
+    }
+  }
+  const slice = SKIPLIST.slice(skiplistIndex(end) + 1, skiplistIndex(epoch) + 1);
+  for (let i = log2(end) + 1; i <= log2(epoch); i++) {
+    const value = 1n << BigInt(i);
+    if (slice.length > 0 && value >= slice[0]!) break;
+    future.push(value);
+  }
+  future.push(...slice);
+  return { past, future };
+}
+
+/**
+ * `akd_core::verify::key_history_verify::<WhatsAppV1Configuration>` with a complete
+ * history: every version of `akdLabel`'s value from 1, newest first, each proven to
+ * have been set at its epoch and retired by the next; the markers around them too.
+ */
+export function keyHistoryVerify(vrfKey: Uint8Array, root: Uint8Array, epoch: bigint, akdLabel: Uint8Array, proof: HistoryProof): LookupResult[] {
+  const updates = proof.updates;
+  if (updates.length === 0) throw failed("a history proof with no update proofs");
+  for (let i = 1; i < updates.length; i++) {
+    if (updates[i]!.version + 1n !== updates[i - 1]!.version) throw failed("update proofs are not consecutive, newest first");
+  }
+  const end = updates[0]!.version;
+  const start = updates.at(-1)!.version;
+  if (start === 0n) throw failed("a history starting at version 0");
+  if (end > epoch) throw failed("a version past the epoch");
+  if (start !== 1n) throw failed("a complete history starts at version 1");
+  const markers = markerVersions(start, end, epoch);
+  if (markers.past.length !== proof.pastMarkerVrfs.length || proof.pastMarkerVrfs.length !== proof.pastMarkers.length) {
+    throw failed("wrong number of past marker proofs");
+  }
+  if (markers.future.length !== proof.futureMarkerVrfs.length || proof.futureMarkerVrfs.length !== proof.futureMarkers.length) {
+    throw failed("wrong number of future marker proofs");
+  }
+  const results: LookupResult[] = [];
+  let previousEpoch: bigint | null = null;
+  for (const update of updates) {
+    if (previousEpoch !== null && update.epoch > previousEpoch) throw failed("versions go down but their epochs do not");
+    previousEpoch = update.epoch;
+    const commitment = H(i2osp(update.value), i2osp(update.commitmentNonce));
+    if (!equalBytes(H(commitment, u64(update.epoch)), update.existence.hashVal)) {
+      throw failed("a value's hash does not match its existence proof");
+    }
+    verifyLabel(vrfKey, akdLabel, true, update.version, update.existenceVrf, update.existence.label);
+    verifyMembership(root, update.existence);
+    if (update.version > 1n) {
+      if (update.previous === null || update.previousVrf === null) throw failed("missing the previous version's proof");
+      const stale = H(new Uint8Array([0])); // the stale value: H(EMPTY_VALUE)
+      if (!equalBytes(H(stale, u64(update.epoch)), update.previous.hashVal)) {
+        throw failed("the previous version was not retired at this epoch");
+      }
+      verifyLabel(vrfKey, akdLabel, false, update.version - 1n, update.previousVrf, update.previous.label);
+      verifyMembership(root, update.previous);
+    }
+    results.push({ value: update.value, version: update.version, epoch: update.epoch });
+  }
+  markers.past.forEach((version, i) => {
+    verifyLabel(vrfKey, akdLabel, true, version, proof.pastMarkerVrfs[i]!, proof.pastMarkers[i]!.label);
+    verifyMembership(root, proof.pastMarkers[i]!);
+  });
+  markers.future.forEach((version, i) => {
+    verifyLabel(vrfKey, akdLabel, true, version, proof.futureMarkerVrfs[i]!, proof.futureMarkers[i]!.label);
+    verifyNonMembership(root, proof.futureMarkers[i]!);
+  });
+  return results;
+}

@@ -8,7 +8,7 @@
  * check on every search. This client trusts the service's signed answer; it does not yet
  * detect a directory that shows different cards to different people.
  */
-import { type CheckpointStorage, checkAnswer, memoryCheckpoints } from "./directory.js";
+import { type CheckpointStorage, type ProvenVersion, checkAnswer, memoryCheckpoints, provenHistory } from "./directory.js";
 import { Card, Verifier } from "./card.js";
 import { fromBase64, toBase64, toHex } from "./encoding.js";
 import { VirgilError } from "./errors.js";
@@ -210,6 +210,26 @@ export class Client {
       true,
     );
     return cards.map(({ published }) => published);
+  }
+
+  /**
+   * Every version of `identity`'s entry in the key directory, oldest first, proven by a
+   * complete history proof against a checkpoint the service key signed (and moving this
+   * client's view only forward); null for an identity the directory never listed.
+   */
+  async history(session: Session, identity: string): Promise<{ epoch: bigint; versions: ProvenVersion[] } | null> {
+    const url = `${this.#options.cardsService.replace(/\/$/, "")}/v1/directory/actions/history`;
+    let answer: Json;
+    try {
+      answer = await call(url, "POST", await this.#accessToken(session), { identity }, this.#fetch);
+    } catch (error) {
+      if (error instanceof ServiceError && error.code === "not_in_directory") return null;
+      throw error;
+    }
+    return provenHistory(this.#checkpoints, [this.#options.serviceKey], this.#options.appId, identity, {
+      checkpoint: String(answer["checkpoint"]),
+      proof: String(answer["proof"]),
+    });
   }
 
   /** The active cards of `identity` (pending resets left out). */

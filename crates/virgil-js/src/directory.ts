@@ -4,7 +4,7 @@
  * back refused), labels and entries, and the check of a lookup answer — every card
  * served is exactly what the directory's proven entry lists for its identity.
  */
-import { lookupVerify, decodeLookupProof } from "./akd.js";
+import { decodeHistoryProof, decodeLookupProof, keyHistoryVerify, lookupVerify } from "./akd.js";
 import { concat, equalBytes, fromBase64, toHex, utf8 } from "./encoding.js";
 import { VirgilError } from "./errors.js";
 import { committed, openStore, request } from "./idb.js";
@@ -16,6 +16,8 @@ const MAGIC = new Uint8Array([0x56, 0x47, 0x4c, 0x4b, 0x01]); // "VGLK" 1
 export const MAX_SIGNED_CHECKPOINT = 5 + 1 + 64 + 8 + 32 + 32 + 8 + 64;
 /** The most a client decodes of one lookup proof. */
 export const MAX_LOOKUP_PROOF = 64 * 1024;
+/** The most a client decodes of one history proof. */
+export const MAX_HISTORY_PROOF = 4 * 1024 * 1024;
 
 const malformed = (detail: string): VirgilError => new VirgilError("malformed", detail);
 const refused = (detail: string): VirgilError => new VirgilError("directory_proof", detail);
@@ -260,4 +262,54 @@ export async function checkAnswer(
     if (complete && seen !== entry.length) throw differs(`${seen} of its ${entry.length} listed cards were served`);
   }
   return checkpoint.epoch;
+}
+
+/** One version of an identity's entry, proven. */
+export interface ProvenVersion {
+  cards: EntryCard[];
+  version: bigint;
+  /** The epoch this version was published in. */
+  since: bigint;
+}
+
+/**
+ * Every version of `identity`'s entry, oldest first, from a history answer
+ * (`{ checkpoint, proof }`, §15): the checkpoint accepted as for a lookup, the proof
+ * verified as a complete history (`keyHistoryVerify`).
+ */
+export async function provenHistory(
+  storage: CheckpointStorage,
+  serviceKeys: PublicKey[],
+  appId: string,
+  identity: string,
+  answer: { checkpoint: string; proof: string },
+): Promise<{ epoch: bigint; versions: ProvenVersion[] }> {
+  const checkpoint = await acceptCheckpoint(storage, serviceKeys, answer.checkpoint);
+  const bytes = fromBase64(answer.proof);
+  if (bytes.length > MAX_HISTORY_PROOF) throw malformed("history proof too long");
+  const results = keyHistoryVerify(checkpoint.vrfKey, checkpoint.root, checkpoint.epoch, label(appId, identity), decodeHistoryProof(bytes));
+  const versions = results.map((result) => ({ cards: decodeEntry(result.value), version: result.version, since: result.epoch }));
+  return { epoch: checkpoint.epoch, versions: versions.reverse() };
+}
+
+/**
+ * Monitoring one's own identity with the directory's history (one device's view):
+ * from the first version that lists one of `mine` (the cards this device made, or
+ * linked), every card any version listed must be one of `mine`. Returns what the user
+ * must hear, or null. Versions before this device's first card are its past (cards of
+ * lost devices, before a reset) and are not judged.
+ */
+export function historyAlarm(versions: ProvenVersion[], mine: Set<string>): string | null {
+  const start = versions.findIndex((v) => v.cards.some((card) => mine.has(toHex(card.id))));
+  if (start < 0) return versions.length === 0 ? null : "ALARM: the key directory never listed this device's card";
+  const foreign = new Map<string, bigint>();
+  for (const version of versions.slice(start)) {
+    for (const card of version.cards) {
+      const id = toHex(card.id);
+      if (!mine.has(id) && !foreign.has(id)) foreign.set(id, version.since);
+    }
+  }
+  if (foreign.size === 0) return null;
+  const listed = [...foreign].map(([id, epoch]) => `${id.slice(0, 12)}… (epoch ${epoch})`).join(", ");
+  return `ALARM: the key directory listed card(s) of yours that this device did not make: ${listed}`;
 }

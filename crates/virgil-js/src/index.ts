@@ -20,4 +20,4 @@ export { BrowserKeyStore } from "./keystore.js";
 export { Contacts, MAX_PINNED_CARDS, isKeyChange, ownCardsCheck, review, type Contact, type ContactStorage, type PinnedCard, type Review } from "./contacts.js";
 export { KeyChangeWarning, MemoryKeyStorage, SelfCheckAlarm, Virgil, VirgilBuffer, VirgilKey, armored, type KeyStorage, type VirgilConfig, type VirgilOptions } from "./virgil.js";
 export * as directory from "./directory.js";
-export { type CheckpointStorage, browserCheckpoints, memoryCheckpoints } from "./directory.js";
+export { type CheckpointStorage, type ProvenVersion, browserCheckpoints, historyAlarm, memoryCheckpoints } from "./directory.js";

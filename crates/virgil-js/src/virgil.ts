@@ -18,6 +18,7 @@ import { armor, dearmor, isArmored } from "./armor.js";
 import { Card } from "./card.js";
 import { Client, type Session } from "./client.js";
 import { Contacts, isKeyChange, ownCardsCheck } from "./contacts.js";
+import { historyAlarm } from "./directory.js";
 import { fromBase64, fromHex, toBase64, toHex } from "./encoding.js";
 import * as envelope from "./envelope.js";
 import { VirgilError } from "./errors.js";
@@ -293,9 +294,16 @@ export class Virgil {
     },
     /** The logged-in user, or null. */
     username: (): string | null => this.#session?.username ?? null,
-    /** The tutorial's `send_to_srv`: approved by the app server, published by the cards service. */
-    publishCard: async (card: Card, options: { password?: string } = {}): Promise<Card> =>
-      (await this.client.publishCard(this.#loggedIn(), card, options)).card,
+    /**
+     * The tutorial's `send_to_srv`: approved by the app server, published by the cards
+     * service. The card is remembered as this device's own (for `monitor`).
+     */
+    publishCard: async (card: Card, options: { password?: string } = {}): Promise<Card> => {
+      const session = this.#loggedIn();
+      const published = (await this.client.publishCard(session, card, options)).card;
+      await this.#contacts.pin(session.username, [published]);
+      return published;
+    },
   };
 
   /** Messages through the application server's relay. */
@@ -357,6 +365,23 @@ export class Virgil {
     const alarm = ownCardsCheck(own, key.privateKey.publicKey);
     if (alarm !== null) throw new SelfCheckAlarm(session.username, own, alarm);
     return own;
+  }
+
+  /**
+   * `selfCheck`, then the key directory's complete history of your identity (a history
+   * proof against a signed checkpoint): from this device's first card on, every card
+   * any version listed must be one this device made or trusts. Else `SelfCheckAlarm`
+   * naming the cards and the epochs they were listed at. Returns the epoch checked.
+   */
+  async monitor(key: VirgilKey): Promise<bigint | null> {
+    const session = this.#loggedIn();
+    const today = await this.selfCheck(key);
+    const history = await this.client.history(session, session.username);
+    if (history === null) return null;
+    const mine = new Set([...today.map((card) => card.idHex()), ...((await this.#contacts.get(session.username))?.cards ?? []).map((c) => c.id)]);
+    const alarm = historyAlarm(history.versions, mine);
+    if (alarm !== null) throw new SelfCheckAlarm(session.username, today, alarm);
+    return history.epoch;
   }
 
   /** The tutorial's form: `items` holds exactly one `VirgilKey` (the signer) and cards. */

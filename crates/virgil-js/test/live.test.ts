@@ -44,7 +44,9 @@ test("a JS user and a CLI user chat through real servers", { skip }, async () =>
     const inbox = bob(["inbox"]);
     assert.ok(inbox.includes("Hey Bob, how's it going? (from JavaScript)"), inbox);
     bob(["send", "alice"], "Fine, thanks! (from the CLI)");
-    assert.match(alice("read"), /from bob: Fine, thanks! \(from the CLI\)/);
+    const read = alice("read");
+    assert.match(read, /from bob: Fine, thanks! \(from the CLI\)/);
+    assert.match(read, /^monitored up to epoch \d+/m, "alice's history holds only her card");
     // A search answer with bob's card dropped in transit no longer matches the
     // service's signature over the whole answer: refused.
     assert.match(alice("tampered"), /^refused: .*not signed as a whole/);
@@ -58,6 +60,23 @@ test("a JS user and a CLI user chat through real servers", { skip }, async () =>
     dave(["login", "dave"]);
     dave(["card", "publish"]);
     assert.match(alice("rollback"), /^refused: .*rollback: the service showed epoch \d+, older than epoch \d+/);
+    // Someone with alice's account password starts a reset (pending for a day, so no
+    // lookup shows it as active): alice's device finds it in her history (§15).
+    const mallory = (args: string[]): string =>
+      execFileSync(bin!, args, {
+        cwd: dir,
+        env: {
+          ...process.env,
+          VIRGIL_HOME: join(dir, "mallory"),
+          VIRGIL_CONFIG: deployment.clientToml,
+          VIRGIL_PASSWORD: "mallory's key password",
+          VIRGIL_ACCOUNT_PASSWORD: "alice's account password",
+        },
+      }).toString();
+    mallory(["key", "generate", "alice-new"]);
+    mallory(["login", "alice"]);
+    mallory(["card", "reset", "--key", "alice-new"]);
+    assert.match(alice("monitor"), /SelfCheckAlarm: .*the key directory listed card\(s\) of yours that this device did not make: [0-9a-f]{12}… \(epoch \d+\)/);
   } finally {
     deployment.stop();
     rmSync(dir, { recursive: true, force: true });

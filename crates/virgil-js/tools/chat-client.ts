@@ -88,7 +88,7 @@ async function send(): Promise<void> {
 async function read(): Promise<void> {
   await virgil.account.login("alice", password);
   const key = await virgil.keys.load("alice", "alice's key password");
-  await virgil.selfCheck(key);
+  console.log(`monitored up to epoch ${await virgil.monitor(key)}`);
   const { received } = await virgil.messages.inbox(key);
   for (const message of received) {
     console.log(`from ${message.sender}: ${message.message?.toString() ?? `(${message.error})`}`);
@@ -110,4 +110,16 @@ async function attacked(): Promise<void> {
   }
 }
 
-await (phase === "read" ? read() : phase === "send" ? send() : attacked());
+/** Phase "monitor": alice's device checks her identity's history in the directory. */
+async function monitor(): Promise<void> {
+  await virgil.account.login("alice", password);
+  const key = await virgil.keys.load("alice", "alice's key password");
+  try {
+    console.log(`monitored up to epoch ${await virgil.monitor(key)}`);
+  } catch (error) {
+    console.log(String(error));
+  }
+}
+
+const phases: Record<string, () => Promise<void>> = { send, read, monitor };
+await (phases[phase] ?? attacked)();

@@ -18,6 +18,7 @@ import {
   envelope,
   fromBase64,
   grouped,
+  historyAlarm,
   isKeyChange,
   ownCardsCheck,
   safetyNumber,
@@ -126,6 +127,7 @@ async function enterChat(): Promise<void> {
   const cards = await ownCards();
   const mine = cards.find((card) => card.content.publicKey.equals(key.publicKey));
   if (mine === undefined) throw new Error("your card is not active yet (a reset waits for the service's delay)");
+  await contacts.pin(me, [mine]); // this browser's own card, for monitoring
   element("who").textContent = `${me} · card ${mine.idHex().slice(0, 12)}… · ${cards.length} card(s)`;
   element("account").hidden = true;
   element("chat").hidden = false;
@@ -257,17 +259,32 @@ async function readInbox(): Promise<void> {
   }
 }
 
-/** Self-monitoring: every card of the user is this browser's or linked from it. */
-async function selfCheck(): Promise<void> {
-  const alarm = ownCardsCheck(await ownCards(), key.publicKey);
-  element("alarm-text").textContent = alarm ?? "";
-  element("alarm").hidden = alarm === null;
+/**
+ * Self-monitoring: every current card of the user is this browser's or linked from it,
+ * and the key directory's history of the user lists no card this browser did not make
+ * since its own first card (a history proof, §15).
+ */
+async function selfCheck(withHistory: boolean): Promise<void> {
+  const alarms: string[] = [];
+  const own = await ownCards();
+  const today = ownCardsCheck(own, key.publicKey);
+  if (today !== null) alarms.push(today);
+  if (withHistory) {
+    const mine = new Set(((await contacts.get(me))?.cards ?? []).map((card) => card.id));
+    for (const card of own) if (card.content.publicKey.equals(key.publicKey)) mine.add(card.idHex());
+    const history = await client.history(session, me);
+    const alarm = history === null ? null : historyAlarm(history.versions, mine);
+    if (alarm !== null) alarms.push(alarm);
+    if (history !== null) element("monitor").textContent = `your cards' history checked up to epoch ${history.epoch}`;
+  }
+  element("alarm-text").textContent = alarms.join(" ");
+  element("alarm").hidden = alarms.length === 0;
 }
 
 async function poll(): Promise<void> {
   for (let round = 0; ; round++) {
     try {
-      if (round % 4 === 0) await selfCheck();
+      if (round % 4 === 0) await selfCheck(round % 8 === 0);
       await readInbox();
     } catch (error) {
       say(`cannot read the inbox: ${explain(error)}`, true);
