@@ -21,3 +21,4 @@ export { Contacts, MAX_PINNED_CARDS, isKeyChange, ownCardsCheck, review, type Co
 export { KeyChangeWarning, MemoryKeyStorage, SelfCheckAlarm, Virgil, VirgilBuffer, VirgilKey, armored, type KeyStorage, type VirgilConfig, type VirgilOptions } from "./virgil.js";
 export * as directory from "./directory.js";
 export { type CheckpointStorage, type ProvenVersion, browserCheckpoints, historyAlarm, memoryCheckpoints } from "./directory.js";
+export * as akd from "./akd.js";

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PrivateKey, PublicKey, VirgilError, concat, directory, fromHex, toBase64, toHex } from "../src/index.js";
+import { PrivateKey, PublicKey, VirgilError, akd, concat, directory, fromHex, toBase64, toHex } from "../src/index.js";
 
 const vectors = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "docs", "vectors");
 const vector = JSON.parse(readFileSync(join(vectors, "checkpoint.json"), "utf8")) as Record<string, string | number>;
@@ -69,4 +69,53 @@ test("entries and labels are §15's", () => {
   unordered.set(new Uint8Array(32).fill(9), 7);
   assert.throws(() => directory.decodeEntry(unordered), /strictly ascending/);
   assert.equal(toHex(directory.label("ab", "c")), toHex(new Uint8Array([0x56, 0x47, 0x4c, 0x49, 1, 0, 0, 0, 2, 0x61, 0x62, 0, 0, 0, 1, 0x63])));
+});
+
+test("random and mutated proofs, checkpoints and entries are refused with a VirgilError, never anything else", () => {
+  // A small deterministic generator: the same inputs on every run.
+  let state = 0x9e3779b9;
+  const next = (): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+  const randomBytes = (length: number): Uint8Array => Uint8Array.from({ length }, () => next() & 0xff);
+  // A well-formed protobuf skeleton of a LookupProof (every field present, wrong contents),
+  // so that mutations reach past the first missing field.
+  const field = (n: number, bytes: Uint8Array): Uint8Array => concat(new Uint8Array([(n << 3) | 2, bytes.length]), bytes);
+  const varint = (n: number, value: number): Uint8Array => new Uint8Array([n << 3, value]);
+  const label = concat(field(1, randomBytes(32)), varint(2, 200));
+  const membership = concat(field(1, label), field(2, randomBytes(32)));
+  const nonMembership = concat(field(1, label), field(2, label), field(3, concat(field(1, label), field(2, randomBytes(32)))), field(3, concat(field(1, label), field(2, randomBytes(32)))), field(4, membership));
+  const skeleton = concat(
+    varint(1, 3), field(2, randomBytes(20)), varint(3, 2), field(4, randomBytes(80)), field(5, membership),
+    field(6, randomBytes(80)), field(7, membership), field(8, randomBytes(80)), field(9, nonMembership), field(10, randomBytes(32)),
+  );
+  const checkpointBytes = Buffer.from(String(vector["signed_base64"]), "base64");
+  const inputs: Uint8Array[] = [];
+  for (let i = 0; i < 300; i++) inputs.push(randomBytes(next() % 300));
+  for (const base of [skeleton, new Uint8Array(checkpointBytes)]) {
+    for (let i = 0; i < 300; i++) {
+      const mutated = base.slice();
+      const at = next() % mutated.length;
+      mutated[at] = (mutated[at] ?? 0) ^ (1 << (next() % 8));
+      inputs.push(mutated, base.subarray(0, next() % base.length));
+    }
+  }
+  const vrfKey = new Uint8Array(32).fill(9);
+  for (const input of inputs) {
+    for (const parse of [
+      () => directory.parseCheckpoint(input),
+      () => directory.decodeEntry(input),
+      () => akd.lookupVerify(vrfKey, new Uint8Array(32), 10n, new Uint8Array([1]), akd.decodeLookupProof(input)),
+      () => akd.keyHistoryVerify(vrfKey, new Uint8Array(32), 10n, new Uint8Array([1]), akd.decodeHistoryProof(input)),
+    ]) {
+      try {
+        parse();
+      } catch (error) {
+        assert.ok(error instanceof VirgilError, `${String(error)} for ${toHex(input)}`);
+      }
+    }
+  }
 });
