@@ -13,6 +13,8 @@ import {
   keyblob,
   safetyNumber,
   status,
+  akd,
+  directory,
   toHex,
   type Suite,
 } from "../src/index.js";
@@ -44,6 +46,8 @@ async function main(): Promise<void> {
   const crypto = await (await fetch("/vectors/crypto.json")).json();
   const cards = await (await fetch("/vectors/cards.json")).json();
   const statuses = await (await fetch("/vectors/status.json")).json();
+  const checkpoints = await (await fetch("/vectors/checkpoint.json")).json();
+  const tree = await (await fetch("/vectors/directory.json")).json();
 
   await check("keys of both suites", () => {
     for (const v of crypto.keys) {
@@ -131,6 +135,21 @@ async function main(): Promise<void> {
     expect((await store.names()).includes("alice"), "names");
     await store.delete("alice");
     store.close();
+  });
+  await check("directory checkpoints", () => {
+    const signed = directory.parseCheckpoint(fromBase64(checkpoints.signed_base64));
+    const key = PublicKey.fromBytes(fromHex(checkpoints.service_public_key));
+    expect(directory.verifyCheckpoint(signed, [key]).epoch === BigInt(checkpoints.epoch), "epoch");
+  });
+  await check("directory lookup and history proofs (akd, in the browser)", () => {
+    const [root, vrf, epoch] = [fromHex(tree.root), fromHex(tree.vrf_key), BigInt(tree.epoch)];
+    for (const v of tree.lookups) {
+      const proven = akd.lookupVerify(vrf, root, epoch, fromHex(v.label), akd.decodeLookupProof(fromBase64(v.proof_base64)));
+      expect(toHex(proven.value) === v.entry, v.identity);
+    }
+    const bob = fromHex(tree.lookups[0].label);
+    const history = akd.keyHistoryVerify(vrf, root, epoch, bob, akd.decodeHistoryProof(fromBase64(tree.history.proof_base64)));
+    expect(history.map((h) => toHex(h.value)).join() === tree.history.entries_newest_first.join(), "history");
   });
   await check("safety numbers", () => {
     for (const v of cards.safety_numbers) {

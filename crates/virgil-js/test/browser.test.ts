@@ -57,7 +57,7 @@ test("every vector passes in Chromium, bundled by esbuild", { skip }, async () =
     mkdirSync(SCREENSHOTS, { recursive: true });
     await tab.screenshot({ path: join(SCREENSHOTS, "vectors.png"), fullPage: true });
     assert.deepEqual(errors, []);
-    assert.ok(results.length >= 10, JSON.stringify(results));
+    assert.ok(results.length >= 12, JSON.stringify(results));
     for (const result of results) assert.ok(result.ok, `${result.name}: ${result.detail}`);
   } finally {
     await browser.close();

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PrivateKey, PublicKey, VirgilError, akd, concat, directory, fromHex, toBase64, toHex } from "../src/index.js";
+import { PrivateKey, PublicKey, VirgilError, akd, concat, directory, fromBase64, fromHex, toBase64, toHex } from "../src/index.js";
 
 const vectors = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "docs", "vectors");
 const vector = JSON.parse(readFileSync(join(vectors, "checkpoint.json"), "utf8")) as Record<string, string | number>;
@@ -117,5 +117,70 @@ test("random and mutated proofs, checkpoints and entries are refused with a Virg
         assert.ok(error instanceof VirgilError, `${String(error)} for ${toHex(input)}`);
       }
     }
+  }
+});
+
+const tree = JSON.parse(readFileSync(join(vectors, "directory.json"), "utf8")) as {
+  epoch: number;
+  root: string;
+  vrf_key: string;
+  lookups: { identity: string; label: string; entry: string; proof_base64: string }[];
+  history: { entries_newest_first: string[]; epochs_newest_first: number[]; proof_base64: string };
+};
+
+test("the directory vector's lookup and history proofs verify, and nothing else does", () => {
+  const [root, vrf, epoch] = [fromHex(tree.root), fromHex(tree.vrf_key), BigInt(tree.epoch)];
+  for (const v of tree.lookups) {
+    const proof = fromBase64(v.proof_base64);
+    const proven = akd.lookupVerify(vrf, root, epoch, fromHex(v.label), akd.decodeLookupProof(proof));
+    assert.equal(toHex(proven.value), v.entry, v.identity);
+    assert.ok(proof.length < 4096, `a lookup proof is ${proof.length} bytes`);
+  }
+  const [bob, alice] = [tree.lookups[0]!, tree.lookups[1]!];
+  const bobProof = fromBase64(bob.proof_base64);
+  const verify = (label: Uint8Array, proof: Uint8Array, atRoot = root, atEpoch = epoch, key = vrf) =>
+    akd.lookupVerify(key, atRoot, atEpoch, label, akd.decodeLookupProof(proof));
+  // Another identity's label, another root, an earlier epoch, another VRF key: refused.
+  const refusedKinds = (e: VirgilError) => e.kind === "directory_proof" || e.kind === "malformed";
+  assert.throws(() => verify(fromHex(alice.label), bobProof), refusedKinds);
+  assert.throws(() => verify(fromHex(bob.label), bobProof, new Uint8Array(32)), refusedKinds);
+  assert.throws(() => verify(fromHex(bob.label), bobProof, root, 2n), refusedKinds);
+  assert.throws(() => verify(fromHex(bob.label), bobProof, root, epoch, PrivateKey.generate(1).publicKey.toBytes().subarray(3, 35)), refusedKinds);
+  // No flipped bit proves anything else (the existence proof's leaf hash is recomputed
+  // from the value, so flipping it proves the same entry).
+  let refused = 0;
+  for (let i = 0; i < bobProof.length; i++) {
+    const flipped = bobProof.slice();
+    flipped[i] = (flipped[i] ?? 0) ^ 0x01;
+    try {
+      assert.equal(toHex(verify(fromHex(bob.label), flipped).value), bob.entry, `byte ${i}`);
+    } catch (error) {
+      if (error instanceof assert.AssertionError) throw error;
+      assert.ok(error instanceof VirgilError, String(error));
+      refused++;
+    }
+  }
+  assert.ok(refused * 10 > bobProof.length * 9, `${refused} of ${bobProof.length}`);
+
+  const history = akd.keyHistoryVerify(vrf, root, epoch, fromHex(bob.label), akd.decodeHistoryProof(fromBase64(tree.history.proof_base64)));
+  assert.deepEqual(history.map((h) => toHex(h.value)), tree.history.entries_newest_first);
+  assert.deepEqual(history.map((h) => Number(h.epoch)), tree.history.epochs_newest_first);
+  assert.throws(() => akd.keyHistoryVerify(vrf, root, epoch, fromHex(alice.label), akd.decodeHistoryProof(fromBase64(tree.history.proof_base64))), refusedKinds);
+});
+
+test("marker versions are akd's", () => {
+  // The cases akd_core's own test of get_marker_versions checks.
+  const cases: [number, number, number, number[], number[]][] = [
+    [65, 65, 128, [16, 64], [66, 68, 72, 80, 96, 128]],
+    [85, 85, 65537, [16, 64, 80, 84], [86, 88, 96, 128, 256, 65536]],
+    [1, 5, 33, [], [6, 8, 16]],
+    [2, 5, 33, [], [6, 8, 16]],
+    [3, 5, 33, [2], [6, 8, 16]],
+    [6, 12, 128, [4], [13, 14, 16]],
+    [6, 12, 256, [4], [13, 14, 16, 256]],
+    [130, 130, 256, [16, 128], [131, 132, 136, 144, 160, 192, 256]],
+  ];
+  for (const [start, end, epoch, past, future] of cases) {
+    assert.deepEqual(akd.markerVersions(BigInt(start), BigInt(end), BigInt(epoch)), { past: past.map(BigInt), future: future.map(BigInt) }, `${start} ${end} ${epoch}`);
   }
 });
