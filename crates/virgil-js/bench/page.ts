@@ -1,7 +1,8 @@
 // Browser benchmarks (docs/performance.md, "The browser"), bundled and run in Chromium by
 // tools/bench.ts: 1 KiB one-shot, and 64 MiB streamed each way, against WebCrypto's raw
 // AES-256-GCM over the same bytes in the same 64 KiB chunks as the floor.
-import { PrivateKey, decryptingStream, encryptingStream, envelope } from "../src/index.js";
+import { PrivateKey, akd, decryptingStream, encryptingStream, envelope, fromBase64, fromHex } from "../src/index.js";
+
 
 type Row = { name: string; ms: number; mbPerS?: number };
 
@@ -49,6 +50,28 @@ async function main(): Promise<Row[]> {
   const sealed = await envelope.signThenEncrypt(small, alice, [bob.publicKey, alice.publicKey]);
   rows.push({ name: "1 KiB sign-then-encrypt (2 recipients)", ms: await median(101, () => envelope.signThenEncrypt(small, alice, [bob.publicKey, alice.publicKey])) });
   rows.push({ name: "1 KiB decrypt-then-verify", ms: await median(101, () => envelope.decryptThenVerify(sealed, bob, [alice.publicKey])) });
+
+  // The key directory: one lookup proof (bob's, a 10-identity tree) and one complete
+  // history proof (3 versions), decoded and verified each time.
+  const tree = (await (await fetch("/directory.json")).json()) as {
+    root: string;
+    vrf_key: string;
+    epoch: number;
+    lookups: { label: string; proof_base64: string }[];
+    history: { proof_base64: string };
+  };
+  const [root, vrf, epoch] = [fromHex(tree.root), fromHex(tree.vrf_key), BigInt(tree.epoch)];
+  const lookup = tree.lookups[0]!;
+  const lookupProof = fromBase64(lookup.proof_base64);
+  const historyProof = fromBase64(tree.history.proof_base64);
+  rows.push({
+    name: `lookup proof verification (${lookupProof.length} bytes)`,
+    ms: await median(51, async () => akd.lookupVerify(vrf, root, epoch, fromHex(lookup.label), akd.decodeLookupProof(lookupProof))),
+  });
+  rows.push({
+    name: `history proof verification, 3 versions (${historyProof.length} bytes)`,
+    ms: await median(21, async () => akd.keyHistoryVerify(vrf, root, epoch, fromHex(lookup.label), akd.decodeHistoryProof(historyProof))),
+  });
 
   const size = 64 << 20;
   const key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(3), "AES-GCM", false, ["encrypt"]);

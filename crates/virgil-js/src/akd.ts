@@ -107,12 +107,7 @@ interface NonMembershipProof {
 }
 
 /** akd's `LookupProof`, decoded. */
-export interface LookupProof {
-  epoch: bigint;
-  value: Uint8Array;
-  version: bigint;
-  existenceVrf: Uint8Array;
-  existence: MembershipProof;
+export interface LookupProof extends Existence {
   markerVrf: Uint8Array;
   marker: MembershipProof;
   freshnessVrf: Uint8Array;
@@ -169,15 +164,30 @@ function nonMembershipProof(bytes: Uint8Array): NonMembershipProof {
   };
 }
 
-/** Decodes akd's protobuf `LookupProof`. */
-export function decodeLookupProof(bytes: Uint8Array): LookupProof {
-  const f = fields(bytes);
+/** A value's existence at a version: what a `LookupProof` and an `UpdateProof` start with (fields 1–5). */
+interface Existence {
+  epoch: bigint;
+  value: Uint8Array;
+  version: bigint;
+  existenceVrf: Uint8Array;
+  existence: MembershipProof;
+}
+
+function existenceFields(f: Fields): Existence {
   return {
     epoch: intField(f, 1, "epoch"),
     value: bytesField(f, 2, "value"),
     version: intField(f, 3, "version"),
     existenceVrf: bytesField(f, 4, "existence_vrf_proof"),
     existence: membershipProof(bytesField(f, 5, "existence_proof")),
+  };
+}
+
+/** Decodes akd's protobuf `LookupProof`. */
+export function decodeLookupProof(bytes: Uint8Array): LookupProof {
+  const f = fields(bytes);
+  return {
+    ...existenceFields(f),
     markerVrf: bytesField(f, 6, "marker_vrf_proof"),
     marker: membershipProof(bytesField(f, 7, "marker_proof")),
     freshnessVrf: bytesField(f, 8, "freshness_vrf_proof"),
@@ -326,6 +336,16 @@ function verifyLabel(vrfKey: Uint8Array, akdLabel: Uint8Array, fresh: boolean, v
   if (!sameLabel({ val: output, len: 256 }, node)) throw failed("a VRF output does not match the proof's label");
 }
 
+/** `verify_existence_with_val`: `proof.value` at `proof.version`, committed at `proof.epoch`, is in the tree. */
+function verifyExistenceWithValue(vrfKey: Uint8Array, root: Uint8Array, akdLabel: Uint8Array, proof: Existence & { commitmentNonce: Uint8Array }): void {
+  const commitment = H(i2osp(proof.value), i2osp(proof.commitmentNonce));
+  if (!equalBytes(H(commitment, u64(proof.epoch)), proof.existence.hashVal)) {
+    throw failed("a value's hash does not match its existence proof");
+  }
+  verifyLabel(vrfKey, akdLabel, true, proof.version, proof.existenceVrf, proof.existence.label);
+  verifyMembership(root, proof.existence);
+}
+
 /** What a lookup proof proves: the label's value, its version and the epoch it was set. */
 export interface LookupResult {
   value: Uint8Array;
@@ -341,12 +361,7 @@ export interface LookupResult {
 export function lookupVerify(vrfKey: Uint8Array, root: Uint8Array, epoch: bigint, akdLabel: Uint8Array, proof: LookupProof): LookupResult {
   if (proof.version > epoch) throw failed(`version ${proof.version} is past epoch ${epoch}`);
   if (proof.version === 0n) throw failed("version 0");
-  const commitment = H(i2osp(proof.value), i2osp(proof.commitmentNonce));
-  if (!equalBytes(H(commitment, u64(proof.epoch)), proof.existence.hashVal)) {
-    throw failed("the value's hash does not match the existence proof");
-  }
-  verifyLabel(vrfKey, akdLabel, true, proof.version, proof.existenceVrf, proof.existence.label);
-  verifyMembership(root, proof.existence);
+  verifyExistenceWithValue(vrfKey, root, akdLabel, proof);
   const marker = 1n << BigInt(proof.version.toString(2).length - 1);
   verifyLabel(vrfKey, akdLabel, true, marker, proof.markerVrf, proof.marker.label);
   verifyMembership(root, proof.marker);
@@ -357,12 +372,7 @@ export function lookupVerify(vrfKey: Uint8Array, root: Uint8Array, epoch: bigint
 
 // ---- history proofs (`key_history_verify`, complete history) ----
 
-interface UpdateProof {
-  epoch: bigint;
-  value: Uint8Array;
-  version: bigint;
-  existenceVrf: Uint8Array;
-  existence: MembershipProof;
+interface UpdateProof extends Existence {
   previousVrf: Uint8Array | null;
   previous: MembershipProof | null;
   commitmentNonce: Uint8Array;
@@ -386,11 +396,7 @@ export function decodeHistoryProof(bytes: Uint8Array): HistoryProof {
       const previousVrf = u.get(6)?.at(-1);
       const previous = u.get(7)?.at(-1);
       return {
-        epoch: intField(u, 1, "epoch"),
-        value: bytesField(u, 2, "value"),
-        version: intField(u, 3, "version"),
-        existenceVrf: bytesField(u, 4, "existence_vrf_proof"),
-        existence: membershipProof(bytesField(u, 5, "existence_proof")),
+        ...existenceFields(u),
         previousVrf: previousVrf instanceof Uint8Array ? previousVrf : null,
         previous: previous instanceof Uint8Array ? membershipProof(previous) : null,
         commitmentNonce: bytesField(u, 8, "commitment_nonce"),
@@ -476,12 +482,7 @@ export function keyHistoryVerify(vrfKey: Uint8Array, root: Uint8Array, epoch: bi
   for (const update of updates) {
     if (previousEpoch !== null && update.epoch > previousEpoch) throw failed("versions go down but their epochs do not");
     previousEpoch = update.epoch;
-    const commitment = H(i2osp(update.value), i2osp(update.commitmentNonce));
-    if (!equalBytes(H(commitment, u64(update.epoch)), update.existence.hashVal)) {
-      throw failed("a value's hash does not match its existence proof");
-    }
-    verifyLabel(vrfKey, akdLabel, true, update.version, update.existenceVrf, update.existence.label);
-    verifyMembership(root, update.existence);
+    verifyExistenceWithValue(vrfKey, root, akdLabel, update);
     if (update.version > 1n) {
       if (update.previous === null || update.previousVrf === null) throw failed("missing the previous version's proof");
       const stale = H(new Uint8Array([0])); // the stale value: H(EMPTY_VALUE)

@@ -1,6 +1,7 @@
 // `npm run bench`: bundles bench/page.ts with esbuild, serves it on loopback and runs it
 // in headless Chromium (Debian's, via playwright-core); prints a table with ratios to
 // the WebCrypto floor measured in the same run.
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
@@ -22,6 +23,8 @@ const script = bundle.outputFiles[0]!.contents;
 const server = createServer((request, response) => {
   if (request.url === "/bench.js") {
     response.writeHead(200, { "content-type": "text/javascript" }).end(script);
+  } else if (request.url === "/directory.json") {
+    response.writeHead(200, { "content-type": "application/json" }).end(readFileSync(join(packageDir, "..", "..", "docs", "vectors", "directory.json")));
   } else {
     response
       .writeHead(200, { "content-type": "text/html" })
