@@ -232,6 +232,11 @@ export class Client {
     });
   }
 
+  /** The newest key directory checkpoint this client accepted (signed bytes), if any. */
+  newestCheckpoint(): Promise<Uint8Array | null> {
+    return this.#checkpoints.read();
+  }
+
   /** The active cards of `identity` (pending resets left out). */
   async findCards(session: Session, identity: string): Promise<Card[]> {
     return (await this.search(session, [identity]))

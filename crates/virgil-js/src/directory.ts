@@ -313,3 +313,22 @@ export function historyAlarm(versions: ProvenVersion[], mine: Set<string>): stri
   const listed = [...foreign].map(([id, epoch]) => `${id.slice(0, 12)}… (epoch ${epoch})`).join(", ");
   return `ALARM: the key directory listed card(s) of yours that this device did not make: ${listed}`;
 }
+
+/**
+ * Compares this device's newest checkpoint with another device's (from its
+ * verification code, §13): both must be signed by the pinned service key and be of one
+ * directory; for one epoch they must be the same checkpoint (else the service signed two
+ * directories: a fork). Two different epochs cannot be tied to one chain without the
+ * audit's append-only proof, which this client does not check yet: said, not judged.
+ */
+export function compareCheckpoints(ours: Uint8Array | null, theirs: Uint8Array | null, serviceKeys: PublicKey[]): string {
+  if (ours === null || theirs === null) return "no key directory view to compare on one of the devices";
+  const mine = verifyCheckpoint(parseCheckpoint(ours), serviceKeys);
+  const other = verifyCheckpoint(parseCheckpoint(theirs), serviceKeys);
+  if (mine.directory !== other.directory) throw refused(`the other device follows directory ${JSON.stringify(other.directory)}, this one ${JSON.stringify(mine.directory)}`);
+  if (mine.epoch === other.epoch) {
+    if (!sameCheckpoint(mine, other)) throw refused(`ALARM: the cards service signed two different directories for epoch ${mine.epoch}: one for each device (a split view)`);
+    return `both devices see one key directory (epoch ${mine.epoch})`;
+  }
+  return `the devices saw epochs ${mine.epoch} and ${other.epoch}; compare again later, or run virgil audit to tie them to one chain`;
+}

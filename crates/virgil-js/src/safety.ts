@@ -3,7 +3,8 @@
  * other's real keys. Each half comes from one owner and a set of its cards' public keys.
  */
 import { sha512 } from "@noble/hashes/sha2.js";
-import { concat, utf8 } from "./encoding.js";
+import { concat, fromBase64, toBase64, utf8 } from "./encoding.js";
+import { VirgilError } from "./errors.js";
 import type { PublicKey } from "./keys.js";
 
 /** One side: an owner and its cards' public keys. */
@@ -51,4 +52,29 @@ export function safetyNumber(ours: SafetySide, theirs: SafetySide): string {
 /** The number in groups of five, as it is printed. */
 export function grouped(number: string): string {
   return number.match(/.{1,5}/g)?.join(" ") ?? "";
+}
+
+/** The start of every verification code (§13). */
+export const VERIFICATION_CODE_PREFIX = "virgil-verify:1:";
+
+/**
+ * The QR-ready verification code (§13): the safety number and this device's newest
+ * signed directory checkpoint (§14, or nothing), so that comparing two devices' codes
+ * also checks that both see one key directory.
+ */
+export function verificationCode(number: string, checkpoint: Uint8Array | null): string {
+  return `${VERIFICATION_CODE_PREFIX}${number}:${checkpoint === null ? "" : toBase64(checkpoint)}`;
+}
+
+/** Reads a verification code (surrounding white space ignored); `malformed` otherwise. */
+export function parseVerificationCode(text: string): { number: string; checkpoint: Uint8Array | null } {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith(VERIFICATION_CODE_PREFIX)) throw new VirgilError("malformed", "not a verification code (virgil-verify:1:…)");
+  const rest = trimmed.slice(VERIFICATION_CODE_PREFIX.length);
+  const colon = rest.indexOf(":");
+  if (colon < 0) throw new VirgilError("malformed", "a verification code has no checkpoint part");
+  const number = rest.slice(0, colon);
+  if (!/^[0-9]{60}$/.test(number)) throw new VirgilError("malformed", "a verification code's number is not 60 digits");
+  const encoded = rest.slice(colon + 1);
+  return { number, checkpoint: encoded === "" ? null : fromBase64(encoded) };
 }

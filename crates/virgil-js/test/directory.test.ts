@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PrivateKey, PublicKey, VirgilError, akd, concat, directory, fromBase64, fromHex, toBase64, toHex } from "../src/index.js";
+import { PrivateKey, PublicKey, VirgilError, akd, concat, directory, fromBase64, fromHex, parseVerificationCode, toBase64, toHex, verificationCode } from "../src/index.js";
 
 const vectors = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "docs", "vectors");
 const vector = JSON.parse(readFileSync(join(vectors, "checkpoint.json"), "utf8")) as Record<string, string | number>;
@@ -183,4 +183,23 @@ test("marker versions are akd's", () => {
   for (const [start, end, epoch, past, future] of cases) {
     assert.deepEqual(akd.markerVersions(BigInt(start), BigInt(end), BigInt(epoch)), { past: past.map(BigInt), future: future.map(BigInt) }, `${start} ${end} ${epoch}`);
   }
+});
+
+test("verification codes carry the checkpoint; comparing them catches a fork", async () => {
+  const service = PrivateKey.generate(1);
+  const number = "0".repeat(30) + "1".repeat(30);
+  const ours = fromBase64(checkpoint(service, 5, 1, 100));
+  const code = verificationCode(number, ours);
+  const parsed = parseVerificationCode(`  ${code}\n`);
+  assert.equal(parsed.number, number);
+  assert.equal(toHex(parsed.checkpoint!), toHex(ours));
+  assert.equal(parseVerificationCode(verificationCode(number, null)).checkpoint, null);
+  for (const bad of ["virgil-verify:2:" + number + ":", "virgil-verify:1:" + number.slice(1) + ":", "virgil-verify:1:" + number]) {
+    assert.throws(() => parseVerificationCode(bad), (e: VirgilError) => e.kind === "malformed");
+  }
+  const keys = [service.publicKey];
+  assert.match(directory.compareCheckpoints(ours, ours, keys), /one key directory \(epoch 5\)/);
+  assert.match(directory.compareCheckpoints(ours, fromBase64(checkpoint(service, 6, 2, 110)), keys), /epochs 5 and 6/);
+  assert.throws(() => directory.compareCheckpoints(ours, fromBase64(checkpoint(service, 5, 9, 100)), keys), /two different directories for epoch 5/);
+  assert.throws(() => directory.compareCheckpoints(ours, fromBase64(checkpoint(PrivateKey.generate(1), 5, 1, 100)), keys), /not signed/);
 });

@@ -125,6 +125,20 @@ test("two browsers and a CLI user chat through real servers; a key change is cau
     const aliceNumber = await alice.textContent("#safety-number");
     assert.match(aliceNumber ?? "", /^(\d{5} ){11}\d{5}$/);
     assert.equal(await bob.textContent("#safety-number"), aliceNumber, "both browsers show the same safety number");
+    // Their verification codes also carry each browser's newest signed checkpoint: alice
+    // pastes bob's and the page checks the number and that both see one directory.
+    const bobCode = (await bob.textContent("#verify-code")) ?? "";
+    assert.match(bobCode, /^virgil-verify:1:\d{60}:[A-Za-z0-9+/=]+$/);
+    await alice.fill("#their-code", bobCode);
+    await alice.click("#compare");
+    await alice.waitForFunction(() => (document.getElementById("compare-result")?.textContent ?? "") !== "");
+    assert.match((await alice.textContent("#compare-result")) ?? "", /the safety numbers match, and (both devices see one key directory \(epoch \d+\)|the devices saw epochs)/);
+    await screenshot(alice, "codes-compared");
+    const forged = bobCode.replace(/^(virgil-verify:1:)(\d)/, (_, prefix: string, digit: string) => `${prefix}${(Number(digit) + 1) % 10}`);
+    await alice.fill("#their-code", forged);
+    await alice.click("#compare");
+    await alice.waitForFunction(() => document.getElementById("compare-result")?.className === "bad");
+    assert.match((await alice.textContent("#compare-result")) ?? "", /the safety numbers differ/);
 
     // Step 3: carol uses the CLI; she and alice exchange messages both ways.
     const carol = cliUser(deployment, dir, "carol");
@@ -138,6 +152,11 @@ test("two browsers and a CLI user chat through real servers; a key change is cau
     await send(alice, "Hello carol, from the browser");
     const inbox = carol(["inbox"]);
     assert.ok(inbox.includes("Hello carol, from the browser"), inbox);
+    // The CLI reads the browser's verification code (§13): same number, one directory.
+    const aliceCode = (await alice.textContent("#verify-code")) ?? "";
+    const verified = carol(["contact", "verify", "alice", "--code", aliceCode]);
+    assert.match(verified, /the safety numbers match/);
+    assert.match(verified, /both devices see one key directory/);
     await screenshot(alice, "alice-and-the-cli");
 
     // Step 4: bob logs in on a new browser; the service refuses an unlinked second

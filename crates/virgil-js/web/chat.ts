@@ -17,8 +17,11 @@ import {
   VirgilError,
   envelope,
   fromBase64,
+  compareCheckpoints,
   grouped,
   historyAlarm,
+  parseVerificationCode,
+  verificationCode,
   isKeyChange,
   ownCardsCheck,
   safetyNumber,
@@ -150,6 +153,8 @@ async function openContact(identity: string, quiet = false): Promise<void> {
   } else if (isKeyChange(review)) {
     const accepted = [...review.known, ...review.linked];
     peer = { identity, cards: accepted, pending: cards };
+    // Stop sending before anything else is shown (or awaited).
+    element<HTMLButtonElement>("send").disabled = true;
     element("warning-text").textContent =
       `WARNING: ${identity}'s keys changed: ${review.unlinked.length} new card(s) not linked from any card you ` +
       `accepted. Someone may be impersonating them, or they set up a device without linking it.`;
@@ -181,11 +186,34 @@ async function number(identity: string, theirs: Card[]): Promise<string> {
 
 async function showSafety(): Promise<void> {
   if (peer === null) return;
-  const contact = await contacts.get(peer.identity);
-  element("safety-peer").textContent = peer.identity;
-  element("safety-number").textContent = grouped(await number(peer.identity, peer.cards));
+  // Everything computed first, then shown at once (a reader never sees a half update).
+  const { identity, cards } = peer;
+  const contact = await contacts.get(identity);
+  const digits = await number(identity, cards);
+  const code = verificationCode(digits, await client.newestCheckpoint());
+  element("safety-number").textContent = grouped(digits);
   element("verified-mark").textContent = contact?.verified === true ? "✓ verified" : "not verified";
+  element("verify-code").textContent = code;
+  element("safety-peer").textContent = identity;
   element("safety").hidden = false;
+}
+
+/** Compares the contact's verification code with this device's: the number, and one key directory. */
+async function compare(): Promise<void> {
+  if (peer === null) return;
+  const result = element("compare-result");
+  result.className = "";
+  try {
+    const theirs = parseVerificationCode(input("their-code").value);
+    if (theirs.number !== (await number(peer.identity, peer.cards))) {
+      throw new Error(`the safety numbers differ: one of you is not using the other's real keys; do not trust ${peer.identity} until you find out why`);
+    }
+    const directories = compareCheckpoints(await client.newestCheckpoint(), theirs.checkpoint, [PublicKey.fromBytes(fromBase64(config.cards_service_key))]);
+    result.textContent = `the safety numbers match, and ${directories}`;
+  } catch (error) {
+    result.className = "bad";
+    result.textContent = explain(error);
+  }
 }
 
 async function accept(): Promise<void> {
@@ -321,6 +349,10 @@ async function start(): Promise<void> {
   });
   element("accept").addEventListener("click", guarded(accept));
   element("reset").addEventListener("click", guarded(reset));
+  element("compare-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(compare)();
+  });
   element("verify").addEventListener(
     "click",
     guarded(async () => {
