@@ -66,6 +66,35 @@ pub struct DirectoryConfig {
     /// [`DEFAULT_EPOCH_INTERVAL_MS`]); a write is answered at once, and the next
     /// lookup of its owner waits for the epoch that publishes it.
     pub epoch_interval_ms: Option<u64>,
+    /// Audit requests a minute per client address (default
+    /// [`DEFAULT_AUDIT_RATE`]: each makes an append-only proof of up to 256 epochs,
+    /// the directory's most expensive answer); 0 turns the limit off.
+    pub audit_requests_per_minute: Option<u32>,
+    /// The audit burst per client address [default: a third of the per-minute rate].
+    pub audit_burst: Option<u32>,
+}
+
+/// The default audit rate per client address: 60 a minute, bursts of 20 (an auditor
+/// catching up asks for 256 epochs at a time: 15,360 epochs a minute, 50 times what
+/// the default interval makes).
+pub const DEFAULT_AUDIT_RATE: virgil_server::rate_limit::Rate = virgil_server::rate_limit::Rate {
+    per_minute: std::num::NonZeroU32::new(60).expect("non-zero"),
+    burst: std::num::NonZeroU32::new(20).expect("non-zero"),
+};
+
+impl DirectoryConfig {
+    /// The audit rate per client address (`None`: no limit), defaults filled in, values
+    /// checked.
+    pub fn audit_rate(
+        &self,
+    ) -> Result<Option<virgil_server::rate_limit::Rate>, virgil_server::ConfigError> {
+        virgil_server::limits::rate(
+            "directory.audit",
+            self.audit_requests_per_minute,
+            self.audit_burst,
+            DEFAULT_AUDIT_RATE,
+        )
+    }
 }
 
 /// The default epoch interval: a published card is provable within about this long.
@@ -216,5 +245,32 @@ impl Config {
                     .to_owned(),
             })?;
         virgil_server::keys::load_key_file(path, password, PASSWORD_VAR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_audit_rate_defaults_turns_off_and_names_its_key() {
+        let parse = |text: &str| toml::from_str::<DirectoryConfig>(text).unwrap();
+        assert_eq!(parse("").audit_rate().unwrap(), Some(DEFAULT_AUDIT_RATE));
+        assert_eq!(
+            parse("audit_requests_per_minute = 0").audit_rate().unwrap(),
+            None
+        );
+        assert_eq!(
+            parse("audit_requests_per_minute = 30")
+                .audit_rate()
+                .unwrap(),
+            virgil_server::rate_limit::Rate::new(30, 10)
+        );
+        let error = parse("audit_burst = 0")
+            .audit_rate()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("directory.audit_burst"), "{error}");
     }
 }

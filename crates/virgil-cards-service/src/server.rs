@@ -48,6 +48,9 @@ pub struct Service {
     service_key: PrivateKey,
     applications: Applications,
     per_account: Option<RateLimiter<(String, String)>>,
+    /// Audits per client address (the directory's most expensive answer, asked without
+    /// a token).
+    audits: Option<RateLimiter<std::net::IpAddr>>,
     backup_keys: BackupKeys,
     guess_policy: GuessPolicy,
     metrics: Arc<Metrics>,
@@ -65,6 +68,10 @@ impl Service {
             service_key,
             applications,
             per_account: Some(RateLimiter::new(Rate::PER_ACCOUNT, "this account")),
+            audits: Some(RateLimiter::new(
+                crate::config::DEFAULT_AUDIT_RATE,
+                "this address (audits)",
+            )),
             metrics: Arc::new(Metrics::for_server("cards-service")),
         }
     }
@@ -118,6 +125,14 @@ impl Service {
     /// client address.
     pub fn with_account_rate(mut self, rate: Option<Rate>) -> Self {
         self.per_account = rate.map(|rate| RateLimiter::new(rate, "this account"));
+        self
+    }
+
+    /// Limits audits (`POST /v1/directory/actions/audit`) to `rate` per client address;
+    /// `None`: only the per-address limit on every request. Default
+    /// [`crate::config::DEFAULT_AUDIT_RATE`].
+    pub fn with_audit_rate(mut self, rate: Option<Rate>) -> Self {
+        self.audits = rate.map(|rate| RateLimiter::new(rate, "this address (audits)"));
         self
     }
 }
@@ -581,11 +596,16 @@ async fn directory_history(
 }
 
 /// `POST /v1/directory/actions/audit`: no token (auditors are anyone); at most
-/// [`MAX_AUDIT_EPOCHS`] epochs per request.
+/// [`MAX_AUDIT_EPOCHS`] epochs per request, and the audit rate per client address
+/// ([`Service::with_audit_rate`]).
 async fn directory_audit(
     State(service): State<Arc<Service>>,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Bytes,
 ) -> Result<Json<AuditResponse>, ApiError> {
+    if let (Some(limiter), Some(client)) = (&service.audits, client) {
+        limiter.check(&virgil_server::rate_limit::client_key(client.0.0.ip()))?;
+    }
     let request: AuditRequest = parse_json(&body)?;
     if request.from == 0
         || request.from >= request.to
@@ -733,6 +753,7 @@ pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, S
     let applications = config.applications()?;
     let limits = config.limits.connection_limits()?;
     let account_rate = config.limits.account_rate()?;
+    let audit_rate = config.directory.audit_rate()?;
     let database_url = config.database_url();
     let store = CardStore::connect(database_url)
         .await
@@ -769,6 +790,7 @@ pub async fn build(config: &Config, service_key: PrivateKey) -> Result<Server, S
     let service = Service::new(store, service_key, applications)
         .with_directory(publisher, interval)
         .with_account_rate(account_rate)
+        .with_audit_rate(audit_rate)
         .with_reset_delay(reset_delay)
         .with_reset_cooldown(config.reset_cooldown_seconds.unwrap_or(reset_delay))
         .with_guess_policy(config.backup.policy());

@@ -234,3 +234,39 @@ fn an_account_over_its_rate_gets_429_and_others_do_not() {
         );
     }
 }
+
+/// Audits (the directory's most expensive answer, asked without a token) have their own
+/// rate per client address: over it, 429 `rate_limited`, while the same address's other
+/// requests are still answered.
+#[test]
+fn audits_over_their_rate_get_429_and_other_requests_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = virgil_testkit::servers::spawn_cards_service_configured(
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("cards.db").display()
+        ),
+        key(101),
+        &[("chat", key(100).public_key().clone())],
+        ConnectionLimits::without_rate_limit(),
+        |service| service.with_audit_rate(virgil_server::rate_limit::Rate::new(60, 3)),
+    );
+    let address = url.trim_start_matches("http://");
+    let audit = || {
+        request(
+            address,
+            "POST /v1/directory/actions/audit HTTP/1.1",
+            r#"{"from":1,"to":2}"#,
+        )
+    };
+    for _ in 0..3 {
+        let answer = audit();
+        assert!(!answer.starts_with("http/1.1 429"), "{answer}");
+    }
+    let answer = audit();
+    assert!(answer.starts_with("http/1.1 429"), "{answer}");
+    assert!(answer.contains("retry-after: "), "{answer}");
+    assert!(answer.contains("this address (audits)"), "{answer}");
+    let answer = request(address, "GET /v1/health HTTP/1.1", "");
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+}

@@ -57,7 +57,7 @@ impl LimitsConfig {
             limits.max_connections = max;
         }
         limits.per_client = rate(
-            "client",
+            "limits.client",
             self.client_requests_per_minute,
             self.client_burst,
             Rate::PER_CLIENT,
@@ -68,7 +68,7 @@ impl LimitsConfig {
     /// The per-account rate (`None`: no limit), defaults filled in, values checked.
     pub fn account_rate(&self) -> Result<Option<Rate>, ConfigError> {
         rate(
-            "account",
+            "limits.account",
             self.account_requests_per_minute,
             self.account_burst,
             Rate::PER_ACCOUNT,
@@ -87,8 +87,11 @@ fn seconds_in_range(key: &str, seconds: u64) -> Result<Duration, ConfigError> {
     }
 }
 
-fn rate(
-    who: &str,
+/// The rate set by `{key}_requests_per_minute` and `{key}_burst` (`key`: the setting's
+/// name, section included, e.g. `limits.client`), `default` where unset; `None` when the
+/// per-minute rate is 0 (no limit); the burst defaults to a third of the rate.
+pub fn rate(
+    key: &str,
     per_minute: Option<u32>,
     burst: Option<u32>,
     default: Rate,
@@ -100,8 +103,8 @@ fn rate(
     let burst = burst.unwrap_or((per_minute / 3).max(1));
     Rate::new(per_minute, burst).map(Some).ok_or_else(|| {
         ConfigError::invalid(
-            format!("limits.{who}_burst = 0"),
-            format!("a burst must be at least 1 (to turn the limit off, set {who}_requests_per_minute = 0)"),
+            format!("{key}_burst = 0"),
+            format!("a burst must be at least 1 (to turn the limit off, set {key}_requests_per_minute = 0)"),
         )
     })
 }
