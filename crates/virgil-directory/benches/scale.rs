@@ -9,7 +9,9 @@
 //!
 //! `VIRGIL_DIRECTORY_DB=FILE` (SQLite) keeps the database: a first run builds it, a second
 //! run over the same file only serves it (a fresh process: its peak RSS is the serving
-//! one). Lookups are made twice: cold (every VRF answer computed) and warm (remembered,
+//! one). `VIRGIL_DIRECTORY_DB=postgres://…/DATABASE` does the same on an existing, empty
+//! PostgreSQL database (the first run's root is kept in `DATABASE.root` in the system's
+//! temporary folder). Lookups are made twice: cold (every VRF answer computed) and warm (remembered,
 //! as for an identity looked up before).
 #![allow(
     missing_docs,
@@ -64,12 +66,30 @@ fn main() {
     let backend = std::env::var("VIRGIL_DIRECTORY_BACKEND").unwrap_or_else(|_| "sqlite".into());
     let dir = tempfile::tempdir().unwrap();
     let kept = std::env::var("VIRGIL_DIRECTORY_DB").ok();
-    let serve_only = kept
+    let kept_postgres = kept.as_deref().is_some_and(|k| k.starts_with("postgres"));
+    // Beside a kept database: the root before the audited epoch (the serving run audits
+    // the same epoch as the building one).
+    let root_file = kept.as_ref().map(|path| {
+        if kept_postgres {
+            let name = path.rsplit('/').next().unwrap_or("postgres");
+            std::env::temp_dir()
+                .join(format!("{name}.root"))
+                .display()
+                .to_string()
+        } else {
+            format!("{path}.root")
+        }
+    });
+    let serve_only = root_file
         .as_deref()
         .is_some_and(|path| std::path::Path::new(path).exists());
     let postgres;
     let url = if let Some(path) = &kept {
-        format!("sqlite://{path}?mode=rwc")
+        if kept_postgres {
+            path.clone()
+        } else {
+            format!("sqlite://{path}?mode=rwc")
+        }
     } else if backend == "postgres" {
         postgres = virgil_testkit::postgres::TempPostgres::new("virgil_directory_scale");
         postgres.url().to_owned()
@@ -103,9 +123,7 @@ fn main() {
             next = end;
         }
         let build = started.elapsed();
-        // One more epoch of 1,000 changes, for the audit row; the root before it is kept
-        // beside a kept database (the serving run audits the same epoch).
-        let root_file = kept.as_ref().map(|path| format!("{path}.root"));
+        // One more epoch of 1,000 changes, for the audit row.
         let mut before_root = keys.latest().await.unwrap().root;
         if serve_only {
             let saved = std::fs::read(root_file.as_ref().unwrap()).unwrap();

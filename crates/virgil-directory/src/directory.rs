@@ -36,7 +36,8 @@ impl From<akd::EpochHash> for EpochRoot {
     }
 }
 
-/// A lookup proof (akd's protobuf `LookupProof`) and the epoch it is for.
+/// A lookup proof (akd's protobuf `LookupProof`, encoded by
+/// [`virgil_card::directory::wire`]) and the epoch it is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lookup {
     /// The proof, encoded.
@@ -180,9 +181,7 @@ impl KeyDirectory {
     pub async fn lookup(&self, label: &[u8]) -> Result<Lookup, DirectoryError> {
         let (proof, at) = self.inner.lookup(AkdLabel(label.to_vec())).await?;
         let value = proof.value.0.clone();
-        let proof = akd::proto::specs::types::LookupProof::from(&proof)
-            .write_to_bytes()
-            .map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        let proof = virgil_card::directory::wire::encode_lookup_proof(&proof);
         Ok(Lookup {
             proof,
             value,
@@ -205,9 +204,7 @@ impl KeyDirectory {
             .inner
             .key_history(&AkdLabel(label.to_vec()), params)
             .await?;
-        let proof = akd::proto::specs::types::HistoryProof::from(&proof)
-            .write_to_bytes()
-            .map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        let proof = virgil_card::directory::wire::encode_history_proof(&proof);
         Ok((proof, at.into()))
     }
 

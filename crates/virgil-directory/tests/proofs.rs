@@ -176,8 +176,10 @@ const VECTORS: &str = concat!(
 /// `docs/vectors/directory.json` (docs/format.md §15): a small directory built the
 /// same way every time — the service key seed(42) = 42 × 32 (its VRF key derived as
 /// §14 says), then epochs of changes to bob, alice and eight others — with the lookup
-/// proofs of bob and alice and bob's complete history proof, as akd's protobuf, for
-/// independent implementations (crates/virgil-js checks them).
+/// proofs of bob and alice and bob's complete history proof, as the wire sends them
+/// (akd's protobuf, sibling labels and directions left out), and bob's lookup proof in
+/// akd's own encoding, which is refused, for independent implementations
+/// (crates/virgil-js checks them).
 async fn directory_vectors() -> serde_json::Value {
     use virgil_crypto::encoding::{to_base64, to_hex};
     let dir = tempfile::tempdir().unwrap();
@@ -230,8 +232,16 @@ async fn directory_vectors() -> serde_json::Value {
         .history(&directory::label(&owner("bob")), None)
         .await
         .unwrap();
+    let bob = keys.lookup(&directory::label(&owner("bob"))).await.unwrap();
+    let akd_encoding = {
+        use protobuf::Message as _;
+        let decoded = directory::wire::decode_lookup_proof(&bob.proof).unwrap();
+        akd::proto::specs::types::LookupProof::from(&decoded)
+            .write_to_bytes()
+            .unwrap()
+    };
     serde_json::json!({
-        "about": "a key directory (docs/format.md §15: akd 0.13, WhatsAppV1Configuration) of application \"chat\" built by crates/virgil-directory/tests/proofs.rs: epoch 1 adds bob and user0..user7, epoch 2 alice, epochs 3 and 4 change bob's entry. The VRF key is derived from the service key seed 42 × 32 (§14). Lookup proofs of bob and alice and bob's complete history proof (newest first: versions 3, 2, 1) verify against root and vrf_key at epoch; proofs are akd's protobuf, base64",
+        "about": "a key directory (docs/format.md §15: akd 0.13, WhatsAppV1Configuration) of application \"chat\" built by crates/virgil-directory/tests/proofs.rs: epoch 1 adds bob and user0..user7, epoch 2 alice, epochs 3 and 4 change bob's entry. The VRF key is derived from the service key seed 42 × 32 (§14). Lookup proofs of bob and alice and bob's complete history proof (newest first: versions 3, 2, 1) verify against root and vrf_key at epoch; proofs are akd's protobuf with each sibling proof's label and direction left out (format.md §15), base64",
         "app_id": "chat",
         "epoch": at.epoch,
         "root": to_hex(&at.root),
@@ -242,6 +252,11 @@ async fn directory_vectors() -> serde_json::Value {
             "entries_newest_first": bob_entries.iter().rev().map(|e| to_hex(&e.encode())).collect::<Vec<_>>(),
             "epochs_newest_first": [4, 3, 1],
             "proof_base64": to_base64(&history),
+        },
+        "refused": {
+            "about": "bob's lookup proof in akd's own protobuf encoding, with every sibling proof's label and direction, which the wire leaves out: refused (one encoding per proof)",
+            "identity": "bob",
+            "proof_base64": to_base64(&akd_encoding),
         },
     })
 }
@@ -284,4 +299,87 @@ fn directory_vectors_file_matches_the_code() {
             lookup["entry"].as_str().unwrap()
         );
     }
+    let refused = &stored["refused"];
+    let owner = CardIdentity::new("chat", refused["identity"].as_str().unwrap());
+    let proof =
+        virgil_crypto::encoding::from_base64(refused["proof_base64"].as_str().unwrap()).unwrap();
+    assert!(directory::verify_lookup(&checkpoint, &owner, &proof).is_err());
+}
+
+/// The wire encoding (format.md §15) leaves out each sibling proof's label and direction
+/// and the client restores them exactly: in trees of one identity (the root's empty
+/// child) and of hundreds, every lookup and history proof decodes to what akd made (its
+/// encoding again gives the same bytes), verifies, and is smaller than akd's own
+/// encoding; akd's own encoding, with the fields, is refused.
+#[test]
+fn the_wire_encoding_leaves_out_what_the_path_gives_and_restores_it_exactly() {
+    use protobuf::Message as _;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for (identities, epochs) in [(1usize, 1usize), (300, 3)] {
+            let dir = tempfile::tempdir().unwrap();
+            let keys = open_directory(dir.path()).await;
+            let owners: Vec<CardIdentity> = (0..identities)
+                .map(|n| CardIdentity::new("app", &format!("user{n}")))
+                .collect();
+            for epoch in 0..epochs {
+                keys.publish(
+                    owners
+                        .iter()
+                        .enumerate()
+                        .filter(|(n, _)| epoch == 0 || n % 3 == epoch)
+                        .map(|(n, owner)| {
+                            let card = u8::try_from((n + epoch) % 256).unwrap();
+                            (
+                                directory::label(owner),
+                                entry(&[(card, CardStatus::Active)]).encode(),
+                            )
+                        })
+                        .collect(),
+                )
+                .await
+                .unwrap();
+            }
+            let at = keys.latest().await.unwrap();
+            let checkpoint = Checkpoint {
+                directory: "cards.example".to_owned(),
+                epoch: at.epoch,
+                root: at.root,
+                vrf_key: keys.vrf_public_key().await.unwrap(),
+                published_at: 1_700_000_000,
+            };
+            let (mut ours, mut akds) = (0, 0);
+            for owner in &owners {
+                let lookup = keys.lookup(&directory::label(owner)).await.unwrap();
+                directory::verify_lookup(&checkpoint, owner, &lookup.proof).unwrap();
+                let decoded = directory::wire::decode_lookup_proof(&lookup.proof).unwrap();
+                assert_eq!(
+                    directory::wire::encode_lookup_proof(&decoded),
+                    lookup.proof
+                );
+                let plain = akd::proto::specs::types::LookupProof::from(&decoded)
+                    .write_to_bytes()
+                    .unwrap();
+                assert!(
+                    directory::wire::decode_lookup_proof(&plain).is_err(),
+                    "akd's own encoding, with the fields the wire leaves out"
+                );
+                ours += lookup.proof.len();
+                akds += plain.len();
+
+                let (history, _) = keys.history(&directory::label(owner), None).await.unwrap();
+                directory::verify_history(&checkpoint, owner, &history, None).unwrap();
+                let decoded = directory::wire::decode_history_proof(&history).unwrap();
+                assert_eq!(directory::wire::encode_history_proof(&decoded), history);
+                let plain = akd::proto::specs::types::HistoryProof::from(&decoded)
+                    .write_to_bytes()
+                    .unwrap();
+                assert!(directory::wire::decode_history_proof(&plain).is_err());
+            }
+            eprintln!(
+                "{identities} identities: lookup proofs {ours} B on the wire, {akds} B in akd's encoding"
+            );
+            assert!(ours < akds, "{ours} of {akds}");
+        }
+    });
 }

@@ -63,9 +63,12 @@ async fn verify_lookup(directory: &KeyDirectory, label: &[u8], value: &[u8]) -> 
     {
         let vrf = directory.vrf_public_key().await.unwrap();
         let lookup = directory.lookup(label).await.unwrap();
-        let proof = akd::proto::specs::types::LookupProof::parse_from_bytes(&lookup.proof)
-            .map(|proof| akd::LookupProof::try_from(&proof).unwrap())
-            .unwrap();
+        let proof = virgil_card::directory::wire::decode_lookup_proof(&lookup.proof).unwrap();
+        // One encoding per proof: decoding and encoding again gives the same bytes.
+        assert_eq!(
+            virgil_card::directory::wire::encode_lookup_proof(&proof),
+            lookup.proof
+        );
         assert_eq!(proof.value.0, value);
         akd::verify::lookup_verify::<Configuration>(
             &vrf,
@@ -136,8 +139,7 @@ async fn survives_a_restart_async(url: &str) {
             2
         );
         let (history, at) = reopened.history(b"alice", None).await.unwrap();
-        let history = akd::proto::specs::types::HistoryProof::parse_from_bytes(&history).unwrap();
-        let history = akd::HistoryProof::try_from(&history).unwrap();
+        let history = virgil_card::directory::wire::decode_history_proof(&history).unwrap();
         let vrf = reopened.vrf_public_key().await.unwrap();
         let results = akd::verify::key_history_verify::<Configuration>(
             &vrf,

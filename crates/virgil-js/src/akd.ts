@@ -136,20 +136,33 @@ function azksElement(bytes: Uint8Array): AzksElement {
   return { label: nodeLabel(bytesField(f, 1, "label")), value: digest(bytesField(f, 2, "value"), "a node value") };
 }
 
+/**
+ * A `MembershipProof` as the service sends it (format.md §15): each `SiblingProof` leaves
+ * out its `label` and `direction`, restored here from the proven node up: the parent is
+ * the longest common prefix of the node and its sibling (the root when the sibling is
+ * akd's empty node), the direction the node's bit at the parent's length. A sibling proof
+ * that carries either is refused.
+ */
 function membershipProof(bytes: Uint8Array): MembershipProof {
   const f = fields(bytes);
-  return {
-    label: nodeLabel(bytesField(f, 1, "label")),
-    hashVal: digest(bytesField(f, 2, "hash_val"), "hash_val"),
-    siblings: messages(f, 3).map((encoded) => {
-      const s = fields(encoded);
-      const direction = intField(s, 3, "direction") & 0xfn;
-      if (direction > 1n) throw bad(`invalid direction ${direction}`);
-      const first = messages(s, 2)[0];
-      if (first === undefined) throw bad("required field siblings missing");
-      return { label: nodeLabel(bytesField(s, 1, "label")), sibling: azksElement(first), right: direction === 1n };
-    }),
-  };
+  const label = nodeLabel(bytesField(f, 1, "label"));
+  const siblings = messages(f, 3).map((encoded) => {
+    const s = fields(encoded);
+    if (s.has(1) || s.has(3)) throw bad("a sibling proof carries a label or direction the encoding leaves out");
+    const first = messages(s, 2)[0];
+    if (first === undefined) throw bad("required field siblings missing");
+    return azksElement(first);
+  });
+  const steps: MembershipProof["siblings"] = [];
+  let current = label;
+  for (let i = siblings.length - 1; i >= 0; i--) {
+    const sibling = siblings[i]!;
+    const parent = sameLabel(sibling.label, EMPTY_LABEL) ? ROOT_LABEL : longestCommonPrefix(current, sibling.label);
+    if (parent.len >= current.len) throw bad("a sibling is not beside the node");
+    steps.unshift({ label: parent, sibling, right: bit(current, parent.len) === 1 });
+    current = parent;
+  }
+  return { label, hashVal: digest(bytesField(f, 2, "hash_val"), "hash_val"), siblings: steps };
 }
 
 function nonMembershipProof(bytes: Uint8Array): NonMembershipProof {

@@ -126,6 +126,7 @@ const tree = JSON.parse(readFileSync(join(vectors, "directory.json"), "utf8")) a
   vrf_key: string;
   lookups: { identity: string; label: string; entry: string; proof_base64: string }[];
   history: { entries_newest_first: string[]; epochs_newest_first: number[]; proof_base64: string };
+  refused: { identity: string; proof_base64: string };
 };
 
 test("the directory vector's lookup and history proofs verify, and nothing else does", () => {
@@ -161,6 +162,10 @@ test("the directory vector's lookup and history proofs verify, and nothing else 
     }
   }
   assert.ok(refused * 10 > bobProof.length * 9, `${refused} of ${bobProof.length}`);
+
+  // akd's own encoding, with the sibling proofs' labels and directions: refused (one
+  // encoding per proof, format.md §15).
+  assert.throws(() => akd.decodeLookupProof(fromBase64(tree.refused.proof_base64)), refusedKinds);
 
   const history = akd.keyHistoryVerify(vrf, root, epoch, fromHex(bob.label), akd.decodeHistoryProof(fromBase64(tree.history.proof_base64)));
   assert.deepEqual(history.map((h) => toHex(h.value)), tree.history.entries_newest_first);

@@ -17,8 +17,9 @@ use crate::{CardId, CardIdentity, CardStatus};
 use akd_core::AkdLabel;
 use akd_core::configuration::WhatsAppV1Configuration;
 use akd_core::verify::history::{HistoryParams, HistoryVerificationParams};
-use protobuf::Message as _;
 use std::collections::BTreeMap;
+
+pub mod wire;
 
 /// The akd configuration the directory uses (and every client verifies with).
 pub type Configuration = WhatsAppV1Configuration;
@@ -283,7 +284,7 @@ fn proof_failed(
     }
 }
 
-/// Verifies a lookup proof (akd's protobuf `LookupProof`) of `owner`'s current entry
+/// Verifies a lookup proof (akd's protobuf `LookupProof`, as [`wire`] sends it) of `owner`'s current entry
 /// against `checkpoint` (already verified as signed by the service key), and returns the
 /// entry it proves.
 pub fn verify_lookup(
@@ -296,10 +297,7 @@ pub fn verify_lookup(
             "lookup proof too long".to_owned(),
         ));
     }
-    let decoded = akd_core::proto::specs::types::LookupProof::parse_from_bytes(proof)
-        .map_err(|e| DirectoryProofError::Malformed(format!("lookup proof: {e}")))?;
-    let decoded = akd_core::LookupProof::try_from(&decoded)
-        .map_err(|e| DirectoryProofError::Malformed(format!("lookup proof: {e:?}")))?;
+    let decoded = wire::decode_lookup_proof(proof)?;
     let result = akd_core::verify::lookup_verify::<Configuration>(
         &checkpoint.vrf_key,
         checkpoint.root,
@@ -315,7 +313,7 @@ pub fn verify_lookup(
     })
 }
 
-/// Verifies a history proof (akd's protobuf `HistoryProof`, made with
+/// Verifies a history proof (akd's protobuf `HistoryProof`, as [`wire`] sends it, made with
 /// `most_recent`: the last that many versions, or all) of `owner`'s entries against
 /// `checkpoint`, and returns every version it proves, newest first.
 pub fn verify_history(
@@ -329,10 +327,7 @@ pub fn verify_history(
             "history proof too long".to_owned(),
         ));
     }
-    let decoded = akd_core::proto::specs::types::HistoryProof::parse_from_bytes(proof)
-        .map_err(|e| DirectoryProofError::Malformed(format!("history proof: {e}")))?;
-    let decoded = akd_core::HistoryProof::try_from(&decoded)
-        .map_err(|e| DirectoryProofError::Malformed(format!("history proof: {e:?}")))?;
+    let decoded = wire::decode_history_proof(proof)?;
     let history_params = match most_recent {
         Some(n) => HistoryParams::MostRecent(n),
         None => HistoryParams::Complete,
