@@ -233,12 +233,23 @@ async fn directory_vectors() -> serde_json::Value {
         .await
         .unwrap();
     let bob = keys.lookup(&directory::label(&owner("bob"))).await.unwrap();
-    let akd_encoding = {
+    let alice = keys
+        .lookup(&directory::label(&owner("alice")))
+        .await
+        .unwrap();
+    let (akd_encoding, marker_copy) = {
         use protobuf::Message as _;
         let decoded = directory::wire::decode_lookup_proof(&bob.proof).unwrap();
-        akd::proto::specs::types::LookupProof::from(&decoded)
-            .write_to_bytes()
-            .unwrap()
+        let mut alice =
+            akd::proto::specs::types::LookupProof::parse_from_bytes(&alice.proof).unwrap();
+        alice.marker_proof = alice.existence_proof.clone();
+        alice.marker_vrf_proof = alice.existence_vrf_proof.clone();
+        (
+            akd::proto::specs::types::LookupProof::from(&decoded)
+                .write_to_bytes()
+                .unwrap(),
+            alice.write_to_bytes().unwrap(),
+        )
     };
     serde_json::json!({
         "about": "a key directory (docs/format.md §15: akd 0.13, WhatsAppV1Configuration) of application \"chat\" built by crates/virgil-directory/tests/proofs.rs: epoch 1 adds bob and user0..user7, epoch 2 alice, epochs 3 and 4 change bob's entry. The VRF key is derived from the service key seed 42 × 32 (§14). Lookup proofs of bob and alice and bob's complete history proof (newest first: versions 3, 2, 1) verify against root and vrf_key at epoch; proofs are akd's protobuf with each sibling proof's label and direction left out (format.md §15), base64",
@@ -253,11 +264,18 @@ async fn directory_vectors() -> serde_json::Value {
             "epochs_newest_first": [4, 3, 1],
             "proof_base64": to_base64(&history),
         },
-        "refused": {
-            "about": "bob's lookup proof in akd's own protobuf encoding, with every sibling proof's label and direction, which the wire leaves out: refused (one encoding per proof)",
-            "identity": "bob",
-            "proof_base64": to_base64(&akd_encoding),
-        },
+        "refused": [
+            {
+                "about": "bob's lookup proof in akd's own protobuf encoding, with every sibling proof's label and direction, which the wire leaves out: refused (one encoding per proof)",
+                "identity": "bob",
+                "proof_base64": to_base64(&akd_encoding),
+            },
+            {
+                "about": "alice's lookup proof (version 1, its own marker) with the copy of its existence proof and VRF proof as the marker's, which the wire leaves out: refused",
+                "identity": "alice",
+                "proof_base64": to_base64(&marker_copy),
+            },
+        ],
     })
 }
 
@@ -299,11 +317,29 @@ fn directory_vectors_file_matches_the_code() {
             lookup["entry"].as_str().unwrap()
         );
     }
-    let refused = &stored["refused"];
-    let owner = CardIdentity::new("chat", refused["identity"].as_str().unwrap());
-    let proof =
-        virgil_crypto::encoding::from_base64(refused["proof_base64"].as_str().unwrap()).unwrap();
-    assert!(directory::verify_lookup(&checkpoint, &owner, &proof).is_err());
+    // bob is at version 3, whose marker is version 2: his proof carries the marker
+    // proof; alice is at version 1, her own marker: hers leaves it out.
+    let marker_of = |n: usize| {
+        use protobuf::Message as _;
+        let proof = virgil_crypto::encoding::from_base64(
+            stored["lookups"][n]["proof_base64"].as_str().unwrap(),
+        )
+        .unwrap();
+        akd::proto::specs::types::LookupProof::parse_from_bytes(&proof)
+            .unwrap()
+            .marker_proof
+            .is_some()
+    };
+    assert!(marker_of(0) && !marker_of(1));
+    for refused in stored["refused"].as_array().unwrap() {
+        let owner = CardIdentity::new("chat", refused["identity"].as_str().unwrap());
+        let proof = virgil_crypto::encoding::from_base64(refused["proof_base64"].as_str().unwrap())
+            .unwrap();
+        assert!(
+            directory::verify_lookup(&checkpoint, &owner, &proof).is_err(),
+            "{refused}"
+        );
+    }
 }
 
 /// The wire encoding (format.md §15) leaves out each sibling proof's label and direction
@@ -363,6 +399,20 @@ fn the_wire_encoding_leaves_out_what_the_path_gives_and_restores_it_exactly() {
                 assert!(
                     directory::wire::decode_lookup_proof(&plain).is_err(),
                     "akd's own encoding, with the fields the wire leaves out"
+                );
+                // Versions 1 and 2 are their own markers: the marker proof is left out,
+                // and sending its copy is refused.
+                let mut wire =
+                    akd::proto::specs::types::LookupProof::parse_from_bytes(&lookup.proof)
+                        .unwrap();
+                assert!(wire.marker_proof.is_none() && wire.marker_vrf_proof.is_none());
+                assert!(decoded.version <= 2);
+                wire.marker_proof = wire.existence_proof.clone();
+                wire.marker_vrf_proof = wire.existence_vrf_proof.clone();
+                assert!(
+                    directory::wire::decode_lookup_proof(&wire.write_to_bytes().unwrap())
+                        .is_err(),
+                    "a copy of the existence proof as the marker proof"
                 );
                 ours += lookup.proof.len();
                 akds += plain.len();

@@ -196,9 +196,23 @@ function existenceFields(f: Fields): Existence {
   };
 }
 
-/** Decodes akd's protobuf `LookupProof`. */
+/**
+ * Decodes akd's protobuf `LookupProof` as the service sends it (format.md §15): sibling
+ * labels and directions left out, and, when the marker is the proof's own version, the
+ * marker proof and its VRF proof too (copies of fields 4 and 5; sending the copies is
+ * refused).
+ */
 export function decodeLookupProof(bytes: Uint8Array): LookupProof {
   const f = fields(bytes);
+  if (!f.has(6) && !f.has(7)) {
+    f.set(6, [bytesField(f, 4, "existence_vrf_proof")]);
+    f.set(7, [bytesField(f, 5, "existence_proof")]);
+  } else if (
+    equalBytes(bytesField(f, 6, "marker_vrf_proof"), bytesField(f, 4, "existence_vrf_proof")) &&
+    equalBytes(bytesField(f, 7, "marker_proof"), bytesField(f, 5, "existence_proof"))
+  ) {
+    throw bad("the marker proof is a copy of the existence proof, which the encoding leaves out");
+  }
   return {
     ...existenceFields(f),
     markerVrf: bytesField(f, 6, "marker_vrf_proof"),

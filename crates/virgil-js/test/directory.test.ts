@@ -126,7 +126,7 @@ const tree = JSON.parse(readFileSync(join(vectors, "directory.json"), "utf8")) a
   vrf_key: string;
   lookups: { identity: string; label: string; entry: string; proof_base64: string }[];
   history: { entries_newest_first: string[]; epochs_newest_first: number[]; proof_base64: string };
-  refused: { identity: string; proof_base64: string };
+  refused: { identity: string; proof_base64: string }[];
 };
 
 test("the directory vector's lookup and history proofs verify, and nothing else does", () => {
@@ -163,9 +163,13 @@ test("the directory vector's lookup and history proofs verify, and nothing else 
   }
   assert.ok(refused * 10 > bobProof.length * 9, `${refused} of ${bobProof.length}`);
 
-  // akd's own encoding, with the sibling proofs' labels and directions: refused (one
-  // encoding per proof, format.md §15).
-  assert.throws(() => akd.decodeLookupProof(fromBase64(tree.refused.proof_base64)), refusedKinds);
+  // akd's own encoding (the sibling proofs' labels and directions), and a version-1
+  // proof with its marker copies: refused (one encoding per proof, format.md §15).
+  assert.equal(tree.refused.length, 2);
+  for (const refused of tree.refused) {
+    const label = tree.lookups.find((v) => v.identity === refused.identity)!.label;
+    assert.throws(() => verify(fromHex(label), fromBase64(refused.proof_base64)), refusedKinds, refused.identity);
+  }
 
   const history = akd.keyHistoryVerify(vrf, root, epoch, fromHex(bob.label), akd.decodeHistoryProof(fromBase64(tree.history.proof_base64)));
   assert.deepEqual(history.map((h) => toHex(h.value)), tree.history.entries_newest_first);
