@@ -17,12 +17,25 @@ use virgil_testkit::key;
 use virgil_testkit::servers::spawn_cards_service_configured;
 
 fn start(dir: &std::path::Path, limits: ConnectionLimits) -> String {
+    start_configured(dir, limits, |service| service)
+}
+
+/// The service on SQLite in `dir`, its host and port; `configure` sets its limits.
+fn start_configured(
+    dir: &std::path::Path,
+    limits: ConnectionLimits,
+    configure: impl FnOnce(
+        virgil_cards_service::server::Service,
+    ) -> virgil_cards_service::server::Service
+    + Send
+    + 'static,
+) -> String {
     let url = spawn_cards_service_configured(
         &format!("sqlite://{}?mode=rwc", dir.join("cards.db").display()),
         key(101),
         &[("chat", key(100).public_key().clone())],
         limits,
-        |service| service,
+        configure,
     );
     url.trim_start_matches("http://").to_owned()
 }
@@ -196,17 +209,11 @@ fn a_client_over_its_rate_gets_429_with_retry_after() {
 #[test]
 fn an_account_over_its_rate_gets_429_and_others_do_not() {
     let dir = tempfile::tempdir().unwrap();
-    let url = virgil_testkit::servers::spawn_cards_service_configured(
-        &format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("cards.db").display()
-        ),
-        key(101),
-        &[("chat", key(100).public_key().clone())],
+    let address = &start_configured(
+        dir.path(),
         ConnectionLimits::without_rate_limit(),
         |service| service.with_account_rate(virgil_server::rate_limit::Rate::new(60, 3)),
     );
-    let address = url.trim_start_matches("http://");
     let search_as = |subject: &str| {
         let token =
             virgil_api::token::issue(&key(100), "chat", subject, virgil_testkit::now(), 600);
@@ -241,17 +248,11 @@ fn an_account_over_its_rate_gets_429_and_others_do_not() {
 #[test]
 fn audits_over_their_rate_get_429_and_other_requests_do_not() {
     let dir = tempfile::tempdir().unwrap();
-    let url = virgil_testkit::servers::spawn_cards_service_configured(
-        &format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("cards.db").display()
-        ),
-        key(101),
-        &[("chat", key(100).public_key().clone())],
+    let address = &start_configured(
+        dir.path(),
         ConnectionLimits::without_rate_limit(),
         |service| service.with_audit_rate(virgil_server::rate_limit::Rate::new(60, 3)),
     );
-    let address = url.trim_start_matches("http://");
     let audit = || {
         request(
             address,

@@ -35,6 +35,20 @@ async fn open_directory(dir: &std::path::Path) -> KeyDirectory {
     .unwrap()
 }
 
+/// The directory's latest epoch and a checkpoint of it (unsigned: these tests check
+/// proofs, not signatures).
+async fn latest_checkpoint(keys: &KeyDirectory) -> (virgil_directory::EpochRoot, Checkpoint) {
+    let at = keys.latest().await.unwrap();
+    let checkpoint = Checkpoint {
+        directory: "cards.example".to_owned(),
+        epoch: at.epoch,
+        root: at.root,
+        vrf_key: keys.vrf_public_key().await.unwrap(),
+        published_at: 1_700_000_000,
+    };
+    (at, checkpoint)
+}
+
 #[test]
 fn proofs_of_the_service_verify_with_the_clients_functions_and_tampering_fails() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,14 +73,7 @@ fn proofs_of_the_service_verify_with_the_clients_functions_and_tampering_fails()
                 .await
                 .unwrap();
         }
-        let at = keys.latest().await.unwrap();
-        let checkpoint = Checkpoint {
-            directory: "cards.example".to_owned(),
-            epoch: at.epoch,
-            root: at.root,
-            vrf_key: keys.vrf_public_key().await.unwrap(),
-            published_at: 1_700_000_000,
-        };
+        let (at, checkpoint) = latest_checkpoint(&keys).await;
         let lookup = keys.lookup(&directory::label(&bob)).await.unwrap();
         assert_eq!(lookup.at, at);
         let proven = directory::verify_lookup(&checkpoint, &bob, &lookup.proof).unwrap();
@@ -376,14 +383,7 @@ fn the_wire_encoding_leaves_out_what_the_path_gives_and_restores_it_exactly() {
                 .await
                 .unwrap();
             }
-            let at = keys.latest().await.unwrap();
-            let checkpoint = Checkpoint {
-                directory: "cards.example".to_owned(),
-                epoch: at.epoch,
-                root: at.root,
-                vrf_key: keys.vrf_public_key().await.unwrap(),
-                published_at: 1_700_000_000,
-            };
+            let (_, checkpoint) = latest_checkpoint(&keys).await;
             let (mut ours, mut akds) = (0, 0);
             for owner in &owners {
                 let lookup = keys.lookup(&directory::label(owner)).await.unwrap();
