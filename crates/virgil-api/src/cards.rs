@@ -82,7 +82,8 @@ pub struct DirectoryProofs {
 pub struct IdentityProof {
     /// The identity (in the caller's application).
     pub identity: String,
-    /// akd's protobuf `LookupProof` (or `HistoryProof`, in a history answer), base64.
+    /// akd's protobuf `LookupProof` (or `HistoryProof`, in a history answer) in the wire
+    /// encoding of docs/format.md §15, base64.
     pub proof: String,
 }
 
@@ -105,7 +106,8 @@ pub struct HistoryRequest {
 pub struct HistoryResponse {
     /// The signed checkpoint the proof is for, base64.
     pub checkpoint: String,
-    /// akd's protobuf `HistoryProof` of every version, base64.
+    /// akd's protobuf `HistoryProof` of every version (docs/format.md §15's wire
+    /// encoding), base64.
     pub proof: String,
 }
 

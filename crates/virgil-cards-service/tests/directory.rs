@@ -78,6 +78,17 @@ impl Cards {
         .unwrap()
     }
 
+    /// Publishes `identity`'s card approved by the application (made with key `owner`).
+    fn publish(&self, identity: &str, owner: u8) -> Card {
+        let card = approved(identity, owner);
+        self.call(
+            "POST",
+            "/v1/cards",
+            Some(serde_json::to_value(card.to_json()).unwrap()),
+        );
+        card
+    }
+
     fn search(&self, identity: &str) -> Value {
         self.call(
             "POST",
@@ -110,12 +121,7 @@ fn proven(answer: &Value, identity: &str) -> (u64, directory::DirectoryEntry) {
 fn published_cards_are_provable_at_once(url: &str) {
     let cards = Cards::start(url);
     let started = Instant::now();
-    let alice = approved("alice", 1);
-    cards.call(
-        "POST",
-        "/v1/cards",
-        Some(serde_json::to_value(alice.to_json()).unwrap()),
-    );
+    let alice = cards.publish("alice", 1);
     let publish = started.elapsed();
     let answer = cards.search("alice");
     let (epoch, entry) = proven(&answer, "alice");
@@ -157,12 +163,7 @@ fn published_cards_are_provable_at_once(url: &str) {
 
     // A second service over the same database (a restart) continues the epochs.
     let again = Cards::start(url);
-    let bob = approved("bob", 2);
-    again.call(
-        "POST",
-        "/v1/cards",
-        Some(serde_json::to_value(bob.to_json()).unwrap()),
-    );
+    again.publish("bob", 2);
     let (later, entry) = proven(&again.search("bob"), "bob");
     assert!(later > epoch, "{later} after {epoch}");
     assert_eq!(entry.len(), 1);
@@ -181,22 +182,9 @@ fn published_cards_are_provable_at_once(url: &str) {
 fn every_lookup_sees_the_write_before_it(url: &str) {
     let cards = Cards::start(url);
     // Epochs come at most one per interval: after this one, the next write waits.
-    let first = approved("first", 9);
-    cards.call(
-        "POST",
-        "/v1/cards",
-        Some(serde_json::to_value(first.to_json()).unwrap()),
-    );
+    cards.publish("first", 9);
     let _ = cards.search("first");
-    let publish = |identity: &str, owner: u8| {
-        let card = approved(identity, owner);
-        cards.call(
-            "POST",
-            "/v1/cards",
-            Some(serde_json::to_value(card.to_json()).unwrap()),
-        );
-        card
-    };
+    let publish = |identity: &str, owner: u8| cards.publish(identity, owner);
     // Search, with an identity that has no change among those named.
     let alice = publish("alice", 1);
     let answer = cards.call(
@@ -280,12 +268,7 @@ fn proofs_made_while_epochs_are_written_all_verify(url: &str) {
     let cards = Cards::start(url);
     let seeded: Vec<String> = (0..24).map(|n| format!("seed{n}")).collect();
     for (n, identity) in seeded.iter().enumerate() {
-        let card = approved(identity, u8::try_from(10 + n).unwrap());
-        cards.call(
-            "POST",
-            "/v1/cards",
-            Some(serde_json::to_value(card.to_json()).unwrap()),
-        );
+        cards.publish(identity, u8::try_from(10 + n).unwrap());
     }
     let _ = cards.search(&seeded[0]);
     let writing = std::sync::atomic::AtomicBool::new(true);
@@ -318,12 +301,7 @@ fn proofs_made_while_epochs_are_written_all_verify(url: &str) {
             })
             .collect();
         for n in 0..60 {
-            let card = approved(&format!("writer{n}"), 200);
-            cards.call(
-                "POST",
-                "/v1/cards",
-                Some(serde_json::to_value(card.to_json()).unwrap()),
-            );
+            cards.publish(&format!("writer{n}"), 200);
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         writing.store(false, std::sync::atomic::Ordering::SeqCst);

@@ -28,7 +28,8 @@ const LABEL_MAGIC: &[u8; 5] = b"VGLI\x01";
 const ENTRY_MAGIC: &[u8; 5] = b"VGLE\x01";
 /// The most cards an entry may list (active and pending together).
 pub const MAX_ENTRY_CARDS: usize = 256;
-/// The longest lookup proof a client decodes (a real one is ~4 KiB).
+/// The longest lookup proof a client decodes (a real one is 2–4 KiB at a million
+/// identities).
 pub const MAX_LOOKUP_PROOF_LEN: usize = 64 * 1024;
 /// The longest history proof a client decodes.
 pub const MAX_HISTORY_PROOF_LEN: usize = 4 * 1024 * 1024;
@@ -284,9 +285,9 @@ fn proof_failed(
     }
 }
 
-/// Verifies a lookup proof (akd's protobuf `LookupProof`, as [`wire`] sends it) of `owner`'s current entry
-/// against `checkpoint` (already verified as signed by the service key), and returns the
-/// entry it proves.
+/// Verifies a lookup proof (akd's protobuf `LookupProof`, as [`wire`] sends it) of
+/// `owner`'s current entry against `checkpoint` (already verified as signed by the
+/// service key), and returns the entry it proves.
 pub fn verify_lookup(
     checkpoint: &Checkpoint,
     owner: &CardIdentity,
@@ -313,8 +314,8 @@ pub fn verify_lookup(
     })
 }
 
-/// Verifies a history proof (akd's protobuf `HistoryProof`, as [`wire`] sends it, made with
-/// `most_recent`: the last that many versions, or all) of `owner`'s entries against
+/// Verifies a history proof (akd's protobuf `HistoryProof`, as [`wire`] sends it, made
+/// with `most_recent`: the last that many versions, or all) of `owner`'s entries against
 /// `checkpoint`, and returns every version it proves, newest first.
 pub fn verify_history(
     checkpoint: &Checkpoint,
