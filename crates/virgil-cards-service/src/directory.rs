@@ -20,8 +20,7 @@ use virgil_card::CardIdentity;
 use virgil_card::checkpoint::{Checkpoint, SignedCheckpoint};
 use virgil_card::directory;
 use virgil_crypto::PrivateKey;
-use virgil_directory::Lookup;
-use virgil_directory::{DirectoryError, EpochRoot, KeyDirectory, VrfKey};
+use virgil_directory::{DirectoryError, EpochRoot, KeyDirectory, Lookup, Snapshot, VrfKey};
 use virgil_server::database::Backend;
 
 /// How many changed owners one epoch publishes at most.
@@ -68,7 +67,8 @@ pub struct Publisher {
     /// One epoch at a time in this process.
     publishing: Mutex<()>,
     /// Held for writing while an epoch is made and signed, for reading while an answer
-    /// gathers proofs: every proof of one answer is of the same, signed epoch.
+    /// gathers proofs from `keys` (when the snapshot cannot answer, and for audits):
+    /// every proof of one answer is of the same, signed epoch.
     epoch: RwLock<()>,
     /// Tickets handed to writes after their commit ([`Publisher::changed`]).
     tickets: AtomicU64,
@@ -83,6 +83,11 @@ pub struct Publisher {
     /// an owner at an epoch never changes, so an owner looked up again before the next
     /// epoch is answered from here; a new epoch empties it.
     proofs: std::sync::Mutex<(u64, std::collections::HashMap<CardIdentity, Option<Lookup>>)>,
+    /// The snapshot of the latest signed epoch that lookups and histories are answered
+    /// from, without the epoch lock: an epoch being made meanwhile does not hold them up.
+    snapshot: std::sync::Mutex<Option<Arc<Snapshot>>>,
+    /// One new snapshot at a time.
+    snapshotting: Mutex<()>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -128,6 +133,8 @@ impl Publisher {
             failing: std::sync::atomic::AtomicBool::new(false),
             wake: Notify::new(),
             proofs: std::sync::Mutex::default(),
+            snapshot: std::sync::Mutex::default(),
+            snapshotting: Mutex::new(()),
         };
         publisher.sign_missing().await?;
         Ok(publisher)
@@ -293,6 +300,13 @@ impl Publisher {
         {
             return Ok(Some((checkpoint, found)));
         }
+        match self.lookup_in_snapshot(owners).await {
+            Ok(Some(answer)) => return Ok(Some(answer)),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "answering from the directory instead of its snapshot");
+            }
+        }
         let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };
@@ -317,6 +331,91 @@ impl Publisher {
             found.extend(lookup.map(|lookup| (owner.clone(), lookup)));
         }
         Ok(Some((checkpoint, found)))
+    }
+
+    /// [`Publisher::lookup_all`] answered from the snapshot of the latest signed
+    /// epoch; `None` when there is none (nothing signed yet, or the stored tree is
+    /// ahead of the latest checkpoint: answered under the epoch lock instead).
+    async fn lookup_in_snapshot(
+        &self,
+        owners: &[CardIdentity],
+    ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
+        let Some((checkpoint, snapshot)) = self.latest_snapshot().await? else {
+            return Ok(None);
+        };
+        let epoch = checkpoint.checkpoint.epoch;
+        // Per owner: its kept proof (`Some(None)`: kept as not in the directory), or
+        // `None` when it must be made.
+        let kept: Vec<Option<Option<Lookup>>> = owners
+            .iter()
+            .map(|owner| match self.kept(std::slice::from_ref(owner)) {
+                Some((kept_at, kept)) if kept_at == epoch => {
+                    Some(kept.into_iter().next().map(|(_, lookup)| lookup))
+                }
+                _ => None,
+            })
+            .collect();
+        let labels: Vec<Vec<u8>> = owners
+            .iter()
+            .zip(&kept)
+            .filter(|(_, kept)| kept.is_none())
+            .map(|(owner, _)| directory::label(owner))
+            .collect();
+        let mut made = snapshot.lookups(&labels).await?.into_iter();
+        let mut found = Vec::with_capacity(owners.len());
+        for (owner, kept) in owners.iter().zip(kept) {
+            let lookup = match kept {
+                Some(kept) => kept,
+                None => {
+                    let lookup = made.next().flatten();
+                    self.keep_proof(epoch, owner, lookup.clone());
+                    lookup
+                }
+            };
+            found.extend(lookup.map(|lookup| (owner.clone(), lookup)));
+        }
+        Ok(Some((checkpoint, found)))
+    }
+
+    /// The latest signed checkpoint and a snapshot of its epoch (made now if the last
+    /// one is of another); `None` before the first epoch, or when the stored tree is
+    /// not at the checkpoint's epoch and root.
+    async fn latest_snapshot(
+        &self,
+    ) -> Result<Option<(SignedCheckpoint, Arc<Snapshot>)>, PublishError> {
+        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+            return Ok(None);
+        };
+        let of_checkpoint = |snapshot: &Snapshot| {
+            let at = snapshot.at();
+            at.epoch == checkpoint.checkpoint.epoch && at.root == checkpoint.checkpoint.root
+        };
+        let current = || {
+            self.snapshot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        };
+        if let Some(snapshot) = current()
+            && of_checkpoint(&snapshot)
+        {
+            return Ok(Some((checkpoint, snapshot)));
+        }
+        let _one_at_a_time = self.snapshotting.lock().await;
+        if let Some(snapshot) = current()
+            && of_checkpoint(&snapshot)
+        {
+            return Ok(Some((checkpoint, snapshot)));
+        }
+        let snapshot = Arc::new(self.keys.snapshot().await?);
+        if !of_checkpoint(&snapshot) {
+            return Ok(None);
+        }
+        *self
+            .snapshot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot.clone());
+        Ok(Some((checkpoint, snapshot)))
     }
 
     /// The epoch of the kept proofs and those of `owners` (the ones in the directory),
@@ -357,10 +456,24 @@ impl Publisher {
         owner: &CardIdentity,
     ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
         self.caught_up(std::slice::from_ref(owner)).await?;
+        let label = directory::label(owner);
+        match self.latest_snapshot().await {
+            Ok(Some((checkpoint, snapshot))) => match snapshot.history(&label, None).await {
+                Ok(proof) => return Ok(Some((checkpoint, proof))),
+                Err(DirectoryError::NotFound) => return Ok(None),
+                Err(error) => {
+                    tracing::debug!(%error, "answering from the directory instead of its snapshot");
+                }
+            },
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "answering from the directory instead of its snapshot");
+            }
+        }
         let Some((_epoch, checkpoint)) = self.latest_signed().await? else {
             return Ok(None);
         };
-        match self.keys.history(&directory::label(owner), None).await {
+        match self.keys.history(&label, None).await {
             Ok((proof, at)) => {
                 same_epoch(at.epoch, checkpoint.checkpoint.epoch)?;
                 Ok(Some((checkpoint, proof)))

@@ -64,6 +64,15 @@ pub enum DirectoryError {
     /// Anything else akd reported (a damaged tree, a VRF failure).
     #[error("directory: {0}")]
     Internal(String),
+    /// A [`Snapshot`]'s epoch is more than one epoch behind the stored tree: what it
+    /// read may be of a later epoch, so its answer was dropped. Take a new snapshot.
+    #[error("the snapshot of epoch {snapshot} is behind the stored epoch {stored}")]
+    Stale {
+        /// The snapshot's epoch.
+        snapshot: u64,
+        /// The stored tree's epoch.
+        stored: u64,
+    },
 }
 
 impl From<AkdError> for DirectoryError {
@@ -86,6 +95,52 @@ impl From<sqlx::Error> for DirectoryError {
 }
 
 type Inner = akd::Directory<Configuration, SqlStorage, VrfKey>;
+type ReadOnly = akd::directory::ReadOnlyDirectory<Configuration, SqlStorage, VrfKey>;
+
+fn lookup_answer(proof: &akd::LookupProof, at: akd::EpochHash) -> Lookup {
+    Lookup {
+        proof: virgil_card::directory::wire::encode_lookup_proof(proof),
+        value: proof.value.0.clone(),
+        at: at.into(),
+    }
+}
+
+fn history_params(most_recent: Option<usize>) -> HistoryParams {
+    match most_recent {
+        Some(n) => HistoryParams::MostRecent(n),
+        None => HistoryParams::Complete,
+    }
+}
+
+fn history_answer(proof: &akd::HistoryProof, at: akd::EpochHash) -> (Vec<u8>, EpochRoot) {
+    (
+        virgil_card::directory::wire::encode_history_proof(proof),
+        at.into(),
+    )
+}
+
+fn storage_manager(storage: SqlStorage, cache_bytes: usize) -> StorageManager<SqlStorage> {
+    StorageManager::new(
+        storage,
+        Some(Duration::from_secs(10 * 60)),
+        Some(cache_bytes),
+        Some(Duration::from_secs(60)),
+    )
+}
+
+/// The stored tree's latest epoch, read past `storage`'s cache.
+async fn stored_epoch(storage: &StorageManager<SqlStorage>) -> Result<u64, DirectoryError> {
+    match storage
+        .get_direct::<akd::Azks>(&akd::append_only_zks::DEFAULT_AZKS_KEY)
+        .await
+        .map_err(AkdError::Storage)?
+    {
+        akd::storage::types::DbRecord::Azks(azks) => Ok(azks.latest_epoch),
+        _ => Err(DirectoryError::Internal(
+            "the directory's root record is damaged".to_owned(),
+        )),
+    }
+}
 
 /// The verifiable key directory: labels (who) mapped to values (what), published in
 /// epochs, every answer with its proof.
@@ -95,6 +150,10 @@ pub struct KeyDirectory {
     vrf: VrfKey,
     /// The same storage manager (its cache is shared), to see another replica's epochs.
     storage: StorageManager<SqlStorage>,
+    /// The storage itself, for snapshots' own storage managers.
+    database: SqlStorage,
+    /// The cache size, at most (bytes), of the directory and of each snapshot.
+    cache_bytes: usize,
 }
 
 impl std::fmt::Debug for KeyDirectory {
@@ -112,12 +171,7 @@ impl KeyDirectory {
         cache_bytes: usize,
     ) -> Result<Self, DirectoryError> {
         let storage = SqlStorage::open(database).await?;
-        let manager = StorageManager::new(
-            storage,
-            Some(Duration::from_secs(10 * 60)),
-            Some(cache_bytes),
-            Some(Duration::from_secs(60)),
-        );
+        let manager = storage_manager(storage.clone(), cache_bytes);
         let inner = Inner::new(
             manager.clone(),
             vrf.clone(),
@@ -128,7 +182,26 @@ impl KeyDirectory {
             inner,
             vrf,
             storage: manager,
+            database: storage,
+            cache_bytes,
         })
+    }
+
+    /// A read-only [`Snapshot`] of the tree at its latest stored epoch, with a cache of
+    /// its own (at most the directory's cache size).
+    pub async fn snapshot(&self) -> Result<Snapshot, DirectoryError> {
+        let storage = storage_manager(self.database.clone(), self.cache_bytes);
+        let inner = ReadOnly::new(
+            storage.clone(),
+            self.vrf.clone(),
+            AzksParallelismConfig::default(),
+        )
+        .await?;
+        // ReadOnlyDirectory::new read the root record into the snapshot's cache, where
+        // akd keeps it apart and until the cache is flushed (never, for a snapshot):
+        // every answer of the snapshot is of this epoch.
+        let at = inner.get_epoch_hash().await?.into();
+        Ok(Snapshot { inner, storage, at })
     }
 
     /// Publishes `changes` (label, new value; each label at most once) as the next epoch,
@@ -148,17 +221,7 @@ impl KeyDirectory {
     /// The latest epoch in the database, bypassing the cache (another replica may have
     /// published since).
     pub async fn stored_epoch(&self) -> Result<u64, DirectoryError> {
-        match self
-            .storage
-            .get_direct::<akd::Azks>(&akd::append_only_zks::DEFAULT_AZKS_KEY)
-            .await
-            .map_err(AkdError::Storage)?
-        {
-            akd::storage::types::DbRecord::Azks(azks) => Ok(azks.latest_epoch),
-            _ => Err(DirectoryError::Internal(
-                "the directory's root record is damaged".to_owned(),
-            )),
-        }
+        stored_epoch(&self.storage).await
     }
 
     /// Drops the cached tree when another replica published an epoch since it was
@@ -180,13 +243,7 @@ impl KeyDirectory {
     /// The proof of `label`'s current value at the latest epoch.
     pub async fn lookup(&self, label: &[u8]) -> Result<Lookup, DirectoryError> {
         let (proof, at) = self.inner.lookup(AkdLabel(label.to_vec())).await?;
-        let value = proof.value.0.clone();
-        let proof = virgil_card::directory::wire::encode_lookup_proof(&proof);
-        Ok(Lookup {
-            proof,
-            value,
-            at: at.into(),
-        })
+        Ok(lookup_answer(&proof, at))
     }
 
     /// The proof of every value `label` has had (`most_recent`: only the last that
@@ -196,16 +253,11 @@ impl KeyDirectory {
         label: &[u8],
         most_recent: Option<usize>,
     ) -> Result<(Vec<u8>, EpochRoot), DirectoryError> {
-        let params = match most_recent {
-            Some(n) => HistoryParams::MostRecent(n),
-            None => HistoryParams::Complete,
-        };
         let (proof, at) = self
             .inner
-            .key_history(&AkdLabel(label.to_vec()), params)
+            .key_history(&AkdLabel(label.to_vec()), history_params(most_recent))
             .await?;
-        let proof = virgil_card::directory::wire::encode_history_proof(&proof);
-        Ok((proof, at.into()))
+        Ok(history_answer(&proof, at))
     }
 
     /// The proof that epoch `to` only added to epoch `from` (akd's protobuf
@@ -220,5 +272,128 @@ impl KeyDirectory {
     /// The VRF public key a client verifies label proofs with (32 bytes).
     pub async fn vrf_public_key(&self) -> Result<[u8; 32], DirectoryError> {
         Ok(self.vrf.public_key())
+    }
+}
+
+/// The directory as it was stored at one epoch, for answering while later epochs are
+/// published: a read-only akd directory over the same database, with a cache of its
+/// own, made after its epoch was stored.
+///
+/// A [`KeyDirectory`] shares one cache between its publishing and its proofs, and akd
+/// empties a publish's transaction before it puts the new nodes into that cache: a
+/// proof made meanwhile can put an older node back, and a later proof uses it. A
+/// snapshot never publishes, and every node it caches was read after its epoch was
+/// stored: a node of its epoch, or, when the next epoch was stored since, a node that
+/// keeps its previous state beside the new one (akd's `TreeNodeWithPreviousValue`),
+/// and the snapshot reads the previous one. An answer is only trusted while at most
+/// that one epoch was stored since; a later one ends the snapshot ([`DirectoryError::Stale`]).
+pub struct Snapshot {
+    inner: ReadOnly,
+    storage: StorageManager<SqlStorage>,
+    at: EpochRoot,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Snapshot {
+    /// The epoch and root every answer of this snapshot proves against.
+    pub fn at(&self) -> EpochRoot {
+        self.at
+    }
+
+    /// The lookup proof of each of `labels` (`None`: not in the directory at this
+    /// epoch), all at [`Snapshot::at`]; [`DirectoryError::Stale`] when two epochs or
+    /// more were stored while it was made.
+    pub async fn lookups(&self, labels: &[Vec<u8>]) -> Result<Vec<Option<Lookup>>, DirectoryError> {
+        let mut found = Vec::with_capacity(labels.len());
+        for label in labels {
+            match self.inner.lookup(AkdLabel(label.clone())).await {
+                Ok((proof, at)) => found.push(Some(self.of_this_epoch(lookup_answer(&proof, at))?)),
+                Err(error) => match DirectoryError::from(error) {
+                    DirectoryError::NotFound => found.push(None),
+                    other => return Err(self.stale_or(other).await),
+                },
+            }
+        }
+        self.fresh().await?;
+        Ok(found)
+    }
+
+    /// The proof of every value `label` has had, as [`KeyDirectory::history`] makes it,
+    /// at [`Snapshot::at`]; [`DirectoryError::Stale`] as for [`Snapshot::lookups`].
+    pub async fn history(
+        &self,
+        label: &[u8],
+        most_recent: Option<usize>,
+    ) -> Result<Vec<u8>, DirectoryError> {
+        let answer = self
+            .inner
+            .key_history(&AkdLabel(label.to_vec()), history_params(most_recent))
+            .await;
+        let (proof, at) = match answer {
+            Ok(answer) => history_answer(&answer.0, answer.1),
+            Err(error) => return Err(self.stale_or(DirectoryError::from(error)).await),
+        };
+        self.of_this_epoch(at)?;
+        self.fresh().await?;
+        Ok(proof)
+    }
+
+    fn of_this_epoch<T: HasEpoch>(&self, answer: T) -> Result<T, DirectoryError> {
+        if answer.epoch() == self.at.epoch {
+            Ok(answer)
+        } else {
+            Err(DirectoryError::Internal(format!(
+                "a snapshot of epoch {} answered at epoch {}",
+                self.at.epoch,
+                answer.epoch()
+            )))
+        }
+    }
+
+    /// `Stale` when more than one epoch was stored after this snapshot's.
+    /// Checked after the answer was made: each of its reads happened before, so a read
+    /// that saw an epoch after the next one means the stored epoch is past it now.
+    async fn fresh(&self) -> Result<(), DirectoryError> {
+        let stored = stored_epoch(&self.storage).await?;
+        if stored > self.at.epoch + 1 {
+            return Err(DirectoryError::Stale {
+                snapshot: self.at.epoch,
+                stored,
+            });
+        }
+        Ok(())
+    }
+
+    /// `error`, unless the snapshot went stale meanwhile (then the error may be of the
+    /// later epochs, and `Stale` says so).
+    async fn stale_or(&self, error: DirectoryError) -> DirectoryError {
+        match self.fresh().await {
+            Ok(()) => error,
+            Err(stale) => stale,
+        }
+    }
+}
+
+/// An answer that names its epoch.
+trait HasEpoch {
+    fn epoch(&self) -> u64;
+}
+
+impl HasEpoch for Lookup {
+    fn epoch(&self) -> u64 {
+        self.at.epoch
+    }
+}
+
+impl HasEpoch for EpochRoot {
+    fn epoch(&self) -> u64 {
+        self.epoch
     }
 }

@@ -15,6 +15,6 @@ pub mod directory;
 pub mod storage;
 pub mod vrf;
 
-pub use directory::{DirectoryError, EpochRoot, KeyDirectory, Lookup};
+pub use directory::{DirectoryError, EpochRoot, KeyDirectory, Lookup, Snapshot};
 pub use storage::SqlStorage;
 pub use vrf::VrfKey;

@@ -433,3 +433,83 @@ fn the_wire_encoding_leaves_out_what_the_path_gives_and_restores_it_exactly() {
         }
     });
 }
+
+/// A snapshot answers at its own epoch while the next one is stored (its nodes keep
+/// their previous state, and what it cached before is of its epoch), and refuses to
+/// answer once a second one is: then the nodes it reads may be of neither.
+#[test]
+fn a_snapshot_answers_at_its_epoch_while_the_next_is_stored_and_goes_stale_after_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let keys = open_directory(dir.path()).await;
+        let alice = CardIdentity::new("app", "alice");
+        let bob = CardIdentity::new("app", "bob");
+        let carol = CardIdentity::new("app", "carol");
+        let labels = [&alice, &bob, &carol].map(directory::label);
+        let version = |n: u8| entry(&[(n, CardStatus::Active)]);
+        keys.publish(vec![
+            (labels[0].clone(), version(1).encode()),
+            (labels[1].clone(), version(1).encode()),
+        ])
+        .await
+        .unwrap();
+        let (at, checkpoint) = latest_checkpoint(&keys).await;
+        let snapshot = keys.snapshot().await.unwrap();
+        assert_eq!(snapshot.at(), at);
+        // Its cache holds nodes of epoch 1 before the next epoch is stored.
+        let before = snapshot.lookups(&labels).await.unwrap();
+        assert!(before[2].is_none(), "carol is not in the directory");
+
+        keys.publish(vec![(labels[0].clone(), version(2).encode())])
+            .await
+            .unwrap();
+        let during = snapshot.lookups(&labels).await.unwrap();
+        assert_eq!(during, before, "a snapshot's proofs do not change");
+        for (owner, expected) in [(&alice, version(1)), (&bob, version(1))] {
+            let lookup = snapshot
+                .lookups(&[directory::label(owner)])
+                .await
+                .unwrap()
+                .remove(0)
+                .unwrap();
+            assert_eq!(lookup.at, at);
+            let proven = directory::verify_lookup(&checkpoint, owner, &lookup.proof).unwrap();
+            assert_eq!(proven.entry, expected);
+        }
+        let history = snapshot.history(&labels[0], None).await.unwrap();
+        let versions = directory::verify_history(&checkpoint, &alice, &history, None).unwrap();
+        assert_eq!(versions.len(), 1, "epoch 1 knows one version of alice");
+
+        keys.publish(vec![(labels[0].clone(), version(3).encode())])
+            .await
+            .unwrap();
+        for answer in [
+            snapshot.lookups(&labels[0..1]).await.map(|_| ()),
+            snapshot.lookups(&labels[2..3]).await.map(|_| ()),
+            snapshot.history(&labels[1], None).await.map(|_| ()),
+        ] {
+            assert!(
+                matches!(
+                    answer,
+                    Err(virgil_directory::DirectoryError::Stale {
+                        snapshot: 1,
+                        stored: 3
+                    })
+                ),
+                "{answer:?}"
+            );
+        }
+        let (now, checkpoint) = latest_checkpoint(&keys).await;
+        let renewed = keys.snapshot().await.unwrap();
+        assert_eq!(renewed.at(), now);
+        let lookup = renewed
+            .lookups(&labels[0..1])
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        let proven = directory::verify_lookup(&checkpoint, &alice, &lookup.proof).unwrap();
+        assert_eq!(proven.entry, version(3));
+    });
+}
