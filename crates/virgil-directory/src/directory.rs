@@ -170,7 +170,9 @@ impl KeyDirectory {
         vrf: VrfKey,
         cache_bytes: usize,
     ) -> Result<Self, DirectoryError> {
-        let storage = SqlStorage::open(database).await?;
+        let storage = SqlStorage::open(database)
+            .await?
+            .with_cache_bytes(cache_bytes);
         let manager = storage_manager(storage.clone(), cache_bytes);
         let inner = Inner::new(
             manager.clone(),
@@ -190,18 +192,36 @@ impl KeyDirectory {
     /// A read-only [`Snapshot`] of the tree at its latest stored epoch, with a cache of
     /// its own (at most the directory's cache size).
     pub async fn snapshot(&self) -> Result<Snapshot, DirectoryError> {
-        let storage = storage_manager(self.database.clone(), self.cache_bytes);
-        let inner = ReadOnly::new(
-            storage.clone(),
-            self.vrf.clone(),
-            AzksParallelismConfig::default(),
-        )
-        .await?;
-        // ReadOnlyDirectory::new read the root record into the snapshot's cache, where
-        // akd keeps it apart and until the cache is flushed (never, for a snapshot):
-        // every answer of the snapshot is of this epoch.
-        let at = inner.get_epoch_hash().await?.into();
-        Ok(Snapshot { inner, storage, at })
+        let mut attempt = 0;
+        loop {
+            // The shared node cache is made of this epoch first (emptied if another
+            // replica published), then the snapshot pins the stored root record: if an
+            // epoch was stored in between, the cache may be of the one before, so try
+            // again.
+            let stored = stored_epoch(&self.storage).await?;
+            self.database.sync(stored);
+            let storage = storage_manager(self.database.clone(), self.cache_bytes);
+            let inner = ReadOnly::new(
+                storage.clone(),
+                self.vrf.clone(),
+                AzksParallelismConfig::default(),
+            )
+            .await?;
+            // ReadOnlyDirectory::new read the root record into the snapshot's cache,
+            // where akd keeps it apart and until the cache is flushed (never, for a
+            // snapshot): every answer of the snapshot is of this epoch.
+            let at: EpochRoot = inner.get_epoch_hash().await?.into();
+            if at.epoch == stored {
+                return Ok(Snapshot { inner, storage, at });
+            }
+            attempt += 1;
+            if attempt == 3 {
+                return Err(DirectoryError::Stale {
+                    snapshot: stored,
+                    stored: at.epoch,
+                });
+            }
+        }
     }
 
     /// Publishes `changes` (label, new value; each label at most once) as the next epoch,
@@ -228,7 +248,9 @@ impl KeyDirectory {
     /// read; says whether it did. Call it only while no proof is being made or epoch
     /// published in this process (akd's cache may not be flushed under them).
     pub async fn refresh(&self) -> Result<bool, DirectoryError> {
-        if self.stored_epoch().await? == self.latest().await?.epoch {
+        let stored = self.stored_epoch().await?;
+        self.database.sync(stored);
+        if stored == self.latest().await?.epoch {
             return Ok(false);
         }
         self.storage.flush_cache().await;

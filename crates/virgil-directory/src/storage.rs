@@ -24,6 +24,7 @@ use akd::{AkdLabel, AkdValue, NodeLabel};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use virgil_server::database::Database;
 
 /// The version byte in front of every stored record's encoding.
@@ -63,7 +64,85 @@ pub(crate) fn schema(bytes: &str) -> [String; 3] {
 #[derive(Clone, Debug)]
 pub struct SqlStorage {
     database: Database,
+    nodes: Arc<Mutex<NodeCache>>,
 }
+
+/// The tree nodes read and written through one [`SqlStorage`] (and its clones: the
+/// publisher's storage manager and every snapshot's), kept as the database has them.
+///
+/// akd's own cache is per storage manager, and its publish empties its transaction
+/// before it puts the new nodes into that cache, so a read meanwhile can put an older
+/// node back. This one cannot hold an older node: a write replaces the nodes it wrote
+/// after its commit and bumps the generation, and a read only keeps what it read if no
+/// write (or emptying) happened since it started. Epochs another replica wrote are
+/// noticed by [`SqlStorage::sync`], which empties it.
+#[derive(Debug, Default)]
+struct NodeCache {
+    /// Bumped by every write and every emptying.
+    generation: u64,
+    /// The stored epoch the nodes were read at or after (`None`: unknown, and empty).
+    epoch: Option<u64>,
+    nodes: HashMap<Vec<u8>, DbRecord>,
+    /// How many nodes it holds at most; when full, it is emptied.
+    capacity: usize,
+}
+
+impl NodeCache {
+    fn sync(&mut self, epoch: u64) {
+        if self.epoch != Some(epoch) {
+            self.empty(Some(epoch));
+        }
+    }
+
+    fn empty(&mut self, epoch: Option<u64>) {
+        self.nodes.clear();
+        self.generation += 1;
+        self.epoch = epoch;
+    }
+
+    /// After a write of `written` (with the root record of `epoch`, if any), committed
+    /// or not (`ok`). Also after a failed commit, which may have happened: what was
+    /// read before it is not kept.
+    fn written(&mut self, epoch: Option<u64>, ok: bool, written: Vec<(Vec<u8>, DbRecord)>) {
+        self.generation += 1;
+        match epoch {
+            // The cache was of the epoch before: every node it holds and this write
+            // did not change is still current.
+            Some(epoch) if ok && self.epoch == epoch.checked_sub(1) => self.epoch = Some(epoch),
+            Some(epoch) => self.empty(ok.then_some(epoch)),
+            None if !ok => self.empty(None),
+            None => {}
+        }
+        if ok {
+            for (id, record) in written {
+                self.keep(id, record);
+            }
+        }
+    }
+
+    /// After a read of `records` that started at `generation`: kept unless a write or
+    /// an emptying happened since (then they may be older than the database's).
+    fn read(&mut self, generation: u64, records: &[DbRecord]) {
+        if self.generation == generation {
+            for record in records {
+                self.keep(record.get_full_binary_id(), record.clone());
+            }
+        }
+    }
+
+    fn keep(&mut self, id: Vec<u8>, record: DbRecord) {
+        if self.capacity == 0 || matches!(record, DbRecord::Azks(_) | DbRecord::ValueState(_)) {
+            return;
+        }
+        if self.nodes.len() >= self.capacity && !self.nodes.contains_key(&id) {
+            self.nodes.clear();
+        }
+        self.nodes.insert(id, record);
+    }
+}
+
+/// About how many bytes a cached tree node takes.
+const NODE_BYTES: usize = 512;
 
 impl SqlStorage {
     /// The directory's storage in `database`; creates its tables if they are missing.
@@ -73,7 +152,28 @@ impl SqlStorage {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
         database.commit(tx).await?;
-        Ok(Self { database })
+        Ok(Self {
+            database,
+            nodes: Arc::new(Mutex::new(NodeCache::default())),
+        })
+    }
+
+    /// The same storage, keeping at most about `bytes` of tree nodes in memory
+    /// (shared by its clones; none by default).
+    pub fn with_cache_bytes(self, bytes: usize) -> Self {
+        self.cache().capacity = bytes / NODE_BYTES;
+        self
+    }
+
+    /// Tells the node cache that the stored tree is at `epoch` (read past every cache):
+    /// when the cache was filled at another epoch (another replica published), it is
+    /// emptied. Call it before making proofs at `epoch`.
+    pub fn sync(&self, epoch: u64) {
+        self.cache().sync(epoch);
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, NodeCache> {
+        self.nodes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The database it is stored in.
@@ -153,12 +253,31 @@ impl SqlStorage {
     async fn write(&self, records: Vec<DbRecord>) -> Result<(), StorageError> {
         let mut nodes = Vec::new();
         let mut values = Vec::new();
+        let mut written = Vec::new();
+        let mut epoch = None;
         for record in records {
             match record {
                 DbRecord::ValueState(state) => values.push(state),
-                other => nodes.push((other.get_full_binary_id(), encode(&other)?)),
+                other => {
+                    if let DbRecord::Azks(azks) = &other {
+                        epoch = Some(azks.latest_epoch);
+                    }
+                    let id = other.get_full_binary_id();
+                    nodes.push((id.clone(), encode(&other)?));
+                    written.push((id, other));
+                }
             }
         }
+        let result = self.write_rows(&nodes, &values).await;
+        self.cache().written(epoch, result.is_ok(), written);
+        result
+    }
+
+    async fn write_rows(
+        &self,
+        nodes: &[(Vec<u8>, Vec<u8>)],
+        values: &[ValueState],
+    ) -> Result<(), StorageError> {
         let mut tx = self.database.begin_write().await.map_err(sql)?;
         for chunk in nodes.chunks(ROWS_PER_STATEMENT) {
             let rows = (0..chunk.len())
@@ -202,6 +321,28 @@ impl SqlStorage {
     }
 
     async fn records(&self, ids: &[Vec<u8>]) -> Result<Vec<DbRecord>, StorageError> {
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::with_capacity(ids.len());
+        let generation = {
+            let cache = self.cache();
+            for id in ids {
+                match cache.nodes.get(id) {
+                    Some(record) => found.push(record.clone()),
+                    None => missing.push(id.clone()),
+                }
+            }
+            cache.generation
+        };
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = self.read_records(&missing).await?;
+        self.cache().read(generation, &read);
+        found.extend(read);
+        Ok(found)
+    }
+
+    async fn read_records(&self, ids: &[Vec<u8>]) -> Result<Vec<DbRecord>, StorageError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let statement = format!(
@@ -361,5 +502,87 @@ impl AkdDatabase for SqlStorage {
             .into_iter()
             .map(|(label, state)| (label, (state.version, state.value)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use akd::tree_node::{TreeNode, TreeNodeType, TreeNodeWithPreviousValue};
+
+    fn node(epoch: u64) -> DbRecord {
+        let label = NodeLabel::new([7; 32], 256);
+        DbRecord::TreeNode(TreeNodeWithPreviousValue {
+            label,
+            latest_node: TreeNode {
+                label,
+                last_epoch: epoch,
+                min_descendant_epoch: epoch,
+                parent: NodeLabel::root(),
+                node_type: TreeNodeType::Leaf,
+                left_child: None,
+                right_child: None,
+                hash: akd::AzksValue([0; 32]),
+            },
+            previous_node: None,
+        })
+    }
+
+    fn cached(cache: &NodeCache) -> Option<u64> {
+        match cache.nodes.get(&node(0).get_full_binary_id()) {
+            Some(DbRecord::TreeNode(node)) => Some(node.latest_node.last_epoch),
+            _ => None,
+        }
+    }
+
+    fn cache() -> NodeCache {
+        NodeCache {
+            capacity: 100,
+            ..NodeCache::default()
+        }
+    }
+
+    #[test]
+    fn a_read_that_started_before_a_write_does_not_put_back_what_it_replaced() {
+        let mut cache = cache();
+        cache.sync(1);
+        let started = cache.generation;
+        // The publish of epoch 2 commits while the read is under way…
+        cache.written(Some(2), true, vec![(node(2).get_full_binary_id(), node(2))]);
+        // …and the read, which got the node of epoch 1, ends after it.
+        cache.read(started, &[node(1)]);
+        assert_eq!(cached(&cache), Some(2));
+        assert_eq!(cache.epoch, Some(2));
+
+        // A read after the write keeps what it read.
+        let started = cache.generation;
+        cache.nodes.clear();
+        cache.read(started, &[node(2)]);
+        assert_eq!(cached(&cache), Some(2));
+    }
+
+    #[test]
+    fn an_epoch_another_replica_wrote_empties_the_cache() {
+        let mut cache = cache();
+        cache.sync(1);
+        let started = cache.generation;
+        cache.read(started, &[node(1)]);
+        assert_eq!(cached(&cache), Some(1));
+        cache.sync(1);
+        assert_eq!(cached(&cache), Some(1), "the same epoch keeps it");
+        let started = cache.generation;
+        cache.sync(3);
+        assert_eq!(cached(&cache), None);
+        cache.read(started, &[node(1)]);
+        assert_eq!(cached(&cache), None, "read before the emptying");
+        // A write that does not follow the cache's epoch (another replica wrote the
+        // one between) empties it too, as does a failed one.
+        cache.read(cache.generation, &[node(1)]);
+        cache.written(Some(5), true, vec![]);
+        assert_eq!((cached(&cache), cache.epoch), (None, Some(5)));
+        cache.read(cache.generation, &[node(1)]);
+        cache.written(None, false, vec![]);
+        assert_eq!((cached(&cache), cache.epoch), (None, None));
     }
 }

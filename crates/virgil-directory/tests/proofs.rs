@@ -513,3 +513,41 @@ fn a_snapshot_answers_at_its_epoch_while_the_next_is_stored_and_goes_stale_after
         assert_eq!(proven.entry, version(3));
     });
 }
+
+/// Two replicas over one database: the one that does not publish answers from
+/// snapshots of the epochs the other stored, never from nodes it cached before them.
+#[test]
+fn a_replicas_snapshots_follow_the_epochs_another_replica_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let publisher = open_directory(dir.path()).await;
+        let reader = open_directory(dir.path()).await;
+        let alice = CardIdentity::new("app", "alice");
+        let label = directory::label(&alice);
+        for n in 1..=4u8 {
+            publisher
+                .publish(vec![(
+                    label.clone(),
+                    entry(&[(n, CardStatus::Active)]).encode(),
+                )])
+                .await
+                .unwrap();
+            // The reader's snapshot of this epoch, after it cached the last one's nodes.
+            let snapshot = reader.snapshot().await.unwrap();
+            let (at, checkpoint) = latest_checkpoint(&publisher).await;
+            assert_eq!(snapshot.at(), at);
+            let lookup = snapshot
+                .lookups(std::slice::from_ref(&label))
+                .await
+                .unwrap()
+                .remove(0);
+            let proven =
+                directory::verify_lookup(&checkpoint, &alice, &lookup.unwrap().proof).unwrap();
+            assert_eq!(proven.entry, entry(&[(n, CardStatus::Active)]));
+            let history = snapshot.history(&label, None).await.unwrap();
+            let versions = directory::verify_history(&checkpoint, &alice, &history, None).unwrap();
+            assert_eq!(versions.len(), usize::from(n));
+        }
+    });
+}
