@@ -294,13 +294,15 @@ impl Publisher {
         // that clears the changes it published, so once `caught_up` saw an owner's
         // change gone, this read sees its epoch, and proofs kept for an older one are
         // not used.
+        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+            return Ok(None);
+        };
         if let Some((kept_at, found)) = self.kept(owners)
-            && let Some(checkpoint) = self.store.checkpoint(None).await?
             && checkpoint.checkpoint.epoch == kept_at
         {
             return Ok(Some((checkpoint, found)));
         }
-        match self.lookup_in_snapshot(owners).await {
+        match self.lookup_in_snapshot(checkpoint, owners).await {
             Ok(Some(answer)) => return Ok(Some(answer)),
             Ok(None) => {}
             Err(error) => {
@@ -338,9 +340,10 @@ impl Publisher {
     /// ahead of the latest checkpoint: answered under the epoch lock instead).
     async fn lookup_in_snapshot(
         &self,
+        checkpoint: SignedCheckpoint,
         owners: &[CardIdentity],
     ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
-        let Some((checkpoint, snapshot)) = self.latest_snapshot().await? else {
+        let Some(snapshot) = self.snapshot_of(&checkpoint).await? else {
             return Ok(None);
         };
         let epoch = checkpoint.checkpoint.epoch;
@@ -377,15 +380,12 @@ impl Publisher {
         Ok(Some((checkpoint, found)))
     }
 
-    /// The latest signed checkpoint and a snapshot of its epoch (made now if the last
-    /// one is of another); `None` before the first epoch, or when the stored tree is
-    /// not at the checkpoint's epoch and root.
-    async fn latest_snapshot(
+    /// A snapshot of `checkpoint`'s epoch (made now if the last one is of another);
+    /// `None` when the stored tree is not at the checkpoint's epoch and root.
+    async fn snapshot_of(
         &self,
-    ) -> Result<Option<(SignedCheckpoint, Arc<Snapshot>)>, PublishError> {
-        let Some(checkpoint) = self.store.checkpoint(None).await? else {
-            return Ok(None);
-        };
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Option<Arc<Snapshot>>, PublishError> {
         let of_checkpoint = |snapshot: &Snapshot| {
             let at = snapshot.at();
             at.epoch == checkpoint.checkpoint.epoch && at.root == checkpoint.checkpoint.root
@@ -399,13 +399,13 @@ impl Publisher {
         if let Some(snapshot) = current()
             && of_checkpoint(&snapshot)
         {
-            return Ok(Some((checkpoint, snapshot)));
+            return Ok(Some(snapshot));
         }
         let _one_at_a_time = self.snapshotting.lock().await;
         if let Some(snapshot) = current()
             && of_checkpoint(&snapshot)
         {
-            return Ok(Some((checkpoint, snapshot)));
+            return Ok(Some(snapshot));
         }
         let snapshot = Arc::new(self.keys.snapshot().await?);
         if !of_checkpoint(&snapshot) {
@@ -415,7 +415,7 @@ impl Publisher {
             .snapshot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot.clone());
-        Ok(Some((checkpoint, snapshot)))
+        Ok(Some(snapshot))
     }
 
     /// The epoch of the kept proofs and those of `owners` (the ones in the directory),
@@ -457,8 +457,11 @@ impl Publisher {
     ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
         self.caught_up(std::slice::from_ref(owner)).await?;
         let label = directory::label(owner);
-        match self.latest_snapshot().await {
-            Ok(Some((checkpoint, snapshot))) => match snapshot.history(&label, None).await {
+        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+            return Ok(None);
+        };
+        match self.snapshot_of(&checkpoint).await {
+            Ok(Some(snapshot)) => match snapshot.history(&label, None).await {
                 Ok(proof) => return Ok(Some((checkpoint, proof))),
                 Err(DirectoryError::NotFound) => return Ok(None),
                 Err(error) => {
