@@ -14,9 +14,15 @@ use virgil_server::database::Database;
 /// leaf hashing). A client verifies with the same one.
 pub type Configuration = akd::WhatsAppV1Configuration;
 
-/// The tree nodes kept in memory between requests, at most (bytes). The tree itself
-/// lives in the database; this bounds the cache, not the directory.
+/// The tree nodes kept in memory between requests, at most (bytes), in each of the
+/// publisher's akd cache and the node cache below akd that every snapshot shares (a
+/// snapshot's own akd cache gets an eighth). The tree itself lives in the database;
+/// this bounds the caches, not the directory.
 pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// A snapshot's own akd cache is at most this share of the cache size (the tree nodes
+/// are cached once, for the publisher and every snapshot, in [`SqlStorage`]).
+const SNAPSHOT_CACHE_SHARE: usize = 8;
 
 /// An epoch and its root hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,8 +195,8 @@ impl KeyDirectory {
         })
     }
 
-    /// A read-only [`Snapshot`] of the tree at its latest stored epoch, with a cache of
-    /// its own (at most the directory's cache size).
+    /// A read-only [`Snapshot`] of the tree at its latest stored epoch, with an akd
+    /// cache of its own (an eighth of the directory's cache size).
     pub async fn snapshot(&self) -> Result<Snapshot, DirectoryError> {
         let mut attempt = 0;
         loop {
@@ -200,7 +206,12 @@ impl KeyDirectory {
             // again.
             let stored = stored_epoch(&self.storage).await?;
             self.database.sync(stored);
-            let storage = storage_manager(self.database.clone(), self.cache_bytes);
+            // Its own akd cache holds the root record and what its answers read again;
+            // the nodes themselves are cached below, once for every snapshot.
+            let storage = storage_manager(
+                self.database.clone(),
+                self.cache_bytes / SNAPSHOT_CACHE_SHARE,
+            );
             let inner = ReadOnly::new(
                 storage.clone(),
                 self.vrf.clone(),
