@@ -1,7 +1,8 @@
 //! The cards service's verifiable key directory (issue 29): Meta's auditable key
 //! directory ([`akd`], WhatsApp's configuration) stored in the service's own SQL
 //! database, SQLite or PostgreSQL ([`storage::SqlStorage`]), and wrapped as a
-//! [`KeyDirectory`] whose answers are proofs in akd's protobuf encoding.
+//! [`KeyDirectory`] whose answers are proofs in akd's protobuf encoding, and answered
+//! while the next epoch is written from a read-only [`Snapshot`] of the last one.
 //!
 //! What the labels and values are (an identity, the set of its cards and their
 //! statuses) is the card model's business (`virgil_card::directory`); this crate stores,
