@@ -9,7 +9,9 @@
 //! `cargo bench -p virgil-cards-service --bench load` (needs PostgreSQL at
 //! `VIRGIL_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/test).
 //! `VIRGIL_LOAD_SECONDS` sets the time per scenario (default 2). Traffic stays on
-//! loopback and every loop is bounded by that time.
+//! loopback and every loop is bounded by that time. `VIRGIL_LOAD_ONLY=directory` runs
+//! only the key directory's rows; `VIRGIL_LOAD_ONLY=directory-writes` only its reads
+//! while cards are published, on SQLite (to profile them alone).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -543,11 +545,18 @@ fn directory_rows(
         );
         (ours, base)
     };
+    let only_writes = std::env::var("VIRGIL_LOAD_ONLY").as_deref() == Ok("directory-writes");
     for threads in [1, 16, 64] {
+        if only_writes {
+            break;
+        }
         let (ours, base) = pair(Endpoint::Publish, threads);
         directory_row(label, "publish", threads, &ours, &base);
     }
     for threads in [1, 16] {
+        if only_writes {
+            break;
+        }
         for (name, endpoint) in [("get", Endpoint::Get), ("search (5 ids)", Endpoint::Search)] {
             let (ours, base) = pair(endpoint, threads);
             directory_row(label, name, threads, &ours, &base);
@@ -571,6 +580,9 @@ fn directory_rows(
         }
     }
     for threads in [1, 16] {
+        if only_writes {
+            break;
+        }
         let (base50, base99) =
             publish_to_findable(&without, threads, seconds, &format!("b{threads}"));
         let (p50, p99) = publish_to_findable(&with, threads, seconds, &format!("w{threads}"));
@@ -585,8 +597,8 @@ fn directory_rows(
     }
 }
 
-/// The directory rows on SQLite, then on PostgreSQL (fresh databases each).
-fn all_directory_rows(runtime: &tokio::runtime::Runtime, seconds: f64) {
+/// The directory rows on SQLite (fresh databases).
+fn sqlite_directory_rows(runtime: &tokio::runtime::Runtime, seconds: f64) {
     let dir = tempfile::tempdir().unwrap();
     directory_rows(runtime, seconds, "sqlite, directory", &|name| {
         format!(
@@ -594,6 +606,11 @@ fn all_directory_rows(runtime: &tokio::runtime::Runtime, seconds: f64) {
             dir.path().join(format!("{name}.db")).display()
         )
     });
+}
+
+/// The directory rows on SQLite, then on PostgreSQL (fresh databases each).
+fn all_directory_rows(runtime: &tokio::runtime::Runtime, seconds: f64) {
+    sqlite_directory_rows(runtime, seconds);
     let plain = virgil_testkit::postgres::TempPostgres::new("virgil_load_plain");
     let directory = virgil_testkit::postgres::TempPostgres::new("virgil_load_directory");
     directory_rows(runtime, seconds, "postgres, directory", &|name| {
@@ -623,9 +640,10 @@ fn main() {
         "cards service load test: {seconds} s per row, loopback, ureq client threads, server on 2 tokio workers"
     );
 
-    if std::env::var("VIRGIL_LOAD_ONLY").as_deref() == Ok("directory") {
-        all_directory_rows(&runtime, seconds);
-        return;
+    match std::env::var("VIRGIL_LOAD_ONLY").as_deref() {
+        Ok("directory") => return all_directory_rows(&runtime, seconds),
+        Ok("directory-writes") => return sqlite_directory_rows(&runtime, seconds),
+        _ => {}
     }
     all_directory_rows(&runtime, seconds);
 

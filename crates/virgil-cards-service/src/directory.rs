@@ -335,9 +335,9 @@ impl Publisher {
         Ok(Some((checkpoint, found)))
     }
 
-    /// [`Publisher::lookup_all`] answered from the snapshot of the latest signed
-    /// epoch; `None` when there is none (nothing signed yet, or the stored tree is
-    /// ahead of the latest checkpoint: answered under the epoch lock instead).
+    /// [`Publisher::lookup_all`] answered from a snapshot of `checkpoint`'s epoch;
+    /// `None` when the stored tree is not at that epoch and root (an epoch stored and
+    /// not yet signed: answered under the epoch lock instead).
     async fn lookup_in_snapshot(
         &self,
         checkpoint: SignedCheckpoint,

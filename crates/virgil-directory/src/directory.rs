@@ -312,14 +312,16 @@ impl KeyDirectory {
 /// published: a read-only akd directory over the same database, with a cache of its
 /// own, made after its epoch was stored.
 ///
-/// A [`KeyDirectory`] shares one cache between its publishing and its proofs, and akd
-/// empties a publish's transaction before it puts the new nodes into that cache: a
+/// A [`KeyDirectory`] shares one akd cache between its publishing and its proofs, and
+/// akd empties a publish's transaction before it puts the new nodes into that cache: a
 /// proof made meanwhile can put an older node back, and a later proof uses it. A
-/// snapshot never publishes, and every node it caches was read after its epoch was
-/// stored: a node of its epoch, or, when the next epoch was stored since, a node that
-/// keeps its previous state beside the new one (akd's `TreeNodeWithPreviousValue`),
-/// and the snapshot reads the previous one. An answer is only trusted while at most
-/// that one epoch was stored since; a later one ends the snapshot ([`DirectoryError::Stale`]).
+/// snapshot never publishes, and every node it reads, from the database or from the
+/// node cache below akd ([`SqlStorage`], which never holds a node older than the
+/// database's), is as stored at its epoch or later: a node of its epoch, or, when the
+/// next epoch was stored since, a node that keeps its previous state beside the new
+/// one (akd's `TreeNodeWithPreviousValue`), and the snapshot reads the previous one.
+/// An answer is only trusted while at most that one epoch was stored since; a later
+/// one ends the snapshot ([`DirectoryError::Stale`]).
 pub struct Snapshot {
     inner: ReadOnly,
     storage: StorageManager<SqlStorage>,

@@ -118,6 +118,11 @@ impl Database {
             // Fail fast when the database cannot be reached: a request waits at most
             // this long for a connection, then answers 503 (not a hang).
             .acquire_timeout(Duration::from_secs(10))
+            // A pooled PostgreSQL connection may have died (a restart, a network
+            // drop): pinged before it is handed out. A SQLite connection is a thread
+            // of this process; pinging it is a round trip to that thread for every
+            // query and checks nothing.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if let Some(pages) = page_limit {
