@@ -247,14 +247,20 @@ impl Publisher {
 
     /// Read-your-writes: when a change to one of `owners` is stored but not published
     /// yet, wakes the publisher and waits (at most [`PUBLISH_WAIT`]) for the epoch that
-    /// publishes it. A write is answered at once ([`Publisher::changed`]); the first
+    /// publishes it; returns the latest signed checkpoint after that (`None` before
+    /// the first epoch). A write is answered at once ([`Publisher::changed`]); the first
     /// lookup of its owner after it pays for the epoch instead, and every other lookup
-    /// pays one indexed read.
-    async fn caught_up(&self, owners: &[CardIdentity]) -> Result<(), PublishError> {
-        if self.store.any_pending(owners).await? {
-            self.wait_for_epoch().await;
+    /// reads whether anything is pending in the statement that reads the checkpoint.
+    async fn caught_up_checkpoint(
+        &self,
+        owners: &[CardIdentity],
+    ) -> Result<Option<SignedCheckpoint>, PublishError> {
+        let (checkpoint, pending) = self.store.checkpoint_and_pending(owners).await?;
+        if !pending {
+            return Ok(checkpoint);
         }
-        Ok(())
+        self.wait_for_epoch().await;
+        Ok(self.store.checkpoint(None).await?)
     }
 
     /// Wakes the publisher and waits (at most [`PUBLISH_WAIT`]) for an epoch started
@@ -287,14 +293,13 @@ impl Publisher {
         &self,
         owners: &[CardIdentity],
     ) -> Result<Option<(SignedCheckpoint, Vec<(CardIdentity, Lookup)>)>, PublishError> {
-        self.caught_up(owners).await?;
         // Every proof kept for the latest stored checkpoint's epoch: answered without
         // the epoch lock, so an epoch being made meanwhile does not hold it up (what
         // epoch E proves does not change). The checkpoint is stored in the transaction
-        // that clears the changes it published, so once `caught_up` saw an owner's
-        // change gone, this read sees its epoch, and proofs kept for an older one are
-        // not used.
-        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+        // that clears the changes it published, so once an owner's change is seen gone,
+        // this read (or the one in the same statement) sees its epoch, and proofs kept
+        // for an older one are not used.
+        let Some(checkpoint) = self.caught_up_checkpoint(owners).await? else {
             return Ok(None);
         };
         if let Some((kept_at, found)) = self.kept(owners)
@@ -455,9 +460,11 @@ impl Publisher {
         &self,
         owner: &CardIdentity,
     ) -> Result<Option<(SignedCheckpoint, Vec<u8>)>, PublishError> {
-        self.caught_up(std::slice::from_ref(owner)).await?;
         let label = directory::label(owner);
-        let Some(checkpoint) = self.store.checkpoint(None).await? else {
+        let Some(checkpoint) = self
+            .caught_up_checkpoint(std::slice::from_ref(owner))
+            .await?
+        else {
             return Ok(None);
         };
         match self.snapshot_of(&checkpoint).await {

@@ -1,12 +1,13 @@
 //! [`KeyDirectory`]: akd's directory over [`SqlStorage`], with its VRF key derived from
 //! the service key, answering with proofs in akd's protobuf encoding.
 
-use crate::storage::SqlStorage;
+use crate::storage::{EpochBound, SqlStorage};
 use crate::vrf::VrfKey;
 use akd::errors::{AkdError, StorageError};
 use akd::storage::StorageManager;
 use akd::{AkdLabel, AkdValue, AzksParallelismConfig, HistoryParams};
 use protobuf::Message as _;
+use std::sync::Arc;
 use std::time::Duration;
 use virgil_server::database::Database;
 
@@ -70,13 +71,14 @@ pub enum DirectoryError {
     /// Anything else akd reported (a damaged tree, a VRF failure).
     #[error("directory: {0}")]
     Internal(String),
-    /// A [`Snapshot`]'s epoch is more than one epoch behind the stored tree: what it
-    /// read may be of a later epoch, so its answer was dropped. Take a new snapshot.
+    /// A node a [`Snapshot`] needed was changed by two epochs or more stored since its
+    /// own, so its state at the snapshot's epoch is gone and the answer was dropped.
+    /// Take a new snapshot.
     #[error("the snapshot of epoch {snapshot} is behind the stored epoch {stored}")]
     Stale {
         /// The snapshot's epoch.
         snapshot: u64,
-        /// The stored tree's epoch.
+        /// A later stored epoch (one that changed a node the snapshot needed).
         stored: u64,
     },
 }
@@ -208,8 +210,11 @@ impl KeyDirectory {
             self.database.sync(stored);
             // Its own akd cache holds the root record and what its answers read again;
             // the nodes themselves are cached below, once for every snapshot.
+            // Every tree node it reads is checked to still have its state at the
+            // snapshot's epoch (the stored one, checked below).
+            let bound = EpochBound::new(stored);
             let storage = storage_manager(
-                self.database.clone(),
+                self.database.bound_to(bound.clone()),
                 self.cache_bytes / SNAPSHOT_CACHE_SHARE,
             );
             let inner = ReadOnly::new(
@@ -223,7 +228,7 @@ impl KeyDirectory {
             // snapshot): every answer of the snapshot is of this epoch.
             let at: EpochRoot = inner.get_epoch_hash().await?.into();
             if at.epoch == stored {
-                return Ok(Snapshot { inner, storage, at });
+                return Ok(Snapshot { inner, bound, at });
             }
             attempt += 1;
             if attempt == 3 {
@@ -320,11 +325,12 @@ impl KeyDirectory {
 /// database's), is as stored at its epoch or later: a node of its epoch, or, when the
 /// next epoch was stored since, a node that keeps its previous state beside the new
 /// one (akd's `TreeNodeWithPreviousValue`), and the snapshot reads the previous one.
-/// An answer is only trusted while at most that one epoch was stored since; a later
-/// one ends the snapshot ([`DirectoryError::Stale`]).
+/// Every node it reads is checked to still have its state at the snapshot's epoch:
+/// once a node was changed by two later epochs, its answer is refused and the snapshot
+/// ends ([`DirectoryError::Stale`]).
 pub struct Snapshot {
     inner: ReadOnly,
-    storage: StorageManager<SqlStorage>,
+    bound: Arc<EpochBound>,
     at: EpochRoot,
 }
 
@@ -343,8 +349,8 @@ impl Snapshot {
     }
 
     /// The lookup proof of each of `labels` (`None`: not in the directory at this
-    /// epoch), all at [`Snapshot::at`]; [`DirectoryError::Stale`] when two epochs or
-    /// more were stored while it was made.
+    /// epoch), all at [`Snapshot::at`]; [`DirectoryError::Stale`] when a node it needs
+    /// was changed by two epochs or more stored since.
     pub async fn lookups(&self, labels: &[Vec<u8>]) -> Result<Vec<Option<Lookup>>, DirectoryError> {
         let mut found = Vec::with_capacity(labels.len());
         for label in labels {
@@ -352,11 +358,10 @@ impl Snapshot {
                 Ok((proof, at)) => found.push(Some(self.of_this_epoch(lookup_answer(&proof, at))?)),
                 Err(error) => match DirectoryError::from(error) {
                     DirectoryError::NotFound => found.push(None),
-                    other => return Err(self.stale_or(other).await),
+                    other => return Err(self.stale_or(other)),
                 },
             }
         }
-        self.fresh().await?;
         Ok(found)
     }
 
@@ -373,10 +378,9 @@ impl Snapshot {
             .await;
         let (proof, at) = match answer {
             Ok(answer) => history_answer(&answer.0, answer.1),
-            Err(error) => return Err(self.stale_or(DirectoryError::from(error)).await),
+            Err(error) => return Err(self.stale_or(DirectoryError::from(error))),
         };
         self.of_this_epoch(at)?;
-        self.fresh().await?;
         Ok(proof)
     }
 
@@ -392,26 +396,15 @@ impl Snapshot {
         }
     }
 
-    /// `Stale` when more than one epoch was stored after this snapshot's.
-    /// Checked after the answer was made: each of its reads happened before, so a read
-    /// that saw an epoch after the next one means the stored epoch is past it now.
-    async fn fresh(&self) -> Result<(), DirectoryError> {
-        let stored = stored_epoch(&self.storage).await?;
-        if stored > self.at.epoch + 1 {
-            return Err(DirectoryError::Stale {
+    /// `error`, or `Stale` when the snapshot read a node two later epochs changed
+    /// (then the error may come from that node).
+    fn stale_or(&self, error: DirectoryError) -> DirectoryError {
+        match self.bound.superseded_at() {
+            Some(stored) => DirectoryError::Stale {
                 snapshot: self.at.epoch,
                 stored,
-            });
-        }
-        Ok(())
-    }
-
-    /// `error`, unless the snapshot went stale meanwhile (then the error may be of the
-    /// later epochs, and `Stale` says so).
-    async fn stale_or(&self, error: DirectoryError) -> DirectoryError {
-        match self.fresh().await {
-            Ok(()) => error,
-            Err(stale) => stale,
+            },
+            None => error,
         }
     }
 }

@@ -24,6 +24,7 @@ use akd::{AkdLabel, AkdValue, NodeLabel};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use virgil_server::database::Database;
 
@@ -65,6 +66,65 @@ pub(crate) fn schema(bytes: &str) -> [String; 3] {
 pub struct SqlStorage {
     database: Database,
     nodes: Arc<Mutex<NodeCache>>,
+    /// For a snapshot's storage: the epoch every tree node it reads must have kept.
+    bound: Option<Arc<EpochBound>>,
+}
+
+/// The epoch a snapshot answers at, which every tree node it reads is checked against.
+///
+/// akd stores each node with its state before the latest change beside it
+/// (`TreeNodeWithPreviousValue`: the latest state, changed at its `last_epoch`, and the
+/// one it replaced, valid until then), and a read at an epoch takes the previous state
+/// whenever the latest is newer, without checking that the previous one is old enough.
+/// Once two epochs after the snapshot's both changed a node, neither state is the one
+/// at the snapshot's epoch: the read is refused, and the snapshot is stale from then on.
+#[derive(Debug)]
+pub(crate) struct EpochBound {
+    epoch: u64,
+    /// The latest epoch of a node refused (0: none yet).
+    superseded_at: AtomicU64,
+}
+
+impl EpochBound {
+    pub(crate) fn new(epoch: u64) -> Arc<Self> {
+        Arc::new(Self {
+            epoch,
+            superseded_at: AtomicU64::new(0),
+        })
+    }
+
+    /// The later epoch that replaced a node of this epoch, once one was read.
+    pub(crate) fn superseded_at(&self) -> Option<u64> {
+        match self.superseded_at.load(Ordering::SeqCst) {
+            0 => None,
+            epoch => Some(epoch),
+        }
+    }
+
+    /// Refuses `records` when one is a tree node whose state at this epoch is gone.
+    fn check(&self, records: &[DbRecord]) -> Result<(), StorageError> {
+        for record in records {
+            let DbRecord::TreeNode(node) = record else {
+                continue;
+            };
+            let latest = node.latest_node.last_epoch;
+            // A node made since (no previous state) was not in the snapshot's tree, and
+            // akd reads it as absent at that epoch.
+            let kept = latest <= self.epoch
+                || node
+                    .previous_node
+                    .as_ref()
+                    .is_none_or(|previous| previous.last_epoch <= self.epoch);
+            if !kept {
+                self.superseded_at.fetch_max(latest, Ordering::SeqCst);
+                return Err(StorageError::Other(format!(
+                    "a tree node was changed twice since epoch {} (last at epoch {latest})",
+                    self.epoch
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The tree nodes read and written through one [`SqlStorage`] (and its clones: the
@@ -155,7 +215,17 @@ impl SqlStorage {
         Ok(Self {
             database,
             nodes: Arc::new(Mutex::new(NodeCache::default())),
+            bound: None,
         })
+    }
+
+    /// The same storage (sharing its node cache), refusing every tree node that no
+    /// longer has its state at `bound`'s epoch (for a snapshot of that epoch).
+    pub(crate) fn bound_to(&self, bound: Arc<EpochBound>) -> Self {
+        Self {
+            bound: Some(bound),
+            ..self.clone()
+        }
     }
 
     /// The same storage, keeping at most about `bytes` of tree nodes in memory
@@ -462,7 +532,11 @@ impl AkdDatabase for SqlStorage {
                 .collect::<Result<Vec<_>, _>>()?;
             return self.value_states(&keys).await;
         }
-        self.records(&binary).await
+        let records = self.records(&binary).await?;
+        if let Some(bound) = &self.bound {
+            bound.check(&records)?;
+        }
+        Ok(records)
     }
 
     async fn get_user_data(&self, username: &AkdLabel) -> Result<KeyData, StorageError> {
@@ -527,6 +601,40 @@ mod tests {
             },
             previous_node: None,
         })
+    }
+
+    /// A node changed at `latest`, which replaced its state of `previous`.
+    fn changed(previous: Option<u64>, latest: u64) -> DbRecord {
+        let (DbRecord::TreeNode(mut record), Some(DbRecord::TreeNode(before))) =
+            (node(latest), previous.map(node))
+        else {
+            return node(latest);
+        };
+        record.previous_node = Some(before.latest_node);
+        DbRecord::TreeNode(record)
+    }
+
+    #[test]
+    fn a_snapshot_takes_a_node_only_while_it_keeps_its_state_of_the_snapshots_epoch() {
+        let bound = EpochBound::new(5);
+        // Unchanged since, changed once since (its previous state is of epoch 5), or
+        // made since (akd reads it as absent at epoch 5).
+        for kept in [
+            changed(None, 5),
+            changed(Some(3), 5),
+            changed(Some(4), 6),
+            changed(None, 9),
+        ] {
+            bound.check(&[kept]).unwrap();
+        }
+        assert_eq!(bound.superseded_at(), None);
+        // Changed twice since (its previous state is of epoch 6).
+        bound
+            .check(&[changed(Some(4), 6), changed(Some(6), 7)])
+            .unwrap_err();
+        assert_eq!(bound.superseded_at(), Some(7));
+        bound.check(&[changed(Some(8), 9)]).unwrap_err();
+        assert_eq!(bound.superseded_at(), Some(9));
     }
 
     fn cached(cache: &NodeCache) -> Option<u64> {

@@ -436,9 +436,10 @@ fn the_wire_encoding_leaves_out_what_the_path_gives_and_restores_it_exactly() {
 
 /// A snapshot answers at its own epoch while the next one is stored (its nodes keep
 /// their previous state, and what it cached before is of its epoch), and refuses to
-/// answer once a second one is: then the nodes it reads may be of neither.
+/// answer from a node a second one changed too: its state of the snapshot's epoch is
+/// gone.
 #[test]
-fn a_snapshot_answers_at_its_epoch_while_the_next_is_stored_and_goes_stale_after_two() {
+fn a_snapshot_answers_at_its_epoch_while_the_next_is_stored_and_refuses_nodes_two_epochs_changed() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -448,22 +449,42 @@ fn a_snapshot_answers_at_its_epoch_while_the_next_is_stored_and_goes_stale_after
         let carol = CardIdentity::new("app", "carol");
         let labels = [&alice, &bob, &carol].map(directory::label);
         let version = |n: u8| entry(&[(n, CardStatus::Active)]);
-        keys.publish(vec![
-            (labels[0].clone(), version(1).encode()),
-            (labels[1].clone(), version(1).encode()),
-        ])
+        // Others, changed in every epoch, so that every node below the root is too.
+        let others: Vec<Vec<u8>> = (0..32)
+            .map(|n| directory::label(&CardIdentity::new("app", &format!("other{n}"))))
+            .collect();
+        let with_others = |mut changes: Vec<(Vec<u8>, Vec<u8>)>, n: u8| {
+            changes.extend(
+                others
+                    .iter()
+                    .map(|label| (label.clone(), version(n).encode())),
+            );
+            changes
+        };
+        keys.publish(with_others(
+            vec![
+                (labels[0].clone(), version(1).encode()),
+                (labels[1].clone(), version(1).encode()),
+            ],
+            1,
+        ))
         .await
         .unwrap();
         let (at, checkpoint) = latest_checkpoint(&keys).await;
         let snapshot = keys.snapshot().await.unwrap();
         assert_eq!(snapshot.at(), at);
+        // One that reads nothing until two more epochs are stored.
+        let cold = keys.snapshot().await.unwrap();
         // Its cache holds nodes of epoch 1 before the next epoch is stored.
         let before = snapshot.lookups(&labels).await.unwrap();
         assert!(before[2].is_none(), "carol is not in the directory");
 
-        keys.publish(vec![(labels[0].clone(), version(2).encode())])
-            .await
-            .unwrap();
+        keys.publish(with_others(
+            vec![(labels[0].clone(), version(2).encode())],
+            2,
+        ))
+        .await
+        .unwrap();
         let during = snapshot.lookups(&labels).await.unwrap();
         assert_eq!(during, before, "a snapshot's proofs do not change");
         for (owner, expected) in [(&alice, version(1)), (&bob, version(1))] {
@@ -481,13 +502,21 @@ fn a_snapshot_answers_at_its_epoch_while_the_next_is_stored_and_goes_stale_after
         let versions = directory::verify_history(&checkpoint, &alice, &history, None).unwrap();
         assert_eq!(versions.len(), 1, "epoch 1 knows one version of alice");
 
-        keys.publish(vec![(labels[0].clone(), version(3).encode())])
-            .await
-            .unwrap();
+        keys.publish(with_others(
+            vec![(labels[0].clone(), version(3).encode())],
+            3,
+        ))
+        .await
+        .unwrap();
+        // Every node below the root was changed by epochs 2 and 3: their states of
+        // epoch 1 are gone from the database, and a snapshot that did not keep them
+        // refuses to answer rather than prove from epoch 2's nodes.
+        // (Carol was never published: that needs no node.)
+        assert_eq!(cold.lookups(&labels[2..3]).await.unwrap(), vec![None]);
         for answer in [
-            snapshot.lookups(&labels[0..1]).await.map(|_| ()),
-            snapshot.lookups(&labels[2..3]).await.map(|_| ()),
-            snapshot.history(&labels[1], None).await.map(|_| ()),
+            cold.lookups(&labels[0..1]).await.map(|_| ()),
+            cold.lookups(&labels[1..2]).await.map(|_| ()),
+            cold.history(&labels[1], None).await.map(|_| ()),
         ] {
             assert!(
                 matches!(
@@ -499,6 +528,22 @@ fn a_snapshot_answers_at_its_epoch_while_the_next_is_stored_and_goes_stale_after
                 ),
                 "{answer:?}"
             );
+        }
+        // The snapshot that kept what it read answers from it, or refuses: never a
+        // proof of another epoch.
+        for (owner, expected) in [(&alice, version(1)), (&bob, version(1))] {
+            match snapshot.lookups(&[directory::label(owner)]).await {
+                Ok(mut found) => {
+                    let lookup = found.remove(0).unwrap();
+                    let proven =
+                        directory::verify_lookup(&checkpoint, owner, &lookup.proof).unwrap();
+                    assert_eq!(proven.entry, expected);
+                }
+                Err(error) => assert!(
+                    matches!(error, virgil_directory::DirectoryError::Stale { .. }),
+                    "{error:?}"
+                ),
+            }
         }
         let (now, checkpoint) = latest_checkpoint(&keys).await;
         let renewed = keys.snapshot().await.unwrap();

@@ -710,34 +710,62 @@ impl CardStore {
             .is_some())
     }
 
-    /// Whether a change to any of `owners` is stored but not yet published (one
-    /// indexed read per application named).
-    pub async fn any_pending(&self, owners: &[CardIdentity]) -> Result<bool, StoreError> {
+    /// The latest signed checkpoint (`None` before the first epoch) and whether a change
+    /// to any of `owners` is stored but not yet published, in one statement (so one
+    /// snapshot of the database: when no change is pending, the checkpoint is of an
+    /// epoch that has every change of `owners` stored before the call, since an epoch's
+    /// checkpoint is stored in the transaction that clears the changes it published).
+    pub async fn checkpoint_and_pending(
+        &self,
+        owners: &[CardIdentity],
+    ) -> Result<(Option<SignedCheckpoint>, bool), StoreError> {
         let mut apps: Vec<&str> = owners.iter().map(|o| o.app_id.as_str()).collect();
         apps.sort_unstable();
         apps.dedup();
+        let mut clauses = Vec::with_capacity(apps.len());
+        let mut binds: Vec<&str> = Vec::with_capacity(owners.len() + apps.len());
         for app_id in apps {
-            let identities: Vec<&str> = owners
-                .iter()
-                .filter(|o| o.app_id == app_id)
-                .map(|o| o.identity.as_str())
-                .collect();
-            let placeholders: Vec<String> = (0..identities.len())
-                .map(|i| format!("${}", i + 2))
-                .collect();
-            let sql = format!(
-                "SELECT 1 FROM directory_pending WHERE app_id = $1 AND identity IN ({}) LIMIT 1",
+            binds.push(app_id);
+            let app = binds.len();
+            let mut placeholders = Vec::new();
+            for owner in owners.iter().filter(|o| o.app_id == app_id) {
+                binds.push(&owner.identity);
+                placeholders.push(format!("${}", binds.len()));
+            }
+            clauses.push(format!(
+                "(app_id = ${app} AND identity IN ({}))",
                 placeholders.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(app_id);
-            for identity in identities {
-                query = query.bind(identity);
-            }
-            if query.fetch_optional(&self.pool).await?.is_some() {
-                return Ok(true);
-            }
+            ));
         }
-        Ok(false)
+        let pending = if clauses.is_empty() {
+            "0".to_owned()
+        } else {
+            format!(
+                "CASE WHEN EXISTS (SELECT 1 FROM directory_pending WHERE {}) THEN 1 ELSE 0 END",
+                clauses.join(" OR ")
+            )
+        };
+        let sql = format!(
+            "SELECT CAST({pending} AS BIGINT) AS pending, latest.signed AS signed \
+             FROM (SELECT 1 AS one) AS always \
+             LEFT JOIN (SELECT signed FROM directory_checkpoints ORDER BY epoch DESC LIMIT 1) AS latest ON 1 = 1"
+        );
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        let pending: i64 = row.try_get("pending")?;
+        let signed: Option<Vec<u8>> = row.try_get("signed")?;
+        let checkpoint = signed
+            .map(|signed| {
+                SignedCheckpoint::from_bytes(&signed).map_err(|e| StoreError::Damaged {
+                    id: "directory checkpoint".to_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        Ok((checkpoint, pending != 0))
     }
 
     /// `owner`'s directory entry as the database has it now: its active and pending
