@@ -190,8 +190,48 @@ impl NodeCache {
         }
     }
 
+    /// `label`'s newest state at or before `epoch`, when the cache knows it: it holds
+    /// the label's newest state as of its own epoch, so that one answers for any
+    /// `epoch` up to its own at which the state existed.
+    fn state(&self, label: &AkdLabel, epoch: u64) -> Option<ValueState> {
+        if self.epoch.is_none_or(|cached| epoch > cached) {
+            return None;
+        }
+        match self.nodes.get(&state_key(label)) {
+            Some(DbRecord::ValueState(state)) if state.epoch <= epoch => Some(state.clone()),
+            _ => None,
+        }
+    }
+
+    /// After a read of `label`'s newest state at or before `epoch`, started at
+    /// `generation` and `cached_epoch`: kept when nothing was written since it started
+    /// and it asked for every state up to the cache's epoch (then it is the newest).
+    fn read_state(
+        &mut self,
+        generation: u64,
+        cached_epoch: Option<u64>,
+        epoch: u64,
+        state: &ValueState,
+    ) {
+        if self.generation == generation
+            && self.epoch == cached_epoch
+            && cached_epoch.is_some_and(|cached| epoch >= cached)
+        {
+            self.keep(
+                state_key(&state.username),
+                DbRecord::ValueState(state.clone()),
+            );
+        }
+    }
+
     fn keep(&mut self, id: Vec<u8>, record: DbRecord) {
-        if self.capacity == 0 || matches!(record, DbRecord::Azks(_) | DbRecord::ValueState(_)) {
+        if self.capacity == 0 || matches!(record, DbRecord::Azks(_)) {
+            return;
+        }
+        if let (DbRecord::ValueState(new), Some(DbRecord::ValueState(held))) =
+            (&record, self.nodes.get(&id))
+            && held.epoch > new.epoch
+        {
             return;
         }
         if self.nodes.len() >= self.capacity && !self.nodes.contains_key(&id) {
@@ -199,6 +239,15 @@ impl NodeCache {
         }
         self.nodes.insert(id, record);
     }
+}
+
+/// Where the node cache keeps a label's newest state: apart from akd's ids, which
+/// begin with a storage type byte (1 to 5).
+fn state_key(label: &AkdLabel) -> Vec<u8> {
+    let mut key = Vec::with_capacity(label.0.len() + 1);
+    key.push(0xff);
+    key.extend_from_slice(&label.0);
+    key
 }
 
 /// About how many bytes a cached tree node takes.
@@ -327,7 +376,13 @@ impl SqlStorage {
         let mut epoch = None;
         for record in records {
             match record {
-                DbRecord::ValueState(state) => values.push(state),
+                DbRecord::ValueState(state) => {
+                    written.push((
+                        state_key(&state.username),
+                        DbRecord::ValueState(state.clone()),
+                    ));
+                    values.push(state);
+                }
                 other => {
                     if let DbRecord::Azks(azks) = &other {
                         epoch = Some(azks.latest_epoch);
@@ -559,10 +614,29 @@ impl AkdDatabase for SqlStorage {
         username: &AkdLabel,
         flag: ValueStateRetrievalFlag,
     ) -> Result<ValueState, StorageError> {
-        self.states(std::slice::from_ref(username), flag)
+        // A lookup asks for the newest state at or before its epoch: the cache knows it
+        // for every label read or written since its epoch began.
+        let at_or_before = match flag {
+            ValueStateRetrievalFlag::LeqEpoch(epoch) => Some(epoch),
+            _ => None,
+        };
+        let (generation, cached_epoch) = {
+            let cache = self.cache();
+            if let Some(state) = at_or_before.and_then(|epoch| cache.state(username, epoch)) {
+                return Ok(state);
+            }
+            (cache.generation, cache.epoch)
+        };
+        let state = self
+            .states(std::slice::from_ref(username), flag)
             .await?
             .remove(username)
-            .ok_or_else(|| StorageError::NotFound(format!("ValueState {username:?}")))
+            .ok_or_else(|| StorageError::NotFound(format!("ValueState {username:?}")))?;
+        if let Some(epoch) = at_or_before {
+            self.cache()
+                .read_state(generation, cached_epoch, epoch, &state);
+        }
+        Ok(state)
     }
 
     async fn get_user_state_versions(
@@ -635,6 +709,69 @@ mod tests {
         assert_eq!(bound.superseded_at(), Some(7));
         bound.check(&[changed(Some(8), 9)]).unwrap_err();
         assert_eq!(bound.superseded_at(), Some(9));
+    }
+
+    fn state(epoch: u64) -> ValueState {
+        ValueState {
+            value: AkdValue(vec![epoch as u8]),
+            version: epoch,
+            label: NodeLabel::new([epoch as u8; 32], 256),
+            epoch,
+            username: AkdLabel(b"alice".to_vec()),
+        }
+    }
+
+    fn wrote_state(cache: &mut NodeCache, epoch: u64) {
+        let written = DbRecord::ValueState(state(epoch));
+        cache.written(
+            Some(epoch),
+            true,
+            vec![(state_key(&state(epoch).username), written)],
+        );
+    }
+
+    #[test]
+    fn a_labels_newest_state_answers_only_for_epochs_it_is_the_newest_at() {
+        let alice = AkdLabel(b"alice".to_vec());
+        let mut cache = cache();
+        cache.sync(1);
+        wrote_state(&mut cache, 2);
+        // Of epoch 2: not the state at epoch 1, and epoch 3 is beyond what it knows.
+        assert!(cache.state(&alice, 1).is_none());
+        assert_eq!(cache.state(&alice, 2).unwrap().epoch, 2);
+        assert!(cache.state(&alice, 3).is_none());
+        // An epoch that did not change alice: still her newest state.
+        cache.written(Some(3), true, vec![(node(3).get_full_binary_id(), node(3))]);
+        assert_eq!(cache.state(&alice, 3).unwrap().epoch, 2);
+        // Another replica's epoch: forgotten.
+        cache.sync(5);
+        assert!(cache.state(&alice, 5).is_none());
+    }
+
+    #[test]
+    fn a_state_read_is_kept_only_when_it_is_the_newest() {
+        let alice = AkdLabel(b"alice".to_vec());
+        let mut cache = cache();
+        cache.sync(4);
+        // Read at an epoch before the cache's: the newest then, maybe not now.
+        cache.read_state(cache.generation, cache.epoch, 3, &state(2));
+        assert!(cache.state(&alice, 4).is_none());
+        // Read while another replica stored epochs 5 and 6 (alice's newest may be of
+        // either).
+        let (generation, epoch) = (cache.generation, cache.epoch);
+        cache.sync(6);
+        cache.read_state(generation, epoch, 4, &state(2));
+        assert!(cache.state(&alice, 6).is_none());
+        // Read while alice's next state was written here: the newer one stays.
+        let (generation, epoch) = (cache.generation, cache.epoch);
+        wrote_state(&mut cache, 7);
+        cache.read_state(generation, epoch, 6, &state(2));
+        assert_eq!(cache.state(&alice, 7).unwrap().epoch, 7);
+        assert!(cache.state(&alice, 6).is_none());
+        // Read with nothing written meanwhile, up to the cache's epoch: kept.
+        cache.sync(8);
+        cache.read_state(cache.generation, cache.epoch, 8, &state(7));
+        assert_eq!(cache.state(&alice, 8).unwrap().epoch, 7);
     }
 
     fn cached(cache: &NodeCache) -> Option<u64> {
