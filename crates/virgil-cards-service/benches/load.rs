@@ -12,6 +12,7 @@
 //! loopback and every loop is bounded by that time. `VIRGIL_LOAD_ONLY=directory` runs
 //! only the key directory's rows; `VIRGIL_LOAD_ONLY=directory-writes` only its reads
 //! while cards are published, on SQLite (to profile them alone).
+//! `VIRGIL_LOAD_EPOCH_MS` sets the directory's epoch interval (default: the service's).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -85,10 +86,12 @@ async fn service_router_with(url: &str, directory: bool) -> axum::Router {
         )
         .await
         .unwrap();
-        service = service.with_directory(
-            publisher,
-            Duration::from_millis(virgil_cards_service::config::DEFAULT_EPOCH_INTERVAL_MS),
-        );
+        // `VIRGIL_LOAD_EPOCH_MS`: another epoch interval than the default.
+        let interval = std::env::var("VIRGIL_LOAD_EPOCH_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(virgil_cards_service::config::DEFAULT_EPOCH_INTERVAL_MS);
+        service = service.with_directory(publisher, Duration::from_millis(interval));
     }
     router(Arc::new(service))
 }

@@ -168,6 +168,12 @@ impl Publisher {
         let _one_at_a_time = self.publishing.lock().await;
         let ticket = self.tickets.load(Ordering::SeqCst);
         let result = self.publish_epoch().await;
+        if let Ok(Some(checkpoint)) = &result {
+            // The snapshot the next answers come from, made before they ask for it.
+            if let Err(error) = self.snapshot_of(checkpoint).await {
+                tracing::debug!(%error, "no snapshot of the epoch just published");
+            }
+        }
         self.covered.send_modify(|(covered, attempted)| {
             *attempted = (*attempted).max(ticket);
             if result.is_ok() {
