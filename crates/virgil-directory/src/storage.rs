@@ -242,7 +242,7 @@ impl NodeCache {
 }
 
 /// Where the node cache keeps a label's newest state: apart from akd's ids, which
-/// begin with a storage type byte (1 to 5).
+/// begin with a storage type byte (1, 2 or 4).
 fn state_key(label: &AkdLabel) -> Vec<u8> {
     let mut key = Vec::with_capacity(label.0.len() + 1);
     key.push(0xff);
