@@ -12,7 +12,9 @@
 //! one). `VIRGIL_DIRECTORY_DB=postgres://…/DATABASE` does the same on an existing, empty
 //! PostgreSQL database (the first run's root is kept in `DATABASE.root` in the system's
 //! temporary folder). Lookups are made twice: cold (every VRF answer computed) and warm (remembered,
-//! as for an identity looked up before).
+//! as for an identity looked up before). `VIRGIL_DIRECTORY_LOOKUPS=N` then makes N lookups of
+//! distinct identities (from a snapshot and from the directory) and reports the peak RSS
+//! again, with every cache filled to its bound.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -105,7 +107,11 @@ fn main() {
         let keys = KeyDirectory::open(
             Database::connect(&url).await.unwrap(),
             VrfKey::of_service_key(&service_key),
-            DEFAULT_CACHE_BYTES,
+            // `VIRGIL_DIRECTORY_CACHE_BYTES`: another cache size than the service's.
+            std::env::var("VIRGIL_DIRECTORY_CACHE_BYTES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(DEFAULT_CACHE_BYTES),
         )
         .await
         .unwrap();
@@ -208,5 +214,34 @@ fn main() {
             peak_rss_mib(),
             if serve_only { " (serving only)" } else { " (building and serving)" }
         );
+        // `VIRGIL_DIRECTORY_LOOKUPS=N`: N more lookups of distinct identities, each from a
+        // snapshot and from the directory (as the service answers them), so that every
+        // cache fills to its bound; then the peak RSS again.
+        let more: usize = std::env::var("VIRGIL_DIRECTORY_LOOKUPS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if more > 0 {
+            let started = Instant::now();
+            let snapshot = keys.snapshot().await.unwrap();
+            let mut i = 0;
+            while i < more {
+                let labels: Vec<Vec<u8>> = (i..more.min(i + 100))
+                    .map(|k| directory::label(&owner((k * 104_729 + 13) % identities)))
+                    .collect();
+                for found in snapshot.lookups(&labels).await.unwrap() {
+                    assert!(found.is_some());
+                }
+                for label in &labels {
+                    keys.lookup(label).await.unwrap();
+                }
+                i += labels.len();
+            }
+            println!(
+                "{backend}, {identities} identities: {more} more lookups of distinct identities, from a snapshot and from the directory, in {:.0} s; peak RSS {:.0} MiB",
+                started.elapsed().as_secs_f64(),
+                peak_rss_mib()
+            );
+        }
     });
 }

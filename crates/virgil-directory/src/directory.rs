@@ -18,8 +18,9 @@ pub type Configuration = akd::WhatsAppV1Configuration;
 /// The tree nodes kept in memory between requests, at most (bytes), in each of the
 /// publisher's akd cache and the node cache below akd that every snapshot shares (a
 /// snapshot's own akd cache gets an eighth). The tree itself lives in the database;
-/// this bounds the caches, not the directory.
-pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// this bounds the caches, not the directory. A process serving a 1M-identity
+/// directory with every cache full peaked at about 600 MiB (docs/performance.md).
+pub const DEFAULT_CACHE_BYTES: usize = 128 * 1024 * 1024;
 
 /// A snapshot's own akd cache is at most this share of the cache size (the tree nodes
 /// are cached once, for the publisher and every snapshot, in [`SqlStorage`]).
@@ -127,12 +128,17 @@ fn history_answer(proof: &akd::HistoryProof, at: akd::EpochHash) -> (Vec<u8>, Ep
     )
 }
 
+/// How often akd's cache is brought back under its size. akd enforces the size only
+/// when it cleans, and cleans at most this often: in between it grows with every node
+/// read (at 1M identities, 60 s of lookups took a serving process to 1.8 GB).
+const CACHE_CLEAN_INTERVAL: Duration = Duration::from_secs(2);
+
 fn storage_manager(storage: SqlStorage, cache_bytes: usize) -> StorageManager<SqlStorage> {
     StorageManager::new(
         storage,
         Some(Duration::from_secs(10 * 60)),
         Some(cache_bytes),
-        Some(Duration::from_secs(60)),
+        Some(CACHE_CLEAN_INTERVAL),
     )
 }
 

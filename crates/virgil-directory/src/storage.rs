@@ -250,8 +250,9 @@ fn state_key(label: &AkdLabel) -> Vec<u8> {
     key
 }
 
-/// About how many bytes a cached tree node takes.
-const NODE_BYTES: usize = 512;
+/// About how many bytes a cached tree node takes in memory: the record with its
+/// previous state, its id, and the map's own room (measured, not `size_of` alone).
+const NODE_BYTES: usize = 1024;
 
 impl SqlStorage {
     /// The directory's storage in `database`; creates its tables if they are missing.
