@@ -14,7 +14,8 @@
 //! temporary folder). Lookups are made twice: cold (every VRF answer computed) and warm (remembered,
 //! as for an identity looked up before). `VIRGIL_DIRECTORY_LOOKUPS=N` then makes N lookups of
 //! distinct identities (from a snapshot and from the directory) and reports the peak RSS
-//! again, with every cache filled to its bound.
+//! again, with every cache filled to its bound. `VIRGIL_DIRECTORY_CACHE_BYTES` sets another
+//! cache size than the service's.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
